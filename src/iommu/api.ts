@@ -1,0 +1,137 @@
+/**
+ * The IOMMU core as its consumers see it (VFIO type1, dma-iommu, the MSI path, the CLI). The core
+ * (`src/iommu/core.ts`) implements these; drivers (`src/iommu/drivers/`) implement `IommuDriverOps`.
+ * Mirrors include/linux/iommu.h: consumers never reach into a driver.
+ *
+ * Conventions: functions that model a kernel call which can fail return `number` (0 or -errno) or
+ * `T | number`-shaped results named `{ ok: true, value } | { ok: false, errno }`. They never throw
+ * for a condition the kernel reports as an error.
+ */
+import type { KernelProfile } from '../kernel/profile.js';
+import type { Range } from '../base/range.js';
+import type { ResvRegion } from './resv-region.js';
+
+export type Result<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errno: number };
+
+export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
+export const fail = <T = never>(errno: number): Result<T> => ({ ok: false, errno });
+
+/** iommu_domain type. */
+export type DomainType = 'blocked' | 'identity' | 'unmanaged' | 'dma' | 'dma-fq';
+
+/** sysfs `type` file text of a group's default domain: `DMA`, `DMA-FQ`, `identity`, `blocked`, `unmanaged`. */
+export function domainTypeSysfs(t: DomainType): string {
+  switch (t) {
+    case 'dma':
+      return 'DMA';
+    case 'dma-fq':
+      return 'DMA-FQ';
+    default:
+      return t;
+  }
+}
+
+export interface DomainGeometry {
+  readonly apertureStart: bigint;
+  readonly apertureEnd: bigint;
+  readonly forceAperture: boolean;
+}
+
+/** A translation in a paging domain. */
+export interface Mapping {
+  readonly iova: bigint;
+  readonly paddr: bigint;
+  readonly size: bigint;
+  readonly prot: number;
+}
+
+/** What happened to one DMA access through a domain (or bypass). */
+export type TranslationResult =
+  | { readonly kind: 'translated'; readonly paddr: bigint; readonly prot: number }
+  | { readonly kind: 'bypass'; readonly paddr: bigint; readonly why: string }
+  | { readonly kind: 'fault'; readonly iova: bigint; readonly why: string };
+
+export type CookieKind = 'none' | 'dma' | 'msi';
+
+export interface IommuDomain {
+  readonly id: number;
+  readonly type: DomainType;
+  /** The driver that allocated it (domains of the same ops can be shared, vfio 4.2 step 12). */
+  readonly driverName: string;
+  readonly geometry: DomainGeometry;
+  readonly pgsizeBitmap: bigint;
+  /** Cache-coherency enforcement (enforce_cache_coherency op) */
+  readonly enforceCacheCoherency: boolean;
+  /** iommu_map: 0 or -errno (-EINVAL misaligned/outside aperture, -EEXIST already mapped in this model). */
+  map(iova: bigint, paddr: bigint, size: bigint, prot: number): number;
+  /** iommu_unmap: bytes unmapped. */
+  unmap(iova: bigint, size: bigint): bigint;
+  iovaToPhys(iova: bigint): bigint;
+  /** A device access at `iova` (write or read): translation or fault. */
+  translate(iova: bigint, write: boolean): TranslationResult;
+  /** Number of live translations (for reports and benchmarks). */
+  readonly mappingCount: number;
+  mappings(): Iterable<Mapping>;
+  /** dma-iommu cookie attached to the domain (src/dma-iommu). */
+  cookie: unknown;
+  cookieKind: CookieKind;
+}
+
+export interface Device {
+  /** `ssss:bb:dd.f` */
+  readonly bdf: string;
+  readonly vendor: number;
+  readonly deviceId: number;
+  readonly class: number;
+  /** Bound driver name or `none`. Mutable: VFIO binding changes it. */
+  driver: string;
+  /** IOMMU translating this device, if any. */
+  readonly iommuId: string | undefined;
+  /** Group number, undefined when the device has no group (no IOMMU, or not probed on DT). */
+  readonly groupId: number | undefined;
+  /** PCI requester ID (bus << 8 | devfn) as the IOMMU sees it (after aliasing). */
+  readonly requesterId: number;
+}
+
+export interface IommuGroup {
+  readonly id: number;
+  readonly devices: readonly Device[];
+  /** Current default domain type (sysfs `type`). */
+  readonly defaultDomainType: DomainType;
+  /** Domain currently attached (default domain unless an owner attached another). */
+  readonly domain: IommuDomain | undefined;
+  /** DMA owner (VFIO) or undefined. */
+  readonly owner: unknown;
+}
+
+/**
+ * The IOMMU core of one booted platform. Built by `src/platform/build.ts`.
+ */
+export interface IommuCore {
+  readonly profile: KernelProfile;
+  /** Groups in group-number order. */
+  groups(): readonly IommuGroup[];
+  group(id: number): IommuGroup | undefined;
+  device(bdf: string): Device | undefined;
+  devices(): readonly Device[];
+  /** iommu_get_group_resv_regions: the merged, sorted list (optionally merged into `into`). */
+  groupResvRegions(group: IommuGroup, into?: readonly ResvRegion[]): ResvRegion[];
+  /** sysfs reserved_regions text of a group. */
+  reservedRegionsText(group: IommuGroup): string;
+  /** iommu_group_claim_dma_owner: 0, -EBUSY (other owner), -EINVAL (a device requires direct mappings). */
+  claimDmaOwner(group: IommuGroup, owner: unknown): number;
+  releaseDmaOwner(group: IommuGroup): void;
+  /** iommu_paging_domain_alloc for the group's first device (UNMANAGED). */
+  allocPagingDomain(dev: Device): Result<IommuDomain>;
+  /** iommu_attach_group / iommu_detach_group. */
+  attachGroup(domain: IommuDomain, group: IommuGroup): number;
+  detachGroup(domain: IommuDomain, group: IommuGroup): void;
+  freeDomain(domain: IommuDomain): void;
+  /** iommu_group_has_isolated_msi (6.3+) / the older capability tests, per profile. */
+  groupHasIsolatedMsi(group: IommuGroup): boolean;
+  /** A DMA write/read by `dev` at `iova`: through the group's current domain, or bypass (MSI windows, identity). */
+  dmaAccess(dev: Device, iova: bigint, write: boolean): TranslationResult;
+  /** The IOMMU's translatable range for a device (aperture of a fresh paging domain). */
+  aperture(dev: Device): Range | undefined;
+}
