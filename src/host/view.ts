@@ -1,0 +1,63 @@
+/**
+ * A host as the tools see it: IOMMU groups with their devices and reserved regions, whatever the
+ * source (a built-in platform model, a sysfs tree of a real host or an export, a snapshot file).
+ * `inspect`, `check`, `plan` and the web view consume this; `src/host/` and `src/platform/` produce it.
+ */
+import type { Arch } from '../platform/types.js';
+import type { Range } from '../base/range.js';
+import type { ResvType } from '../iommu/resv-region.js';
+
+export interface HostDeviceView {
+  readonly bdf: string;
+  readonly vendor: number;
+  readonly device: number;
+  readonly class: number;
+  readonly driver: string;
+  /** lspci-style name when known (pci.ids or the platform description). */
+  readonly name?: string;
+}
+
+export interface HostRegionView {
+  readonly start: bigint;
+  /** Inclusive. */
+  readonly end: bigint;
+  /** The sysfs type string: direct, direct-relaxable, reserved, msi. */
+  readonly typeString: string;
+  /** The exact type when the model knows it (a sysfs `msi` line may be hardware or software MSI). */
+  readonly type?: ResvType;
+  /** Which driver rule or firmware table put it there, when known. */
+  readonly origin?: string;
+}
+
+export interface InterruptSafety {
+  readonly safe: boolean;
+  /** Plain words: "GICv3 ITS isolates MSIs by DeviceID", "GICv2m has no isolation; VFIO refuses ...". */
+  readonly why: string;
+}
+
+export interface HostGroupView {
+  readonly id: number;
+  /** sysfs `type`: DMA, DMA-FQ, identity, ... */
+  readonly type: string;
+  readonly devices: readonly HostDeviceView[];
+  readonly regions: readonly HostRegionView[];
+  /** IOVA ranges VFIO type1 would report for this group alone (aperture minus non-relaxable regions). */
+  readonly usable: readonly Range[];
+  /** Whether VFIO would accept the group without allow_unsafe_interrupts, when known. */
+  readonly interruptSafety?: InterruptSafety;
+  /** Assignable to VFIO at all (e.g. false when a device needs a DIRECT mapping), with the reason. */
+  readonly assignable?: { readonly ok: boolean; readonly why: string };
+}
+
+export interface HostView {
+  /** `platform:qemu-virt-smmuv3-gicv3`, `sysfs:/sys`, `snapshot:host.json` */
+  readonly source: string;
+  readonly arch?: Arch;
+  /** Kernel version the view was computed for or read from. */
+  readonly kernel?: string;
+  /** IOMMU input address range (aperture) used for `usable`, when known. */
+  readonly aperture?: Range;
+  readonly groups: readonly HostGroupView[];
+  /** Notes for the user (e.g. "no IOMMU groups: the IOMMU is off; boot with intel_iommu=on"). */
+  readonly notes: readonly string[];
+}
