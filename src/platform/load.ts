@@ -50,7 +50,8 @@ function crossCheck(d: PlatformDescription, file: string, lines: LineMap): void 
     throw new InputError(msg, { file, line, field, hint });
   };
 
-  if (![4096, 16384, 65536].includes(d.pageSize)) fail('pageSize', `${d.pageSize} is not 4096, 16384 or 65536`);
+  if (![4096, 16384, 65536].includes(d.pageSize))
+    fail('pageSize', `${d.pageSize} is not 4096, 16384 or 65536`);
 
   const unique = (ids: readonly string[], what: string, path: (i: number) => string) => {
     const seen = new Map<string, number>();
@@ -92,17 +93,27 @@ function crossCheck(d: PlatformDescription, file: string, lines: LineMap): void 
       fail(`iommus[${i}].driver`, `${m.driver} does not exist on ${d.arch}`);
     m.hostBridges.forEach((hb, j) => {
       if (!bridgeIds.includes(hb))
-        fail(`iommus[${i}].hostBridges[${j}]`, `no host bridge "${hb}"`, `host bridges: ${bridgeIds.join(', ')}`);
+        fail(
+          `iommus[${i}].hostBridges[${j}]`,
+          `no host bridge "${hb}"`,
+          `host bridges: ${bridgeIds.join(', ')}`,
+        );
       const other = coveredBy.get(hb);
       if (other !== undefined)
-        fail(`iommus[${i}].hostBridges[${j}]`, `host bridge "${hb}" is already translated by IOMMU "${other}"`);
+        fail(
+          `iommus[${i}].hostBridges[${j}]`,
+          `host bridge "${hb}" is already translated by IOMMU "${other}"`,
+        );
       coveredBy.set(hb, m.id);
     });
     m.virtioProbeResvMem?.forEach((r, j) => {
       if (m.driver !== 'virtio-iommu')
         fail(`iommus[${i}].virtioProbeResvMem`, 'only a virtio-iommu answers PROBE with RESV_MEM properties');
       if (r.end < r.start)
-        fail(`iommus[${i}].virtioProbeResvMem[${j}].end`, `impossible range: end ${hex(r.end)} is below start ${hex(r.start)}`);
+        fail(
+          `iommus[${i}].virtioProbeResvMem[${j}].end`,
+          `impossible range: end ${hex(r.end)} is below start ${hex(r.start)}`,
+        );
       r.endpoints?.forEach((e, k) => {
         if (!bdfs.has(e)) fail(`iommus[${i}].virtioProbeResvMem[${j}].endpoints[${k}]`, `no device ${e}`);
       });
@@ -116,12 +127,18 @@ function crossCheck(d: PlatformDescription, file: string, lines: LineMap): void 
   });
 
   d.interruptControllers.forEach((c, i) => {
-    if (!IC_ARCH[c.kind].includes(d.arch)) fail(`interruptControllers[${i}].kind`, `${c.kind} does not exist on ${d.arch}`);
+    if (!IC_ARCH[c.kind].includes(d.arch))
+      fail(`interruptControllers[${i}].kind`, `${c.kind} does not exist on ${d.arch}`);
     if (c.remappedBy !== undefined) {
-      if (c.kind !== 'x86-apic') fail(`interruptControllers[${i}].remappedBy`, 'only the x86 APIC window is remapped by an IOMMU');
+      if (c.kind !== 'x86-apic')
+        fail(`interruptControllers[${i}].remappedBy`, 'only the x86 APIC window is remapped by an IOMMU');
       const m = d.iommus.find((x) => x.id === c.remappedBy);
       if (!m)
-        fail(`interruptControllers[${i}].remappedBy`, `no IOMMU "${c.remappedBy}"`, `IOMMUs: ${iommuIds.join(', ') || '(none)'}`);
+        fail(
+          `interruptControllers[${i}].remappedBy`,
+          `no IOMMU "${c.remappedBy}"`,
+          `IOMMUs: ${iommuIds.join(', ') || '(none)'}`,
+        );
       else if (m.driver !== 'intel-iommu' && m.driver !== 'amd-iommu')
         fail(`interruptControllers[${i}].remappedBy`, `${m.driver} does not remap interrupts`);
     }
@@ -133,7 +150,11 @@ function crossCheck(d: PlatformDescription, file: string, lines: LineMap): void 
 
   d.hostBridges.forEach((b, i) => {
     if (!icIds.includes(b.msiParent))
-      fail(`hostBridges[${i}].msiParent`, `no interrupt controller "${b.msiParent}"`, `interrupt controllers: ${icIds.join(', ') || '(none)'}`);
+      fail(
+        `hostBridges[${i}].msiParent`,
+        `no interrupt controller "${b.msiParent}"`,
+        `interrupt controllers: ${icIds.join(', ') || '(none)'}`,
+      );
   });
   for (let i = 0; i < d.hostBridges.length; i++) {
     for (let j = 0; j < i; j++) {
@@ -148,9 +169,16 @@ function crossCheck(d: PlatformDescription, file: string, lines: LineMap): void 
     const seg = parseInt(dev.bdf.slice(0, 4), 16);
     const bus = parseInt(dev.bdf.slice(5, 7), 16);
     if (!d.hostBridges.some((b) => b.segment === seg && bus >= b.buses[0] && bus <= b.buses[1]))
-      fail(`devices[${i}].bdf`, `${dev.bdf} is not below any host bridge`, 'add a host bridge with this segment and bus range');
+      fail(
+        `devices[${i}].bdf`,
+        `${dev.bdf} is not below any host bridge`,
+        'add a host bridge with this segment and bus range',
+      );
     if (dev.bridge && dev.bridge.subordinate < dev.bridge.secondary)
-      fail(`devices[${i}].bridge.subordinate`, `subordinate bus ${dev.bridge.subordinate} is below secondary ${dev.bridge.secondary}`);
+      fail(
+        `devices[${i}].bridge.subordinate`,
+        `subordinate bus ${dev.bridge.subordinate} is below secondary ${dev.bridge.secondary}`,
+      );
     if (dev.bridge && dev.bridge.secondary <= bus)
       fail(`devices[${i}].bridge.secondary`, `secondary bus ${dev.bridge.secondary} is not below bus ${bus}`);
   });
@@ -164,7 +192,11 @@ function crossCheck(d: PlatformDescription, file: string, lines: LineMap): void 
   scope('rmrr', d.firmwareTables.rmrr);
   scope('iortRmr', d.firmwareTables.iortRmr);
   d.firmwareTables.rmrr.forEach((r, i) => {
-    if (r.end < r.base) fail(`firmwareTables.rmrr[${i}].end`, `impossible range: end ${hex(r.end)} is below base ${hex(r.base)}`);
+    if (r.end < r.base)
+      fail(
+        `firmwareTables.rmrr[${i}].end`,
+        `impossible range: end ${hex(r.end)} is below base ${hex(r.base)}`,
+      );
   });
   if (d.firmwareTables.rmrr.length > 0 && !d.iommus.some((m) => m.driver === 'intel-iommu'))
     fail('firmwareTables.rmrr', 'RMRRs belong to an Intel DMAR table but there is no intel-iommu');

@@ -5,7 +5,11 @@
  */
 import type { FieldDef, Spec } from './validate.js';
 
-const ID: Spec = { t: 'string', pattern: /^[A-Za-z][A-Za-z0-9_.-]*$/, what: 'an id (letters, digits, _ . -)' };
+const ID: Spec = {
+  t: 'string',
+  pattern: /^[A-Za-z][A-Za-z0-9_.-]*$/,
+  what: 'an id (letters, digits, _ . -)',
+};
 const u8: Spec = { t: 'int', min: 0, max: 0xff };
 const u16: Spec = { t: 'int', min: 0, max: 0xffff };
 
@@ -26,7 +30,10 @@ export const VIRTIO_RESV_MEM: Spec = {
     ),
     start: req({ t: 'u64' }, 'first byte'),
     end: req({ t: 'u64' }, 'last byte (inclusive, as on the wire)'),
-    endpoints: f({ t: 'array', of: { t: 'bdf' } }, 'endpoints the property is returned for (all when absent)'),
+    endpoints: f(
+      { t: 'array', of: { t: 'bdf' } },
+      'endpoints the property is returned for (all when absent)',
+    ),
   },
 };
 
@@ -45,7 +52,10 @@ export const IOMMU: Spec = {
     interruptRemapping: f({ t: 'bool' }, 'Intel/AMD interrupt remapping enabled'),
     model: f({ t: 'enum', values: ['generic', 'hisilicon-hi161x'] }, 'SMMUv3 implementation quirk'),
     htRangeIgnore: f({ t: 'bool' }, 'AMD: HyperTransport range not reserved (HT-range-ignore feature)'),
-    virtioProbeResvMem: f({ t: 'array', of: VIRTIO_RESV_MEM }, 'virtio-iommu: RESV_MEM properties from PROBE'),
+    virtioProbeResvMem: f(
+      { t: 'array', of: VIRTIO_RESV_MEM },
+      'virtio-iommu: RESV_MEM properties from PROBE',
+    ),
     virtioInputRange: f({ t: 'range' }, 'virtio-iommu: config input_range (domain aperture)'),
     coherent: f({ t: 'bool' }, 'DMA-coherent (cache coherency enforcement)'),
   },
@@ -56,7 +66,10 @@ export const INTERRUPT_CONTROLLER: Spec = {
   name: 'an interrupt controller',
   fields: {
     id: req(ID, 'name used by hostBridges[].msiParent'),
-    kind: req({ t: 'enum', values: ['x86-apic', 'gicv2m', 'gicv3-its', 'host-bridge-msi'] }, 'kind of MSI target'),
+    kind: req(
+      { t: 'enum', values: ['x86-apic', 'gicv2m', 'gicv3-its', 'host-bridge-msi'] },
+      'kind of MSI target',
+    ),
     base: req({ t: 'u64' }, 'physical base of the frame (ITS, v2m) or of the x86 window (0xfee00000)'),
     spiBase: f({ t: 'int', min: 32, max: 1019 }, 'GICv2m: first SPI of the frame'),
     spiCount: f({ t: 'int', min: 1, max: 988 }, 'GICv2m: number of SPIs'),
@@ -101,7 +114,9 @@ export const PCI_DEVICE: Spec = {
     class: req({ t: 'int', min: 0, max: 0xffffff }, '24-bit class code (0x020000 = Ethernet)'),
     subsystemVendor: f(u16, 'subsystem vendor ID'),
     subsystemDevice: f(u16, 'subsystem device ID'),
-    driver: f({ t: 'string' }, 'kernel driver bound at boot (none when no driver binds)', { default: 'none' }),
+    driver: f({ t: 'string' }, 'kernel driver bound at boot (none when no driver binds)', {
+      default: 'none',
+    }),
     pcie: f({ t: 'bool' }, 'PCI Express (false: conventional PCI)', { default: true }),
     bridge: f(
       {
@@ -135,7 +150,9 @@ export const PCI_DEVICE: Spec = {
         fields: {
           tableSize: req({ t: 'int', min: 1, max: 2048 }, 'number of table entries'),
           tableBar: req({ t: 'int', min: 0, max: 5 }, 'BAR holding the table'),
-          tableOffset: f({ t: 'int', min: 0, max: 0xffffffff }, 'offset of the table in that BAR', { default: 0 }),
+          tableOffset: f({ t: 'int', min: 0, max: 0xffffffff }, 'offset of the table in that BAR', {
+            default: 0,
+          }),
         },
       },
       'MSI-X capability',
@@ -191,7 +208,9 @@ export const IORT_RMR: Spec = {
     length: req({ t: 'size' }, 'length in bytes'),
     remapPermitted: f({ t: 'bool' }, 'remap permitted flag (direct-relaxable)', { default: false }),
     privileged: f({ t: 'bool' }, 'access privilege flag', { default: false }),
-    attribute: f({ t: 'enum', values: ['device', 'normal'] }, 'memory access attribute', { default: 'normal' }),
+    attribute: f({ t: 'enum', values: ['device', 'normal'] }, 'memory access attribute', {
+      default: 'normal',
+    }),
     devices: req({ t: 'array', of: { t: 'bdf' }, minItems: 1 }, 'devices (stream IDs) it applies to'),
   },
 };
@@ -210,17 +229,24 @@ export const PLATFORM: Spec = {
   t: 'object',
   name: 'a platform',
   fields: {
-    name: req({ t: 'string', pattern: /^[a-z0-9][a-z0-9.-]*$/, what: 'a name (lower-case letters, digits, - .)' }, 'platform name'),
+    name: req(
+      { t: 'string', pattern: /^[a-z0-9][a-z0-9.-]*$/, what: 'a name (lower-case letters, digits, - .)' },
+      'platform name',
+    ),
     description: req({ t: 'string' }, 'one line for people'),
     arch: req({ t: 'enum', values: ['x86_64', 'aarch64'] }, 'CPU architecture'),
-    pageSize: f({ t: 'int', min: 4096, max: 65536 }, 'CPU page size: 4096, 16384 or 65536', { default: 4096 }),
+    pageSize: f({ t: 'int', min: 4096, max: 65536 }, 'CPU page size: 4096, 16384 or 65536', {
+      default: 4096,
+    }),
     sources: req({ t: 'array', of: { t: 'string' }, minItems: 1 }, 'where the facts come from'),
     firmware: req({ t: 'enum', values: ['acpi', 'devicetree'] }, 'how firmware describes the topology'),
     iommus: req({ t: 'array', of: IOMMU }, 'IOMMUs'),
     interruptControllers: req({ t: 'array', of: INTERRUPT_CONTROLLER }, 'MSI targets'),
     hostBridges: req({ t: 'array', of: HOST_BRIDGE, minItems: 1 }, 'PCI host bridges'),
     devices: req({ t: 'array', of: PCI_DEVICE }, 'PCI functions'),
-    firmwareTables: f(FIRMWARE_TABLES, 'RMRR / IVMD / IORT RMR', { default: { rmrr: [], ivmd: [], iortRmr: [] } }),
+    firmwareTables: f(FIRMWARE_TABLES, 'RMRR / IVMD / IORT RMR', {
+      default: { rmrr: [], ivmd: [], iortRmr: [] },
+    }),
   },
 };
 

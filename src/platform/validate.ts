@@ -20,7 +20,12 @@ export type Spec =
   | { readonly t: 'object'; readonly name: string; readonly fields: Readonly<Record<string, FieldDef>> }
   | { readonly t: 'range' }
   | { readonly t: 'pair'; readonly min: number; readonly max: number }
-  | { readonly t: 'enumOrInt'; readonly values: readonly string[]; readonly min: number; readonly max: number };
+  | {
+      readonly t: 'enumOrInt';
+      readonly values: readonly string[];
+      readonly min: number;
+      readonly max: number;
+    };
 
 export interface FieldDef {
   readonly spec: Spec;
@@ -67,6 +72,9 @@ function editDistance(a: string, b: string): number {
 
 /** The closest known name, when one is close enough to be a likely typo. */
 export function closest(name: string, known: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  const partial = known.filter((k) => lower.length >= 3 && k.toLowerCase().includes(lower));
+  if (partial.length === 1) return partial[0];
   let best: string | undefined;
   let bestD = Infinity;
   for (const k of known) {
@@ -120,7 +128,12 @@ export function validate(node: LNode, spec: Spec, path: string, ctx: ValidateCon
     }
     case 'enum': {
       const s = scalarText(node);
-      if (s === undefined || node.kind !== 'scalar' || typeof node.value !== 'string' || !spec.values.includes(s))
+      if (
+        s === undefined ||
+        node.kind !== 'scalar' ||
+        typeof node.value !== 'string' ||
+        !spec.values.includes(s)
+      )
         fail(`${describe(node)} is not one of ${spec.values.join(', ')}`);
       return s;
     }
@@ -129,7 +142,9 @@ export function validate(node: LNode, spec: Spec, path: string, ctx: ValidateCon
         return node.value;
       const v = toBig(node);
       if (v === undefined || v < BigInt(spec.min) || v > BigInt(spec.max))
-        fail(`${describe(node)} is not one of ${spec.values.join(', ')} or a number ${spec.min}..${spec.max}`);
+        fail(
+          `${describe(node)} is not one of ${spec.values.join(', ')} or a number ${spec.min}..${spec.max}`,
+        );
       return Number(v);
     }
     case 'int': {
@@ -146,17 +161,27 @@ export function validate(node: LNode, spec: Spec, path: string, ctx: ValidateCon
     }
     case 'size': {
       const s = scalarText(node);
-      const v = toBig(node) ?? (s !== undefined && node.kind === 'scalar' && typeof node.value === 'string' ? parseSize(s) : undefined);
+      const v =
+        toBig(node) ??
+        (s !== undefined && node.kind === 'scalar' && typeof node.value === 'string'
+          ? parseSize(s)
+          : undefined);
       if (v === undefined) fail(`${describe(node)} is not a size (bytes, 0x hex, or 4K/2M/1G)`);
       return v;
     }
     case 'bool': {
-      if (node.kind !== 'scalar' || typeof node.value !== 'boolean') fail(`${describe(node)} is not true or false`);
+      if (node.kind !== 'scalar' || typeof node.value !== 'boolean')
+        fail(`${describe(node)} is not true or false`);
       return node.kind === 'scalar' ? node.value : false;
     }
     case 'bdf': {
-      const s = node.kind === 'scalar' && typeof node.value === 'string' ? normalizeBdf(node.value) : undefined;
-      if (s === undefined) fail(`${describe(node)} is not a BDF`, 'write a PCI address as ssss:bb:dd.f or bb:dd.f (hex, device <= 1f)');
+      const s =
+        node.kind === 'scalar' && typeof node.value === 'string' ? normalizeBdf(node.value) : undefined;
+      if (s === undefined)
+        fail(
+          `${describe(node)} is not a BDF`,
+          'write a PCI address as ssss:bb:dd.f or bb:dd.f (hex, device <= 1f)',
+        );
       return s;
     }
     case 'array': {
@@ -166,14 +191,29 @@ export function validate(node: LNode, spec: Spec, path: string, ctx: ValidateCon
       return node.items.map((it, i) => validate(it, spec.of, `${path}[${i}]`, ctx));
     }
     case 'pair': {
-      if (node.kind !== 'seq' || node.items.length !== 2) return fail(`${describe(node)} is not a [first, last] pair`);
-      const a = validate(node.items[0]!, { t: 'int', min: spec.min, max: spec.max }, `${path}[0]`, ctx) as number;
-      const b = validate(node.items[1]!, { t: 'int', min: spec.min, max: spec.max }, `${path}[1]`, ctx) as number;
+      if (node.kind !== 'seq' || node.items.length !== 2)
+        return fail(`${describe(node)} is not a [first, last] pair`);
+      const a = validate(
+        node.items[0]!,
+        { t: 'int', min: spec.min, max: spec.max },
+        `${path}[0]`,
+        ctx,
+      ) as number;
+      const b = validate(
+        node.items[1]!,
+        { t: 'int', min: spec.min, max: spec.max },
+        `${path}[1]`,
+        ctx,
+      ) as number;
       if (b < a) fail(`[${a}, ${b}]: last is below first`);
       return [a, b];
     }
     case 'range': {
-      if (node.kind !== 'map') return fail(`${describe(node)} is not a range`, 'write {start: 0x..., end: 0x...} or {start: 0x..., size: 1M}');
+      if (node.kind !== 'map')
+        return fail(
+          `${describe(node)} is not a range`,
+          'write {start: 0x..., end: 0x...} or {start: 0x..., size: 1M}',
+        );
       const keys = node.entries.map((e) => e.key);
       for (const e of node.entries) {
         if (!['start', 'end', 'size'].includes(e.key)) {
@@ -196,7 +236,8 @@ export function validate(node: LNode, spec: Spec, path: string, ctx: ValidateCon
       let end: bigint;
       if (endN) {
         end = validate(endN, { t: 'u64' }, `${path}.end`, ctx) as bigint;
-        if (end < start) fail(`impossible range: end 0x${end.toString(16)} is below start 0x${start.toString(16)}`);
+        if (end < start)
+          fail(`impossible range: end 0x${end.toString(16)} is below start 0x${start.toString(16)}`);
       } else {
         const size = validate(sizeN!, { t: 'size' }, `${path}.size`, ctx) as bigint;
         if (size === 0n) fail('range size is 0');

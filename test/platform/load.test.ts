@@ -50,17 +50,29 @@ test('a minimal platform loads with defaults filled in', () => {
 });
 
 test('the same platform as JSON gives the same description', () => {
-  const json = JSON.stringify({
-    name: 'tiny',
-    description: 'smallest valid platform',
-    arch: 'x86_64',
-    firmware: 'acpi',
-    sources: ['test'],
-    iommus: [{ id: 'dmar0', driver: 'intel-iommu', hostBridges: ['pci0'], addressBits: 39, interruptRemapping: true }],
-    interruptControllers: [{ id: 'apic', kind: 'x86-apic', base: '0xfee00000', remappedBy: 'dmar0' }],
-    hostBridges: [{ id: 'pci0', buses: [0, 255], msiParent: 'apic' }],
-    devices: [{ bdf: '00:02.0', vendor: '0x8086', device: 4307, class: '0x020000', driver: 'e1000e' }],
-  }, null, 2);
+  const json = JSON.stringify(
+    {
+      name: 'tiny',
+      description: 'smallest valid platform',
+      arch: 'x86_64',
+      firmware: 'acpi',
+      sources: ['test'],
+      iommus: [
+        {
+          id: 'dmar0',
+          driver: 'intel-iommu',
+          hostBridges: ['pci0'],
+          addressBits: 39,
+          interruptRemapping: true,
+        },
+      ],
+      interruptControllers: [{ id: 'apic', kind: 'x86-apic', base: '0xfee00000', remappedBy: 'dmar0' }],
+      hostBridges: [{ id: 'pci0', buses: [0, 255], msiParent: 'apic' }],
+      devices: [{ bdf: '00:02.0', vendor: '0x8086', device: 4307, class: '0x020000', driver: 'e1000e' }],
+    },
+    null,
+    2,
+  );
   assert.deepEqual(loadPlatformText(json, 'tiny.json'), loadPlatformText(MINIMAL, 'tiny.yaml'));
 });
 
@@ -76,12 +88,22 @@ test('64-bit values keep every bit (YAML ints are read as bigint)', () => {
 });
 
 test('a bad BDF names file, line and field', () => {
-  const e = expectError(MINIMAL.replace('"00:02.0"', '"00:1g.0"'), 13, 'devices[0].bdf', /"00:1g.0" is not a BDF/);
+  const e = expectError(
+    MINIMAL.replace('"00:02.0"', '"00:1g.0"'),
+    13,
+    'devices[0].bdf',
+    /"00:1g.0" is not a BDF/,
+  );
   assert.match(e.message, /hint: write a PCI address/);
 });
 
 test('unknown fields are rejected with a did-you-mean hint', () => {
-  const e = expectError(MINIMAL.replace('driver: e1000e', 'drvier: e1000e'), 13, 'devices[0].drvier', /unknown field "drvier"/);
+  const e = expectError(
+    MINIMAL.replace('driver: e1000e', 'drvier: e1000e'),
+    13,
+    'devices[0].drvier',
+    /unknown field "drvier"/,
+  );
   assert.match(e.message, /did you mean "driver"\?/);
   const top = expectError(MINIMAL + 'colour: blue\n', 14, 'colour', /unknown field "colour" in a platform/);
   assert.match(top.message, /known fields: name, description/);
@@ -89,10 +111,30 @@ test('unknown fields are rejected with a did-you-mean hint', () => {
 
 test('missing required fields, wrong types and out-of-range numbers', () => {
   expectError(MINIMAL.replace('arch: x86_64\n', ''), 1, 'arch', /missing required field "arch"/);
-  expectError(MINIMAL.replace('arch: x86_64', 'arch: riscv64'), 3, 'arch', /"riscv64" is not one of x86_64, aarch64/);
-  expectError(MINIMAL.replace('vendor: 0x8086', 'vendor: 0x18086'), 13, 'devices[0].vendor', /out of range 0..65535/);
-  expectError(MINIMAL.replace('vendor: 0x8086', 'vendor: intel'), 13, 'devices[0].vendor', /"intel" is not a whole number/);
-  expectError(MINIMAL.replace('buses: [0, 255]', 'buses: [5, 2]'), 11, 'hostBridges[0].buses', /last is below first/);
+  expectError(
+    MINIMAL.replace('arch: x86_64', 'arch: riscv64'),
+    3,
+    'arch',
+    /"riscv64" is not one of x86_64, aarch64/,
+  );
+  expectError(
+    MINIMAL.replace('vendor: 0x8086', 'vendor: 0x18086'),
+    13,
+    'devices[0].vendor',
+    /out of range 0..65535/,
+  );
+  expectError(
+    MINIMAL.replace('vendor: 0x8086', 'vendor: intel'),
+    13,
+    'devices[0].vendor',
+    /"intel" is not a whole number/,
+  );
+  expectError(
+    MINIMAL.replace('buses: [0, 255]', 'buses: [5, 2]'),
+    11,
+    'hostBridges[0].buses',
+    /last is below first/,
+  );
   expectError(MINIMAL.replace('sources: [test]', 'sources: test'), 5, 'sources', /is not a list/);
 });
 
@@ -104,7 +146,10 @@ test('impossible ranges are refused', () => {
     /impossible range: end 0x1000 is below start 0x2000/,
   );
   expectError(
-    MINIMAL.replace('msiParent: apic }', 'msiParent: apic, dmaRanges: [{ start: 0x2000, end: 0x3000, size: 4K }] }'),
+    MINIMAL.replace(
+      'msiParent: apic }',
+      'msiParent: apic, dmaRanges: [{ start: 0x2000, end: 0x3000, size: 4K }] }',
+    ),
     11,
     'hostBridges[0].dmaRanges[0]',
     /exactly one of "end" or "size"/,
@@ -112,11 +157,36 @@ test('impossible ranges are refused', () => {
 });
 
 test('cross-references are checked', () => {
-  expectError(MINIMAL.replace('hostBridges: [pci0]', 'hostBridges: [pci9]'), 7, 'iommus[0].hostBridges[0]', /no host bridge "pci9"/);
-  expectError(MINIMAL.replace('msiParent: apic', 'msiParent: its0'), 11, 'hostBridges[0].msiParent', /no interrupt controller "its0"/);
-  expectError(MINIMAL.replace('remappedBy: dmar0', 'remappedBy: dmar1'), 9, 'interruptControllers[0].remappedBy', /no IOMMU "dmar1"/);
-  expectError(MINIMAL.replace('driver: intel-iommu', 'driver: arm-smmu-v3'), 7, 'iommus[0].driver', /arm-smmu-v3 does not exist on x86_64/);
-  expectError(MINIMAL.replace('"00:02.0"', '"0001:00:02.0"'), 13, 'devices[0].bdf', /not below any host bridge/);
+  expectError(
+    MINIMAL.replace('hostBridges: [pci0]', 'hostBridges: [pci9]'),
+    7,
+    'iommus[0].hostBridges[0]',
+    /no host bridge "pci9"/,
+  );
+  expectError(
+    MINIMAL.replace('msiParent: apic', 'msiParent: its0'),
+    11,
+    'hostBridges[0].msiParent',
+    /no interrupt controller "its0"/,
+  );
+  expectError(
+    MINIMAL.replace('remappedBy: dmar0', 'remappedBy: dmar1'),
+    9,
+    'interruptControllers[0].remappedBy',
+    /no IOMMU "dmar1"/,
+  );
+  expectError(
+    MINIMAL.replace('driver: intel-iommu', 'driver: arm-smmu-v3'),
+    7,
+    'iommus[0].driver',
+    /arm-smmu-v3 does not exist on x86_64/,
+  );
+  expectError(
+    MINIMAL.replace('"00:02.0"', '"0001:00:02.0"'),
+    13,
+    'devices[0].bdf',
+    /not below any host bridge/,
+  );
   expectError(
     MINIMAL + 'firmwareTables:\n  rmrr:\n    - { base: 0xbdf6e000, end: 0xbdf84fff, devices: ["00:1f.0"] }\n',
     16,
@@ -179,7 +249,10 @@ test('an unknown preset name is a NotFoundError listing the names', () => {
 });
 
 test('docs/platform-format.md documents every schema field', () => {
-  const doc = readFileSync(fileURLToPath(new URL('../../../docs/platform-format.md', import.meta.url)), 'utf8');
+  const doc = readFileSync(
+    fileURLToPath(new URL('../../../docs/platform-format.md', import.meta.url)),
+    'utf8',
+  );
   for (const p of schemaFieldPaths()) {
     const leaf = p.replace(/\[\]/g, '').split('.').pop()!;
     assert.ok(doc.includes(`\`${leaf}\``), `docs/platform-format.md does not mention \`${leaf}\` (${p})`);
