@@ -118,6 +118,8 @@ function crossCheck(d: PlatformDescription, file: string, lines: LineMap): void 
         if (!bdfs.has(e)) fail(`iommus[${i}].virtioProbeResvMem[${j}].endpoints[${k}]`, `no device ${e}`);
       });
     });
+    if (m.pciFunction !== undefined && !bdfs.has(m.pciFunction))
+      fail(`iommus[${i}].pciFunction`, `no device ${m.pciFunction} in devices`);
     if (m.virtioInputRange && m.driver !== 'virtio-iommu')
       fail(`iommus[${i}].virtioInputRange`, 'only a virtio-iommu has an input_range');
     if (m.htRangeIgnore !== undefined && m.driver !== 'amd-iommu')

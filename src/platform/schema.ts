@@ -58,6 +58,14 @@ export const IOMMU: Spec = {
     ),
     virtioInputRange: f({ t: 'range' }, 'virtio-iommu: config input_range (domain aperture)'),
     coherent: f({ t: 'bool' }, 'DMA-coherent (cache coherency enforcement)'),
+    pciFunction: f(
+      { t: 'bdf' },
+      'the IOMMU is itself this PCI function (AMD-Vi, virtio-iommu-pci): never grouped',
+    ),
+    cachingMode: f(
+      { t: 'bool' },
+      'virtual IOMMU with Intel caching mode / AMD NpCache: the driver forces strict mode',
+    ),
   },
 };
 
@@ -117,6 +125,10 @@ export const PCI_DEVICE: Spec = {
     driver: f({ t: 'string' }, 'kernel driver bound at boot (none when no driver binds)', {
       default: 'none',
     }),
+    bootProbe: f(
+      { t: 'string' },
+      'a driver that probed it at boot without staying bound (enough to join a group)',
+    ),
     pcie: f({ t: 'bool' }, 'PCI Express (false: conventional PCI)', { default: true }),
     bridge: f(
       {
@@ -244,6 +256,11 @@ export const PLATFORM: Spec = {
     interruptControllers: req({ t: 'array', of: INTERRUPT_CONTROLLER }, 'MSI targets'),
     hostBridges: req({ t: 'array', of: HOST_BRIDGE, minItems: 1 }, 'PCI host bridges'),
     devices: req({ t: 'array', of: PCI_DEVICE }, 'PCI functions'),
+    defaultDomain: f(
+      { t: 'enum', values: ['translated', 'passthrough'] },
+      'default domain: translated (DMA; iommu=nopt) or passthrough (identity; iommu=pt)',
+    ),
+    dmaStrict: f({ t: 'bool' }, 'iommu.strict: DMA (strict) or DMA-FQ (lazy); default by arch'),
     firmwareTables: f(FIRMWARE_TABLES, 'RMRR / IVMD / IORT RMR', {
       default: { rmrr: [], ivmd: [], iortRmr: [] },
     }),
