@@ -79,7 +79,10 @@ export function inferRegion(
 ): { type: ResvType; origin: string } {
   switch (typeString) {
     case 'direct':
-      return { type: ResvType.Direct, origin: 'sysfs: firmware asks for a 1:1 mapping (RMRR, IVMD or IORT RMR)' };
+      return {
+        type: ResvType.Direct,
+        origin: 'sysfs: firmware asks for a 1:1 mapping (RMRR, IVMD or IORT RMR)',
+      };
     case 'direct-relaxable':
       return {
         type: ResvType.DirectRelaxable,
@@ -135,6 +138,13 @@ export function assignabilityFromRegions(regions: readonly HostRegionView[]): { 
       '(6.12: "Firmware has requested this device have a 1:1 IOMMU mapping", EINVAL when the group joins a container; ' +
       '6.1 intel-iommu: "Device is ineligible for IOMMU domain attach due to platform RMRR requirement", EPERM at SET_IOMMU)',
   };
+}
+
+const DERIVED_NOTE = /^(architecture \S+ inferred|sysfs does not show|interrupt isolation is not visible|some groups have no `type`|no IOMMU groups:|captured from )/;
+
+/** Notes hostViewFromRaw derives again on every read (a snapshot does not store them). */
+export function isDerivedNote(note: string): boolean {
+  return DERIVED_NOTE.test(note);
 }
 
 /** Builds the HostView of a sysfs tree or snapshot. Throws InputError for a garbled reserved_regions. */

@@ -11,7 +11,7 @@ import { parseLocated } from '../platform/source.js';
 import { validate } from '../platform/validate.js';
 import type { LineMap, Spec } from '../platform/validate.js';
 import type { Arch } from '../platform/types.js';
-import { hostViewFromRaw } from './raw.js';
+import { hostViewFromRaw, isDerivedNote } from './raw.js';
 import type { RawDevice, RawHost } from './raw.js';
 import type { HostDeviceView, HostView } from './view.js';
 
@@ -121,7 +121,9 @@ export function snapshotText(view: HostView, capturedBy?: string): string {
     ...(capturedBy !== undefined ? { capturedBy } : {}),
     ...(view.kernel !== undefined ? { kernelRelease: view.kernel } : {}),
     ...(view.arch !== undefined ? { arch: view.arch } : {}),
-    ...(view.aperture !== undefined ? { aperture: { start: hex(view.aperture.start), end: hex(view.aperture.end) } } : {}),
+    ...(view.aperture !== undefined
+      ? { aperture: { start: hex(view.aperture.start), end: hex(view.aperture.end) } }
+      : {}),
     groups: view.groups.map((g) => ({
       id: g.id,
       type: g.type,
@@ -129,7 +131,7 @@ export function snapshotText(view: HostView, capturedBy?: string): string {
       devices: g.devices.map(deviceJson),
     })),
     pciDevices: (view.ungrouped ?? []).map(deviceJson),
-    notes: view.notes.filter((n) => !n.startsWith('inferred') && !n.startsWith('sysfs does not show')),
+    notes: view.notes.filter((n) => !isDerivedNote(n)),
   };
   return JSON.stringify(obj, null, 2) + '\n';
 }
@@ -150,22 +152,30 @@ export function parseSnapshot(text: string, file: string): RawHost {
     });
   const snap = validate(root, SNAPSHOT, '', { file, lines }) as Snap;
   if (snap.version !== SNAPSHOT_VERSION)
-    throw new InputError(`snapshot version ${snap.version} is not understood (this iovamap reads version ${SNAPSHOT_VERSION})`, {
-      file,
-      line: lines.get('version'),
-      field: 'version',
-    });
+    throw new InputError(
+      `snapshot version ${snap.version} is not understood (this iovamap reads version ${SNAPSHOT_VERSION})`,
+      {
+        file,
+        line: lines.get('version'),
+        field: 'version',
+      },
+    );
   const seen = new Set<number>();
   const groups = snap.groups.map((g, i) => {
     if (seen.has(g.id))
-      throw new InputError(`duplicate group ${g.id}`, { file, line: lines.get(`groups[${i}].id`), field: `groups[${i}].id` });
+      throw new InputError(`duplicate group ${g.id}`, {
+        file,
+        line: lines.get(`groups[${i}].id`),
+        field: `groups[${i}].id`,
+      });
     seen.add(g.id);
     g.reservedRegions.forEach((l, j) => {
       const field = `groups[${i}].reservedRegions[${j}]`;
       try {
         parseReservedRegions(l + '\n', file);
       } catch (e) {
-        if (e instanceof InputError) throw new InputError(e.shortMessage, { file, line: lines.get(field), field, hint: e.hint });
+        if (e instanceof InputError)
+          throw new InputError(e.shortMessage, { file, line: lines.get(field), field, hint: e.hint });
         throw e;
       }
     });
@@ -181,7 +191,10 @@ export function parseSnapshot(text: string, file: string): RawHost {
     source: `snapshot:${file}`,
     groups,
     ungrouped: snap.pciDevices.map(rawDevice),
-    notes: [`captured from ${snap.source}${snap.capturedBy !== undefined ? ` by ${snap.capturedBy}` : ''}`, ...snap.notes],
+    notes: [
+      `captured from ${snap.source}${snap.capturedBy !== undefined ? ` by ${snap.capturedBy}` : ''}`,
+      ...snap.notes,
+    ],
     ...(snap.arch !== undefined ? { arch: snap.arch } : {}),
     ...(snap.kernelRelease !== undefined ? { kernel: snap.kernelRelease } : {}),
     ...(snap.aperture !== undefined ? { aperture: snap.aperture } : {}),

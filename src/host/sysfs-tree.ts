@@ -72,7 +72,10 @@ export function sysfsTreeFromHostView(view: HostView): SysfsTree {
     const gd = `${GROUPS}/${g.id}`;
     dir(`${gd}/devices`);
     file(`${gd}/type`, `${g.type}\n`);
-    file(`${gd}/reserved_regions`, g.regions.map((r) => `${hex16(r.start)} ${hex16(r.end)} ${r.typeString}\n`).join(''));
+    file(
+      `${gd}/reserved_regions`,
+      g.regions.map((r) => `${hex16(r.start)} ${hex16(r.end)} ${r.typeString}\n`).join(''),
+    );
     for (const d of g.devices) link(`${gd}/devices/${d.bdf}`, up(`${gd}/devices`) + paths.get(d.bdf)!);
   }
   for (const { dev, group } of all) {
@@ -169,7 +172,12 @@ function basename(p: string): string {
 }
 
 /** Reads one PCI function directory (`bus/pci/devices/BDF` or a group's `devices/BDF`). */
-function readDevice(r: SysfsReader, dirPath: string, bdf: string, names?: (v: number, d: number) => string | undefined): RawDevice {
+function readDevice(
+  r: SysfsReader,
+  dirPath: string,
+  bdf: string,
+  names?: (v: number, d: number) => string | undefined,
+): RawDevice {
   const vendor = readHexFile(r, `${dirPath}/vendor`, 4, 'vendor');
   const device = readHexFile(r, `${dirPath}/device`, 4, 'device');
   const cls = readHexFile(r, `${dirPath}/class`, 6, 'class');
@@ -219,7 +227,9 @@ export function readSysfs(r: SysfsReader, opts: ReadSysfsOptions): RawHost {
   for (const name of groupNames ?? []) {
     const gd = `${GROUPS}/${name}`;
     if (!/^(0|[1-9][0-9]*)$/.test(name))
-      throw new InputError(`unexpected entry "${name}": IOMMU group directories are numbers`, { file: r.show(gd) });
+      throw new InputError(`unexpected entry "${name}": IOMMU group directories are numbers`, {
+        file: r.show(gd),
+      });
     const text = r.readText(`${gd}/reserved_regions`);
     if (text === undefined)
       throw new InputError('missing file: every IOMMU group has reserved_regions (since 4.11)', {
@@ -228,7 +238,9 @@ export function readSysfs(r: SysfsReader, opts: ReadSysfsOptions): RawHost {
     const typeText = r.readText(`${gd}/type`);
     const devNames = r.list(`${gd}/devices`);
     if (devNames === undefined)
-      throw new InputError('missing directory: every IOMMU group has devices/', { file: r.show(`${gd}/devices`) });
+      throw new InputError('missing directory: every IOMMU group has devices/', {
+        file: r.show(`${gd}/devices`),
+      });
     const devices: RawDevice[] = [];
     for (const b of devNames) {
       if (normalizeBdf(b) !== b)
@@ -252,7 +264,9 @@ export function readSysfs(r: SysfsReader, opts: ReadSysfsOptions): RawHost {
   for (const b of pciNames ?? []) {
     if (grouped.has(b)) continue;
     if (normalizeBdf(b) !== b)
-      throw new InputError(`"${b}" is not a PCI device name (ssss:bb:dd.f)`, { file: r.show(`bus/pci/devices/${b}`) });
+      throw new InputError(`"${b}" is not a PCI device name (ssss:bb:dd.f)`, {
+        file: r.show(`bus/pci/devices/${b}`),
+      });
     ungrouped.push(readDevice(r, `bus/pci/devices/${b}`, b, opts.names));
   }
   return {
