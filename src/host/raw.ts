@@ -140,7 +140,8 @@ export function assignabilityFromRegions(regions: readonly HostRegionView[]): { 
   };
 }
 
-const DERIVED_NOTE = /^(architecture \S+ inferred|sysfs does not show|interrupt isolation is not visible|some groups have no `type`|no IOMMU groups:|captured from )/;
+const DERIVED_NOTE =
+  /^(architecture \S+ inferred|sysfs does not show|interrupt isolation is not visible|some groups have no `type`|no IOMMU groups:|captured from )/;
 
 /** Notes hostViewFromRaw derives again on every read (a snapshot does not store them). */
 export function isDerivedNote(note: string): boolean {
