@@ -218,7 +218,7 @@ test('a broken snapshot names file, line and field', () => {
     () => parseSnapshot(text(bad), 's.json'),
     (e: unknown) =>
       e instanceof InputError &&
-      e.line === 8 &&
+      e.line === 10 &&
       e.field === 'groups[0].reservedRegions[0]' &&
       /impossible range/.test(e.message),
   );
