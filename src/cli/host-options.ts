@@ -39,7 +39,10 @@ export function hostSource(a: ParsedArgs): HostSource {
   const sysfs = str(a, 'sysfs');
   const snapshot = str(a, 'snapshot');
   const kernel = str(a, 'kernel');
+  // IOVAMAP_SYSFS_ROOT: where to look when no source is given (default /sys); for tests and chroots.
+  const root = process.env['IOVAMAP_SYSFS_ROOT'];
   return {
+    ...(root !== undefined && root !== '' ? { defaultSysfs: root } : {}),
     ...(platform !== undefined ? { platform } : {}),
     ...(sysfs !== undefined ? { sysfs } : {}),
     ...(snapshot !== undefined ? { snapshot } : {}),

@@ -74,6 +74,9 @@ export function inspectText(view: HostView, s: Style): string {
   out.push(`${s.bold('Host')} ${view.source}${facts.length ? ` (${facts.join(', ')})` : ''}`);
   if (view.aperture) out.push(`IOMMU aperture ${rangeWithSize(view.aperture.start, view.aperture.end)}`);
   out.push(`${view.groups.length} IOMMU group${view.groups.length === 1 ? '' : 's'}`);
+  const noGroups =
+    view.groups.length === 0 ? view.notes.find((n) => n.startsWith('no IOMMU groups')) : undefined;
+  if (noGroups !== undefined) out.push(s.yellow(noGroups));
   for (const g of view.groups) {
     const irq = g.interruptSafety
       ? g.interruptSafety.safe
@@ -137,9 +140,10 @@ export function inspectText(view: HostView, s: Style): string {
       ),
     );
   }
-  if (view.notes.length) {
+  const notes = view.notes.filter((n) => n !== noGroups);
+  if (notes.length) {
     out.push('', s.bold('Notes'));
-    for (const n of view.notes) out.push(`  - ${n}`);
+    for (const n of notes) out.push(`  - ${n}`);
   }
   return out.join('\n').replace(/\n+$/, '') + '\n';
 }

@@ -57,6 +57,7 @@ const BUILTIN_BASE: Readonly<Record<number, string>> = {
   0x08: 'Generic system peripheral',
   0x0c: 'Serial bus controller',
   0x12: 'Processing accelerators',
+  0xff: 'Unassigned class',
 };
 
 /** Names known without any pci.ids file: class names only. */
