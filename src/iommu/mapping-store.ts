@@ -41,6 +41,13 @@ export class MappingStore {
     return this.run(i);
   }
 
+  /** The physical frame for frame `f`, or -1 when unmapped (no allocation: the hot path). */
+  frameOf(f: number): number {
+    const i = this.floor(f);
+    if (i === NIL || this.ends[i]! < f) return -1;
+    return this.pfns[i]! + (f - this.starts[i]!);
+  }
+
   /** The first run whose end is >= f (the run containing f, or the next one). */
   ceilingRun(f: number): StoredRun | undefined {
     const i = this.floor(f);

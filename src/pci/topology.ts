@@ -148,13 +148,30 @@ export class PciTopology {
    */
   acsEnabled(dev: PciDev): boolean {
     if (!dev.isPcie) return false;
-    if (dev.isBridge) {
-      if (dev.desc.bridge!.pcieToPci === true) return false;
-      if (dev.onRootBus) return dev.desc.acs ?? dev.hostBridge?.acs ?? false;
-      return dev.desc.acs ?? false;
+    switch (this.portType(dev)) {
+      case 'pcie-to-pci':
+        return false;
+      case 'root':
+        return dev.desc.acs ?? dev.hostBridge?.acs ?? false;
+      case 'downstream':
+        return dev.desc.acs ?? false;
+      default:
+        // endpoints, upstream ports: ACS only matters for multifunction devices
+        return dev.multifunction ? (dev.desc.acs ?? false) : true;
     }
-    if (dev.multifunction) return dev.desc.acs ?? false;
-    return true;
+  }
+
+  /**
+   * PCIe port type, derived from the hierarchy: bridges on a root bus are root ports; a bridge on the
+   * link below a root or downstream port is a switch upstream port; bridges below an upstream port
+   * are downstream ports.
+   */
+  portType(dev: PciDev): 'endpoint' | 'root' | 'upstream' | 'downstream' | 'pcie-to-pci' {
+    if (!dev.isBridge) return 'endpoint';
+    if (dev.desc.bridge!.pcieToPci === true) return 'pcie-to-pci';
+    const up = dev.upstream;
+    if (up === undefined) return 'root';
+    return this.portType(up) === 'upstream' ? 'downstream' : 'upstream';
   }
 
   /** pci_acs_path_enabled(start, NULL, flags): ACS on `start` and every bridge above it. */
