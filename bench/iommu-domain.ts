@@ -4,14 +4,14 @@
  */
 import type { Benchmark, Figure } from './harness.js';
 import { buildPlatform } from '../src/platform/build.js';
-import { q35Intel } from '../test/oracle/machines.js';
+import { loadPreset } from '../src/platform/presets.js';
 import { IOMMU_READ, IOMMU_WRITE } from '../src/iommu/resv-region.js';
 
 export const iommuDomainBench: Benchmark = {
   name: 'iommu-domain',
   run({ quick, log }) {
     const n = quick ? 100_000 : 1_000_000;
-    const core = buildPlatform(q35Intel()).iommu;
+    const core = buildPlatform(loadPreset('qemu-q35-intel-iommu')).iommu;
     const dom = core.allocPagingDomain(core.device('00:02.0')!);
     if (!dom.ok) throw new Error('no domain');
     const d = dom.value;
