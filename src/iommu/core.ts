@@ -311,7 +311,14 @@ export class IommuCoreImpl implements IommuCore {
     if (g === undefined || !(domain instanceof CoreDomain)) return -ERRNO.EINVAL;
     if (g.domain !== undefined && g.domain !== g.defaultDomain && g.domain !== g.blockingDomain)
       return -ERRNO.EBUSY;
-    if (g.devices.some((d) => d.ops !== undefined && d.ops.name !== domain.driverName)) return -ERRNO.EINVAL;
+    // A domain of another driver, or of another instance of a driver whose domains are per instance
+    // (6.12 answers -EINVAL; 6.1 arm-smmu-v3 said -ENXIO and virtio-iommu -EXDEV, which VFIO ignores).
+    for (const d of g.devices) {
+      if (d.ops === undefined) continue;
+      if (d.ops.name !== domain.driverName) return -ERRNO.EINVAL;
+      if (d.ops.iommuId !== domain.ops.iommuId && !domain.ops.sharesDomainsAcrossInstances)
+        return -ERRNO.EINVAL;
+    }
     return this.setDomain(g, domain, domain === g.blockingDomain);
   }
 

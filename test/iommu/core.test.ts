@@ -259,3 +259,42 @@ test('reserved_regions text: 6.12 stops at one page (sysfs_emit_at), 6.1 prints 
   assert.equal(text('6.12').length, 4095);
   assert.equal(text('6.12'), text('6.1').slice(0, 4095));
 });
+
+test('SMMU domains belong to one SMMU instance; Intel domains span DMAR units', () => {
+  const smmu = virtSmmuv3Gicv3();
+  const two: PlatformDescription = {
+    ...smmu,
+    hostBridges: [...smmu.hostBridges, { ...smmu.hostBridges[0]!, id: 'pcie1', segment: 1 }],
+    iommus: [...smmu.iommus, { ...smmu.iommus[0]!, id: 'smmu1', hostBridges: ['pcie1'] }],
+    devices: [...smmu.devices, { ...smmu.devices.find((d) => d.driver === 'e1000e')!, bdf: '0001:00:01.0' }],
+  };
+  const core = buildPlatform(two).iommu;
+  const a = core.device('0000:00:01.0')!;
+  const b = core.device('0001:00:01.0')!;
+  assert.notEqual(a.iommuId, b.iommuId);
+  core.unbindDriver(b);
+  const gb = core.groupOf(b)!;
+  assert.equal(core.claimDmaOwner(gb, 'vfio'), 0);
+  const da = core.allocPagingDomain(a);
+  assert.ok(da.ok);
+  assert.equal(core.attachGroup(da.value, gb), -ERRNO.EINVAL);
+
+  const intel = q35Intel();
+  const twoIntel: PlatformDescription = {
+    ...intel,
+    hostBridges: [...intel.hostBridges, { ...intel.hostBridges[0]!, id: 'pci1', segment: 1 }],
+    iommus: [...intel.iommus, { ...intel.iommus[0]!, id: 'dmar1', hostBridges: ['pci1'] }],
+    devices: [
+      ...intel.devices,
+      { ...intel.devices.find((d) => d.driver === 'e1000e')!, bdf: '0001:00:02.0' },
+    ],
+  };
+  const ci = buildPlatform(twoIntel).iommu;
+  const x = ci.device('0001:00:02.0')!;
+  ci.unbindDriver(x);
+  const gx = ci.groupOf(x)!;
+  assert.equal(ci.claimDmaOwner(gx, 'vfio'), 0);
+  const dy = ci.allocPagingDomain(ci.device('0000:00:02.0')!);
+  assert.ok(dy.ok);
+  assert.equal(ci.attachGroup(dy.value, gx), 0);
+});
