@@ -70,12 +70,18 @@ export class PciTopology {
     }
     all.sort((a, b) => compareBdf(a.addr, b.addr));
     for (const dev of all) {
-      const up = all.find(
-        (br) =>
-          br.desc.bridge !== undefined &&
-          br.addr.segment === dev.addr.segment &&
-          br.desc.bridge.secondary === dev.addr.bus,
-      );
+      // A bridge forwards to a bus numbered above its own (pci_scan_bridge); a device on its host
+      // bridge's first bus is on the root bus. Both rules keep the hierarchy a tree.
+      const onRoot = dev.hostBridge !== undefined && dev.addr.bus === dev.hostBridge.buses[0];
+      const up = onRoot
+        ? undefined
+        : all.find(
+            (br) =>
+              br.desc.bridge !== undefined &&
+              br.addr.segment === dev.addr.segment &&
+              br.desc.bridge.secondary === dev.addr.bus &&
+              br.desc.bridge.secondary > br.addr.bus,
+          );
       if (up !== undefined && up !== dev) {
         dev.upstream = up;
         up.children.push(dev);

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { PciTopology } from '../../src/pci/topology.js';
 import { pciDeviceGroup } from '../../src/pci/group.js';
 import type { HostBridgeDescription, PciDeviceDescription } from '../../src/platform/types.js';
@@ -176,4 +177,44 @@ test('port types follow the hierarchy: root, switch upstream, switch downstream'
   // A single-function upstream port counts as isolated (no ACS needed); the downstream port needs ACS.
   assert.equal(topo.acsEnabled(topo.get('0000:01:00.0')!), true);
   assert.equal(topo.acsEnabled(topo.get('0000:02:01.0')!), false);
+});
+
+test('any description gives a tree: random bridges never loop, every device gets a group', () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          bus: fc.integer({ min: 0, max: 4 }),
+          dev: fc.integer({ min: 0, max: 3 }),
+          fn: fc.integer({ min: 0, max: 2 }),
+          bridgeTo: fc.option(fc.integer({ min: 0, max: 4 })),
+          pcie: fc.boolean(),
+          acs: fc.option(fc.boolean()),
+          pcieToPci: fc.boolean(),
+        }),
+        { maxLength: 25 },
+      ),
+      fc.boolean(),
+      (specs, hbAcs) => {
+        const seen = new Set<string>();
+        const devs: PciDeviceDescription[] = [];
+        for (const s of specs) {
+          const bdf = `0000:0${s.bus}:0${s.dev}.${s.fn}`;
+          if (seen.has(bdf)) continue;
+          seen.add(bdf);
+          devs.push(
+            ep(bdf, s.pcie, {
+              ...(s.acs !== null ? { acs: s.acs } : {}),
+              ...(s.bridgeTo !== null
+                ? { bridge: { secondary: s.bridgeTo, subordinate: s.bridgeTo, pcieToPci: s.pcieToPci } }
+                : {}),
+            }),
+          );
+        }
+        const g = groupsOf(devs, hbAcs);
+        assert.equal(g.size, devs.length);
+      },
+    ),
+    { numRuns: 300 },
+  );
 });
