@@ -283,6 +283,52 @@ export class IommuCoreImpl implements IommuCore {
     d.driverManagedDma = false;
   }
 
+  storeGroupType(group: IommuGroup, text: string): number {
+    const g = this.coreGroup(group);
+    const count = text.length;
+    if (g === undefined || g.defaultDomain === undefined) return -ERRNO.EINVAL;
+    const t = text.endsWith('\n') ? text.slice(0, -1) : text; // sysfs_streq ignores one trailing newline
+    const wanted: DomainType | 'auto' | undefined =
+      t === 'identity'
+        ? 'identity'
+        : t === 'DMA'
+          ? 'dma'
+          : t === 'DMA-FQ'
+            ? 'dma-fq'
+            : t === 'auto'
+              ? 'auto'
+              : undefined;
+    if (wanted === undefined) return -ERRNO.EINVAL;
+    const ops = g.devices[0]?.ops;
+    if (ops === undefined) return -ERRNO.EINVAL;
+    const cur = g.defaultDomain;
+    const upgradeToFq = wanted === 'dma-fq' && cur.type === 'dma';
+    if (this.profile.groupTypeStoreSingleDevice) {
+      // 6.1 iommu_group_store_type → iommu_change_dev_def_domain
+      if (g.devices.length !== 1) return -ERRNO.EINVAL;
+      if (g.devices[0]!.driver !== 'none' && !upgradeToFq) return -ERRNO.EBUSY;
+      if (g.domain !== cur) return -ERRNO.EBUSY;
+    } else if (!upgradeToFq && g.ownerCount !== 0) {
+      return -ERRNO.EPERM;
+    }
+    const type = wanted === 'auto' ? this.defaultTypeFor(ops) : wanted;
+    if (type === cur.type) return count;
+    if (upgradeToFq) {
+      // iommu_dma_init_fq: the live DMA domain gains a flush queue and becomes DMA-FQ.
+      cur.type = 'dma-fq';
+      g.defaultDomainType = 'dma-fq';
+      return count;
+    }
+    const dom = this.newDomain(type, ops);
+    if (isDmaType(type)) dom.cookieKind = 'dma';
+    const wasOnDefault = g.domain === cur;
+    g.defaultDomain = dom;
+    g.defaultDomainType = type;
+    for (const d of g.devices) this.createDirectMappings(dom, d);
+    if (wasOnDefault) g.domain = dom;
+    return count;
+  }
+
   // ---- domains --------------------------------------------------------------------------------
 
   allocPagingDomain(dev: Device): Result<IommuDomain> {

@@ -47,6 +47,12 @@ export interface KernelProfile {
    * non-DMA domain to a device with a non-relaxable RMRR (device_is_rmrr_locked).
    */
   readonly requireDirectInCore: boolean;
+  /**
+   * iommu_group_store_type (writing sysfs `type`): 6.1 only changes single-device groups (-EINVAL
+   * otherwise) and refuses a bound driver with -EBUSY; 6.12 takes any group without users
+   * (owner_cnt, else -EPERM). Both allow DMA -> DMA-FQ at any time.
+   */
+  readonly groupTypeStoreSingleDevice: boolean;
   /** iommu_group_show_resv_regions: output bounded to one page by sysfs_emit_at (6.12) vs sprintf (6.1). */
   readonly resvSysfsPageLimit: boolean;
 }
@@ -66,6 +72,7 @@ const P61: KernelProfile = {
   amdHtRangeIgnore: false,
   requireDirectInCore: false,
   resvSysfsPageLimit: false,
+  groupTypeStoreSingleDevice: true,
 };
 
 const P612: KernelProfile = {
@@ -83,6 +90,7 @@ const P612: KernelProfile = {
   amdHtRangeIgnore: false,
   requireDirectInCore: true,
   resvSysfsPageLimit: true,
+  groupTypeStoreSingleDevice: false,
 };
 
 const PROFILES: Record<KernelVersion, KernelProfile> = { '6.1': P61, '6.12': P612 };

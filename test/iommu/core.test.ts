@@ -298,3 +298,33 @@ test('SMMU domains belong to one SMMU instance; Intel domains span DMAR units', 
   assert.ok(dy.ok);
   assert.equal(ci.attachGroup(dy.value, gx), 0);
 });
+
+test('sysfs type writes: 6.1 single-device groups without a driver; 6.12 groups without users; DMA->DMA-FQ always', () => {
+  for (const k of ['6.1', '6.12'] as const) {
+    const core = buildPlatform(q35Intel(), kernelProfile(k)).iommu;
+    const nic = core.device('00:02.0')!;
+    const g = core.groupOf(nic)!;
+    assert.equal(core.storeGroupType(g, 'bogus\n'), -ERRNO.EINVAL);
+    // e1000e is bound: 6.1 -EBUSY, 6.12 -EPERM
+    assert.equal(core.storeGroupType(g, 'identity\n'), k === '6.1' ? -ERRNO.EBUSY : -ERRNO.EPERM);
+    const dom = g.defaultDomain!;
+    assert.equal(core.storeGroupType(g, 'DMA-FQ\n'), 7);
+    assert.equal(g.defaultDomain, dom);
+    assert.equal(domainTypeSysfs(g.defaultDomainType), 'DMA-FQ');
+    core.unbindDriver(nic);
+    assert.equal(core.storeGroupType(g, 'identity'), 8);
+    assert.equal(g.defaultDomain?.type, 'identity');
+    assert.equal(g.domain, g.defaultDomain);
+    assert.equal(core.dmaAccess(nic, 0x1234n, true).kind, 'bypass');
+    assert.equal(core.storeGroupType(g, 'auto'), 4);
+    assert.equal(domainTypeSysfs(g.defaultDomainType), 'DMA');
+    // the ISA group has three devices: only 6.12 can change it, and the new DMA domain gets the
+    // 0-16 MiB identity map again
+    const g3 = core.groupOf(core.device('00:1f.0')!)!;
+    assert.equal(core.storeGroupType(g3, 'identity'), k === '6.1' ? -ERRNO.EINVAL : 8);
+    if (k === '6.12') {
+      assert.equal(core.storeGroupType(g3, 'DMA'), 3);
+      assert.equal(g3.defaultDomain!.mappingCount, 1);
+    }
+  }
+});
