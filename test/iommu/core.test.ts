@@ -328,3 +328,17 @@ test('sysfs type writes: 6.1 single-device groups without a driver; 6.12 groups 
     }
   }
 });
+
+test('owner_cnt follows Device.driver even when a caller sets it directly', () => {
+  const core = buildPlatform(virtSmmuv3Gicv3()).iommu;
+  const nic = core.device('00:01.0')!;
+  const g = core.groupOf(nic)!;
+  assert.equal(core.claimDmaOwner(g, 'vfio'), -ERRNO.EPERM);
+  nic.driver = 'vfio-pci';
+  assert.equal(g.ownerCount, 0);
+  assert.equal(core.claimDmaOwner(g, 'vfio'), 0);
+  assert.equal(g.ownerCount, 1);
+  core.releaseDmaOwner(g);
+  nic.driver = 'e1000e';
+  assert.equal(core.dmaOwnerClaimed(g), true);
+});
