@@ -30,6 +30,15 @@ export interface KernelProfile {
   readonly amdPgsizeBitmap: bigint;
   /** iommu_get_group_resv_regions: stop at the first device without an IOMMU (6.12 has dev_has_iommu). */
   readonly resvStopsAtDeviceWithoutIommu: boolean;
+  /** kernel/irq/msi.c: per-device PCI/MSI irq domains (6.2+): /proc/interrupts shows `ITS-PCI-MSIX-<bdf>`. */
+  readonly perDeviceMsiDomains: boolean;
+  /** vfio_pci_ioctl_get_info: copies min(argsz, 24) bytes back (>= 6.6) instead of 16, or 20 when argsz >= 20. */
+  readonly deviceInfoCopiesWholeStruct: boolean;
+  /**
+   * vfio_pci_intrs.c: MSI contexts in a sparse xarray (6.5+) instead of a fixed array of num_ctx; with
+   * the array, vfio_msi_set_block rejects any vector >= num_ctx before touching the others.
+   */
+  readonly vfioSparseIrqCtx: boolean;
 }
 
 const P61: KernelProfile = {
@@ -43,6 +52,9 @@ const P61: KernelProfile = {
   triggerUnallocatedIgnored: false,
   amdPgsizeBitmap: 0xffffff7ffffff000n,
   resvStopsAtDeviceWithoutIommu: false,
+  perDeviceMsiDomains: false,
+  deviceInfoCopiesWholeStruct: false,
+  vfioSparseIrqCtx: false,
 };
 
 const P612: KernelProfile = {
@@ -56,6 +68,9 @@ const P612: KernelProfile = {
   triggerUnallocatedIgnored: true,
   amdPgsizeBitmap: 0x000fff7ffffff000n,
   resvStopsAtDeviceWithoutIommu: false,
+  perDeviceMsiDomains: true,
+  deviceInfoCopiesWholeStruct: true,
+  vfioSparseIrqCtx: true,
 };
 
 const PROFILES: Record<KernelVersion, KernelProfile> = { '6.1': P61, '6.12': P612 };
