@@ -67,6 +67,21 @@ const hex = (v: number | bigint): string => '0x' + v.toString(16);
 const hex16 = (v: bigint): string => '0x' + v.toString(16).padStart(16, '0');
 const hexN = (v: number, n: number): string => '0x' + (v >>> 0).toString(16).padStart(n, '0');
 
+/** The probe's address decoding suffix (page, x86 window format, ARM SW-MSI window). */
+export function decodeMsiAddr(a: bigint): string {
+  let s = ` page=${hex(a & ~0xfffn)} page_off=${hex(a & 0xfffn)}`;
+  if (a >> 20n === 0xfeen) {
+    if ((a & 0x10n) !== 0n) {
+      const handle = Number((a >> 5n) & 0x7fffn) | (Number((a >> 2n) & 1n) << 15);
+      s += ` x86_window=1 x86_fmt=remappable handle=${handle} shv=${(a & 8n) !== 0n ? 1 : 0}`;
+    } else {
+      s += ` x86_window=1 x86_fmt=compat dest_id=${Number((a >> 12n) & 0xffn)} rh=${(a & 8n) !== 0n ? 1 : 0} dm=${(a & 4n) !== 0n ? 1 : 0}`;
+    }
+  }
+  if (a >= 0x8000000n && a <= 0x80fffffn) s += ' in_arm_sw_msi_window=1';
+  return s;
+}
+
 /** ioctl result as the probe prints it: `rc=-1 errno=EINVAL` or `rc=<n> errno=0`. */
 function rcText(ret: number): string {
   return ret < 0 ? `rc=-1 errno=${errnoName(ret)}` : `rc=${ret} errno=0`;
@@ -238,7 +253,8 @@ export function runMsiProbe(o: MsiProbeOptions): string[] {
         data = dv.getUint16(12, true);
       } else data = dv.getUint16(8, true);
       out.push(
-        `MSICAP phase=${phase} src=${src} off=${hexN(off, 2)} ctrl=${hexN(ctrl, 4)} enable=${ctrl & 1} addr64=${a64 ? 1 : 0} mme=${(ctrl >> 4) & 7} addr=${hex16(addr)} data=${hexN(data, 4)}`,
+        `MSICAP phase=${phase} src=${src} off=${hexN(off, 2)} ctrl=${hexN(ctrl, 4)} enable=${ctrl & 1} addr64=${a64 ? 1 : 0} mme=${(ctrl >> 4) & 7} addr=${hex16(addr)} data=${hexN(data, 4)}` +
+          (src === 'host_sysfs' ? decodeMsiAddr(addr) : ''),
       );
       if (src === 'host_sysfs' && (ctrl & 1) !== 0) {
         out.push(`MSI_ADDR phase=${phase} vec=0 addr=${hex16(addr)} data=${hexN(data, 4)}`);

@@ -56,6 +56,10 @@ export function probeLines(m: Machine, version: '6.1' | '6.12'): string[] {
       l.startsWith('IRQINFO') ||
       l.startsWith('REGION') ||
       l.startsWith('MSI_ADDR') ||
+      l.startsWith('MSICAP phase') ||
+      l.startsWith('INFO command_') ||
+      l.startsWith('INFO msixN_delivered') ||
+      /^INFO \S+_vectors=/.test(l) ||
       (l.startsWith('INFO irq_') && l.includes('eventfd_ready')),
   );
 }
