@@ -76,12 +76,13 @@ export const QEMU_E1000E_LAYOUT: DeviceLayout = {
 /** The layout of a described device: a known model when vendor/device match, else a generic one. */
 export function layoutFor(d: PciDeviceDescription): DeviceLayout {
   if (d.vendor === 0x8086 && d.device === 0x10d3) {
-    return {
-      ...QEMU_E1000E_LAYOUT,
-      bars: d.bars?.length
-        ? d.bars.map((b) => ({ index: b.index, size: b.size, kind: barKind(b.index, QEMU_E1000E_LAYOUT) }))
-        : QEMU_E1000E_LAYOUT.bars,
-    };
+    // Descriptions list memory BARs; the model keeps the device's I/O BAR and takes the sizes described.
+    const described = new Map((d.bars ?? []).map((b) => [b.index, b.size]));
+    const bars = QEMU_E1000E_LAYOUT.bars.map((b) => ({ ...b, size: described.get(b.index) ?? b.size }));
+    for (const [index, size] of described) {
+      if (!bars.some((b) => b.index === index)) bars.push({ index, size, kind: 'mem' });
+    }
+    return { ...QEMU_E1000E_LAYOUT, bars: bars.sort((a, b) => a.index - b.index) };
   }
   const caps: { pm?: number; msi?: number; pcie?: number; msix?: number } = { pm: 0x40 };
   const order = [0x40];
@@ -124,10 +125,6 @@ export function layoutFor(d: PciDeviceDescription): DeviceLayout {
     interruptPin: d.interruptPin ?? 1,
     pcie: d.pcie,
   };
-}
-
-function barKind(index: number, l: DeviceLayout): BarModel['kind'] {
-  return l.bars.find((b) => b.index === index)?.kind ?? 'mem';
 }
 
 function alignUp(v: number, a: number): number {

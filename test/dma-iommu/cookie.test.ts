@@ -15,7 +15,7 @@ import {
 import { iommuDmaComposeMsiMsg, iommuDmaPrepareMsi, msiMsg, msiMsgAddress } from '../../src/dma-iommu/msi.js';
 import { ERRNO } from '../../src/base/errno.js';
 import { kernelProfile, type KernelProfile } from '../../src/kernel/profile.js';
-import { FakeDomain } from '../irq/fake-platform.js';
+import { FakeDomain } from './fake-domain.js';
 
 const ITS_DOORBELL = 0x0809_0040n;
 

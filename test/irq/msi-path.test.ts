@@ -10,7 +10,15 @@ import {
   encodeIrqSet,
   vfioPciIndexToOffset,
 } from '../../src/uapi/vfio-device.js';
-import { type Machine, NIC, type TestPlatform, platform, vfioAttach } from './fake-platform.js';
+import {
+  type Machine,
+  NIC,
+  type TestPlatform,
+  domainOf,
+  platform,
+  secondNic,
+  vfioAttach,
+} from './machines.js';
 
 const EVT = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
 const CONFIG = vfioPciIndexToOffset(VFIO_PCI_CONFIG_REGION_INDEX);
@@ -121,7 +129,7 @@ test('x86: the MSI write bypasses translation (interrupt window), on every remap
     assert.equal(t.iommu.kind, 'bypass', m);
     assert.equal(t.outcome, 'delivered');
     // Nothing was mapped for it in the VFIO domain.
-    const dom = p.core.group(p.core.device(NIC[m])!.groupId!)!.domain!;
+    const dom = domainOf(p, NIC[m]);
     assert.equal(dom.mappingCount, 0, m);
   }
 });
@@ -152,13 +160,13 @@ test("GICv2m: a device forges another device's interrupt by writing its SPI; the
     ['arm64-smmuv3-gicv2', true],
     ['arm64-smmuv3-gicv3', false],
   ] as const) {
-    const p = platform(m);
+    const p = platform(m, '6.12', { second: true });
     const fds = new FdTable();
-    const victim = open(p, '0000:00:04.0', fds);
+    const victim = open(p, secondNic(m), fds);
     const attacker = open(p, NIC[m], fds);
     assert.equal(enable(victim, 1, 1), 0);
     assert.equal(enable(attacker, 2, 1), 0);
-    const vmsg = p.fabric.pci('0000:00:04.0')!.model.msiMessage();
+    const vmsg = p.fabric.pci(secondNic(m))!.model.msiMessage();
     // The attacker writes the victim's message (same IOVA, the victim's data) from its own requester ID.
     const t = p.fabric.dmaWrite(NIC[m], vmsg.addr, vmsg.data);
     if (forged) {
@@ -183,17 +191,18 @@ test("GICv2m: a device forges another device's interrupt by writing its SPI; the
 });
 
 test('Intel IR: another device using a valid handle fails the IRTE source-id check', () => {
-  const p = platform('x86-intel');
+  const m = 'x86-intel';
+  const p = platform(m, '6.12', { second: true });
   const fds = new FdTable();
   const victim = open(p, NIC['x86-intel'], fds);
   enable(victim, 2, 1);
   const e = msix(p, NIC['x86-intel'])[0]!;
   assert.equal(e.addr, 0xfee0_0218n);
-  const t = p.fabric.dmaWrite('0000:00:05.0', e.addr, e.data);
+  const t = p.fabric.dmaWrite(secondNic(m), e.addr, e.data);
   assert.equal(t.outcome, 'dropped');
   assert.match(t.why, /source-id/);
   // A compatibility-format write is blocked while remapping is on.
-  const t2 = p.fabric.dmaWrite('0000:00:05.0', 0xfee0_1000n, 0x23);
+  const t2 = p.fabric.dmaWrite(secondNic(m), 0xfee0_1000n, 0x23);
   assert.equal(t2.outcome, 'dropped');
   assert.match(t2.why, /compatibility-format/);
   assert.equal(count(victim, 0), 0n);
@@ -201,36 +210,39 @@ test('Intel IR: another device using a valid handle fails the IRTE source-id che
 });
 
 test("AMD IR: data indexes the writer's own remapping table, so another device reaches nothing", () => {
-  const p = platform('x86-amd');
+  const m = 'x86-amd';
+  const p = platform(m, '6.12', { second: true });
   const fds = new FdTable();
   const victim = open(p, NIC['x86-amd'], fds);
   enable(victim, 2, 1);
-  const t = p.fabric.dmaWrite('0000:00:05.0', 0xfee0_0000n, 0);
+  const t = p.fabric.dmaWrite(secondNic(m), 0xfee0_0000n, 0);
   assert.equal(t.outcome, 'dropped');
   assert.match(t.why, /IRTE 0 not valid/);
   assert.equal(count(victim, 0), 0n);
 });
 
 test('x86 without remapping: any device can hit any vector (compat format), the unsafe case', () => {
-  const p = platform('x86-virtio-iommu');
+  const m = 'x86-virtio-iommu';
+  const p = platform(m, '6.12', { second: true });
   const fds = new FdTable();
   const victim = open(p, NIC['x86-virtio-iommu'], fds);
   enable(victim, 1, 1);
-  const m = p.fabric.pci(NIC['x86-virtio-iommu'])!.model.msiMessage();
-  const t = p.fabric.dmaWrite('0000:00:05.0', m.addr, m.data);
+  const msg = p.fabric.pci(NIC['x86-virtio-iommu'])!.model.msiMessage();
+  const t = p.fabric.dmaWrite(secondNic(m), msg.addr, msg.data);
   assert.equal(t.outcome, 'delivered');
   assert.equal(count(victim, 0), 1n);
   assert.equal(p.fabric.deviceHasIsolatedMsi(NIC['x86-virtio-iommu']), false);
 });
 
 test('host-bridge MSI controller: caught before the IOMMU, not isolated', () => {
-  const p = platform('arm64-smmuv3-hostbridge-msi');
+  const m = 'arm64-smmuv3-hostbridge-msi';
+  const p = platform(m, '6.12', { second: true });
   const fds = new FdTable();
-  const victim = open(p, '0000:00:04.0', fds);
+  const victim = open(p, secondNic(m), fds);
   const nic = open(p, NIC['arm64-smmuv3-hostbridge-msi'], fds);
   enable(victim, 1, 1);
   enable(nic, 2, 1);
-  const vm = p.fabric.pci('0000:00:04.0')!.model.msiMessage();
+  const vm = p.fabric.pci(secondNic(m))!.model.msiMessage();
   assert.equal(vm.addr, 0x0fff_f000n, 'the controller never calls prepare: no IOVA rewrite');
   const own = p.fabric.raise(NIC['arm64-smmuv3-hostbridge-msi'], 0);
   assert.deepEqual(own.iommu, { kind: 'intercepted', by: 'pcie-msi' });
@@ -238,9 +250,9 @@ test('host-bridge MSI controller: caught before the IOMMU, not isolated', () => 
   const forged = p.fabric.dmaWrite(NIC['arm64-smmuv3-hostbridge-msi'], vm.addr, vm.data);
   assert.equal(forged.outcome, 'delivered');
   assert.equal(count(victim, 0), 1n);
-  assert.equal(p.fabric.deviceHasIsolatedMsi('0000:00:04.0'), false);
+  assert.equal(p.fabric.deviceHasIsolatedMsi(secondNic(m)), false);
   // Nothing was mapped for MSIs in either VFIO domain.
-  const dom = p.core.group(p.core.device('0000:00:04.0')!.groupId!)!.domain!;
+  const dom = domainOf(p, secondNic(m));
   assert.equal(dom.mappingCount, 0);
 });
 
@@ -248,7 +260,7 @@ test("a write to a doorbell page that is not mapped in the writer's domain fault
   const { p, nic } = start('arm64-smmuv3-gicv3');
   enable(nic, 2, 1);
   assert.equal(p.fabric.dmaWrite(NIC['arm64-smmuv3-gicv3'], 0x0800_1040n, 0).outcome, 'fault');
-  const dom = p.core.group(p.core.device(NIC['arm64-smmuv3-gicv3'])!.groupId!)!.domain!;
+  const dom = domainOf(p, NIC['arm64-smmuv3-gicv3']);
   dom.map(0x4000_0000n, 0x4000_0000n, 0x1000n, 3);
   assert.equal(p.fabric.dmaWrite(NIC['arm64-smmuv3-gicv3'], 0x4000_0000n, 0).outcome, 'memory-write');
 });
@@ -257,7 +269,7 @@ test('disabling MSI-X never unmaps the doorbell page; re-enabling reuses it', ()
   const { p, nic } = start('arm64-smmuv3-gicv3');
   const bdf = NIC['arm64-smmuv3-gicv3'];
   enable(nic, 2, 5);
-  const dom = p.core.group(p.core.device(bdf)!.groupId!)!.domain!;
+  const dom = domainOf(p, bdf);
   assert.equal(dom.mappingCount, 1);
   assert.equal(
     nic.file.ioctl(VFIO_DEVICE_SET_IRQS, encodeIrqSet({ flags: 0x21, index: 2, start: 0, count: 0 })),

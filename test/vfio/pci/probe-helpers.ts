@@ -3,16 +3,16 @@ import { ERRNO } from '../../../src/base/errno.js';
 import { runMsiProbe, type ProbeContainer } from '../../../src/vfio/pci/msi-probe.js';
 import { FdTable } from '../../../src/vfio/pci/eventfd.js';
 import { openVfioPciDevice, type VfioPciDevice } from '../../../src/vfio/pci/vfio-pci.js';
-import { type Machine, NIC, type TestPlatform, platform, vfioAttach } from '../../irq/fake-platform.js';
+import { type Machine, NIC, type TestPlatform, platform, vfioAttach } from '../../irq/machines.js';
 
 /**
  * A stand-in for VFIO type1 MAP_DMA's reserved-region rule (spec 4.7): a mapping that is not inside one
  * usable range (any reserved region excluded) is -EINVAL. The real container lives in src/vfio.
  */
-export function fakeContainer(p: TestPlatform): ProbeContainer {
+export function fakeContainer(p: TestPlatform, bdf: string): ProbeContainer {
   return {
     mapDma(iova: bigint, size: bigint): number {
-      for (const r of p.core.groupResvRegions()) {
+      for (const r of p.core.groupResvRegions(p.core.groupOf(p.core.device(bdf)!)!)) {
         if (iova <= r.start + r.length - 1n && r.start <= iova + size - 1n) return -ERRNO.EINVAL;
       }
       return 0;
@@ -49,7 +49,12 @@ export function openNic(m: Machine, version: '6.1' | '6.12', opts: { cookie?: bo
 /** The probe's lines, filtered like the oracle fixture. */
 export function probeLines(m: Machine, version: '6.1' | '6.12'): string[] {
   const n = openNic(m, version);
-  const lines = runMsiProbe({ file: n.file, fabric: n.p.fabric, fds: n.fds, container: fakeContainer(n.p) });
+  const lines = runMsiProbe({
+    file: n.file,
+    fabric: n.p.fabric,
+    fds: n.fds,
+    container: fakeContainer(n.p, n.bdf),
+  });
   return lines.filter(
     (l) =>
       l.startsWith('CASE ') ||
