@@ -55,6 +55,15 @@ export interface KernelProfile {
   readonly groupTypeStoreSingleDevice: boolean;
   /** iommu_group_show_resv_regions: output bounded to one page by sysfs_emit_at (6.12) vs sprintf (6.1). */
   readonly resvSysfsPageLimit: boolean;
+  /** kernel/irq/msi.c: per-device PCI/MSI irq domains (6.2+): /proc/interrupts shows `ITS-PCI-MSIX-<bdf>`. */
+  readonly perDeviceMsiDomains: boolean;
+  /** vfio_pci_ioctl_get_info: copies min(argsz, 24) bytes back (>= 6.6) instead of 16, or 20 when argsz >= 20. */
+  readonly deviceInfoCopiesWholeStruct: boolean;
+  /**
+   * vfio_pci_intrs.c: MSI contexts in a sparse xarray (6.5+) instead of a fixed array of num_ctx; with
+   * the array, vfio_msi_set_block rejects any vector >= num_ctx before touching the others.
+   */
+  readonly vfioSparseIrqCtx: boolean;
 }
 
 const P61: KernelProfile = {
@@ -73,6 +82,9 @@ const P61: KernelProfile = {
   requireDirectInCore: false,
   resvSysfsPageLimit: false,
   groupTypeStoreSingleDevice: true,
+  perDeviceMsiDomains: false,
+  deviceInfoCopiesWholeStruct: false,
+  vfioSparseIrqCtx: false,
 };
 
 const P612: KernelProfile = {
@@ -91,6 +103,9 @@ const P612: KernelProfile = {
   requireDirectInCore: true,
   resvSysfsPageLimit: true,
   groupTypeStoreSingleDevice: false,
+  perDeviceMsiDomains: true,
+  deviceInfoCopiesWholeStruct: true,
+  vfioSparseIrqCtx: true,
 };
 
 const PROFILES: Record<KernelVersion, KernelProfile> = { '6.1': P61, '6.12': P612 };
