@@ -208,6 +208,14 @@ function causesFor(outside: readonly Range[], groups: readonly SelectedGroup[], 
   return out.sort((a, b) => (a.overlap.start < b.overlap.start ? -1 : 1));
 }
 
+/**
+ * VFIO_SET_IOMMU attaches the group (vfio_iommu_type1_attach_group); -EPERM there is reported by QEMU's
+ * container setup as "failed to set iommu for container" (the line of the HP RMRR reports).
+ */
+function attachLine(dev: string, group: number): string {
+  return `vfio ${dev}: failed to setup container for group ${group}: failed to set iommu for container: ${strerror(ERRNO.EPERM)}`;
+}
+
 function blockersFor(groups: readonly SelectedGroup[]): Blocker[] {
   const out: Blocker[] = [];
   for (const g of groups) {
@@ -218,7 +226,7 @@ function blockersFor(groups: readonly SelectedGroup[]): Blocker[] {
         devices: g.devices,
         kind: 'not-assignable',
         why: g.group.assignable.why,
-        lines: [`vfio: failed to set iommu for container: ${strerror(ERRNO.EPERM)}`],
+        lines: [attachLine(dev, g.id)],
       });
     }
     if (g.group.interruptSafety?.safe === false) {
@@ -227,10 +235,7 @@ function blockersFor(groups: readonly SelectedGroup[]): Blocker[] {
         devices: g.devices,
         kind: 'unsafe-interrupts',
         why: g.group.interruptSafety.why,
-        lines: [
-          `vfio ${dev}: failed to setup container for group ${g.id}: ... ${strerror(ERRNO.EPERM)}`,
-          'kernel: vfio_iommu_type1 refuses the group unless allow_unsafe_interrupts=1',
-        ],
+        lines: [attachLine(dev, g.id), 'vfio_iommu_type1 refuses the group unless allow_unsafe_interrupts=1'],
       });
     }
     if (g.group.usable.length === 0) {
@@ -239,7 +244,7 @@ function blockersFor(groups: readonly SelectedGroup[]): Blocker[] {
         devices: g.devices,
         kind: 'no-usable-iova',
         why: 'its reserved regions leave no usable IOVA range, so attaching it fails with -EINVAL',
-        lines: [`vfio ${dev}: failed to setup container for group ${g.id}: ... ${strerror(ERRNO.EINVAL)}`],
+        lines: [`vfio ${dev}: failed to setup container for group ${g.id}: ${strerror(ERRNO.EINVAL)}`],
       });
     }
   }
@@ -295,6 +300,13 @@ export function checkLayout(
       failure,
       fatal: r.kind !== 'pci-window',
     });
+  }
+  const fatal = conflicts.filter((c) => c.fatal);
+  if (fatal.length > 1) {
+    notes.push(
+      `${model.family} stops at the first refused mapping (the lowest address); the ${fatal.length - 1} ` +
+        'later conflicts would show up once it is fixed',
+    );
   }
   const blockers = blockersFor(groups);
   if (groups.length === 0) notes.push('no group selected: nothing to assign, so nothing can conflict');

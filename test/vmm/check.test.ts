@@ -123,7 +123,10 @@ test("groups VFIO refuses before any mapping are reported with the model's reaso
       [5, 'unsafe-interrupts'],
     ],
   );
-  assert.equal(r.blockers[0]!.lines[0], 'vfio: failed to set iommu for container: Operation not permitted');
+  assert.equal(
+    r.blockers[0]!.lines[0],
+    'vfio 0000:04:00.0: failed to setup container for group 4: failed to set iommu for container: Operation not permitted',
+  );
 });
 
 test('selection: by device, unknown group or device is an answer naming it', () => {
