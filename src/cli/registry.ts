@@ -1,4 +1,5 @@
 /** Every `iovamap` command, in the order `--help` lists them. Add one line per command. */
 import type { Command } from './commands.js';
+import { serveCommand } from './serve.js';
 
-export const COMMANDS: Command[] = [];
+export const COMMANDS: Command[] = [serveCommand];
