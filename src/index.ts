@@ -17,3 +17,4 @@ export { hostViewFromRaw, inferRegion, usableRanges } from './host/raw.js';
 export { sysfsTreeFromHostView, memoryReader, readSysfs } from './host/sysfs-tree.js';
 export { snapshotText, parseSnapshot, hostViewFromSnapshot } from './host/snapshot.js';
 export { parsePciIds, lspciDeviceName, lspciClassName } from './host/pci-ids.js';
+export * from './vmm/index.js';
