@@ -83,3 +83,66 @@ test('views are deterministic', () => {
   const b = hostViewFromPlatform(loadPreset('amd-epyc'));
   assert.deepEqual(a, b);
 });
+
+test('firmware tables: AMD IVMD unity maps and ARM IORT RMRs appear as direct regions with their origin', () => {
+  const amd = loadPlatformText(
+    `name: amd-ivmd
+description: AMD-Vi with IVMD entries
+arch: x86_64
+firmware: acpi
+sources: [test]
+iommus:
+  - { id: ivhd0, driver: amd-iommu, hostBridges: [pci0], addressBits: 64, interruptRemapping: true }
+interruptControllers:
+  - { id: apic, kind: x86-apic, base: 0xfee00000, remappedBy: ivhd0 }
+hostBridges:
+  - { id: pci0, buses: [0, 255], msiParent: apic, acs: true }
+devices:
+  - { bdf: "00:01.0", vendor: 0x1022, device: 0x1483, class: 0x060400, driver: pcieport, acs: true, bridge: { secondary: 1, subordinate: 1 } }
+  - { bdf: "01:00.0", vendor: 0x8086, device: 0x1572, class: 0x020000, driver: i40e }
+firmwareTables:
+  ivmd:
+    - { kind: device, devidStart: 0x0100, devidEnd: 0x0100, start: 0xa0000000, length: 1M, flags: 6 }
+`,
+    'ivmd.yaml',
+  );
+  const nic = hostViewFromPlatform(amd).groups.find((g) => g.devices.some((d) => d.bdf === '0000:01:00.0'))!;
+  const unity = nic.regions.find((r) => r.start === 0xa0000000n)!;
+  assert.equal(unity.typeString, 'direct');
+  assert.equal(unity.end, 0xa00fffffn);
+  assert.match(unity.origin ?? '', /IVMD/i);
+  assert.equal(nic.assignable!.ok, false, '6.12 keeps the 1:1 mapping: no VFIO');
+
+  const arm = loadPlatformText(
+    `name: arm-rmr
+description: SMMUv3 with IORT RMRs
+arch: aarch64
+firmware: acpi
+sources: [test]
+iommus:
+  - { id: smmu0, driver: arm-smmu-v3, hostBridges: [rc0], addressBits: 48 }
+interruptControllers:
+  - { id: its0, kind: gicv3-its, base: 0x8080000 }
+hostBridges:
+  - { id: rc0, buses: [0, 255], msiParent: its0, acs: true }
+devices:
+  - { bdf: "00:01.0", vendor: 0x10de, device: 0x2330, class: 0x030200, driver: nvidia }
+  - { bdf: "00:02.0", vendor: 0x15b3, device: 0x101d, class: 0x020000, driver: mlx5_core }
+firmwareTables:
+  iortRmr:
+    - { base: 0x80000000, length: 64K, remapPermitted: true, devices: ["00:01.0"] }
+    - { base: 0x90000000, length: 64K, remapPermitted: false, devices: ["00:02.0"] }
+`,
+    'rmr.yaml',
+  );
+  const v = hostViewFromPlatform(arm);
+  const gpu = v.groups.find((g) => g.devices.some((d) => d.bdf === '0000:00:01.0'))!;
+  const nic2 = v.groups.find((g) => g.devices.some((d) => d.bdf === '0000:00:02.0'))!;
+  assert.deepEqual(
+    gpu.regions.map((r) => r.typeString),
+    ['msi', 'direct-relaxable'],
+  );
+  assert.equal(gpu.assignable!.ok, true);
+  assert.ok(nic2.regions.some((r) => r.typeString === 'direct' && r.start === 0x90000000n));
+  assert.equal(nic2.assignable!.ok, false);
+});
