@@ -15,7 +15,7 @@ import { kernelProfile } from '../kernel/profile.js';
 import { buildPlatform } from '../platform/build.js';
 import type { PlatformModel } from '../platform/build.js';
 import type { InterruptControllerDescription, PlatformDescription } from '../platform/types.js';
-import { usableRanges } from './raw.js';
+import { isPciBridgeClass, usableRanges, vfioBindAdvice } from './raw.js';
 import type { HostDeviceView, HostGroupView, HostRegionView, HostView, InterruptSafety } from './view.js';
 
 export interface FromPlatformOptions {
@@ -159,10 +159,12 @@ function probeAssignable(scratch: PlatformModel, groupId: number): { ok: boolean
   const core = scratch.iommu;
   const g = core.group(groupId);
   if (g === undefined) return { ok: false, why: 'no such group' };
+  const advice = vfioBindAdvice(g.devices);
   const unbound: string[] = [];
   for (const d of g.devices) {
     if (d.driver !== 'none' && d.driver !== 'vfio-pci') {
-      unbound.push(`${d.bdf} (${d.driver})`);
+      // Bridges keep pcieport in the kernel (driver_managed_dma); the model is only asked about ownership.
+      if (!isPciBridgeClass(d.class)) unbound.push(`${d.bdf} (${d.driver})`);
       core.unbindDriver(d);
     }
   }
@@ -203,6 +205,7 @@ function probeAssignable(scratch: PlatformModel, groupId: number): { ok: boolean
         : `VFIO_SET_IOMMU fails: attaching the VFIO domain returns ${errnoName(-rc2)}`;
     return { ok: false, why };
   }
-  const steps = unbound.length ? `unbind ${unbound.join(', ')} and ` : '';
-  return { ok: true, why: `${steps}bind the devices to vfio-pci: the group can join a VFIO container` };
+  if (!advice.ok) return advice;
+  const steps = unbound.length ? `unbind ${unbound.join(', ')}, ` : '';
+  return { ok: true, why: `${steps}${advice.why}: the group can join a VFIO container` };
 }
