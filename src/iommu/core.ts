@@ -14,7 +14,7 @@ import {
   fail,
   ok,
 } from './api.js';
-import { CoreDevice, DRIVER_MANAGED_DMA } from './device.js';
+import { CoreDevice, isDriverManagedDma } from './device.js';
 import { CoreDomain, isDmaType } from './domain.js';
 import { CoreGroup, Ida } from './group.js';
 import { deviceHasIsolatedMsi, systemMsiRemap } from './isolation.js';
@@ -251,7 +251,7 @@ export class IommuCoreImpl implements IommuCore {
     if (g.defaultDomain !== undefined) g.domain = g.defaultDomain;
   }
 
-  bindDriver(dev: Device, driver: string, driverManagedDma = DRIVER_MANAGED_DMA.has(driver)): number {
+  bindDriver(dev: Device, driver: string, driverManagedDma = isDriverManagedDma(driver)): number {
     const d = this.core(dev);
     if (d === undefined) return -ERRNO.ENODEV;
     this.probeAtDriverBind(d);
