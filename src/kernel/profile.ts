@@ -30,6 +30,12 @@ export interface KernelProfile {
   readonly amdPgsizeBitmap: bigint;
   /** iommu_get_group_resv_regions: stop at the first device without an IOMMU (6.12 has dev_has_iommu). */
   readonly resvStopsAtDeviceWithoutIommu: boolean;
+  /** iova.c IOVA_MAG_SIZE: pfns per rcache magazine (127 since 6.0, 128 before). */
+  readonly iovaMagSize: number;
+  /** iova.c rcache depot: fixed array of MAX_GLOBAL_MAGS (<= 6.6) or a list trimmed by a delayed work (>= 6.7). */
+  readonly iovaDepot: 'array' | 'list';
+  /** iova.c MAX_GLOBAL_MAGS: capacity of the 'array' depot per size class. */
+  readonly iovaMaxGlobalMags: number;
 }
 
 const P61: KernelProfile = {
@@ -43,6 +49,9 @@ const P61: KernelProfile = {
   triggerUnallocatedIgnored: false,
   amdPgsizeBitmap: 0xffffff7ffffff000n,
   resvStopsAtDeviceWithoutIommu: false,
+  iovaMagSize: 127,
+  iovaDepot: 'array',
+  iovaMaxGlobalMags: 32,
 };
 
 const P612: KernelProfile = {
@@ -56,6 +65,9 @@ const P612: KernelProfile = {
   triggerUnallocatedIgnored: true,
   amdPgsizeBitmap: 0x000fff7ffffff000n,
   resvStopsAtDeviceWithoutIommu: false,
+  iovaMagSize: 127,
+  iovaDepot: 'list',
+  iovaMaxGlobalMags: 32,
 };
 
 const PROFILES: Record<KernelVersion, KernelProfile> = { '6.1': P61, '6.12': P612 };
