@@ -202,7 +202,8 @@ export class RefIovaTree implements IovaTree {
 
   ranges(): Array<[number, number]> {
     const out: Array<[number, number]> = [];
-    for (let n: RefNode | null = this.head; n !== null && n !== this.anchorNode; n = n.next) out.push([n.lo, n.hi]);
+    for (let n: RefNode | null = this.head; n !== null && n !== this.anchorNode; n = n.next)
+      out.push([n.lo, n.hi]);
     return out;
   }
 }
