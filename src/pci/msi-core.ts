@@ -117,7 +117,7 @@ export class PciMsiCore {
     return 0;
   }
 
-  /** pci_alloc_irq_vectors(dev, 1, nvec, MSI|MSIX) in the all-or-nothing form vfio sees: nvec or -errno. */
+  /** pci_alloc_irq_vectors(dev, 1, nvec, MSI|MSIX): the number of vectors obtained (<= nvec) or -errno. */
   allocIrqVectors(nvec: number, msix: boolean): number {
     if (this.mode !== 'none') return -ERRNO.EINVAL;
     const max = msix ? this.model.msixTableSize : 1 << ((this.model.msiCtrl >> 1) & 7);
@@ -138,6 +138,9 @@ export class PciMsiCore {
       this.model.msixCtrl = this.model.msixCtrl & ~PCI_MSIX_FLAGS_MASKALL;
       return nvec;
     }
+    // pci_msi_domain_check_cap: without MSI_FLAG_MULTI_PCI_MSI only one vector can be had, and
+    // __pci_enable_msi_range retries with that: the caller gets 1 vector, a positive "short" answer.
+    if (nvec > 1 && !c.multiMsi) nvec = 1;
     this.mode = 'msi';
     const rc = this.allocDescs(0, nvec, false);
     if (rc !== 0) {

@@ -294,3 +294,30 @@ test('a masked MSI-X vector only sets its pending bit; no bus mastering, no writ
   model.command = model.command & ~0x4;
   assert.match(p.fabric.raise(bdf, 0).why, /bus mastering/);
 });
+
+test('multi-message MSI: one IRTE block with sub-handles (Intel IR); without remapping only 1 vector, a positive answer', () => {
+  for (const [m, want] of [
+    ['x86-intel', 0],
+    ['x86-virtio-iommu', 1],
+    ['arm64-smmuv3-gicv2', 0],
+  ] as const) {
+    const p = platform(m, '6.12', { second: true, secondMsiVectors: 4 });
+    const fds = new FdTable();
+    const dev = open(p, secondNic(m), fds);
+    assert.equal(enable(dev, 1, 4), want, m);
+    const model = p.fabric.pci(secondNic(m))!.model;
+    if (want === 1) {
+      assert.equal(dev.file.irqs.irqType, 5, 'nothing stays enabled after a short answer');
+      assert.equal(model.msiCtrl & 1, 0);
+      continue;
+    }
+    assert.equal((model.msiCtrl >> 4) & 7, 2, 'MME = log2(4)');
+    for (let i = 0; i < 4; i++) {
+      const t = p.fabric.raise(secondNic(m), i);
+      assert.equal(t.outcome, 'delivered', `${m} vector ${i}: ${t.why}`);
+      assert.equal(count(dev, i), 1n);
+    }
+    if (m === 'x86-intel') assert.equal(model.msiMessage().addr, 0xfee0_0218n);
+    if (m === 'arm64-smmuv3-gicv2') assert.equal(model.msiMessage().data, 80);
+  }
+});
