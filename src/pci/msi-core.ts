@@ -32,6 +32,8 @@ export interface MsiEnv {
   readonly profile: KernelProfile;
   /** iommu_get_domain_for_dev, at prepare time. */
   domainOf(dev: Device): IommuDomain | undefined;
+  /** iommu_setup_dma_ops -> iommu_dma_init_domain for a DMA-API domain not yet given its cookie. */
+  ensureDmaCookie?(dev: Device, domain: IommuDomain): void;
 }
 
 /** struct msi_desc + the irq it got. */
@@ -95,7 +97,9 @@ export class PciMsiCore {
     if (c === undefined) return -ERRNO.EINVAL;
     const cookies = new Map<bigint, MsiDescIommu | undefined>();
     const prepare = (doorbell: bigint): number => {
-      const r = iommuDmaPrepareMsi(this.env.domainOf(this.dev), doorbell, this.env.profile);
+      const dom = this.env.domainOf(this.dev);
+      if (dom !== undefined && dom.cookieKind === 'dma') this.env.ensureDmaCookie?.(this.dev, dom);
+      const r = iommuDmaPrepareMsi(dom, doorbell, this.env.profile);
       if (!r.ok) return r.errno;
       cookies.set(doorbell, r.cookie);
       return 0;

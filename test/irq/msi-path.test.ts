@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FdTable } from '../../src/vfio/pci/eventfd.js';
+import { setIovaAllocatorFactory } from '../../src/dma-iommu/init-domain.js';
 import { openVfioPciDevice, type VfioPciDevice } from '../../src/vfio/pci/vfio-pci.js';
 import {
   VFIO_DEVICE_SET_IRQS,
@@ -319,5 +320,45 @@ test('multi-message MSI: one IRTE block with sub-handles (Intel IR); without rem
     }
     if (m === 'x86-intel') assert.equal(model.msiMessage().addr, 0xfee0_0218n);
     if (m === 'arm64-smmuv3-gicv2') assert.equal(model.msiMessage().data, 80);
+  }
+});
+
+test('host driver on a DMA domain: iommu_dma_init_domain gives the cookie, the doorbell gets a top-down IOVA', () => {
+  // A stand-in IOVA allocator (src/iova provides the real one): top-down below the limit, skipping reservations.
+  const reserved: [bigint, bigint][] = [];
+  let next = 0n;
+  setIovaAllocatorFactory(() => ({
+    reserveIova: (lo, hi) => (reserved.push([lo, hi]), true),
+    allocIovaFast: (len, limit) => {
+      let top = next === 0n || next > limit ? limit : next;
+      for (;;) {
+        const lo = top - len + 1n;
+        const hit = reserved.find(([a, b]) => a <= top && lo <= b);
+        if (hit === undefined) {
+          next = lo - 1n;
+          return lo;
+        }
+        top = hit[0] - 1n;
+      }
+    },
+    freeIovaFast: () => undefined,
+  }));
+  try {
+    const p = platform('arm64-smmuv3-gicv3');
+    const bdf = NIC['arm64-smmuv3-gicv3'];
+    const pci = p.fabric.pci(bdf)!;
+    pci.model.command = pci.model.command | 0x6;
+    assert.equal(pci.allocIrqVectors(2, true), 2);
+    let hits = 0;
+    for (const i of [0, 1]) pci.requestIrq(i, { name: `eth0-${i}`, handler: () => hits++ });
+    // First doorbell page below 4 GiB, top-down: the page under 4 GiB; both vectors share it.
+    assert.equal(pci.model.msixEntry(0).addr, 0xffff_f040n);
+    assert.equal(pci.model.msixEntry(1).addr, 0xffff_f040n);
+    // The PCI memory windows were reserved in the IOVA domain (iova_reserve_pci_windows).
+    assert.ok(reserved.some(([a, b]) => a === 0x10000n && b === 0x3efefn));
+    for (const i of [0, 1]) assert.equal(p.fabric.raise(bdf, i).outcome, 'delivered');
+    assert.equal(hits, 2);
+  } finally {
+    setIovaAllocatorFactory(undefined);
   }
 });
