@@ -47,6 +47,12 @@ export interface KernelProfile {
    * non-DMA domain to a device with a non-relaxable RMRR (device_is_rmrr_locked).
    */
   readonly requireDirectInCore: boolean;
+  /**
+   * iommu_group_store_type (writing sysfs `type`): 6.1 only changes single-device groups (-EINVAL
+   * otherwise) and refuses a bound driver with -EBUSY; 6.12 takes any group without users
+   * (owner_cnt, else -EPERM). Both allow DMA -> DMA-FQ at any time.
+   */
+  readonly groupTypeStoreSingleDevice: boolean;
   /** iommu_group_show_resv_regions: output bounded to one page by sysfs_emit_at (6.12) vs sprintf (6.1). */
   readonly resvSysfsPageLimit: boolean;
   /** kernel/irq/msi.c: per-device PCI/MSI irq domains (6.2+): /proc/interrupts shows `ITS-PCI-MSIX-<bdf>`. */
@@ -75,6 +81,7 @@ const P61: KernelProfile = {
   amdHtRangeIgnore: false,
   requireDirectInCore: false,
   resvSysfsPageLimit: false,
+  groupTypeStoreSingleDevice: true,
   perDeviceMsiDomains: false,
   deviceInfoCopiesWholeStruct: false,
   vfioSparseIrqCtx: false,
@@ -95,6 +102,7 @@ const P612: KernelProfile = {
   amdHtRangeIgnore: false,
   requireDirectInCore: true,
   resvSysfsPageLimit: true,
+  groupTypeStoreSingleDevice: false,
   perDeviceMsiDomains: true,
   deviceInfoCopiesWholeStruct: true,
   vfioSparseIrqCtx: true,
