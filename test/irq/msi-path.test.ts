@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FdTable } from '../../src/vfio/pci/eventfd.js';
 import { setIovaAllocatorFactory } from '../../src/dma-iommu/init-domain.js';
+import { formatMsiTrace, summarizeMsiPath } from '../../src/irq/explain.js';
 import { openVfioPciDevice, type VfioPciDevice } from '../../src/vfio/pci/vfio-pci.js';
 import {
   VFIO_DEVICE_SET_IRQS,
@@ -361,4 +362,25 @@ test('host driver on a DMA domain: iommu_dma_init_domain gives the cookie, the d
   } finally {
     setIovaAllocatorFactory(undefined);
   }
+});
+
+test('summarizeMsiPath / formatMsiTrace explain the route and the isolation per controller', () => {
+  const want: Record<string, [string, boolean, bigint]> = {
+    'arm64-smmuv3-gicv3': ['translated', true, 0x0809_0040n],
+    'arm64-smmuv3-gicv2': ['translated', false, 0x0802_0040n],
+    'x86-intel': ['bypass', true, 0xfee0_0000n],
+    'x86-virtio-iommu': ['bypass', false, 0xfee0_0000n],
+    'arm64-smmuv3-hostbridge-msi': ['intercepted', false, 0x0fff_f000n],
+  };
+  for (const [m, [route, isolated, doorbell]] of Object.entries(want)) {
+    const p = platform(m as Machine);
+    const s = summarizeMsiPath(p.fabric, NIC[m as Machine]);
+    assert.deepEqual([s.route, s.isolated, s.doorbell], [route, isolated, doorbell], m);
+  }
+  const { p, nic } = start('arm64-smmuv3-gicv3');
+  enable(nic, 2, 1);
+  const lines = formatMsiTrace(p.fabric.raise(NIC['arm64-smmuv3-gicv3'], 0));
+  assert.equal(lines[0], '0000:00:01.0 writes 0x0 to 0x8000040');
+  assert.equal(lines[1], '  IOMMU translates 0x8000040 -> 0x8090040 (prot 0x1a)');
+  assert.match(lines[2]!, /^ {2}delivered: ITS translates DeviceID 0x8 EventID 0 to LPI 8192/);
 });
