@@ -1,4 +1,6 @@
 /** Every benchmark `npm run bench` knows. Add yours here. */
 import type { Benchmark } from './harness.js';
+import { vmmBenchmark } from './vmm.bench.js';
 
 export const BENCHMARKS: Benchmark[] = [];
+BENCHMARKS.push(vmmBenchmark);
