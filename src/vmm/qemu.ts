@@ -311,11 +311,18 @@ function x86Layout(model: VmmModel, machine: X86Machine, req: LayoutRequest): La
   ranges.push(
     span(FOUR_G - BIOS_256K, BIOS_256K, 'firmware', 'pc.bios', 'BIOS flash below 4 GiB (bios-256k.bin)'),
   );
-  // PCI windows where BARs land (DMA-mapped for peer-to-peer): 32-bit hole up to the IOAPIC, 64-bit hole.
-  const hole32Start =
-    machine === 'q35' ? maxBig(split.below, Q35_MMCONFIG_BASE + Q35_MMCONFIG_SIZE) : maxBig(split.below, 0n);
-  if (hole32Start < IOAPIC_BASE) {
-    ranges.push(span(hole32Start, IOAPIC_BASE - hole32Start, 'pci-window', 'pci', '32-bit PCI MMIO window'));
+  // PCI windows where BARs land (DMA-mapped for peer-to-peer): the 32-bit hole runs from the end of low
+  // RAM to the IOAPIC (q35_host_realize: "mmconfig will be excluded by the dsdt builder"), then pci-hole64.
+  const holes: [bigint, bigint][] = [[split.below, IOAPIC_BASE - 1n]];
+  if (machine === 'q35') {
+    const mmcfgEnd = Q35_MMCONFIG_BASE + Q35_MMCONFIG_SIZE - 1n;
+    const [hs, he] = holes.pop()!;
+    if (hs < Q35_MMCONFIG_BASE) holes.push([hs, Q35_MMCONFIG_BASE - 1n]);
+    holes.push([maxBig(hs, mmcfgEnd + 1n), he]);
+  }
+  for (const [hs, he] of holes) {
+    if (hs <= he)
+      ranges.push({ start: hs, end: he, kind: 'pci-window', name: 'pci', what: '32-bit PCI MMIO window' });
   }
   ranges.push(
     span(hole64, hole64Size(machine, o), 'pci-window', 'pci', '64-bit PCI MMIO window (pci-hole64)'),
