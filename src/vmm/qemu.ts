@@ -167,7 +167,9 @@ function qemuCommandLine(layout: GuestLayout, machine: string, versionPrefix: st
   if (o['max-ram-below-4g'] !== undefined) parts.push(`max-ram-below-4g=${o['max-ram-below-4g']}`);
   if (o['highmem'] === 'off') parts.push('highmem=off');
   const cpu = o['phys-bits'] !== undefined ? ` -cpu host,phys-bits=${o['phys-bits']}` : '';
-  return `-machine ${parts.join(',')} -m ${cliSize(layout.memory)}${cpu}`;
+  // A bare number is MiB to -m; sizes that are not whole KiB need the B suffix (qemu_strtosz).
+  const m = layout.memory % 1024n === 0n ? cliSize(layout.memory) : `${layout.memory}B`;
+  return `-machine ${parts.join(',')} -m ${m}${cpu}`;
 }
 
 // ---------------------------------------------------------------------------------------------
