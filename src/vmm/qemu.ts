@@ -124,6 +124,17 @@ function dmaMapName(version: string): string {
 }
 
 /**
+ * The line vfio_dma_map itself printed before the listener's: "VFIO_MAP_DMA: -22" until QEMU 5.0
+ * ("Report stringified errno in VFIO related errors", Feb 2020), "VFIO_MAP_DMA failed: <strerror>" until
+ * 10.0 ("vfio: Remove reports of DMA mapping errors in backends", Jan 2025), nothing since.
+ */
+function mapDmaLine(version: string, m: FailedMapping): string | undefined {
+  if (compareVersions(version, '5.0') < 0) return `VFIO_MAP_DMA: ${-Math.abs(m.errno)}`;
+  if (compareVersions(version, '10.0') < 0) return `VFIO_MAP_DMA failed: ${m.strerror}`;
+  return undefined;
+}
+
+/**
  * hw/vfio/listener.c vfio_container_region_add: the first failing RAM section is stored with
  * "Region <name>: " in front and reported by vfio_get_group/vfio_connect_container when the device is
  * realized; the section's whole IOVA and size are printed, not only the overlapping part.
@@ -134,15 +145,12 @@ export function qemuFailure(m: FailedMapping, layout: GuestLayout, binary: strin
   const prefix = `${binary}: -device vfio-pci,host=${dev}`;
   const size = m.range.end - m.range.start + 1n;
   const call = `${dmaMapName(version)}(0x..., ${cliHex(m.range.start)}, ${cliHex(size)}, 0x...) = ${-Math.abs(m.errno)} (${m.strerror})`;
-  const first =
-    compareVersions(version, '8.2') >= 0
-      ? `VFIO_MAP_DMA failed: ${m.strerror}`
-      : `VFIO_MAP_DMA: ${-Math.abs(m.errno)}`;
+  const first = mapDmaLine(version, m);
   const group = m.group === undefined ? 'N' : String(m.group);
   if (m.range.kind === 'pci-window') {
     return {
       lines: [
-        `${prefix}: ${first}`,
+        ...(first ? [`${prefix}: ${first}`] : []),
         `${binary}: warning: ${call}`,
         `${dev}: PCI peer-to-peer transactions on BARs are not supported.`,
       ],
@@ -152,7 +160,7 @@ export function qemuFailure(m: FailedMapping, layout: GuestLayout, binary: strin
   }
   return {
     lines: [
-      `${prefix}: ${first}`,
+      ...(first ? [`${prefix}: ${first}`] : []),
       `${prefix}: vfio ${dev}: failed to setup container for group ${group}: memory listener initialization failed: Region ${m.range.name}: ${call}`,
     ],
     effect: 'fatal: the device is not realized and QEMU exits before the guest starts',
