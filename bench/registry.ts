@@ -1,4 +1,5 @@
 /** Every benchmark `npm run bench` knows. Add yours here. */
 import type { Benchmark } from './harness.js';
+import { webSceneBenchmark } from './web-scene.js';
 
-export const BENCHMARKS: Benchmark[] = [];
+export const BENCHMARKS: Benchmark[] = [webSceneBenchmark];
