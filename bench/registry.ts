@@ -3,9 +3,11 @@ import type { Benchmark } from './harness.js';
 import { iommuDomainBench } from './iommu-domain.js';
 import { msiPathBench } from './msi-path.js';
 import { vmmBenchmark } from './vmm.bench.js';
+import { webSceneBenchmark } from './web-scene.js';
 
 export const BENCHMARKS: Benchmark[] = [
   iommuDomainBench,
   msiPathBench,
   vmmBenchmark,
+  webSceneBenchmark,
 ];
