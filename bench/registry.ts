@@ -5,9 +5,4 @@ import { msiPathBench } from './msi-path.js';
 import { vmmBenchmark } from './vmm.bench.js';
 import { webSceneBenchmark } from './web-scene.js';
 
-export const BENCHMARKS: Benchmark[] = [
-  iommuDomainBench,
-  msiPathBench,
-  vmmBenchmark,
-  webSceneBenchmark,
-];
+export const BENCHMARKS: Benchmark[] = [iommuDomainBench, msiPathBench, vmmBenchmark, webSceneBenchmark];
