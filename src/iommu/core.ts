@@ -26,7 +26,6 @@ import type { Range } from '../base/range.js';
 import { ERRNO } from '../base/errno.js';
 import { hex } from '../base/u64.js';
 import { normalizeBdf } from '../pci/bdf.js';
-import { pciDeviceGroup } from '../pci/group.js';
 import type { PciDev, PciTopology } from '../pci/topology.js';
 
 export class IommuCoreImpl implements IommuCore {
@@ -93,7 +92,7 @@ export class IommuCoreImpl implements IommuCore {
 
   /** __iommu_probe_device → iommu_group_get_for_dev (pci_device_group) → default domain. */
   private probeDevice(d: CoreDevice, ops: IommuDriverOps): void {
-    const gid = pciDeviceGroup(this.topology, d.pci, (p) => this.byPci.get(p)?.group?.id);
+    const gid = ops.deviceGroup(d.pci, (p) => this.byPci.get(p)?.group?.id);
     let group = gid === undefined ? undefined : this.groupMap.get(gid);
     if (group === undefined) {
       group = new CoreGroup(this.ida.alloc(), this.defaultTypeFor(ops));
