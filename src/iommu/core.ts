@@ -63,7 +63,7 @@ export class IommuCoreImpl implements IommuCore {
   /**
    * Boot: IOMMUs that probe at registration (DMAR, IVRS) take every PCI function in scope, in bus
    * order; then drivers probe devices in the same order and firmware-described IOMMUs (DT, IORT, VIOT)
-   * attach the devices a driver probed. Bound drivers then use the default domain (owner_cnt).
+   * attach the devices a driver probed. (Bound drivers count as default-domain users: CoreGroup.ownerCount.)
    */
   boot(): void {
     for (const ops of this.drivers) {
@@ -128,16 +128,7 @@ export class IommuCoreImpl implements IommuCore {
       if (r.type !== ResvType.Direct && r.type !== ResvType.DirectRelaxable) continue;
       const start = (r.start + pg - 1n) & ~(pg - 1n);
       const end = (r.start + r.length + pg - 1n) & ~(pg - 1n);
-      let runStart = -1n;
-      for (let a = start; a <= end; a += pg) {
-        const mapped = a === end || domain.isMapped(a);
-        if (!mapped && runStart < 0n) runStart = a;
-        if (mapped && runStart >= 0n) {
-          domain.map(runStart, runStart, a - runStart, r.prot);
-          runStart = -1n;
-        }
-        if (a === end) break;
-      }
+      if (end > start) domain.identityMapGaps(start, end, r.prot);
     }
   }
 
