@@ -197,7 +197,9 @@ const X86_OPTIONS: readonly VmmOption[] = [
     kind: 'enum',
     choices: ['amd', 'intel'],
     default: 'intel',
-    help: 'vendor of the guest vCPU (-cpu host on an AMD host is amd); AMD vCPUs get the 1 TiB relocation',
+    help:
+      'vendor of the guest vCPU: amd for -cpu host on an AMD host, EPYC models and the default qemu64; ' +
+      'AMD vCPUs get the 1 TiB relocation',
   },
   { name: 'phys-bits', kind: 'int', help: 'guest phys-bits; QEMU refuses a map whose top is beyond it' },
   { name: 'pci-hole64-size', kind: 'size', help: 'pci-host property pci-hole64-size (q35 32G, pc 2G)' },
