@@ -1,5 +1,8 @@
 /** Every benchmark `npm run bench` knows. Add yours here. */
 import type { Benchmark } from './harness.js';
+import { iommuDomainBench } from './iommu-domain.js';
 import { webSceneBenchmark } from './web-scene.js';
 
-export const BENCHMARKS: Benchmark[] = [webSceneBenchmark];
+export const BENCHMARKS: Benchmark[] = [];
+BENCHMARKS.push(iommuDomainBench);
+BENCHMARKS.push(webSceneBenchmark);
