@@ -195,6 +195,40 @@ describe('web view in Chromium', () => {
     await h.shot(page, 'amd-overview');
   });
 
+  test('VMM layouts overlaid on the assigned groups; conflicts highlighted and explained', async () => {
+    await open(page, h.url, 'amd');
+    await page.check('#vmm-groups input[data-group="2"]');
+    await page.selectOption('#vmm', 'cloud-hypervisor-x86_64');
+    await page.fill('#vmm-memory', '1024G');
+    await page.press('#vmm-memory', 'Enter');
+    await page.waitForSelector('#vmm-verdict.conflict');
+    await frame(page);
+    const panel = (await page.textContent('#vmm-panel')) ?? '';
+    assert.match(panel, /does not fit group 2: 1 conflict/);
+    assert.match(panel, /CONFLICT 1: RAM above 4 GiB/);
+    assert.match(panel, /0x000000fd00000000-0x000000ffffffffff \(12 GiB\) "reserved"/);
+    assert.match(panel, /VFIO: /);
+    // The conflict is drawn on group 2's lane only, with the same explanation on hover.
+    const tip = await hover(page, 'group-2', 0xfe00000000n, 'conflict');
+    assert.match(tip, /conflict: RAM above 4 GiB cannot be mapped here/);
+    const other = await hover(page, 'group-1', 0xfe00000000n, 'resv');
+    assert.doesNotMatch(other, /conflict/);
+    await page.click('#vmm-panel .zoom-conflict');
+    await frame(page);
+    await h.shot(page, 'vmm-cloud-hypervisor-conflict');
+
+    // Switch layouts: QEMU q35 moves RAM above 4 GiB to 1 TiB on an AMD host, so it fits.
+    await page.selectOption('#vmm', 'qemu-q35');
+    await page.waitForSelector('#vmm-verdict.ok-line');
+    await frame(page);
+    assert.match((await page.textContent('#vmm-panel')) ?? '', /QEMU q35 \(x86_64\) with 1 TiB fits group 2/);
+    assert.match((await page.textContent('#vmm-panel')) ?? '', /RAM above 4 GiB starts at 1 TiB/);
+    const ram = await hover(page, 'group-2', 0x10000000000n, 'guest');
+    assert.match(ram, /QEMU q35 \(x86_64\): RAM above 4 GiB/);
+    await h.shot(page, 'vmm-qemu-q35-fits');
+    assert.deepEqual(pageErrors(page), []);
+  });
+
   test('paste a reserved_regions file: parsed in the browser; errors name the line', async () => {
     await open(page, h.url);
     await page.click('#open-paste');

@@ -13,6 +13,7 @@ import { type Lane, type Overlay, type SceneItem, buildScene } from '../scene.js
 import { FULL_WINDOW } from '../viewport.js';
 import { $, el } from './dom.js';
 import { COLOURS, LaneView } from './lanes.js';
+import { VmmPanel } from './vmm-panel.js';
 
 interface SourceEntry {
   readonly id: string;
@@ -29,8 +30,9 @@ const state: {
   sources: SourceEntry[];
   current?: SourceEntry;
   view?: HostView;
-  overlays: Overlay[];
-} = { sources: [], overlays: [] };
+  /** Overlays by panel (vmm, scenario). */
+  overlays: Map<string, Overlay>;
+} = { sources: [], overlays: new Map() };
 
 const lanes = new LaneView({
   select: (lane, item) => showDetails(lane, item),
@@ -39,6 +41,17 @@ const lanes = new LaneView({
   },
 });
 $('#map-host').append(lanes.root);
+
+const panelHost = {
+  setOverlay(key: string, overlay: Overlay | undefined): void {
+    if (overlay) state.overlays.set(key, overlay);
+    else state.overlays.delete(key);
+    render(true);
+  },
+  zoomTo: (start: bigint, end: bigint) => lanes.zoomTo(start, end),
+};
+const vmmPanel = new VmmPanel(panelHost);
+$('#panels').append(vmmPanel.root);
 
 function showError(e: unknown): void {
   const box = $('#error');
@@ -134,16 +147,17 @@ function showDetails(lane: Lane, item: SceneItem | undefined): void {
 
 function render(keepWindow = false): void {
   if (!state.view) return;
-  const scene = buildScene(state.view, state.overlays);
+  const scene = buildScene(state.view, [...state.overlays.values()]);
   lanes.setScene(scene, keepWindow);
 }
 
 async function show(view: HostView): Promise<void> {
   state.view = view;
-  state.overlays = [];
+  state.overlays.clear();
   showError(undefined);
   story(view);
   render();
+  vmmPanel.setHost(view);
   $('#details').replaceChildren();
 }
 
