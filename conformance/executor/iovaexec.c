@@ -158,13 +158,18 @@ static uint64_t vaddr_of(const char *spec)
 	return 0;
 }
 
-/* the oracle prints buf offsets as plain hex; other bases keep their prefix */
+/*
+ * vaddr_off as the oracle prints it: buf offsets and absolute addresses as
+ * plain hex; read-only buffer offsets as ro+0x.. (the oracle printed a pointer)
+ */
 static void vaddr_text(const char *spec, char *out, size_t n)
 {
 	if (!strncmp(spec, "buf+", 4))
 		snprintf(out, n, "0x%" PRIx64, num(spec + 4, "vaddr"));
+	else if (!strncmp(spec, "abs+", 4))
+		snprintf(out, n, "0x%" PRIx64, num(spec + 4, "vaddr"));
 	else
-		snprintf(out, n, "%s", spec);
+		snprintf(out, n, "ro+0x%" PRIx64, num(spec + 3, "vaddr"));
 }
 
 static void done_fields(const char *op)
@@ -245,7 +250,7 @@ static void op_get_info(const char *name)
 	if (!compact)
 		printf(" op=GET_INFO argsz_in=%u", argsz);
 	printf(" argsz_out=%u flags=0x%x iova_pgsizes=0x%" PRIx64 " cap_offset=%u\n", i->argsz, i->flags,
-	       (uint64_t)i->iova_pgsizes, argsz >= 24 ? i->cap_offset : 0);
+	       (uint64_t)i->iova_pgsizes, i->cap_offset);
 	if (!rc)
 		last_argsz = i->argsz;
 	if (dump && !rc) {
