@@ -1,0 +1,4 @@
+/** Every `iovamap` command, in the order `--help` lists them. Add one line per command. */
+import type { Command } from './commands.js';
+
+export const COMMANDS: Command[] = [];
