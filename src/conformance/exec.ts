@@ -9,7 +9,7 @@
  * (little-endian, both x86_64 and arm64).
  */
 
-import type { Operation, Statement } from './compiled.js';
+import type { OpName, Operation, Statement } from './compiled.js';
 
 /** VFIO ioctl numbers: _IO(';', 100 + n). */
 export const VFIO_IOCTL = {
@@ -46,6 +46,11 @@ export const EXEC_MEMORY: readonly ExecMemory[] = [
  * Buffers are in/out: the target writes results into them as the kernel's copy_to_user would.
  */
 export interface ConformanceTarget {
+  /**
+   * Operations this target models; the executor stops before the first other one (a partial model,
+   * e.g. sysfs only, is compared on the prefix it can run). Absent: every operation.
+   */
+  supports?(op: OpName): boolean;
   /** open(2) of `/dev/vfio/vfio` or `/dev/vfio/<group>`. */
   open(path: string): number;
   close(fd: number): number;
@@ -555,6 +560,7 @@ export function runCompiled(
   };
 
   for (const s of stmts) {
+    if (s.kind === 'op' && target.supports && !target.supports(s.op)) return out;
     lineNo = s.line;
     if (s.kind === 'format') compact = s.value === 'compact';
     else if (s.kind === 'section') out.push(`SECTION ${s.value}`);

@@ -119,18 +119,29 @@ export interface CaseDiff {
 }
 
 export interface CompareResult {
+  /** Cases in the expected output. */
   readonly total: number;
+  /** Cases compared (all of them, or the prefix a partial model ran). */
+  readonly compared: number;
   readonly identical: number;
   readonly diffs: readonly CaseDiff[];
 }
 
-/** Compares two outputs case by case (by position and name): every line of a case must be identical. */
-export function compareOutputs(expected: readonly string[], actual: readonly string[]): CompareResult {
+/**
+ * Compares two outputs case by case (by position and name): every line of a case must be identical.
+ * `prefix`: the actual output is a partial run (a model that stopped before an operation it does not
+ * model), so only as many cases as it has are compared.
+ */
+export function compareOutputs(
+  expected: readonly string[],
+  actual: readonly string[],
+  prefix = false,
+): CompareResult {
   const e = caseRecords(expected);
   const a = caseRecords(actual);
   const diffs: CaseDiff[] = [];
   let identical = 0;
-  const n = Math.max(e.length, a.length);
+  const n = prefix ? Math.min(e.length, a.length) : Math.max(e.length, a.length);
   for (let i = 0; i < n; i++) {
     const x = e[i];
     const y = a[i];
@@ -153,5 +164,5 @@ export function compareOutputs(expected: readonly string[], actual: readonly str
       actual: y && (!x || y.name === x.name) ? y.lines : [],
     });
   }
-  return { total: e.length, identical, diffs };
+  return { total: e.length, compared: n, identical, diffs };
 }

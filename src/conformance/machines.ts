@@ -11,15 +11,20 @@ export interface ConformanceMachine {
   readonly name: string;
   readonly arch: 'x86_64' | 'arm64';
   readonly kernels: readonly KernelVersion[];
+  /** The model's preset for this machine (presets/<preset>.yaml). */
+  readonly preset: string;
   /** Usable IOVA ranges (inclusive) the type1 container reports for the e1000e's group. */
   readonly iovaRanges: readonly (readonly [bigint, bigint])[];
   /** A second vfio-pci device in another group (slot g1/d1), for the two-group container steps. */
   readonly secondGroup: boolean;
+  /** PCI address of that second device (the guest init's conf.dev2). */
+  readonly secondDevice?: string;
 }
 
 export const MACHINES: readonly ConformanceMachine[] = [
   {
     name: 'x86-intel',
+    preset: 'qemu-q35-intel-iommu',
     arch: 'x86_64',
     kernels: ['6.1', '6.12'],
     iovaRanges: [
@@ -27,9 +32,11 @@ export const MACHINES: readonly ConformanceMachine[] = [
       [0xfef00000n, 0x7fffffffffn],
     ],
     secondGroup: true,
+    secondDevice: '0000:00:1f.2',
   },
   {
     name: 'x86-amd',
+    preset: 'qemu-q35-amd-iommu',
     arch: 'x86_64',
     kernels: ['6.1', '6.12'],
     iovaRanges: [
@@ -41,6 +48,7 @@ export const MACHINES: readonly ConformanceMachine[] = [
   },
   {
     name: 'x86-virtio-iommu',
+    preset: 'qemu-q35-virtio-iommu',
     arch: 'x86_64',
     kernels: ['6.12'],
     iovaRanges: [
@@ -51,6 +59,7 @@ export const MACHINES: readonly ConformanceMachine[] = [
   },
   {
     name: 'arm64-smmuv3-gicv3',
+    preset: 'qemu-virt-smmuv3-gicv3',
     arch: 'arm64',
     kernels: ['6.1', '6.12'],
     iovaRanges: [
@@ -61,6 +70,7 @@ export const MACHINES: readonly ConformanceMachine[] = [
   },
   {
     name: 'arm64-smmuv3-gicv2',
+    preset: 'qemu-virt-smmuv3-gicv2',
     arch: 'arm64',
     kernels: ['6.1', '6.12'],
     iovaRanges: [
@@ -71,6 +81,7 @@ export const MACHINES: readonly ConformanceMachine[] = [
   },
   {
     name: 'arm64-virtio-iommu',
+    preset: 'qemu-virt-virtio-iommu',
     arch: 'arm64',
     kernels: ['6.12'],
     iovaRanges: [

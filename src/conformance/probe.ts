@@ -56,6 +56,18 @@ function detach(w: CompiledWriter, p: string): void {
   w.op('close_container', `${p}close_container`);
 }
 
+/** vfio_probe's device fd and GET_INFO probes after SET_IOMMU. */
+function infoProbes(w: CompiledWriter, p: string): void {
+  w.op('device_fd', `${p}group_get_device_fd`, { g: 0, d: 0 });
+  w.op('device_info', `${p}device_get_info`, { d: 0 });
+  w.op('close_device', `${p}device_close`, { d: 0 });
+  w.op('get_info', `${p}get_info_argsz8`, { argsz: 8 });
+  w.op('get_info', `${p}get_info_argsz16`, { argsz: 16, fill: '0xff' });
+  w.op('get_info', `${p}get_info_argsz4096`, { argsz: 4096, fill: '0xee' });
+  w.op('get_info', `${p}get_info_round0`, { argsz: 24 });
+  w.op('get_info', `${p}get_info_round1`, { argsz: 'last', dump: 1 });
+}
+
 /** The MAP/UNMAP table of vfio_probe's `full` mode, after SET_IOMMU. */
 function mapTable(w: CompiledWriter, m: ConformanceMachine, p: string): void {
   const map = (
@@ -215,14 +227,7 @@ export function probeScenario(m: ConformanceMachine): string {
 
   w.directive('section', 'probe_full');
   preamble(w, '', 3, false);
-  w.op('device_fd', 'group_get_device_fd', { g: 0, d: 0 });
-  w.op('device_info', 'device_get_info', { d: 0 });
-  w.op('close_device', 'device_close', { d: 0 });
-  w.op('get_info', 'get_info_argsz8', { argsz: 8 });
-  w.op('get_info', 'get_info_argsz16', { argsz: 16, fill: '0xff' });
-  w.op('get_info', 'get_info_argsz4096', { argsz: 4096, fill: '0xee' });
-  w.op('get_info', 'get_info_round0', { argsz: 24 });
-  w.op('get_info', 'get_info_round1', { argsz: 'last', dump: 1 });
+  infoProbes(w, '');
   mapTable(w, m, '');
   fill(w, m, 'i_default_limit', 65535n);
   w.op('resv', 'resv_after_probe', { g: 0 });
@@ -239,8 +244,7 @@ export function probeScenario(m: ConformanceMachine): string {
 
   w.directive('section', 'probe_full_type1_v1');
   preamble(w, 'v1_', 1, false);
-  w.op('get_info', 'v1_get_info_round0', { argsz: 24 });
-  w.op('get_info', 'v1_get_info_round1', { argsz: 'last', dump: 1 });
+  infoProbes(w, 'v1_');
   mapTable(w, m, 'v1_');
   detach(w, 'v1_');
 
@@ -280,6 +284,11 @@ export function probeScenario(m: ConformanceMachine): string {
   w.op('msi_read', 'msi_cap_before_enable', { d: 0 });
   w.op('set_irqs', 'msi_enable_1', { d: 0, index: 1, start: 0, count: 1, flags: '0x24', data: 'efd:0' });
   w.op('msi_read', 'msi_cap_enabled', { d: 0 });
+  // while MSI is live: the doorbell window stays reserved and the IOVA ranges do not change
+  const hole = m.iovaRanges[0]![1] + 1n;
+  w.op('map', 'msi_map_hole0_while_enabled', { flags: RW, iova: hole, size: PAGE, vaddr: 'buf+0x0' });
+  w.op('get_info', 'msi_get_info_round0', { argsz: 24 });
+  w.op('get_info', 'msi_get_info_while_enabled', { argsz: 'last', dump: 1 });
   w.op('msi_fire', 'msi_fire_rxq0', { d: 0, cause: '0x100000' });
   w.op('efd_read', 'msi_delivered_rxq0', { e: 0, wait_ms: 2000 });
   w.op('msi_fire', 'msi_fire_txq0', { d: 0, cause: '0x400000' });
