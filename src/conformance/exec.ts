@@ -619,6 +619,49 @@ function msiOp(
     out.push(`CASE ${name} rc=-1 errno=ENOENT op=MSI_READ`);
     return true;
   }
-  if (!target.pwrite || devFd < 0) return false;
-  return false;
+  // msi_fire: the e1000e raises `cause` (same register sequence as iovaexec's op_msi_fire)
+  if (!target.pwrite || !target.pread) return false;
+  const regionOffset = (index: number): bigint | number => {
+    const b = new Uint8Array(32);
+    put32(b, 0, 32);
+    put32(b, 8, index);
+    const r = target.ioctl(devFd, VFIO_IOCTL.DEVICE_GET_REGION_INFO, b);
+    return r < 0 ? r : le64(b, 24);
+  };
+  const w32 = (off: bigint, v: number): number => {
+    const b = new Uint8Array(4);
+    put32(b, 0, v);
+    const r = target.pwrite!(devFd, b, off);
+    return r < 0 ? r : r === 4 ? 0 : -ERRNO.EIO;
+  };
+  let r = 0;
+  const cfg = regionOffset(7); // VFIO_PCI_CONFIG_REGION_INDEX
+  const bar0 = typeof cfg === 'number' ? cfg : regionOffset(0);
+  if (typeof cfg === 'number') r = cfg;
+  else if (typeof bar0 === 'number') r = bar0;
+  else {
+    const cmd = new Uint8Array(2);
+    const got = target.pread(devFd, cmd, cfg + 4n);
+    cmd[0] = cmd[0]! | 0x6; // PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER
+    if (got < 0) r = got;
+    if (!r) {
+      const wr = target.pwrite(devFd, cmd, cfg + 4n);
+      r = wr < 0 ? wr : 0;
+    }
+    if (!r) r = w32(bar0 + 0xd8n, 0xffffffff); // IMC
+    if (!r) {
+      const icr = new Uint8Array(4);
+      const rd = target.pread(devFd, icr, bar0 + 0xc0n); // ICR (read clears)
+      r = rd < 0 ? rd : 0;
+    }
+    if (!r) r = w32(bar0 + 0xc4n, 0); // ITR
+    if (!r) r = w32(bar0 + 0xd0n, cause); // IMS
+    if (!r) r = w32(bar0 + 0xc8n, cause); // ICS
+    target.settle?.(50);
+    if (!r) r = w32(bar0 + 0xd8n, 0xffffffff);
+  }
+  out.push(
+    `CASE ${name} rc=${r ? -1 : 0} errno=${r ? (ERRNO_NAME.get(-r) ?? `E${-r}`) : '0'} op=MSI_FIRE cause=${hx(cause)}`,
+  );
+  return true;
 }

@@ -156,3 +156,38 @@ test('an executor error stops the scenario with an ERROR line, like iovaexec', (
   const out = runCompiled(parseCompiled('open_group g g=0\n', 't.iovx'), t, { groups: [], devices: [] });
   assert.deepEqual(out, ['ERROR line 1: open_group: no group number for slot g0 (pass g0=N)']);
 });
+
+test('msi_fire programs the e1000e like iovaexec: BME on, mask, clear, unthrottle, unmask+cause, mask', () => {
+  const writes: string[] = [];
+  const { t } = recorder();
+  const target: ConformanceTarget = {
+    ...t,
+    ioctl(fd, cmd, arg) {
+      if (cmd === VFIO_IOCTL.DEVICE_GET_REGION_INFO && arg instanceof Uint8Array) {
+        const index = new DataView(arg.buffer).getUint32(8, true);
+        new DataView(arg.buffer).setBigUint64(24, BigInt(index) << 40n, true);
+        return 0;
+      }
+      return t.ioctl(fd, cmd, arg);
+    },
+    pread: (_fd, buf) => buf.length,
+    pwrite(_fd, buf, off) {
+      writes.push(`${off.toString(16)}=${Buffer.from(buf).toString('hex')}`);
+      return buf.length;
+    },
+  };
+  const out = runCompiled(
+    parseCompiled('device_fd d g=0 d=0\nmsi_fire f d=0 cause=0x100000\n', 't.iovx'),
+    target,
+    { groups: [2], devices: ['0000:00:02.0'] },
+  );
+  assert.equal(out[1], 'CASE f rc=0 errno=0 op=MSI_FIRE cause=0x100000');
+  assert.deepEqual(writes, [
+    '70000000004=0600',
+    'd8=ffffffff',
+    'c4=00000000',
+    'd0=00001000',
+    'c8=00001000',
+    'd8=ffffffff',
+  ]);
+});
