@@ -47,10 +47,16 @@ for line in "${MACHINES[@]}"; do
 			-nographic -no-reboot -kernel "$BUILD/vmlinuz" -initrd "$BUILD/initramfs.cpio.gz" -append "$APPEND")
 		LOG=$CACHE/logs/$NAME-k$V.log
 		T0=$(date +%s)
-		set +e
-		timeout "$TIMEOUT" "${CMD[@]}" </dev/null 2>&1 | tr -d '\r' >"$LOG"
-		RC=${PIPESTATUS[0]}
-		set -e
+		# A boot can fail for reasons of the host (TCG starved on a loaded machine); retry it.
+		for attempt in 1 2 3; do
+			set +e
+			timeout "$TIMEOUT" "${CMD[@]}" </dev/null 2>&1 | tr -d '\r' >"$LOG"
+			RC=${PIPESTATUS[0]}
+			set -e
+			if [ "$RC" = 0 ] && grep -q '^@@DONE' "$LOG"; then break; fi
+			cp "$LOG" "$LOG.attempt$attempt"
+			echo "$NAME-k$V: boot attempt $attempt failed (qemu exit $RC), see $LOG.attempt$attempt" >&2
+		done
 		T1=$(date +%s)
 		DEB=$(cd "$CACHE/debs" && ls linux-image-"$KVER"-"$DARCH"_*_"$DARCH".deb)
 		GOLD=$HERE/golden/$NAME-k$V.txt

@@ -104,6 +104,9 @@ interface State {
   container1Open: boolean;
   groupOpen: [boolean, boolean];
   deviceOpen: boolean;
+  /** Believed: container 0 has group 0 and an IOMMU backend (so MAP/UNMAP can succeed). */
+  attached: boolean;
+  unsafe: boolean;
   maps: Mapping[];
 }
 
@@ -118,7 +121,14 @@ export interface GenOptions {
 export function generateScenario(seed: number, index: number, opts: GenOptions): string {
   const r = new Prng((seed * 0x9e3779b1 + index * 0x85ebca6b) >>> 0);
   const w = new CompiledWriter();
-  const st: State = { container1Open: false, groupOpen: [false, false], deviceOpen: false, maps: [] };
+  const st: State = {
+    container1Open: false,
+    groupOpen: [false, false],
+    deviceOpen: false,
+    attached: false,
+    unsafe: false,
+    maps: [],
+  };
   let n = 0;
   const name = (): string => `s${index}.${n++}`;
   w.directive('format', 'compact');
@@ -131,12 +141,37 @@ export function generateScenario(seed: number, index: number, opts: GenOptions):
     [1, '200'],
   ]);
   w.op('param_set', name(), { p: 'dma_entry_limit', value: limit });
-  w.op('param_set', name(), { p: 'allow_unsafe_interrupts', value: r.chance(0.85) ? '1' : '0' });
+  st.unsafe = r.chance(0.85);
+  w.op('param_set', name(), { p: 'allow_unsafe_interrupts', value: st.unsafe ? '1' : '0' });
   w.op('open_container', name());
   w.op('open_group', name(), { g: 0 });
   st.groupOpen[0] = true;
   w.op('set_container', name(), { g: 0 });
   w.op('set_iommu', name(), { type: r.chance(0.85) ? 3 : 1 });
+  st.attached = true;
+
+  /**
+   * Back to a usable container after a detach: the group still holds its old container until it is
+   * unset (closing the container fd does not detach it), and an open device fd keeps it in use.
+   */
+  const repair = (): void => {
+    if (st.deviceOpen && r.chance(0.6)) {
+      w.op('close_device', name(), { d: 0 });
+      st.deviceOpen = false;
+    }
+    if (!st.groupOpen[0]) {
+      w.op('open_group', name(), { g: 0 });
+      st.groupOpen[0] = true;
+    } else w.op('unset_container', name(), { g: 0 });
+    if (!st.unsafe && r.chance(0.5)) {
+      w.op('param_set', name(), { p: 'allow_unsafe_interrupts', value: '1' });
+      st.unsafe = true;
+    }
+    w.op('set_container', name(), { g: 0, c: 0 });
+    w.op('set_iommu', name(), { c: 0, type: r.chance(0.85) ? 3 : 1 });
+    st.attached = true;
+    st.maps = [];
+  };
 
   const iova = (): bigint => {
     const k = r.int(10);
@@ -249,12 +284,15 @@ export function generateScenario(seed: number, index: number, opts: GenOptions):
       return;
     }
     if (k === 0) w.op('group_status', name(), { g, ...(r.chance(0.1) ? { argsz: '4' } : {}) });
-    else if (k === 1) w.op('unset_container', name(), { g });
-    else if (k === 2 || k === 3) w.op('set_container', name(), { g, c: r.chance(0.8) ? 0 : 1 });
+    else if (k === 1) {
+      w.op('unset_container', name(), { g });
+      if (g === 0) st.attached = false;
+    } else if (k === 2 || k === 3) w.op('set_container', name(), { g, c: r.chance(0.8) ? 0 : 1 });
     else if (k === 4) w.op('set_iommu', name(), { c: 0, type: r.pick([3, 3, 1, 2, 0, 9]) });
     else if (k === 5) {
       w.op('close_group', name(), { g });
       st.groupOpen[g] = false;
+      if (g === 0) st.attached = false;
     } else if (k === 6) w.op('check_ext', name(), { ext: r.int(12) });
     else w.op('api_version', name());
   };
@@ -263,13 +301,15 @@ export function generateScenario(seed: number, index: number, opts: GenOptions):
     if (k === 0) {
       w.op('close_container', name(), { c: 0 });
       w.op('open_container', name(), { c: 0 });
+      st.attached = false;
       st.maps = [];
     } else if (k === 1) {
       if (st.container1Open) w.op('close_container', name(), { c: 1 });
       else w.op('open_container', name(), { c: 1 });
       st.container1Open = !st.container1Open;
     } else if (k === 2) {
-      w.op('param_set', name(), { p: 'allow_unsafe_interrupts', value: r.chance(0.7) ? '1' : '0' });
+      st.unsafe = r.chance(0.7);
+      w.op('param_set', name(), { p: 'allow_unsafe_interrupts', value: st.unsafe ? '1' : '0' });
     } else {
       w.op('param_set', name(), { p: 'dma_entry_limit', value: r.pick(['65535', '16', '4', '100']) });
     }
@@ -364,6 +404,10 @@ export function generateScenario(seed: number, index: number, opts: GenOptions):
   };
 
   for (let i = 0; i < opts.steps; i++) {
+    if (!st.attached && r.chance(0.4)) {
+      repair();
+      continue;
+    }
     const k = r.weighted<() => void>([
       [30, doMap],
       [18, doUnmap],

@@ -1,8 +1,8 @@
 /**
  * The machines of the conformance suite (the oracle's QEMU machines; QEMU flags live in
- * conformance/kernel/machines.sh). The IOVA ranges here are only *inputs* for the probe scenario (which
- * addresses to poke around the holes, as the oracle's vfio_probe derived them from GET_INFO); every
- * answer comes from the kernel goldens.
+ * conformance/kernel/machines.sh). The IOVA ranges here are only *inputs* for the probe scenario: which
+ * addresses to poke around the holes (the oracle's vfio_probe derived them from GET_INFO at run time).
+ * test/conformance/machines.test.ts checks them against the RANGE lines of our own kernel goldens.
  */
 
 import type { KernelVersion } from '../kernel/profile.js';

@@ -20,39 +20,48 @@ import type { TargetFactory } from './runner.js';
 const SYSFS_OPS: ReadonlySet<OpName> = new Set<OpName>(['groups', 'resv', 'param_get', 'param_set']);
 const NIC = { vendor: 0x8086, device: 0x10d3 };
 
-/** vfio_iommu_type1 module parameters: bools print Y/N (param_get_bool), the limit as a decimal uint. */
-class ModuleParams {
-  private readonly v = new Map<string, string>([
-    ['allow_unsafe_interrupts', 'N'],
-    ['dma_entry_limit', '65535'],
-    ['disable_hugepages', 'N'],
-  ]);
-  read(name: string): string | number {
-    const x = this.v.get(name);
-    return x === undefined ? -ERRNO.ENOENT : `${x}\n`;
+/** The vfio_iommu_type1 module parameters as the model holds them (vfio's Type1Params has this shape). */
+export interface Type1ParamValues {
+  allowUnsafeInterrupts: boolean;
+  dmaEntryLimit: number;
+  disableHugepages: boolean;
+}
+
+const PARAM_FIELD = {
+  allow_unsafe_interrupts: 'allowUnsafeInterrupts',
+  dma_entry_limit: 'dmaEntryLimit',
+  disable_hugepages: 'disableHugepages',
+} as const;
+
+/** /sys/module/vfio_iommu_type1/parameters/<name>: bools print Y/N (param_get_bool), the limit as a uint. */
+export function readParam(p: Type1ParamValues, name: string): string | number {
+  const f = PARAM_FIELD[name as keyof typeof PARAM_FIELD];
+  if (f === undefined) return -ERRNO.ENOENT;
+  const v = p[f];
+  return `${typeof v === 'boolean' ? (v ? 'Y' : 'N') : v}\n`;
+}
+
+/** Writing a parameter: param_set_bool (kstrtobool: 1/y/Y/0/n/N...) or param_set_uint (kstrtouint base 0). */
+export function writeParam(p: Type1ParamValues, name: string, text: string): number {
+  const f = PARAM_FIELD[name as keyof typeof PARAM_FIELD];
+  if (f === undefined) return -ERRNO.ENOENT;
+  const t = text.trim();
+  if (f === 'dmaEntryLimit') {
+    if (!/^(0x[0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$/.test(t)) return -ERRNO.EINVAL;
+    const n = t.startsWith('0x')
+      ? parseInt(t, 16)
+      : t.length > 1 && t.startsWith('0')
+        ? parseInt(t, 8)
+        : Number(t);
+    if (n > 0xffffffff) return -ERRNO.ERANGE;
+    p.dmaEntryLimit = n;
+  } else {
+    const c = t[0];
+    if (c === '1' || c === 'y' || c === 'Y') p[f] = true;
+    else if (c === '0' || c === 'n' || c === 'N') p[f] = false;
+    else return -ERRNO.EINVAL;
   }
-  /** param_set_bool (kstrtobool: 1/y/Y/0/n/N...) and param_set_uint (kstrtouint base 0). */
-  write(name: string, text: string): number {
-    const cur = this.v.get(name);
-    if (cur === undefined) return -ERRNO.ENOENT;
-    const t = text.trim();
-    if (name === 'dma_entry_limit') {
-      if (!/^(0x[0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$/.test(t)) return -ERRNO.EINVAL;
-      const n = t.startsWith('0x')
-        ? parseInt(t, 16)
-        : t.length > 1 && t.startsWith('0')
-          ? parseInt(t, 8)
-          : Number(t);
-      if (n > 0xffffffff) return -ERRNO.ERANGE;
-      this.v.set(name, String(n));
-    } else {
-      const c = t[0];
-      if (c === '1' || c === 'y' || c === 'Y') this.v.set(name, 'Y');
-      else if (c === '0' || c === 'n' || c === 'N') this.v.set(name, 'N');
-      else return -ERRNO.EINVAL;
-    }
-    return text.length;
-  }
+  return text.length;
 }
 
 const hex4 = (n: number): string => '0x' + n.toString(16).padStart(4, '0');
@@ -65,8 +74,10 @@ function handToVfio(m: PlatformModel, dev: Device): void {
 }
 
 /** A sysfs view over the model: /sys/kernel/iommu_groups and the module parameters. */
-export function modelSysfsTarget(m: PlatformModel): ConformanceTarget {
-  const params = new ModuleParams();
+export function modelSysfsTarget(
+  m: PlatformModel,
+  params: Type1ParamValues = { allowUnsafeInterrupts: false, dmaEntryLimit: 65535, disableHugepages: false },
+): ConformanceTarget {
   const core = m.iommu;
   const groupOf = (path: string): [number, string[]] | undefined => {
     const r = /^\/sys\/kernel\/iommu_groups\/(\d+)(\/.*)?$/.exec(path);
@@ -83,7 +94,7 @@ export function modelSysfsTarget(m: PlatformModel): ConformanceTarget {
     readEventfd: notModelled,
     readFile(path) {
       const pm = /^\/sys\/module\/vfio_iommu_type1\/parameters\/([a-z_]+)$/.exec(path);
-      if (pm) return params.read(pm[1]!);
+      if (pm) return readParam(params, pm[1]!);
       const gp = groupOf(path);
       const g = gp && core.group(gp[0]);
       if (!gp || !g) return -ERRNO.ENOENT;
@@ -101,7 +112,7 @@ export function modelSysfsTarget(m: PlatformModel): ConformanceTarget {
     },
     writeFile(path, text) {
       const pm = /^\/sys\/module\/vfio_iommu_type1\/parameters\/([a-z_]+)$/.exec(path);
-      return pm ? params.write(pm[1]!, text) : -ERRNO.EACCES;
+      return pm ? writeParam(params, pm[1]!, text) : -ERRNO.EACCES;
     },
     listDir(path) {
       if (path === '/sys/kernel/iommu_groups') return core.groups().map((g) => String(g.id));

@@ -3,7 +3,7 @@
  * at several argsz, the MAP/UNMAP edge-case table, holes and aperture, UNMAP_ALL, UPDATE_VADDR, the
  * dma_entry_limit fill), plus an attach with default module parameters, the lowered-limit fill, the
  * legacy TYPE1 table, the two-group container steps and sysfs/MSI evidence. Case names are the
- * oracle's, so the kernel run can be checked line by line against /work/shared/oracle/out.
+ * oracle's, so the kernel run can be checked line by line against the oracle captures (shared/oracle/out).
  */
 
 import { CompiledWriter } from './compiled.js';

@@ -1,13 +1,13 @@
 /**
- * Node-only: checks the probe goldens against the team's oracle captures (/work/shared/oracle/out or
- * ORACLE_DIR): every CASE line the oracle printed in its probe sections must appear in our golden with
+ * Node-only: checks the probe goldens against the team's oracle captures ($ORACLE_DIR, else
+ * `shared/oracle/out` beside the repository): every CASE line the oracle printed in its probe sections must appear in our golden with
  * the same rc, errno and fields (timings and user pointers excepted). This validates iovaexec itself.
  *
  *   node dist/src/conformance/node/oracle-check.js [golden-dir]
  */
 
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { caseFields, caseRecords, parseGolden } from '../golden.js';
 
 /** Oracle section -> our section, and oracle case name -> our case name within it. */
@@ -137,7 +137,13 @@ export function checkAgainstOracle(
 
 if (process.argv[1] && process.argv[1].endsWith('oracle-check.js')) {
   const golden = process.argv[2] ?? join(process.cwd(), 'conformance', 'golden');
-  const oracle = process.env['ORACLE_DIR'] ?? '/work/shared/oracle/out';
+  // as test/oracle/oracle-file.ts: $ORACLE_DIR, else shared/ beside the repository, else the team host's copy
+  const oracle =
+    process.env['ORACLE_DIR'] ??
+    [resolve(process.cwd(), '..', 'shared', 'oracle', 'out'), '/work/shared/oracle/out'].find((d) =>
+      existsSync(d),
+    ) ??
+    resolve(process.cwd(), '..', 'shared', 'oracle', 'out');
   if (!existsSync(oracle)) {
     console.log(`oracle captures not found at ${oracle}; nothing to check`);
   } else {
