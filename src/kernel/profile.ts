@@ -30,6 +30,10 @@ export interface KernelProfile {
   readonly amdPgsizeBitmap: bigint;
   /** iommu_get_group_resv_regions: stop at the first device without an IOMMU (6.12 has dev_has_iommu). */
   readonly resvStopsAtDeviceWithoutIommu: boolean;
+  /** vfio_iommu_type1_get_info: copies min(argsz, 24) bytes of a zeroed struct (6.12) instead of 16 or 20 (6.1). */
+  readonly type1InfoCopiesMin24: boolean;
+  /** vfio_group_ioctl_set_container: an fd that is not a container: -EINVAL (6.1) or -EBADFD (iommufd era). */
+  readonly setContainerForeignFdErrno: 'EINVAL' | 'EBADFD';
 }
 
 const P61: KernelProfile = {
@@ -43,6 +47,8 @@ const P61: KernelProfile = {
   triggerUnallocatedIgnored: false,
   amdPgsizeBitmap: 0xffffff7ffffff000n,
   resvStopsAtDeviceWithoutIommu: false,
+  type1InfoCopiesMin24: false,
+  setContainerForeignFdErrno: 'EINVAL',
 };
 
 const P612: KernelProfile = {
@@ -56,6 +62,8 @@ const P612: KernelProfile = {
   triggerUnallocatedIgnored: true,
   amdPgsizeBitmap: 0x000fff7ffffff000n,
   resvStopsAtDeviceWithoutIommu: false,
+  type1InfoCopiesMin24: true,
+  setContainerForeignFdErrno: 'EBADFD',
 };
 
 const PROFILES: Record<KernelVersion, KernelProfile> = { '6.1': P61, '6.12': P612 };
