@@ -28,8 +28,27 @@ export interface KernelProfile {
   readonly triggerUnallocatedIgnored: boolean;
   /** AMD v1 page table pgsize bitmap (amd_iommu ops): 6.1 0xffffff7ffffff000, 6.12 0x000fff7ffffff000. */
   readonly amdPgsizeBitmap: bigint;
-  /** iommu_get_group_resv_regions: stop at the first device without an IOMMU (6.12 has dev_has_iommu). */
+  /**
+   * iommu_get_group_resv_regions: stop at the first device without an IOMMU ("non-API groups"): 6.1
+   * tests dev->iommu, 6.12 dev_has_iommu(); both break out of the loop.
+   */
   readonly resvStopsAtDeviceWithoutIommu: boolean;
+  /**
+   * vfio_iommu_type1_attach_group / iommu_group_has_isolated_msi: true (>= 6.3) when every device of the
+   * group must have an isolating MSI parent (msi_device_has_isolated_msi); false (6.1) for the older
+   * `irq_domain_check_msi_remap() || IOMMU_CAP_INTR_REMAP` test.
+   */
+  readonly isolatedMsiPerDevice: boolean;
+  /** amd_iommu_get_resv_regions: the HyperTransport hole is skipped with HT-range-ignore (>= 6.18 only). */
+  readonly amdHtRangeIgnore: boolean;
+  /**
+   * __iommu_device_set_domain: a device with a DIRECT region (require_direct) cannot join a blocking
+   * domain, -EINVAL (core rule, 6.12). In 6.1 only intel-iommu refuses, with -EPERM, to attach a
+   * non-DMA domain to a device with a non-relaxable RMRR (device_is_rmrr_locked).
+   */
+  readonly requireDirectInCore: boolean;
+  /** iommu_group_show_resv_regions: output bounded to one page by sysfs_emit_at (6.12) vs sprintf (6.1). */
+  readonly resvSysfsPageLimit: boolean;
   /** vfio_iommu_type1_get_info: copies min(argsz, 24) bytes of a zeroed struct (6.12) instead of 16 or 20 (6.1). */
   readonly type1InfoCopiesMin24: boolean;
   /** vfio_group_ioctl_set_container: an fd that is not a container: -EINVAL (6.1) or -EBADFD (iommufd era). */
@@ -46,7 +65,11 @@ const P61: KernelProfile = {
   dynamicMsixOnX86: false,
   triggerUnallocatedIgnored: false,
   amdPgsizeBitmap: 0xffffff7ffffff000n,
-  resvStopsAtDeviceWithoutIommu: false,
+  resvStopsAtDeviceWithoutIommu: true,
+  isolatedMsiPerDevice: false,
+  amdHtRangeIgnore: false,
+  requireDirectInCore: false,
+  resvSysfsPageLimit: false,
   type1InfoCopiesMin24: false,
   setContainerForeignFdErrno: 'EINVAL',
 };
@@ -61,7 +84,11 @@ const P612: KernelProfile = {
   dynamicMsixOnX86: true,
   triggerUnallocatedIgnored: true,
   amdPgsizeBitmap: 0x000fff7ffffff000n,
-  resvStopsAtDeviceWithoutIommu: false,
+  resvStopsAtDeviceWithoutIommu: true,
+  isolatedMsiPerDevice: true,
+  amdHtRangeIgnore: false,
+  requireDirectInCore: true,
+  resvSysfsPageLimit: true,
   type1InfoCopiesMin24: true,
   setContainerForeignFdErrno: 'EBADFD',
 };
