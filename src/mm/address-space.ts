@@ -46,7 +46,8 @@ export class AddressSpace {
 
   /** mmap: adds a region; returns it, or an error message (overlap, misalignment). */
   map(name: string, start: bigint, size: bigint, prot: number, phys?: bigint): MemRegion | string {
-    if (size <= 0n || size % BigInt(PAGE_SIZE) !== 0n) return `size must be a positive multiple of ${PAGE_SIZE}`;
+    if (size <= 0n || size % BigInt(PAGE_SIZE) !== 0n)
+      return `size must be a positive multiple of ${PAGE_SIZE}`;
     if (start % BigInt(PAGE_SIZE) !== 0n) return 'start must be page aligned';
     if (start + size - 1n >= 1n << 64n) return 'region passes 2^64';
     const first = Number(start >> BigInt(PAGE_SHIFT));

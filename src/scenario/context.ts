@@ -87,7 +87,8 @@ export class RunContext {
   private call(fn: string, args: Value[]): Value | undefined {
     if (fn === 'group_of' && typeof args[0] === 'string') {
       const d = this.findDevice(args[0]);
-      if (!d || d.groupId === undefined) throw new ExprError(`no device with an IOMMU group matches "${args[0]}"`);
+      if (!d || d.groupId === undefined)
+        throw new ExprError(`no device with an IOMMU group matches "${args[0]}"`);
       return BigInt(d.groupId);
     }
     if (fn === 'bdf_of' && typeof args[0] === 'string') {
@@ -122,7 +123,8 @@ export class RunContext {
     const sel = this.str(step, field);
     if (sel === undefined) throw this.err(step, `missing field "${field}"`, field);
     const d = this.findDevice(sel);
-    if (!d) throw this.err(step, `no device matches "${sel}" on this platform`, field, step.fields[field]?.line);
+    if (!d)
+      throw this.err(step, `no device matches "${sel}" on this platform`, field, step.fields[field]?.line);
     return d;
   }
 
@@ -147,7 +149,8 @@ export class RunContext {
   /** A u32 field (argsz, flags): larger values are a scenario mistake. */
   u32(step: ScenarioStep, field: string, dflt?: number): number {
     const v = this.num(step, field, dflt === undefined ? undefined : BigInt(dflt));
-    if (v > 0xffffffffn) throw this.err(step, `${v} does not fit in 32 bits`, field, step.fields[field]?.line);
+    if (v > 0xffffffffn)
+      throw this.err(step, `${v} does not fit in 32 bits`, field, step.fields[field]?.line);
     return Number(v);
   }
 
@@ -198,7 +201,7 @@ export class RunContext {
     const h = this.str(step, field, dflt)!;
     const fd = this.handles.get(h);
     if (fd === undefined) {
-      throw this.err(step, `no open file named "${h}"`, field, step.fields[field]?.line, );
+      throw this.err(step, `no open file named "${h}"`, field, step.fields[field]?.line);
     }
     return fd;
   }

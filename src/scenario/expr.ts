@@ -30,7 +30,8 @@ const UNITS: Record<string, bigint> = { k: 10n, m: 20n, g: 30n, t: 40n, p: 50n, 
 
 function tokenize(src: string): string[] {
   const toks: string[] = [];
-  const re = /\s*(0[xX][0-9a-fA-F_]+|0[bB][01_]+|[0-9][0-9_]*(?:[kKmMgGtTpPeE]i?[bB]?)?|[A-Za-z_][A-Za-z0-9_]*|"[^"]*"|'[^']*'|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^~!<>().,[\]])/y;
+  const re =
+    /\s*(0[xX][0-9a-fA-F_]+|0[bB][01_]+|[0-9][0-9_]*(?:[kKmMgGtTpPeE]i?[bB]?)?|[A-Za-z_][A-Za-z0-9_]*|"[^"]*"|'[^']*'|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^~!<>().,[\]])/y;
   let i = 0;
   while (i < src.length) {
     if (/^\s*$/.test(src.slice(i))) break;
@@ -109,7 +110,8 @@ export function parseExpr(src: string): Expr {
     for (;;) {
       if (eat('.')) {
         const n = toks[p++];
-        if (n === undefined || !/^[A-Za-z_]/.test(n)) throw new ExprError(`expected a field name after "." in "${src}"`);
+        if (n === undefined || !/^[A-Za-z_]/.test(n))
+          throw new ExprError(`expected a field name after "." in "${src}"`);
         e = { k: 'member', obj: e, name: n };
       } else if (eat('[')) {
         const idx = or();
@@ -192,7 +194,8 @@ export function evalExpr(e: Expr, scope: Scope): Value {
     }
     case 'member': {
       const o = evalExpr(e.obj, scope);
-      if (typeof o !== 'object' || Array.isArray(o) || o === null) throw new ExprError(`".${e.name}" on a value without fields`);
+      if (typeof o !== 'object' || Array.isArray(o) || o === null)
+        throw new ExprError(`".${e.name}" on a value without fields`);
       const v = (o as Record<string, Value>)[e.name];
       if (v === undefined) throw new ExprError(`no field "${e.name}"`);
       return v;
@@ -209,11 +212,13 @@ export function evalExpr(e: Expr, scope: Scope): Value {
       const a = evalExpr(e.a, scope);
       if (e.op === '!') return big(a, 'operand of !') === 0n;
       const x = big(a, `operand of ${e.op}`);
-      return e.op === '-' ? (-x & MASK) : (~x & MASK);
+      return e.op === '-' ? -x & MASK : ~x & MASK;
     }
     case 'bin': {
-      if (e.op === '&&') return big(evalExpr(e.a, scope), '&&') !== 0n && big(evalExpr(e.b, scope), '&&') !== 0n;
-      if (e.op === '||') return big(evalExpr(e.a, scope), '||') !== 0n || big(evalExpr(e.b, scope), '||') !== 0n;
+      if (e.op === '&&')
+        return big(evalExpr(e.a, scope), '&&') !== 0n && big(evalExpr(e.b, scope), '&&') !== 0n;
+      if (e.op === '||')
+        return big(evalExpr(e.a, scope), '||') !== 0n || big(evalExpr(e.b, scope), '||') !== 0n;
       const av = evalExpr(e.a, scope);
       const bv = evalExpr(e.b, scope);
       if ((e.op === '==' || e.op === '!=') && typeof av === 'string' && typeof bv === 'string') {

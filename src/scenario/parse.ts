@@ -9,7 +9,14 @@ import { isKernelVersion, type KernelVersion } from '../kernel/profile.js';
 import { parseProt } from '../mm/address-space.js';
 import type { Type1Params } from '../vfio/type1/type1.js';
 import { ExprError, parseExpr, parseTemplate, type Expr } from './expr.js';
-import { COMMON_FIELDS, type FieldSpec, type FieldValue, type ScenarioStep, stepOps, stepSpec } from './registry.js';
+import {
+  COMMON_FIELDS,
+  type FieldSpec,
+  type FieldValue,
+  type ScenarioStep,
+  stepOps,
+  stepSpec,
+} from './registry.js';
 import './steps.js';
 
 export interface MemorySpec {
@@ -36,7 +43,17 @@ export interface Scenario {
   readonly steps: readonly ScenarioStep[];
 }
 
-const TOP_KEYS = ['name', 'description', 'platform', 'kernel', 'params', 'memory', 'vaddr_base', 'vars', 'steps'];
+const TOP_KEYS = [
+  'name',
+  'description',
+  'platform',
+  'kernel',
+  'params',
+  'memory',
+  'vaddr_base',
+  'vars',
+  'steps',
+];
 const PARAM_KEYS: Record<string, 'bool' | 'int'> = {
   allow_unsafe_interrupts: 'bool',
   dma_entry_limit: 'int',
@@ -75,7 +92,8 @@ class Loader {
     try {
       return { expr: parseExpr(text), text };
     } catch (e) {
-      if (e instanceof ExprError) throw this.err(`bad number or expression: ${e.message}`, node as Node, field);
+      if (e instanceof ExprError)
+        throw this.err(`bad number or expression: ${e.message}`, node as Node, field);
       throw e;
     }
   }
@@ -100,7 +118,8 @@ class Loader {
       const v = node.value;
       if (typeof v === 'boolean') return v;
       if (v === 1 || v === 0) return v === 1;
-      if (typeof v === 'string' && /^(y|yes|n|no|true|false|1|0)$/i.test(v)) return /^(y|yes|true|1)$/i.test(v);
+      if (typeof v === 'string' && /^(y|yes|n|no|true|false|1|0)$/i.test(v))
+        return /^(y|yes|true|1)$/i.test(v);
     }
     throw this.err('expected true or false', node as Node, field);
   }
@@ -115,15 +134,25 @@ class Loader {
     if (doc.errors.length > 0) {
       const e = doc.errors[0]!;
       const p = this.lc.linePos(e.pos[0]);
-      throw new InputError(`YAML syntax: ${e.message.split('\n')[0]}`, { file: this.file, line: p.line, column: p.col });
+      throw new InputError(`YAML syntax: ${e.message.split('\n')[0]}`, {
+        file: this.file,
+        line: p.line,
+        column: p.col,
+      });
     }
     const root = doc.contents;
-    if (!isMap(root)) throw this.err('a scenario is a mapping with at least "name" and "steps"', root as Node);
+    if (!isMap(root))
+      throw this.err('a scenario is a mapping with at least "name" and "steps"', root as Node);
     const get = (k: string): unknown => root.get(k, true);
     for (const pair of root.items) {
       const k = isScalar(pair.key) ? String(pair.key.value) : '?';
       if (!TOP_KEYS.includes(k)) {
-        throw this.err(`unknown top-level key "${k}"`, pair.key as Node, k, `known keys: ${TOP_KEYS.join(', ')}`);
+        throw this.err(
+          `unknown top-level key "${k}"`,
+          pair.key as Node,
+          k,
+          `known keys: ${TOP_KEYS.join(', ')}`,
+        );
       }
     }
     const nameNode = get('name');
@@ -134,7 +163,8 @@ class Loader {
     const kn = get('kernel');
     if (kn !== undefined) {
       const k = this.str(kn, 'kernel');
-      if (!isKernelVersion(k)) throw this.err(`unknown kernel "${k}"`, kn as Node, 'kernel', 'use 6.1 or 6.12');
+      if (!isKernelVersion(k))
+        throw this.err(`unknown kernel "${k}"`, kn as Node, 'kernel', 'use 6.1 or 6.12');
       kernel = k;
     }
     const params: Partial<Type1Params> = {};
@@ -144,7 +174,13 @@ class Loader {
         const k = isScalar(pair.key) ? String(pair.key.value) : '?';
         const kind = PARAM_KEYS[k];
         const f = `params.${k}`;
-        if (!kind) throw this.err(`unknown module parameter "${k}"`, pair.key as Node, f, `known: ${Object.keys(PARAM_KEYS).join(', ')}`);
+        if (!kind)
+          throw this.err(
+            `unknown module parameter "${k}"`,
+            pair.key as Node,
+            f,
+            `known: ${Object.keys(PARAM_KEYS).join(', ')}`,
+          );
         if (k === 'dma_entry_limit') {
           const v = this.u64(pair.value, f);
           if (v > 0xffffffffn) throw this.err('dma_entry_limit is a u32', pair.value as Node, f);
@@ -162,7 +198,8 @@ class Loader {
         const m = this.map(it, f);
         for (const pair of m.items) {
           const k = isScalar(pair.key) ? String(pair.key.value) : '?';
-          if (!['name', 'start', 'size', 'prot', 'phys'].includes(k)) throw this.err(`unknown field "${k}"`, pair.key as Node, `${f}.${k}`);
+          if (!['name', 'start', 'size', 'prot', 'phys'].includes(k))
+            throw this.err(`unknown field "${k}"`, pair.key as Node, `${f}.${k}`);
         }
         const need = (k: string): unknown => {
           const v = m.get(k, true);
@@ -171,7 +208,13 @@ class Loader {
         };
         const protText = this.str(need('prot'), `${f}.prot`);
         const prot = parseProt(protText);
-        if (prot === undefined) throw this.err(`bad protection "${protText}"`, m.get('prot', true) as Node, `${f}.prot`, 'use r, rw or none');
+        if (prot === undefined)
+          throw this.err(
+            `bad protection "${protText}"`,
+            m.get('prot', true) as Node,
+            `${f}.prot`,
+            'use r, rw or none',
+          );
         const phys = m.get('phys', true);
         memory.push({
           name: this.str(need('name'), `${f}.name`),
@@ -193,7 +236,8 @@ class Loader {
     if (vn !== undefined) {
       for (const pair of this.map(vn, 'vars').items) {
         const k = isScalar(pair.key) ? String(pair.key.value) : '?';
-        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw this.err(`bad variable name "${k}"`, pair.key as Node, `vars.${k}`);
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
+          throw this.err(`bad variable name "${k}"`, pair.key as Node, `vars.${k}`);
         vars[k] = { expr: this.expr(pair.value, `vars.${k}`).expr, line: this.pos(pair.value as Node).line };
       }
     }
@@ -220,7 +264,12 @@ class Loader {
 
   step(node: unknown, field: string): ScenarioStep {
     if (!isMap(node) || node.items.length !== 1) {
-      throw this.err('a step is one "op: {fields}" entry', node as Node, field, 'e.g. "- map_dma: { name: a, iova: 0x100000, size: 0x1000 }"');
+      throw this.err(
+        'a step is one "op: {fields}" entry',
+        node as Node,
+        field,
+        'e.g. "- map_dma: { name: a, iova: 0x100000, size: 0x1000 }"',
+      );
     }
     const pair = node.items[0]!;
     const op = isScalar(pair.key) ? String(pair.key.value) : '?';
@@ -229,7 +278,12 @@ class Loader {
     if (!spec) {
       const ops = stepOps();
       const near = ops.filter((o) => o.includes(op.slice(0, 4)) || op.includes(o.slice(0, 4)));
-      throw this.err(`unknown step "${op}"`, pair.key as Node, field, near.length ? `did you mean ${near.slice(0, 4).join(', ')}?` : `known steps: ${ops.join(', ')}`);
+      throw this.err(
+        `unknown step "${op}"`,
+        pair.key as Node,
+        field,
+        near.length ? `did you mean ${near.slice(0, 4).join(', ')}?` : `known steps: ${ops.join(', ')}`,
+      );
     }
     const fields: Record<string, FieldValue> = {};
     let cond: Expr | undefined;
@@ -238,14 +292,23 @@ class Loader {
     const v = pair.value;
     if (v !== null && v !== undefined && !isMap(v)) {
       if (!spec.shorthand) throw this.err(`"${op}" needs a mapping of fields`, v as Node, field);
-      fields[spec.shorthand] = this.field(v, spec.fields[spec.shorthand]!, `${field}.${op}.${spec.shorthand}`);
+      fields[spec.shorthand] = this.field(
+        v,
+        spec.fields[spec.shorthand]!,
+        `${field}.${op}.${spec.shorthand}`,
+      );
     } else if (isMap(v)) {
       for (const fp of v.items) {
         const k = isScalar(fp.key) ? String(fp.key.value) : '?';
         const fpath = `${field}.${op}.${k}`;
         const fs = spec.fields[k] ?? COMMON_FIELDS[k];
         if (!fs) {
-          throw this.err(`unknown field "${k}" for step "${op}"`, fp.key as Node, fpath, `fields: ${[...Object.keys(spec.fields), ...Object.keys(COMMON_FIELDS)].join(', ')}`);
+          throw this.err(
+            `unknown field "${k}" for step "${op}"`,
+            fp.key as Node,
+            fpath,
+            `fields: ${[...Object.keys(spec.fields), ...Object.keys(COMMON_FIELDS)].join(', ')}`,
+          );
         }
         const fv = this.field(fp.value, fs, fpath);
         if (k === 'if' && fv.kind === 'expr' && !spec.fields[k]) cond = fv.expr;
@@ -255,7 +318,12 @@ class Loader {
       }
     }
     for (const [k, fs] of Object.entries(spec.fields)) {
-      if (fs.required && fields[k] === undefined) throw this.err(`missing field "${k}" for step "${op}" (${fs.help})`, (v ?? pair.key) as Node, `${field}.${op}.${k}`);
+      if (fs.required && fields[k] === undefined)
+        throw this.err(
+          `missing field "${k}" for step "${op}" (${fs.help})`,
+          (v ?? pair.key) as Node,
+          `${field}.${op}.${k}`,
+        );
     }
     return {
       op,

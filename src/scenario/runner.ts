@@ -21,6 +21,8 @@ export type PlatformResolver = (name: string, profile: KernelProfile) => IommuCo
 
 let resolver: PlatformResolver | undefined;
 
+/** The resolver installed by ./platforms.ts (imported by the package entry and the CLI). */
+
 /** Installs the preset loader (src/platform) used when a run is given a platform name. */
 export function setPlatformResolver(r: PlatformResolver): void {
   resolver = r;
@@ -59,14 +61,23 @@ export function runScenarioFull(input: string | Scenario, opts: RunOptions = {})
   let core = opts.core;
   if (!core) {
     const name = opts.platform ?? sc.platform;
-    if (!name) throw new InputError('no platform: give "platform:" in the scenario or --platform', { file: sc.file });
-    if (!resolver) throw new InputError(`cannot build platform "${name}": no platform loader is installed`, { file: sc.file });
+    if (!name)
+      throw new InputError('no platform: give "platform:" in the scenario or --platform', { file: sc.file });
+    if (!resolver)
+      throw new InputError(`cannot build platform "${name}": no platform loader is installed`, {
+        file: sc.file,
+      });
     core = resolver(name, profile);
   }
   const mm = new AddressSpace();
   for (const m of sc.memory) {
     const r = mm.map(m.name, m.start, m.size, m.prot, m.phys);
-    if (typeof r === 'string') throw new InputError(`memory region "${m.name}": ${r}`, { file: sc.file, line: m.line, field: 'memory' });
+    if (typeof r === 'string')
+      throw new InputError(`memory region "${m.name}": ${r}`, {
+        file: sc.file,
+        line: m.line,
+        field: 'memory',
+      });
   }
   const sys = new VfioSystem({
     ...opts.system,
@@ -83,13 +94,18 @@ export function runScenarioFull(input: string | Scenario, opts: RunOptions = {})
       try {
         ctx.vars.set(k, evalExpr(v.expr, ctx.scope));
       } catch (e) {
-        if (e instanceof ExprError) throw new InputError(e.message, { file: sc.file, line: v.line, field: `vars.${k}` });
+        if (e instanceof ExprError)
+          throw new InputError(e.message, { file: sc.file, line: v.line, field: `vars.${k}` });
         throw e;
       }
     }
   }
   for (const [k, v] of Object.entries(opts.vars ?? {})) {
-    if (!(k in sc.vars)) throw new InputError(`unknown variable "${k}" (the scenario declares: ${Object.keys(sc.vars).join(', ') || 'none'})`, { file: sc.file });
+    if (!(k in sc.vars))
+      throw new InputError(
+        `unknown variable "${k}" (the scenario declares: ${Object.keys(sc.vars).join(', ') || 'none'})`,
+        { file: sc.file },
+      );
     ctx.vars.set(k, v);
   }
   let exitCode = 0;

@@ -23,7 +23,17 @@ import {
   getU64,
   putU32,
 } from '../uapi/vfio-type1.js';
-import { decodeDmaMap, decodeDmaUnmap, decodeType1Caps, encodeDmaMap, encodeDmaUnmap, getDeviceFd, groupStatus, setContainer } from '../vfio/typed.js';
+import {
+  decodeDmaMap,
+  decodeDmaUnmap,
+  decodeType1Caps,
+  encodeDmaMap,
+  encodeDmaUnmap,
+  getDeviceFd,
+  groupStatus,
+  setContainer,
+} from '../vfio/typed.js';
+import { DMA_MANAGED_DRIVERS } from '../vfio/container.js';
 import { evalExpr, truthy } from './expr.js';
 import type { RunContext } from './context.js';
 import { type ScenarioStep, type StepSpec, registerStep, stepSpec } from './registry.js';
@@ -59,7 +69,6 @@ export function runStep(ctx: RunContext, s: ScenarioStep): void {
     if (rc < 0 && s.otherwise) runSteps(ctx, s.otherwise);
   }
 }
-
 
 const name = { kind: 'template', required: true, help: 'case name printed after CASE' } as const;
 const containerFd = { kind: 'string', help: 'handle of the container fd (default "container")' } as const;
@@ -135,7 +144,15 @@ def({
 def({
   op: 'check_extension',
   summary: 'VFIO_CHECK_EXTENSION(ext): CASE <name> rc=<answer> errno ext=<n>',
-  fields: { name, ext: { kind: 'expr', required: true, help: 'extension number (1 TYPE1, 3 TYPE1v2, 4 DMA_CC, 9 UNMAP_ALL, 10 UPDATE_VADDR ...)' }, fd: containerFd },
+  fields: {
+    name,
+    ext: {
+      kind: 'expr',
+      required: true,
+      help: 'extension number (1 TYPE1, 3 TYPE1v2, 4 DMA_CC, 9 UNMAP_ALL, 10 UPDATE_VADDR ...)',
+    },
+    fd: containerFd,
+  },
   run(ctx, s) {
     const ext = Number(ctx.num(s, 'ext') & 0xffffffffn);
     const rc = ctx.sys.ioctl(ctx.fd(s, 'fd', 'container'), VFIO_CHECK_EXTENSION, ext);
@@ -149,7 +166,11 @@ def({
   summary: 'VFIO_SET_IOMMU(type): CASE <name> rc errno',
   fields: { name, type: { kind: 'expr', required: true, help: '1 TYPE1, 3 TYPE1v2' }, fd: containerFd },
   run(ctx, s) {
-    const rc = ctx.sys.ioctl(ctx.fd(s, 'fd', 'container'), VFIO_SET_IOMMU, Number(ctx.num(s, 'type') & 0xffffffffn));
+    const rc = ctx.sys.ioctl(
+      ctx.fd(s, 'fd', 'container'),
+      VFIO_SET_IOMMU,
+      Number(ctx.num(s, 'type') & 0xffffffffn),
+    );
     ctx.caseLine(ctx.text(s, 'name'), rc);
     return rc;
   },
@@ -221,7 +242,11 @@ def({
     const b = new Uint8Array(24);
     putU32(b, 0, 24);
     const rc = ctx.sys.ioctl(ctx.fd(s, 'device', 'device'), 0x3b00 | 107, b);
-    ctx.caseLine(ctx.text(s, 'name'), rc, ` flags=${hex(getU32(b, 4))} num_regions=${getU32(b, 8)} num_irqs=${getU32(b, 12)}`);
+    ctx.caseLine(
+      ctx.text(s, 'name'),
+      rc,
+      ` flags=${hex(getU32(b, 4))} num_regions=${getU32(b, 8)} num_irqs=${getU32(b, 12)}`,
+    );
     return rc;
   },
 });
@@ -257,7 +282,9 @@ function getInfoNegotiated(ctx: RunContext, fd: number, tag: string, verbose: bo
   if (verbose) {
     ctx.emit(`INFO ${tag}_buffer_len=${argsz}`);
     for (let off = 0; off < argsz; off += 16) {
-      const bytes = [...buf.subarray(off, Math.min(off + 16, argsz))].map((x) => x.toString(16).padStart(2, '0'));
+      const bytes = [...buf.subarray(off, Math.min(off + 16, argsz))].map((x) =>
+        x.toString(16).padStart(2, '0'),
+      );
       ctx.emit(`HEX ${off.toString(16).padStart(4, '0')} ${bytes.join(' ')}`);
     }
   }
@@ -282,7 +309,9 @@ function getInfoNegotiated(ctx: RunContext, fd: number, tag: string, verbose: bo
         });
       } else if (c.name === 'MIGRATION') {
         if (verbose) {
-          ctx.emit(`${head} name=MIGRATION flags=${hex(c.flags)} pgsize_bitmap=${hex(c.pgsizeBitmap)} max_dirty_bitmap_size=${hex(c.maxDirtyBitmapSize)}`);
+          ctx.emit(
+            `${head} name=MIGRATION flags=${hex(c.flags)} pgsize_bitmap=${hex(c.pgsizeBitmap)} max_dirty_bitmap_size=${hex(c.maxDirtyBitmapSize)}`,
+          );
         }
       } else if (c.name === 'DMA_AVAIL') {
         if (verbose) ctx.emit(`${head} name=DMA_AVAIL avail=${c.avail}`);
@@ -303,7 +332,12 @@ def({
     fd: containerFd,
   },
   run(ctx, s) {
-    return getInfoNegotiated(ctx, ctx.fd(s, 'fd', 'container'), ctx.text(s, 'tag'), !ctx.bool(s, 'quiet', false));
+    return getInfoNegotiated(
+      ctx,
+      ctx.fd(s, 'fd', 'container'),
+      ctx.text(s, 'tag'),
+      !ctx.bool(s, 'quiet', false),
+    );
   },
 });
 
@@ -400,7 +434,8 @@ def({
 
 def({
   op: 'unmap_dma',
-  summary: 'VFIO_IOMMU_UNMAP_DMA: CASE <name> rc errno op=UNMAP flags iova size out_* (out_size = bytes unmapped)',
+  summary:
+    'VFIO_IOMMU_UNMAP_DMA: CASE <name> rc errno op=UNMAP flags iova size out_* (out_size = bytes unmapped)',
   fields: {
     name,
     iova: { kind: 'expr', help: 'default 0' },
@@ -449,7 +484,10 @@ def({
     let n = 0n;
     let rc = 0;
     while (n < max) {
-      const b = encodeDmaMap({ argsz: DMA_MAP_SIZE, flags: 3, vaddr, iova: base + n * 0x1000n, size: 0x1000n }, DMA_MAP_SIZE);
+      const b = encodeDmaMap(
+        { argsz: DMA_MAP_SIZE, flags: 3, vaddr, iova: base + n * 0x1000n, size: 0x1000n },
+        DMA_MAP_SIZE,
+      );
       buf.set(b);
       rc = ctx.sys.ioctl(fd, VFIO_IOMMU_MAP_DMA, buf);
       if (rc < 0) break;
@@ -460,7 +498,9 @@ def({
     ctx.vars.set('fill_failed', rc < 0);
     const tag = ctx.text(s, 'tag');
     if (rc < 0) {
-      ctx.emit(`CASE ${tag}_fill rc=-1 errno=${errnoName(rc)} op=MAP_FILL base=${hex(base)} mapped_ok=${n} failed_at_index=${n}`);
+      ctx.emit(
+        `CASE ${tag}_fill rc=-1 errno=${errnoName(rc)} op=MAP_FILL base=${hex(base)} mapped_ok=${n} failed_at_index=${n}`,
+      );
     } else {
       ctx.emit(`CASE ${tag}_fill rc=0 errno=0 op=MAP_FILL base=${hex(base)} mapped_ok=${n} stopped=max`);
     }
@@ -474,7 +514,11 @@ def({
   fields: {
     name,
     fd: { kind: 'string', required: true, help: 'handle' },
-    cmd: { kind: 'string', required: true, help: `ioctl name (${Object.keys(CONTAINER_IOCTL_NAMES).join(', ')}) or number` },
+    cmd: {
+      kind: 'string',
+      required: true,
+      help: `ioctl name (${Object.keys(CONTAINER_IOCTL_NAMES).join(', ')}) or number`,
+    },
     arg: { kind: 'expr', help: 'integer argument' },
     bytes: { kind: 'string', help: 'hex bytes of the user buffer, e.g. "18 00 00 00 03 00 00 00"' },
   },
@@ -489,11 +533,20 @@ def({
     const bytes = ctx.str(s, 'bytes');
     if (bytes !== undefined) {
       const parts = bytes.trim().split(/\s+/).filter(Boolean);
-      if (!parts.every((p) => /^[0-9a-fA-F]{2}$/.test(p))) throw ctx.err(s, 'bytes must be two-digit hex values separated by spaces', 'bytes', s.fields['bytes']?.line);
+      if (!parts.every((p) => /^[0-9a-fA-F]{2}$/.test(p)))
+        throw ctx.err(
+          s,
+          'bytes must be two-digit hex values separated by spaces',
+          'bytes',
+          s.fields['bytes']?.line,
+        );
       arg = Uint8Array.from(parts.map((p) => parseInt(p, 16)));
     } else if (s.fields['arg']) arg = Number(ctx.num(s, 'arg') & 0xffffffffn);
     const rc = ctx.sys.ioctl(ctx.fd(s, 'fd', ''), cmd, arg);
-    const out = arg instanceof Uint8Array ? ` out=${[...arg].map((x) => x.toString(16).padStart(2, '0')).join('')}` : '';
+    const out =
+      arg instanceof Uint8Array
+        ? ` out=${[...arg].map((x) => x.toString(16).padStart(2, '0')).join('')}`
+        : '';
     ctx.caseLine(ctx.text(s, 'name'), rc, out, rc);
     return rc;
   },
@@ -516,7 +569,8 @@ def({
   fields: { param: { kind: 'string', required: true, help: PARAMS.join(', ') } },
   run(ctx, s) {
     const p = ctx.str(s, 'param')!;
-    if (!PARAMS.includes(p)) throw ctx.err(s, `unknown module parameter "${p}"`, 'param', s.fields['param']?.line);
+    if (!PARAMS.includes(p))
+      throw ctx.err(s, `unknown module parameter "${p}"`, 'param', s.fields['param']?.line);
     ctx.emit(`INFO param_${p}=${paramText(ctx, p)}`);
   },
 });
@@ -547,7 +601,14 @@ def({
   },
   run(ctx, s) {
     const d = ctx.device(s, 'device');
-    d.driver = ctx.str(s, 'driver')!;
+    const drv = ctx.str(s, 'driver')!;
+    const core = ctx.sys.core;
+    if (d.driver === drv) return 0;
+    if (d.driver !== 'none') core.unbindDriver(d);
+    if (drv === 'none') return 0;
+    const rc = core.bindDriver(d, drv, DMA_MANAGED_DRIVERS.includes(drv));
+    if (rc < 0) throw ctx.err(s, `binding ${d.bdf} to ${drv} failed: ${errnoName(rc)}`);
+    return rc;
   },
 });
 
@@ -564,7 +625,10 @@ def({
 def({
   op: 'set',
   summary: 'set a variable: { var: name, value: expr }',
-  fields: { var: { kind: 'string', required: true, help: 'variable name' }, value: { kind: 'expr', required: true, help: 'value' } },
+  fields: {
+    var: { kind: 'string', required: true, help: 'variable name' },
+    value: { kind: 'expr', required: true, help: 'value' },
+  },
   run(ctx, s) {
     ctx.vars.set(ctx.str(s, 'var')!, ctx.value(s, 'value'));
   },

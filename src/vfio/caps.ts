@@ -38,7 +38,8 @@ export class CapChain {
     putU32(this.buf, off + 4, 0);
     // Walk from the first capability to the last one and link it (for the first, this writes 0 on itself).
     let t = 0;
-    for (let guard = 0; getU32(this.buf, t + 4) !== 0 && guard < 1 << 16; guard++) t = getU32(this.buf, t + 4);
+    for (let guard = 0; getU32(this.buf, t + 4) !== 0 && guard < 1 << 16; guard++)
+      t = getU32(this.buf, t + 4);
     putU32(this.buf, t + 4, off);
     this.len = off + sz;
     return off;

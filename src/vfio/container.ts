@@ -4,7 +4,7 @@
  * container and the container to its type1 backend.
  */
 import { ERRNO } from '../base/errno.js';
-import type { IommuGroup } from '../iommu/api.js';
+import type { IommuCore, IommuGroup } from '../iommu/api.js';
 import {
   GROUP_STATUS_SIZE,
   VFIO_API_VERSION,
@@ -19,12 +19,7 @@ import {
 import { type Type1Env, VfioIommuType1, type1CheckExtension } from './type1/type1.js';
 
 /** Drivers that manage DMA themselves (driver_managed_dma): binding them does not claim the group. */
-export const DMA_MANAGED_DRIVERS: readonly string[] = ['none', 'vfio-pci', 'pci-stub', 'pcieport'];
-
-/** iommu_group_dma_owner_claimed, the kernel-driver part: a bound driver uses the DMA API. */
-export function kernelDriverClaimsDma(group: IommuGroup): boolean {
-  return group.devices.some((d) => !DMA_MANAGED_DRIVERS.includes(d.driver));
-}
+export const DMA_MANAGED_DRIVERS: readonly string[] = ['vfio-pci', 'pci-stub', 'pcieport'];
 
 /** A container (`struct vfio_container`). */
 export class VfioContainer {
@@ -71,8 +66,7 @@ export class VfioContainer {
   /** vfio_container_attach_group */
   attachGroup(g: VfioGroup): number {
     const { core } = this.env;
-    // iommu_group_claim_dma_owner: a kernel driver bound in the group holds owner_cnt (-EPERM).
-    if (kernelDriverClaimsDma(g.iommuGroup)) return -ERRNO.EPERM;
+    // iommu_group_claim_dma_owner: -EPERM when a kernel driver bound in the group holds owner_cnt.
     let rc = core.claimDmaOwner(g.iommuGroup, g);
     if (rc !== 0) return rc;
     if (this.iommu) {
@@ -114,14 +108,12 @@ export class VfioGroup {
   constructor(readonly iommuGroup: IommuGroup) {}
 
   /** vfio_group_ioctl_get_status */
-  getStatus(arg: Uint8Array | number | undefined): number {
+  getStatus(arg: Uint8Array | number | undefined, core: IommuCore): number {
     if (!(arg instanceof Uint8Array) || arg.length < GROUP_STATUS_SIZE) return -ERRNO.EFAULT;
     if (getU32(arg, 0) < GROUP_STATUS_SIZE) return -ERRNO.EINVAL;
     let flags = 0;
     if (this.container) flags |= VFIO_GROUP_FLAGS_CONTAINER_SET | VFIO_GROUP_FLAGS_VIABLE;
-    else if (this.iommuGroup.owner === undefined && !kernelDriverClaimsDma(this.iommuGroup)) {
-      flags |= VFIO_GROUP_FLAGS_VIABLE;
-    }
+    else if (!core.dmaOwnerClaimed(this.iommuGroup)) flags |= VFIO_GROUP_FLAGS_VIABLE;
     putU32(arg, 4, flags);
     return 0;
   }

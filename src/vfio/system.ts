@@ -7,7 +7,14 @@ import { ERRNO } from '../base/errno.js';
 import type { IommuCore, IommuDomain } from '../iommu/api.js';
 import { type KernelProfile, kernelProfile } from '../kernel/profile.js';
 import { AddressSpace } from '../mm/address-space.js';
-import { VFIO_GROUP_GET_DEVICE_FD, VFIO_GROUP_GET_STATUS, VFIO_GROUP_SET_CONTAINER, VFIO_GROUP_UNSET_CONTAINER, getCString, getI32 } from '../uapi/vfio-type1.js';
+import {
+  VFIO_GROUP_GET_DEVICE_FD,
+  VFIO_GROUP_GET_STATUS,
+  VFIO_GROUP_SET_CONTAINER,
+  VFIO_GROUP_UNSET_CONTAINER,
+  getCString,
+  getI32,
+} from '../uapi/vfio-type1.js';
 import { VfioContainer, VfioGroup } from './container.js';
 import { type VfioDeviceFile, type VfioPciContext, openVfioPciDevice } from './pci/vfio-pci.js';
 import { type Type1Env, type Type1Params, defaultType1Params } from './type1/type1.js';
@@ -159,7 +166,7 @@ export class VfioSystem {
   private groupIoctl(g: VfioGroup, cmd: number, arg: Uint8Array | number | undefined): number {
     switch (cmd) {
       case VFIO_GROUP_GET_STATUS:
-        return g.getStatus(arg);
+        return g.getStatus(arg, this.core);
       case VFIO_GROUP_SET_CONTAINER: {
         if (!(arg instanceof Uint8Array) || arg.length < 4) return -ERRNO.EFAULT;
         const target = this.files.get(getI32(arg, 0));

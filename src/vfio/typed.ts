@@ -54,7 +54,13 @@ export function encodeDmaMap(f: DmaMapFields, bufLen = Math.max(f.argsz, DMA_MAP
 }
 
 export function decodeDmaMap(b: Uint8Array): DmaMapFields {
-  return { argsz: getU32(b, 0), flags: getU32(b, 4), vaddr: getU64(b, 8), iova: getU64(b, 16), size: getU64(b, 24) };
+  return {
+    argsz: getU32(b, 0),
+    flags: getU32(b, 4),
+    vaddr: getU64(b, 8),
+    iova: getU64(b, 16),
+    size: getU64(b, 24),
+  };
 }
 
 export function encodeDmaUnmap(f: DmaUnmapFields, bufLen = Math.max(f.argsz, DMA_UNMAP_SIZE)): Uint8Array {
@@ -126,7 +132,12 @@ export function decodeType1Info(b: Uint8Array): Type1InfoHeader {
 }
 
 /** VFIO_IOMMU_GET_INFO into a zeroed buffer of `argsz` bytes (or `bufLen`). */
-export function getInfo(sys: VfioSystem, fd: number, argsz: number, bufLen = Math.max(argsz, TYPE1_INFO_SIZE)) {
+export function getInfo(
+  sys: VfioSystem,
+  fd: number,
+  argsz: number,
+  bufLen = Math.max(argsz, TYPE1_INFO_SIZE),
+) {
   const buf = new Uint8Array(bufLen);
   putU32(buf, 0, argsz);
   const rc = sys.ioctl(fd, VFIO_IOMMU_GET_INFO, buf);
@@ -134,8 +145,26 @@ export function getInfo(sys: VfioSystem, fd: number, argsz: number, bufLen = Mat
 }
 
 export type DecodedCap =
-  | { off: number; id: number; version: number; next: number; name: 'IOVA_RANGE'; nrIovas: number; reserved: number; ranges: { start: bigint; end: bigint }[] }
-  | { off: number; id: number; version: number; next: number; name: 'MIGRATION'; flags: number; pgsizeBitmap: bigint; maxDirtyBitmapSize: bigint }
+  | {
+      off: number;
+      id: number;
+      version: number;
+      next: number;
+      name: 'IOVA_RANGE';
+      nrIovas: number;
+      reserved: number;
+      ranges: { start: bigint; end: bigint }[];
+    }
+  | {
+      off: number;
+      id: number;
+      version: number;
+      next: number;
+      name: 'MIGRATION';
+      flags: number;
+      pgsizeBitmap: bigint;
+      maxDirtyBitmapSize: bigint;
+    }
   | { off: number; id: number; version: number; next: number; name: 'DMA_AVAIL'; avail: number }
   | { off: number; id: number; version: number; next: number; name: 'UNKNOWN' }
   | { off: number; error: 'beyond_buffer'; len: number };

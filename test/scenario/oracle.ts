@@ -48,8 +48,13 @@ export function probeLines(raw: readonly string[]): string[] {
 }
 
 /** Module parameters printed at probe start (INFO param_x=...). */
-export function probeParams(raw: readonly string[]): { allowUnsafeInterrupts: boolean; dmaEntryLimit: number; disableHugepages: boolean } {
-  const get = (k: string): string | undefined => raw.find((l) => l.startsWith(`INFO param_${k}=`))?.split('=')[1];
+export function probeParams(raw: readonly string[]): {
+  allowUnsafeInterrupts: boolean;
+  dmaEntryLimit: number;
+  disableHugepages: boolean;
+} {
+  const get = (k: string): string | undefined =>
+    raw.find((l) => l.startsWith(`INFO param_${k}=`))?.split('=')[1];
   return {
     allowUnsafeInterrupts: get('allow_unsafe_interrupts') === 'Y',
     dmaEntryLimit: Number(get('dma_entry_limit') ?? 65535),
@@ -65,3 +70,47 @@ export function cmdlineKnob(run: OracleRun, key: string): string | undefined {
   for (const m of line.matchAll(new RegExp(`oracle\\.${key}=(\\S+)`, 'g'))) v = m[1];
   return v;
 }
+
+/** Oracle scenario (QEMU machine) -> platform preset. */
+export const ORACLE_PRESET: Record<string, string> = {
+  'x86-intel': 'qemu-q35-intel-iommu',
+  'x86-amd': 'qemu-q35-amd-iommu',
+  'x86-virtio-iommu': 'qemu-q35-virtio-iommu',
+  'arm64-smmuv3-gicv3': 'qemu-virt-smmuv3-gicv3',
+  'arm64-smmuv3-gicv2': 'qemu-virt-smmuv3-gicv2',
+  'arm64-smmuv3-gicv2-unsafe-param': 'qemu-virt-smmuv3-gicv2',
+  'arm64-virtio-iommu': 'qemu-virt-virtio-iommu',
+};
+
+/** Oracle section -> shipped scenario. */
+export const SECTION_SCENARIO: Record<string, string> = {
+  probe_full: 'probe_full',
+  probe_full_type1_v1: 'probe_full_type1_v1',
+  probe_limit: 'probe_limit',
+  probe_multi_group: 'probe_multi_group',
+  probe_attach_default: 'probe_attach',
+  probe_attach_unsafe: 'probe_attach',
+};
+
+/**
+ * What the model cannot reproduce, and why. Each entry masks the same text on both sides.
+ */
+export const KNOWN_DIFFERENCES: readonly {
+  readonly what: string;
+  readonly why: string;
+  mask(l: string): string;
+}[] = [
+  {
+    what: 'vaddr_off of x_map_vaddr_readonly_mem_rw / _ro',
+    why: 'the probe prints the absolute address of its read-only mmap, placed by ASLR; the model maps it at a fixed address',
+    mask: (l) => l.replace(/^(CASE x_map_vaddr_readonly_mem_r[wo] .* vaddr_off=)\S+/, '$1<aslr>'),
+  },
+  {
+    what: 'secs= of the fill lines and INFO fill_unmap_secs',
+    why: 'wall-clock timings of the guest',
+    mask: (l) => l.replace(/ secs=\S+/, '').replace(/^INFO fill_unmap_secs=.*$/, ''),
+  },
+];
+
+export const normalise = (lines: readonly string[]): string[] =>
+  lines.map((l) => KNOWN_DIFFERENCES.reduce((x, d) => d.mask(x), l)).filter((l) => l !== '');

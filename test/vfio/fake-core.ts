@@ -5,8 +5,24 @@
  */
 import { ERRNO } from '../../src/base/errno.js';
 import type { Range } from '../../src/base/range.js';
-import { fail, ok, type Device, type IommuCore, type IommuDomain, type IommuGroup, type Mapping, type Result, type TranslationResult } from '../../src/iommu/api.js';
-import { type ResvRegion, ResvType, formatReservedRegions, insertResvRegion, resvRegion } from '../../src/iommu/resv-region.js';
+import {
+  fail,
+  ok,
+  type Device,
+  type IommuCore,
+  type IommuDomain,
+  type IommuGroup,
+  type Mapping,
+  type Result,
+  type TranslationResult,
+} from '../../src/iommu/api.js';
+import {
+  type ResvRegion,
+  ResvType,
+  formatReservedRegions,
+  insertResvRegion,
+  resvRegion,
+} from '../../src/iommu/resv-region.js';
 import { type KernelProfile, kernelProfile } from '../../src/kernel/profile.js';
 
 export interface FakeGroupSpec {
@@ -33,8 +49,10 @@ class FakeDomain implements IommuDomain {
     readonly enforceCacheCoherency: boolean,
   ) {}
   map(iova: bigint, paddr: bigint, size: bigint, prot: number): number {
-    if (iova < this.geometry.apertureStart || iova + size - 1n > this.geometry.apertureEnd) return -ERRNO.EINVAL;
-    for (const m of this.maps.values()) if (iova <= m.iova + m.size - 1n && m.iova <= iova + size - 1n) return -ERRNO.EEXIST;
+    if (iova < this.geometry.apertureStart || iova + size - 1n > this.geometry.apertureEnd)
+      return -ERRNO.EINVAL;
+    for (const m of this.maps.values())
+      if (iova <= m.iova + m.size - 1n && m.iova <= iova + size - 1n) return -ERRNO.EEXIST;
     this.maps.set(iova, { iova, paddr, size, prot });
     return 0;
   }
@@ -49,12 +67,14 @@ class FakeDomain implements IommuDomain {
     return n;
   }
   iovaToPhys(iova: bigint): bigint {
-    for (const m of this.maps.values()) if (iova >= m.iova && iova < m.iova + m.size) return m.paddr + (iova - m.iova);
+    for (const m of this.maps.values())
+      if (iova >= m.iova && iova < m.iova + m.size) return m.paddr + (iova - m.iova);
     return 0n;
   }
   translate(iova: bigint): TranslationResult {
     for (const m of this.maps.values()) {
-      if (iova >= m.iova && iova < m.iova + m.size) return { kind: 'translated', paddr: m.paddr + (iova - m.iova), prot: m.prot };
+      if (iova >= m.iova && iova < m.iova + m.size)
+        return { kind: 'translated', paddr: m.paddr + (iova - m.iova), prot: m.prot };
     }
     return { kind: 'fault', iova, why: 'unmapped' };
   }
@@ -68,7 +88,11 @@ class FakeDomain implements IommuDomain {
 
 export class FakeCore implements IommuCore {
   readonly profile: KernelProfile;
-  private readonly gs: (IommuGroup & { owner: unknown; domain: IommuDomain | undefined })[];
+  private readonly gs: (IommuGroup & {
+    owner: unknown;
+    domain: IommuDomain | undefined;
+    ownerCount: number;
+  })[];
   private nextDomain = 1;
   readonly live = new Set<IommuDomain>();
   constructor(
@@ -78,22 +102,24 @@ export class FakeCore implements IommuCore {
     this.profile = profile;
     this.gs = specs.map((s) => ({
       id: s.id,
-      devices: s.devices.map(
-        (d): Device => ({
-          bdf: d.bdf,
-          vendor: d.vendor ?? 0x8086,
-          deviceId: d.deviceId ?? 0x10d3,
-          class: 0x020000,
-          driver: d.driver,
-          iommuId: 'iommu0',
-          groupId: s.id,
-          requesterId: 0,
-        }),
-      ),
+      devices: s.devices.map((d): Device => ({
+        bdf: d.bdf,
+        vendor: d.vendor ?? 0x8086,
+        deviceId: d.deviceId ?? 0x10d3,
+        class: 0x020000,
+        driver: d.driver,
+        iommuId: 'iommu0',
+        groupId: s.id,
+        requesterId: 0,
+      })),
       defaultDomainType: 'dma' as const,
+      defaultDomain: undefined,
       domain: undefined,
       owner: undefined,
+      ownerCount: 0,
     }));
+    for (const g of this.gs)
+      g.ownerCount = g.devices.filter((d) => !['none', 'vfio-pci'].includes(d.driver)).length;
   }
   private spec(g: IommuGroup): FakeGroupSpec {
     return this.specs.find((s) => s.id === g.id)!;
@@ -120,12 +146,41 @@ export class FakeCore implements IommuCore {
   }
   claimDmaOwner(group: IommuGroup, owner: unknown): number {
     const g = this.gs.find((x) => x === group)!;
-    if (g.owner !== undefined) return -ERRNO.EBUSY;
+    if (g.ownerCount !== 0) return -ERRNO.EPERM;
     g.owner = owner;
+    g.ownerCount = 1;
     return 0;
   }
   releaseDmaOwner(group: IommuGroup): void {
-    this.gs.find((x) => x === group)!.owner = undefined;
+    const g = this.gs.find((x) => x === group)!;
+    g.owner = undefined;
+    g.ownerCount = 0;
+  }
+  dmaOwnerClaimed(group: IommuGroup): boolean {
+    return group.ownerCount !== 0;
+  }
+  bindDriver(dev: Device, driver: string, driverManagedDma = false): number {
+    const g = this.gs.find((x) => x.id === dev.groupId);
+    if (g && !driverManagedDma) {
+      if (g.owner !== undefined) return -ERRNO.EBUSY;
+      g.ownerCount++;
+    }
+    dev.driver = driver;
+    return 0;
+  }
+  unbindDriver(dev: Device): void {
+    const g = this.gs.find((x) => x.id === dev.groupId);
+    if (g && !['none', 'vfio-pci'].includes(dev.driver)) g.ownerCount--;
+    dev.driver = 'none';
+  }
+  groupOf(dev: Device): IommuGroup | undefined {
+    return this.gs.find((x) => x.id === dev.groupId);
+  }
+  deviceResvRegions(dev: Device): ResvRegion[] {
+    return this.specs.find((x) => x.id === dev.groupId)?.regions ?? [];
+  }
+  capable(): boolean {
+    return true;
   }
   allocPagingDomain(dev: Device): Result<IommuDomain> {
     const s = this.specs.find((x) => x.id === dev.groupId);
@@ -173,7 +228,13 @@ export function intelLike(profile?: KernelProfile): FakeCore {
   const ap = { start: 0n, end: 0x7fffffffffn };
   return new FakeCore(
     [
-      { id: 2, devices: [{ bdf: '0000:00:02.0', driver: 'vfio-pci' }], regions: [msi], aperture: ap, driverName: 'intel-iommu' },
+      {
+        id: 2,
+        devices: [{ bdf: '0000:00:02.0', driver: 'vfio-pci' }],
+        regions: [msi],
+        aperture: ap,
+        driverName: 'intel-iommu',
+      },
       {
         id: 3,
         devices: [

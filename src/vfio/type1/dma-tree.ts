@@ -202,7 +202,10 @@ export class DmaTree {
 
   private grow(): void {
     const cap = this.keys.length * 2;
-    const g = <T extends Int32Array | Int8Array | Float64Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+    const g = <T extends Int32Array | Int8Array | Float64Array | Uint8Array>(
+      a: T,
+      make: (n: number) => T,
+    ): T => {
       const b = make(cap);
       b.set(a);
       return b;

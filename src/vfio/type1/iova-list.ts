@@ -18,7 +18,8 @@ export interface IovaNode {
 
 export type IovaList = IovaNode[];
 
-export const copyIovaList = (l: readonly IovaNode[]): IovaList => l.map((n) => ({ start: n.start, end: n.end }));
+export const copyIovaList = (l: readonly IovaNode[]): IovaList =>
+  l.map((n) => ({ start: n.start, end: n.end }));
 
 /** vfio_iommu_aper_resize: narrow `list` (in place) to the aperture `[start, end]`. Always 0. */
 export function aperResize(list: IovaList, start: bigint, end: bigint): number {
@@ -61,7 +62,7 @@ export function resvExclude(list: IovaList, regions: readonly ResvRegion[]): num
     if (r.type === ResvType.DirectRelaxable) continue;
     const a = r.start;
     const b = BigInt.asUintN(64, r.start + r.length - 1n);
-    for (let i = 0; i < list.length; ) {
+    for (let i = 0; i < list.length;) {
       const n = list[i]!;
       if (a > n.end || b < n.start) {
         i++;
@@ -81,7 +82,12 @@ export function resvExclude(list: IovaList, regions: readonly ResvRegion[]): num
 export type DmaIntersects = (start: bigint, end: bigint) => boolean;
 
 /** vfio_iommu_aper_conflict: would the aperture `[start, end]` orphan existing mappings? */
-export function aperConflict(list: readonly IovaNode[], start: bigint, end: bigint, dma: DmaIntersects): boolean {
+export function aperConflict(
+  list: readonly IovaNode[],
+  start: bigint,
+  end: bigint,
+  dma: DmaIntersects,
+): boolean {
   if (list.length === 0) return false;
   const first = list[0]!;
   const last = list[list.length - 1]!;

@@ -8,7 +8,13 @@
 import { ERRNO } from '../../base/errno.js';
 import { U64_MAX } from '../../base/u64.js';
 import type { IommuCore, IommuDomain, IommuGroup } from '../../iommu/api.js';
-import { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE, type ResvRegion, insertResvRegion } from '../../iommu/resv-region.js';
+import {
+  IOMMU_CACHE,
+  IOMMU_READ,
+  IOMMU_WRITE,
+  type ResvRegion,
+  insertResvRegion,
+} from '../../iommu/resv-region.js';
 import type { KernelProfile } from '../../kernel/profile.js';
 import { type AddressSpace, PAGE_SHIFT } from '../../mm/address-space.js';
 import {
@@ -112,7 +118,11 @@ const FRAMES_U64 = 2 ** 52;
 const bigOfFrame = (f: number): bigint => (f < 2 ** 41 ? BigInt(f * 4096) : BigInt(f) << 12n);
 
 /** vfio_iommu_type1_check_extension; `iommu` is undefined when asked without a backend instance. */
-export function type1CheckExtension(iommu: VfioIommuType1 | undefined, ext: number, profile: KernelProfile): number {
+export function type1CheckExtension(
+  iommu: VfioIommuType1 | undefined,
+  ext: number,
+  profile: KernelProfile,
+): number {
   switch (ext) {
     case VFIO_TYPE1_IOMMU:
     case VFIO_TYPE1v2_IOMMU:
@@ -245,7 +255,8 @@ export class VfioIommuType1 {
     const enforceCacheCoherency = domain.enforceCacheCoherency;
     // Join an existing domain of the same driver and coherency: no replay, no new cookie.
     for (const d of this.domains) {
-      if (d.domain.driverName !== domain.driverName || d.enforceCacheCoherency !== enforceCacheCoherency) continue;
+      if (d.domain.driverName !== domain.driverName || d.enforceCacheCoherency !== enforceCacheCoherency)
+        continue;
       core.detachGroup(domain, group);
       if (core.attachGroup(d.domain, group) === 0) {
         d.groups.push(group);
@@ -361,7 +372,10 @@ export class VfioIommuType1 {
 
   /** Maps one vfio_dma into one domain, run by physically contiguous run. */
   private mapInto(domain: IommuDomain, iova: number, pages: number, vaddr: number, flags: number): number {
-    const prot = ((flags & DMA_READ) !== 0 ? IOMMU_READ : 0) | ((flags & DMA_WRITE) !== 0 ? IOMMU_WRITE : 0) | IOMMU_CACHE;
+    const prot =
+      ((flags & DMA_READ) !== 0 ? IOMMU_READ : 0) |
+      ((flags & DMA_WRITE) !== 0 ? IOMMU_WRITE : 0) |
+      IOMMU_CACHE;
     let off = 0;
     while (off < pages) {
       const run = this.env.mm.runAt(vaddr + off, pages - off);
@@ -510,7 +524,11 @@ export class VfioIommuType1 {
     if (setVaddr) {
       if (hit === DMA_NIL) return -ERRNO.ENOENT;
       const f = this.dma.flagsOf(hit);
-      if ((f & DMA_VADDR_INVALID) === 0 || this.dma.iovaOf(hit) !== iovaF || this.dma.pagesOf(hit) !== sizeF) {
+      if (
+        (f & DMA_VADDR_INVALID) === 0 ||
+        this.dma.iovaOf(hit) !== iovaF ||
+        this.dma.pagesOf(hit) !== sizeF
+      ) {
         return -ERRNO.EINVAL;
       }
       this.dma.setVaddr(hit, vaddrF);
@@ -521,7 +539,9 @@ export class VfioIommuType1 {
     if (hit !== DMA_NIL) return -ERRNO.EEXIST;
     if (this.dmaAvail === 0) return -ERRNO.ENOSPC;
     if (!this.iovaFramesValid(iovaF, last)) return -ERRNO.EINVAL;
-    const dflags = ((flags & VFIO_DMA_MAP_FLAG_READ) !== 0 ? DMA_READ : 0) | ((flags & VFIO_DMA_MAP_FLAG_WRITE) !== 0 ? DMA_WRITE : 0);
+    const dflags =
+      ((flags & VFIO_DMA_MAP_FLAG_READ) !== 0 ? DMA_READ : 0) |
+      ((flags & VFIO_DMA_MAP_FLAG_WRITE) !== 0 ? DMA_WRITE : 0);
     if (this.domains.length > 0) {
       // vfio_pin_map_dma: pin (FOLL_WRITE for device writes), then map into every domain.
       const rc = this.env.mm.pinCheck(vaddrF, sizeF, (dflags & DMA_WRITE) !== 0);
@@ -646,7 +666,9 @@ export class VfioIommuType1 {
     const argsz = getU32(arg, 0);
     const flags = getU32(arg, 4);
     const mask =
-      VFIO_IOMMU_DIRTY_PAGES_FLAG_START | VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP | VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
+      VFIO_IOMMU_DIRTY_PAGES_FLAG_START |
+      VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP |
+      VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
     if (!this.v2) return -ERRNO.EACCES;
     if (argsz < DIRTY_BITMAP_SIZE || (flags & ~mask) !== 0) return -ERRNO.EINVAL;
     // Exactly one of the three bits.
@@ -693,7 +715,8 @@ export class VfioIommuType1 {
         if (!iovaDmaValid(this.iovaList, s, end)) return `mapping ${s.toString(16)} outside the usable list`;
       }
     }
-    if (invalid !== this.vaddrInvalidCount) return `vaddr_invalid_count ${this.vaddrInvalidCount} != ${invalid}`;
+    if (invalid !== this.vaddrInvalidCount)
+      return `vaddr_invalid_count ${this.vaddrInvalidCount} != ${invalid}`;
     for (let i = 1; i < this.iovaList.length; i++) {
       if (this.iovaList[i]!.start <= this.iovaList[i - 1]!.end) return 'iova list not sorted/disjoint';
     }
