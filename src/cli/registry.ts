@@ -1,4 +1,7 @@
 /** Every `iovamap` command, in the order `--help` lists them. Add one line per command. */
 import type { Command } from './commands.js';
+import { runCommand } from './run.js';
 
-export const COMMANDS: Command[] = [];
+export const COMMANDS: Command[] = [
+  runCommand,
+];

@@ -325,6 +325,11 @@ class Loader {
           `${field}.${op}.${k}`,
         );
     }
+    const bad = spec.validate?.({ op, line, column, fields });
+    if (bad) {
+      const fl = fields[bad.field]?.line ?? line;
+      throw new InputError(bad.message, { file: this.file, line: fl, field: `${field}.${op}.${bad.field}` });
+    }
     return {
       op,
       line,

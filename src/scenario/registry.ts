@@ -57,6 +57,8 @@ export interface StepSpec {
   /** `- op: value` is shorthand for this field. */
   readonly shorthand?: string;
   run(ctx: RunContext, step: ScenarioStep): StepResult;
+  /** Load-time checks beyond the schema: a problem with one field, or undefined. */
+  validate?(step: ScenarioStep): { readonly field: string; readonly message: string } | undefined;
 }
 
 const REGISTRY = new Map<string, StepSpec>();

@@ -40,6 +40,16 @@ import { type ScenarioStep, type StepSpec, registerStep, stepSpec } from './regi
 
 const hex = (v: bigint | number): string => '0x' + v.toString(16);
 
+/** Ioctl names the `ioctl` step knows: container/group/type1, and the vfio-pci device ioctls. */
+export const IOCTL_NAMES: Record<string, number> = {
+  ...CONTAINER_IOCTL_NAMES,
+  VFIO_DEVICE_GET_INFO: 0x3b00 | 107,
+  VFIO_DEVICE_GET_REGION_INFO: 0x3b00 | 108,
+  VFIO_DEVICE_GET_IRQ_INFO: 0x3b00 | 109,
+  VFIO_DEVICE_SET_IRQS: 0x3b00 | 110,
+  VFIO_DEVICE_RESET: 0x3b00 | 111,
+};
+
 /** Thrown by `exit` to end the run (like the probe's `return 1`). */
 export class StopRun {
   constructor(readonly code: number) {}
@@ -241,7 +251,7 @@ def({
     // struct vfio_device_info { argsz, flags, num_regions, num_irqs, cap_offset, pad } = 24 bytes.
     const b = new Uint8Array(24);
     putU32(b, 0, 24);
-    const rc = ctx.sys.ioctl(ctx.fd(s, 'device', 'device'), 0x3b00 | 107, b);
+    const rc = ctx.sys.ioctl(ctx.fd(s, 'device', 'device'), IOCTL_NAMES['VFIO_DEVICE_GET_INFO']!, b);
     ctx.caseLine(
       ctx.text(s, 'name'),
       rc,
@@ -517,14 +527,38 @@ def({
     cmd: {
       kind: 'string',
       required: true,
-      help: `ioctl name (${Object.keys(CONTAINER_IOCTL_NAMES).join(', ')}) or number`,
+      help: 'ioctl name (VFIO_IOMMU_MAP_DMA, VFIO_DEVICE_GET_INFO, ...) or number',
     },
     arg: { kind: 'expr', help: 'integer argument' },
     bytes: { kind: 'string', help: 'hex bytes of the user buffer, e.g. "18 00 00 00 03 00 00 00"' },
   },
+  validate(s) {
+    const c = s.fields['cmd'];
+    if (
+      c?.kind === 'string' &&
+      IOCTL_NAMES[c.value] === undefined &&
+      !/^(0x[0-9a-f]+|[0-9]+)$/i.test(c.value)
+    ) {
+      return {
+        field: 'cmd',
+        message: `unknown ioctl "${c.value}" (known: ${Object.keys(IOCTL_NAMES).join(', ')})`,
+      };
+    }
+    const b = s.fields['bytes'];
+    if (
+      b?.kind === 'string' &&
+      !b.value
+        .trim()
+        .split(/\s+/)
+        .every((p) => /^[0-9a-fA-F]{2}$/.test(p))
+    ) {
+      return { field: 'bytes', message: 'bytes must be two-digit hex values separated by spaces' };
+    }
+    return undefined;
+  },
   run(ctx, s) {
     const cmdText = ctx.str(s, 'cmd')!;
-    let cmd = CONTAINER_IOCTL_NAMES[cmdText];
+    let cmd = IOCTL_NAMES[cmdText];
     if (cmd === undefined) {
       if (/^(0x[0-9a-f]+|[0-9]+)$/i.test(cmdText)) cmd = Number(cmdText);
       else throw ctx.err(s, `unknown ioctl "${cmdText}"`, 'cmd', s.fields['cmd']?.line);
@@ -556,6 +590,14 @@ def({
 
 const PARAMS = ['allow_unsafe_interrupts', 'dma_entry_limit', 'disable_hugepages'];
 
+function checkParam(s: ScenarioStep): { field: string; message: string } | undefined {
+  const p = s.fields['param'];
+  if (p?.kind === 'string' && !PARAMS.includes(p.value)) {
+    return { field: 'param', message: `unknown module parameter "${p.value}" (known: ${PARAMS.join(', ')})` };
+  }
+  return undefined;
+}
+
 function paramText(ctx: RunContext, p: string): string {
   const v = ctx.sys.params;
   if (p === 'dma_entry_limit') return String(v.dmaEntryLimit);
@@ -567,6 +609,7 @@ def({
   summary: 'INFO param_<p>=<value> (sysfs /sys/module/vfio_iommu_type1/parameters)',
   shorthand: 'param',
   fields: { param: { kind: 'string', required: true, help: PARAMS.join(', ') } },
+  validate: (s) => checkParam(s),
   run(ctx, s) {
     const p = ctx.str(s, 'param')!;
     if (!PARAMS.includes(p))
@@ -582,6 +625,7 @@ def({
     param: { kind: 'string', required: true, help: PARAMS.join(', ') },
     value: { kind: 'expr', required: true, help: 'number (1/0 for booleans)' },
   },
+  validate: (s) => checkParam(s),
   run(ctx, s) {
     const p = ctx.str(s, 'param')!;
     const v = ctx.num(s, 'value');
