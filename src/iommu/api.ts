@@ -148,6 +148,13 @@ export interface IommuCore {
   bindDriver(dev: Device, driver: string, driverManagedDma?: boolean): number;
   /** The driver unbinds (iommu_device_unuse_default_domain); `dev.driver` becomes `none`. */
   unbindDriver(dev: Device): void;
+  /**
+   * Write to sysfs `type` (iommu_group_store_type): `identity`, `DMA`, `DMA-FQ` or `auto`. Returns the
+   * byte count on success, else -errno: -EINVAL unknown text (and, 6.1, a group with more than one
+   * device); -EBUSY (6.1) a driver is bound or the group is off its default domain; -EPERM (6.12) the
+   * group has users. DMA -> DMA-FQ is always allowed.
+   */
+  storeGroupType(group: IommuGroup, text: string): number;
   /** The device's group (iommu_group_get). */
   groupOf(dev: Device): IommuGroup | undefined;
   /** The driver's own list for one device (ops->get_resv_regions), unmerged, in driver order. */

@@ -14,7 +14,7 @@ import {
   fail,
   ok,
 } from './api.js';
-import { CoreDevice } from './device.js';
+import { CoreDevice, DRIVER_MANAGED_DMA } from './device.js';
 import { CoreDomain, isDmaType } from './domain.js';
 import { CoreGroup, Ida } from './group.js';
 import { deviceHasIsolatedMsi, systemMsiRemap } from './isolation.js';
@@ -28,9 +28,6 @@ import { hex } from '../base/u64.js';
 import { normalizeBdf } from '../pci/bdf.js';
 import { pciDeviceGroup } from '../pci/group.js';
 import type { PciDev, PciTopology } from '../pci/topology.js';
-
-/** Drivers that manage DMA themselves (driver_managed_dma) among the names the model knows. */
-const DRIVER_MANAGED_DMA = new Set(['vfio-pci']);
 
 export class IommuCoreImpl implements IommuCore {
   readonly profile: KernelProfile;
@@ -75,10 +72,6 @@ export class IommuCoreImpl implements IommuCore {
     }
     for (const d of this.devs) {
       if (d.driver !== 'none' || d.pci.desc.bootProbe !== undefined) this.probeAtDriverBind(d);
-      if (d.driver !== 'none') {
-        d.driverManagedDma = DRIVER_MANAGED_DMA.has(d.driver);
-        if (d.group !== undefined && !d.driverManagedDma) d.group.ownerCount++;
-      }
     }
   }
 
@@ -247,14 +240,12 @@ export class IommuCoreImpl implements IommuCore {
     const rc = this.setDomain(g, g.blockingDomain, true);
     if (rc !== 0) return rc;
     g.owner = owner;
-    g.ownerCount = 1;
     return 0;
   }
 
   releaseDmaOwner(group: IommuGroup): void {
     const g = this.coreGroup(group);
-    if (g === undefined || g.ownerCount === 0 || g.owner === undefined) return;
-    g.ownerCount = 0;
+    if (g === undefined || g.owner === undefined) return;
     g.owner = undefined;
     if (g.defaultDomain !== undefined) g.domain = g.defaultDomain;
   }
@@ -264,23 +255,71 @@ export class IommuCoreImpl implements IommuCore {
     if (d === undefined) return -ERRNO.ENODEV;
     this.probeAtDriverBind(d);
     const g = d.group;
-    if (g !== undefined && !driverManagedDma) {
-      // iommu_device_use_default_domain
-      if (g.ownerCount !== 0 && (g.owner !== undefined || g.domain !== g.defaultDomain)) return -ERRNO.EBUSY;
-      g.ownerCount++;
+    // iommu_device_use_default_domain (the group's owner_cnt follows from the bound drivers)
+    if (
+      g !== undefined &&
+      !driverManagedDma &&
+      g.ownerCount !== 0 &&
+      (g.owner !== undefined || g.domain !== g.defaultDomain)
+    ) {
+      return -ERRNO.EBUSY;
     }
     d.driver = driver;
-    d.driverManagedDma = driverManagedDma;
+    d.managedDmaOverride = driverManagedDma;
     return 0;
   }
 
   unbindDriver(dev: Device): void {
     const d = this.core(dev);
-    if (d === undefined || d.driver === 'none') return;
-    const g = d.group;
-    if (g !== undefined && !d.driverManagedDma && g.ownerCount > 0) g.ownerCount--;
+    if (d === undefined) return;
     d.driver = 'none';
-    d.driverManagedDma = false;
+    d.managedDmaOverride = undefined;
+  }
+
+  storeGroupType(group: IommuGroup, text: string): number {
+    const g = this.coreGroup(group);
+    const count = text.length;
+    if (g === undefined || g.defaultDomain === undefined) return -ERRNO.EINVAL;
+    const t = text.endsWith('\n') ? text.slice(0, -1) : text; // sysfs_streq ignores one trailing newline
+    const wanted: DomainType | 'auto' | undefined =
+      t === 'identity'
+        ? 'identity'
+        : t === 'DMA'
+          ? 'dma'
+          : t === 'DMA-FQ'
+            ? 'dma-fq'
+            : t === 'auto'
+              ? 'auto'
+              : undefined;
+    if (wanted === undefined) return -ERRNO.EINVAL;
+    const ops = g.devices[0]?.ops;
+    if (ops === undefined) return -ERRNO.EINVAL;
+    const cur = g.defaultDomain;
+    const upgradeToFq = wanted === 'dma-fq' && cur.type === 'dma';
+    if (this.profile.groupTypeStoreSingleDevice) {
+      // 6.1 iommu_group_store_type → iommu_change_dev_def_domain
+      if (g.devices.length !== 1) return -ERRNO.EINVAL;
+      if (g.devices[0]!.driver !== 'none' && !upgradeToFq) return -ERRNO.EBUSY;
+      if (g.domain !== cur) return -ERRNO.EBUSY;
+    } else if (!upgradeToFq && g.ownerCount !== 0) {
+      return -ERRNO.EPERM;
+    }
+    const type = wanted === 'auto' ? this.defaultTypeFor(ops) : wanted;
+    if (type === cur.type) return count;
+    if (upgradeToFq) {
+      // iommu_dma_init_fq: the live DMA domain gains a flush queue and becomes DMA-FQ.
+      cur.type = 'dma-fq';
+      g.defaultDomainType = 'dma-fq';
+      return count;
+    }
+    const dom = this.newDomain(type, ops);
+    if (isDmaType(type)) dom.cookieKind = 'dma';
+    const wasOnDefault = g.domain === cur;
+    g.defaultDomain = dom;
+    g.defaultDomainType = type;
+    for (const d of g.devices) this.createDirectMappings(dom, d);
+    if (wasOnDefault) g.domain = dom;
+    return count;
   }
 
   // ---- domains --------------------------------------------------------------------------------
@@ -311,7 +350,14 @@ export class IommuCoreImpl implements IommuCore {
     if (g === undefined || !(domain instanceof CoreDomain)) return -ERRNO.EINVAL;
     if (g.domain !== undefined && g.domain !== g.defaultDomain && g.domain !== g.blockingDomain)
       return -ERRNO.EBUSY;
-    if (g.devices.some((d) => d.ops !== undefined && d.ops.name !== domain.driverName)) return -ERRNO.EINVAL;
+    // A domain of another driver, or of another instance of a driver whose domains are per instance
+    // (6.12 answers -EINVAL; 6.1 arm-smmu-v3 said -ENXIO and virtio-iommu -EXDEV, which VFIO ignores).
+    for (const d of g.devices) {
+      if (d.ops === undefined) continue;
+      if (d.ops.name !== domain.driverName) return -ERRNO.EINVAL;
+      if (d.ops.iommuId !== domain.ops.iommuId && !domain.ops.sharesDomainsAcrossInstances)
+        return -ERRNO.EINVAL;
+    }
     return this.setDomain(g, domain, domain === g.blockingDomain);
   }
 

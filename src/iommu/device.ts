@@ -4,6 +4,9 @@ import type { IommuDriverOps } from './drivers/ops.js';
 import type { PciDev } from '../pci/topology.js';
 import type { CoreGroup } from './group.js';
 
+/** Drivers that set driver_managed_dma (they attach their own domains), among those the model knows. */
+export const DRIVER_MANAGED_DMA: ReadonlySet<string> = new Set(['vfio-pci']);
+
 export class CoreDevice implements Device {
   readonly pci: PciDev;
   readonly bdf: string;
@@ -11,8 +14,8 @@ export class CoreDevice implements Device {
   readonly deviceId: number;
   readonly class: number;
   driver: string;
-  /** The bound driver manages DMA itself (driver_managed_dma: vfio-pci). */
-  driverManagedDma = false;
+  /** Set by bindDriver when the caller says whether the driver manages DMA itself. */
+  managedDmaOverride: boolean | undefined = undefined;
   /** dev->iommu->iommu_dev: the IOMMU driver instance, once probed. */
   ops: IommuDriverOps | undefined = undefined;
   group: CoreGroup | undefined = undefined;
@@ -28,6 +31,11 @@ export class CoreDevice implements Device {
     this.class = pci.desc.class;
     this.driver = pci.desc.driver;
     this.requesterId = requesterId;
+  }
+
+  /** The bound driver manages DMA itself (driver_managed_dma: vfio-pci and the like). */
+  get driverManagedDma(): boolean {
+    return this.managedDmaOverride ?? DRIVER_MANAGED_DMA.has(this.driver);
   }
 
   get iommuId(): string | undefined {

@@ -27,7 +27,8 @@ export function isDmaType(t: DomainType): boolean {
 
 export class CoreDomain implements IommuDomain {
   readonly id: number;
-  readonly type: DomainType;
+  /** Mutable only for DMA -> DMA-FQ (iommu_dma_init_fq on the live domain). */
+  type: DomainType;
   readonly driverName: string;
   readonly geometry: DomainGeometry;
   readonly pgsizeBitmap: bigint;

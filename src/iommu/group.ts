@@ -11,7 +11,18 @@ export class CoreGroup implements IommuGroup {
   domain: CoreDomain | undefined = undefined;
   blockingDomain: CoreDomain | undefined = undefined;
   owner: unknown = undefined;
-  ownerCount = 0;
+
+  /**
+   * group->owner_cnt, derived rather than counted so that it follows `Device.driver` however it is
+   * changed: 1 while an owner (VFIO) holds the group, else the number of devices whose bound kernel
+   * driver uses the default domain (iommu_device_use_default_domain; not driver_managed_dma ones).
+   */
+  get ownerCount(): number {
+    if (this.owner !== undefined) return 1;
+    let n = 0;
+    for (const d of this.devices) if (d.driver !== 'none' && !d.driverManagedDma) n++;
+    return n;
+  }
 
   constructor(id: number, defaultDomainType: DomainType) {
     this.id = id;

@@ -1,13 +1,21 @@
 /**
  * The translations of one paging domain: disjoint runs of pages `[start, end]` (inclusive page frame
  * numbers in units of the domain's smallest page size) with their physical frame and prot. Stands in
- * for the driver's page table. An AVL tree kept in typed arrays: O(log n) lookup, insert and remove,
- * about 34 bytes per mapping, so VFIO can hold 10^6 mappings.
+ * for the driver's page table. An AVL tree whose nodes are 48-byte records in one Float64Array (one
+ * cache line per visited node): O(log n) lookup, insert and remove, so VFIO can hold 10^6 mappings.
  *
  * Frame numbers are JS numbers: with pages of at least 2 KiB a u64 address gives a frame below 2^53.
  */
 
 const NIL = -1;
+/** Record layout (stride W doubles). */
+const W = 6;
+const START = 0;
+const END = 1;
+const PFN = 2;
+const LEFT = 3;
+const RIGHT = 4;
+const HP = 5;
 
 export interface StoredRun {
   readonly start: number;
@@ -17,13 +25,8 @@ export interface StoredRun {
 }
 
 export class MappingStore {
-  private left = new Int32Array(16);
-  private right = new Int32Array(16);
-  private height = new Int8Array(16);
-  private starts = new Float64Array(16);
-  private ends = new Float64Array(16);
-  private pfns = new Float64Array(16);
-  private prots = new Uint8Array(16);
+  /** Node records: start, end, pfn, left, right, height * 256 + prot. */
+  private rec = new Float64Array(16 * W);
   private root = NIL;
   private used = 0;
   private freeList: number[] = [];
@@ -37,14 +40,21 @@ export class MappingStore {
   /** The run containing frame `f`, or undefined. */
   find(f: number): StoredRun | undefined {
     const i = this.floor(f);
-    if (i === NIL || this.ends[i]! < f) return undefined;
+    if (i === NIL || this.rec[i + END]! < f) return undefined;
     return this.run(i);
+  }
+
+  /** The physical frame for frame `f`, or -1 when unmapped (no allocation: the hot path). */
+  frameOf(f: number): number {
+    const i = this.floor(f);
+    if (i === NIL || this.rec[i + END]! < f) return -1;
+    return this.rec[i + PFN]! + (f - this.rec[i + START]!);
   }
 
   /** The first run whose end is >= f (the run containing f, or the next one). */
   ceilingRun(f: number): StoredRun | undefined {
     const i = this.floor(f);
-    if (i !== NIL && this.ends[i]! >= f) return this.run(i);
+    if (i !== NIL && this.rec[i + END]! >= f) return this.run(i);
     const j = this.higher(f);
     return j === NIL ? undefined : this.run(j);
   }
@@ -98,28 +108,30 @@ export class MappingStore {
     while (i !== NIL || stack.length > 0) {
       while (i !== NIL) {
         stack.push(i);
-        i = this.left[i]!;
+        i = this.rec[i + LEFT]!;
       }
       const j = stack.pop()!;
       yield this.run(j);
-      i = this.right[j]!;
+      i = this.rec[j + RIGHT]!;
     }
   }
 
   private run(i: number): StoredRun {
-    return { start: this.starts[i]!, end: this.ends[i]!, pfn: this.pfns[i]!, prot: this.prots[i]! };
+    const r = this.rec;
+    return { start: r[i + START]!, end: r[i + END]!, pfn: r[i + PFN]!, prot: r[i + HP]! % 256 };
   }
 
   /** Node with the greatest start <= f. */
   private floor(f: number): number {
+    const r = this.rec;
     let i = this.root;
     let best = NIL;
     while (i !== NIL) {
-      if (this.starts[i]! <= f) {
+      if (r[i + START]! <= f) {
         best = i;
-        i = this.right[i]!;
+        i = r[i + RIGHT]!;
       } else {
-        i = this.left[i]!;
+        i = r[i + LEFT]!;
       }
     }
     return best;
@@ -127,14 +139,15 @@ export class MappingStore {
 
   /** Node with the smallest start > f. */
   private higher(f: number): number {
+    const r = this.rec;
     let i = this.root;
     let best = NIL;
     while (i !== NIL) {
-      if (this.starts[i]! > f) {
+      if (r[i + START]! > f) {
         best = i;
-        i = this.left[i]!;
+        i = r[i + LEFT]!;
       } else {
-        i = this.right[i]!;
+        i = r[i + RIGHT]!;
       }
     }
     return best;
@@ -145,75 +158,65 @@ export class MappingStore {
     if (this.freeList.length > 0) {
       i = this.freeList.pop()!;
     } else {
-      if (this.used === this.starts.length) this.grow();
-      i = this.used++;
+      if ((this.used + 1) * W > this.rec.length) {
+        const b = new Float64Array(this.rec.length * 2);
+        b.set(this.rec);
+        this.rec = b;
+      }
+      i = this.used++ * W;
     }
-    this.left[i] = NIL;
-    this.right[i] = NIL;
-    this.height[i] = 1;
-    this.starts[i] = start;
-    this.ends[i] = end;
-    this.pfns[i] = pfn;
-    this.prots[i] = prot;
+    const r = this.rec;
+    r[i + START] = start;
+    r[i + END] = end;
+    r[i + PFN] = pfn;
+    r[i + LEFT] = NIL;
+    r[i + RIGHT] = NIL;
+    r[i + HP] = 256 + (prot & 0xff);
     return i;
   }
 
-  private grow(): void {
-    const cap = this.starts.length * 2;
-    const g = <T extends Int32Array | Int8Array | Float64Array | Uint8Array>(
-      a: T,
-      make: (n: number) => T,
-    ): T => {
-      const b = make(cap);
-      b.set(a);
-      return b;
-    };
-    this.left = g(this.left, (n) => new Int32Array(n));
-    this.right = g(this.right, (n) => new Int32Array(n));
-    this.height = g(this.height, (n) => new Int8Array(n));
-    this.starts = g(this.starts, (n) => new Float64Array(n));
-    this.ends = g(this.ends, (n) => new Float64Array(n));
-    this.pfns = g(this.pfns, (n) => new Float64Array(n));
-    this.prots = g(this.prots, (n) => new Uint8Array(n));
-  }
-
   private h(i: number): number {
-    return i === NIL ? 0 : this.height[i]!;
+    return i === NIL ? 0 : Math.floor(this.rec[i + HP]! / 256);
   }
 
   private fix(i: number): void {
-    this.height[i] = 1 + Math.max(this.h(this.left[i]!), this.h(this.right[i]!));
+    const r = this.rec;
+    const hh = 1 + Math.max(this.h(r[i + LEFT]!), this.h(r[i + RIGHT]!));
+    r[i + HP] = hh * 256 + (r[i + HP]! % 256);
   }
 
   private rotRight(i: number): number {
-    const l = this.left[i]!;
-    this.left[i] = this.right[l]!;
-    this.right[l] = i;
+    const r = this.rec;
+    const l = r[i + LEFT]!;
+    r[i + LEFT] = r[l + RIGHT]!;
+    r[l + RIGHT] = i;
     this.fix(i);
     this.fix(l);
     return l;
   }
 
   private rotLeft(i: number): number {
-    const r = this.right[i]!;
-    this.right[i] = this.left[r]!;
-    this.left[r] = i;
+    const r = this.rec;
+    const x = r[i + RIGHT]!;
+    r[i + RIGHT] = r[x + LEFT]!;
+    r[x + LEFT] = i;
     this.fix(i);
-    this.fix(r);
-    return r;
+    this.fix(x);
+    return x;
   }
 
   private balance(i: number): number {
+    const r = this.rec;
     this.fix(i);
-    const bf = this.h(this.left[i]!) - this.h(this.right[i]!);
+    const bf = this.h(r[i + LEFT]!) - this.h(r[i + RIGHT]!);
     if (bf > 1) {
-      const l = this.left[i]!;
-      if (this.h(this.left[l]!) < this.h(this.right[l]!)) this.left[i] = this.rotLeft(l);
+      const l = r[i + LEFT]!;
+      if (this.h(r[l + LEFT]!) < this.h(r[l + RIGHT]!)) r[i + LEFT] = this.rotLeft(l);
       return this.rotRight(i);
     }
     if (bf < -1) {
-      const r = this.right[i]!;
-      if (this.h(this.right[r]!) < this.h(this.left[r]!)) this.right[i] = this.rotRight(r);
+      const x = r[i + RIGHT]!;
+      if (this.h(r[x + RIGHT]!) < this.h(r[x + LEFT]!)) r[i + RIGHT] = this.rotRight(x);
       return this.rotLeft(i);
     }
     return i;
@@ -221,38 +224,41 @@ export class MappingStore {
 
   private ins(t: number, i: number): number {
     if (t === NIL) return i;
-    if (this.starts[i]! < this.starts[t]!) this.left[t] = this.ins(this.left[t]!, i);
-    else this.right[t] = this.ins(this.right[t]!, i);
+    const r = this.rec;
+    if (r[i + START]! < r[t + START]!) r[t + LEFT] = this.ins(r[t + LEFT]!, i);
+    else r[t + RIGHT] = this.ins(r[t + RIGHT]!, i);
     return this.balance(t);
   }
 
   private del(t: number, key: number): number {
     if (t === NIL) return NIL;
-    const k = this.starts[t]!;
+    const r = this.rec;
+    const k = r[t + START]!;
     if (key < k) {
-      this.left[t] = this.del(this.left[t]!, key);
+      r[t + LEFT] = this.del(r[t + LEFT]!, key);
     } else if (key > k) {
-      this.right[t] = this.del(this.right[t]!, key);
+      r[t + RIGHT] = this.del(r[t + RIGHT]!, key);
     } else {
-      const l = this.left[t]!;
-      const r = this.right[t]!;
+      const l = r[t + LEFT]!;
+      const rt = r[t + RIGHT]!;
       this.freeList.push(t);
-      if (l === NIL) return r;
-      if (r === NIL) return l;
+      if (l === NIL) return rt;
+      if (rt === NIL) return l;
       // Replace by the smallest node of the right subtree.
-      let m = r;
-      while (this.left[m]! !== NIL) m = this.left[m]!;
-      this.right[m] = this.delMin(r);
-      this.left[m] = l;
+      let m = rt;
+      while (r[m + LEFT]! !== NIL) m = r[m + LEFT]!;
+      r[m + RIGHT] = this.delMin(rt);
+      r[m + LEFT] = l;
       return this.balance(m);
     }
     return this.balance(t);
   }
 
   private delMin(t: number): number {
-    const l = this.left[t]!;
-    if (l === NIL) return this.right[t]!;
-    this.left[t] = this.delMin(l);
+    const r = this.rec;
+    const l = r[t + LEFT]!;
+    if (l === NIL) return r[t + RIGHT]!;
+    r[t + LEFT] = this.delMin(l);
     return this.balance(t);
   }
 }

@@ -47,8 +47,23 @@ export interface KernelProfile {
    * non-DMA domain to a device with a non-relaxable RMRR (device_is_rmrr_locked).
    */
   readonly requireDirectInCore: boolean;
+  /**
+   * iommu_group_store_type (writing sysfs `type`): 6.1 only changes single-device groups (-EINVAL
+   * otherwise) and refuses a bound driver with -EBUSY; 6.12 takes any group without users
+   * (owner_cnt, else -EPERM). Both allow DMA -> DMA-FQ at any time.
+   */
+  readonly groupTypeStoreSingleDevice: boolean;
   /** iommu_group_show_resv_regions: output bounded to one page by sysfs_emit_at (6.12) vs sprintf (6.1). */
   readonly resvSysfsPageLimit: boolean;
+  /** kernel/irq/msi.c: per-device PCI/MSI irq domains (6.2+): /proc/interrupts shows `ITS-PCI-MSIX-<bdf>`. */
+  readonly perDeviceMsiDomains: boolean;
+  /** vfio_pci_ioctl_get_info: copies min(argsz, 24) bytes back (>= 6.6) instead of 16, or 20 when argsz >= 20. */
+  readonly deviceInfoCopiesWholeStruct: boolean;
+  /**
+   * vfio_pci_intrs.c: MSI contexts in a sparse xarray (6.5+) instead of a fixed array of num_ctx; with
+   * the array, vfio_msi_set_block rejects any vector >= num_ctx before touching the others.
+   */
+  readonly vfioSparseIrqCtx: boolean;
   /** vfio_iommu_type1_get_info: copies min(argsz, 24) bytes of a zeroed struct (6.12) instead of 16 or 20 (6.1). */
   readonly type1InfoCopiesMin24: boolean;
   /** vfio_group_ioctl_set_container: an fd that is not a container: -EINVAL (6.1) or -EBADFD (iommufd era). */
@@ -70,6 +85,10 @@ const P61: KernelProfile = {
   amdHtRangeIgnore: false,
   requireDirectInCore: false,
   resvSysfsPageLimit: false,
+  groupTypeStoreSingleDevice: true,
+  perDeviceMsiDomains: false,
+  deviceInfoCopiesWholeStruct: false,
+  vfioSparseIrqCtx: false,
   type1InfoCopiesMin24: false,
   setContainerForeignFdErrno: 'EINVAL',
 };
@@ -89,6 +108,10 @@ const P612: KernelProfile = {
   amdHtRangeIgnore: false,
   requireDirectInCore: true,
   resvSysfsPageLimit: true,
+  groupTypeStoreSingleDevice: false,
+  perDeviceMsiDomains: true,
+  deviceInfoCopiesWholeStruct: true,
+  vfioSparseIrqCtx: true,
   type1InfoCopiesMin24: true,
   setContainerForeignFdErrno: 'EBADFD',
 };

@@ -70,12 +70,18 @@ export class PciTopology {
     }
     all.sort((a, b) => compareBdf(a.addr, b.addr));
     for (const dev of all) {
-      const up = all.find(
-        (br) =>
-          br.desc.bridge !== undefined &&
-          br.addr.segment === dev.addr.segment &&
-          br.desc.bridge.secondary === dev.addr.bus,
-      );
+      // A bridge forwards to a bus numbered above its own (pci_scan_bridge); a device on its host
+      // bridge's first bus is on the root bus. Both rules keep the hierarchy a tree.
+      const onRoot = dev.hostBridge !== undefined && dev.addr.bus === dev.hostBridge.buses[0];
+      const up = onRoot
+        ? undefined
+        : all.find(
+            (br) =>
+              br.desc.bridge !== undefined &&
+              br.addr.segment === dev.addr.segment &&
+              br.desc.bridge.secondary === dev.addr.bus &&
+              br.desc.bridge.secondary > br.addr.bus,
+          );
       if (up !== undefined && up !== dev) {
         dev.upstream = up;
         up.children.push(dev);
@@ -148,13 +154,30 @@ export class PciTopology {
    */
   acsEnabled(dev: PciDev): boolean {
     if (!dev.isPcie) return false;
-    if (dev.isBridge) {
-      if (dev.desc.bridge!.pcieToPci === true) return false;
-      if (dev.onRootBus) return dev.desc.acs ?? dev.hostBridge?.acs ?? false;
-      return dev.desc.acs ?? false;
+    switch (this.portType(dev)) {
+      case 'pcie-to-pci':
+        return false;
+      case 'root':
+        return dev.desc.acs ?? dev.hostBridge?.acs ?? false;
+      case 'downstream':
+        return dev.desc.acs ?? false;
+      default:
+        // endpoints, upstream ports: ACS only matters for multifunction devices
+        return dev.multifunction ? (dev.desc.acs ?? false) : true;
     }
-    if (dev.multifunction) return dev.desc.acs ?? false;
-    return true;
+  }
+
+  /**
+   * PCIe port type, derived from the hierarchy: bridges on a root bus are root ports; a bridge on the
+   * link below a root or downstream port is a switch upstream port; bridges below an upstream port
+   * are downstream ports.
+   */
+  portType(dev: PciDev): 'endpoint' | 'root' | 'upstream' | 'downstream' | 'pcie-to-pci' {
+    if (!dev.isBridge) return 'endpoint';
+    if (dev.desc.bridge!.pcieToPci === true) return 'pcie-to-pci';
+    const up = dev.upstream;
+    if (up === undefined) return 'root';
+    return this.portType(up) === 'upstream' ? 'downstream' : 'upstream';
   }
 
   /** pci_acs_path_enabled(start, NULL, flags): ACS on `start` and every bridge above it. */

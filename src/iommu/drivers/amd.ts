@@ -114,6 +114,7 @@ export function amdIommu(ctx: DriverContext): IommuDriverOps {
       }
     },
     // "AMD-Vi: Using strict mode due to virtualization" (NpCache)
+    sharesDomainsAcrossInstances: true,
     forcesStrict: iommu.cachingMode === true,
     mapRangeCheck: () => 0,
     attachCheck: () => 0,

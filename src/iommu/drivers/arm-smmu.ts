@@ -42,6 +42,7 @@ function smmuCommon(ctx: DriverContext, name: 'arm-smmu' | 'arm-smmu-v3', inputB
           return false;
       }
     },
+    sharesDomainsAcrossInstances: false,
     forcesStrict: false,
     mapRangeCheck: (iova, size) => lpaeRangeCheck(iova, size, inputBits),
     attachCheck: () => 0,

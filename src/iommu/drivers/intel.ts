@@ -95,6 +95,7 @@ export function intelIommu(ctx: DriverContext): IommuDriverOps {
           return false;
       }
     },
+    sharesDomainsAcrossInstances: true,
     forcesStrict: iommu.cachingMode === true,
     // intel_iommu_map: an IOVA past the domain's address width is -EFAULT.
     mapRangeCheck: (iova, size) => (iova + size - 1n > apertureOfBits(bits).apertureEnd ? -14 : 0),

@@ -45,6 +45,12 @@ export interface IommuDriverOps {
   getResvRegions(dev: PciDev): ResvRegion[];
   /** ops->capable / device_iommu_capable. */
   capable(cap: IommuCap): boolean;
+  /**
+   * A paging domain of this driver can be attached to devices behind another instance of the same
+   * driver (Intel, AMD). SMMU and virtio-iommu domains belong to one IOMMU instance
+   * (arm_smmu_attach_dev / viommu_attach_dev refuse a foreign instance).
+   */
+  readonly sharesDomainsAcrossInstances: boolean;
   /** The driver forces strict invalidation (iommu_set_dma_strict), so DMA default domains, never DMA-FQ. */
   readonly forcesStrict: boolean;
   /**
