@@ -88,6 +88,8 @@ export class DmaTree {
   private n = 0;
   private readonly pathNodes: Inner[] = [];
   private readonly pathIdx: number[] = [];
+  /** Depth of the last descent (entries of pathNodes/pathIdx in use). */
+  private pathLen = 0;
 
   constructor() {
     this.root = this.newLeaf();
@@ -161,8 +163,7 @@ export class DmaTree {
       depth++;
       x = x.kids[i]!;
     }
-    this.pathNodes.length = depth;
-    this.pathIdx.length = depth;
+    this.pathLen = depth;
     return x;
   }
 
@@ -244,7 +245,7 @@ export class DmaTree {
     if (r.next) r.next.prev = r;
     r.prev = l;
     l.next = r;
-    this.insertUp(this.pathNodes.length - 1, r.d[0]!, r, l);
+    this.insertUp(this.pathLen - 1, r.d[0]!, r, l);
   }
 
   /** Adds child `right` (first key `sep`) after the child taken at path level `lvl`. */
@@ -271,13 +272,13 @@ export class DmaTree {
     if (s + 1 < l.n) l.d.copyWithin(s * W, (s + 1) * W, l.n * W);
     l.n--;
     this.n--;
-    if (l.n > 0 || this.pathNodes.length === 0) return true;
+    if (l.n > 0 || this.pathLen === 0) return true;
     // Drop the empty leaf from the chain and from its parents.
     if (l.prev) l.prev.next = l.next;
     if (l.next) l.next.prev = l.prev;
     this.leaves[l.id] = undefined;
     this.freeIds.push(l.id);
-    for (let lvl = this.pathNodes.length - 1; lvl >= 0; lvl--) {
+    for (let lvl = this.pathLen - 1; lvl >= 0; lvl--) {
       const p = this.pathNodes[lvl]!;
       const i = this.pathIdx[lvl]!;
       p.kids.splice(i, 1);

@@ -599,23 +599,23 @@ export class VfioIommuType1 {
       const npages = bitmapPgsize === 0n ? 0n : getU64(arg, 16) >> BigInt(lowBit(bitmapPgsize));
       if (verifyBitmapSize(npages, bsize) !== 0) return -ERRNO.EINVAL;
     }
-    // --- vfio_dma_do_unmap
-    const iova = getU64(arg, 8);
-    let size = getU64(arg, 16);
-    const pg = BigInt(this.minPageBytes);
-    if ((iova & (pg - 1n)) !== 0n) return -ERRNO.EINVAL;
+    // --- vfio_dma_do_unmap (frames: every accepted iova/size is a multiple of the minimum page size)
+    const first = this.alignedFrame(arg, 8);
+    if (first < 0) return -ERRNO.EINVAL;
+    const sizeLo = getU32(arg, 16);
+    const sizeHi = getU32(arg, 20);
+    let endEx: number;
     if (all) {
-      if (iova !== 0n || size !== 0n) return -ERRNO.EINVAL;
-      size = U64_MAX;
-    } else if (size === 0n || (size & (pg - 1n)) !== 0n) {
-      return -ERRNO.EINVAL;
-    } else if (iova + size - 1n > U64_MAX) {
-      return -ERRNO[this.env.profile.mapOverflowErrno];
+      if (first !== 0 || sizeLo !== 0 || sizeHi !== 0) return -ERRNO.EINVAL;
+      // size = U64_MAX: the walk covers every frame.
+      endEx = FRAMES_U64;
+    } else {
+      const sizeF = this.alignedFrame(arg, 16);
+      if ((sizeLo === 0 && sizeHi === 0) || sizeF < 0) return -ERRNO.EINVAL;
+      if (first + sizeF > FRAMES_U64) return -ERRNO[this.env.profile.mapOverflowErrno];
+      endEx = first + sizeF;
     }
-    if (dirty && (!this.dirtyTracking || bitmapPgsize !== pg)) return -ERRNO.EINVAL;
-    const first = Number(iova >> 12n);
-    // Exclusive end in frames; for ALL (size = 2^64-1) the kernel's iova + size is 2^64-1.
-    const endEx = all ? FRAMES_U64 : Number((iova + size) >> 12n);
+    if (dirty && (!this.dirtyTracking || bitmapPgsize !== BigInt(this.minPageBytes))) return -ERRNO.EINVAL;
     if (this.v2 && !all) {
       const a = this.dma.containing(first);
       if (a !== DMA_NIL && this.dma.iovaOf(a) !== first) return -ERRNO.EINVAL;
@@ -656,7 +656,8 @@ export class VfioIommuType1 {
       }
     }
     // Only on success are the first 24 bytes copied back, with the unmapped total in `size`.
-    putU64(arg, 16, bigOfFrame(unmapped));
+    putU32(arg, 16, (unmapped % 1048576) * 4096);
+    putU32(arg, 20, Math.floor(unmapped / 1048576));
     return 0;
   }
 
