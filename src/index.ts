@@ -10,3 +10,19 @@ export type * from './iommu/api.js';
 export type * from './platform/types.js';
 export { VERSION } from './version.js';
 export * from './vmm/index.js';
+export * from './uapi/vfio-type1.js';
+export { VfioSystem, type VfioSystemOptions, type VfioFile } from './vfio/system.js';
+export * from './vfio/typed.js';
+export { usableIovaList, type AttachStep, type UsableResult } from './vfio/type1/iova-list.js';
+export { type Type1Params, defaultType1Params } from './vfio/type1/type1.js';
+export { AddressSpace } from './mm/address-space.js';
+export { parseScenario, type Scenario } from './scenario/parse.js';
+export {
+  runScenario,
+  runScenarioFull,
+  setPlatformResolver,
+  builtinScenarios,
+  builtinScenarioText,
+  type RunOptions,
+} from './scenario/runner.js';
+export { registerStep, type StepSpec } from './scenario/registry.js';
