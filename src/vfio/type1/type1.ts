@@ -616,14 +616,18 @@ export class VfioIommuType1 {
       endEx = first + sizeF;
     }
     if (dirty && (!this.dirtyTracking || bitmapPgsize !== BigInt(this.minPageBytes))) return -ERRNO.EINVAL;
+    // The first mapping whose last frame is >= first (vfio_find_dma_first_node); it contains `first`
+    // when it starts at or below it.
+    let i = this.dma.firstFrom(first);
     if (this.v2 && !all) {
-      const a = this.dma.containing(first);
-      if (a !== DMA_NIL && this.dma.iovaOf(a) !== first) return -ERRNO.EINVAL;
-      const b = this.dma.containing(endEx - 1);
+      // Can't unmap in the middle of a mapping, at either end.
+      if (i !== DMA_NIL && this.dma.iovaOf(i) < first) return -ERRNO.EINVAL;
+      let b = i;
+      if (b === DMA_NIL || this.dma.iovaOf(b) + this.dma.pagesOf(b) < endEx) b = this.dma.containing(endEx - 1);
+      else if (this.dma.iovaOf(b) > endEx - 1) b = DMA_NIL;
       if (b !== DMA_NIL && this.dma.iovaOf(b) + this.dma.pagesOf(b) !== endEx) return -ERRNO.EINVAL;
     }
     let unmapped = 0;
-    let i = this.dma.firstFrom(first);
     if (invalidate) {
       const touched: number[] = [];
       while (i !== DMA_NIL) {
@@ -651,8 +655,11 @@ export class VfioIommuType1 {
         if (k >= endEx) break;
         if (!this.v2 && first > k) break;
         unmapped += this.dma.pagesOf(i);
+        // The key of the next mapping, read before the removal shifts the leaf.
+        const nx = this.dma.next(i);
+        const nk = nx === DMA_NIL || this.dma.iovaOf(nx) >= endEx ? -1 : this.dma.iovaOf(nx);
         this.removeAt(i);
-        i = this.dma.higher(k);
+        i = nk < 0 ? DMA_NIL : this.dma.floor(nk);
       }
     }
     // Only on success are the first 24 bytes copied back, with the unmapped total in `size`.
