@@ -21,7 +21,12 @@ export * from './vmm/index.js';
 export * from './uapi/vfio-type1.js';
 export { VfioSystem, type VfioSystemOptions, type VfioFile } from './vfio/system.js';
 export * from './vfio/typed.js';
-export { usableIovaList, type AttachStep, type UsableResult } from './vfio/type1/iova-list.js';
+export {
+  usableIovaList,
+  usableIovaForGroups,
+  type AttachStep,
+  type UsableResult,
+} from './vfio/type1/iova-list.js';
 export { type Type1Params, defaultType1Params } from './vfio/type1/type1.js';
 export { AddressSpace } from './mm/address-space.js';
 export { parseScenario, type Scenario } from './scenario/parse.js';

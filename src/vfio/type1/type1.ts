@@ -623,7 +623,8 @@ export class VfioIommuType1 {
       // Can't unmap in the middle of a mapping, at either end.
       if (i !== DMA_NIL && this.dma.iovaOf(i) < first) return -ERRNO.EINVAL;
       let b = i;
-      if (b === DMA_NIL || this.dma.iovaOf(b) + this.dma.pagesOf(b) < endEx) b = this.dma.containing(endEx - 1);
+      if (b === DMA_NIL || this.dma.iovaOf(b) + this.dma.pagesOf(b) < endEx)
+        b = this.dma.containing(endEx - 1);
       else if (this.dma.iovaOf(b) > endEx - 1) b = DMA_NIL;
       if (b !== DMA_NIL && this.dma.iovaOf(b) + this.dma.pagesOf(b) !== endEx) return -ERRNO.EINVAL;
     }
