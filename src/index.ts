@@ -18,7 +18,6 @@ export { hostViewFromRaw, inferRegion, usableRanges } from './host/raw.js';
 export { sysfsTreeFromHostView, memoryReader, readSysfs } from './host/sysfs-tree.js';
 export { snapshotText, parseSnapshot, hostViewFromSnapshot } from './host/snapshot.js';
 export { parsePciIds, lspciDeviceName, lspciClassName } from './host/pci-ids.js';
-export * from './vmm/index.js';
 export * from './uapi/vfio-type1.js';
 export { VfioSystem, type VfioSystemOptions, type VfioFile } from './vfio/system.js';
 export * from './vfio/typed.js';
@@ -31,6 +30,7 @@ export {
 export { type Type1Params, defaultType1Params } from './vfio/type1/type1.js';
 export { AddressSpace } from './mm/address-space.js';
 export { parseScenario, type Scenario } from './scenario/parse.js';
+export {
   runScenario,
   runScenarioFull,
   setPlatformResolver,
