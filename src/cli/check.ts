@@ -90,7 +90,7 @@ export const checkCommand = defineCommand(
     ],
   },
   async (a) => {
-    const host = await loadHost(a);
+    const host = loadHost(a);
     const { model, request, notes: reqNotes } = vmmRequest(a, host);
     const { groups, notes: selNotes } = hostGroups(a, host);
     const p2p = bool(a, 'p2p');

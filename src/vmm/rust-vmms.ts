@@ -6,7 +6,17 @@
  * (crosvm reads the ranges, but only to allocate IOVAs for virtio-iommu/coiommu devices).
  */
 import type { Range } from '../base/range.js';
-import { cliHex, cliSize, fail, minBig, resolveOptions, roundDown, sizeOpt, span } from './common.js';
+import {
+  cliHex,
+  cliSize,
+  fail,
+  minBig,
+  resolveOptions,
+  roundDown,
+  sizeOpt,
+  span,
+  strerror,
+} from './common.js';
 import type {
   FailedMapping,
   GuestArch,
@@ -106,6 +116,10 @@ function makeModel(spec: RustVmmSpec): VmmModel {
     knobs: (req, trouble) => (spec.knobs ? spec.knobs(req, trouble) : []),
     commandLine: (layout) => spec.commandLine(layout),
     failure: (m, layout) => spec.failure(m, layout),
+    // These VMMs print the failing ioctl's errno inside their own error chains; the step is what matters.
+    refusal: (r) => [
+      `${r.ioctl} for group ${r.group} (${r.device}) = ${-Math.abs(r.errno)} (${strerror(r.errno)})`,
+    ],
   };
   return model;
 }

@@ -177,7 +177,6 @@ test('check: usage and input errors exit 2 with a message, never a stack trace',
     [['check', '--vmm', 'qemu-q35', '--regions', AMD], /--memory is required/],
     [['check', '--vmm', 'bochs', '--memory', '4G', '--regions', AMD], /unknown VMM "bochs"/],
     [['check', '--vmm', 'qemu-q35', '--memory', 'lots', '--regions', AMD], /--memory "lots": not a size/],
-    [['check', '--vmm', 'qemu-q35', '--memory', '4G'], /no host given/],
     [
       ['check', '--vmm', 'qemu-q35', '--memory', '4G', '--regions', '/nonexistent/rr'],
       /cannot read \/nonexistent\/rr: ENOENT/,
@@ -206,6 +205,95 @@ test('check: usage and input errors exit 2 with a message, never a stack trace',
     assert.match(r.stderr, re, args.join(' '));
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   }
+});
+
+test('check: with no host source it reads /sys (IOVAMAP_SYSFS_ROOT), and says when that is missing', () => {
+  const r = runCli(['check', '--vmm', 'qemu-q35', '--memory', '4G'], {
+    env: { IOVAMAP_SYSFS_ROOT: '/nonexistent' },
+  });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /\/nonexistent is not available on this system/);
+  assert.match(r.stderr, /hint: explore a built-in machine instead: --platform NAME/);
+  const both = runCli([
+    'check',
+    '--vmm',
+    'qemu-q35',
+    '--memory',
+    '4G',
+    '--regions',
+    AMD,
+    '--platform',
+    'amd-epyc',
+  ]);
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /give one host source: --regions or --platform/);
+});
+
+test('check --platform amd-epyc: the modelled host reproduces report #1, bridges left out of the container', () => {
+  const r = runCli([
+    'check',
+    '--platform',
+    'amd-epyc',
+    '--vmm',
+    'qemu',
+    '--machine',
+    'pc-q35-4.2',
+    '--memory',
+    '1047296M',
+  ]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(
+    r.stdout,
+    /Region pc\.ram: vfio_dma_map\(0x\.\.\., 0x100000000, 0xff30000000, 0x\.\.\.\) = -22 \(Invalid argument\)/,
+  );
+  assert.match(r.stdout, /AMD HyperTransport window .* "reserved" of group/);
+  assert.match(r.stdout, /left out groups of host and PCI bridges only/);
+  const fixed = runCli(['check', '--platform', 'amd-epyc', '--vmm', 'qemu-q35', '--memory', '1047296M']);
+  assert.equal(fixed.status, 0, fixed.stdout);
+});
+
+test('check --platform intel-xeon-hpe-rmrr: the RMRR device is refused before any mapping, per kernel', () => {
+  const args = [
+    'check',
+    '--platform',
+    'intel-xeon-hpe-rmrr',
+    '--vmm',
+    'qemu-q35',
+    '--memory',
+    '8G',
+    '--device',
+    '04:00.0',
+  ];
+  const k612 = runCli(args);
+  assert.equal(k612.status, 1);
+  assert.match(k612.stdout, /REFUSED: group \d+ \(0000:04:00\.0/);
+  assert.match(k612.stdout, /Firmware has requested this device have a 1:1 IOMMU mapping/);
+  assert.match(
+    k612.stdout,
+    /failed to setup container for group \d+: Failed to set group container: Invalid argument/,
+  );
+  assert.match(k612.stdout, /does not fit: 0 conflicts, 1 refused group/);
+  const k61 = runCli([...args, '--kernel', '6.1']);
+  assert.equal(k61.status, 1);
+  assert.match(k61.stdout, /Device is ineligible for IOMMU domain attach due to platform RMRR requirement/);
+  assert.match(k61.stdout, /Failed to set group container: Operation not permitted/);
+});
+
+test('check --platform amd-seattle: GICv2m cannot isolate MSIs, every group is refused', () => {
+  const r = runCli([
+    'check',
+    '--platform',
+    'amd-seattle',
+    '--vmm',
+    'qemu',
+    '--machine',
+    'virt',
+    '--memory',
+    '8G',
+  ]);
+  assert.equal(r.status, 1);
+  assert.match(r.stdout, /REFUSED: group \d+ .*GICv2m/);
+  assert.match(r.stdout, /Failed to set iommu for container: Operation not permitted/);
 });
 
 test('check: a malformed reserved_regions file names the file and line', () => {
