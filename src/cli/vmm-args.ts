@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { InputError, NotFoundError } from '../base/errors.js';
-import { formatSize, hex16 } from '../base/u64.js';
+import { formatSize } from '../base/u64.js';
+import { rangeText } from '../vmm/explain.js';
 import type { HostView } from '../host/view.js';
 import { resolveHostView } from '../host/resolve.js';
 import { HOST_SOURCE_OPTIONS, hostSource } from './host-options.js';
@@ -187,22 +188,7 @@ export function hostGroups(
   return { groups: sel.groups, notes: sel.notes };
 }
 
-export function rangeText(start: bigint, end: bigint): string {
-  return `${hex16(start)}-${hex16(end)} (${exactSize(end - start + 1n)})`;
-}
-
-/** `4 GiB`, `3054 MiB`, `640 KiB`: exact when the size is a whole number of a unit (as VMM sizes are). */
-export function exactSize(b: bigint): string {
-  for (const [shift, unit] of [
-    [40n, 'TiB'],
-    [30n, 'GiB'],
-    [20n, 'MiB'],
-    [10n, 'KiB'],
-  ] as const) {
-    if (b >= 1n << shift && b % (1n << shift) === 0n) return `${b >> shift} ${unit}`;
-  }
-  return formatSize(b);
-}
+export { exactSize, rangeText } from '../vmm/explain.js';
 
 export function layoutLines(layout: GuestLayout, p2p: boolean): string[] {
   return layout.ranges
