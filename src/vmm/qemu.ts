@@ -19,6 +19,7 @@ import {
   sizeOpt,
   span,
   strerror,
+  checkedLayout,
   type OptionValues,
 } from './common.js';
 import type {
@@ -365,18 +366,15 @@ function x86Layout(model: VmmModel, machine: X86Machine, req: LayoutRequest): La
     span(hole64, hole64Size(machine, o), 'pci-window', 'pci', '64-bit PCI MMIO window (pci-hole64)'),
   );
   ranges.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
-  return {
-    ok: true,
-    layout: {
-      vmm: model.id,
-      family: 'qemu',
-      arch: 'x86_64',
-      memory: ram,
-      options: o,
-      ranges,
-      notes,
-    },
-  };
+  return checkedLayout({
+    vmm: model.id,
+    family: 'qemu',
+    arch: 'x86_64',
+    memory: ram,
+    options: o,
+    ranges,
+    notes,
+  });
 }
 
 function x86Breakpoints(machine: X86Machine, req: LayoutRequest): bigint[] {
@@ -536,10 +534,15 @@ function virtLayout(model: VmmModel, req: LayoutRequest): LayoutResult {
     const mmio = roundUp(base, VIRT_HIGH_MMIO_SIZE);
     ranges.push(span(mmio, VIRT_HIGH_MMIO_SIZE, 'pci-window', 'pcie-mmio-high', '64-bit PCIe MMIO window'));
   }
-  return {
-    ok: true,
-    layout: { vmm: model.id, family: 'qemu', arch: 'aarch64', memory: ram, options: o, ranges, notes },
-  };
+  return checkedLayout({
+    vmm: model.id,
+    family: 'qemu',
+    arch: 'aarch64',
+    memory: ram,
+    options: o,
+    ranges,
+    notes,
+  });
 }
 
 export const QEMU_VIRT: VmmModel = (() => {

@@ -7,6 +7,7 @@
  */
 import type { Range } from '../base/range.js';
 import {
+  checkedLayout,
   cliHex,
   cliSize,
   fail,
@@ -99,18 +100,15 @@ function makeModel(spec: RustVmmSpec): VmmModel {
       if (spec.maxMemory && req.memory > spec.maxMemory.bytes) return fail(spec.maxMemory.why);
       const ranges = spec.ranges(req.memory, r.values);
       if (!Array.isArray(ranges)) return fail(ranges.error, ranges.option);
-      return {
-        ok: true,
-        layout: {
-          vmm: spec.id,
-          family: spec.family,
-          arch: spec.arch,
-          memory: req.memory,
-          options: r.values,
-          ranges: sorted(ranges),
-          notes: spec.notes(r.values),
-        },
-      };
+      return checkedLayout({
+        vmm: spec.id,
+        family: spec.family,
+        arch: spec.arch,
+        memory: req.memory,
+        options: r.values,
+        ranges: sorted(ranges),
+        notes: spec.notes(r.values),
+      });
     },
     breakpoints: () => [],
     knobs: (req, trouble) => (spec.knobs ? spec.knobs(req, trouble) : []),
