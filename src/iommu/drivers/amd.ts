@@ -116,6 +116,7 @@ export function amdIommu(ctx: DriverContext): IommuDriverOps {
       }
     },
     // "AMD-Vi: Using strict mode due to virtualization" (NpCache)
+    msiWindowReadsFault: true,
     sharesDomainsAcrossInstances: true,
     forcesStrict: iommu.cachingMode === true,
     mapRangeCheck: () => 0,

@@ -49,6 +49,7 @@ function smmuCommon(
           return false;
       }
     },
+    msiWindowReadsFault: false,
     sharesDomainsAcrossInstances: false,
     forcesStrict: false,
     mapRangeCheck: (iova, size, paddr) => lpaeRangeCheck(iova, size, paddr, inputBits, outputBits),

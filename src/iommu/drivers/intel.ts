@@ -97,6 +97,7 @@ export function intelIommu(ctx: DriverContext): IommuDriverOps {
           return false;
       }
     },
+    msiWindowReadsFault: true,
     sharesDomainsAcrossInstances: true,
     forcesStrict: iommu.cachingMode === true,
     // intel_iommu_map: an IOVA past the domain's address width is -EFAULT.

@@ -57,6 +57,12 @@ export interface IommuDriverOps {
    * (arm_smmu_attach_dev / viommu_attach_dev refuse a foreign instance).
    */
   readonly sharesDomainsAcrossInstances: boolean;
+  /**
+   * A hardware MSI window is an interrupt address range: writes there are interrupt requests, never
+   * translated. On x86 (VT-d, AMD-Vi) a read of that range is an unsupported request (fault); QEMU's
+   * virtio-iommu and the Hi161x ITS page let both through.
+   */
+  readonly msiWindowReadsFault: boolean;
   /** The driver forces strict invalidation (iommu_set_dma_strict), so DMA default domains, never DMA-FQ. */
   readonly forcesStrict: boolean;
   /**

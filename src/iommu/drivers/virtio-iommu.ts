@@ -74,6 +74,7 @@ export function virtioIommu(ctx: DriverContext): IommuDriverOps {
     capable(cap: IommuCap): boolean {
       return cap === 'cache-coherency' || cap === 'deferred-flush';
     },
+    msiWindowReadsFault: false,
     sharesDomainsAcrossInstances: false,
     forcesStrict: false,
     // The device checks the request against input_range (VIRTIO_IOMMU_S_RANGE → -ERANGE).
