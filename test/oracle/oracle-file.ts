@@ -9,9 +9,17 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { KernelVersion } from '../../src/kernel/profile.js';
 
-export const ORACLE_DIR = process.env['ORACLE_DIR'] ?? '/work/shared/oracle/out';
+/** The repository root (this file runs from dist/test/oracle/). */
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** `$ORACLE_DIR`, else `shared/` beside the repository (as CI lays it out), else /work/shared. */
+export const ORACLE_DIR =
+  process.env['ORACLE_DIR'] ??
+  [join(REPO_ROOT, '..', 'shared', 'oracle', 'out'), '/work/shared/oracle/out'].find((d) => existsSync(d)) ??
+  join(REPO_ROOT, '..', 'shared', 'oracle', 'out');
 
 export interface OracleGroupDevice {
   readonly bdf: string;
