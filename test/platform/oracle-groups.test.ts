@@ -1,6 +1,6 @@
 /**
  * Groups and reserved_regions of every oracle machine and kernel, compared byte for byte with the
- * first dump (at boot) in /work/shared/oracle/out.
+ * first dump (at boot) of the oracle captures (test/oracle/oracle-file.ts finds them).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
