@@ -139,6 +139,30 @@ export class MappingStore {
     return removed;
   }
 
+  /**
+   * Removes frames from `start` on, run after run, up to `end`, stopping at the first frame that is
+   * not mapped (the page-table walk of iommu_unmap). Runs removed whole are dropped in place.
+   */
+  removeFrom(start: number, end: number): number {
+    let removed = 0;
+    let f = start;
+    while (f <= end) {
+      const leaf = this.leafFor(f);
+      const j = upperBound(leaf.s, leaf.n, f) - 1;
+      if (j < 0 || leaf.e[j]! < f) break;
+      const runEnd = leaf.e[j]!;
+      if (leaf.s[j] === f && runEnd <= end) {
+        removed += runEnd - f + 1;
+        this.removeAt(leaf, j);
+      } else {
+        const e = Math.min(runEnd, end);
+        removed += this.removeRange(f, e);
+      }
+      f = Math.min(runEnd, end) + 1;
+    }
+    return removed;
+  }
+
   clear(): void {
     this.root = new Leaf();
     this.n = 0;
@@ -239,7 +263,10 @@ export class MappingStore {
   /** Removes the run starting exactly at `start` (it exists). */
   private removeKey(start: number): void {
     const leaf = this.leafFor(start);
-    const j = upperBound(leaf.s, leaf.n, start) - 1;
+    this.removeAt(leaf, upperBound(leaf.s, leaf.n, start) - 1);
+  }
+
+  private removeAt(leaf: Leaf, j: number): void {
     leaf.s.copyWithin(j, j + 1, leaf.n);
     leaf.e.copyWithin(j, j + 1, leaf.n);
     leaf.p.copyWithin(j, j + 1, leaf.n);

@@ -60,8 +60,13 @@ export interface IommuDescription {
   readonly virtioProbeResvMem?: readonly VirtioResvMem[];
   /** virtio-iommu config `input_range` (domain aperture). */
   readonly virtioInputRange?: Range;
-  /** DMA-coherent (IOMMU_CAP_CACHE_COHERENCY / enforce_cache_coherency). */
+  /** DMA-coherent walks and accesses (IOMMU_CAP_CACHE_COHERENCY); absent: true. */
   readonly coherent?: boolean;
+  /**
+   * Intel VT-d snoop control (ecap.SC): lets intel-iommu force snooping, so enforce_cache_coherency
+   * succeeds (VFIO_DMA_CC_IOMMU = 1). QEMU's VT-d has none; most server VT-d units have it. Absent: false.
+   */
+  readonly snoopControl?: boolean;
   /**
    * The IOMMU is itself a PCI function (AMD-Vi capability, virtio-iommu-pci): that function is never
    * translated and gets no group.
