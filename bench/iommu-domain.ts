@@ -6,6 +6,7 @@ import type { Benchmark, Figure } from './harness.js';
 import { buildPlatform } from '../src/platform/build.js';
 import { loadPreset } from '../src/platform/presets.js';
 import { IOMMU_READ, IOMMU_WRITE } from '../src/iommu/resv-region.js';
+import { CoreDomain } from '../src/iommu/domain.js';
 
 export const iommuDomainBench: Benchmark = {
   name: 'iommu-domain',
@@ -15,6 +16,7 @@ export const iommuDomainBench: Benchmark = {
     const dom = core.allocPagingDomain(core.device('00:02.0')!);
     if (!dom.ok) throw new Error('no domain');
     const d = dom.value;
+    if (!(d instanceof CoreDomain)) throw new Error('not a core domain');
     const rw = IOMMU_READ | IOMMU_WRITE;
     // Every other page, so no two mappings touch (they stay separate runs).
     const heap0 = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
