@@ -102,9 +102,12 @@ export class MappingStore {
 
   /** Adds a run; false (nothing changed) when it overlaps an existing run. */
   insert(start: number, end: number, pfn: number, prot: number): boolean {
-    if (this.overlaps(start, end)) return false;
     const leaf = this.leafFor(start);
     const j = upperBound(leaf.s, leaf.n, start);
+    // The run before must end below `start`, the run after must start above `end`.
+    if (j > 0 && leaf.e[j - 1]! >= start) return false;
+    if (j < leaf.n ? leaf.s[j]! <= end : leaf.next !== null && leaf.next.n > 0 && leaf.next.s[0]! <= end)
+      return false;
     leaf.s.copyWithin(j + 1, j, leaf.n);
     leaf.e.copyWithin(j + 1, j, leaf.n);
     leaf.p.copyWithin(j + 1, j, leaf.n);
