@@ -200,4 +200,24 @@ export interface FirmwareTables {
   readonly rmrr: readonly RmrrDescription[];
   readonly ivmd: readonly IvmdDescription[];
   readonly iortRmr: readonly IortRmrDescription[];
+  /** Device tree `reserved-memory` nodes with `iommu-addresses` (of_iommu_get_resv_regions, >= 6.3). */
+  readonly ofReservedMemory?: readonly OfReservedMemoryDescription[];
+}
+
+/**
+ * A device-tree reserved-memory node that devices reference through `memory-region`, with the IOVA
+ * each of them uses for it (`iommu-addresses`).
+ */
+export interface OfReservedMemoryDescription {
+  /** The node's `reg` (physical range); absent for a pure IOVA reservation. */
+  readonly reg?: Range;
+  readonly iommuAddresses: readonly {
+    /** BDF of the device whose node lists this region. */
+    readonly device: string;
+    readonly iova: bigint;
+    /** Bytes; 0 is refused with a warning. */
+    readonly length: bigint;
+    /** The device node is `dma-coherent` (adds IOMMU_CACHE). */
+    readonly coherent?: boolean;
+  }[];
 }
