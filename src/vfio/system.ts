@@ -18,7 +18,7 @@ import {
 } from '../uapi/vfio-type1.js';
 import { VfioContainer, VfioGroup } from './container.js';
 import { type VfioDeviceFile, type VfioPciContext, openVfioPciDevice } from './pci/vfio-pci.js';
-import { type Type1Env, type Type1Params, defaultType1Params } from './type1/type1.js';
+import { type Type1Design, type Type1Env, type Type1Params, defaultType1Params } from './type1/type1.js';
 
 export type VfioFile =
   | { readonly kind: 'container'; readonly container: VfioContainer }
@@ -34,6 +34,8 @@ export interface VfioSystemOptions {
   readonly getMsiCookie?: (domain: IommuDomain, base: bigint) => number;
   /** Opens a vfio-pci device file (default: src/vfio/pci). */
   readonly openDevice?: (ctx: VfioPciContext) => VfioDeviceFile;
+  /** A historical MSI design for every container (src/designs); default: today's kernel. */
+  readonly design?: Type1Design;
 }
 
 /** The driver a device must be bound to for VFIO to expose it. */
@@ -65,6 +67,7 @@ export class VfioSystem {
       mm: this.mm,
       getMsiCookie: o.getMsiCookie ?? msiCookieFor(o.core),
       log: (l) => this.klog.push(l),
+      design: o.design,
     };
   }
 

@@ -100,6 +100,29 @@ export interface Type1Env {
   readonly getMsiCookie: (domain: IommuDomain, base: bigint) => number;
   /** Kernel log (pr_warn and friends). */
   readonly log: (line: string) => void;
+  /** A historical design (src/designs) replacing parts of today's rules; undefined = today's kernel. */
+  readonly design?: Type1Design;
+}
+
+/**
+ * Hook points a historical MSI design (src/designs) plugs into one backend instance. Every hook is
+ * optional; a missing hook keeps today's behaviour byte for byte.
+ */
+export interface Type1DesignHooks {
+  /** Aperture / reserved-region checks at attach and the usable IOVA list (false: 4.11 and earlier). */
+  readonly enforceReserved?: boolean;
+  /** GET_INFO's capability chain, replacing today's. */
+  buildCaps?(): CapChain;
+  /** MAP_DMA before today's checks: a number answers the ioctl, undefined falls through to today's path. */
+  mapDma?(arg: Uint8Array): number | undefined;
+  /** Replaces today's MSI-cookie step for a new domain (after replay); 0 or -errno. */
+  newDomain?(domain: IommuDomain, regions: readonly ResvRegion[]): number;
+}
+
+/** A design: makes the hooks of one backend instance. */
+export interface Type1Design {
+  readonly name: string;
+  instance(iommu: VfioIommuType1, env: Type1Env): Type1DesignHooks;
 }
 
 /** struct vfio_domain */
@@ -159,6 +182,8 @@ export class VfioIommuType1 {
   /** Usable list in frames: [loFrame, hiFrame] per node (cache for the MAP hot path). */
   private framesLo: number[] = [];
   private framesHi: number[] = [];
+  /** Hooks of the selected historical design (none for today's kernel). */
+  readonly hooks: Type1DesignHooks | undefined;
 
   /** vfio_iommu_type1_open: v1 (TYPE1), v2 (TYPE1v2 and the nesting value); -EINVAL otherwise. */
   static open(env: Type1Env, type: number): VfioIommuType1 | number {
@@ -178,6 +203,12 @@ export class VfioIommuType1 {
     this.entryLimit = env.params.dmaEntryLimit >>> 0;
     this.dmaAvail = this.entryLimit;
     this.recomputePgsize();
+    this.hooks = env.design?.instance(this, env);
+  }
+
+  /** Some vfio_dma intersects [start, end] (inclusive byte addresses). */
+  overlapsDma(start: bigint, end: bigint): boolean {
+    return this.dmaIntersects(start, end);
   }
 
   /** All attached groups, in domain order. */
@@ -235,15 +266,18 @@ export class VfioIommuType1 {
       return err;
     };
     const geo = domain.geometry;
-    if (aperConflict(this.iovaList, geo.apertureStart, geo.apertureEnd, this.dmaIntersects)) {
+    const enforce = this.hooks?.enforceReserved ?? true;
+    if (enforce && aperConflict(this.iovaList, geo.apertureStart, geo.apertureEnd, this.dmaIntersects)) {
       return fail(-ERRNO.EINVAL);
     }
     const regions = core.groupResvRegions(group);
-    if (resvConflict(regions, this.dmaIntersects)) return fail(-ERRNO.EINVAL);
+    if (enforce && resvConflict(regions, this.dmaIntersects)) return fail(-ERRNO.EINVAL);
     const copy = copyIovaList(this.iovaList);
-    aperResize(copy, geo.apertureStart, geo.apertureEnd);
-    rc = resvExclude(copy, regions);
-    if (rc !== 0) return fail(rc);
+    if (enforce) {
+      aperResize(copy, geo.apertureStart, geo.apertureEnd);
+      rc = resvExclude(copy, regions);
+      if (rc !== 0) return fail(rc);
+    }
     const swMsi = hasSwMsi(regions);
     if (!this.env.params.allowUnsafeInterrupts && !core.groupHasIsolatedMsi(group)) {
       this.env.log(
@@ -272,7 +306,13 @@ export class VfioIommuType1 {
     }
     rc = this.replay(domain);
     if (rc !== 0) return fail(rc);
-    if (swMsi.found) {
+    if (this.hooks?.newDomain) {
+      rc = this.hooks.newDomain(domain, regions);
+      if (rc !== 0) {
+        this.unmapAllFrom(domain);
+        return fail(rc);
+      }
+    } else if (swMsi.found) {
       rc = this.env.getMsiCookie(domain, swMsi.base);
       if (rc !== 0 && rc !== -ERRNO.ENODEV) {
         this.unmapAllFrom(domain);
@@ -445,7 +485,7 @@ export class VfioIommuType1 {
     putU32(info, 0, argsz);
     let flags = VFIO_IOMMU_INFO_PGSIZES;
     putU64(info, 8, this.pgsizeBitmap);
-    const caps = this.buildCaps();
+    const caps = this.hooks?.buildCaps ? this.hooks.buildCaps() : this.buildCaps();
     if (caps.size > 0) {
       flags |= VFIO_IOMMU_INFO_CAPS;
       if (argsz < TYPE1_INFO_SIZE + caps.size) {
@@ -504,6 +544,8 @@ export class VfioIommuType1 {
   /** vfio_iommu_type1_map_dma + vfio_dma_do_map (<= 6.17 order: prot, then size/alignment/wrap). */
   mapDma(arg: Uint8Array): number {
     if (arg.length < DMA_MAP_SIZE) return -ERRNO.EFAULT;
+    const hooked = this.hooks?.mapDma?.(arg);
+    if (hooked !== undefined) return hooked;
     const argsz = getU32(arg, 0);
     const flags = getU32(arg, 4);
     if (argsz < DMA_MAP_SIZE || (flags & ~DMA_MAP_VALID_FLAGS) !== 0) return -ERRNO.EINVAL;
