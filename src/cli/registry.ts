@@ -1,6 +1,7 @@
 /** Every `iovamap` command, in the order `--help` lists them. Add one import and one list line per command. */
 import type { Command } from './commands.js';
 import { checkCommand } from './check.js';
+import { designsCommand } from './designs.js';
 import { inspectCommand } from './inspect.js';
 import { planCommand } from './plan.js';
 import { runCommand } from './run.js';
@@ -16,4 +17,5 @@ export const COMMANDS: Command[] = [
   snapshotCommand,
   runCommand,
   serveCommand,
+  designsCommand,
 ];
