@@ -26,7 +26,8 @@ export interface DesignComparison {
   readonly cannotExpress: { region: Span; guestDma?: string }[];
 }
 
-const isIoctl = (c: string): boolean => c.startsWith('VFIO_') || c.startsWith('read /sys');
+const isIoctl = (c: string): boolean =>
+  c.startsWith('VFIO_') || c.startsWith('read /sys') || c.startsWith('write /sys');
 
 export function compareDesigns(req: CompareRequest): DesignComparison[] {
   return DESIGNS.map((d) => {
@@ -63,6 +64,7 @@ export function formatComparison(rows: readonly DesignComparison[]): string[] {
     out.push(`== ${r.info.name}: ${r.info.title}`);
     out.push(`   userspace learns reserved IOVA through: ${r.follow.channel}`);
     out.push(`   calls before mapping RAM (${r.setupCalls.length}): ${r.setupCalls.join('; ')}`);
+    for (const n of r.follow.notes) out.push(`   note: ${n}`);
     out.push(`   MSI window: ${r.follow.msiWindow}`);
     const refused = r.follow.ramMapped.filter((m) => m.rc !== 0);
     out.push(

@@ -4,7 +4,7 @@
  * guest's RAM, enable MSI-X and fire every vector. The record says which calls were made, where the
  * doorbell ended up, what userspace learned about reserved IOVA, and what happened.
  */
-import { errnoName } from '../base/errno.js';
+import { ERRNO, errnoName } from '../base/errno.js';
 import { InputError } from '../base/errors.js';
 import { hex16 } from '../base/u64.js';
 import {
@@ -81,6 +81,8 @@ export interface SessionResult {
   readonly delivered: number;
   /** What went wrong, in plain words (empty when MSI-X works and all RAM is mapped). */
   readonly problems: string[];
+  /** Things userspace had to do that are not the design's (module parameters). */
+  readonly notes: string[];
   /** Fixed regions of the platform (not remappable) and whether the design told userspace about each. */
   readonly fixed: { region: Span; expressed: boolean; guestDma?: string }[];
 }
@@ -161,6 +163,7 @@ export function runDesignSession(req: SessionRequest): SessionResult {
     return rc;
   };
   const problems: string[] = [];
+  const notes: string[] = [];
   const learned: Span[] = [];
   let channel = 'none';
 
@@ -168,11 +171,16 @@ export function runDesignSession(req: SessionRequest): SessionResult {
   const groupFd = sys.open(`/dev/vfio/${group?.id ?? -1}`);
   const gb = new Uint8Array(4);
   putU32(gb, 0, container);
-  call(
-    'open /dev/vfio/vfio; open group; VFIO_GROUP_SET_CONTAINER',
-    sys.ioctl(groupFd, VFIO_GROUP_SET_CONTAINER, gb),
-  );
-  call('VFIO_SET_IOMMU(TYPE1v2)', sys.ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+  call('VFIO_GROUP_SET_CONTAINER', sys.ioctl(groupFd, VFIO_GROUP_SET_CONTAINER, gb));
+  let rcIommu = call('VFIO_SET_IOMMU(TYPE1v2)', sys.ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+  if (rcIommu === -ERRNO.EPERM) {
+    // No MSI isolation (e.g. GICv2m): users of such hosts set the module parameter and go on.
+    notes.push('no interrupt isolation: VFIO refused until allow_unsafe_interrupts=1 was set');
+    sys.params.allowUnsafeInterrupts = true;
+    calls.push('write /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts = 1');
+    rcIommu = call('VFIO_SET_IOMMU(TYPE1v2)', sys.ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+  }
+  if (rcIommu < 0) problems.push(`VFIO_SET_IOMMU failed: ${errnoName(rcIommu)}`);
 
   // GET_INFO twice: once to learn argsz, once with room for the chain.
   const name = req.design;
@@ -380,6 +388,7 @@ export function runDesignSession(req: SessionRequest): SessionResult {
     vectors: nvec,
     delivered,
     problems,
+    notes,
     fixed: fixed.map((region) => {
       // Guest RAM mapped over a fixed region: what a device DMA write to that guest address really hits.
       const over = ramMapped.find(
