@@ -9,9 +9,9 @@ import { sysfsCommand } from './sysfs.js';
 
 export const COMMANDS: Command[] = [
   inspectCommand,
-  sysfsCommand,
-  snapshotCommand,
   checkCommand,
   planCommand,
+  sysfsCommand,
+  snapshotCommand,
   serveCommand,
 ];

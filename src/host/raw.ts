@@ -12,15 +12,8 @@ import { ResvType, parseReservedRegions } from '../iommu/resv-region.js';
 import type { Arch } from '../platform/types.js';
 import type { HostDeviceView, HostGroupView, HostRegionView, HostView } from './view.js';
 
-export interface RawDevice {
-  readonly bdf: string;
-  readonly vendor: number;
-  readonly device: number;
-  readonly class: number;
-  readonly driver: string;
-  readonly name?: string;
-  readonly parent?: string;
-}
+/** A PCI function as sysfs shows it: the same facts as the view's device. */
+export type RawDevice = HostDeviceView;
 
 export interface RawGroup {
   readonly id: number;
@@ -31,6 +24,8 @@ export interface RawGroup {
   /** Where the reserved_regions text came from, for error messages. */
   readonly reservedRegionsFile: string;
   readonly devices: readonly RawDevice[];
+  /** The IOMMU aperture of this group's devices, when sysfs lets us work it out (intel-iommu cap). */
+  readonly aperture?: Range;
 }
 
 export interface RawHost {
@@ -154,7 +149,7 @@ export function hostViewFromRaw(raw: RawHost): HostView {
   const inferredArch = raw.arch ?? inferArch(raw.groups);
   if (raw.arch === undefined && inferredArch !== undefined)
     notes.push(`architecture ${inferredArch} inferred from the MSI windows in reserved_regions`);
-  if (raw.aperture === undefined && raw.groups.length > 0)
+  if (raw.aperture === undefined && raw.groups.some((g) => g.aperture === undefined))
     notes.push(
       'sysfs does not show the IOMMU aperture (its address width): usable ranges run to 2^64-1 here, VFIO cuts them at the aperture',
     );
@@ -172,7 +167,7 @@ export function hostViewFromRaw(raw: RawHost): HostView {
       type: g.type ?? 'unknown',
       devices,
       regions,
-      usable: usableRanges(raw.aperture ?? FULL, regions),
+      usable: usableRanges(g.aperture ?? raw.aperture ?? FULL, regions),
       assignable: assignabilityFromRegions(regions),
     };
   });
@@ -188,9 +183,31 @@ export function hostViewFromRaw(raw: RawHost): HostView {
     notes,
     ...(inferredArch !== undefined ? { arch: inferredArch } : {}),
     ...(raw.kernel !== undefined ? { kernel: raw.kernel } : {}),
-    ...(raw.aperture !== undefined ? { aperture: raw.aperture } : {}),
+    ...(raw.aperture !== undefined ? { aperture: raw.aperture } : commonAperture(raw.groups)),
   };
   return view;
+}
+
+function commonAperture(groups: readonly RawGroup[]): { aperture?: Range } {
+  const a = groups[0]?.aperture;
+  if (
+    a === undefined ||
+    !groups.every((g) => g.aperture && g.aperture.start === a.start && g.aperture.end === a.end)
+  )
+    return {};
+  return { aperture: a };
+}
+
+/**
+ * The aperture of a paging domain on an Intel VT-d unit, from its capability register as sysfs shows it
+ * (/sys/class/iommu/dmarN/intel-iommu/cap, "%llx"): MGAW is bits 21:16 plus one, and the domain's
+ * address width is capped to it (intel_iommu_domain_alloc / prepare_domain_attach_device).
+ */
+export function intelApertureFromCap(capText: string): Range | undefined {
+  const t = capText.trim();
+  if (!/^[0-9a-fA-F]{1,16}$/.test(t)) return undefined;
+  const mgaw = Number((BigInt('0x' + t) >> 16n) & 0x3fn) + 1;
+  return { start: 0n, end: (1n << BigInt(mgaw)) - 1n };
 }
 
 function deviceView(d: RawDevice): HostDeviceView {

@@ -14,6 +14,9 @@
 import { InputError } from '../base/errors.js';
 import { hex16 } from '../base/u64.js';
 import { normalizeBdf } from '../platform/validate.js';
+import type { Range } from '../base/range.js';
+import { U64_MAX } from '../base/u64.js';
+import { intelApertureFromCap } from './raw.js';
 import type { RawDevice, RawGroup, RawHost } from './raw.js';
 import type { HostDeviceView, HostView } from './view.js';
 
@@ -201,6 +204,20 @@ function readDevice(
   };
 }
 
+/**
+ * The aperture of the IOMMU unit behind a device (its `iommu` link into /sys/class/iommu), where sysfs
+ * tells: intel-iommu's `cap` register gives the address width; AMD-Vi domains span 64 bits.
+ */
+function unitAperture(r: SysfsReader, devDir: string): Range | undefined {
+  const link = r.readlink(`${devDir}/iommu`);
+  if (link === undefined) return undefined;
+  const unit = basename(link);
+  const cap = r.readText(`class/iommu/${unit}/intel-iommu/cap`);
+  if (cap !== undefined) return intelApertureFromCap(cap);
+  if (r.list(`class/iommu/${unit}/amd-iommu`) !== undefined) return { start: 0n, end: U64_MAX };
+  return undefined;
+}
+
 export interface ReadSysfsOptions {
   /** How to name the source in the view, e.g. `sysfs:/sys`. */
   readonly source: string;
@@ -242,6 +259,7 @@ export function readSysfs(r: SysfsReader, opts: ReadSysfsOptions): RawHost {
         file: r.show(`${gd}/devices`),
       });
     const devices: RawDevice[] = [];
+    let aperture: Range | undefined;
     for (const b of devNames) {
       if (normalizeBdf(b) !== b)
         throw new InputError(`"${b}" is not a PCI device name (ssss:bb:dd.f)`, {
@@ -250,6 +268,7 @@ export function readSysfs(r: SysfsReader, opts: ReadSysfsOptions): RawHost {
         });
       grouped.add(b);
       devices.push(readDevice(r, `${gd}/devices/${b}`, b, opts.names));
+      aperture ??= unitAperture(r, `${gd}/devices/${b}`);
     }
     groups.push({
       id: Number(name),
@@ -257,6 +276,7 @@ export function readSysfs(r: SysfsReader, opts: ReadSysfsOptions): RawHost {
       reservedRegions: text,
       reservedRegionsFile: r.show(`${gd}/reserved_regions`),
       devices,
+      ...(aperture !== undefined ? { aperture } : {}),
     });
   }
   groups.sort((a, b) => a.id - b.id);

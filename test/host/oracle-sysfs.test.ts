@@ -13,7 +13,7 @@ import { memoryReader, sysfsTreeFromHostView } from '../../src/host/sysfs-tree.j
 import type { SysfsReader } from '../../src/host/sysfs-tree.js';
 import { kernelProfile } from '../../src/kernel/profile.js';
 import { loadPreset } from '../../src/platform/presets.js';
-import { ORACLE_SCENARIOS, oracleAvailable, oraclePath } from '../oracle/oracle-file.js';
+import { ORACLE_SCENARIOS, oracleAvailable, oraclePath, readOracle } from '../oracle/oracle-file.js';
 
 /** Which preset mirrors which oracle machine (the presets cite these captures in `sources`). */
 const PRESET_OF: Readonly<Record<string, string>> = {
@@ -87,3 +87,48 @@ for (const { scenario, kernels } of ORACLE_SCENARIOS) {
 test('every oracle machine has a preset', () => {
   for (const { scenario } of ORACLE_SCENARIOS) assert.ok(PRESET_OF[scenario], scenario);
 });
+
+/** The first VFIO_IOMMU_GET_INFO's IOVA_RANGE entries of a capture (consecutive idx from 0). */
+function firstRanges(
+  ranges: readonly { fields: Readonly<Record<string, string>> }[],
+): { start: bigint; end: bigint }[] {
+  const out: { start: bigint; end: bigint }[] = [];
+  for (const r of ranges) {
+    const idx = Number(r.fields['idx']);
+    if (idx !== out.length) break;
+    out.push({ start: BigInt(r.fields['start']!), end: BigInt(r.fields['end']!) });
+  }
+  return out;
+}
+
+for (const { scenario, kernels } of ORACLE_SCENARIOS) {
+  for (const kernel of kernels) {
+    const preset = PRESET_OF[scenario]!;
+    test(`${preset} (${kernel}): usable ranges and interrupt safety of the probed group match ${scenario}`, () => {
+      const o = readOracle(scenario, kernel);
+      const probed = Number(o.info.find((i) => i.fields['group'] !== undefined)!.fields['group']);
+      const view = hostViewFromPlatform(loadPreset(preset), kernelProfile(kernel));
+      const g = view.groups.find((x) => x.id === probed)!;
+      assert.ok(g, `group ${probed}`);
+      assert.deepEqual(g.usable, firstRanges(o.ranges), 'VFIO IOVA_RANGE capability');
+      const param = o.info.find((i) => i.fields['param_allow_unsafe_interrupts'] !== undefined);
+      const setIommu = o.cases.find((c) => c.name === 'set_iommu_type1v2')!;
+      if (param?.fields['param_allow_unsafe_interrupts'] === 'N') {
+        assert.equal(
+          g.interruptSafety!.safe,
+          setIommu.fields['errno'] === '0',
+          'SET_IOMMU with allow_unsafe_interrupts=N',
+        );
+      } else {
+        // The module parameter was set before the first attach: the attach succeeds whatever the platform.
+        assert.equal(setIommu.fields['errno'], '0');
+        assert.equal(
+          g.interruptSafety!.safe,
+          false,
+          'the scenario sets allow_unsafe_interrupts because it is needed',
+        );
+      }
+      assert.equal(g.assignable!.ok, true, 'the oracle assigned this group');
+    });
+  }
+}

@@ -239,3 +239,32 @@ test('a broken snapshot names file, line and field', () => {
     (e: unknown) => e instanceof InputError && /^s\.json:1: syntax error/.test(e.message),
   );
 });
+
+test('the Intel VT-d cap register in /sys/class/iommu gives the aperture (oracle q35: cap d2008c22260286, 39 bits)', () => {
+  const t = tree({
+    'kernel/iommu_groups/7/reserved_regions': {
+      kind: 'file',
+      content: '0x00000000fee00000 0x00000000feefffff msi\n',
+    },
+    class: { kind: 'dir' },
+    'class/iommu': { kind: 'dir' },
+    'class/iommu/dmar0': { kind: 'symlink', target: '../../devices/virtual/iommu/dmar0' },
+    'devices/virtual': { kind: 'dir' },
+    'devices/virtual/iommu': { kind: 'dir' },
+    'devices/virtual/iommu/dmar0': { kind: 'dir' },
+    'devices/virtual/iommu/dmar0/intel-iommu': { kind: 'dir' },
+    'devices/virtual/iommu/dmar0/intel-iommu/cap': { kind: 'file', content: 'd2008c22260286\n' },
+    'devices/pci0000:00/0000:00:01.0/0000:01:00.0/iommu': {
+      kind: 'symlink',
+      target: '../../../virtual/iommu/dmar0',
+    },
+  });
+  const v = read(t);
+  assert.deepEqual(v.aperture, { start: 0n, end: 0x7fffffffffn });
+  // The oracle's VFIO IOVA_RANGE for x86-intel: [0, 0xfedfffff], [0xfef00000, 0x7fffffffff].
+  assert.deepEqual(v.groups[0]!.usable, [
+    { start: 0n, end: 0xfedfffffn },
+    { start: 0xfef00000n, end: 0x7fffffffffn },
+  ]);
+  assert.ok(!v.notes.some((n) => /does not show the IOMMU aperture/.test(n)));
+});
