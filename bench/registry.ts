@@ -2,7 +2,14 @@
 import type { Benchmark } from './harness.js';
 import { iommuDomainBench } from './iommu-domain.js';
 import { msiPathBench } from './msi-path.js';
+import { vfioType1Bench } from './vfio-type1.js';
 import { vmmBenchmark } from './vmm.bench.js';
 import { webSceneBenchmark } from './web-scene.js';
 
-export const BENCHMARKS: Benchmark[] = [iommuDomainBench, msiPathBench, vmmBenchmark, webSceneBenchmark];
+export const BENCHMARKS: Benchmark[] = [
+  iommuDomainBench,
+  msiPathBench,
+  vfioType1Bench,
+  vmmBenchmark,
+  webSceneBenchmark,
+];

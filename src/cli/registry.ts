@@ -3,6 +3,7 @@ import type { Command } from './commands.js';
 import { checkCommand } from './check.js';
 import { inspectCommand } from './inspect.js';
 import { planCommand } from './plan.js';
+import { runCommand } from './run.js';
 import { serveCommand } from './serve.js';
 import { snapshotCommand } from './snapshot.js';
 import { sysfsCommand } from './sysfs.js';
@@ -11,6 +12,7 @@ export const COMMANDS: Command[] = [
   inspectCommand,
   checkCommand,
   planCommand,
+  runCommand,
   sysfsCommand,
   snapshotCommand,
   serveCommand,

@@ -70,6 +70,10 @@ export interface KernelProfile {
   readonly iovaDepot: 'array' | 'list';
   /** iova.c MAX_GLOBAL_MAGS: capacity of the 'array' depot per size class. */
   readonly iovaMaxGlobalMags: number;
+  /** vfio_iommu_type1_get_info: copies min(argsz, 24) bytes of a zeroed struct (6.12) instead of 16 or 20 (6.1). */
+  readonly type1InfoCopiesMin24: boolean;
+  /** vfio_group_ioctl_set_container: an fd that is not a container: -EINVAL (6.1) or -EBADFD (iommufd era). */
+  readonly setContainerForeignFdErrno: 'EINVAL' | 'EBADFD';
 }
 
 const P61: KernelProfile = {
@@ -94,6 +98,8 @@ const P61: KernelProfile = {
   iovaMagSize: 127,
   iovaDepot: 'array',
   iovaMaxGlobalMags: 32,
+  type1InfoCopiesMin24: false,
+  setContainerForeignFdErrno: 'EINVAL',
 };
 
 const P612: KernelProfile = {
@@ -118,6 +124,8 @@ const P612: KernelProfile = {
   iovaMagSize: 127,
   iovaDepot: 'list',
   iovaMaxGlobalMags: 32,
+  type1InfoCopiesMin24: true,
+  setContainerForeignFdErrno: 'EBADFD',
 };
 
 const PROFILES: Record<KernelVersion, KernelProfile> = { '6.1': P61, '6.12': P612 };
