@@ -290,6 +290,48 @@ describe('web view in Chromium', () => {
     assert.deepEqual(pageErrors(page), []);
   });
 
+  test('scenario stepped through: switches to its platform, mappings grow on the lane', async () => {
+    await open(page, h.url);
+    await page.selectOption('#scenario', 'probe_full');
+    await page.waitForSelector('#scenario-head');
+    await frame(page);
+    assert.equal(await page.inputValue('#source'), 'preset:qemu-q35-intel-iommu');
+    assert.match(
+      (await page.textContent('#scenario-head')) ?? '',
+      /^probe_full on qemu-q35-intel-iommu: step 1 of \d+ — bind_driver/,
+    );
+    await page.click('#scenario-next');
+    assert.match((await page.textContent('#scenario-head')) ?? '', /step 2 of/);
+    // Jump to the first MAP_DMA in the step list, then step once more.
+    await page.click('#scenario-steps div:has-text("map_dma a_map_valid")');
+    await frame(page);
+    assert.match(
+      (await page.textContent('#scenario-lines')) ?? '',
+      /CASE a_map_valid rc=0 errno=0 op=MAP flags=0x3 iova=0x100000 size=0x1000/,
+    );
+    const tip = await hover(page, 'group-2', 0x100800n, 'map');
+    assert.match(tip, /mapped by step \d+ \(map_dma a_map_valid\)/);
+    assert.match(tip, /0x0000000000100000 – 0x0000000000100fff/);
+    await h.shot(page, 'scenario-probe-full-map');
+    await page.click('#scenario-next');
+    await frame(page);
+    assert.match((await page.textContent('#scenario-lines')) ?? '', /INFO dma_avail_after_a=65534/);
+    await page.click('#scenario-next');
+    await frame(page);
+    assert.match(
+      (await page.textContent('#scenario-lines')) ?? '',
+      /CASE b_map_duplicate rc=-1 errno=EEXIST/,
+    );
+    assert.equal(await page.locator('#scenario-lines .failed').count(), 1);
+    const head = (await page.textContent('#scenario-head')) ?? '';
+    await page.click('#scenario-last');
+    await frame(page);
+    assert.notEqual(await page.textContent('#scenario-head'), head);
+    assert.equal(await page.locator('#scenario-steps .current').count(), 1);
+    await h.shot(page, 'scenario-probe-full-last');
+    assert.deepEqual(pageErrors(page), []);
+  });
+
   test('paste a reserved_regions file: parsed in the browser; errors name the line', async () => {
     await open(page, h.url);
     await page.click('#open-paste');

@@ -10,7 +10,7 @@ import { conflictLines, vmmOverlay } from '../vmm-overlay.js';
 import { el } from './dom.js';
 
 export interface PanelHost {
-  setOverlay(key: string, overlay: Overlay | undefined): void;
+  setOverlay(key: string, overlay: Overlay | readonly Overlay[] | undefined): void;
   zoomTo(start: bigint, end: bigint): void;
 }
 
