@@ -18,7 +18,10 @@ import {
   startHarness,
   viewWindow,
 } from './browser.js';
+import { hostViewFromPlatform } from '../../src/host/from-platform.js';
 import { snapshotText } from '../../src/host/snapshot.js';
+import { kernelProfile } from '../../src/kernel/profile.js';
+import { loadPreset, presetNames } from '../../src/platform/presets.js';
 import { hostViewFromText } from '../../src/web/paste.js';
 import { ARM_PRESET, X86_AMD } from './fixtures.js';
 
@@ -329,6 +332,47 @@ describe('web view in Chromium', () => {
     assert.notEqual(await page.textContent('#scenario-head'), head);
     assert.equal(await page.locator('#scenario-steps .current').count(), 1);
     await h.shot(page, 'scenario-probe-full-last');
+    assert.deepEqual(pageErrors(page), []);
+  });
+
+  test('every built-in platform loads, draws its groups and answers a hover', async () => {
+    await open(page, h.url);
+    for (const name of presetNames()) {
+      const view = hostViewFromPlatform(loadPreset(name), kernelProfile('6.12'));
+      await page.selectOption('#kernel', '6.12');
+      await page.selectOption('#source', `preset:${name}`);
+      await page.waitForFunction(
+        ([src, n]) => {
+          const d = (
+            globalThis as unknown as {
+              document: {
+                querySelectorAll(s: string): { length: number };
+                querySelector(s: string): { textContent: string } | null;
+              };
+            }
+          ).document;
+          return (
+            d.querySelectorAll('.lane-label').length === n &&
+            (d.querySelector('#story')?.textContent ?? '').includes(src)
+          );
+        },
+        [`platform:${name}`, view.groups.length] as const,
+      );
+      await frame(page);
+      const g = view.groups.find((x) => x.regions.length > 0);
+      if (g) {
+        const r = g.regions[0]!;
+        const tip = await hover(page, `group-${g.id}`, r.start + (r.end - r.start) / 2n);
+        assert.ok(
+          tip.includes(
+            `0x${r.start.toString(16).padStart(16, '0')} – 0x${r.end.toString(16).padStart(16, '0')}`,
+          ),
+          `${name}: ${tip}`,
+        );
+      }
+      await page.mouse.move(0, 0);
+      await h.shot(page, `preset-${name}`);
+    }
     assert.deepEqual(pageErrors(page), []);
   });
 
