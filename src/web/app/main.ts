@@ -155,7 +155,7 @@ function story(view: HostView): void {
   if (msi) {
     const range = `${hex16(msi.start)} – ${hex16(msi.end)} (${formatSize(msi.end - msi.start + 1n)})`;
     const text = msi.sw
-      ? `The orange block is the ARM MSI window, IOVA ${range}. On ARM the IOMMU translates a device’s interrupt writes like any DMA, so the kernel reserves this IOVA range and, when the device enables MSI, maps the interrupt controller’s doorbell page (GIC ITS or GICv2m) into it. A VM must not place RAM there: VFIO refuses such a mapping with EINVAL, and the usable IOVA ranges skip it.`
+      ? `The orange block is the ARM MSI window, IOVA ${range}. On ARM the IOMMU translates a device’s interrupt writes like any DMA, so the kernel reserves this IOVA range and, when the device enables MSI, maps the interrupt controller’s doorbell page (GIC ITS or GICv2m) into it. A VM must not place RAM there: VFIO refuses such a mapping with EINVAL, and the usable IOVA ranges skip it. On a built-in platform the pink page is that doorbell mapping, made for the device in “MSI path” below; the blue band is a VM’s RAM (“Place a VM”).`
       : `The MSI window is IOVA ${range}: on x86 a device write there is an interrupt message taken by the APIC (or the IOMMU’s interrupt remapping), never memory, so VFIO leaves it out of the usable ranges.`;
     const btn = el('button', { type: 'button', id: 'show-msi' }, 'Zoom to the MSI window');
     btn.addEventListener('click', () => lanes.zoomTo(msi.start, msi.end));
