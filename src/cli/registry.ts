@@ -15,5 +15,6 @@ export const COMMANDS: Command[] = [
   runCommand,
   sysfsCommand,
   snapshotCommand,
+  runCommand,
   serveCommand,
 ];

@@ -17,7 +17,7 @@ import {
   stepOps,
   stepSpec,
 } from './registry.js';
-import './steps.js';
+import './steps-index.js';
 
 export interface MemorySpec {
   readonly name: string;

@@ -34,6 +34,7 @@ import {
   setContainer,
 } from '../vfio/typed.js';
 import { DMA_MANAGED_DRIVERS } from '../vfio/container.js';
+import { isType1ParamName, readType1Param } from '../vfio/params.js';
 import { evalExpr, truthy } from './expr.js';
 import type { RunContext } from './context.js';
 import { type ScenarioStep, type StepSpec, registerStep, stepSpec } from './registry.js';
@@ -599,9 +600,7 @@ function checkParam(s: ScenarioStep): { field: string; message: string } | undef
 }
 
 function paramText(ctx: RunContext, p: string): string {
-  const v = ctx.sys.params;
-  if (p === 'dma_entry_limit') return String(v.dmaEntryLimit);
-  return (p === 'allow_unsafe_interrupts' ? v.allowUnsafeInterrupts : v.disableHugepages) ? 'Y' : 'N';
+  return isType1ParamName(p) ? readType1Param(ctx.sys.params, p).trimEnd() : 'unreadable';
 }
 
 def({

@@ -4,6 +4,7 @@
  * This is the byte layer: `ioctl(fd, cmd, arg)` takes the kernel's bytes and answers rc / -errno.
  */
 import { ERRNO } from '../base/errno.js';
+import { iommuGetMsiCookie } from '../dma-iommu/cookie.js';
 import type { IommuCore, IommuDomain } from '../iommu/api.js';
 import { type KernelProfile, kernelProfile } from '../kernel/profile.js';
 import { AddressSpace } from '../mm/address-space.js';
@@ -29,7 +30,7 @@ export interface VfioSystemOptions {
   readonly profile?: KernelProfile;
   readonly params?: Partial<Type1Params>;
   readonly mm?: AddressSpace;
-  /** iommu_get_msi_cookie; the default marks the domain with an MSI-only cookie at `base`. */
+  /** iommu_get_msi_cookie (default: src/dma-iommu, the MSI-only cookie the doorbell mapping uses). */
   readonly getMsiCookie?: (domain: IommuDomain, base: bigint) => number;
   /** Opens a vfio-pci device file (default: src/vfio/pci). */
   readonly openDevice?: (ctx: VfioPciContext) => VfioDeviceFile;
@@ -37,18 +38,6 @@ export interface VfioSystemOptions {
 
 /** The driver a device must be bound to for VFIO to expose it. */
 export const VFIO_PCI_DRIVER = 'vfio-pci';
-
-/**
- * iommu_get_msi_cookie fallback when no dma-iommu model is plugged in: records an MSI-only cookie
- * (-EINVAL for a non-UNMANAGED domain, -EEXIST when a cookie exists), as drivers/iommu/dma-iommu.c does.
- */
-export function basicMsiCookie(domain: IommuDomain, base: bigint): number {
-  if (domain.type !== 'unmanaged') return -ERRNO.EINVAL;
-  if (domain.cookieKind !== 'none') return -ERRNO.EEXIST;
-  domain.cookieKind = 'msi';
-  domain.cookie = { msiIova: base };
-  return 0;
-}
 
 export class VfioSystem {
   readonly core: IommuCore;
@@ -74,7 +63,7 @@ export class VfioSystem {
       profile: this.profile,
       params: this.params,
       mm: this.mm,
-      getMsiCookie: o.getMsiCookie ?? basicMsiCookie,
+      getMsiCookie: o.getMsiCookie ?? ((d, base) => iommuGetMsiCookie(d, base)),
       log: (l) => this.klog.push(l),
     };
   }

@@ -4,8 +4,10 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { ORACLE_PRESETS } from '../oracle/machines.js';
+import { ORACLE_DIR } from '../oracle/oracle-file.js';
 
-export const ORACLE_DIR = '/work/shared/oracle/out';
+export { ORACLE_DIR };
 
 export function oracleAvailable(): boolean {
   return existsSync(ORACLE_DIR);
@@ -71,16 +73,8 @@ export function cmdlineKnob(run: OracleRun, key: string): string | undefined {
   return v;
 }
 
-/** Oracle scenario (QEMU machine) -> platform preset. */
-export const ORACLE_PRESET: Record<string, string> = {
-  'x86-intel': 'qemu-q35-intel-iommu',
-  'x86-amd': 'qemu-q35-amd-iommu',
-  'x86-virtio-iommu': 'qemu-q35-virtio-iommu',
-  'arm64-smmuv3-gicv3': 'qemu-virt-smmuv3-gicv3',
-  'arm64-smmuv3-gicv2': 'qemu-virt-smmuv3-gicv2',
-  'arm64-smmuv3-gicv2-unsafe-param': 'qemu-virt-smmuv3-gicv2',
-  'arm64-virtio-iommu': 'qemu-virt-virtio-iommu',
-};
+/** Oracle scenario (QEMU machine) -> platform preset (shared with the IOMMU oracle tests). */
+export const ORACLE_PRESET = ORACLE_PRESETS;
 
 /** Oracle section -> shipped scenario. */
 export const SECTION_SCENARIO: Record<string, string> = {

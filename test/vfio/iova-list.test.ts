@@ -177,3 +177,17 @@ test('property: several attaches stay inside every aperture and outside every re
     { seed: 7, numRuns: 300 },
   );
 });
+
+test('usableIovaForGroups on presets equals what GET_INFO reports (x86-amd: three ranges)', async () => {
+  const { boot } = await import('./machine.js');
+  const { usableIovaForGroups } = await import('../../src/vfio/type1/iova-list.js');
+  const core = boot('qemu-q35-amd-iommu', '6.1');
+  const nic = core.devices().find((d) => d.deviceId === 0x10d3)!;
+  const r = usableIovaForGroups(core, [core.groupOf(nic)!]);
+  assert.ok(r.ok);
+  assert.deepEqual(r.ranges, [
+    { start: 0n, end: 0xfedfffffn },
+    { start: 0xfef00000n, end: 0xfcffffffffn },
+    { start: 0x10000000000n, end: 0xffffffffffffffffn },
+  ]);
+});

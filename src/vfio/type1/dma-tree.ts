@@ -1,13 +1,20 @@
 /**
  * The type1 `dma_list` (an rb-tree of `struct vfio_dma` keyed by iova in the kernel): non-overlapping
- * mappings with O(log n) lookup, insert and remove. Kept as an AVL tree in typed arrays (about 34 bytes
- * per mapping) so a container can hold 10^6 live mappings cheaply.
+ * mappings with O(log n) lookup, insert and remove. Kept as a B+ tree whose leaves hold up to 64
+ * mappings interleaved in one Float64Array ([iova, pages, vaddr, flags] per slot), so a lookup touches a
+ * few cache lines per level and a container can hold 10^6 live mappings in a few tens of bytes each.
  *
  * Units are 4 KiB page frames as JS numbers: type1 requires every iova, size and vaddr to be a multiple
  * of its minimum page size, which is never below PAGE_SIZE, so a u64 address gives a frame < 2^52.
+ *
+ * Handles (`number`) name one mapping (leaf id * 64 + slot); they stay valid until the next insert or
+ * remove.
  */
 
 const NIL = -1;
+const CAP = 64;
+const SHIFT = 6;
+const W = 4; // words per slot
 
 /** Per-mapping flag bits stored next to the frames. */
 export const DMA_READ = 1;
@@ -25,280 +32,298 @@ export interface DmaEntry {
   readonly flags: number;
 }
 
+interface Leaf {
+  readonly leaf: true;
+  readonly d: Float64Array;
+  n: number;
+  id: number;
+  prev: Leaf | null;
+  next: Leaf | null;
+}
+
+interface Inner {
+  readonly leaf: false;
+  /** seps[i] (i >= 1) <= every key of kids[i]; seps[0] is unused. */
+  readonly seps: number[];
+  readonly kids: Node[];
+}
+
+type Node = Leaf | Inner;
+
+/** Index of the last element of `a[1..]` that is <= f (0 when none). */
+function innerPick(seps: number[], f: number): number {
+  let lo = 1;
+  let hi = seps.length - 1;
+  let k = 0;
+  while (lo <= hi) {
+    const m = (lo + hi) >> 1;
+    if (seps[m]! <= f) {
+      k = m;
+      lo = m + 1;
+    } else hi = m - 1;
+  }
+  return k;
+}
+
+/** Slot of the last key <= f in a leaf, or -1. */
+function leafPick(l: Leaf, f: number): number {
+  const d = l.d;
+  let lo = 0;
+  let hi = l.n - 1;
+  let k = -1;
+  while (lo <= hi) {
+    const m = (lo + hi) >> 1;
+    if (d[m * W]! <= f) {
+      k = m;
+      lo = m + 1;
+    } else hi = m - 1;
+  }
+  return k;
+}
+
 export class DmaTree {
-  private left = new Int32Array(64);
-  private right = new Int32Array(64);
-  private height = new Int8Array(64);
-  private keys = new Float64Array(64);
-  private lens = new Float64Array(64);
-  private vaddrs = new Float64Array(64);
-  private flagv = new Uint8Array(64);
-  private root = NIL;
-  private used = 0;
-  private free: number[] = [];
+  private root: Node;
+  private leaves: (Leaf | undefined)[] = [];
+  private freeIds: number[] = [];
   private n = 0;
+  private readonly pathNodes: Inner[] = [];
+  private readonly pathIdx: number[] = [];
+  /** Depth of the last descent (entries of pathNodes/pathIdx in use). */
+  private pathLen = 0;
+
+  constructor() {
+    this.root = this.newLeaf();
+  }
 
   get size(): number {
     return this.n;
   }
 
-  /** Approximate bytes held by the arrays (for benchmarks). */
+  /** Approximate bytes held (for benchmarks). */
   get byteSize(): number {
-    return this.left.length * 34 + this.free.length * 8;
+    let leaves = 0;
+    for (const l of this.leaves) if (l) leaves++;
+    return leaves * (CAP * W * 8 + 96);
   }
 
   clear(): void {
-    this.root = NIL;
-    this.used = 0;
-    this.free = [];
+    this.leaves = [];
+    this.freeIds = [];
     this.n = 0;
+    this.root = this.newLeaf();
   }
 
-  entry(i: number): DmaEntry {
-    return { iova: this.keys[i]!, pages: this.lens[i]!, vaddr: this.vaddrs[i]!, flags: this.flagv[i]! };
+  private newLeaf(): Leaf {
+    const id = this.freeIds.pop() ?? this.leaves.length;
+    const l: Leaf = { leaf: true, d: new Float64Array(CAP * W), n: 0, id, prev: null, next: null };
+    this.leaves[id] = l;
+    return l;
   }
 
-  iovaOf(i: number): number {
-    return this.keys[i]!;
+  private leafOf(h: number): Leaf {
+    return this.leaves[h >> SHIFT]!;
   }
-  pagesOf(i: number): number {
-    return this.lens[i]!;
+
+  entry(h: number): DmaEntry {
+    const l = this.leafOf(h);
+    const o = (h & (CAP - 1)) * W;
+    return { iova: l.d[o]!, pages: l.d[o + 1]!, vaddr: l.d[o + 2]!, flags: l.d[o + 3]! };
+  }
+  iovaOf(h: number): number {
+    return this.leafOf(h).d[(h & (CAP - 1)) * W]!;
+  }
+  pagesOf(h: number): number {
+    return this.leafOf(h).d[(h & (CAP - 1)) * W + 1]!;
   }
   /** Last frame (inclusive). */
-  lastOf(i: number): number {
-    return this.keys[i]! + this.lens[i]! - 1;
+  lastOf(h: number): number {
+    return this.iovaOf(h) + this.pagesOf(h) - 1;
   }
-  flagsOf(i: number): number {
-    return this.flagv[i]!;
+  vaddrOf(h: number): number {
+    return this.leafOf(h).d[(h & (CAP - 1)) * W + 2]!;
   }
-  vaddrOf(i: number): number {
-    return this.vaddrs[i]!;
+  flagsOf(h: number): number {
+    return this.leafOf(h).d[(h & (CAP - 1)) * W + 3]!;
   }
-  setFlags(i: number, f: number): void {
-    this.flagv[i] = f;
+  setFlags(h: number, f: number): void {
+    this.leafOf(h).d[(h & (CAP - 1)) * W + 3] = f;
   }
-  setVaddr(i: number, v: number): void {
-    this.vaddrs[i] = v;
+  setVaddr(h: number, v: number): void {
+    this.leafOf(h).d[(h & (CAP - 1)) * W + 2] = v;
   }
 
-  /** Node with the greatest start <= f, or NIL. */
+  /** Descends to the leaf that holds (or would hold) `f`, recording the path. */
+  private descend(f: number): Leaf {
+    let x = this.root;
+    let depth = 0;
+    while (!x.leaf) {
+      const i = innerPick(x.seps, f);
+      this.pathNodes[depth] = x;
+      this.pathIdx[depth] = i;
+      depth++;
+      x = x.kids[i]!;
+    }
+    this.pathLen = depth;
+    return x;
+  }
+
+  /** Mapping with the greatest start <= f, or NIL. */
   floor(f: number): number {
-    let x = this.root;
-    let best = NIL;
-    const keys = this.keys;
-    while (x !== NIL) {
-      if (keys[x]! <= f) {
-        best = x;
-        x = this.right[x]!;
-      } else x = this.left[x]!;
-    }
-    return best;
+    const l = this.descend(f);
+    const s = leafPick(l, f);
+    if (s >= 0) return (l.id << SHIFT) | s;
+    // Separators can be below the leaf's first key after removals: the floor is then the previous leaf's last.
+    const p = l.prev;
+    return p && p.n > 0 ? (p.id << SHIFT) | (p.n - 1) : NIL;
   }
 
-  /** Node with the smallest start > f, or NIL. */
+  /** Mapping with the smallest start > f, or NIL. */
   higher(f: number): number {
-    let x = this.root;
-    let best = NIL;
-    const keys = this.keys;
-    while (x !== NIL) {
-      if (keys[x]! > f) {
-        best = x;
-        x = this.left[x]!;
-      } else x = this.right[x]!;
-    }
-    return best;
+    const l = this.descend(f);
+    const s = leafPick(l, f) + 1;
+    if (s < l.n) return (l.id << SHIFT) | s;
+    const nx = l.next;
+    return nx && nx.n > 0 ? nx.id << SHIFT : NIL;
   }
 
   /** vfio_find_dma: some mapping intersecting frames [start, end], or NIL. */
   findIntersecting(start: number, end: number): number {
-    const i = this.floor(end);
-    if (i === NIL) return NIL;
-    return this.keys[i]! + this.lens[i]! - 1 >= start ? i : NIL;
+    const h = this.floor(end);
+    if (h === NIL) return NIL;
+    return this.lastOf(h) >= start ? h : NIL;
   }
 
   /** The mapping containing frame f, or NIL. */
   containing(f: number): number {
-    const i = this.floor(f);
-    if (i === NIL) return NIL;
-    return this.keys[i]! + this.lens[i]! - 1 >= f ? i : NIL;
+    const h = this.floor(f);
+    if (h === NIL) return NIL;
+    return this.lastOf(h) >= f ? h : NIL;
   }
 
   /** vfio_find_dma_first_node: lowest mapping whose last frame >= start (it may start after `end`). */
   firstFrom(start: number): number {
-    const i = this.floor(start);
-    if (i !== NIL && this.keys[i]! + this.lens[i]! - 1 >= start) return i;
+    const h = this.floor(start);
+    if (h !== NIL && this.lastOf(h) >= start) return h;
     return this.higher(start);
   }
 
   /** The next mapping in iova order. */
-  next(i: number): number {
-    return this.higher(this.keys[i]!);
+  next(h: number): number {
+    const l = this.leafOf(h);
+    const s = (h & (CAP - 1)) + 1;
+    if (s < l.n) return h + 1;
+    const nx = l.next;
+    return nx && nx.n > 0 ? nx.id << SHIFT : NIL;
   }
 
   /** In-order iteration (for invariant checks, replay and reports). */
   *entries(): IterableIterator<DmaEntry> {
-    let i = this.firstFrom(0);
-    while (i !== NIL) {
-      yield this.entry(i);
-      i = this.next(i);
-    }
+    for (let h = this.firstFrom(0); h !== NIL; h = this.next(h)) yield this.entry(h);
   }
 
-  /** Inserts a mapping; the caller guarantees it overlaps nothing. Returns its node index. */
-  insert(iova: number, pages: number, vaddr: number, flags: number): number {
-    const i = this.alloc();
-    this.keys[i] = iova;
-    this.lens[i] = pages;
-    this.vaddrs[i] = vaddr;
-    this.flagv[i] = flags;
-    this.left[i] = NIL;
-    this.right[i] = NIL;
-    this.height[i] = 1;
-    this.root = this.ins(this.root, i);
+  /** Inserts a mapping; the caller guarantees it overlaps nothing. */
+  insert(iova: number, pages: number, vaddr: number, flags: number): void {
+    const l = this.descend(iova);
+    const s = leafPick(l, iova) + 1;
+    const d = l.d;
+    if (s < l.n) d.copyWithin((s + 1) * W, s * W, l.n * W);
+    const o = s * W;
+    d[o] = iova;
+    d[o + 1] = pages;
+    d[o + 2] = vaddr;
+    d[o + 3] = flags;
+    l.n++;
     this.n++;
-    return i;
+    if (l.n < CAP) return;
+    // Split the full leaf; an append at the end keeps the left leaf full (sequential fills stay dense).
+    const mid = s === CAP - 1 ? CAP - 1 : CAP >> 1;
+    const r = this.newLeaf();
+    r.d.set(d.subarray(mid * W, CAP * W));
+    r.n = CAP - mid;
+    l.n = mid;
+    r.next = l.next;
+    if (r.next) r.next.prev = r;
+    r.prev = l;
+    l.next = r;
+    this.insertUp(this.pathLen - 1, r.d[0]!, r, l);
+  }
+
+  /** Adds child `right` (first key `sep`) after the child taken at path level `lvl`. */
+  private insertUp(lvl: number, sep: number, right: Node, left: Node): void {
+    if (lvl < 0) {
+      this.root = { leaf: false, seps: [0, sep], kids: [left, right] };
+      return;
+    }
+    const p = this.pathNodes[lvl]!;
+    const at = this.pathIdx[lvl]! + 1;
+    p.seps.splice(at, 0, sep);
+    p.kids.splice(at, 0, right);
+    if (p.kids.length <= CAP) return;
+    const mid = p.kids.length >> 1;
+    const q: Inner = { leaf: false, seps: p.seps.splice(mid), kids: p.kids.splice(mid) };
+    this.insertUp(lvl - 1, q.seps[0]!, q, p);
   }
 
   /** Removes the mapping starting at frame `iova`; false when there is none. */
   remove(iova: number): boolean {
-    const before = this.n;
-    this.root = this.del(this.root, iova);
-    return this.n < before;
+    const l = this.descend(iova);
+    const s = leafPick(l, iova);
+    if (s < 0 || l.d[s * W] !== iova) return false;
+    if (s + 1 < l.n) l.d.copyWithin(s * W, (s + 1) * W, l.n * W);
+    l.n--;
+    this.n--;
+    if (l.n > 0 || this.pathLen === 0) return true;
+    // Drop the empty leaf from the chain and from its parents.
+    if (l.prev) l.prev.next = l.next;
+    if (l.next) l.next.prev = l.prev;
+    this.leaves[l.id] = undefined;
+    this.freeIds.push(l.id);
+    for (let lvl = this.pathLen - 1; lvl >= 0; lvl--) {
+      const p = this.pathNodes[lvl]!;
+      const i = this.pathIdx[lvl]!;
+      p.kids.splice(i, 1);
+      p.seps.splice(i, 1);
+      if (p.kids.length > 0) break;
+    }
+    // Collapse a root with one child.
+    while (!this.root.leaf && this.root.kids.length === 1) this.root = this.root.kids[0]!;
+    if (!this.root.leaf && this.root.kids.length === 0) this.root = this.newLeaf();
+    return true;
   }
 
-  /** Checks the AVL and ordering invariants (tests, fuzzing). Returns a problem or undefined. */
+  /** Checks ordering, counts and separators (tests, fuzzing). Returns a problem or undefined. */
   check(): string | undefined {
     let count = 0;
     let prevEnd = -1;
-    const walk = (x: number, lo: number, hi: number): number => {
-      if (x === NIL) return 0;
-      const k = this.keys[x]!;
-      if (k < lo || k > hi) throw new Error(`key ${k} out of order`);
-      const hl = walk(this.left[x]!, lo, k);
-      if (k <= prevEnd) throw new Error(`mapping at frame ${k} overlaps the previous one`);
-      if (!(this.lens[x]! >= 1)) throw new Error(`mapping at frame ${k} has no pages`);
-      prevEnd = k + this.lens[x]! - 1;
-      count++;
-      const hr = walk(this.right[x]!, k, hi);
-      if (Math.abs(hl - hr) > 1) throw new Error(`unbalanced at frame ${k}`);
-      const h = Math.max(hl, hr) + 1;
-      if (this.height[x] !== h) throw new Error(`stale height at frame ${k}`);
-      return h;
+    let depth = -1;
+    const walk = (x: Node, lo: number, level: number): string | undefined => {
+      if (x.leaf) {
+        if (depth < 0) depth = level;
+        else if (depth !== level) return 'leaves at different depths';
+        if (x.n === 0 && x !== this.root) return 'empty leaf';
+        for (let s = 0; s < x.n; s++) {
+          const k = x.d[s * W]!;
+          if (k < lo) return `key ${k} below its separator ${lo}`;
+          if (k <= prevEnd) return `mapping at frame ${k} overlaps the previous one`;
+          if (!(x.d[s * W + 1]! >= 1)) return `mapping at frame ${k} has no pages`;
+          prevEnd = k + x.d[s * W + 1]! - 1;
+          count++;
+        }
+        return undefined;
+      }
+      if (x.kids.length === 0 || x.kids.length !== x.seps.length) return 'bad inner node';
+      for (let i = 0; i < x.kids.length; i++) {
+        const e = walk(x.kids[i]!, i === 0 ? lo : x.seps[i]!, level + 1);
+        if (e) return e;
+      }
+      return undefined;
     };
-    try {
-      walk(this.root, -Infinity, Infinity);
-    } catch (e) {
-      return (e as Error).message;
-    }
+    const e = walk(this.root, -Infinity, 0);
+    if (e) return e;
+    let chain = 0;
+    for (let h = this.firstFrom(0); h !== NIL; h = this.next(h)) chain++;
+    if (chain !== this.n) return `leaf chain has ${chain} mappings, size ${this.n}`;
     return count === this.n ? undefined : `count ${count} != size ${this.n}`;
-  }
-
-  private alloc(): number {
-    const f = this.free.pop();
-    if (f !== undefined) return f;
-    if (this.used === this.keys.length) this.grow();
-    return this.used++;
-  }
-
-  private grow(): void {
-    const cap = this.keys.length * 2;
-    const g = <T extends Int32Array | Int8Array | Float64Array | Uint8Array>(
-      a: T,
-      make: (n: number) => T,
-    ): T => {
-      const b = make(cap);
-      b.set(a);
-      return b;
-    };
-    this.left = g(this.left, (n) => new Int32Array(n));
-    this.right = g(this.right, (n) => new Int32Array(n));
-    this.height = g(this.height, (n) => new Int8Array(n));
-    this.keys = g(this.keys, (n) => new Float64Array(n));
-    this.lens = g(this.lens, (n) => new Float64Array(n));
-    this.vaddrs = g(this.vaddrs, (n) => new Float64Array(n));
-    this.flagv = g(this.flagv, (n) => new Uint8Array(n));
-  }
-
-  private h(x: number): number {
-    return x === NIL ? 0 : this.height[x]!;
-  }
-
-  private fix(x: number): void {
-    const a = this.h(this.left[x]!);
-    const b = this.h(this.right[x]!);
-    this.height[x] = (a > b ? a : b) + 1;
-  }
-
-  private rotR(x: number): number {
-    const y = this.left[x]!;
-    this.left[x] = this.right[y]!;
-    this.right[y] = x;
-    this.fix(x);
-    this.fix(y);
-    return y;
-  }
-
-  private rotL(x: number): number {
-    const y = this.right[x]!;
-    this.right[x] = this.left[y]!;
-    this.left[y] = x;
-    this.fix(x);
-    this.fix(y);
-    return y;
-  }
-
-  private balance(x: number): number {
-    this.fix(x);
-    const bf = this.h(this.left[x]!) - this.h(this.right[x]!);
-    if (bf > 1) {
-      const l = this.left[x]!;
-      if (this.h(this.left[l]!) < this.h(this.right[l]!)) this.left[x] = this.rotL(l);
-      return this.rotR(x);
-    }
-    if (bf < -1) {
-      const r = this.right[x]!;
-      if (this.h(this.right[r]!) < this.h(this.left[r]!)) this.right[x] = this.rotR(r);
-      return this.rotL(x);
-    }
-    return x;
-  }
-
-  private ins(x: number, i: number): number {
-    if (x === NIL) return i;
-    if (this.keys[i]! < this.keys[x]!) this.left[x] = this.ins(this.left[x]!, i);
-    else this.right[x] = this.ins(this.right[x]!, i);
-    return this.balance(x);
-  }
-
-  private del(x: number, key: number): number {
-    if (x === NIL) return NIL;
-    const k = this.keys[x]!;
-    if (key < k) {
-      this.left[x] = this.del(this.left[x]!, key);
-      return this.balance(x);
-    }
-    if (key > k) {
-      this.right[x] = this.del(this.right[x]!, key);
-      return this.balance(x);
-    }
-    this.n--;
-    this.free.push(x);
-    const l = this.left[x]!;
-    const r = this.right[x]!;
-    if (l === NIL) return r;
-    if (r === NIL) return l;
-    // Replace by the minimum of the right subtree.
-    let m = r;
-    while (this.left[m]! !== NIL) m = this.left[m]!;
-    this.right[m] = this.delMin(r);
-    this.left[m] = l;
-    return this.balance(m);
-  }
-
-  private delMin(x: number): number {
-    if (this.left[x]! === NIL) return this.right[x]!;
-    this.left[x] = this.delMin(this.left[x]!);
-    return this.balance(x);
   }
 }
 

@@ -10,6 +10,7 @@ import { ERRNO } from '../../base/errno.js';
 import { U64_MAX } from '../../base/u64.js';
 import type { Range } from '../../base/range.js';
 import { ResvType, type ResvRegion } from '../../iommu/resv-region.js';
+import type { IommuCore, IommuGroup } from '../../iommu/api.js';
 
 export interface IovaNode {
   start: bigint;
@@ -178,4 +179,22 @@ export function refreshAfterDetach(
   aperResize(fresh, start, end);
   if (resvExclude(fresh, regions) !== 0) return undefined;
   return fresh;
+}
+
+/**
+ * The usable IOVA list a type1 container would report (IOVA_RANGE) after attaching `groups` in order,
+ * computed from the platform without creating anything: each group's aperture (a fresh paging domain of
+ * its first device) and its reserved regions. -EINVAL when a group leaves nothing; a group without an
+ * IOMMU (no aperture) gives -ENODEV.
+ */
+export function usableIovaForGroups(core: IommuCore, groups: readonly IommuGroup[]): UsableResult {
+  const steps: AttachStep[] = [];
+  for (let i = 0; i < groups.length; i++) {
+    const g = groups[i]!;
+    const dev = g.devices[0];
+    const aperture = dev ? core.aperture(dev) : undefined;
+    if (!aperture) return { ok: false, errno: ERRNO.ENODEV, step: i };
+    steps.push({ aperture, regions: core.groupResvRegions(g) });
+  }
+  return usableIovaList(steps);
 }

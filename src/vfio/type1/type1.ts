@@ -599,31 +599,36 @@ export class VfioIommuType1 {
       const npages = bitmapPgsize === 0n ? 0n : getU64(arg, 16) >> BigInt(lowBit(bitmapPgsize));
       if (verifyBitmapSize(npages, bsize) !== 0) return -ERRNO.EINVAL;
     }
-    // --- vfio_dma_do_unmap
-    const iova = getU64(arg, 8);
-    let size = getU64(arg, 16);
-    const pg = BigInt(this.minPageBytes);
-    if ((iova & (pg - 1n)) !== 0n) return -ERRNO.EINVAL;
+    // --- vfio_dma_do_unmap (frames: every accepted iova/size is a multiple of the minimum page size)
+    const first = this.alignedFrame(arg, 8);
+    if (first < 0) return -ERRNO.EINVAL;
+    const sizeLo = getU32(arg, 16);
+    const sizeHi = getU32(arg, 20);
+    let endEx: number;
     if (all) {
-      if (iova !== 0n || size !== 0n) return -ERRNO.EINVAL;
-      size = U64_MAX;
-    } else if (size === 0n || (size & (pg - 1n)) !== 0n) {
-      return -ERRNO.EINVAL;
-    } else if (iova + size - 1n > U64_MAX) {
-      return -ERRNO[this.env.profile.mapOverflowErrno];
+      if (first !== 0 || sizeLo !== 0 || sizeHi !== 0) return -ERRNO.EINVAL;
+      // size = U64_MAX: the walk covers every frame.
+      endEx = FRAMES_U64;
+    } else {
+      const sizeF = this.alignedFrame(arg, 16);
+      if ((sizeLo === 0 && sizeHi === 0) || sizeF < 0) return -ERRNO.EINVAL;
+      if (first + sizeF > FRAMES_U64) return -ERRNO[this.env.profile.mapOverflowErrno];
+      endEx = first + sizeF;
     }
-    if (dirty && (!this.dirtyTracking || bitmapPgsize !== pg)) return -ERRNO.EINVAL;
-    const first = Number(iova >> 12n);
-    // Exclusive end in frames; for ALL (size = 2^64-1) the kernel's iova + size is 2^64-1.
-    const endEx = all ? FRAMES_U64 : Number((iova + size) >> 12n);
+    if (dirty && (!this.dirtyTracking || bitmapPgsize !== BigInt(this.minPageBytes))) return -ERRNO.EINVAL;
+    // The first mapping whose last frame is >= first (vfio_find_dma_first_node); it contains `first`
+    // when it starts at or below it.
+    let i = this.dma.firstFrom(first);
     if (this.v2 && !all) {
-      const a = this.dma.containing(first);
-      if (a !== DMA_NIL && this.dma.iovaOf(a) !== first) return -ERRNO.EINVAL;
-      const b = this.dma.containing(endEx - 1);
+      // Can't unmap in the middle of a mapping, at either end.
+      if (i !== DMA_NIL && this.dma.iovaOf(i) < first) return -ERRNO.EINVAL;
+      let b = i;
+      if (b === DMA_NIL || this.dma.iovaOf(b) + this.dma.pagesOf(b) < endEx)
+        b = this.dma.containing(endEx - 1);
+      else if (this.dma.iovaOf(b) > endEx - 1) b = DMA_NIL;
       if (b !== DMA_NIL && this.dma.iovaOf(b) + this.dma.pagesOf(b) !== endEx) return -ERRNO.EINVAL;
     }
     let unmapped = 0;
-    let i = this.dma.firstFrom(first);
     if (invalidate) {
       const touched: number[] = [];
       while (i !== DMA_NIL) {
@@ -651,12 +656,16 @@ export class VfioIommuType1 {
         if (k >= endEx) break;
         if (!this.v2 && first > k) break;
         unmapped += this.dma.pagesOf(i);
+        // The key of the next mapping, read before the removal shifts the leaf.
+        const nx = this.dma.next(i);
+        const nk = nx === DMA_NIL || this.dma.iovaOf(nx) >= endEx ? -1 : this.dma.iovaOf(nx);
         this.removeAt(i);
-        i = this.dma.higher(k);
+        i = nk < 0 ? DMA_NIL : this.dma.floor(nk);
       }
     }
     // Only on success are the first 24 bytes copied back, with the unmapped total in `size`.
-    putU64(arg, 16, bigOfFrame(unmapped));
+    putU32(arg, 16, (unmapped % 1048576) * 4096);
+    putU32(arg, 20, Math.floor(unmapped / 1048576));
     return 0;
   }
 
