@@ -3,6 +3,7 @@
  * wheel, "go to"), pan by dragging, paste and drop files, and check what is on the page. Screenshots of
  * every view go to test-artifacts/web/.
  */
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
@@ -418,6 +419,18 @@ describe('web view in Chromium', () => {
     const tip = await hover(page, 'group-0', 0xfd00000000n);
     assert.match(tip, /12 GiB/);
     await h.shot(page, 'drop-x86');
+    // "Save snapshot" writes the host snapshot format the CLI reads (iovamap inspect --snapshot).
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save')]);
+    const saved = readFileSync((await download.path())!, 'utf8');
+    const back = hostViewFromText(saved, { file: 'saved.json' });
+    assert.equal(back.groups.length, 1);
+    assert.deepEqual(
+      back.groups[0]!.regions.map((r) => [r.start, r.end, r.typeString]),
+      [
+        [0xfee00000n, 0xfeefffffn, 'msi'],
+        [0xfd00000000n, 0xffffffffffn, 'reserved'],
+      ],
+    );
   });
 
   test('thousands of regions: drawn with pixel merging, hover still exact', async () => {
