@@ -107,7 +107,9 @@ export function formatSize(bytes: bigint): string {
   // Exact with at most one decimal in the largest unit.
   if ((bytes * 10n) % unit(top) === 0n) {
     const tenths = (bytes * 10n) / unit(top);
-    return tenths % 10n === 0n ? `${tenths / 10n} ${units[top]}` : `${tenths / 10n}.${tenths % 10n} ${units[top]}`;
+    return tenths % 10n === 0n
+      ? `${tenths / 10n} ${units[top]}`
+      : `${tenths / 10n}.${tenths % 10n} ${units[top]}`;
   }
   // Exact as an integer of at most 4 digits in a smaller unit.
   for (let u = top - 1; u >= 0; u--) {

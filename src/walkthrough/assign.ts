@@ -92,21 +92,17 @@ export function assignStory(o: AssignOptions): Story {
   // 1. What the IOMMU core shows in sysfs for the device's group.
   const group = core.groupOf(dev)!;
   const regions = core.groupResvRegions(group);
-  s.step(
-    `Reserved regions of IOMMU group ${group.id}`,
-    'info',
-    [
-      `/sys/kernel/iommu_groups/${group.id}/reserved_regions:`,
-      ...core
-        .reservedRegionsText(group)
-        .trimEnd()
-        .split('\n')
-        .map((line, i) => {
-          const r = regions[i];
-          return `  ${line}${r ? `    <- ${resvTypeName(r.type)}${r.origin ? `: ${r.origin}` : ''}` : ''}`;
-        }),
-    ],
-  );
+  s.step(`Reserved regions of IOMMU group ${group.id}`, 'info', [
+    `/sys/kernel/iommu_groups/${group.id}/reserved_regions:`,
+    ...core
+      .reservedRegionsText(group)
+      .trimEnd()
+      .split('\n')
+      .map((line, i) => {
+        const r = regions[i];
+        return `  ${line}${r ? `    <- ${resvTypeName(r.type)}${r.origin ? `: ${r.origin}` : ''}` : ''}`;
+      }),
+  ]);
 
   // 2. VFIO attach: the kernel's order of checks, the isolation check last.
   const params = o.allowUnsafeInterrupts ? { allowUnsafeInterrupts: true } : {};
@@ -136,7 +132,9 @@ export function assignStory(o: AssignOptions): Story {
   const info = queryInfo(att.sys, att.containerFd);
   s.step('VFIO_IOMMU_GET_INFO: where the VMM may map', info.rc === 0 ? 'ok' : 'fail', [
     `iova_pgsizes ${hex(info.pgsizes)}; the capability chain needs argsz ${info.argszNeeded}`,
-    ...info.ranges.map((r) => `usable IOVA ${hex16(r.start)}-${hex16(r.end)} (${formatSize(r.end - r.start + 1n)})`),
+    ...info.ranges.map(
+      (r) => `usable IOVA ${hex16(r.start)}-${hex16(r.end)} (${formatSize(r.end - r.start + 1n)})`,
+    ),
   ]);
 
   // 4. The VMM maps guest RAM at IOVA = guest-physical address.
@@ -146,7 +144,9 @@ export function assignStory(o: AssignOptions): Story {
   if (found.ok) {
     const lay = found.model.layout({ memory: o.memory, options: {} });
     if (lay.ok) {
-      mapLines.push(`${found.model.label} with ${formatSize(o.memory)}: ${found.model.commandLine(lay.layout)}`);
+      mapLines.push(
+        `${found.model.label} with ${formatSize(o.memory)}: ${found.model.commandLine(lay.layout)}`,
+      );
       for (const r of lay.layout.ranges.filter((x) => x.kind === 'ram')) {
         const m = mapGuestRange(att.sys, att.containerFd, r.name, r.start, r.end - r.start + 1n);
         mapLines.push(`MAP_DMA ${r.name} iova ${hex(m.iova)} size ${formatSize(m.size)} = ${rcText(m.rc)}`);
@@ -167,7 +167,9 @@ export function assignStory(o: AssignOptions): Story {
   // 5. MSI-X: the kernel maps the doorbell behind userspace's back (software MSI window) or not at all.
   const ses = enableInterrupts(att.sys, att.groupFd, dev, o.vectors);
   if (typeof ses === 'string' || ses.rc !== 0) {
-    s.step('Enable interrupts', 'fail', [typeof ses === 'string' ? ses : `VFIO_DEVICE_SET_IRQS = ${rcText(ses.rc)}`]);
+    s.step('Enable interrupts', 'fail', [
+      typeof ses === 'string' ? ses : `VFIO_DEVICE_SET_IRQS = ${rcText(ses.rc)}`,
+    ]);
     return s.done(false, 'interrupts could not be enabled');
   }
   const pci = fabric.pci(dev.bdf)!;
@@ -180,7 +182,9 @@ export function assignStory(o: AssignOptions): Story {
     : [];
   const msiLines = [
     `VFIO_DEVICE_SET_IRQS ${ses.kind} ${o.vectors} vector(s) with eventfds = ${rcText(ses.rc)}`,
-    ...entries.map((e, i) => `vector ${i}: the device was programmed with address ${hex(e.addr)} data ${hex(e.data)}`),
+    ...entries.map(
+      (e, i) => `vector ${i}: the device was programmed with address ${hex(e.addr)} data ${hex(e.data)}`,
+    ),
   ];
   if (doorbellMaps.length > 0) {
     for (const m of doorbellMaps) {
@@ -233,7 +237,9 @@ export function forgingStory(o: ForgingOptions): Story {
     (d, i, all) => all.findIndex((x) => core.groupOf(x) === core.groupOf(d)) === i,
   );
   if (devs.length < 2) {
-    s.step('Pick two devices', 'fail', [`${o.preset} has fewer than two MSI-capable devices in separate groups`]);
+    s.step('Pick two devices', 'fail', [
+      `${o.preset} has fewer than two MSI-capable devices in separate groups`,
+    ]);
     return s.done(false, 'needs two devices');
   }
   const [victim, attacker] = [devs[0]!, devs[1]!];
@@ -247,13 +253,15 @@ export function forgingStory(o: ForgingOptions): Story {
     ...safe.calls.map((c) => `${c.call} = ${rcText(c.rc)}`),
     ...safe.klog.map((l) => `kernel: ${l}`),
   ]);
-  // The VMM gives up and exits (its fds close); the operator sets allow_unsafe_interrupts=1 and retries.
+  // The VMM exits (its fds close); where VFIO refused, the operator sets allow_unsafe_interrupts=1.
   safe.sys.close(safe.groupFd);
   safe.sys.close(safe.containerFd);
-  const v = attachDevice(core, profile, victim, { allowUnsafeInterrupts: true });
-  const a = attachDevice(core, profile, attacker, { allowUnsafeInterrupts: true });
+  const params = refused ? { allowUnsafeInterrupts: true } : {};
+  const how = refused ? 'with allow_unsafe_interrupts=1' : 'with default module parameters';
+  const v = attachDevice(core, profile, victim, params);
+  const a = attachDevice(core, profile, attacker, params);
   if (typeof v === 'string' || typeof a === 'string' || v.rc < 0 || a.rc < 0) {
-    s.step('Attach with allow_unsafe_interrupts=1', 'fail', [
+    s.step(`Attach both devices ${how}`, 'fail', [
       typeof v === 'string' ? v : `victim: SET_IOMMU = ${rcText(v.rc)}`,
       typeof a === 'string' ? a : `attacker: SET_IOMMU = ${rcText(a.rc)}`,
     ]);
@@ -265,8 +273,11 @@ export function forgingStory(o: ForgingOptions): Story {
     s.step('Enable MSI-X', 'fail', ['VFIO_DEVICE_SET_IRQS failed']);
     return s.done(false, 'interrupts could not be enabled');
   }
-  const vmsg = vs.kind === 'MSI-X' ? fabric.pci(victim.bdf)!.model.msixEntry(0) : fabric.pci(victim.bdf)!.model.msiMessage();
-  s.step('Two devices assigned with allow_unsafe_interrupts=1', 'ok', [
+  const vmsg =
+    vs.kind === 'MSI-X'
+      ? fabric.pci(victim.bdf)!.model.msixEntry(0)
+      : fabric.pci(victim.bdf)!.model.msiMessage();
+  s.step(`Two devices assigned ${how}`, 'ok', [
     `victim ${victim.bdf} (group ${v.group.id}) vector 0: address ${hex(vmsg.addr)} data ${hex(vmsg.data)}`,
     `attacker ${attacker.bdf} (group ${a.group.id}) has its own MSI-X vector 0 and the same doorbell page mapped`,
   ]);
@@ -274,17 +285,13 @@ export function forgingStory(o: ForgingOptions): Story {
   const victimGot = readEventfd(vs.file, vs.eventfds[0]!);
   const attackerGot = readEventfd(as.file, as.eventfds[0]!);
   const forged = victimGot > 0n;
-  s.step(
-    `${attacker.bdf} writes the victim's message (data ${hex(vmsg.data)})`,
-    forged ? 'fail' : 'ok',
-    [
-      ...traceLines(t),
-      `victim's eventfd: ${victimGot}; attacker's eventfd: ${attackerGot}`,
-      forged
-        ? `forged: the controller cannot see who wrote, so one guest can raise another guest's interrupt`
-        : `not forged: the controller identifies the writer and ignores what it does not own`,
-    ],
-  );
+  s.step(`${attacker.bdf} writes the victim's message (data ${hex(vmsg.data)})`, forged ? 'fail' : 'ok', [
+    ...traceLines(t),
+    `victim's eventfd: ${victimGot}; attacker's eventfd: ${attackerGot}`,
+    forged
+      ? `forged: the controller cannot see who wrote, so one guest can raise another guest's interrupt`
+      : `not forged: the controller identifies the writer and ignores what it does not own`,
+  ]);
   return s.done(
     true,
     forged

@@ -117,7 +117,13 @@ export interface MapOutcome {
  * mmap()s guest RAM in the process and MAP_DMAs it at `iova` (IOVA = guest-physical address, as every
  * VMM does).
  */
-export function mapGuestRange(sys: VfioSystem, containerFd: number, name: string, iova: bigint, size: bigint): MapOutcome {
+export function mapGuestRange(
+  sys: VfioSystem,
+  containerFd: number,
+  name: string,
+  iova: bigint,
+  size: bigint,
+): MapOutcome {
   // Userspace picks a free virtual address for the mapping; the model's process has its own space.
   const vaddr = 0x7f00_0000_0000n + iova;
   const region = sys.mm.map(name, vaddr, size, PROT_READ | PROT_WRITE);
@@ -136,11 +142,17 @@ export interface DeviceSession {
 }
 
 /** Opens the device fd, turns on bus mastering through the config region, enables `n` vectors with eventfds. */
-export function enableInterrupts(sys: VfioSystem, groupFd: number, dev: Device, n: number): DeviceSession | string {
+export function enableInterrupts(
+  sys: VfioSystem,
+  groupFd: number,
+  dev: Device,
+  n: number,
+): DeviceSession | string {
   const fd = getDeviceFd(sys, groupFd, dev.bdf);
   if (fd < 0) return `VFIO_GROUP_GET_DEVICE_FD failed: ${rcText(fd)}`;
   const f = sys.file(fd);
-  if (f?.kind !== 'device' || !(f.device instanceof VfioPciDevice)) return 'the device fd is not a vfio-pci device';
+  if (f?.kind !== 'device' || !(f.device instanceof VfioPciDevice))
+    return 'the device fd is not a vfio-pci device';
   const file = f.device;
   const config = vfioPciIndexToOffset(VFIO_PCI_CONFIG_REGION_INDEX);
   const cmd = new Uint8Array(2);
