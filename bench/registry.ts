@@ -1,6 +1,8 @@
-/** Every benchmark `npm run bench` knows. Add yours here. */
+/** Every benchmark `npm run bench` knows. Add one import and one list line per benchmark. */
 import type { Benchmark } from './harness.js';
 import { iommuDomainBench } from './iommu-domain.js';
+import { msiPathBench } from './msi-path.js';
+import { vmmBenchmark } from './vmm.bench.js';
+import { webSceneBenchmark } from './web-scene.js';
 
-export const BENCHMARKS: Benchmark[] = [];
-BENCHMARKS.push(iommuDomainBench);
+export const BENCHMARKS: Benchmark[] = [iommuDomainBench, msiPathBench, vmmBenchmark, webSceneBenchmark];

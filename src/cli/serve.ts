@@ -153,7 +153,7 @@ export const serveCommand = defineCommand(
       'Starts a local web server (127.0.0.1 by default) and prints its URL. The page shows every IOMMU group as a lane\n' +
       'over the 64-bit IOVA space. You can drop a snapshot or a reserved_regions file on the page.',
     options: [
-      { name: 'port', short: 'p', type: 'int', metavar: 'N', help: 'TCP port (default: any free port)' },
+      { name: 'port', type: 'int', metavar: 'N', help: 'TCP port (default: any free port)' },
       { name: 'host', type: 'string', metavar: 'ADDR', help: 'address to bind (default 127.0.0.1)' },
       {
         name: 'snapshot',

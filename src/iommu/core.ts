@@ -14,7 +14,7 @@ import {
   fail,
   ok,
 } from './api.js';
-import { CoreDevice, DRIVER_MANAGED_DMA } from './device.js';
+import { CoreDevice, isDriverManagedDma } from './device.js';
 import { CoreDomain, isDmaType } from './domain.js';
 import { CoreGroup, Ida } from './group.js';
 import { deviceHasIsolatedMsi, systemMsiRemap } from './isolation.js';
@@ -41,6 +41,7 @@ export class IommuCoreImpl implements IommuCore {
   private readonly ida = new Ida();
   private nextDomainId = 1;
   private readonly resvCache = new Map<CoreDevice, ResvRegion[]>();
+  private msiIsolation: ((dev: Device) => boolean) | undefined = undefined;
 
   constructor(
     platform: PlatformDescription,
@@ -250,7 +251,7 @@ export class IommuCoreImpl implements IommuCore {
     if (g.defaultDomain !== undefined) g.domain = g.defaultDomain;
   }
 
-  bindDriver(dev: Device, driver: string, driverManagedDma = DRIVER_MANAGED_DMA.has(driver)): number {
+  bindDriver(dev: Device, driver: string, driverManagedDma = isDriverManagedDma(driver)): number {
     const d = this.core(dev);
     if (d === undefined) return -ERRNO.ENODEV;
     this.probeAtDriverBind(d);
@@ -374,11 +375,21 @@ export class IommuCoreImpl implements IommuCore {
 
   // ---- isolation and DMA --------------------------------------------------------------------------
 
+  /**
+   * Installs msi_device_has_isolated_msi from the irq layer (the src/irq fabric); without it the core
+   * reads the interrupt controller descriptions itself (isolation.ts), with the same answers.
+   */
+  setMsiIsolation(fn: (dev: Device) => boolean): void {
+    this.msiIsolation = fn;
+  }
+
   groupHasIsolatedMsi(group: IommuGroup): boolean {
     const g = this.coreGroup(group);
     if (g === undefined) return false;
-    if (this.profile.isolatedMsiPerDevice)
-      return g.devices.every((d) => deviceHasIsolatedMsi(this.platform, d));
+    if (this.profile.isolatedMsiPerDevice) {
+      const fn = this.msiIsolation;
+      return g.devices.every((d) => (fn !== undefined ? fn(d) : deviceHasIsolatedMsi(this.platform, d)));
+    }
     return systemMsiRemap(this.platform) || g.devices.some((d) => d.ops?.capable('intr-remap') === true);
   }
 

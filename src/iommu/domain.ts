@@ -79,7 +79,7 @@ export class CoreDomain implements IommuDomain {
     if (((iova | paddr | size) & mask) !== 0n) return -ERRNO.EINVAL;
     if (size === 0n) return 0;
     if (iova + size - 1n > U64_MAX || paddr + size - 1n > U64_MAX) return -ERRNO.EINVAL;
-    const rc = this.ops.mapRangeCheck(iova, size);
+    const rc = this.ops.mapRangeCheck(iova, size, paddr);
     if (rc !== 0) return rc;
     const start = Number(iova >> this.shift);
     const end = Number((iova + size - 1n) >> this.shift);

@@ -64,6 +64,12 @@ export interface KernelProfile {
    * the array, vfio_msi_set_block rejects any vector >= num_ctx before touching the others.
    */
   readonly vfioSparseIrqCtx: boolean;
+  /** iova.c IOVA_MAG_SIZE: pfns per rcache magazine (127 since 6.0, 128 before). */
+  readonly iovaMagSize: number;
+  /** iova.c rcache depot: fixed array of MAX_GLOBAL_MAGS (<= 6.6) or a list trimmed by a delayed work (>= 6.7). */
+  readonly iovaDepot: 'array' | 'list';
+  /** iova.c MAX_GLOBAL_MAGS: capacity of the 'array' depot per size class. */
+  readonly iovaMaxGlobalMags: number;
 }
 
 const P61: KernelProfile = {
@@ -85,6 +91,9 @@ const P61: KernelProfile = {
   perDeviceMsiDomains: false,
   deviceInfoCopiesWholeStruct: false,
   vfioSparseIrqCtx: false,
+  iovaMagSize: 127,
+  iovaDepot: 'array',
+  iovaMaxGlobalMags: 32,
 };
 
 const P612: KernelProfile = {
@@ -106,6 +115,9 @@ const P612: KernelProfile = {
   perDeviceMsiDomains: true,
   deviceInfoCopiesWholeStruct: true,
   vfioSparseIrqCtx: true,
+  iovaMagSize: 127,
+  iovaDepot: 'list',
+  iovaMaxGlobalMags: 32,
 };
 
 const PROFILES: Record<KernelVersion, KernelProfile> = { '6.1': P61, '6.12': P612 };

@@ -36,6 +36,9 @@ test('iommu_map: overlap -EEXIST; past the domain width per driver (intel -EFAUL
   const smmu = new CoreDomain(2, 'unmanaged', opsOf(virtSmmuv3Gicv3()));
   assert.equal(smmu.geometry.apertureEnd, 0xffffffffffffn);
   assert.equal(smmu.map(0x1000000000000n, 0n, 0x1000n, RW), -ERRNO.ERANGE);
+  // output address beyond the SMMU's 44-bit ias (QEMU): -ERANGE as well
+  assert.equal(smmu.map(0x1000n, 0x100000000000n, 0x1000n, RW), -ERRNO.ERANGE);
+  assert.equal(smmu.map(0x1000n, 0xffffffff000n, 0x1000n, RW), 0);
   const virtio = new CoreDomain(3, 'unmanaged', opsOf(q35VirtioIommu()));
   assert.equal(virtio.map(U64_MAX - 0xfffn, 0n, 0x1000n, RW), 0);
 });

@@ -159,6 +159,24 @@ describe('web view in Chromium', () => {
     assert.deepEqual(pageErrors(page), []);
   });
 
+  test('click selects a region and explains it; double-click zooms to it', async () => {
+    await open(page, h.url);
+    const at = (await page.evaluate(() =>
+      (globalThis as unknown as PageGlobals).iovamap.locate('group-0', '0x8080000'),
+    ))!;
+    await page.mouse.click(at.x, at.y);
+    await page.waitForSelector('#details h2');
+    const details = (await page.textContent('#details')) ?? '';
+    assert.match(details, /group 0: MSI window \(software/);
+    assert.match(details, /0x0000000008000000 – 0x00000000080fffff · 1 MiB/);
+    assert.match(details, /VFIO_IOMMU_MAP_DMA answers EINVAL/);
+    await page.mouse.dblclick(at.x, at.y);
+    await frame(page);
+    const w = await viewWindow(page);
+    assert.ok(w.lo < 0x8000000n && w.hi > 0x80fffffn && w.hi < 1n << 48n, 'zoomed onto the MSI window');
+    await h.shot(page, 'arm-select-msi');
+  });
+
   test('x86 AMD: four lanes, HyperTransport hole and APIC window, switch from the menu', async () => {
     await open(page, h.url);
     await page.selectOption('#source', 'amd');

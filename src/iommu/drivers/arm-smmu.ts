@@ -14,7 +14,12 @@ import { iommuDmaGetResvRegions } from './dma-resv.js';
 /** arm64 VA_BITS of the Debian kernel (48-bit VA, 4 KiB pages). */
 export const ARM64_VA_BITS = 48;
 
-function smmuCommon(ctx: DriverContext, name: 'arm-smmu' | 'arm-smmu-v3', inputBits: number): IommuDriverOps {
+function smmuCommon(
+  ctx: DriverContext,
+  name: 'arm-smmu' | 'arm-smmu-v3',
+  inputBits: number,
+  outputBits: number,
+): IommuDriverOps {
   const { iommu, platform } = ctx;
   const label = name === 'arm-smmu' ? 'arm-smmu' : 'arm-smmu-v3';
   return {
@@ -44,20 +49,23 @@ function smmuCommon(ctx: DriverContext, name: 'arm-smmu' | 'arm-smmu-v3', inputB
     },
     sharesDomainsAcrossInstances: false,
     forcesStrict: false,
-    mapRangeCheck: (iova, size) => lpaeRangeCheck(iova, size, inputBits),
+    mapRangeCheck: (iova, size, paddr) => lpaeRangeCheck(iova, size, paddr, inputBits, outputBits),
     attachCheck: () => 0,
   };
 }
 
 /**
  * SMMUv3 stage-1 domain: input size min(48, VA_BITS) (52 only with VAX and a 52-bit VA kernel), so the
- * aperture is 2^48-1 whatever the SMMU's `ias` (addressBits, e.g. 44 on QEMU) — arm_smmu_domain_finalise.
+ * aperture is 2^48-1 whatever the SMMU's `ias` (addressBits, e.g. 44 on QEMU); that `ias` bounds the
+ * output addresses instead — arm_smmu_domain_finalise.
  */
 export function armSmmuV3(ctx: DriverContext): IommuDriverOps {
-  return smmuCommon(ctx, 'arm-smmu-v3', Math.min(48, ARM64_VA_BITS));
+  // stage 1: oas = smmu->ias (addressBits)
+  return smmuCommon(ctx, 'arm-smmu-v3', Math.min(48, ARM64_VA_BITS), ctx.iommu.addressBits);
 }
 
 /** SMMUv2 stage-1 domain: input size is the SMMU's upstream bus size (va_size, addressBits). */
 export function armSmmu(ctx: DriverContext): IommuDriverOps {
-  return smmuCommon(ctx, 'arm-smmu', Math.min(ctx.iommu.addressBits, ARM64_VA_BITS));
+  // stage 1: ias = va_size, oas = ipa_size; the description gives one width for both
+  return smmuCommon(ctx, 'arm-smmu', Math.min(ctx.iommu.addressBits, ARM64_VA_BITS), ctx.iommu.addressBits);
 }

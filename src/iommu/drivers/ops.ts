@@ -54,10 +54,10 @@ export interface IommuDriverOps {
   /** The driver forces strict invalidation (iommu_set_dma_strict), so DMA default domains, never DMA-FQ. */
   readonly forcesStrict: boolean;
   /**
-   * The page-table walk of ops->map_pages for an IOVA range the table cannot hold: 0 when the range
-   * fits, else the driver's -errno.
+   * The page-table walk of ops->map_pages for an IOVA range the table cannot hold (or an output
+   * address it cannot express): 0 when it fits, else the driver's -errno.
    */
-  mapRangeCheck(iova: bigint, size: bigint): number;
+  mapRangeCheck(iova: bigint, size: bigint, paddr: bigint): number;
   /**
    * 6.1 attach_dev refusals specific to the driver (intel: RMRR-locked device and a non-DMA domain,
    * -EPERM). 0 when allowed.

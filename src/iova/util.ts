@@ -1,0 +1,63 @@
+/**
+ * Shared arithmetic of the IOVA allocator (drivers/iommu/iova.c, include/linux/iova.h) on page frame
+ * numbers held as JS numbers. Every pfn the model accepts is a safe integer (< 2^53), so the
+ * arithmetic below is exact; the API refuses anything else instead of truncating it.
+ */
+
+/** IOVA_ANCHOR (~0UL): the anchor node's pfn_lo/pfn_hi. Kept as the float 2^64 (never used in sums). */
+export const IOVA_ANCHOR = 2 ** 64;
+
+/** IOVA_RANGE_CACHE_MAX_SIZE: log2 of the largest cached size + 1 (classes 1, 2, 4, ... 32 pages). */
+export const IOVA_RANGE_CACHE_MAX_SIZE = 6;
+
+/** Highest pfn (inclusive) the number-based API accepts: limit_pfn + 1 must still be exact. */
+export const MAX_MODEL_PFN = Number.MAX_SAFE_INTEGER - 1;
+
+/** A pfn or page count the model can hold exactly (safe, non-negative integer below MAX_MODEL_PFN). */
+export function isModelPfn(v: number): boolean {
+  return Number.isSafeInteger(v) && v >= 0 && v <= MAX_MODEL_PFN;
+}
+
+/** fls_long(x): 1-based index of the highest set bit, 0 for 0. x < 2^53. */
+export function flsLong(x: number): number {
+  if (x <= 0) return 0;
+  if (x < 2 ** 32) return 32 - Math.clz32(x >>> 0);
+  return 64 - Math.clz32(Math.floor(x / 2 ** 32));
+}
+
+/** order_base_2(n): log2 of n rounded up (0 for n <= 1). */
+export function orderBase2(n: number): number {
+  return n <= 1 ? 0 : flsLong(n - 1);
+}
+
+/** roundup_pow_of_two(n) for 1 <= n. */
+export function roundupPowOfTwo(n: number): number {
+  return 2 ** orderBase2(n);
+}
+
+/**
+ * The alignment alloc_iova applies: `align_mask <<= fls_long(size - 1)` when size_aligned, i.e. the start
+ * is a multiple of roundup_pow_of_two(size); 1 (no alignment) otherwise.
+ */
+export function allocAlignment(size: number, sizeAligned: boolean): number {
+  return sizeAligned ? 2 ** flsLong(size - 1) : 1;
+}
+
+/** x & ~(a - 1) for x >= 0 and a power of two. */
+export function alignDown(x: number, a: number): number {
+  return a === 1 ? x : x - (x % a);
+}
+
+/** Round x >= 0 up to a multiple of the power of two a. */
+export function alignUp(x: number, a: number): number {
+  if (a === 1) return x;
+  const r = x % a;
+  return r === 0 ? x : x + (a - r);
+}
+
+/** log2 of a power-of-two granule, or -1 when it is not one (init_iova_domain would BUG). */
+export function granuleShift(granule: number): number {
+  if (!Number.isSafeInteger(granule) || granule <= 0) return -1;
+  const s = Math.log2(granule);
+  return Number.isInteger(s) ? s : -1;
+}
