@@ -3,6 +3,7 @@ import type { Command } from './commands.js';
 import { checkCommand } from './check.js';
 import { inspectCommand } from './inspect.js';
 import { planCommand } from './plan.js';
+import { runCommand } from './run.js';
 import { serveCommand } from './serve.js';
 import { snapshotCommand } from './snapshot.js';
 import { sysfsCommand } from './sysfs.js';
@@ -13,5 +14,6 @@ export const COMMANDS: Command[] = [
   planCommand,
   sysfsCommand,
   snapshotCommand,
+  runCommand,
   serveCommand,
 ];
