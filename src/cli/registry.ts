@@ -12,6 +12,7 @@ export const COMMANDS: Command[] = [
   inspectCommand,
   checkCommand,
   planCommand,
+  runCommand,
   sysfsCommand,
   snapshotCommand,
   runCommand,
