@@ -13,11 +13,11 @@ import {
   formatReservedRegions,
   parseReservedRegions,
 } from '../iommu/resv-region.js';
-import { msiFabricOf } from '../irq/fabric.js';
+import { attachMsiFabric } from '../irq/fabric.js';
 import { type KernelVersion, kernelProfile } from '../kernel/profile.js';
 import { AddressSpace, PROT_READ, PROT_WRITE } from '../mm/address-space.js';
 import { loadPreset } from '../platform/presets.js';
-import { bootPreset } from '../scenario/platforms.js';
+import { buildPlatform } from '../platform/build.js';
 import {
   VFIO_DEVICE_SET_IRQS,
   VFIO_IRQ_SET_SIZE,
@@ -132,8 +132,8 @@ export function runDesignSession(req: SessionRequest): SessionResult {
   if (!def) throw new InputError(`unknown design "${req.design}"`, { field: '--design' });
   const profile = kernelProfile(req.kernel);
   const desc = loadPreset(req.platform);
-  const core = bootPreset(req.platform, profile);
-  const fabric = msiFabricOf(core);
+  const core = buildPlatform(desc, profile).iommu;
+  const fabric = attachMsiFabric(core, desc);
   const vm = findVmm(req.vmm, { arch: desc.arch === 'x86_64' ? 'x86_64' : 'aarch64' });
   if (!vm.ok) throw new InputError(vm.reason, { field: '--vmm' });
   const lay = vm.model.layout({ memory: req.memory, options: {} });
@@ -329,12 +329,12 @@ export function runDesignSession(req: SessionRequest): SessionResult {
       `VFIO_DEVICE_SET_IRQS(MSIX, EVENTFD|TRIGGER, count=${nvec})`,
       device.ioctl(VFIO_DEVICE_SET_IRQS, b),
     );
-    const model = fabric?.pci(bdf)?.model;
+    const model = fabric.pci(bdf)?.model;
     if (setIrqsRc === 0 && model) {
       const e = model.msixEntry(0);
       msiWindow = `doorbell at IOVA ${hex16(e.addr)}`;
       for (let v = 0; v < nvec; v++) {
-        const t = fabric!.raise(bdf, v);
+        const t = fabric.raise(bdf, v);
         const n = device.fds.eventFd(efds[v]!)?.read() ?? 0n;
         if (n > 0n) delivered++;
         else problems.push(`vector ${v}: ${t.outcome}: ${t.why}`);
@@ -342,7 +342,7 @@ export function runDesignSession(req: SessionRequest): SessionResult {
     } else if (setIrqsRc < 0) {
       if (name === 'merged-4.11') {
         // 4.11-5.1: the doorbell was mapped in compose_msi_msg; a failure left an all-ones message (WARN).
-        const t = fabric!.dmaWrite(bdf, 0xffff_ffff_ffff_ffffn, 0xffffffff);
+        const t = fabric.dmaWrite(bdf, 0xffff_ffff_ffff_ffffn, 0xffffffff);
         calls[calls.length - 1] += ' (4.11: 0, the failure stayed inside compose_msi_msg)';
         msiWindow =
           'doorbell mapping failed: 4.11 composed address 0xffffffffffffffff data 0xffffffff (WARN)';
@@ -394,7 +394,7 @@ export function runDesignSession(req: SessionRequest): SessionResult {
       const over = ramMapped.find(
         (m) => m.rc === 0 && m.range.start <= region.start && m.range.end >= region.start,
       );
-      if (over === undefined || fabric === undefined) return { region, expressed: covered(region) };
+      if (over === undefined) return { region, expressed: covered(region) };
       const t = fabric.dmaWrite(bdf, region.start + 0x40n, 0);
       return {
         region,

@@ -4,3 +4,4 @@
  */
 import './steps.js';
 import './steps-msi.js';
+import '../designs/steps-designs.js';
