@@ -360,7 +360,8 @@ export function runDesignSession(req: SessionRequest): SessionResult {
   const fixed: Span[] = [];
   for (const r of group ? core.groupResvRegions(group) : []) {
     if (r.type === ResvType.SwMsi) continue;
-    fixed.push({ start: r.start, end: r.start + r.length - 1n, what: `${TYPE_NAMES[r.type]} region` });
+    const what = `${TYPE_NAMES[r.type]} region${r.origin ? ` (${r.origin})` : ''}`;
+    fixed.push({ start: r.start, end: r.start + r.length - 1n, what });
   }
   const bridge = desc.hostBridges.find(
     (h) => h.windows.some(() => true) && core.device(bdf) !== undefined && bridgeHas(h, bdf),

@@ -167,3 +167,13 @@ test('compare on the HiSilicon-like preset: who can report the hardware MSI wind
   assert.ok(!by.get('virtual-doorbell')!.setupCalls.some((c) => c.startsWith('VFIO_IOMMU_GET_INFO')));
   assert.equal(by.get('today')!.setupCalls.filter((c) => c.startsWith('VFIO_IOMMU_GET_INFO')).length, 2);
 });
+
+test("AMD's HyperTransport hole: reported by today's IOVA ranges, not by the donated-window designs", () => {
+  const run = (design: 'today' | 'msi-resv') =>
+    runDesignSession({ platform: 'amd-epyc', design, vmm: 'qemu-q35', memory: G4, mode: 'follow' });
+  const ht = (r: ReturnType<typeof run>) => r.fixed.find((f) => f.region.start === 0xfd00000000n);
+  assert.equal(ht(run('today'))?.expressed, true);
+  const m = ht(run('msi-resv'));
+  assert.equal(m?.expressed, false);
+  assert.match(m!.region.what, /HyperTransport/);
+});
