@@ -26,6 +26,7 @@ import { FULL_WINDOW } from '../viewport.js';
 import { $, el } from './dom.js';
 import { COLOURS, LaneView } from './lanes.js';
 import { MsiPanel } from './msi-panel.js';
+import { DesignsPanel } from './designs-panel.js';
 import { type ScenarioHost, ScenarioPanel } from './scenario-panel.js';
 import { VmmPanel } from './vmm-panel.js';
 
@@ -95,7 +96,8 @@ const panelHost: ScenarioHost = {
 const vmmPanel = new VmmPanel(panelHost);
 const msiPanel = new MsiPanel(panelHost);
 const scenarioPanel = new ScenarioPanel(panelHost);
-$('#panels').append(vmmPanel.root, msiPanel.root, scenarioPanel.root);
+const designsPanel = new DesignsPanel(panelHost.presetName);
+$('#panels').append(vmmPanel.root, msiPanel.root, scenarioPanel.root, designsPanel.root);
 
 function showError(e: unknown): void {
   const box = $('#error');
@@ -208,6 +210,7 @@ async function show(loaded: Loaded): Promise<void> {
   const model = loaded.model ? { ...loaded.model, view } : undefined;
   msiPanel.setModel(model);
   scenarioPanel.setModel(model);
+  designsPanel.setModel(model?.desc);
   $('#details').replaceChildren();
 }
 
