@@ -277,12 +277,29 @@ export class FastIovaTree implements IovaTree {
     return p;
   }
 
+  /** Pull every node from x up to and including `upTo` (an ancestor of x), then continue with early exit. */
+  private pullThrough(x: number, upTo: number): void {
+    const iv = this.i;
+    for (;;) {
+      this.pull(x);
+      if (x === upTo) break;
+      x = iv[x * 16 + I_PARENT]!;
+    }
+    this.pullUp(iv[x * 16 + I_PARENT]!);
+  }
+
   /**
-   * Link slot x (lo/hi/glo set) into the treap as the in-order predecessor of `next` (the rightmost
-   * node of next's left subtree, expected O(1) steps away), rotate it up by priority, then propagate.
+   * Insert slot x (lo/hi set) into the gap below `next`: x takes the lower part of next's gap and becomes
+   * next's in-order predecessor (the rightmost node of next's left subtree, expected O(1) steps away),
+   * then rotates up by priority. In-order neighbours are ancestor and descendant, so every aggregate that
+   * changed lies on the path between them or above: pull that path, then continue with early exit.
    */
   private linkBefore(x: number, next: number): void {
     const iv = this.i;
+    const f = this.f;
+    f[x * 8 + F_GLO] = f[next * 8 + F_GLO]!;
+    f[next * 8 + F_GLO] = f[x * 8 + F_HI]! + 1;
+    if (f[x * 8 + F_GLO] === 0) this.lowest = x;
     let t = iv[next * 16 + I_LEFT]!;
     if (t === NIL) {
       iv[next * 16 + I_LEFT] = x;
@@ -292,26 +309,31 @@ export class FastIovaTree implements IovaTree {
       iv[t * 16 + I_RIGHT] = x;
     }
     iv[x * 16 + I_PARENT] = t;
-    if (this.f[x * 8 + F_GLO] === 0) this.lowest = x;
     this.pull(x);
     const pri = iv[x * 16 + I_PRI]!;
+    let above = false; // x rotated above next
     for (;;) {
       const p = iv[x * 16 + I_PARENT]!;
       if (p === NIL || iv[p * 16 + I_PRI]! >= pri) break;
+      if (p === next) above = true;
       this.rotateUp(x);
     }
-    this.pullUp(iv[x * 16 + I_PARENT]!);
+    const p = iv[x * 16 + I_PARENT]!;
+    if (above) this.pullUp(p);
+    else if (p !== NIL) this.pullThrough(p, next);
     this.count++;
   }
 
   /**
-   * Unlink live node x (never the anchor); its gap joins its successor's. Rotations keep every subtree's
-   * node set above the rotation, so only x's removal and then next's wider gap need propagating, each as
-   * a single change (which is what makes the early exit in pullUp valid).
+   * Unlink live node x (never the anchor); its gap joins its successor's. Once x has been rotated down to
+   * a leaf its successor is an ancestor, so the path from x's parent up to `next` is pulled, then the
+   * early exit applies above.
    */
   private unlink(x: number, next: number): void {
     const iv = this.i;
     const xi = x * 16;
+    this.f[next * 8 + F_GLO] = this.f[x * 8 + F_GLO]!;
+    if (x === this.lowest) this.lowest = next;
     for (;;) {
       const l = iv[xi + I_LEFT]!;
       const r = iv[xi + I_RIGHT]!;
@@ -322,10 +344,7 @@ export class FastIovaTree implements IovaTree {
     const p = iv[xi + I_PARENT]!;
     if (iv[p * 16 + I_LEFT] === x) iv[p * 16 + I_LEFT] = NIL;
     else iv[p * 16 + I_RIGHT] = NIL;
-    this.pullUp(p);
-    this.f[next * 8 + F_GLO] = this.f[x * 8 + F_GLO]!;
-    if (x === this.lowest) this.lowest = next;
-    this.pullUp(next);
+    this.pullThrough(p, next);
     iv[xi + I_LIVE] = 0;
     iv[xi + I_LEFT] = this.freeHead;
     this.freeHead = x;
@@ -473,10 +492,7 @@ export class FastIovaTree implements IovaTree {
     }
     const n = this.found;
     const x = this.newSlot(newPfn, newPfn + size - 1);
-    this.f[x * 8 + F_GLO] = this.glo(n);
     this.linkBefore(x, n);
-    this.f[n * 8 + F_GLO] = newPfn + size;
-    this.pullUp(n);
     // __cached_rbnode_insert_update
     if (newPfn + size - 1 < this.dma32bitPfn) this.cached32 = x;
     else this.cached = x;
@@ -511,11 +527,7 @@ export class FastIovaTree implements IovaTree {
       if (lo >= f[n * 8 + F_LO]! && hi <= nhi) return n;
     }
     const x = this.newSlot(lo, hi);
-    const next = this.lowestLoAtLeast(lo);
-    this.f[x * 8 + F_GLO] = this.glo(next);
-    this.linkBefore(x, next);
-    this.f[next * 8 + F_GLO] = hi + 1;
-    this.pullUp(next);
+    this.linkBefore(x, this.lowestLoAtLeast(lo));
     return x;
   }
 
