@@ -9,3 +9,5 @@ export * from './iommu/resv-region.js';
 export type * from './iommu/api.js';
 export type * from './platform/types.js';
 export { VERSION } from './version.js';
+export * from './vmm/index.js';
+export * from './iova/index.js';

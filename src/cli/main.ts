@@ -5,7 +5,8 @@
  */
 import { isIovamapError } from '../base/errors.js';
 import { VERSION } from '../version.js';
-import { COMMANDS, type Command } from './commands.js';
+import type { Command } from './commands.js';
+import { COMMANDS } from './registry.js';
 
 function usage(): string {
   const lines = [

@@ -99,11 +99,21 @@ export interface IommuGroup {
   readonly devices: readonly Device[];
   /** Current default domain type (sysfs `type`). */
   readonly defaultDomainType: DomainType;
+  /** The group's default domain (DMA/DMA-FQ/identity), allocated at boot. */
+  readonly defaultDomain: IommuDomain | undefined;
   /** Domain currently attached (default domain unless an owner attached another). */
   readonly domain: IommuDomain | undefined;
   /** DMA owner (VFIO) or undefined. */
   readonly owner: unknown;
+  /**
+   * group->owner_cnt: kernel drivers using the default domain (iommu_device_use_default_domain) plus
+   * an explicit owner. Non-zero means "DMA owner claimed" (VFIO_GROUP_FLAGS_VIABLE is clear).
+   */
+  readonly ownerCount: number;
 }
+
+/** Capabilities asked with device_iommu_capable. */
+export type IommuCapability = 'cache-coherency' | 'intr-remap' | 'noexec' | 'deferred-flush';
 
 /**
  * The IOMMU core of one booted platform. Built by `src/platform/build.ts`.
@@ -119,12 +129,45 @@ export interface IommuCore {
   groupResvRegions(group: IommuGroup, into?: readonly ResvRegion[]): ResvRegion[];
   /** sysfs reserved_regions text of a group. */
   reservedRegionsText(group: IommuGroup): string;
-  /** iommu_group_claim_dma_owner: 0, -EBUSY (other owner), -EINVAL (a device requires direct mappings). */
+  /**
+   * iommu_group_claim_dma_owner: 0; -EPERM when the group already has users (a kernel driver bound to
+   * a device, or another owner: owner_cnt != 0); -EBUSY when a domain other than the default one is
+   * attached; attaching the blocking domain can fail: -EINVAL (6.12, a device with a DIRECT region,
+   * require_direct) or -EPERM (6.1 intel-iommu, RMRR-locked device).
+   */
   claimDmaOwner(group: IommuGroup, owner: unknown): number;
+  /** iommu_group_release_dma_owner: back to the default domain, owner_cnt 0. */
   releaseDmaOwner(group: IommuGroup): void;
-  /** iommu_paging_domain_alloc for the group's first device (UNMANAGED). */
+  /** iommu_group_dma_owner_claimed: owner_cnt != 0. */
+  dmaOwnerClaimed(group: IommuGroup): boolean;
+  /**
+   * A driver binds to `dev` (really_probe → dma_configure → iommu_device_use_default_domain unless the
+   * driver sets driver_managed_dma, as vfio-pci does). 0, or -EBUSY when the group is owned (VFIO) or
+   * not on its default domain. Sets `dev.driver` on success.
+   */
+  bindDriver(dev: Device, driver: string, driverManagedDma?: boolean): number;
+  /** The driver unbinds (iommu_device_unuse_default_domain); `dev.driver` becomes `none`. */
+  unbindDriver(dev: Device): void;
+  /**
+   * Write to sysfs `type` (iommu_group_store_type): `identity`, `DMA`, `DMA-FQ` or `auto`. Returns the
+   * byte count on success, else -errno: -EINVAL unknown text (and, 6.1, a group with more than one
+   * device); -EBUSY (6.1) a driver is bound or the group is off its default domain; -EPERM (6.12) the
+   * group has users. DMA -> DMA-FQ is always allowed.
+   */
+  storeGroupType(group: IommuGroup, text: string): number;
+  /** The device's group (iommu_group_get). */
+  groupOf(dev: Device): IommuGroup | undefined;
+  /** The driver's own list for one device (ops->get_resv_regions), unmerged, in driver order. */
+  deviceResvRegions(dev: Device): ResvRegion[];
+  /** device_iommu_capable; false for a device without IOMMU. */
+  capable(dev: Device, cap: IommuCapability): boolean;
+  /** iommu_paging_domain_alloc for the group's first device (UNMANAGED); -ENODEV without an IOMMU. */
   allocPagingDomain(dev: Device): Result<IommuDomain>;
-  /** iommu_attach_group / iommu_detach_group. */
+  /**
+   * iommu_attach_group: 0; -EBUSY when the group is on a domain other than its default or blocking one;
+   * -EINVAL for a domain of another driver; 6.1 intel: -EPERM for an RMRR-locked device.
+   * iommu_detach_group: back to the blocking domain when owned, else the default domain.
+   */
   attachGroup(domain: IommuDomain, group: IommuGroup): number;
   detachGroup(domain: IommuDomain, group: IommuGroup): void;
   freeDomain(domain: IommuDomain): void;

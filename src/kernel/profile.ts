@@ -28,8 +28,42 @@ export interface KernelProfile {
   readonly triggerUnallocatedIgnored: boolean;
   /** AMD v1 page table pgsize bitmap (amd_iommu ops): 6.1 0xffffff7ffffff000, 6.12 0x000fff7ffffff000. */
   readonly amdPgsizeBitmap: bigint;
-  /** iommu_get_group_resv_regions: stop at the first device without an IOMMU (6.12 has dev_has_iommu). */
+  /**
+   * iommu_get_group_resv_regions: stop at the first device without an IOMMU ("non-API groups"): 6.1
+   * tests dev->iommu, 6.12 dev_has_iommu(); both break out of the loop.
+   */
   readonly resvStopsAtDeviceWithoutIommu: boolean;
+  /**
+   * vfio_iommu_type1_attach_group / iommu_group_has_isolated_msi: true (>= 6.3) when every device of the
+   * group must have an isolating MSI parent (msi_device_has_isolated_msi); false (6.1) for the older
+   * `irq_domain_check_msi_remap() || IOMMU_CAP_INTR_REMAP` test.
+   */
+  readonly isolatedMsiPerDevice: boolean;
+  /** amd_iommu_get_resv_regions: the HyperTransport hole is skipped with HT-range-ignore (>= 6.18 only). */
+  readonly amdHtRangeIgnore: boolean;
+  /**
+   * __iommu_device_set_domain: a device with a DIRECT region (require_direct) cannot join a blocking
+   * domain, -EINVAL (core rule, 6.12). In 6.1 only intel-iommu refuses, with -EPERM, to attach a
+   * non-DMA domain to a device with a non-relaxable RMRR (device_is_rmrr_locked).
+   */
+  readonly requireDirectInCore: boolean;
+  /**
+   * iommu_group_store_type (writing sysfs `type`): 6.1 only changes single-device groups (-EINVAL
+   * otherwise) and refuses a bound driver with -EBUSY; 6.12 takes any group without users
+   * (owner_cnt, else -EPERM). Both allow DMA -> DMA-FQ at any time.
+   */
+  readonly groupTypeStoreSingleDevice: boolean;
+  /** iommu_group_show_resv_regions: output bounded to one page by sysfs_emit_at (6.12) vs sprintf (6.1). */
+  readonly resvSysfsPageLimit: boolean;
+  /** kernel/irq/msi.c: per-device PCI/MSI irq domains (6.2+): /proc/interrupts shows `ITS-PCI-MSIX-<bdf>`. */
+  readonly perDeviceMsiDomains: boolean;
+  /** vfio_pci_ioctl_get_info: copies min(argsz, 24) bytes back (>= 6.6) instead of 16, or 20 when argsz >= 20. */
+  readonly deviceInfoCopiesWholeStruct: boolean;
+  /**
+   * vfio_pci_intrs.c: MSI contexts in a sparse xarray (6.5+) instead of a fixed array of num_ctx; with
+   * the array, vfio_msi_set_block rejects any vector >= num_ctx before touching the others.
+   */
+  readonly vfioSparseIrqCtx: boolean;
   /** iova.c IOVA_MAG_SIZE: pfns per rcache magazine (127 since 6.0, 128 before). */
   readonly iovaMagSize: number;
   /** iova.c rcache depot: fixed array of MAX_GLOBAL_MAGS (<= 6.6) or a list trimmed by a delayed work (>= 6.7). */
@@ -48,7 +82,15 @@ const P61: KernelProfile = {
   dynamicMsixOnX86: false,
   triggerUnallocatedIgnored: false,
   amdPgsizeBitmap: 0xffffff7ffffff000n,
-  resvStopsAtDeviceWithoutIommu: false,
+  resvStopsAtDeviceWithoutIommu: true,
+  isolatedMsiPerDevice: false,
+  amdHtRangeIgnore: false,
+  requireDirectInCore: false,
+  resvSysfsPageLimit: false,
+  groupTypeStoreSingleDevice: true,
+  perDeviceMsiDomains: false,
+  deviceInfoCopiesWholeStruct: false,
+  vfioSparseIrqCtx: false,
   iovaMagSize: 127,
   iovaDepot: 'array',
   iovaMaxGlobalMags: 32,
@@ -64,7 +106,15 @@ const P612: KernelProfile = {
   dynamicMsixOnX86: true,
   triggerUnallocatedIgnored: true,
   amdPgsizeBitmap: 0x000fff7ffffff000n,
-  resvStopsAtDeviceWithoutIommu: false,
+  resvStopsAtDeviceWithoutIommu: true,
+  isolatedMsiPerDevice: true,
+  amdHtRangeIgnore: false,
+  requireDirectInCore: true,
+  resvSysfsPageLimit: true,
+  groupTypeStoreSingleDevice: false,
+  perDeviceMsiDomains: true,
+  deviceInfoCopiesWholeStruct: true,
+  vfioSparseIrqCtx: true,
   iovaMagSize: 127,
   iovaDepot: 'list',
   iovaMaxGlobalMags: 32,

@@ -26,6 +26,18 @@ export interface PlatformDescription {
   readonly hostBridges: readonly HostBridgeDescription[];
   readonly devices: readonly PciDeviceDescription[];
   readonly firmwareTables: FirmwareTables;
+  /**
+   * Default domain for translated devices: `translated` (DMA, the Debian default; `iommu=nopt`,
+   * `iommu.passthrough=0`) or `passthrough` (identity; `iommu=pt`, `iommu.passthrough=1`).
+   * Absent: `translated`.
+   */
+  readonly defaultDomain?: 'translated' | 'passthrough';
+  /**
+   * `iommu.strict`: strict TLB invalidation gives DMA default domains, lazy gives DMA-FQ. Absent: the
+   * Debian kernel config default of the architecture (x86_64 lazy, aarch64 strict). A driver can still
+   * force strict (IommuDescription.cachingMode).
+   */
+  readonly dmaStrict?: boolean;
 }
 
 export interface IommuDescription {
@@ -50,6 +62,16 @@ export interface IommuDescription {
   readonly virtioInputRange?: Range;
   /** DMA-coherent (IOMMU_CAP_CACHE_COHERENCY / enforce_cache_coherency). */
   readonly coherent?: boolean;
+  /**
+   * The IOMMU is itself a PCI function (AMD-Vi capability, virtio-iommu-pci): that function is never
+   * translated and gets no group.
+   */
+  readonly pciFunction?: string;
+  /**
+   * A virtual IOMMU that asks for invalidation on every map (Intel caching mode CM=1, AMD NpCache): the
+   * driver forces strict mode ("IOMMU batching disallowed due to virtualization"), so no DMA-FQ.
+   */
+  readonly cachingMode?: boolean;
 }
 
 export interface VirtioResvMem {
@@ -118,6 +140,12 @@ export interface PciDeviceDescription {
   readonly subsystemDevice?: number;
   /** Kernel driver bound at boot (`none` when no driver binds). */
   readonly driver: string;
+  /**
+   * A driver that probed the device at boot but did not stay bound (e.g. `agpgart-intel` on the q35
+   * host bridge). Where devices reach their IOMMU only when a driver probes them (device tree, IORT,
+   * VIOT), this attempt is enough to put the device in a group.
+   */
+  readonly bootProbe?: string;
   readonly pcie: boolean;
   /** PCIe port/bridge: secondary and subordinate bus numbers. */
   readonly bridge?: {

@@ -1,0 +1,195 @@
+/**
+ * `iovamap check --vmm NAME --memory SIZE [host]`: every guest range a VMM would DMA-map that VFIO
+ * refuses for the groups being assigned, why, what the VMM prints, and what would fix it.
+ * Exit status: 0 fits, 1 conflicts (or a group VFIO refuses), 2 usage or input error.
+ */
+import { bool, defineCommand } from './args.js';
+import { styleFor, toJson } from './output.js';
+import {
+  HOST_OPTIONS,
+  VMM_OPTIONS,
+  hostGroups,
+  layoutLines,
+  loadHost,
+  exactSize,
+  optionsText,
+  rangeText,
+  vmmOptionsHelp,
+  vmmRequest,
+} from './vmm-args.js';
+import { checkLayout, type CheckReport } from '../vmm/check.js';
+import { planLayout, type Plan } from '../vmm/plan.js';
+import { hostDefaults } from '../vmm/host-defaults.js';
+import { VMM_MODELS } from '../vmm/registry.js';
+
+function jsonReport(r: CheckReport, plan: Plan | undefined, notes: readonly string[]): unknown {
+  return {
+    vmm: r.layout.vmm,
+    memory: r.layout.memory,
+    options: r.layout.options,
+    fits: r.fits,
+    groups: r.groups.map((g) => ({ id: g.id, devices: g.devices })),
+    usable: r.usable,
+    layout: r.layout.ranges,
+    conflicts: r.conflicts.map((c) => ({
+      range: c.range,
+      outside: c.outside,
+      fatal: c.fatal,
+      causes: c.causes.map((x) =>
+        x.kind === 'region'
+          ? { kind: x.kind, name: x.name, why: x.why, region: x.region, overlap: x.overlap, groups: x.groups }
+          : x,
+      ),
+      vfio: c.vfio,
+      vmmPrints: c.failure.lines,
+      effect: c.failure.effect,
+    })),
+    blockers: r.blockers,
+    fixes: plan
+      ? [plan.largest, ...plan.options, ...plan.others]
+          .filter((s) => s !== undefined)
+          .map((s) => ({
+            kind: s.kind,
+            vmm: s.model.id,
+            memory: s.layout.memory,
+            commandLine: s.commandLine,
+            why: s.why,
+          }))
+      : [],
+    notes: [...notes, ...r.layout.notes, ...r.notes],
+  };
+}
+
+export const checkCommand = defineCommand(
+  {
+    name: 'check',
+    summary: 'check a VM memory layout against the host reserved IOVA regions',
+    description:
+      'Lays the guest out as the VMM would, then checks every range it DMA-maps for VFIO against the usable\n' +
+      'IOVA ranges of the groups being assigned. Exit status: 0 fits, 1 conflicts, 2 usage or input error.\n\n' +
+      vmmOptionsHelp(),
+    options: [
+      ...VMM_OPTIONS,
+      ...HOST_OPTIONS,
+      { name: 'p2p', type: 'boolean', help: 'also check the PCI windows where BARs land (peer-to-peer DMA)' },
+      { name: 'json', type: 'boolean', help: 'machine-readable output (addresses as 0x strings)' },
+    ],
+    examples: [
+      [
+        'iovamap check --vmm qemu --machine pc-q35-7.0 --memory 1047296M --regions amd.txt --opt cpu-vendor=amd',
+        'a ~1 TiB guest on an AMD host (the HyperTransport hole)',
+      ],
+      [
+        'iovamap check --vmm qemu --machine virt --memory 4G --regions /sys/kernel/iommu_groups/28/reserved_regions',
+        'an arm64 guest on an x86 host',
+      ],
+      [
+        'iovamap check --vmm cloud-hypervisor --memory 16G --sysfs /sys --device 0000:01:00.0',
+        'one device of this host',
+      ],
+    ],
+  },
+  async (a) => {
+    const host = await loadHost(a);
+    const { model, request, notes: reqNotes } = vmmRequest(a, host);
+    const { groups, notes: selNotes } = hostGroups(a, host);
+    const p2p = bool(a, 'p2p');
+    const laid = model.layout(request);
+    if (!laid.ok) throw new Error('unreachable: vmmRequest validated the layout');
+    const report = checkLayout(model, laid.layout, host, groups, { p2p });
+    const plan =
+      report.conflicts.some((c) => c.fatal) && report.blockers.length === 0
+        ? planLayout(model, request, host, groups, {
+            others: VMM_MODELS,
+            defaultsFor: (m) => hostDefaults(m, host, {}).options,
+          })
+        : undefined;
+    const notes = [...reqNotes, ...selNotes, ...host.notes];
+    if (bool(a, 'json')) {
+      process.stdout.write(toJson(jsonReport(report, plan, notes)));
+      return report.fits ? 0 : 1;
+    }
+    const st = styleFor(process.stdout);
+    const out: string[] = [];
+    out.push(
+      st.bold(`${model.label}, ${exactSize(request.memory)} of RAM`) +
+        `  (options: ${optionsText(laid.layout.options)})`,
+    );
+    out.push(
+      `host: ${host.source}; assigning ${
+        groups.length === 0
+          ? 'no group'
+          : groups
+              .map((g) => `group ${g.id}${g.devices.length ? ` (${g.devices.join(', ')})` : ''}`)
+              .join(', ')
+      }`,
+    );
+    out.push('', `guest ranges ${model.family} DMA-maps for VFIO:`, ...layoutLines(laid.layout, p2p));
+    out.push('', 'usable IOVA ranges of the container (what VFIO_IOMMU_GET_INFO reports):');
+    for (const u of report.usable) out.push(`  ${rangeText(u.start, u.end)}`);
+    for (const b of report.blockers) {
+      out.push(
+        '',
+        st.red(`REFUSED: group ${b.group}`) +
+          `${b.devices.length ? ` (${b.devices.join(', ')})` : ''}: ${b.why}`,
+        ...b.lines.map((l) => `    ${l}`),
+      );
+    }
+    report.conflicts.forEach((c, i) => {
+      out.push(
+        '',
+        st.red(
+          `CONFLICT ${i + 1}: ${c.range.what} [${c.range.name}] ${rangeText(c.range.start, c.range.end)}`,
+        ),
+      );
+      for (const cause of c.causes) {
+        if (cause.kind === 'region') {
+          const who = cause.groups
+            .map((g) => `group ${g.id}${g.devices.length ? ` (${g.devices.join(', ')})` : ''}`)
+            .join(', ');
+          out.push(
+            `  overlaps ${cause.name} ${rangeText(cause.region.start, cause.region.end)} "${cause.region.typeString}" of ${who}`,
+            `    at ${rangeText(cause.overlap.start, cause.overlap.end)}: ${cause.why}`,
+          );
+        } else {
+          out.push(`  ${rangeText(cause.overlap.start, cause.overlap.end)} is ${cause.why}`);
+        }
+      }
+      out.push(`  VFIO: ${c.vfio}`);
+      if (c.failure.lines.length) {
+        out.push(`  ${model.family} prints:`, ...c.failure.lines.map((l) => `    ${l}`));
+      }
+      out.push(`  effect: ${c.failure.effect}`);
+    });
+    if (plan) {
+      out.push('', 'what would fix it:');
+      if (plan.largest) {
+        out.push(
+          `  less memory: ${plan.largest.commandLine}   (${exactSize(plan.largest.layout.memory)} is the largest that fits)`,
+        );
+      }
+      for (const s of plan.options) {
+        out.push(`  an option (${optionsText(s.changed)}): ${s.commandLine}   (${s.why})`);
+      }
+      for (const s of plan.others) out.push(`  another VMM layout: ${s.model.id}: ${s.commandLine}`);
+      if (!plan.largest && plan.options.length === 0 && plan.others.length === 0) {
+        out.push('  nothing in the model: no size, option or other VMM layout avoids these regions');
+      }
+      for (const n of plan.notes) out.push(`  note: ${n}`);
+    }
+    const allNotes = [...notes, ...laid.layout.notes, ...report.notes];
+    if (allNotes.length) out.push('', 'notes:', ...allNotes.map((n) => `  - ${n}`));
+    const nConf = report.conflicts.length;
+    const nBlock = report.blockers.length;
+    out.push(
+      '',
+      report.fits
+        ? st.green(`fits: VFIO accepts every range ${model.family} maps`)
+        : st.red(
+            `does not fit: ${nConf} conflict${nConf === 1 ? '' : 's'}${nBlock ? `, ${nBlock} refused group${nBlock === 1 ? '' : 's'}` : ''}`,
+          ),
+    );
+    process.stdout.write(out.join('\n') + '\n');
+    return report.fits ? 0 : 1;
+  },
+);

@@ -1,0 +1,136 @@
+/**
+ * `iovamap plan --vmm NAME --memory SIZE [host]`: the largest guest that fits, or the VMM options (in the
+ * VMM's own command-line spelling) that make the asked size fit, and other VMM layouts that take it.
+ * Exit status: 0 the asked size fits (as asked or with an option), 1 only less memory or another VMM
+ * helps (or nothing does), 2 usage or input error.
+ */
+import { bool, defineCommand } from './args.js';
+import { styleFor, toJson } from './output.js';
+import {
+  HOST_OPTIONS,
+  VMM_OPTIONS,
+  hostGroups,
+  layoutLines,
+  loadHost,
+  exactSize,
+  optionsText,
+  vmmOptionsHelp,
+  vmmRequest,
+} from './vmm-args.js';
+import { planLayout, type Suggestion } from '../vmm/plan.js';
+import { hostDefaults } from '../vmm/host-defaults.js';
+import { VMM_MODELS } from '../vmm/registry.js';
+
+function sugJson(s: Suggestion): unknown {
+  return {
+    kind: s.kind,
+    vmm: s.model.id,
+    memory: s.layout.memory,
+    options: s.layout.options,
+    changed: s.changed,
+    commandLine: s.commandLine,
+    why: s.why,
+    layout: s.layout.ranges.filter((r) => r.kind !== 'pci-window'),
+  };
+}
+
+export const planCommand = defineCommand(
+  {
+    name: 'plan',
+    summary: 'find the largest VM layout that fits, or the VMM options that make a size fit',
+    description:
+      'Searches memory sizes and VMM options (each candidate is laid out and checked again) and states the\n' +
+      "answer as the VMM's own command line. Exit status: 0 the asked size fits (as asked or with an\n" +
+      'option), 1 only less memory or another VMM works (or nothing), 2 usage or input error.\n\n' +
+      vmmOptionsHelp(),
+    options: [
+      ...VMM_OPTIONS,
+      ...HOST_OPTIONS,
+      { name: 'json', type: 'boolean', help: 'machine-readable output' },
+    ],
+    examples: [
+      [
+        'iovamap plan --vmm qemu --machine virt --memory 4G --regions x86-host.txt',
+        'how much RAM an arm64 guest can have',
+      ],
+      ['iovamap plan --vmm qemu --machine q35 --memory 8G --regions hp-dl388.txt', 'keep RAM below an RMRR'],
+    ],
+  },
+  async (a) => {
+    const host = await loadHost(a);
+    const { model, request, notes: reqNotes } = vmmRequest(a, host);
+    const { groups, notes: selNotes } = hostGroups(a, host);
+    const plan = planLayout(model, request, host, groups, {
+      others: VMM_MODELS,
+      defaultsFor: (m) => hostDefaults(m, host, {}).options,
+    });
+    const sizeFits = plan.blockers.length === 0 && (plan.fitsAsAsked || plan.options.length > 0);
+    const notes = [...reqNotes, ...selNotes, ...host.notes, ...plan.notes];
+    if (bool(a, 'json')) {
+      process.stdout.write(
+        toJson({
+          vmm: model.id,
+          memory: request.memory,
+          options: request.options,
+          fitsAsAsked: plan.fitsAsAsked,
+          largest: plan.largest ? sugJson(plan.largest) : null,
+          withOptions: plan.options.map(sugJson),
+          otherVmms: plan.others.map(sugJson),
+          blockers: plan.blockers,
+          notes,
+        }),
+      );
+      return sizeFits ? 0 : 1;
+    }
+    const st = styleFor(process.stdout);
+    const out: string[] = [];
+    out.push(
+      st.bold(`${model.label}, asked ${exactSize(request.memory)}`) +
+        `  (options: ${optionsText(request.options)})`,
+    );
+    out.push(`host: ${host.source}; groups ${groups.map((g) => g.id).join(', ') || 'none'}`);
+    for (const b of plan.blockers) {
+      out.push(st.red(`group ${b.group} is refused before any mapping: ${b.why}`));
+    }
+    const asked = plan.asked.result.ok ? plan.asked.result.layout : undefined;
+    if (plan.fitsAsAsked && asked) {
+      out.push('', st.green(`fits as asked: ${model.commandLine(asked)}`), ...layoutLines(asked, false));
+    } else {
+      const c = plan.asked.report?.conflicts.find((x) => x.fatal);
+      if (c) {
+        const cause = c.causes[0];
+        const what =
+          cause === undefined
+            ? ''
+            : cause.kind === 'region'
+              ? ` reaches the ${cause.name} at ${'0x' + cause.overlap.start.toString(16)}`
+              : ` is ${cause.why}`;
+        out.push('', st.red(`${exactSize(request.memory)} does not fit: ${c.range.what}${what}`));
+      }
+      if (plan.largest) {
+        out.push(
+          '',
+          `largest that fits with these options: ${exactSize(plan.largest.layout.memory)}`,
+          `  ${plan.largest.commandLine}`,
+          ...layoutLines(plan.largest.layout, false),
+        );
+      }
+      if (plan.options.length) {
+        out.push('', `options that make ${exactSize(request.memory)} fit:`);
+        for (const s of plan.options)
+          out.push(`  ${optionsText(s.changed)}: ${s.commandLine}`, `    ${s.why}`);
+      }
+      if (plan.others.length) {
+        out.push('', `other VMM layouts that take ${exactSize(request.memory)}:`);
+        for (const s of plan.others) out.push(`  ${s.model.id}: ${s.commandLine}`);
+      }
+      if (!plan.largest && !plan.options.length && !plan.others.length) {
+        out.push('', 'no size, option or other VMM layout in the model fits this host');
+      }
+    }
+    const allNotes = [...notes, ...(asked?.notes ?? [])];
+    if (allNotes.length) out.push('', 'notes:', ...allNotes.map((n) => `  - ${n}`));
+    process.stdout.write(out.join('\n') + '\n');
+    return sizeFits ? 0 : 1;
+  },
+);

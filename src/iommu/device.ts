@@ -1,0 +1,48 @@
+/** struct device as the IOMMU core sees it: a PCI function, its IOMMU, its group. */
+import type { Device } from './api.js';
+import type { IommuDriverOps } from './drivers/ops.js';
+import type { PciDev } from '../pci/topology.js';
+import type { CoreGroup } from './group.js';
+
+/** Drivers that set driver_managed_dma (they attach their own domains), among those the model knows. */
+export const DRIVER_MANAGED_DMA: ReadonlySet<string> = new Set(['vfio-pci']);
+
+export class CoreDevice implements Device {
+  readonly pci: PciDev;
+  readonly bdf: string;
+  readonly vendor: number;
+  readonly deviceId: number;
+  readonly class: number;
+  driver: string;
+  /** Set by bindDriver when the caller says whether the driver manages DMA itself. */
+  managedDmaOverride: boolean | undefined = undefined;
+  /** dev->iommu->iommu_dev: the IOMMU driver instance, once probed. */
+  ops: IommuDriverOps | undefined = undefined;
+  group: CoreGroup | undefined = undefined;
+  /** dev->iommu->require_direct: the driver reported a DIRECT region (iommu_create_device_direct_mappings). */
+  requireDirect = false;
+  readonly requesterId: number;
+
+  constructor(pci: PciDev, requesterId: number) {
+    this.pci = pci;
+    this.bdf = pci.bdf;
+    this.vendor = pci.desc.vendor;
+    this.deviceId = pci.desc.device;
+    this.class = pci.desc.class;
+    this.driver = pci.desc.driver;
+    this.requesterId = requesterId;
+  }
+
+  /** The bound driver manages DMA itself (driver_managed_dma: vfio-pci and the like). */
+  get driverManagedDma(): boolean {
+    return this.managedDmaOverride ?? DRIVER_MANAGED_DMA.has(this.driver);
+  }
+
+  get iommuId(): string | undefined {
+    return this.ops?.iommuId;
+  }
+
+  get groupId(): number | undefined {
+    return this.group?.id;
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * iommu_domain: blocked, identity and paging (unmanaged, dma, dma-fq) domains with the driver's page
+ * sizes and geometry. Paging domains keep their translations in a MappingStore (the page table).
+ */
+import type {
+  CookieKind,
+  DomainGeometry,
+  DomainType,
+  IommuDomain,
+  Mapping,
+  TranslationResult,
+} from './api.js';
+import type { IommuDriverOps } from './drivers/ops.js';
+import { IOMMU_READ, IOMMU_WRITE } from './resv-region.js';
+import { MappingStore } from './mapping-store.js';
+import { ERRNO } from '../base/errno.js';
+import { U64_MAX, hex, lowestBit } from '../base/u64.js';
+
+export function isPagingType(t: DomainType): boolean {
+  return t === 'unmanaged' || t === 'dma' || t === 'dma-fq';
+}
+
+/** iommu_is_dma_domain: the kernel DMA API owns it (DMA or DMA-FQ). */
+export function isDmaType(t: DomainType): boolean {
+  return t === 'dma' || t === 'dma-fq';
+}
+
+export class CoreDomain implements IommuDomain {
+  readonly id: number;
+  /** Mutable only for DMA -> DMA-FQ (iommu_dma_init_fq on the live domain). */
+  type: DomainType;
+  readonly driverName: string;
+  readonly geometry: DomainGeometry;
+  readonly pgsizeBitmap: bigint;
+  readonly enforceCacheCoherency: boolean;
+  cookie: unknown = undefined;
+  cookieKind: CookieKind = 'none';
+  /** The driver ops the domain was allocated from (domain->ops / owner). */
+  readonly ops: IommuDriverOps;
+  private readonly store = new MappingStore();
+  /** log2 of the smallest page size: frame numbers in the store are in these units. */
+  private readonly shift: bigint;
+  private readonly minPage: bigint;
+
+  constructor(id: number, type: DomainType, ops: IommuDriverOps) {
+    this.id = id;
+    this.type = type;
+    this.ops = ops;
+    this.driverName = ops.name;
+    const paging = isPagingType(type);
+    this.geometry = paging
+      ? ops.geometry()
+      : { apertureStart: 0n, apertureEnd: U64_MAX, forceAperture: false };
+    this.pgsizeBitmap = paging ? ops.pgsizeBitmap() : 0n;
+    this.enforceCacheCoherency = paging && ops.capable('cache-coherency');
+    const low = lowestBit(this.pgsizeBitmap);
+    this.shift = BigInt(low < 0 ? 12 : low);
+    this.minPage = 1n << this.shift;
+  }
+
+  get mappingCount(): number {
+    return this.store.size;
+  }
+
+  /** Smallest page size (1 << __ffs(pgsize_bitmap)); 0 for domains without page tables. */
+  get minPageSize(): bigint {
+    return this.pgsizeBitmap === 0n ? 0n : this.minPage;
+  }
+
+  /**
+   * iommu_map (__iommu_map): -EINVAL for a non-paging domain or when iova, paddr or size is not aligned
+   * to the smallest page size; the driver's error when the table cannot hold the range; -EEXIST when a
+   * page is already mapped (io-pgtable). The model maps all or nothing.
+   */
+  map(iova: bigint, paddr: bigint, size: bigint, prot: number): number {
+    if (!isPagingType(this.type)) return -ERRNO.EINVAL;
+    if (this.pgsizeBitmap === 0n) return -ERRNO.ENODEV;
+    const mask = this.minPage - 1n;
+    if (((iova | paddr | size) & mask) !== 0n) return -ERRNO.EINVAL;
+    if (size === 0n) return 0;
+    if (iova + size - 1n > U64_MAX || paddr + size - 1n > U64_MAX) return -ERRNO.EINVAL;
+    const rc = this.ops.mapRangeCheck(iova, size);
+    if (rc !== 0) return rc;
+    const start = Number(iova >> this.shift);
+    const end = Number((iova + size - 1n) >> this.shift);
+    const ok = this.store.insert(start, end, Number(paddr >> this.shift), prot & 0xff);
+    return ok ? 0 : -ERRNO.EEXIST;
+  }
+
+  /**
+   * iommu_unmap (__iommu_unmap): 0 when iova or size is misaligned; otherwise unmaps page runs from
+   * `iova` on and stops at the first page that is not mapped. Returns the bytes unmapped.
+   */
+  unmap(iova: bigint, size: bigint): bigint {
+    if (!isPagingType(this.type) || this.pgsizeBitmap === 0n) return 0n;
+    const mask = this.minPage - 1n;
+    if (((iova | size) & mask) !== 0n || size === 0n) return 0n;
+    const last = iova + size - 1n > U64_MAX ? U64_MAX : iova + size - 1n;
+    let f = Number(iova >> this.shift);
+    const endF = Number(last >> this.shift);
+    let frames = 0;
+    while (f <= endF) {
+      const run = this.store.find(f);
+      if (run === undefined) break;
+      const e = Math.min(run.end, endF);
+      frames += this.store.removeRange(f, e);
+      f = e + 1;
+    }
+    return BigInt(frames) << this.shift;
+  }
+
+  /** Removes every translation (domain free / VFIO unmap-all helpers). */
+  unmapAll(): void {
+    this.store.clear();
+  }
+
+  /** iommu_iova_to_phys: identity returns iova, blocked and unmapped give 0. */
+  iovaToPhys(iova: bigint): bigint {
+    if (this.type === 'identity') return iova;
+    if (!isPagingType(this.type)) return 0n;
+    const f = Number(iova >> this.shift);
+    const run = this.store.find(f);
+    if (run === undefined) return 0n;
+    return (BigInt(run.pfn + (f - run.start)) << this.shift) | (iova & (this.minPage - 1n));
+  }
+
+  /** True when the page holding `iova` has a translation (unlike iovaToPhys, true for PA 0). */
+  isMapped(iova: bigint): boolean {
+    return isPagingType(this.type) && this.store.find(Number(iova >> this.shift)) !== undefined;
+  }
+
+  translate(iova: bigint, write: boolean): TranslationResult {
+    if (this.type === 'identity') return { kind: 'bypass', paddr: iova, why: 'identity domain' };
+    if (this.type === 'blocked') return { kind: 'fault', iova, why: 'blocked domain: all DMA is refused' };
+    const f = Number(iova >> this.shift);
+    const run = this.store.find(f);
+    if (run === undefined)
+      return { kind: 'fault', iova, why: `no translation for IOVA ${hex(iova)} in domain ${this.id}` };
+    const need = write ? IOMMU_WRITE : IOMMU_READ;
+    if ((run.prot & need) === 0) {
+      return {
+        kind: 'fault',
+        iova,
+        why: `${write ? 'write' : 'read'} not permitted at IOVA ${hex(iova)} (prot ${hex(run.prot)})`,
+      };
+    }
+    const paddr = (BigInt(run.pfn + (f - run.start)) << this.shift) | (iova & (this.minPage - 1n));
+    return { kind: 'translated', paddr, prot: run.prot };
+  }
+
+  *mappings(): Iterable<Mapping> {
+    for (const r of this.store.runs()) {
+      yield {
+        iova: BigInt(r.start) << this.shift,
+        paddr: BigInt(r.pfn) << this.shift,
+        size: BigInt(r.end - r.start + 1) << this.shift,
+        prot: r.prot,
+      };
+    }
+  }
+}

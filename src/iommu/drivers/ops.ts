@@ -1,0 +1,89 @@
+/**
+ * The driver side of the IOMMU core (struct iommu_ops, as far as the model needs it). One instance per
+ * IOMMU of the platform description; the core never looks inside a driver.
+ */
+import type { DomainGeometry } from '../api.js';
+import type { ResvRegion } from '../resv-region.js';
+import type { KernelProfile } from '../../kernel/profile.js';
+import type {
+  InterruptControllerDescription,
+  IommuDescription,
+  IommuDriverName,
+  PlatformDescription,
+} from '../../platform/types.js';
+import type { PciDev, PciTopology } from '../../pci/topology.js';
+
+/** enum iommu_cap, the ones the model answers. */
+export type IommuCap = 'cache-coherency' | 'intr-remap' | 'noexec' | 'deferred-flush';
+
+/** How the driver finds the devices it translates. */
+export type ProbeMode =
+  /** At IOMMU registration every PCI function in scope is probed (DMAR, IVRS): all get groups at boot. */
+  | 'at-registration'
+  /** Through firmware data parsed in dma_configure (device tree, IORT, VIOT): only when a driver probes. */
+  | 'at-driver-probe';
+
+export interface DriverContext {
+  readonly platform: PlatformDescription;
+  readonly iommu: IommuDescription;
+  readonly profile: KernelProfile;
+  readonly topology: PciTopology;
+}
+
+export interface IommuDriverOps {
+  readonly name: IommuDriverName;
+  /** The IOMMU instance (description id). */
+  readonly iommuId: string;
+  readonly probeMode: ProbeMode;
+  /** ops->probe_device: true when this IOMMU translates the device. */
+  translates(dev: PciDev): boolean;
+  /** Page sizes of a paging domain (domain->pgsize_bitmap). */
+  pgsizeBitmap(): bigint;
+  /** Geometry of a paging domain. */
+  geometry(): DomainGeometry;
+  /** ops->get_resv_regions, entries in the driver's order, each with its `origin`. */
+  getResvRegions(dev: PciDev): ResvRegion[];
+  /** ops->capable / device_iommu_capable. */
+  capable(cap: IommuCap): boolean;
+  /**
+   * A paging domain of this driver can be attached to devices behind another instance of the same
+   * driver (Intel, AMD). SMMU and virtio-iommu domains belong to one IOMMU instance
+   * (arm_smmu_attach_dev / viommu_attach_dev refuse a foreign instance).
+   */
+  readonly sharesDomainsAcrossInstances: boolean;
+  /** The driver forces strict invalidation (iommu_set_dma_strict), so DMA default domains, never DMA-FQ. */
+  readonly forcesStrict: boolean;
+  /**
+   * The page-table walk of ops->map_pages for an IOVA range the table cannot hold: 0 when the range
+   * fits, else the driver's -errno.
+   */
+  mapRangeCheck(iova: bigint, size: bigint): number;
+  /**
+   * 6.1 attach_dev refusals specific to the driver (intel: RMRR-locked device and a non-DMA domain,
+   * -EPERM). 0 when allowed.
+   */
+  attachCheck(dev: PciDev, domainIsDma: boolean): number;
+}
+
+/** The interrupt controller receiving a device's MSIs (its host bridge's msi-parent). */
+export function msiParentOf(
+  platform: PlatformDescription,
+  dev: PciDev,
+): InterruptControllerDescription | undefined {
+  const id = dev.hostBridge?.msiParent;
+  return id === undefined ? undefined : platform.interruptControllers.find((c) => c.id === id);
+}
+
+/** True when the IOMMU is behind one of the device's host bridges. */
+export function inScope(iommu: IommuDescription, dev: PciDev): boolean {
+  return dev.hostBridge !== undefined && iommu.hostBridges.includes(dev.hostBridge.id);
+}
+
+/** The BDF of the IOMMU's own PCI function, normalised, when it has one. */
+export function isOwnFunction(
+  iommu: IommuDescription,
+  dev: PciDev,
+  normalise: (s: string) => string | undefined,
+): boolean {
+  return iommu.pciFunction !== undefined && normalise(iommu.pciFunction) === dev.bdf;
+}

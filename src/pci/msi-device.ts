@@ -1,0 +1,381 @@
+/**
+ * The hardware side of a PCI function on the MSI path: its config space (header, PM, MSI, PCIe and MSI-X
+ * capabilities), its BARs with the MSI-X table and PBA, and the act of raising vector N: the device
+ * reads its own MSI/MSI-X registers and issues a 32-bit memory write of `data` to `address` (or sets a
+ * pending bit when the vector is masked, or does nothing when MSI is off or bus mastering is disabled).
+ *
+ * Layouts: a description may name a known device model (QEMU's e1000e, the NIC of every oracle run:
+ * caps PM 0xc8 -> MSI 0xd0 -> PCIe 0xe0 -> MSI-X 0xa0, MSI-X table of 5 in BAR3 at 0, PBA at 0x2000);
+ * other devices get a generic layout built from their description.
+ */
+import type { PciDeviceDescription } from '../platform/types.js';
+
+export const PCI_CAP_ID_PM = 0x01;
+export const PCI_CAP_ID_MSI = 0x05;
+export const PCI_CAP_ID_EXP = 0x10;
+export const PCI_CAP_ID_MSIX = 0x11;
+
+export const PCI_COMMAND = 0x04;
+export const PCI_COMMAND_IO = 0x1;
+export const PCI_COMMAND_MEMORY = 0x2;
+export const PCI_COMMAND_MASTER = 0x4;
+export const PCI_COMMAND_SERR = 0x100;
+
+export const PCI_MSI_FLAGS_ENABLE = 0x1;
+export const PCI_MSI_FLAGS_64BIT = 0x80;
+export const PCI_MSI_FLAGS_MASKBIT = 0x100;
+export const PCI_MSIX_FLAGS_MASKALL = 0x4000;
+export const PCI_MSIX_FLAGS_ENABLE = 0x8000;
+export const PCI_MSIX_ENTRY_SIZE = 16;
+export const PCI_MSIX_ENTRY_CTRL_MASKBIT = 1;
+
+export interface BarModel {
+  readonly index: number;
+  readonly size: bigint;
+  readonly kind: 'mem' | 'mem64' | 'io';
+}
+
+export interface DeviceLayout {
+  readonly bars: readonly BarModel[];
+  readonly caps: {
+    readonly pm?: number;
+    readonly msi?: number;
+    readonly pcie?: number;
+    readonly msix?: number;
+  };
+  /** Capability list order (offsets), first is PCI_CAPABILITY_LIST. */
+  readonly capOrder: readonly number[];
+  readonly msi?: { readonly vectors: number; readonly addr64: boolean; readonly perVectorMask: boolean };
+  readonly msix?: {
+    readonly tableSize: number;
+    readonly tableBar: number;
+    readonly tableOffset: number;
+    readonly pbaBar: number;
+    readonly pbaOffset: number;
+  };
+  readonly interruptPin: number;
+  readonly pcie: boolean;
+}
+
+/** QEMU hw/net/e1000e.c as the oracle's sysfs config dump shows it. */
+export const QEMU_E1000E_LAYOUT: DeviceLayout = {
+  bars: [
+    { index: 0, size: 0x20000n, kind: 'mem' },
+    { index: 1, size: 0x20000n, kind: 'mem' },
+    { index: 2, size: 0x20n, kind: 'io' },
+    { index: 3, size: 0x4000n, kind: 'mem' },
+  ],
+  caps: { pm: 0xc8, msi: 0xd0, pcie: 0xe0, msix: 0xa0 },
+  capOrder: [0xc8, 0xd0, 0xe0, 0xa0],
+  msi: { vectors: 1, addr64: true, perVectorMask: false },
+  msix: { tableSize: 5, tableBar: 3, tableOffset: 0, pbaBar: 3, pbaOffset: 0x2000 },
+  interruptPin: 1,
+  pcie: true,
+};
+
+/** The layout of a described device: a known model when vendor/device match, else a generic one. */
+export function layoutFor(d: PciDeviceDescription): DeviceLayout {
+  if (d.vendor === 0x8086 && d.device === 0x10d3) {
+    // Descriptions list memory BARs; the model keeps the device's I/O BAR and takes the sizes described.
+    const described = new Map((d.bars ?? []).map((b) => [b.index, b.size]));
+    const bars = QEMU_E1000E_LAYOUT.bars.map((b) => ({ ...b, size: described.get(b.index) ?? b.size }));
+    for (const [index, size] of described) {
+      if (!bars.some((b) => b.index === index)) bars.push({ index, size, kind: 'mem' });
+    }
+    return { ...QEMU_E1000E_LAYOUT, bars: bars.sort((a, b) => a.index - b.index) };
+  }
+  const caps: { pm?: number; msi?: number; pcie?: number; msix?: number } = { pm: 0x40 };
+  const order = [0x40];
+  if (d.msi) {
+    caps.msi = 0x50;
+    order.push(0x50);
+  }
+  if (d.pcie) {
+    caps.pcie = 0x70;
+    order.push(0x70);
+  }
+  if (d.msix) {
+    caps.msix = 0xb0;
+    order.push(0xb0);
+  }
+  const msixBar = d.msix?.tableBar ?? 0;
+  const bars: BarModel[] = (d.bars ?? []).map((b) => ({
+    index: b.index,
+    size: b.size,
+    kind: 'mem' as const,
+  }));
+  if (d.msix && !bars.some((b) => b.index === msixBar)) {
+    const need = BigInt(d.msix.tableOffset + d.msix.tableSize * 16 + 0x1000);
+    let size = 0x1000n;
+    while (size < need * 2n) size <<= 1n;
+    bars.push({ index: msixBar, size, kind: 'mem' });
+  }
+  return {
+    bars,
+    caps,
+    capOrder: order,
+    msi: d.msi,
+    msix: d.msix
+      ? {
+          ...d.msix,
+          pbaBar: d.msix.tableBar,
+          pbaOffset: alignUp(d.msix.tableOffset + d.msix.tableSize * 16, 0x1000),
+        }
+      : undefined,
+    interruptPin: d.interruptPin ?? 1,
+    pcie: d.pcie,
+  };
+}
+
+function alignUp(v: number, a: number): number {
+  return Math.ceil(v / a) * a;
+}
+
+/** What happened when the device tried to raise a vector. */
+export type RaiseAttempt =
+  | { readonly kind: 'write'; readonly addr: bigint; readonly data: number; readonly source: 'msi' | 'msix' }
+  | { readonly kind: 'pending'; readonly why: string }
+  | { readonly kind: 'none'; readonly why: string };
+
+export class MsiDeviceModel {
+  readonly bdf: string;
+  readonly layout: DeviceLayout;
+  /** 4 KiB PCIe config space (the device's real registers, what sysfs `config` shows). */
+  readonly config = new Uint8Array(4096);
+  /** MSI-X table + PBA backing (BAR memory of the table BAR). */
+  private readonly msixTable: Uint8Array;
+  private readonly pba: Uint8Array;
+  /** Other BAR registers (the device's own registers): offset -> value, per BAR. */
+  private readonly regs = new Map<string, number>();
+
+  constructor(desc: PciDeviceDescription, layout: DeviceLayout = layoutFor(desc)) {
+    this.bdf = desc.bdf;
+    this.layout = layout;
+    const c = this.config;
+    const dv = new DataView(c.buffer);
+    dv.setUint16(0, desc.vendor, true);
+    dv.setUint16(2, desc.device, true);
+    c[0x09] = desc.class & 0xff;
+    c[0x0a] = (desc.class >> 8) & 0xff;
+    c[0x0b] = (desc.class >> 16) & 0xff;
+    c[0x3d] = layout.interruptPin;
+    dv.setUint16(0x2c, desc.subsystemVendor ?? desc.vendor, true);
+    dv.setUint16(0x2e, desc.subsystemDevice ?? 0, true);
+    if (layout.capOrder.length > 0) {
+      dv.setUint16(0x06, 0x0010, true); // status: capability list
+      c[0x34] = layout.capOrder[0]!;
+    }
+    layout.capOrder.forEach((off, i) => {
+      c[off + 1] = layout.capOrder[i + 1] ?? 0;
+    });
+    if (layout.caps.pm !== undefined) {
+      c[layout.caps.pm] = PCI_CAP_ID_PM;
+      dv.setUint16(layout.caps.pm + 2, 0x0003, true);
+    }
+    if (layout.caps.pcie !== undefined) {
+      c[layout.caps.pcie] = PCI_CAP_ID_EXP;
+      dv.setUint16(layout.caps.pcie + 2, 0x0002, true);
+    }
+    if (layout.caps.msi !== undefined && layout.msi) {
+      const o = layout.caps.msi;
+      c[o] = PCI_CAP_ID_MSI;
+      const mmc = Math.min(5, Math.ceil(Math.log2(Math.max(1, layout.msi.vectors))));
+      let ctrl = mmc << 1;
+      if (layout.msi.addr64) ctrl |= PCI_MSI_FLAGS_64BIT;
+      if (layout.msi.perVectorMask) ctrl |= PCI_MSI_FLAGS_MASKBIT;
+      dv.setUint16(o + 2, ctrl, true);
+    }
+    const tableSize = layout.msix?.tableSize ?? 0;
+    this.msixTable = new Uint8Array(tableSize * PCI_MSIX_ENTRY_SIZE);
+    this.pba = new Uint8Array(Math.max(8, Math.ceil(tableSize / 64) * 8));
+    if (layout.caps.msix !== undefined && layout.msix) {
+      const o = layout.caps.msix;
+      c[o] = PCI_CAP_ID_MSIX;
+      dv.setUint16(o + 2, (layout.msix.tableSize - 1) & 0x7ff, true);
+      dv.setUint32(o + 4, (layout.msix.tableOffset & ~7) | layout.msix.tableBar, true);
+      dv.setUint32(o + 8, (layout.msix.pbaOffset & ~7) | layout.msix.pbaBar, true);
+      for (let i = 0; i < tableSize; i++) this.msixTable[i * 16 + 12] = PCI_MSIX_ENTRY_CTRL_MASKBIT;
+    }
+  }
+
+  private get dv(): DataView {
+    return new DataView(this.config.buffer);
+  }
+
+  cfgRead(off: number, size: 1 | 2 | 4): number {
+    if (off < 0 || off + size > this.config.length) return size === 4 ? 0xffffffff : (1 << (8 * size)) - 1;
+    return size === 1
+      ? this.config[off]!
+      : size === 2
+        ? this.dv.getUint16(off, true)
+        : this.dv.getUint32(off, true);
+  }
+
+  cfgWrite(off: number, size: 1 | 2 | 4, value: number): void {
+    if (off < 0 || off + size > this.config.length) return;
+    if (size === 1) this.config[off] = value & 0xff;
+    else if (size === 2) this.dv.setUint16(off, value & 0xffff, true);
+    else this.dv.setUint32(off, value >>> 0, true);
+  }
+
+  get command(): number {
+    return this.cfgRead(PCI_COMMAND, 2);
+  }
+  set command(v: number) {
+    this.cfgWrite(PCI_COMMAND, 2, v);
+  }
+
+  /* ---- MSI capability registers ---- */
+
+  get msiCtrl(): number {
+    return this.layout.caps.msi === undefined ? 0 : this.cfgRead(this.layout.caps.msi + 2, 2);
+  }
+  set msiCtrl(v: number) {
+    if (this.layout.caps.msi !== undefined) this.cfgWrite(this.layout.caps.msi + 2, 2, v);
+  }
+
+  /** Message address/data registers of the MSI capability. */
+  msiMessage(): { addr: bigint; data: number } {
+    const o = this.layout.caps.msi;
+    if (o === undefined) return { addr: 0n, data: 0 };
+    const a64 = (this.msiCtrl & PCI_MSI_FLAGS_64BIT) !== 0;
+    const lo = BigInt(this.cfgRead(o + 4, 4));
+    const hi = a64 ? BigInt(this.cfgRead(o + 8, 4)) : 0n;
+    return { addr: (hi << 32n) | lo, data: this.cfgRead(o + (a64 ? 12 : 8), 2) };
+  }
+
+  /** pci_write_msg_msi: address/data registers (the data register is 16 bits). */
+  setMsiMessage(addr: bigint, data: number): void {
+    const o = this.layout.caps.msi;
+    if (o === undefined) return;
+    const a64 = (this.msiCtrl & PCI_MSI_FLAGS_64BIT) !== 0;
+    this.cfgWrite(o + 4, 4, Number(addr & 0xffff_ffffn));
+    if (a64) this.cfgWrite(o + 8, 4, Number((addr >> 32n) & 0xffff_ffffn));
+    this.cfgWrite(o + (a64 ? 12 : 8), 2, data & 0xffff);
+  }
+
+  /* ---- MSI-X ---- */
+
+  get msixCtrl(): number {
+    return this.layout.caps.msix === undefined ? 0 : this.cfgRead(this.layout.caps.msix + 2, 2);
+  }
+  set msixCtrl(v: number) {
+    if (this.layout.caps.msix !== undefined) this.cfgWrite(this.layout.caps.msix + 2, 2, v);
+  }
+
+  get msixTableSize(): number {
+    return this.layout.msix?.tableSize ?? 0;
+  }
+
+  msixEntry(i: number): { addr: bigint; data: number; ctrl: number } {
+    if (i < 0 || i >= this.msixTableSize) return { addr: 0n, data: 0, ctrl: 1 };
+    const dv = new DataView(this.msixTable.buffer);
+    const o = i * 16;
+    const addr = (BigInt(dv.getUint32(o + 4, true)) << 32n) | BigInt(dv.getUint32(o, true));
+    return { addr, data: dv.getUint32(o + 8, true), ctrl: dv.getUint32(o + 12, true) };
+  }
+
+  setMsixEntry(i: number, addr: bigint, data: number): void {
+    if (i < 0 || i >= this.msixTableSize) return;
+    const dv = new DataView(this.msixTable.buffer);
+    dv.setUint32(i * 16, Number(addr & 0xffff_ffffn), true);
+    dv.setUint32(i * 16 + 4, Number((addr >> 32n) & 0xffff_ffffn), true);
+    dv.setUint32(i * 16 + 8, data >>> 0, true);
+  }
+
+  maskMsixEntry(i: number, masked: boolean): void {
+    if (i < 0 || i >= this.msixTableSize) return;
+    const dv = new DataView(this.msixTable.buffer);
+    const c = dv.getUint32(i * 16 + 12, true);
+    dv.setUint32(i * 16 + 12, masked ? c | 1 : c & ~1, true);
+  }
+
+  /** PBA bit of an entry. */
+  msixPending(i: number): boolean {
+    return ((this.pba[i >> 3] ?? 0) & (1 << (i & 7))) !== 0;
+  }
+
+  /* ---- BAR memory (as the device decodes it) ---- */
+
+  /** Reads `size` bytes at `off` of BAR `bar` (MSI-X table/PBA included). undefined if no such BAR. */
+  barRead(bar: number, off: number, size: number): number | undefined {
+    const b = this.layout.bars.find((x) => x.index === bar);
+    if (b === undefined || off < 0 || BigInt(off + size) > b.size) return undefined;
+    const x = this.layout.msix;
+    if (
+      x &&
+      bar === x.tableBar &&
+      off >= x.tableOffset &&
+      off + size <= x.tableOffset + this.msixTable.length
+    ) {
+      return readLe(this.msixTable, off - x.tableOffset, size);
+    }
+    if (x && bar === x.pbaBar && off >= x.pbaOffset && off + size <= x.pbaOffset + this.pba.length) {
+      return readLe(this.pba, off - x.pbaOffset, size);
+    }
+    return this.regs.get(`${bar}:${off}:${size}`) ?? 0;
+  }
+
+  barWrite(bar: number, off: number, size: number, value: number): boolean {
+    const b = this.layout.bars.find((x) => x.index === bar);
+    if (b === undefined || off < 0 || BigInt(off + size) > b.size) return false;
+    const x = this.layout.msix;
+    if (
+      x &&
+      bar === x.tableBar &&
+      off >= x.tableOffset &&
+      off + size <= x.tableOffset + this.msixTable.length
+    ) {
+      writeLe(this.msixTable, off - x.tableOffset, size, value);
+      return true;
+    }
+    if (x && bar === x.pbaBar && off >= x.pbaOffset && off + size <= x.pbaOffset + this.pba.length)
+      return true; // read-only
+    this.regs.set(`${bar}:${off}:${size}`, value >>> 0);
+    return true;
+  }
+
+  /**
+   * The device wants to signal vector `n`: MSI-X entry n, or MSI sub-vector n (data | n, within the
+   * enabled block). No write without bus mastering; a masked vector only sets its pending bit.
+   */
+  raise(n: number): RaiseAttempt {
+    const busMaster = (this.command & PCI_COMMAND_MASTER) !== 0;
+    const xctrl = this.msixCtrl;
+    if ((xctrl & PCI_MSIX_FLAGS_ENABLE) !== 0) {
+      if (n < 0 || n >= this.msixTableSize)
+        return { kind: 'none', why: `MSI-X vector ${n} beyond the table of ${this.msixTableSize}` };
+      if (!busMaster) return { kind: 'none', why: 'bus mastering disabled: the device cannot write' };
+      const e = this.msixEntry(n);
+      if ((xctrl & PCI_MSIX_FLAGS_MASKALL) !== 0 || (e.ctrl & PCI_MSIX_ENTRY_CTRL_MASKBIT) !== 0) {
+        this.pba[n >> 3] = (this.pba[n >> 3] ?? 0) | (1 << (n & 7));
+        return { kind: 'pending', why: `MSI-X vector ${n} is masked: pending bit set` };
+      }
+      return { kind: 'write', addr: e.addr, data: e.data, source: 'msix' };
+    }
+    const ctrl = this.msiCtrl;
+    if ((ctrl & PCI_MSI_FLAGS_ENABLE) !== 0) {
+      const enabled = 1 << ((ctrl >> 4) & 7);
+      if (n < 0 || n >= enabled)
+        return { kind: 'none', why: `MSI vector ${n} beyond the ${enabled} enabled` };
+      if (!busMaster) return { kind: 'none', why: 'bus mastering disabled: the device cannot write' };
+      const m = this.msiMessage();
+      return { kind: 'write', addr: m.addr, data: (m.data & ~(enabled - 1)) | n, source: 'msi' };
+    }
+    return { kind: 'none', why: 'neither MSI nor MSI-X is enabled' };
+  }
+}
+
+function readLe(b: Uint8Array, off: number, size: number): number {
+  let v = 0;
+  for (let i = size - 1; i >= 0; i--) v = v * 256 + (b[off + i] ?? 0);
+  return v >>> 0;
+}
+
+function writeLe(b: Uint8Array, off: number, size: number, value: number): void {
+  let v = value >>> 0;
+  for (let i = 0; i < size; i++) {
+    b[off + i] = v & 0xff;
+    v = Math.floor(v / 256);
+  }
+}

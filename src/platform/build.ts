@@ -1,0 +1,46 @@
+/**
+ * Boots a platform description into live model objects: the PCI topology, one IOMMU driver instance per
+ * described IOMMU, and the IOMMU core with its groups and default domains. The single entry point the
+ * upper layers (VFIO, MSI, host views, CLI, web) call.
+ */
+import type { Device } from '../iommu/api.js';
+import { IommuCoreImpl } from '../iommu/core.js';
+import { createDriver } from '../iommu/drivers/index.js';
+import { msiParentOf } from '../iommu/drivers/ops.js';
+import { type KernelProfile, kernelProfile } from '../kernel/profile.js';
+import { PciTopology } from '../pci/topology.js';
+import type { InterruptControllerDescription, IommuDescription, PlatformDescription } from './types.js';
+
+export interface PlatformModel {
+  readonly description: PlatformDescription;
+  readonly profile: KernelProfile;
+  readonly topology: PciTopology;
+  /** The IOMMU core (implements `IommuCore` from src/iommu/api.ts). */
+  readonly iommu: IommuCoreImpl;
+  interruptController(id: string): InterruptControllerDescription | undefined;
+  iommuDescription(id: string): IommuDescription | undefined;
+  /** The interrupt controller receiving a device's MSIs (its host bridge's msiParent). */
+  msiParent(dev: Device | string): InterruptControllerDescription | undefined;
+}
+
+export function buildPlatform(
+  desc: PlatformDescription,
+  profile: KernelProfile = kernelProfile(),
+): PlatformModel {
+  const topology = new PciTopology(desc.devices, desc.hostBridges);
+  const drivers = desc.iommus.map((iommu) => createDriver({ platform: desc, iommu, profile, topology }));
+  const core = new IommuCoreImpl(desc, profile, topology, drivers);
+  core.boot();
+  return {
+    description: desc,
+    profile,
+    topology,
+    iommu: core,
+    interruptController: (id) => desc.interruptControllers.find((c) => c.id === id),
+    iommuDescription: (id) => desc.iommus.find((i) => i.id === id),
+    msiParent(dev: Device | string) {
+      const p = topology.get(typeof dev === 'string' ? dev : dev.bdf);
+      return p === undefined ? undefined : msiParentOf(desc, p);
+    },
+  };
+}

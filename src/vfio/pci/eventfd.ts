@@ -1,0 +1,70 @@
+/**
+ * eventfds and a process file-descriptor table, as far as VFIO_DEVICE_SET_IRQS sees them:
+ * eventfd_ctx_fdget(fd) answers -EBADF for a closed/unknown fd and -EINVAL for a file that is not an
+ * eventfd; eventfd_signal adds to the 64-bit counter; a non-blocking read returns and clears it.
+ */
+import { ERRNO } from '../../base/errno.js';
+
+export class EventFd {
+  readonly kind = 'eventfd' as const;
+  /** The 64-bit counter. */
+  count = 0n;
+  /** Total signals ever received (for traces; reads do not clear it). */
+  signals = 0;
+  signal(n = 1n): void {
+    this.count += n;
+    this.signals++;
+  }
+  /** read(2) on a non-blocking eventfd: the counter (cleared), or undefined for -EAGAIN. */
+  read(): bigint | undefined {
+    if (this.count === 0n) return undefined;
+    const v = this.count;
+    this.count = 0n;
+    return v;
+  }
+}
+
+/** Any other open file (a regular file, a VFIO fd...): not an eventfd. */
+export interface OtherFile {
+  readonly kind: 'file';
+  readonly name: string;
+}
+
+export type OpenFile = EventFd | OtherFile;
+
+export class FdTable {
+  private readonly files = new Map<number, OpenFile>();
+  /** Lowest free descriptor at or above 3 (0-2 are stdio), like the kernel's get_unused_fd. */
+  private install(f: OpenFile): number {
+    let fd = 3;
+    while (this.files.has(fd)) fd++;
+    this.files.set(fd, f);
+    return fd;
+  }
+  /** eventfd(0, EFD_NONBLOCK): a new eventfd's descriptor. */
+  eventfd(): number {
+    return this.install(new EventFd());
+  }
+  /** Opens a file that is not an eventfd (for the -EINVAL case of eventfd_ctx_fdget). */
+  openFile(name: string): number {
+    return this.install({ kind: 'file', name });
+  }
+  close(fd: number): number {
+    return this.files.delete(fd) ? 0 : -ERRNO.EBADF;
+  }
+  get(fd: number): OpenFile | undefined {
+    return this.files.get(fd);
+  }
+  /** The eventfd behind `fd`, for tests and scenarios. */
+  eventFd(fd: number): EventFd | undefined {
+    const f = this.files.get(fd);
+    return f instanceof EventFd ? f : undefined;
+  }
+  /** eventfd_ctx_fdget: the eventfd, -EBADF, or -EINVAL. */
+  eventfdCtxFdget(fd: number): EventFd | number {
+    const f = fd < 0 ? undefined : this.files.get(fd);
+    if (f === undefined) return -ERRNO.EBADF;
+    if (!(f instanceof EventFd)) return -ERRNO.EINVAL;
+    return f;
+  }
+}

@@ -1,0 +1,322 @@
+/**
+ * The conflict checker: which guest ranges of a VMM layout VFIO would refuse for the groups being
+ * assigned, and why. It follows VFIO type1 exactly: a container's usable IOVA list is the intersection of
+ * the groups' apertures minus every non-relaxable reserved region (vfio_iommu_resv_exclude,
+ * vfio_iommu_aper_resize), and VFIO_IOMMU_MAP_DMA answers -EINVAL when a mapping is not entirely inside
+ * one usable range (vfio_iommu_iova_dma_valid). Pure: the host comes in as a HostView.
+ */
+import { IntervalSet } from '../base/interval-set.js';
+import { type Range, intersect, overlaps } from '../base/range.js';
+import { ERRNO } from '../base/errno.js';
+import type { HostGroupView, HostRegionView, HostView } from '../host/view.js';
+import { strerror } from './common.js';
+import { describeRegion } from './describe.js';
+import type { GuestLayout, GuestRange, VmmFailure, VmmModel } from './types.js';
+
+export interface GroupSelection {
+  /** Group numbers to assign. */
+  readonly groups?: readonly number[];
+  /** Devices (BDF, `0000:41:10.1` or `41:10.1`) whose groups are assigned. */
+  readonly devices?: readonly string[];
+  /** Also check the PCI windows where BARs land (VMMs that DMA-map BARs for peer-to-peer). */
+  readonly p2p?: boolean;
+}
+
+export interface SelectedGroup {
+  readonly id: number;
+  readonly devices: readonly string[];
+  readonly group: HostGroupView;
+}
+
+export interface RegionCause {
+  readonly kind: 'region';
+  readonly region: HostRegionView;
+  readonly name: string;
+  readonly why: string;
+  /** The part of the guest range that falls in the region. */
+  readonly overlap: Range;
+  readonly groups: readonly { readonly id: number; readonly devices: readonly string[] }[];
+}
+
+export interface ApertureCause {
+  readonly kind: 'aperture';
+  readonly overlap: Range;
+  readonly why: string;
+}
+
+export type Cause = RegionCause | ApertureCause;
+
+export interface Conflict {
+  readonly range: GuestRange;
+  /** The bytes of the range outside every usable IOVA range. */
+  readonly outside: readonly Range[];
+  readonly causes: readonly Cause[];
+  /** What VFIO itself answers for this mapping. */
+  readonly vfio: string;
+  /** What the VMM prints and does. */
+  readonly failure: VmmFailure;
+  /** Whether the VMM stops (RAM, ROM) or only warns (BAR windows). */
+  readonly fatal: boolean;
+}
+
+/** A group VFIO refuses before any mapping: firmware-required mappings, unsafe interrupts, no usable IOVA. */
+export interface Blocker {
+  readonly group: number;
+  readonly devices: readonly string[];
+  readonly kind: 'not-assignable' | 'unsafe-interrupts' | 'no-usable-iova';
+  readonly why: string;
+  readonly lines: readonly string[];
+}
+
+export interface CheckReport {
+  readonly layout: GuestLayout;
+  readonly groups: readonly SelectedGroup[];
+  /** The container's usable IOVA ranges (what VFIO_IOMMU_GET_INFO would report). */
+  readonly usable: readonly Range[];
+  readonly conflicts: readonly Conflict[];
+  readonly blockers: readonly Blocker[];
+  readonly notes: readonly string[];
+  /** No conflict (BAR windows included when asked for) and no blocker. */
+  readonly fits: boolean;
+}
+
+export type SelectResult =
+  | { readonly ok: true; readonly groups: readonly SelectedGroup[]; readonly notes: readonly string[] }
+  | { readonly ok: false; readonly reason: string; readonly hint?: string };
+
+function normBdf(b: string): string {
+  const t = b.trim().toLowerCase();
+  return /^[0-9a-f]{4}:/.test(t) && t.split(':').length === 3 ? t : `0000:${t}`;
+}
+
+/** Picks the groups to assign: explicit groups and devices, else every assignable group with devices. */
+export function selectGroups(host: HostView, sel: GroupSelection): SelectResult {
+  const chosen = new Map<number, HostGroupView>();
+  const notes: string[] = [];
+  for (const id of sel.groups ?? []) {
+    const g = host.groups.find((x) => x.id === id);
+    if (!g) {
+      return {
+        ok: false,
+        reason: `no IOMMU group ${id} on ${host.source}`,
+        hint: `groups: ${host.groups.map((x) => x.id).join(', ') || 'none'}`,
+      };
+    }
+    chosen.set(id, g);
+  }
+  for (const d of sel.devices ?? []) {
+    const want = normBdf(d);
+    const g = host.groups.find((x) => x.devices.some((dev) => normBdf(dev.bdf) === want));
+    if (!g) return { ok: false, reason: `no device ${d} in any IOMMU group of ${host.source}` };
+    chosen.set(g.id, g);
+  }
+  if (chosen.size === 0) {
+    for (const g of host.groups) if (g.assignable?.ok !== false) chosen.set(g.id, g);
+    const skipped = host.groups.filter((g) => g.assignable?.ok === false);
+    if (skipped.length > 0) {
+      notes.push(
+        `not assignable, so left out: ${skipped.map((g) => `group ${g.id} (${g.assignable!.why})`).join('; ')}`,
+      );
+    }
+    if (chosen.size > 1) notes.push(`checking all ${chosen.size} assignable groups in one container`);
+  }
+  const groups = [...chosen.values()]
+    .sort((a, b) => a.id - b.id)
+    .map((g) => ({ id: g.id, devices: g.devices.map((d) => d.bdf), group: g }));
+  return { ok: true, groups, notes };
+}
+
+/** vfio_iommu_resv_exclude + aperture intersection over every group of the container. */
+export function containerUsable(groups: readonly SelectedGroup[]): IntervalSet {
+  let usable: IntervalSet | undefined;
+  for (const g of groups) {
+    if (g.group.usable.length === 0) continue;
+    const mine = IntervalSet.of(g.group.usable);
+    usable = usable === undefined ? mine : usable.intersect(mine);
+  }
+  return usable ?? IntervalSet.full();
+}
+
+function hex(v: bigint): string {
+  return '0x' + v.toString(16);
+}
+
+function vfioAnswer(r: GuestRange, usable: IntervalSet): string {
+  const size = r.end - r.start + 1n;
+  const near = usable.ranges.filter((u) => u.end >= r.start - 1n && u.start <= r.end + 1n);
+  const around = near.length
+    ? `; usable around it: ${near.map((u) => `[${hex(u.start)}, ${hex(u.end)}]`).join(', ')}`
+    : '';
+  return (
+    `VFIO_IOMMU_MAP_DMA(iova=${hex(r.start)}, size=${hex(size)}) = -EINVAL: the range is not inside one ` +
+    `usable IOVA range${around}`
+  );
+}
+
+function causesFor(outside: readonly Range[], groups: readonly SelectedGroup[], host: HostView): Cause[] {
+  const causes: RegionCause[] = [];
+  for (const piece of outside) {
+    for (const g of groups) {
+      for (const reg of g.group.regions) {
+        if (reg.typeString === 'direct-relaxable') continue;
+        const ov = intersect(reg, piece);
+        if (!ov) continue;
+        const same = causes.find(
+          (c) =>
+            c.region.start === reg.start &&
+            c.region.end === reg.end &&
+            c.region.typeString === reg.typeString &&
+            c.overlap.start === ov.start,
+        );
+        if (same) {
+          if (!same.groups.some((x) => x.id === g.id)) {
+            (same.groups as { id: number; devices: readonly string[] }[]).push({
+              id: g.id,
+              devices: g.devices,
+            });
+          }
+          continue;
+        }
+        const d = describeRegion(reg, host.arch);
+        causes.push({
+          kind: 'region',
+          region: reg,
+          name: d.name,
+          why: d.why,
+          overlap: ov,
+          groups: [{ id: g.id, devices: g.devices }],
+        });
+      }
+    }
+  }
+  const out: Cause[] = [...causes];
+  // Whatever no region explains lies outside the IOMMU's input range (aperture / address width).
+  const explained = IntervalSet.of(causes.map((c) => c.overlap));
+  for (const piece of outside) {
+    for (const rest of IntervalSet.of([piece]).subtract(explained).ranges) {
+      const ap = host.aperture;
+      out.push({
+        kind: 'aperture',
+        overlap: rest,
+        why:
+          ap !== undefined
+            ? `beyond the IOMMU's input address range [${hex(ap.start)}, ${hex(ap.end)}] (its address width)`
+            : "outside every usable IOVA range the host reports (beyond the IOMMU's address width)",
+      });
+    }
+  }
+  return out.sort((a, b) => (a.overlap.start < b.overlap.start ? -1 : 1));
+}
+
+/**
+ * VFIO_SET_IOMMU attaches the group (vfio_iommu_type1_attach_group); -EPERM there is reported by QEMU's
+ * container setup as "failed to set iommu for container" (the line of the HP RMRR reports).
+ */
+function attachLine(dev: string, group: number): string {
+  return `vfio ${dev}: failed to setup container for group ${group}: failed to set iommu for container: ${strerror(ERRNO.EPERM)}`;
+}
+
+function blockersFor(groups: readonly SelectedGroup[]): Blocker[] {
+  const out: Blocker[] = [];
+  for (const g of groups) {
+    const dev = g.devices[0] ?? `group ${g.id}`;
+    if (g.group.assignable?.ok === false) {
+      out.push({
+        group: g.id,
+        devices: g.devices,
+        kind: 'not-assignable',
+        why: g.group.assignable.why,
+        lines: [attachLine(dev, g.id)],
+      });
+    }
+    if (g.group.interruptSafety?.safe === false) {
+      out.push({
+        group: g.id,
+        devices: g.devices,
+        kind: 'unsafe-interrupts',
+        why: g.group.interruptSafety.why,
+        lines: [attachLine(dev, g.id), 'vfio_iommu_type1 refuses the group unless allow_unsafe_interrupts=1'],
+      });
+    }
+    if (g.group.usable.length === 0) {
+      out.push({
+        group: g.id,
+        devices: g.devices,
+        kind: 'no-usable-iova',
+        why: 'its reserved regions leave no usable IOVA range, so attaching it fails with -EINVAL',
+        lines: [`vfio ${dev}: failed to setup container for group ${g.id}: ${strerror(ERRNO.EINVAL)}`],
+      });
+    }
+  }
+  return out;
+}
+
+/** Checks a layout against the selected groups of a host. */
+export function checkLayout(
+  model: VmmModel,
+  layout: GuestLayout,
+  host: HostView,
+  groups: readonly SelectedGroup[],
+  opts: { p2p?: boolean } = {},
+): CheckReport {
+  const usable = containerUsable(groups);
+  const notes: string[] = [];
+  const conflicts: Conflict[] = [];
+  const device = groups[0]?.devices[0];
+  for (const r of layout.ranges) {
+    if (r.kind === 'pci-window' && !opts.p2p) continue;
+    if (usable.containsRange(r)) {
+      for (const g of groups) {
+        for (const reg of g.group.regions) {
+          if (reg.typeString === 'direct-relaxable' && overlaps(reg, r)) {
+            notes.push(
+              `${r.what} covers the relaxable region [${hex(reg.start)}, ${hex(reg.end)}] of group ${g.id}: ` +
+                'VFIO ignores it, the device loses that firmware mapping while assigned',
+            );
+          }
+        }
+      }
+      continue;
+    }
+    const outside = IntervalSet.of([r]).subtract(usable).ranges;
+    const causes = causesFor(outside, groups, host);
+    const culprit = causes.find((c) => c.kind === 'region') as RegionCause | undefined;
+    const failure = model.failure(
+      {
+        range: r,
+        errno: ERRNO.EINVAL,
+        errnoName: 'EINVAL',
+        strerror: strerror(ERRNO.EINVAL),
+        device: culprit?.groups[0]?.devices[0] ?? device ?? '<bdf>',
+        group: culprit?.groups[0]?.id ?? groups[0]?.id,
+      },
+      layout,
+    );
+    conflicts.push({
+      range: r,
+      outside,
+      causes,
+      vfio: vfioAnswer(r, usable),
+      failure,
+      fatal: r.kind !== 'pci-window',
+    });
+  }
+  const fatal = conflicts.filter((c) => c.fatal);
+  if (fatal.length > 1) {
+    notes.push(
+      `${model.family} stops at the first refused mapping (the lowest address); the ${fatal.length - 1} ` +
+        'later conflicts would show up once it is fixed',
+    );
+  }
+  const blockers = blockersFor(groups);
+  if (groups.length === 0) notes.push('no group selected: nothing to assign, so nothing can conflict');
+  return {
+    layout,
+    groups,
+    usable: usable.ranges,
+    conflicts,
+    blockers,
+    notes,
+    fits: blockers.length === 0 && conflicts.length === 0,
+  };
+}

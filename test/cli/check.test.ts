@@ -1,0 +1,200 @@
+/** `iovamap check` end to end, as a subprocess: exit status, stdout and stderr. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from './run-cli.js';
+import { fixturePath } from '../vmm/fixtures.js';
+
+const AMD = fixturePath('amd-epyc.txt');
+const D05 = fixturePath('hisilicon-d05.txt');
+const ARM = fixturePath('arm64-smmuv3.txt');
+
+test('check: QEMU q35 before 7.1 with 1022.75 GiB on AMD reproduces report #1 and exits 1', () => {
+  const r = runCli([
+    'check',
+    '--vmm',
+    'qemu',
+    '--machine',
+    'pc-q35-7.0',
+    '--memory',
+    '1047296M',
+    '--regions',
+    `258=${AMD}`,
+    '--device',
+    '0000:41:10.1',
+    '--host-arch',
+    'x86_64',
+  ]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(r.stderr, '');
+  assert.ok(
+    r.stdout.includes(
+      'qemu-system-x86_64: -device vfio-pci,host=0000:41:10.1: vfio 0000:41:10.1: failed to setup container for ' +
+        'group 258: memory listener initialization failed: Region pc.ram: ' +
+        'vfio_dma_map(0x..., 0x100000000, 0xff30000000, 0x...) = -22 (Invalid argument)',
+    ),
+    r.stdout,
+  );
+  assert.match(r.stdout, /CONFLICT 1: RAM above 4 GiB \[pc\.ram\]/);
+  assert.match(
+    r.stdout,
+    /overlaps AMD HyperTransport window 0x000000fd00000000-0x000000ffffffffff \(12 GiB\) "reserved" of group 258/,
+  );
+  assert.match(r.stdout, /less memory: -machine pc-q35-7.0 -m 1010G/);
+  assert.match(r.stdout, /an option \(version=latest\): -machine q35 -m 1047296M/);
+  assert.match(r.stdout, /assuming an AMD vCPU/);
+  assert.match(r.stdout, /does not fit: 1 conflict/);
+});
+
+test('check: the same guest on machine type >= 7.1 fits (RAM above 4 GiB relocated to 1 TiB), exit 0', () => {
+  const r = runCli(['check', '--vmm', 'qemu-q35', '--memory', '1047296M', '--regions', AMD]);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /0x0000010000000000-0x000001ff2fffffff .*RAM above 4 GiB, relocated to 1 TiB/);
+  assert.match(r.stdout, /fits: VFIO accepts every range qemu maps/);
+});
+
+test('check: an arm64 guest on an x86 host (report #2), QEMU 4.2 wording', () => {
+  const r = runCli([
+    'check',
+    '--vmm',
+    'qemu',
+    '--machine',
+    'virt',
+    '--memory',
+    '4G',
+    '--opt',
+    'version=4.2',
+    '--regions',
+    `28=${AMD}`,
+    '--device',
+    '0000:29:00.0',
+    '--host-arch',
+    'x86_64',
+  ]);
+  assert.equal(r.status, 1);
+  assert.ok(r.stdout.includes('qemu-system-aarch64: -device vfio-pci,host=0000:29:00.0: VFIO_MAP_DMA: -22'));
+  assert.ok(
+    r.stdout.includes('Region mach-virt.ram: vfio_dma_map(0x..., 0x40000000, 0x100000000, 0x...) = -22'),
+  );
+  assert.match(r.stdout, /less memory: -machine virt-4.2 -m 3054M/);
+  assert.match(r.stdout, /an aarch64 guest on this x86_64 host runs emulated/);
+});
+
+test('check: newer QEMU names vfio_container_dma_map', () => {
+  const r = runCli(['check', '--vmm', 'qemu-virt', '--memory', '8G', '--regions', D05]);
+  assert.equal(r.status, 1);
+  assert.match(
+    r.stdout,
+    /Region mach-virt\.ram: vfio_container_dma_map\(0x\.\.\., 0x40000000, 0x200000000, 0x\.\.\.\) = -22/,
+  );
+  assert.match(r.stdout, /VFIO_MAP_DMA failed: Invalid argument/);
+  assert.match(r.stdout, /hardware MSI doorbell 0x00000000c6010000-0x00000000c601ffff \(64 KiB\) "msi"/);
+  assert.match(r.stdout, /less memory: -machine virt -m 2144M/);
+});
+
+test('check: OpenVMM RAM at 0 on arm64 (PR #3559), and the fixed release fits', () => {
+  const bad = runCli([
+    'check',
+    '--vmm',
+    'openvmm',
+    '--arch',
+    'aarch64',
+    '--memory',
+    '4G',
+    '-o',
+    'release=before-3559',
+    '--regions',
+    ARM,
+  ]);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stdout, /overlaps SW-MSI window 0x0000000008000000-0x00000000080fffff \(1 MiB\) "msi"/);
+  assert.match(bad.stdout, /IOMMU_IOAS_MAP\(iova=0x0, length=0x100000000\) = -22 \(Invalid argument\)/);
+  const good = runCli(['check', '--vmm', 'openvmm', '--arch', 'aarch64', '--memory', '4G', '--regions', ARM]);
+  assert.equal(good.status, 0, good.stdout);
+});
+
+test('check --json: bigint addresses as 0x strings, the VMM message and the fixes', () => {
+  const r = runCli([
+    'check',
+    '--vmm',
+    'cloud-hypervisor',
+    '--arch',
+    'x86_64',
+    '--memory',
+    '1100G',
+    '--regions',
+    AMD,
+    '--json',
+  ]);
+  assert.equal(r.status, 1);
+  const j = JSON.parse(r.stdout) as {
+    fits: boolean;
+    conflicts: { range: { start: string; end: string }; vmmPrints: string[]; causes: { name: string }[] }[];
+    fixes: { kind: string; memory: string; commandLine: string }[];
+  };
+  assert.equal(j.fits, false);
+  assert.equal(j.conflicts[0]!.range.start, '0x100000000');
+  assert.equal(j.conflicts[0]!.causes[0]!.name, 'AMD HyperTransport window');
+  assert.deepEqual(j.conflicts[0]!.vmmPrints, [
+    'Error booting VM: VmBoot(DeviceManager(VfioDmaMap(IommuDmaMap(Error(22)))))',
+  ]);
+  const less = j.fixes.find((f) => f.kind === 'less-memory')!;
+  assert.equal(less.commandLine, '--memory size=1011G');
+  assert.equal(less.memory, '0xfcc0000000');
+});
+
+test('check: usage and input errors exit 2 with a message, never a stack trace', () => {
+  const cases: [string[], RegExp][] = [
+    [['check', '--memory', '4G', '--regions', AMD], /--vmm is required/],
+    [['check', '--vmm', 'qemu-q35', '--regions', AMD], /--memory is required/],
+    [['check', '--vmm', 'bochs', '--memory', '4G', '--regions', AMD], /unknown VMM "bochs"/],
+    [['check', '--vmm', 'qemu-q35', '--memory', 'lots', '--regions', AMD], /--memory "lots": not a size/],
+    [['check', '--vmm', 'qemu-q35', '--memory', '4G'], /no host given/],
+    [
+      ['check', '--vmm', 'qemu-q35', '--memory', '4G', '--regions', '/nonexistent/rr'],
+      /cannot read \/nonexistent\/rr: ENOENT/,
+    ],
+    [
+      ['check', '--vmm', 'qemu-q35', '--memory', '4G', '--regions', AMD, '--opt', 'cpu-vendor=via'],
+      /cpu-vendor=via: choose one of amd, intel/,
+    ],
+    [
+      ['check', '--vmm', 'qemu-q35', '--memory', '4G', '--regions', AMD, '--opt', 'nonsense'],
+      /expected KEY=VALUE/,
+    ],
+    [
+      ['check', '--vmm', 'qemu-virt', '--memory', '8G', '--regions', AMD, '--opt', 'highmem=off'],
+      /Addressing limited to 32 bits/,
+    ],
+    [['check', '--vmm', 'qemu-q35', '--memory', '4G', '--regions', AMD, '--group', '7'], /no IOMMU group 7/],
+    [
+      ['check', '--vmm', 'qemu', '--machine', 'virt', '--arch', 'x86_64', '--memory', '4G', '--regions', AMD],
+      /virt machine is aarch64/,
+    ],
+  ];
+  for (const [args, re] of cases) {
+    const r = runCli(args);
+    assert.equal(r.status, 2, `${args.join(' ')}\n${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, re, args.join(' '));
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
+
+test('check: a malformed reserved_regions file names the file and line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'iovamap-check-'));
+  const f = join(dir, 'rr');
+  writeFileSync(f, '0x00000000fee00000 0x00000000feefffff msi\n0xfee00000 oops\n');
+  const r = runCli(['check', '--vmm', 'qemu-q35', '--memory', '4G', '--regions', f]);
+  assert.equal(r.status, 2);
+  assert.ok(r.stderr.includes(`${f}:2: cannot parse reserved region line`), r.stderr);
+});
+
+test('check --help lists the options, the per-VMM options and examples', () => {
+  const r = runCli(['check', '--help']);
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /Usage: iovamap check/);
+  assert.match(r.stdout, /qemu-q35: version, max-ram-below-4g, cpu-vendor=amd\|intel/);
+  assert.match(r.stdout, /--regions FILE/);
+});

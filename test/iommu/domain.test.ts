@@ -1,0 +1,87 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CoreDomain } from '../../src/iommu/domain.js';
+import { buildPlatform } from '../../src/platform/build.js';
+import { kernelProfile } from '../../src/kernel/profile.js';
+import { IOMMU_READ, IOMMU_WRITE } from '../../src/iommu/resv-region.js';
+import { ERRNO } from '../../src/base/errno.js';
+import { U64_MAX } from '../../src/base/u64.js';
+import { q35Intel, q35VirtioIommu, virtSmmuv3Gicv3 } from '../oracle/machines.js';
+import type { IommuDriverOps } from '../../src/iommu/drivers/ops.js';
+
+function opsOf(desc = q35Intel()): IommuDriverOps {
+  return buildPlatform(desc, kernelProfile('6.12')).iommu.drivers[0]!;
+}
+
+const RW = IOMMU_READ | IOMMU_WRITE;
+
+test('iommu_map: alignment to the smallest page size, -EINVAL otherwise; size 0 is a no-op', () => {
+  const d = new CoreDomain(1, 'unmanaged', opsOf());
+  assert.equal(d.minPageSize, 0x1000n);
+  assert.equal(d.map(0x1000n, 0x2000n, 0x1000n, RW), 0);
+  assert.equal(d.map(0x3800n, 0x2000n, 0x1000n, RW), -ERRNO.EINVAL);
+  assert.equal(d.map(0x4000n, 0x2800n, 0x1000n, RW), -ERRNO.EINVAL);
+  assert.equal(d.map(0x4000n, 0x2000n, 0x800n, RW), -ERRNO.EINVAL);
+  assert.equal(d.map(0x4000n, 0x2000n, 0n, RW), 0);
+  assert.equal(d.mappingCount, 1);
+});
+
+test('iommu_map: overlap -EEXIST; past the domain width per driver (intel -EFAULT, smmu -ERANGE)', () => {
+  const intel = new CoreDomain(1, 'unmanaged', opsOf());
+  assert.equal(intel.map(0x10000n, 0x10000n, 0x4000n, RW), 0);
+  assert.equal(intel.map(0x13000n, 0x0n, 0x2000n, RW), -ERRNO.EEXIST);
+  // 39-bit aperture: the last page maps, one page further is -EFAULT
+  assert.equal(intel.map(0x7ffffff000n, 0n, 0x1000n, RW), 0);
+  assert.equal(intel.map(0x8000000000n, 0n, 0x1000n, RW), -ERRNO.EFAULT);
+  const smmu = new CoreDomain(2, 'unmanaged', opsOf(virtSmmuv3Gicv3()));
+  assert.equal(smmu.geometry.apertureEnd, 0xffffffffffffn);
+  assert.equal(smmu.map(0x1000000000000n, 0n, 0x1000n, RW), -ERRNO.ERANGE);
+  const virtio = new CoreDomain(3, 'unmanaged', opsOf(q35VirtioIommu()));
+  assert.equal(virtio.map(U64_MAX - 0xfffn, 0n, 0x1000n, RW), 0);
+});
+
+test('iommu_map on a non-paging domain is -EINVAL; identity/blocked translate as bypass/fault', () => {
+  const id = new CoreDomain(1, 'identity', opsOf());
+  const bl = new CoreDomain(2, 'blocked', opsOf());
+  assert.equal(id.map(0n, 0n, 0x1000n, RW), -ERRNO.EINVAL);
+  assert.equal(bl.map(0n, 0n, 0x1000n, RW), -ERRNO.EINVAL);
+  assert.equal(id.iovaToPhys(0x1234n), 0x1234n);
+  assert.equal(bl.iovaToPhys(0x1234n), 0n);
+  assert.equal(id.translate(0x5000n, true).kind, 'bypass');
+  assert.equal(bl.translate(0x5000n, true).kind, 'fault');
+});
+
+test('iova_to_phys and translate keep the in-page offset; prot is enforced', () => {
+  const d = new CoreDomain(1, 'unmanaged', opsOf());
+  assert.equal(d.map(0x100000n, 0x7654000n, 0x3000n, IOMMU_READ), 0);
+  assert.equal(d.iovaToPhys(0x101abcn), 0x7655abcn);
+  assert.equal(d.iovaToPhys(0x103000n), 0n);
+  assert.deepEqual(d.translate(0x102010n, false), {
+    kind: 'translated',
+    paddr: 0x7656010n,
+    prot: IOMMU_READ,
+  });
+  assert.equal(d.translate(0x102010n, true).kind, 'fault');
+  assert.equal(d.translate(0x200000n, false).kind, 'fault');
+});
+
+test('iommu_unmap: bytes unmapped, splits runs, stops at the first hole, 0 when misaligned', () => {
+  const d = new CoreDomain(1, 'unmanaged', opsOf());
+  assert.equal(d.map(0x10000n, 0x80000n, 0x4000n, RW), 0);
+  assert.equal(d.map(0x20000n, 0x90000n, 0x1000n, RW), 0);
+  assert.equal(d.unmap(0x11000n, 0x800n), 0n);
+  assert.equal(d.unmap(0x11000n, 0x1000n), 0x1000n);
+  assert.equal(d.iovaToPhys(0x10000n), 0x80000n);
+  assert.equal(d.iovaToPhys(0x12000n), 0x82000n);
+  // from 0x12000: 0x12000-0x13fff mapped, then a hole at 0x14000: stops there
+  assert.equal(d.unmap(0x12000n, 0x20000n), 0x2000n);
+  assert.equal(d.iovaToPhys(0x20000n), 0x90000n);
+  assert.equal(d.unmap(0x30000n, 0x1000n), 0n);
+  assert.deepEqual(
+    [...d.mappings()].map((m) => [m.iova, m.paddr, m.size]),
+    [
+      [0x10000n, 0x80000n, 0x1000n],
+      [0x20000n, 0x90000n, 0x1000n],
+    ],
+  );
+});

@@ -1,0 +1,247 @@
+/**
+ * End-to-end tests of the web view in Debian's Chromium: load each source, hover, zoom (buttons, keys,
+ * wheel, "go to"), pan by dragging, paste and drop files, and check what is on the page. Screenshots of
+ * every view go to test-artifacts/web/.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Page } from 'playwright-core';
+import type { HostView } from '../../src/host/view.js';
+import { ResvType } from '../../src/iommu/resv-region.js';
+import {
+  type Harness,
+  type PageGlobals,
+  frame,
+  hover,
+  open,
+  pageErrors,
+  startHarness,
+  viewWindow,
+} from './browser.js';
+import { ARM_SMMUV3, X86_AMD } from './fixtures.js';
+
+/** 8 groups x 500 scattered 4 KiB regions: the page must stay usable with thousands of items. */
+function manyRegions(): HostView {
+  const groups = Array.from({ length: 8 }, (_, id) => ({
+    id,
+    type: 'DMA',
+    devices: [
+      { bdf: `0000:0${id}:00.0`, vendor: 0x15b3, device: 0x101b, class: 0x020000, driver: 'mlx5_core' },
+    ],
+    regions: Array.from({ length: 500 }, (_, k) => ({
+      start: 0x100000000n + BigInt(k) * 0x200000n + BigInt(id) * 0x1000n,
+      end: 0x100000000n + BigInt(k) * 0x200000n + BigInt(id) * 0x1000n + 0xfffn,
+      typeString: 'reserved',
+      type: ResvType.Reserved,
+    })),
+    usable: [{ start: 0n, end: 0xffffffffn }],
+  }));
+  return {
+    source: 'test:many',
+    arch: 'x86_64',
+    aperture: { start: 0n, end: (1n << 48n) - 1n },
+    groups,
+    notes: [],
+  };
+}
+
+let h: Harness;
+let page: Page;
+
+before(async () => {
+  h = await startHarness(
+    [
+      { id: 'arm', label: 'ARM SMMUv3 + GICv3 (oracle)', load: async () => ARM_SMMUV3 },
+      { id: 'amd', label: 'x86 AMD-Vi (oracle)', load: async () => X86_AMD },
+      { id: 'many', label: 'many regions', load: async () => manyRegions() },
+    ],
+    'arm',
+  );
+  page = await h.page();
+});
+
+after(async () => {
+  await h?.close();
+});
+
+describe('web view in Chromium', () => {
+  test('ARM: one lane, the MSI window explained, exact hex and size on hover', async () => {
+    await open(page, h.url);
+    assert.equal(await page.locator('.lane-label').count(), 1);
+    assert.match((await page.textContent('.lane-label')) ?? '', /group 0.*0000:00:01\.0 \(e1000e\)/s);
+    const story = (await page.textContent('#story')) ?? '';
+    assert.match(story, /ARM MSI window, IOVA 0x0000000008000000 – 0x00000000080fffff \(1 MiB\)/);
+    assert.match(story, /doorbell/);
+    await h.shot(page, 'arm-overview');
+    const tip = await hover(page, 'group-0', 0x8080000n);
+    assert.match(tip, /MSI window \(software/);
+    assert.match(tip, /0x0000000008000000 – 0x00000000080fffff/);
+    assert.match(tip, /1 MiB \(0x100000 bytes\)/);
+    await h.shot(page, 'arm-hover-msi');
+    const usable = await hover(page, 'group-0', 0x4000000n, 'usable');
+    assert.match(usable, /usable IOVA range/);
+    assert.match(usable, /0x0000000000000000 – 0x0000000007ffffff/);
+    const above = await hover(page, 'group-0', 1n << 50n, 'outside');
+    assert.match(above, /outside the IOMMU aperture/);
+    assert.match(above, /0x0001000000000000 – 0xffffffffffffffff/);
+    assert.deepEqual(pageErrors(page), []);
+  });
+
+  test('zoom: MSI button, keys, wheel, go-to down to a 4 KiB page; drag pans', async () => {
+    await open(page, h.url);
+    await page.click('#show-msi');
+    await frame(page);
+    let w = await viewWindow(page);
+    // The margins fall in the neighbouring gaps, which have their own (smaller) scale.
+    assert.ok(w.lo < 0x8000000n && w.lo >= 0x4000000n, `window starts at ${w.lo.toString(16)}`);
+    assert.ok(w.hi > 0x8100000n && w.hi < 1n << 48n, `window ends at ${w.hi.toString(16)}`);
+    await h.shot(page, 'arm-zoom-msi');
+
+    await page.focus('#map');
+    const before = w.hi - w.lo;
+    await page.keyboard.press('+');
+    await frame(page);
+    w = await viewWindow(page);
+    assert.ok(w.hi - w.lo < before, 'the + key zooms in');
+    await page.keyboard.press('-');
+    await page.keyboard.press('-');
+    await frame(page);
+    w = await viewWindow(page);
+    assert.ok(w.hi - w.lo > before, 'the - key zooms out');
+    const lo = w.lo;
+    await page.keyboard.press('ArrowRight');
+    await frame(page);
+    assert.ok((await viewWindow(page)).lo > lo, 'the right arrow pans to higher addresses');
+
+    // Mouse: drag to the right shows lower addresses.
+    const box = (await page.locator('canvas.lanes').boundingBox())!;
+    const w0 = await viewWindow(page);
+    await page.mouse.move(box.x + 600, box.y + 30);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 700, box.y + 30, { steps: 4 });
+    await page.mouse.up();
+    await frame(page);
+    assert.ok((await viewWindow(page)).lo < w0.lo, 'dragging right pans to lower addresses');
+
+    // The wheel zooms at the pointer: the address under it stays under it.
+    await page.keyboard.press('0');
+    await frame(page);
+    const at = (await page.evaluate(() =>
+      (globalThis as unknown as PageGlobals).iovamap.locate('group-0', '0x8080000'),
+    ))!;
+    await page.mouse.move(at.x, at.y);
+    for (let i = 0; i < 6; i++) await page.mouse.wheel(0, -300);
+    await frame(page);
+    const z = await viewWindow(page);
+    assert.ok(z.lo <= 0x8080000n && 0x8080000n < z.hi, 'the wheel zooms around the pointer');
+    assert.ok(z.hi - z.lo < 1n << 40n, 'the wheel zoomed in');
+
+    // "Go to" a single page: the axis then has page grid lines and exact labels.
+    await page.fill('#goto', '0x8000000+4K');
+    await page.press('#goto', 'Enter');
+    await frame(page);
+    const [p0, p1] = await page.evaluate(() => {
+      const api = (globalThis as unknown as PageGlobals).iovamap;
+      return [api.locate('group-0', '0x8000000')!, api.locate('group-0', '0x8001000')!];
+    });
+    const canvasWidth = (await page.locator('canvas.lanes').boundingBox())!.width;
+    assert.ok(p1.x - p0.x > canvasWidth * 0.8, `one 4 KiB page is ${p1.x - p0.x} px of ${canvasWidth}`);
+    assert.match(
+      (await page.textContent('#status')) ?? '',
+      /showing 0x0000000007f[0-9a-f]+ – 0x00000000080011/,
+    );
+    const tip = await hover(page, 'group-0', 0x8000800n);
+    assert.match(tip, /address 0x00000000080008/);
+    await h.shot(page, 'arm-zoom-page');
+    await page.fill('#goto', 'nonsense');
+    await page.press('#goto', 'Enter');
+    assert.match((await page.textContent('#error')) ?? '', /go to: write a range/);
+    assert.deepEqual(pageErrors(page), []);
+  });
+
+  test('x86 AMD: four lanes, HyperTransport hole and APIC window, switch from the menu', async () => {
+    await open(page, h.url);
+    await page.selectOption('#source', 'amd');
+    await page.waitForFunction("document.querySelectorAll('.lane-label').length === 4");
+    await frame(page);
+    assert.match(
+      (await page.textContent('#story')) ?? '',
+      /on x86 a device write there is an interrupt message/,
+    );
+    const ht = await hover(page, 'group-3', 0xfe00000000n);
+    assert.match(ht, /reserved/);
+    assert.match(ht, /0x000000fd00000000 – 0x000000ffffffffff/);
+    assert.match(ht, /12 GiB/);
+    const msi = await hover(page, 'group-2', 0xfee00000n);
+    assert.match(msi, /MSI window \(hardware doorbell\)/);
+    await h.shot(page, 'amd-overview');
+  });
+
+  test('paste a reserved_regions file: parsed in the browser; errors name the line', async () => {
+    await open(page, h.url);
+    await page.click('#open-paste');
+    await page.fill('#paste-text', '0x0000000008000000 0x00000000080fffff msi\n');
+    await page.selectOption('#paste-bits', '48');
+    await page.click('#paste-ok');
+    await page.waitForFunction(
+      "document.querySelector('#source option:checked')?.textContent.includes('pasted')",
+    );
+    await frame(page);
+    assert.match((await page.textContent('#story')) ?? '', /Assumed a 48-bit IOMMU aperture and an ARM host/);
+    const tip = await hover(page, 'group-0', 0x8100000n, 'usable');
+    assert.match(tip, /0x0000000008100000 – 0x0000ffffffffffff/);
+    await h.shot(page, 'paste-arm');
+
+    await page.click('#open-paste');
+    await page.fill('#paste-text', '0x0000000008000000 0x00000000080fffff msi\n0x10 0x5 msi\n');
+    await page.click('#paste-ok');
+    await page.waitForSelector('#error:not([hidden])');
+    assert.match((await page.textContent('#error')) ?? '', /pasted reserved_regions:2: impossible range/);
+    await h.shot(page, 'paste-error');
+  });
+
+  test('drop a file on the page: a snapshot or a reserved_regions text', async () => {
+    await open(page, h.url);
+    const text =
+      '0x00000000fee00000 0x00000000feefffff msi\n0x000000fd00000000 0x000000ffffffffff reserved\n';
+    const dt = await page.evaluateHandle(
+      `(() => { const d = new DataTransfer(); d.items.add(new File([${JSON.stringify(text)}], 'reserved_regions', { type: 'text/plain' })); return d; })()`,
+    );
+    await page.dispatchEvent('body', 'dragover', { dataTransfer: dt });
+    assert.equal(await page.isVisible('#drop-hint'), true);
+    await page.dispatchEvent('body', 'drop', { dataTransfer: dt });
+    await page.waitForFunction(
+      "document.querySelector('#source option:checked')?.textContent.includes('file: reserved_regions')",
+    );
+    await frame(page);
+    assert.equal(await page.isVisible('#drop-hint'), false);
+    assert.match((await page.textContent('#story')) ?? '', /an x86 host/);
+    const tip = await hover(page, 'group-0', 0xfd00000000n);
+    assert.match(tip, /12 GiB/);
+    await h.shot(page, 'drop-x86');
+  });
+
+  test('thousands of regions: drawn with pixel merging, hover still exact', async () => {
+    await open(page, h.url, 'many');
+    assert.equal(await page.locator('.lane-label').count(), 8);
+    const status = (await page.textContent('#status')) ?? '';
+    const m = /(\d+) items, (\d+) drawn/.exec(status);
+    assert.ok(m, status);
+    assert.ok(Number(m[1]) >= 4000);
+    assert.ok(Number(m[2]) > 0);
+    // Zoomed out, every region is a fraction of a pixel: hovering still names the nearest one.
+    assert.match(
+      await hover(page, 'group-5', 0x100000000n + 7n * 0x200000n + 5n * 0x1000n),
+      /reserved.*4 KiB/s,
+    );
+    await h.shot(page, 'many-regions');
+    await page.fill('#goto', '0x100e00000-0x100e0ffff');
+    await page.press('#goto', 'Enter');
+    await frame(page);
+    const tip = await hover(page, 'group-5', 0x100000000n + 7n * 0x200000n + 5n * 0x1000n);
+    assert.match(tip, /0x0000000100e05000 – 0x0000000100e05fff/);
+    assert.match(tip, /4 KiB/);
+    await h.shot(page, 'many-regions-zoom');
+    assert.deepEqual(pageErrors(page), []);
+  });
+});
