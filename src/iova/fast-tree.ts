@@ -1,8 +1,10 @@
 /**
  * The IOVA tree iovamap uses: same answers as the kernel's linear walk (and as `RefIovaTree`), found in
- * O(log n). Nodes form a treap ordered by pfn_lo (seeded priorities, so the shape is deterministic),
- * each node one 64-byte record in a single ArrayBuffer (one cache line: pfns, gap data, links, caps). Each node also records where the free gap below it starts (`glo` = pfn_hi of
- * its predecessor + 1, or 0 for the lowest node); each subtree records the largest such gap (`mg`).
+ * O(log n) with few cache misses. Nodes (`struct iova`) are kept in pfn order, inline, in the leaves of
+ * a B+-tree (up to 32 per leaf, so a leaf scan reads contiguous memory); a handle is a slot that knows
+ * its leaf. Each node records where the free gap below it
+ * starts (`glo` = pfn_hi of its predecessor + 1, or 0 for the lowest node); every inner block keeps, per
+ * child, the child subtree's largest gap, its per-alignment capacities and its lowest pfn_lo.
  *
  * Why a descent gives the kernel's answer (__alloc_and_insert_iova_range): walking down from the start
  * node C, the kernel stops at the first node N whose gap holds an aligned block below
@@ -10,45 +12,57 @@
  * decreases as the walk goes down, so an earlier `< low` exit is the same failure. Nodes at or above
  * the limit all see high = limit and only the lowest of them (L) can have room below it, so the search
  * is: L with its gap clipped at the limit (when C is at or above L), then the highest node at or below
- * min(C, pred(L)) whose own gap fits, found by a pruned descent on `mg`.
+ * min(C, pred(L)) whose own gap fits, found by scanning leftwards and descending where a child's
+ * aggregate says there is room.
  *
  * Alignment: a gap long enough may still miss a size-aligned start. For the alignment orders k = 1..8
- * (sizes 2..256 pages, every size the range caches and the traces use) each subtree also records, per
- * k, the largest aligned capacity `pfn_lo - ALIGN(glo, 2^k)` of its gaps, stored as
- * clamp(cap - 2^(k-1), 0, 2^(k-1)) in a byte: an aligned size s of order k lies in (2^(k-1), 2^k], so
- * "cap >= s" is exactly "byte >= s - 2^(k-1)". The descent is then a single path. Larger alignments fall
- * back to the largest-gap bound (still exact answers, just more nodes visited).
+ * (sizes 2..256 pages, every size the range caches and the traces use) the aggregates also hold, per k,
+ * the largest aligned capacity `pfn_lo - ALIGN(glo, 2^k)`, stored as clamp(cap - 2^(k-1), 0, 2^(k-1))
+ * in a byte: an aligned size s of order k lies in (2^(k-1), 2^k], so "cap >= s" is exactly
+ * "byte >= s - 2^(k-1)". Larger alignments use the largest-gap bound (exact answers, more visits).
  *
- * The free space below the lowest node (the allocation frontier of a top-down allocator) changes with
- * almost every allocation there; it is left out of the aggregates and checked last, explicitly, so that
- * frontier allocations do not have to update the whole path to the root.
+ * The free space below the lowest node (the frontier of a top-down allocator) changes with almost every
+ * allocation there; it is left out of the aggregates and checked last, explicitly.
  */
 import type { IovaDomainOptions, IovaTree } from './types.js';
 import { IOVA_ANCHOR, alignDown, alignUp, allocAlignment, granuleShift, isModelPfn } from './util.js';
 
 const NIL = 0;
-/** Alignment orders with an exact per-subtree capacity (2^1 .. 2^CAP_ORDERS pages). */
+/** Items per block. */
+const B = 32;
+/** Alignment orders with an exact capacity aggregate (2^1 .. 2^8 pages). */
 const CAP_ORDERS = 8;
 
-// Node record layout (64 bytes). Float64 view, stride 8:
-const F_LO = 0; // pfn_lo
-const F_HI = 1; // pfn_hi
-const F_GLO = 2; // start of the free gap below the node (predecessor's pfn_hi + 1, or 0)
-const F_MG = 3; // largest gap in the subtree
-// Int32 view, stride 16:
-const I_LEFT = 8;
-const I_RIGHT = 9;
-const I_PARENT = 10;
-const I_PRI = 11;
-const I_CAPS = 12; // two words: byte k-1 is the clamped aligned capacity of order k (see the header)
-const I_LIVE = 14;
-/** Both cap words when every order is saturated (byte k-1 = 2^(k-1)). */
+/** Byte k-1 (k = 1..8) of a packed capacity pair. */
+function capByte(w0: number, w1: number, k: number): number {
+  const i = k - 1;
+  return ((i < 4 ? w0 : w1) >>> ((i & 3) << 3)) & 0xff;
+}
+
 const SAT0 = 0x08040201;
 const SAT1 = 0x80402010 | 0;
 
-/** Byte k-1 of a node's cap words: the clamped capacity of alignment order k (1..8). */
-function capByte(iv: Int32Array, x: number, k: number): number {
-  return (iv[x * 16 + I_CAPS + ((k - 1) >> 2)]! >>> (((k - 1) & 3) << 3)) & 0xff;
+/** Did every byte that went down from `was` to `now` lie strictly below the aggregate `agg`? */
+function lanesStay(was: number, now: number, agg: number): boolean {
+  if (was === now) return true;
+  for (let sh = 0; sh < 32; sh += 8) {
+    const w = (was >>> sh) & 0xff;
+    if (((now >>> sh) & 0xff) < w && w >= ((agg >>> sh) & 0xff)) return false;
+  }
+  return true;
+}
+
+/** Bytewise max of two packed words (bytes <= 128). */
+function bmax(a: number, b: number): number {
+  if (a === b || b === 0) return a;
+  if (a === 0) return b;
+  let r = 0;
+  for (let sh = 0; sh < 32; sh += 8) {
+    const x = (a >>> sh) & 0xff;
+    const y = (b >>> sh) & 0xff;
+    r |= (x > y ? x : y) << sh;
+  }
+  return r;
 }
 
 export class FastIovaTree implements IovaTree {
@@ -61,23 +75,43 @@ export class FastIovaTree implements IovaTree {
 
   private readonly shift: number;
   private readonly legacy411: boolean;
-  private cap = 0;
-  private f = new Float64Array(0);
-  private i = new Int32Array(0);
+
+  // handles (slots): sLeaf[x] = leaf holding x (0 when free); sLo/sHi mirror the node's pfns
+  private sCap = 0;
+  private sLeaf = new Int32Array(0);
+  private sLo = new Float64Array(0);
+  private sHi = new Float64Array(0);
+  private sFree: number[] = [];
+  private sUsed = 1;
+
+  // blocks: bCount, bParent, bIsLeaf, leaf links; entry e = b*B + i has four slots in E (float) and I
+  // (int32). Leaf entry: E = [pfn_lo, pfn_hi, glo, -], I = [handle, cap word 0, cap word 1, -].
+  // Inner entry: E = [child's largest gap, child's lowest pfn_lo, -, -], I = [child, cap words, -].
+  private bCap = 0;
+  private bCount = new Int32Array(0);
+  private bParent = new Int32Array(0);
+  private bIsLeaf = new Uint8Array(0);
+  private E = new Float64Array(0);
+  private I = new Int32Array(0);
+  private bPrev = new Int32Array(0);
+  private bNext = new Int32Array(0);
+  private bFree: number[] = [];
+  private bUsed = 1;
   private root = NIL;
-  private freeHead = NIL;
-  private used = 1; // slot 0 is NIL
-  private seed = 0x2545f491;
+
   private cached = NIL;
   private cached32 = NIL;
-  private stack = new Int32Array(128);
+  private lowest = NIL;
   /** The node whose gap the last successful walk used (the new node's successor). */
   private found = NIL;
-  /** The lowest node (its gap starts at pfn 0 and is not in the aggregates). */
-  private lowest = NIL;
+  // scratch results of aggregate()
+  private aMg = 0;
+  private aC0 = 0;
+  private aC1 = 0;
+  private aMinLo = 0;
 
   // init_iova_domain
-  constructor(opts: IovaDomainOptions, capacity = 64) {
+  constructor(opts: IovaDomainOptions) {
     this.shift = granuleShift(opts.granule);
     if (this.shift < 0 || this.shift > 16 || !isModelPfn(opts.startPfn)) {
       throw new RangeError(`iova: bad domain granule ${opts.granule} or start_pfn ${opts.startPfn}`);
@@ -87,391 +121,522 @@ export class FastIovaTree implements IovaTree {
     this.legacy411 = opts.legacy411 === true;
     this.dma32bitPfn = 2 ** (32 - this.shift);
     this.max32AllocSize = this.dma32bitPfn;
-    this.grow(Math.max(16, capacity));
-    this.f[NIL * 8 + F_MG] = -1;
+    this.growSlots(64);
+    this.growBlocks(8);
     const a = this.newSlot(IOVA_ANCHOR, IOVA_ANCHOR);
-    this.f[a * 8 + F_GLO] = 0;
-    this.root = a;
-    this.pull(a);
+    const leaf = this.newBlock(true);
+    this.root = leaf;
+    this.insertAt(leaf, 0, a, 0);
+    this.ownCaps(leaf * B);
     this.anchor = a;
     this.lowest = a;
     this.cached = a;
     this.cached32 = a;
   }
 
-  private grow(n: number): void {
-    const c = Math.max(n, this.cap * 2);
-    const buf = new ArrayBuffer(c * 64);
-    const iv = new Int32Array(buf);
-    iv.set(this.i);
-    this.f = new Float64Array(buf);
-    this.i = iv;
-    this.cap = c;
+  // ---- storage
+
+  private growSlots(n: number): void {
+    const c = Math.max(n, this.sCap * 2);
+    const sl = new Int32Array(c);
+    sl.set(this.sLeaf);
+    const lo = new Float64Array(c);
+    lo.set(this.sLo);
+    const hi = new Float64Array(c);
+    hi.set(this.sHi);
+    this.sLeaf = sl;
+    this.sLo = lo;
+    this.sHi = hi;
+    this.sCap = c;
+  }
+
+  private growBlocks(n: number): void {
+    const c = Math.max(n, this.bCap * 2);
+    const i32 = (o: Int32Array<ArrayBuffer>, m: number): Int32Array<ArrayBuffer> => {
+      const r = new Int32Array(c * m);
+      r.set(o);
+      return r;
+    };
+    const e = new Float64Array(c * B * 4);
+    e.set(this.E);
+    this.E = e;
+    this.bCount = i32(this.bCount, 1);
+    this.bParent = i32(this.bParent, 1);
+    this.bPrev = i32(this.bPrev, 1);
+    this.bNext = i32(this.bNext, 1);
+    this.I = i32(this.I, B * 4);
+    const l = new Uint8Array(c);
+    l.set(this.bIsLeaf);
+    this.bIsLeaf = l;
+    this.bCap = c;
   }
 
   private newSlot(lo: number, hi: number): number {
-    let x = this.freeHead;
-    if (x !== NIL) this.freeHead = this.i[x * 16 + I_LEFT]!;
-    else {
-      if (this.used >= this.cap) this.grow(this.cap * 2);
-      x = this.used++;
+    let x = this.sFree.pop();
+    if (x === undefined) {
+      if (this.sUsed >= this.sCap) this.growSlots(this.sCap * 2);
+      x = this.sUsed++;
     }
-    // xorshift32 priorities: deterministic shape for a given operation sequence
-    let s = this.seed;
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    this.seed = s;
-    const fi = x * 8;
-    this.f[fi + F_LO] = lo;
-    this.f[fi + F_HI] = hi;
-    const ii = x * 16;
-    this.i[ii + I_PRI] = s;
-    this.i[ii + I_LEFT] = NIL;
-    this.i[ii + I_RIGHT] = NIL;
-    this.i[ii + I_PARENT] = NIL;
-    this.i[ii + I_LIVE] = 1;
+    this.sLo[x] = lo;
+    this.sHi[x] = hi;
     return x;
   }
 
-  private left(x: number): number {
-    return this.i[x * 16 + I_LEFT]!;
+  private newBlock(leaf: boolean): number {
+    let b = this.bFree.pop();
+    if (b === undefined) {
+      if (this.bUsed >= this.bCap) this.growBlocks(this.bCap * 2);
+      b = this.bUsed++;
+    }
+    this.bCount[b] = 0;
+    this.bParent[b] = NIL;
+    this.bIsLeaf[b] = leaf ? 1 : 0;
+    this.bPrev[b] = NIL;
+    this.bNext[b] = NIL;
+    return b;
   }
 
-  private right(x: number): number {
-    return this.i[x * 16 + I_RIGHT]!;
+  /** Entry index (leaf * B + position) of live handle x. */
+  private entry(x: number): number {
+    const leaf = this.sLeaf[x]!;
+    const base = leaf * B;
+    const n = base + this.bCount[leaf]!;
+    const iv = this.I;
+    let e = base;
+    while (e < n && iv[e * 4] !== x) e++;
+    return e;
   }
 
-  private parent(x: number): number {
-    return this.i[x * 16 + I_PARENT]!;
-  }
-
-  private lo(x: number): number {
-    return this.f[x * 8 + F_LO]!;
-  }
-
-  private glo(x: number): number {
-    return this.f[x * 8 + F_GLO]!;
-  }
-
-  /** Recompute x's subtree aggregates from its own gap and its children; true if any changed. */
-  private pull(x: number): boolean {
-    const f = this.f;
-    const iv = this.i;
-    const fx = x * 8;
-    const xi = x * 16;
-    const glo = f[fx + F_GLO]!;
-    // the lowest node's gap (glo 0) is kept out of the aggregates; see the header
-    const g = glo === 0 ? 0 : f[fx + F_LO]! - glo;
-    const l = iv[xi + I_LEFT]!;
-    const r = iv[xi + I_RIGHT]!;
-    const a = f[l * 8 + F_MG]!;
-    const c = f[r * 8 + F_MG]!;
-    const m = g > a ? (g > c ? g : c) : a > c ? a : c;
-    let changed = m !== f[fx + F_MG];
-    f[fx + F_MG] = m;
-    let w0 = SAT0;
-    let w1 = SAT1;
-    // A gap of 512+ pages saturates every order itself; so does a saturated child.
-    if (g < 512) {
-      const li = l * 16 + I_CAPS;
-      const ri = r * 16 + I_CAPS;
-      const l0 = iv[li]!;
-      const l1 = iv[li + 1]!;
-      const r0 = iv[ri]!;
-      const r1 = iv[ri + 1]!;
-      if (!((l0 === SAT0 && l1 === SAT1) || (r0 === SAT0 && r1 === SAT1))) {
+  /** Own capacity words of leaf entry e from its gap (zero for the lowest node, see the header). */
+  private ownCaps(e: number): void {
+    const glo = this.E[e * 4 + 2]!;
+    let w0 = 0;
+    let w1 = 0;
+    if (glo !== 0) {
+      const g = this.E[e * 4]! - glo;
+      if (g >= 512) {
+        w0 = SAT0;
+        w1 = SAT1;
+      } else if (g > 1) {
         const gi = g | 0;
-        // low bits of -glo: the pad up to each alignment
-        const ng = -(glo | 0);
-        w0 = 0;
-        w1 = 0;
-        for (let k = 0; k < 4; k++) {
+        const ng = -(glo % 0x100000000);
+        for (let k = 0; k < CAP_ORDERS; k++) {
           const half = 1 << k;
           let v = gi - (ng & ((half << 1) - 1)) - half;
           v = v <= 0 ? 0 : v >= half ? half : v;
-          const sh = k << 3;
-          const cl = (l0 >>> sh) & 0xff;
-          const cr = (r0 >>> sh) & 0xff;
-          if (cl > v) v = cl;
-          if (cr > v) v = cr;
-          w0 |= v << sh;
-        }
-        for (let k = 4; k < 8; k++) {
-          const half = 1 << k;
-          let v = gi - (ng & ((half << 1) - 1)) - half;
-          v = v <= 0 ? 0 : v >= half ? half : v;
-          const sh = (k - 4) << 3;
-          const cl = (l1 >>> sh) & 0xff;
-          const cr = (r1 >>> sh) & 0xff;
-          if (cl > v) v = cl;
-          if (cr > v) v = cr;
-          w1 |= v << sh;
+          if (k < 4) w0 |= v << (k << 3);
+          else w1 |= v << ((k - 4) << 3);
         }
       }
     }
-    if (iv[xi + I_CAPS] !== w0 || iv[xi + I_CAPS + 1] !== w1) {
-      iv[xi + I_CAPS] = w0;
-      iv[xi + I_CAPS + 1] = w1;
-      changed = true;
+    this.I[e * 4 + 1] = w0;
+    this.I[e * 4 + 2] = w1;
+  }
+
+  // ---- aggregates
+
+  /** Compute block b's aggregate into aMg/aC0/aC1/aMinLo. */
+  private aggregate(b: number): void {
+    const base = b * B;
+    const end = base + this.bCount[b]!;
+    let mg = -1;
+    let c0 = 0;
+    let c1 = 0;
+    if (this.bIsLeaf[b] === 1) {
+      const ev = this.E;
+      const iv = this.I;
+      for (let e = base * 4; e < end * 4; e += 4) {
+        const glo = ev[e + 2]!;
+        if (glo === 0) continue; // the lowest node's gap is not aggregated
+        const g = ev[e]! - glo;
+        if (g > mg) mg = g;
+        if (g <= 1) continue; // no capacity at any order
+        const w0 = iv[e + 1]!;
+        const w1 = iv[e + 2]!;
+        if (w0 !== c0 && c0 !== SAT0) c0 = bmax(c0, w0);
+        if (w1 !== c1 && c1 !== SAT1) c1 = bmax(c1, w1);
+      }
+      if (mg < 0) mg = 0;
+      this.aMinLo = ev[base * 4]!;
+    } else {
+      const ev = this.E;
+      const iv = this.I;
+      for (let e = base * 4; e < end * 4; e += 4) {
+        const g = ev[e]!;
+        if (g > mg) mg = g;
+        const w0 = iv[e + 1]!;
+        const w1 = iv[e + 2]!;
+        if (w0 !== c0 && c0 !== SAT0) c0 = bmax(c0, w0);
+        if (w1 !== c1 && c1 !== SAT1) c1 = bmax(c1, w1);
+      }
+      this.aMinLo = this.E[base * 4 + 1]!;
+    }
+    this.aMg = mg;
+    this.aC0 = c0;
+    this.aC1 = c1;
+  }
+
+  private indexInParent(b: number, p: number): number {
+    const base = p * B;
+    const n = this.bCount[p]!;
+    const iv = this.I;
+    for (let i = 0; i < n; i++) if (iv[(base + i) * 4] === b) return i;
+    return -1;
+  }
+
+  /** Store block b's aggregate in its parent's entry; true if the entry changed. */
+  private store(b: number): boolean {
+    const p = this.bParent[b]!;
+    if (p === NIL) return false;
+    this.aggregate(b);
+    const e = p * B + this.indexInParent(b, p);
+    const changed =
+      this.E[e * 4] !== this.aMg ||
+      this.I[e * 4 + 1] !== this.aC0 ||
+      this.I[e * 4 + 2] !== this.aC1 ||
+      this.E[e * 4 + 1] !== this.aMinLo;
+    if (changed) {
+      this.E[e * 4] = this.aMg;
+      this.I[e * 4 + 1] = this.aC0;
+      this.I[e * 4 + 2] = this.aC1;
+      this.E[e * 4 + 1] = this.aMinLo;
     }
     return changed;
   }
 
-  /** Pull x and its ancestors, stopping once an aggregate comes out unchanged. */
-  private pullUp(x: number): void {
-    for (; x !== NIL; x = this.i[x * 16 + I_PARENT]!) if (!this.pull(x)) return;
+  /** Propagate a change inside block b upwards, stopping once an entry comes out unchanged. */
+  private refresh(b: number): void {
+    while (b !== NIL && this.store(b)) b = this.bParent[b]!;
   }
 
-  private rotateUp(x: number): void {
-    const iv = this.i;
-    const xi = x * 16;
-    const p = iv[xi + I_PARENT]!;
-    const pi = p * 16;
-    const g = iv[pi + I_PARENT]!;
-    if (iv[pi + I_LEFT] === x) {
-      const b = iv[xi + I_RIGHT]!;
-      iv[pi + I_LEFT] = b;
-      if (b !== NIL) iv[b * 16 + I_PARENT] = p;
-      iv[xi + I_RIGHT] = p;
-    } else {
-      const b = iv[xi + I_LEFT]!;
-      iv[pi + I_RIGHT] = b;
-      if (b !== NIL) iv[b * 16 + I_PARENT] = p;
-      iv[xi + I_LEFT] = p;
+  /** Propagate without the early exit (after structural changes). */
+  private refreshAll(b: number): void {
+    for (; b !== NIL; b = this.bParent[b]!) this.store(b);
+  }
+
+  /** An entry's values only grew: fold them into the ancestors' entries until nothing changes. */
+  private raise(b: number, g: number, c0: number, c1: number): void {
+    for (let p = this.bParent[b]!; p !== NIL; b = p, p = this.bParent[p]!) {
+      const e = p * B + this.indexInParent(b, p);
+      const og = this.E[e * 4]!;
+      const o0 = this.I[e * 4 + 1]!;
+      const o1 = this.I[e * 4 + 2]!;
+      const ng = g > og ? g : og;
+      const n0 = bmax(o0, c0);
+      const n1 = bmax(o1, c1);
+      if (ng === og && n0 === o0 && n1 === o1) return;
+      this.E[e * 4] = ng;
+      this.I[e * 4 + 1] = n0;
+      this.I[e * 4 + 2] = n1;
+      g = ng;
+      c0 = n0;
+      c1 = n1;
     }
-    iv[pi + I_PARENT] = x;
-    iv[xi + I_PARENT] = g;
-    if (g === NIL) this.root = x;
-    else if (iv[g * 16 + I_LEFT] === p) iv[g * 16 + I_LEFT] = x;
-    else iv[g * 16 + I_RIGHT] = x;
-    this.pull(p);
-    this.pull(x);
+  }
+
+  // ---- order
+
+  /** Entry after leaf entry e (across leaves), or -1. */
+  private nextEntry(e: number): number {
+    const leaf = (e / B) | 0;
+    if (e + 1 < leaf * B + this.bCount[leaf]!) return e + 1;
+    const nx = this.bNext[leaf]!;
+    return nx === NIL ? -1 : nx * B;
+  }
+
+  /** Entry before leaf entry e (across leaves), or -1. */
+  private prevEntry(e: number): number {
+    const leaf = (e / B) | 0;
+    if (e > leaf * B) return e - 1;
+    const pv = this.bPrev[leaf]!;
+    return pv === NIL ? -1 : pv * B + this.bCount[pv]! - 1;
   }
 
   private succ(x: number): number {
-    let r = this.right(x);
-    if (r !== NIL) {
-      while (this.left(r) !== NIL) r = this.left(r);
-      return r;
-    }
-    let p = this.parent(x);
-    while (p !== NIL && this.right(p) === x) {
-      x = p;
-      p = this.parent(p);
-    }
-    return p;
+    const e = this.nextEntry(this.entry(x));
+    return e < 0 ? NIL : this.I[e * 4]!;
   }
 
-  private pred(x: number): number {
-    let l = this.left(x);
-    if (l !== NIL) {
-      while (this.right(l) !== NIL) l = this.right(l);
-      return l;
+  /** The leaf whose key range holds `key` (the first leaf when key is below everything). */
+  private leafFor(key: number): number {
+    let b = this.root;
+    while (this.bIsLeaf[b] === 0) {
+      const base = b * B;
+      let i = this.bCount[b]! - 1;
+      while (i > 0 && this.E[(base + i) * 4 + 1]! > key) i--;
+      b = this.I[(base + i) * 4]!;
     }
-    let p = this.parent(x);
-    while (p !== NIL && this.left(p) === x) {
-      x = p;
-      p = this.parent(p);
-    }
-    return p;
+    return b;
   }
 
-  /** Pull every node from x up to and including `upTo` (an ancestor of x), then continue with early exit. */
-  private pullThrough(x: number, upTo: number): void {
-    const iv = this.i;
-    for (;;) {
-      this.pull(x);
-      if (x === upTo) break;
-      x = iv[x * 16 + I_PARENT]!;
-    }
-    this.pullUp(iv[x * 16 + I_PARENT]!);
-  }
-
-  /**
-   * Insert slot x (lo/hi set) into the gap below `next`: x takes the lower part of next's gap and becomes
-   * next's in-order predecessor (the rightmost node of next's left subtree, expected O(1) steps away),
-   * then rotates up by priority. In-order neighbours are ancestor and descendant, so every aggregate that
-   * changed lies on the path between them or above: pull that path, then continue with early exit.
-   */
-  private linkBefore(x: number, next: number): void {
-    const iv = this.i;
-    const f = this.f;
-    f[x * 8 + F_GLO] = f[next * 8 + F_GLO]!;
-    f[next * 8 + F_GLO] = f[x * 8 + F_HI]! + 1;
-    if (f[x * 8 + F_GLO] === 0) this.lowest = x;
-    let t = iv[next * 16 + I_LEFT]!;
-    if (t === NIL) {
-      iv[next * 16 + I_LEFT] = x;
-      t = next;
-    } else {
-      while (iv[t * 16 + I_RIGHT] !== NIL) t = iv[t * 16 + I_RIGHT]!;
-      iv[t * 16 + I_RIGHT] = x;
-    }
-    iv[x * 16 + I_PARENT] = t;
-    this.pull(x);
-    const pri = iv[x * 16 + I_PRI]!;
-    let above = false; // x rotated above next
-    for (;;) {
-      const p = iv[x * 16 + I_PARENT]!;
-      if (p === NIL || iv[p * 16 + I_PRI]! >= pri) break;
-      if (p === next) above = true;
-      this.rotateUp(x);
-    }
-    const p = iv[x * 16 + I_PARENT]!;
-    if (above) this.pullUp(p);
-    else if (p !== NIL) this.pullThrough(p, next);
-    this.count++;
-  }
-
-  /**
-   * Unlink live node x (never the anchor); its gap joins its successor's. Once x has been rotated down to
-   * a leaf its successor is an ancestor, so the path from x's parent up to `next` is pulled, then the
-   * early exit applies above.
-   */
-  private unlink(x: number, next: number): void {
-    const iv = this.i;
-    const xi = x * 16;
-    this.f[next * 8 + F_GLO] = this.f[x * 8 + F_GLO]!;
-    if (x === this.lowest) this.lowest = next;
-    for (;;) {
-      const l = iv[xi + I_LEFT]!;
-      const r = iv[xi + I_RIGHT]!;
-      if (l === NIL && r === NIL) break;
-      const c = l === NIL ? r : r === NIL ? l : iv[l * 16 + I_PRI]! > iv[r * 16 + I_PRI]! ? l : r;
-      this.rotateUp(c);
-    }
-    const p = iv[xi + I_PARENT]!;
-    if (iv[p * 16 + I_LEFT] === x) iv[p * 16 + I_LEFT] = NIL;
-    else iv[p * 16 + I_RIGHT] = NIL;
-    this.pullThrough(p, next);
-    iv[xi + I_LIVE] = 0;
-    iv[xi + I_LEFT] = this.freeHead;
-    this.freeHead = x;
-    this.count--;
-  }
-
-  /** Lowest node with pfn_lo >= key (the anchor at worst). */
+  /** Entry of the lowest node with pfn_lo >= key (the anchor's at worst). */
   private lowestLoAtLeast(key: number): number {
-    let t = this.root;
-    let best = NIL;
-    while (t !== NIL) {
-      if (this.lo(t) >= key) {
-        best = t;
-        t = this.left(t);
-      } else t = this.right(t);
+    let leaf = this.leafFor(key);
+    for (;;) {
+      const base = leaf * B;
+      const end = base + this.bCount[leaf]!;
+      for (let e = base; e < end; e++) if (this.E[e * 4]! >= key) return e;
+      leaf = this.bNext[leaf]!;
+      if (leaf === NIL) return -1;
     }
-    return best;
   }
 
-  /** Does node x's own gap [glo, pfn_lo) hold an aligned block of `size`? */
-  private fits(x: number, size: number, align: number): boolean {
-    return this.lo(x) - alignUp(this.glo(x), align) >= size;
+  // ---- structure
+
+  /** Make room at index i of block b (which has room): shift items (and entry data) right by one. */
+  private openAt(b: number, i: number): void {
+    const base = b * B;
+    const n = this.bCount[b]!;
+    const from = base + i;
+    const to = base + n;
+    this.E.copyWithin((from + 1) * 4, from * 4, to * 4);
+    this.I.copyWithin((from + 1) * 4, from * 4, to * 4);
+    this.bCount[b] = n + 1;
   }
 
-  /** Highest node in the subtree of t whose gap fits, or NIL. */
-  private highestFitIn(t: number, size: number, align: number): number {
-    if (t === NIL) return NIL;
-    const f = this.f;
-    const iv = this.i;
-    if (align === 1) {
-      // Unaligned (or size 1): the largest gap is exact, so one descent finds it.
-      if (f[t * 8 + F_MG]! < size) return NIL;
-      for (;;) {
-        const r = iv[t * 16 + I_RIGHT]!;
-        if (r !== NIL && f[r * 8 + F_MG]! >= size) t = r;
-        else if (f[t * 8 + F_LO]! - f[t * 8 + F_GLO]! >= size) return t;
-        else t = iv[t * 16 + I_LEFT]!;
-      }
-    }
-    const k = Math.log2(align);
-    if (k <= CAP_ORDERS) {
-      // Exact per-order capacity: one descent as well.
-      const need = size - (align >> 1);
-      if (capByte(iv, t, k) < need) return NIL;
-      for (;;) {
-        const r = iv[t * 16 + I_RIGHT]!;
-        if (r !== NIL && capByte(iv, r, k) >= need) t = r;
-        else if (this.fits(t, size, align)) return t;
-        else t = iv[t * 16 + I_LEFT]!;
-      }
-    }
-    // Larger alignments: the largest gap only bounds the answer; explore right-first.
-    if (f[t * 8 + F_MG]! < size) return NIL;
-    let stack = this.stack;
-    let sp = 0;
-    stack[sp++] = t;
-    while (sp > 0) {
-      const x = stack[--sp]!;
-      // visit order: right subtree, x, left subtree; pushed in reverse, x marked negative
-      if (x < 0) {
-        if (this.fits(-x, size, align)) return -x;
-        continue;
-      }
-      if (sp + 3 > stack.length) {
-        const s2 = new Int32Array(stack.length * 2);
-        s2.set(stack);
-        this.stack = stack = s2;
-      }
-      const l = iv[x * 16 + I_LEFT]!;
-      const r = iv[x * 16 + I_RIGHT]!;
-      if (l !== NIL && f[l * 8 + F_MG]! >= size) stack[sp++] = l;
-      if (f[x * 8 + F_LO]! - f[x * 8 + F_GLO]! >= size) stack[sp++] = -x;
-      if (r !== NIL && f[r * 8 + F_MG]! >= size) stack[sp++] = r;
-    }
-    return NIL;
+  /** Insert handle x with gap start `glo` at index i of leaf b (which has room). */
+  private insertAt(b: number, i: number, x: number, glo: number): void {
+    this.openAt(b, i);
+    const e = b * B + i;
+    this.I[e * 4] = x;
+    this.E[e * 4] = this.sLo[x]!;
+    this.E[e * 4 + 1] = this.sHi[x]!;
+    this.E[e * 4 + 2] = glo;
+    this.sLeaf[x] = b;
   }
 
-  /** Highest node at or below `b` (in pfn order) whose own gap fits, or NIL. */
-  private highestFitAtOrBelow(b: number, size: number, align: number): number {
-    if (b === NIL) return NIL;
-    if (this.fits(b, size, align)) return b;
-    let r = this.highestFitIn(this.left(b), size, align);
-    if (r !== NIL) return r;
-    let x = b;
-    for (let p = this.parent(x); p !== NIL; x = p, p = this.parent(p)) {
-      if (this.right(p) !== x) continue;
-      if (this.fits(p, size, align)) return p;
-      r = this.highestFitIn(this.left(p), size, align);
-      if (r !== NIL) return r;
+  /** Remove index i of block b. */
+  private removeAt(b: number, i: number): void {
+    const base = b * B;
+    const n = this.bCount[b]!;
+    const from = base + i;
+    const to = base + n;
+    this.E.copyWithin(from * 4, (from + 1) * 4, to * 4);
+    this.I.copyWithin(from * 4, (from + 1) * 4, to * 4);
+    this.bCount[b] = n - 1;
+  }
+
+  /** Split full block b: its upper half moves to a new right sibling, linked into the parent. */
+  private split(b: number): number {
+    const leaf = this.bIsLeaf[b] === 1;
+    let p = this.bParent[b]!;
+    if (p === NIL) {
+      p = this.newBlock(false);
+      this.I[p * B * 4] = b;
+      this.bCount[p] = 1;
+      this.bParent[b] = p;
+      this.root = p;
+    } else if (this.bCount[p] === B) {
+      this.split(p);
+      p = this.bParent[b]!;
+    }
+    const r = this.newBlock(leaf);
+    const half = B >> 1;
+    const from = b * B + half;
+    const to = b * B + B;
+    const rb = r * B;
+    this.E.copyWithin(rb * 4, from * 4, to * 4);
+    this.I.copyWithin(rb * 4, from * 4, to * 4);
+    if (leaf) {
+      for (let i = 0; i < B - half; i++) this.sLeaf[this.I[(rb + i) * 4]!] = r;
+      const nx = this.bNext[b]!;
+      this.bNext[r] = nx;
+      if (nx !== NIL) this.bPrev[nx] = r;
+      this.bPrev[r] = b;
+      this.bNext[b] = r;
+    } else {
+      for (let i = 0; i < B - half; i++) this.bParent[this.I[(rb + i) * 4]!] = r;
+    }
+    this.bCount[b] = half;
+    this.bCount[r] = B - half;
+    const at = this.indexInParent(b, p) + 1;
+    this.openAt(p, at);
+    this.I[(p * B + at) * 4] = r;
+    this.bParent[r] = p;
+    this.store(b);
+    this.store(r);
+    return r;
+  }
+
+  /** Unhook an empty block from its parent (recursively) and the leaf list. */
+  private dropBlock(b: number): void {
+    if (this.bIsLeaf[b] === 1) {
+      const pv = this.bPrev[b]!;
+      const nx = this.bNext[b]!;
+      if (pv !== NIL) this.bNext[pv] = nx;
+      if (nx !== NIL) this.bPrev[nx] = pv;
+    }
+    const p = this.bParent[b]!;
+    this.bFree.push(b);
+    if (p === NIL) return; // never: the anchor's leaf is never empty
+    this.removeAt(p, this.indexInParent(b, p));
+    if (this.bCount[p] === 0) this.dropBlock(p);
+    else this.refreshAll(p);
+  }
+
+  /**
+   * Insert handle x (sLo/sHi set) into the gap below the node at entry en: x takes the lower part of
+   * that gap and becomes its predecessor in the same leaf.
+   */
+  private linkBefore(x: number, en: number): void {
+    let leaf = (en / B) | 0;
+    const next = this.I[en * 4]!;
+    const glo = this.E[en * 4 + 2]!;
+    const oldG = glo === 0 ? 0 : this.E[en * 4]! - glo;
+    const old0 = this.I[en * 4 + 1]!;
+    const old1 = this.I[en * 4 + 2]!;
+    this.E[en * 4 + 2] = this.sHi[x]! + 1;
+    this.ownCaps(en);
+    if (glo === 0) this.lowest = x;
+    let split = false;
+    if (this.bCount[leaf] === B) {
+      this.split(leaf);
+      leaf = this.sLeaf[next]!;
+      split = true;
+    }
+    const i = this.entry(next) - leaf * B;
+    this.insertAt(leaf, i, x, glo);
+    const ex = leaf * B + i;
+    this.ownCaps(ex);
+    this.count++;
+    const enow = ex + 1;
+    if (split || i === 0) {
+      this.refreshAll(leaf); // structure or the leaf's lowest pfn_lo changed
+      return;
+    }
+    const newG = this.E[enow * 4]! - this.E[enow * 4 + 2]!;
+    if (glo === 0) {
+      // x is the new lowest node (not aggregated); next's remaining gap now counts: only growth
+      this.raise(leaf, newG, this.I[enow * 4 + 1]!, this.I[enow * 4 + 2]!);
+      return;
+    }
+    // next's gap shrank and x holds a part of it: nothing grew. The leaf's aggregate stays unless a
+    // value that went down was the maximum.
+    const p = this.bParent[leaf]!;
+    if (p === NIL) return;
+    const e = p * B + this.indexInParent(leaf, p);
+    if (
+      (newG === oldG || oldG < this.E[e * 4]!) &&
+      lanesStay(old0, this.I[enow * 4 + 1]!, this.I[e * 4 + 1]!) &&
+      lanesStay(old1, this.I[enow * 4 + 2]!, this.I[e * 4 + 2]!)
+    )
+      return;
+    this.refresh(leaf);
+  }
+
+  /** Remove live node x (never the anchor); its gap joins its successor's. */
+  private unlink(x: number): void {
+    const ex = this.entry(x);
+    const en = this.nextEntry(ex);
+    const leaf = (ex / B) | 0;
+    const nleaf = (en / B) | 0;
+    const xi = ex - leaf * B;
+    this.E[en * 4 + 2] = this.E[ex * 4 + 2]!;
+    this.ownCaps(en);
+    const wasLowest = x === this.lowest;
+    if (wasLowest) this.lowest = this.I[en * 4]!;
+    this.removeAt(leaf, xi);
+    this.sLeaf[x] = NIL;
+    this.sFree.push(x);
+    this.count--;
+    // next's merged gap contains x's gap, so within one leaf nothing is lost, and only next grew
+    const en2 = nleaf === leaf ? en - 1 : en;
+    const glo = this.E[en2 * 4 + 2]!;
+    const g = glo === 0 ? 0 : this.E[en2 * 4]! - glo;
+    if (this.bCount[leaf] === 0) this.dropBlock(leaf);
+    else if (nleaf !== leaf || xi === 0 || wasLowest) this.refresh(leaf);
+    // (a new lowest node stops counting: that is a loss, not growth)
+    if (wasLowest && nleaf !== leaf) this.refresh(nleaf);
+    else this.raise(nleaf, g, this.I[en2 * 4 + 1]!, this.I[en2 * 4 + 2]!);
+  }
+
+  // ---- the walk
+
+  /** Does leaf entry e's own gap [glo, pfn_lo) hold an aligned block of `size`? */
+  private fits(e: number, size: number, align: number): boolean {
+    return this.E[e * 4]! - alignUp(this.E[e * 4 + 2]!, align) >= size;
+  }
+
+  /** fits() through the entry's capacity words where they are exact (orders 0..8, not the lowest). */
+  private fitsQ(e: number, size: number, align: number, k: number, need: number): boolean {
+    if (k === 0) return this.E[e * 4]! - this.E[e * 4 + 2]! >= size;
+    if (k > CAP_ORDERS || this.E[e * 4 + 2] === 0) return this.fits(e, size, align);
+    return capByte(this.I[e * 4 + 1]!, this.I[e * 4 + 2]!, k) >= need;
+  }
+
+  /** May inner entry e hold a fit? Exact for orders 0..8, a bound above. */
+  private childMay(e: number, size: number, k: number, need: number): boolean {
+    if (k === 0 || k > CAP_ORDERS) return this.E[e * 4]! >= size;
+    return capByte(this.I[e * 4 + 1]!, this.I[e * 4 + 2]!, k) >= need;
+  }
+
+  /** Entry of the highest fitting node in block b's subtree, or -1. */
+  private descend(b: number, size: number, align: number, k: number, need: number): number {
+    const base = b * B;
+    const n = this.bCount[b]!;
+    if (this.bIsLeaf[b] === 1) {
+      for (let e = base + n - 1; e >= base; e--) if (this.fitsQ(e, size, align, k, need)) return e;
+      return -1;
+    }
+    for (let e = base + n - 1; e >= base; e--) {
+      if (!this.childMay(e, size, k, need)) continue;
+      const r = this.descend(this.I[e * 4]!, size, align, k, need);
+      if (r >= 0) return r;
+    }
+    return -1;
+  }
+
+  /** Entry of the highest node at or below entry eb (in pfn order) whose own gap fits, or -1. */
+  private highestFitAtOrBelow(eb: number, size: number, align: number): number {
+    if (eb < 0) return -1;
+    const k = align === 1 ? 0 : Math.log2(align);
+    const need = size - (align >> 1);
+    let blk = (eb / B) | 0;
+    for (let e = eb; e >= blk * B; e--) if (this.fitsQ(e, size, align, k, need)) return e;
+    for (let p = this.bParent[blk]!; p !== NIL; blk = p, p = this.bParent[p]!) {
+      const pbase = p * B;
+      for (let e = pbase + this.indexInParent(blk, p) - 1; e >= pbase; e--) {
+        if (!this.childMay(e, size, k, need)) continue;
+        const r = this.descend(this.I[e * 4]!, size, align, k, need);
+        if (r >= 0) return r;
+      }
     }
     // the frontier below the lowest node is the last candidate
-    return this.fits(this.lowest, size, align) ? this.lowest : NIL;
+    const el = this.entry(this.lowest);
+    return this.fits(el, size, align) ? el : -1;
   }
 
   /**
    * One pass of the kernel's walk starting at node c over [low, limit): the pfn of the block the kernel
-   * would choose (its successor node in `this.found`), or -1 for "no room".
+   * would choose (the entry of its successor node in `this.found`), or -1 for "no room".
    */
   private walk(c: number, limit: number, size: number, align: number, low: number): number {
-    let n = NIL;
+    let en = -1;
     let h = 0;
-    if (this.lo(c) >= limit) {
-      const l = this.lowestLoAtLeast(limit);
+    if (this.sLo[c]! >= limit) {
+      const el = this.lowestLoAtLeast(limit);
       // L's gap clipped at the limit
-      if (limit >= size) {
-        const cand = alignDown(limit - size, align);
-        if (cand >= this.glo(l)) {
-          n = l;
-          h = limit;
-        }
-      }
-      if (n === NIL) {
-        n = this.highestFitAtOrBelow(this.pred(l), size, align);
-        h = n === NIL ? 0 : this.lo(n);
+      if (limit >= size && alignDown(limit - size, align) >= this.E[el * 4 + 2]!) {
+        en = el;
+        h = limit;
+      } else {
+        en = this.highestFitAtOrBelow(this.prevEntry(el), size, align);
+        h = en < 0 ? 0 : this.E[en * 4]!;
       }
     } else {
-      n = this.highestFitAtOrBelow(c, size, align);
-      h = n === NIL ? 0 : this.lo(n);
+      en = this.highestFitAtOrBelow(this.entry(c), size, align);
+      h = en < 0 ? 0 : this.E[en * 4]!;
     }
-    if (n === NIL) return -1;
+    if (en < 0) return -1;
     const newPfn = alignDown(h - size, align);
     if (newPfn < low) return -1;
     // spec 6.7 (b): the pre-4.15 bottom-of-walk check refused a block starting exactly at start_pfn.
-    if (this.legacy411 && newPfn === this.startPfn && this.glo(n) === 0) return -1;
-    this.found = n;
+    if (this.legacy411 && newPfn === this.startPfn && this.E[en * 4 + 2] === 0) return -1;
+    this.found = en;
     return newPfn;
   }
+
+  // ---- the kernel API
 
   // alloc_iova -> __alloc_and_insert_iova_range(size, limit_pfn + 1, size_aligned)
   allocIova(size: number, limitPfn: number, sizeAligned: boolean): number {
@@ -480,7 +645,7 @@ export class FastIovaTree implements IovaTree {
     const align = allocAlignment(size, sizeAligned);
     if (limit <= this.dma32bitPfn && size >= this.max32AllocSize) return 0;
     const c = limit <= this.dma32bitPfn ? this.cached32 : this.cached;
-    const retryPfn = this.f[c * 8 + F_HI]!;
+    const retryPfn = this.sHi[c]!;
     let newPfn = this.walk(c, limit, size, align, this.startPfn);
     if (newPfn < 0 && retryPfn < limit) {
       // retry pass above the cached node, from iova_find_limit (equivalently the anchor)
@@ -490,9 +655,8 @@ export class FastIovaTree implements IovaTree {
       this.max32AllocSize = size;
       return 0;
     }
-    const n = this.found;
     const x = this.newSlot(newPfn, newPfn + size - 1);
-    this.linkBefore(x, n);
+    this.linkBefore(x, this.found);
     // __cached_rbnode_insert_update
     if (newPfn + size - 1 < this.dma32bitPfn) this.cached32 = x;
     else this.cached = x;
@@ -505,26 +669,21 @@ export class FastIovaTree implements IovaTree {
     if (Math.max(pfnLo, pfnHi) > 2 ** (64 - this.shift) - 1) return 0;
     let lo = pfnLo;
     const hi = pfnHi;
-    const f = this.f;
-    // Nodes ending below pfn_lo cannot overlap; start at the first one that does not.
-    let t = this.root;
-    let n = NIL;
-    while (t !== NIL) {
-      if (f[t * 8 + F_HI]! >= lo) {
-        n = t;
-        t = this.left(t);
-      } else t = this.right(t);
-    }
-    for (; n !== NIL && n !== this.anchor; n = this.succ(n)) {
-      const nlo = f[n * 8 + F_LO]!;
-      const nhi = f[n * 8 + F_HI]!;
+    // Nodes ending below pfn_lo cannot overlap: start at the node holding pfn_lo, or the next one.
+    const f = this.findIova(lo);
+    let e = f !== NIL ? this.entry(f) : this.lowestLoAtLeast(lo);
+    for (; e >= 0 && this.I[e * 4] !== this.anchor; e = this.nextEntry(e)) {
+      const nlo = this.E[e * 4]!;
+      const nhi = this.E[e * 4 + 1]!;
       if (!(lo <= nhi && hi >= nlo)) break;
       if (lo < nlo) {
-        f[n * 8 + F_LO] = lo;
-        this.pullUp(n);
+        this.E[e * 4] = lo;
+        this.sLo[this.I[e * 4]!] = lo;
+        this.ownCaps(e);
+        this.refresh((e / B) | 0);
       }
       if (hi > nhi) lo = nhi + 1;
-      if (lo >= f[n * 8 + F_LO]! && hi <= nhi) return n;
+      if (lo >= this.E[e * 4]! && hi <= nhi) return this.I[e * 4]!;
     }
     const x = this.newSlot(lo, hi);
     this.linkBefore(x, this.lowestLoAtLeast(lo));
@@ -534,12 +693,13 @@ export class FastIovaTree implements IovaTree {
   // find_iova -> private_find_iova
   findIova(pfn: number): number {
     if (!isModelPfn(pfn)) return 0;
-    const f = this.f;
-    let t = this.root;
-    while (t !== NIL) {
-      if (pfn < f[t * 8 + F_LO]!) t = this.left(t);
-      else if (pfn > f[t * 8 + F_HI]!) t = this.right(t);
-      else return t === this.anchor ? NIL : t;
+    const leaf = this.leafFor(pfn);
+    const base = leaf * B;
+    for (let e = base + this.bCount[leaf]! - 1; e >= base; e--) {
+      if (this.E[e * 4]! <= pfn) {
+        const x = this.I[e * 4]!;
+        return pfn <= this.E[e * 4 + 1]! && x !== this.anchor ? x : NIL;
+      }
     }
     return NIL;
   }
@@ -550,29 +710,28 @@ export class FastIovaTree implements IovaTree {
   }
 
   private isLive(x: number): boolean {
-    return Number.isInteger(x) && x > 0 && x < this.used && this.i[x * 16 + I_LIVE] === 1;
+    return Number.isInteger(x) && x > 0 && x < this.sUsed && this.sLeaf[x] !== NIL;
   }
 
   // __free_iova -> remove_iova
   freeIovaNode(x: number): void {
     if (!this.isLive(x) || x === this.anchor) return;
     const next = this.succ(x);
-    const f = this.f;
     // __cached_rbnode_delete_update
     const c32 = this.cached32;
-    const xlo = f[x * 8 + F_LO]!;
-    if (x === c32 || (f[x * 8 + F_HI]! < this.dma32bitPfn && xlo >= f[c32 * 8 + F_LO]!)) this.cached32 = next;
+    const xlo = this.sLo[x]!;
+    if (x === c32 || (this.sHi[x]! < this.dma32bitPfn && xlo >= this.sLo[c32]!)) this.cached32 = next;
     if (xlo < this.dma32bitPfn) this.max32AllocSize = this.dma32bitPfn;
-    if (xlo >= f[this.cached * 8 + F_LO]!) this.cached = next;
-    this.unlink(x, next);
+    if (xlo >= this.sLo[this.cached]!) this.cached = next;
+    this.unlink(x);
   }
 
   pfnLo(x: number): number {
-    return this.isLive(x) ? this.f[x * 8 + F_LO]! : -1;
+    return this.isLive(x) ? this.sLo[x]! : -1;
   }
 
   pfnHi(x: number): number {
-    return this.isLive(x) ? this.f[x * 8 + F_HI]! : -1;
+    return this.isLive(x) ? this.sHi[x]! : -1;
   }
 
   cachedNode(): number {
@@ -585,49 +744,68 @@ export class FastIovaTree implements IovaTree {
 
   ranges(): Array<[number, number]> {
     const out: Array<[number, number]> = [];
-    let x = this.root;
-    while (this.left(x) !== NIL) x = this.left(x);
-    for (; x !== NIL && x !== this.anchor; x = this.succ(x)) out.push([this.lo(x), this.f[x * 8 + F_HI]!]);
+    let leaf = this.root;
+    while (this.bIsLeaf[leaf] === 0) leaf = this.I[leaf * B * 4]!;
+    for (; leaf !== NIL; leaf = this.bNext[leaf]!) {
+      const base = leaf * B;
+      for (let e = base; e < base + this.bCount[leaf]!; e++) {
+        if (this.I[e * 4] !== this.anchor) out.push([this.E[e * 4]!, this.E[e * 4 + 1]!]);
+      }
+    }
     return out;
   }
 
-  /** Debug/test aid: verify ordering, parent links, heap order, gap starts and subtree aggregates. */
+  /** Debug/test aid: order, gap starts, leaf links, parent links and every stored aggregate. */
   checkInvariants(): string | null {
     const order: number[] = [];
-    const capOf = (y: number, k: number): number => (y === NIL ? 0 : capByte(this.i, y, k));
-    const mgOf = (y: number): number => this.f[y * 8 + F_MG]!;
-    const pri = (y: number): number => this.i[y * 16 + I_PRI]!;
-    const visit = (t: number, p: number): string | null => {
-      if (t === NIL) return null;
-      if (this.parent(t) !== p) return `parent link of ${t}`;
-      const e1 = visit(this.left(t), t);
-      if (e1) return e1;
-      order.push(t);
-      const e2 = visit(this.right(t), t);
-      if (e2) return e2;
-      const lowest = this.glo(t) === 0;
-      if (lowest !== (t === this.lowest)) return `lowest node ${t}`;
-      const g = lowest ? 0 : this.lo(t) - this.glo(t);
-      if (Math.max(g, mgOf(this.left(t)), mgOf(this.right(t))) !== mgOf(t)) return `max gap of ${t}`;
-      for (let k = 1; k <= CAP_ORDERS; k++) {
-        const half = 2 ** (k - 1);
-        const cap = this.lo(t) - alignUp(this.glo(t), 2 * half) - half;
-        const own = lowest ? 0 : Math.min(half, Math.max(0, cap));
-        const want = Math.max(own, capOf(this.left(t), k), capOf(this.right(t), k));
-        if (want !== capOf(t, k)) return `capacity ${k} of ${t}`;
+    const leaves: number[] = [];
+    const depths: number[] = [];
+    const visit = (b: number, depth: number): string | null => {
+      const n = this.bCount[b]!;
+      if (n === 0 || n > B) return `block ${b} count ${n}`;
+      if (this.bIsLeaf[b] === 1) {
+        depths.push(depth);
+        leaves.push(b);
+        for (let e = b * B; e < b * B + n; e++) {
+          const x = this.I[e * 4]!;
+          if (this.sLeaf[x] !== b) return `leaf of ${x}`;
+          if (this.sLo[x] !== this.E[e * 4] || this.sHi[x] !== this.E[e * 4 + 1]) return `pfns of ${x}`;
+          order.push(e);
+        }
+        return null;
       }
-      if (this.left(t) !== NIL && pri(this.left(t)) > pri(t)) return `heap order at ${t}`;
-      if (this.right(t) !== NIL && pri(this.right(t)) > pri(t)) return `heap order at ${t}`;
+      for (let i = 0; i < n; i++) {
+        const c = this.I[(b * B + i) * 4]!;
+        if (this.bParent[c] !== b) return `parent of block ${c}`;
+        const err = visit(c, depth + 1);
+        if (err) return err;
+        this.aggregate(c);
+        const j = b * B + i;
+        if (this.E[j * 4] !== this.aMg) return `max gap of block ${c}`;
+        if (this.I[j * 4 + 1] !== this.aC0 || this.I[j * 4 + 2] !== this.aC1) return `caps of block ${c}`;
+        if (this.E[j * 4 + 1] !== this.aMinLo) return `min lo of block ${c}`;
+      }
       return null;
     };
-    const e = visit(this.root, NIL);
-    if (e) return e;
-    let prevHi = -1;
-    for (const t of order) {
-      if (this.lo(t) <= prevHi) return `overlap at ${this.lo(t)}`;
-      if (this.glo(t) !== prevHi + 1) return `gap start of ${this.lo(t)}`;
-      prevHi = this.f[t * 8 + F_HI]!;
+    const err = visit(this.root, 0);
+    if (err) return err;
+    if (new Set(depths).size !== 1) return 'unbalanced leaves';
+    for (let i = 0; i < leaves.length; i++) {
+      if (this.bPrev[leaves[i]!] !== (i > 0 ? leaves[i - 1] : NIL)) return 'leaf prev link';
+      if (this.bNext[leaves[i]!] !== (i + 1 < leaves.length ? leaves[i + 1] : NIL)) return 'leaf next link';
     }
+    let prevHi = -1;
+    for (const e of order) {
+      if (this.E[e * 4]! <= prevHi) return `overlap at ${this.E[e * 4]}`;
+      if (this.E[e * 4 + 2] !== prevHi + 1) return `gap start of ${this.E[e * 4]}`;
+      const w0 = this.I[e * 4 + 1];
+      const w1 = this.I[e * 4 + 2];
+      this.ownCaps(e);
+      if (w0 !== this.I[e * 4 + 1] || w1 !== this.I[e * 4 + 2]) return `own caps of ${this.E[e * 4]}`;
+      prevHi = this.E[e * 4 + 1]!;
+    }
+    if (this.I[order[order.length - 1]! * 4] !== this.anchor) return 'anchor not last';
+    if (this.I[order[0]! * 4] !== this.lowest) return 'lowest';
     if (order.length !== this.count + 1) return 'count';
     return null;
   }
