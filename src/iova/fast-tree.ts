@@ -304,9 +304,42 @@ export class FastIovaTree implements IovaTree {
     return changed;
   }
 
-  /** Propagate a change inside block b upwards, stopping once an entry comes out unchanged. */
+  /**
+   * Propagate a change inside block b upwards: recompute b's aggregate into its parent's entry; stop when
+   * it is unchanged; if every value that went down was strictly below the parent's own aggregate (held
+   * by the grandparent), the parent can only have grown (raise); otherwise recompute the parent too.
+   */
   private refresh(b: number): void {
-    while (b !== NIL && this.store(b)) b = this.bParent[b]!;
+    const E = this.E;
+    const I = this.I;
+    for (;;) {
+      const p = this.bParent[b]!;
+      if (p === NIL) return;
+      this.aggregate(b);
+      const e = (p * B + this.indexInParent(b, p)) * 4;
+      const og = E[e]!;
+      const o0 = I[e + 1]!;
+      const o1 = I[e + 2]!;
+      const oMin = E[e + 1]!;
+      const g = this.aMg;
+      const c0 = this.aC0;
+      const c1 = this.aC1;
+      if (og === g && o0 === c0 && o1 === c1 && oMin === this.aMinLo) return;
+      E[e] = g;
+      I[e + 1] = c0;
+      I[e + 2] = c1;
+      E[e + 1] = this.aMinLo;
+      const pp = this.bParent[p]!;
+      if (pp === NIL) return;
+      if (oMin === this.aMinLo) {
+        const pe = (pp * B + this.indexInParent(p, pp)) * 4;
+        if ((g >= og || og < E[pe]!) && lanesStay(o0, c0, I[pe + 1]!) && lanesStay(o1, c1, I[pe + 2]!)) {
+          this.raise(p, g, c0, c1);
+          return;
+        }
+      }
+      b = p;
+    }
   }
 
   /** Propagate without the early exit (after structural changes). */
