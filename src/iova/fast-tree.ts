@@ -1,7 +1,7 @@
 /**
  * The IOVA tree iovamap uses: same answers as the kernel's linear walk (and as `RefIovaTree`), found in
  * O(log n) with few cache misses. Nodes (`struct iova`) are kept in pfn order, inline, in the leaves of
- * a B+-tree (up to 32 per leaf, so a leaf scan reads contiguous memory); a handle is a slot that knows
+ * a B+-tree (up to 16 per leaf, so a leaf scan reads contiguous memory); a handle is a slot that knows
  * its leaf. Each node records where the free gap below it
  * starts (`glo` = pfn_hi of its predecessor + 1, or 0 for the lowest node); every inner block keeps, per
  * child, the child subtree's largest gap, its per-alignment capacities and its lowest pfn_lo.
@@ -29,7 +29,7 @@ import { IOVA_ANCHOR, alignDown, alignUp, allocAlignment, granuleShift, isModelP
 
 const NIL = 0;
 /** Items per block. */
-const B = 32;
+const B = 16;
 /** Alignment orders with an exact capacity aggregate (2^1 .. 2^8 pages). */
 const CAP_ORDERS = 8;
 
@@ -76,11 +76,10 @@ export class FastIovaTree implements IovaTree {
   private readonly shift: number;
   private readonly legacy411: boolean;
 
-  // handles (slots): sLeaf[x] = leaf holding x (0 when free); sLo/sHi mirror the node's pfns
+  // handles (slots): S[x*4] = pfn_lo, S[x*4+1] = pfn_hi (mirrors of the leaf entry), S[x*4+2] = the
+  // leaf holding x (0 when the slot is free); one cache line holds two handles
   private sCap = 0;
-  private sLeaf = new Int32Array(0);
-  private sLo = new Float64Array(0);
-  private sHi = new Float64Array(0);
+  private S = new Float64Array(0);
   private sFree: number[] = [];
   private sUsed = 1;
 
@@ -138,15 +137,9 @@ export class FastIovaTree implements IovaTree {
 
   private growSlots(n: number): void {
     const c = Math.max(n, this.sCap * 2);
-    const sl = new Int32Array(c);
-    sl.set(this.sLeaf);
-    const lo = new Float64Array(c);
-    lo.set(this.sLo);
-    const hi = new Float64Array(c);
-    hi.set(this.sHi);
-    this.sLeaf = sl;
-    this.sLo = lo;
-    this.sHi = hi;
+    const sv = new Float64Array(c * 4);
+    sv.set(this.S);
+    this.S = sv;
     this.sCap = c;
   }
 
@@ -177,8 +170,8 @@ export class FastIovaTree implements IovaTree {
       if (this.sUsed >= this.sCap) this.growSlots(this.sCap * 2);
       x = this.sUsed++;
     }
-    this.sLo[x] = lo;
-    this.sHi[x] = hi;
+    this.S[x * 4] = lo;
+    this.S[x * 4 + 1] = hi;
     return x;
   }
 
@@ -198,7 +191,7 @@ export class FastIovaTree implements IovaTree {
 
   /** Entry index (leaf * B + position) of live handle x. */
   private entry(x: number): number {
-    const leaf = this.sLeaf[x]!;
+    const leaf = this.S[x * 4 + 2]!;
     const base = leaf * B;
     const n = base + this.bCount[leaf]!;
     const iv = this.I;
@@ -432,10 +425,10 @@ export class FastIovaTree implements IovaTree {
     this.openAt(b, i);
     const e = b * B + i;
     this.I[e * 4] = x;
-    this.E[e * 4] = this.sLo[x]!;
-    this.E[e * 4 + 1] = this.sHi[x]!;
+    this.E[e * 4] = this.S[x * 4]!;
+    this.E[e * 4 + 1] = this.S[x * 4 + 1]!;
     this.E[e * 4 + 2] = glo;
-    this.sLeaf[x] = b;
+    this.S[x * 4 + 2] = b;
   }
 
   /** Remove index i of block b. */
@@ -471,7 +464,7 @@ export class FastIovaTree implements IovaTree {
     this.E.copyWithin(rb * 4, from * 4, to * 4);
     this.I.copyWithin(rb * 4, from * 4, to * 4);
     if (leaf) {
-      for (let i = 0; i < B - half; i++) this.sLeaf[this.I[(rb + i) * 4]!] = r;
+      for (let i = 0; i < B - half; i++) this.S[this.I[(rb + i) * 4]! * 4 + 2] = r;
       const nx = this.bNext[b]!;
       this.bNext[r] = nx;
       if (nx !== NIL) this.bPrev[nx] = r;
@@ -508,7 +501,7 @@ export class FastIovaTree implements IovaTree {
   }
 
   /**
-   * Insert handle x (sLo/sHi set) into the gap below the node at entry en: x takes the lower part of
+   * Insert handle x (its pfns set) into the gap below the node at entry en: x takes the lower part of
    * that gap and becomes its predecessor in the same leaf.
    */
   private linkBefore(x: number, en: number): void {
@@ -518,13 +511,13 @@ export class FastIovaTree implements IovaTree {
     const oldG = glo === 0 ? 0 : this.E[en * 4]! - glo;
     const old0 = this.I[en * 4 + 1]!;
     const old1 = this.I[en * 4 + 2]!;
-    this.E[en * 4 + 2] = this.sHi[x]! + 1;
+    this.E[en * 4 + 2] = this.S[x * 4 + 1]! + 1;
     this.ownCaps(en);
     if (glo === 0) this.lowest = x;
     let split = false;
     if (this.bCount[leaf] === B) {
       this.split(leaf);
-      leaf = this.sLeaf[next]!;
+      leaf = this.S[next * 4 + 2]!;
       split = true;
     }
     const i = this.entry(next) - leaf * B;
@@ -569,7 +562,7 @@ export class FastIovaTree implements IovaTree {
     const wasLowest = x === this.lowest;
     if (wasLowest) this.lowest = this.I[en * 4]!;
     this.removeAt(leaf, xi);
-    this.sLeaf[x] = NIL;
+    this.S[x * 4 + 2] = NIL;
     this.sFree.push(x);
     this.count--;
     // next's merged gap contains x's gap, so within one leaf nothing is lost, and only next grew
@@ -646,7 +639,7 @@ export class FastIovaTree implements IovaTree {
   private walk(c: number, limit: number, size: number, align: number, low: number): number {
     let en = -1;
     let h = 0;
-    if (this.sLo[c]! >= limit) {
+    if (this.S[c * 4]! >= limit) {
       const el = this.lowestLoAtLeast(limit);
       // L's gap clipped at the limit
       if (limit >= size && alignDown(limit - size, align) >= this.E[el * 4 + 2]!) {
@@ -678,7 +671,7 @@ export class FastIovaTree implements IovaTree {
     const align = allocAlignment(size, sizeAligned);
     if (limit <= this.dma32bitPfn && size >= this.max32AllocSize) return 0;
     const c = limit <= this.dma32bitPfn ? this.cached32 : this.cached;
-    const retryPfn = this.sHi[c]!;
+    const retryPfn = this.S[c * 4 + 1]!;
     let newPfn = this.walk(c, limit, size, align, this.startPfn);
     if (newPfn < 0 && retryPfn < limit) {
       // retry pass above the cached node, from iova_find_limit (equivalently the anchor)
@@ -711,7 +704,7 @@ export class FastIovaTree implements IovaTree {
       if (!(lo <= nhi && hi >= nlo)) break;
       if (lo < nlo) {
         this.E[e * 4] = lo;
-        this.sLo[this.I[e * 4]!] = lo;
+        this.S[this.I[e * 4]! * 4] = lo;
         this.ownCaps(e);
         this.refresh((e / B) | 0);
       }
@@ -743,7 +736,7 @@ export class FastIovaTree implements IovaTree {
   }
 
   private isLive(x: number): boolean {
-    return Number.isInteger(x) && x > 0 && x < this.sUsed && this.sLeaf[x] !== NIL;
+    return Number.isInteger(x) && x > 0 && x < this.sUsed && this.S[x * 4 + 2] !== NIL;
   }
 
   // __free_iova -> remove_iova
@@ -752,19 +745,19 @@ export class FastIovaTree implements IovaTree {
     const next = this.succ(x);
     // __cached_rbnode_delete_update
     const c32 = this.cached32;
-    const xlo = this.sLo[x]!;
-    if (x === c32 || (this.sHi[x]! < this.dma32bitPfn && xlo >= this.sLo[c32]!)) this.cached32 = next;
+    const xlo = this.S[x * 4]!;
+    if (x === c32 || (this.S[x * 4 + 1]! < this.dma32bitPfn && xlo >= this.S[c32 * 4]!)) this.cached32 = next;
     if (xlo < this.dma32bitPfn) this.max32AllocSize = this.dma32bitPfn;
-    if (xlo >= this.sLo[this.cached]!) this.cached = next;
+    if (xlo >= this.S[this.cached * 4]!) this.cached = next;
     this.unlink(x);
   }
 
   pfnLo(x: number): number {
-    return this.isLive(x) ? this.sLo[x]! : -1;
+    return this.isLive(x) ? this.S[x * 4]! : -1;
   }
 
   pfnHi(x: number): number {
-    return this.isLive(x) ? this.sHi[x]! : -1;
+    return this.isLive(x) ? this.S[x * 4 + 1]! : -1;
   }
 
   cachedNode(): number {
@@ -801,8 +794,9 @@ export class FastIovaTree implements IovaTree {
         leaves.push(b);
         for (let e = b * B; e < b * B + n; e++) {
           const x = this.I[e * 4]!;
-          if (this.sLeaf[x] !== b) return `leaf of ${x}`;
-          if (this.sLo[x] !== this.E[e * 4] || this.sHi[x] !== this.E[e * 4 + 1]) return `pfns of ${x}`;
+          if (this.S[x * 4 + 2] !== b) return `leaf of ${x}`;
+          if (this.S[x * 4] !== this.E[e * 4] || this.S[x * 4 + 1] !== this.E[e * 4 + 1])
+            return `pfns of ${x}`;
           order.push(e);
         }
         return null;
