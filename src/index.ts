@@ -10,4 +10,33 @@ export type * from './iommu/api.js';
 export type * from './platform/types.js';
 export { VERSION } from './version.js';
 export * from './vmm/index.js';
+export { loadPlatformText } from './platform/load.js';
+export { loadPreset, presetNames, presetText, isPresetName } from './platform/presets.js';
+export type * from './host/view.js';
+export { hostViewFromPlatform } from './host/from-platform.js';
+export { hostViewFromRaw, inferRegion, usableRanges } from './host/raw.js';
+export { sysfsTreeFromHostView, memoryReader, readSysfs } from './host/sysfs-tree.js';
+export { snapshotText, parseSnapshot, hostViewFromSnapshot } from './host/snapshot.js';
+export { parsePciIds, lspciDeviceName, lspciClassName } from './host/pci-ids.js';
+export * from './uapi/vfio-type1.js';
+export { VfioSystem, type VfioSystemOptions, type VfioFile } from './vfio/system.js';
+export * from './vfio/typed.js';
+export {
+  usableIovaList,
+  usableIovaForGroups,
+  type AttachStep,
+  type UsableResult,
+} from './vfio/type1/iova-list.js';
+export { type Type1Params, defaultType1Params } from './vfio/type1/type1.js';
+export { AddressSpace } from './mm/address-space.js';
+export { parseScenario, type Scenario } from './scenario/parse.js';
+export {
+  runScenario,
+  runScenarioFull,
+  setPlatformResolver,
+  builtinScenarios,
+  builtinScenarioText,
+  type RunOptions,
+} from './scenario/runner.js';
+export { registerStep, type StepSpec } from './scenario/registry.js';
 export * from './iova/index.js';

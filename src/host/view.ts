@@ -15,6 +15,8 @@ export interface HostDeviceView {
   readonly driver: string;
   /** lspci-style name when known (pci.ids or the platform description). */
   readonly name?: string;
+  /** Upstream bridge (`ssss:bb:dd.f`) when the device sits behind one; absent on a root bus. */
+  readonly parent?: string;
 }
 
 export interface HostRegionView {
@@ -40,6 +42,8 @@ export interface HostGroupView {
   /** sysfs `type`: DMA, DMA-FQ, identity, ... */
   readonly type: string;
   readonly devices: readonly HostDeviceView[];
+  /** Members that are not PCI functions (platform or ACPI devices), by their sysfs name. */
+  readonly otherDevices?: readonly string[];
   readonly regions: readonly HostRegionView[];
   /** IOVA ranges VFIO type1 would report for this group alone (aperture minus non-relaxable regions). */
   readonly usable: readonly Range[];
@@ -58,6 +62,8 @@ export interface HostView {
   /** IOMMU input address range (aperture) used for `usable`, when known. */
   readonly aperture?: Range;
   readonly groups: readonly HostGroupView[];
+  /** PCI functions that have no IOMMU group (no IOMMU, the IOMMU's own function, not probed on DT/IORT). */
+  readonly ungrouped?: readonly HostDeviceView[];
   /** Notes for the user (e.g. "no IOMMU groups: the IOMMU is off; boot with intel_iommu=on"). */
   readonly notes: readonly string[];
 }

@@ -4,8 +4,14 @@ import type { IommuDriverOps } from './drivers/ops.js';
 import type { PciDev } from '../pci/topology.js';
 import type { CoreGroup } from './group.js';
 
-/** Drivers that set driver_managed_dma (they attach their own domains), among those the model knows. */
-export const DRIVER_MANAGED_DMA: ReadonlySet<string> = new Set(['vfio-pci']);
+/**
+ * Drivers that set driver_managed_dma (they never use the default domain for DMA, so they do not hold
+ * owner_cnt): vfio-pci and its variant drivers (mlx5_vfio_pci, hisi_acc_vfio_pci, ...), and since 5.19
+ * pcieport and pci-stub.
+ */
+export function isDriverManagedDma(driver: string): boolean {
+  return driver === 'pcieport' || driver === 'pci-stub' || /vfio[-_]pci$/.test(driver);
+}
 
 export class CoreDevice implements Device {
   readonly pci: PciDev;
@@ -35,7 +41,7 @@ export class CoreDevice implements Device {
 
   /** The bound driver manages DMA itself (driver_managed_dma: vfio-pci and the like). */
   get driverManagedDma(): boolean {
-    return this.managedDmaOverride ?? DRIVER_MANAGED_DMA.has(this.driver);
+    return this.managedDmaOverride ?? isDriverManagedDma(this.driver);
   }
 
   get iommuId(): string | undefined {

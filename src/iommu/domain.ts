@@ -79,7 +79,7 @@ export class CoreDomain implements IommuDomain {
     if (((iova | paddr | size) & mask) !== 0n) return -ERRNO.EINVAL;
     if (size === 0n) return 0;
     if (iova + size - 1n > U64_MAX || paddr + size - 1n > U64_MAX) return -ERRNO.EINVAL;
-    const rc = this.ops.mapRangeCheck(iova, size);
+    const rc = this.ops.mapRangeCheck(iova, size, paddr);
     if (rc !== 0) return rc;
     const start = Number(iova >> this.shift);
     const end = Number((iova + size - 1n) >> this.shift);
@@ -122,6 +122,22 @@ export class CoreDomain implements IommuDomain {
     const run = this.store.find(f);
     if (run === undefined) return 0n;
     return (BigInt(run.pfn + (f - run.start)) << this.shift) | (iova & (this.minPage - 1n));
+  }
+
+  /**
+   * Identity-maps every unmapped page of [start, end) (page aligned), one map call per gap, as
+   * iommu_create_device_direct_mappings does.
+   */
+  identityMapGaps(start: bigint, end: bigint, prot: number): void {
+    let a = start;
+    while (a < end) {
+      const run = this.store.ceilingRun(Number(a >> this.shift));
+      const runStart = run === undefined ? end : BigInt(run.start) << this.shift;
+      const gapEnd = runStart < end ? runStart : end;
+      if (gapEnd > a) this.map(a, a, gapEnd - a, prot);
+      if (run === undefined) break;
+      a = (BigInt(run.end) + 1n) << this.shift;
+    }
   }
 
   /** True when the page holding `iova` has a translation (unlike iovaToPhys, true for PA 0). */

@@ -8,7 +8,13 @@
  */
 import type { Device, IommuCore, IommuDomain, TranslationResult } from '../iommu/api.js';
 import type { KernelProfile } from '../kernel/profile.js';
-import type { InterruptControllerDescription, PlatformDescription } from '../platform/types.js';
+import type {
+  HostBridgeDescription,
+  InterruptControllerDescription,
+  PlatformDescription,
+} from '../platform/types.js';
+import { hasDmaCookie, iommuDmaInitDomain } from '../dma-iommu/init-domain.js';
+import { iommuGetMsiCookie } from '../dma-iommu/cookie.js';
 import { hex16 } from '../base/u64.js';
 import { MsiDeviceModel, PCI_COMMAND_IO, PCI_COMMAND_MEMORY, PCI_COMMAND_SERR } from '../pci/msi-device.js';
 import { PciMsiCore } from '../pci/msi-core.js';
@@ -62,11 +68,16 @@ export class MsiFabric {
       if (dev === undefined || (d.msi === undefined && d.msix === undefined)) continue;
       const controller = this.controllerForBdf(d.bdf);
       if (controller !== undefined) this.ctrlOfBdf.set(d.bdf, controller);
+      const bridge = this.bridgeOf(d.bdf);
       const env = {
         controller,
         profile,
         domainOf: (x: Device): IommuDomain | undefined =>
           x.groupId === undefined ? undefined : core.group(x.groupId)?.domain,
+        ensureDmaCookie: (x: Device, dom: IommuDomain): void => {
+          if (!hasDmaCookie(dom))
+            iommuDmaInitDomain({ domain: dom, bridge, regions: core.deviceResvRegions(x) });
+        },
       };
       const model = new MsiDeviceModel(d);
       if (desc.arch === 'x86_64') {
@@ -105,13 +116,18 @@ export class MsiFabric {
     return 'none';
   }
 
-  /** The MSI parent of the host bridge whose bus range holds the device. */
-  private controllerForBdf(bdf: string): MsiController | undefined {
+  /** The host bridge whose segment and bus range hold the device. */
+  private bridgeOf(bdf: string): HostBridgeDescription | undefined {
     const m = /^([0-9a-f]{4}):([0-9a-f]{2}):/i.exec(bdf);
     if (!m) return undefined;
     const seg = parseInt(m[1]!, 16);
     const bus = parseInt(m[2]!, 16);
-    const hb = this.desc.hostBridges.find((h) => h.segment === seg && bus >= h.buses[0] && bus <= h.buses[1]);
+    return this.desc.hostBridges.find((h) => h.segment === seg && bus >= h.buses[0] && bus <= h.buses[1]);
+  }
+
+  /** The MSI parent of the device's host bridge. */
+  private controllerForBdf(bdf: string): MsiController | undefined {
+    const hb = this.bridgeOf(bdf);
     if (hb !== undefined) return this.controllers.get(hb.msiParent);
     return this.controllers.size === 1 ? [...this.controllers.values()][0] : undefined;
   }
@@ -239,4 +255,12 @@ export function attachMsiFabric(
 
 export function msiFabricOf(core: IommuCore): MsiFabric | undefined {
   return FABRICS.get(core);
+}
+
+/**
+ * iommu_get_msi_cookie as VFIO type1 calls it on this platform: the MSI-only cookie's granule is the
+ * CPU PAGE_SIZE of the platform the core was built from (4 KiB unless an arm64 kernel uses 16/64 KiB).
+ */
+export function msiCookieFor(core: IommuCore): (domain: IommuDomain, base: bigint) => number {
+  return (domain, base) => iommuGetMsiCookie(domain, base, msiFabricOf(core)?.desc.pageSize ?? 4096);
 }

@@ -29,6 +29,7 @@ export class GicV2m implements MsiController {
   readonly label = 'GICv2m';
   readonly isolatedMsi = false;
   readonly translatedByIommu = true;
+  readonly multiMsi = true;
   readonly interceptsBeforeIommu = false;
   readonly id: string;
   readonly base: bigint;

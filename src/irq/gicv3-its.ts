@@ -39,6 +39,7 @@ export class GicV3Its implements MsiController {
   readonly label = 'ITS';
   readonly isolatedMsi: boolean;
   readonly translatedByIommu = true;
+  readonly multiMsi = true;
   readonly interceptsBeforeIommu = false;
   readonly id: string;
   readonly base: bigint;

@@ -17,6 +17,7 @@ export class HostBridgeMsi implements MsiController {
   readonly label = 'PCIe MSI';
   readonly isolatedMsi = false;
   readonly translatedByIommu = false;
+  readonly multiMsi = true;
   readonly interceptsBeforeIommu = true;
   readonly id: string;
   /** Target (bus) address the root complex matches. */

@@ -54,6 +54,8 @@ export interface MsiController {
   readonly translatedByIommu: boolean;
   /** Writes to the doorbell are caught before the IOMMU (an MSI controller inside the host bridge). */
   readonly interceptsBeforeIommu: boolean;
+  /** MSI_FLAG_MULTI_PCI_MSI: a multi-message MSI block (nvec > 1) can be allocated. */
+  readonly multiMsi: boolean;
   /** MSI_FLAG_PCI_MSIX_ALLOC_DYN: the device can grow an enabled MSI-X block (vfio has_dyn_msix). */
   dynamicMsix(profile: KernelProfile): boolean;
   /** Whether a physical (or, when intercepting, bus) address is one of this controller's doorbells. */

@@ -115,6 +115,8 @@ export class X86Apic implements MsiController {
   readonly label: string;
   readonly mode: X86IrMode;
   readonly isolatedMsi: boolean;
+  /** Multi-MSI needs contiguous vectors: only with interrupt remapping (one IRTE block). */
+  readonly multiMsi: boolean;
   readonly translatedByIommu = false;
   readonly interceptsBeforeIommu = false;
   readonly matrix: VectorMatrix;
@@ -133,6 +135,7 @@ export class X86Apic implements MsiController {
     this.mode = mode;
     this.label = mode === 'none' ? 'APIC' : 'IR';
     this.isolatedMsi = mode !== 'none';
+    this.multiMsi = mode !== 'none';
     this.matrix = new VectorMatrix(opts.cpus ?? 2, opts.bootVectors ?? DEFAULT_BOOT);
     if (mode === 'intel-ir') this.intelTable.reserve(0, opts.intelIrtesAtBoot ?? 16);
   }

@@ -53,6 +53,11 @@ export interface KernelProfile {
    * (owner_cnt, else -EPERM). Both allow DMA -> DMA-FQ at any time.
    */
   readonly groupTypeStoreSingleDevice: boolean;
+  /**
+   * The kernel has a virtio-iommu driver: Debian bookworm's 6.1 is built without CONFIG_VIRTIO_IOMMU
+   * (the oracle had to boot 6.12 for virtio-iommu), so there a virtio-iommu translates nothing.
+   */
+  readonly virtioIommuBuilt: boolean;
   /** iommu_group_show_resv_regions: output bounded to one page by sysfs_emit_at (6.12) vs sprintf (6.1). */
   readonly resvSysfsPageLimit: boolean;
   /** kernel/irq/msi.c: per-device PCI/MSI irq domains (6.2+): /proc/interrupts shows `ITS-PCI-MSIX-<bdf>`. */
@@ -70,6 +75,10 @@ export interface KernelProfile {
   readonly iovaDepot: 'array' | 'list';
   /** iova.c MAX_GLOBAL_MAGS: capacity of the 'array' depot per size class. */
   readonly iovaMaxGlobalMags: number;
+  /** vfio_iommu_type1_get_info: copies min(argsz, 24) bytes of a zeroed struct (6.12) instead of 16 or 20 (6.1). */
+  readonly type1InfoCopiesMin24: boolean;
+  /** vfio_group_ioctl_set_container: an fd that is not a container: -EINVAL (6.1) or -EBADFD (iommufd era). */
+  readonly setContainerForeignFdErrno: 'EINVAL' | 'EBADFD';
 }
 
 const P61: KernelProfile = {
@@ -88,12 +97,15 @@ const P61: KernelProfile = {
   requireDirectInCore: false,
   resvSysfsPageLimit: false,
   groupTypeStoreSingleDevice: true,
+  virtioIommuBuilt: false,
   perDeviceMsiDomains: false,
   deviceInfoCopiesWholeStruct: false,
   vfioSparseIrqCtx: false,
   iovaMagSize: 127,
   iovaDepot: 'array',
   iovaMaxGlobalMags: 32,
+  type1InfoCopiesMin24: false,
+  setContainerForeignFdErrno: 'EINVAL',
 };
 
 const P612: KernelProfile = {
@@ -112,12 +124,15 @@ const P612: KernelProfile = {
   requireDirectInCore: true,
   resvSysfsPageLimit: true,
   groupTypeStoreSingleDevice: false,
+  virtioIommuBuilt: true,
   perDeviceMsiDomains: true,
   deviceInfoCopiesWholeStruct: true,
   vfioSparseIrqCtx: true,
   iovaMagSize: 127,
   iovaDepot: 'list',
   iovaMaxGlobalMags: 32,
+  type1InfoCopiesMin24: true,
+  setContainerForeignFdErrno: 'EBADFD',
 };
 
 const PROFILES: Record<KernelVersion, KernelProfile> = { '6.1': P61, '6.12': P612 };

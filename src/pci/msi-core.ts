@@ -32,6 +32,8 @@ export interface MsiEnv {
   readonly profile: KernelProfile;
   /** iommu_get_domain_for_dev, at prepare time. */
   domainOf(dev: Device): IommuDomain | undefined;
+  /** iommu_setup_dma_ops -> iommu_dma_init_domain for a DMA-API domain not yet given its cookie. */
+  ensureDmaCookie?(dev: Device, domain: IommuDomain): void;
 }
 
 /** struct msi_desc + the irq it got. */
@@ -95,7 +97,9 @@ export class PciMsiCore {
     if (c === undefined) return -ERRNO.EINVAL;
     const cookies = new Map<bigint, MsiDescIommu | undefined>();
     const prepare = (doorbell: bigint): number => {
-      const r = iommuDmaPrepareMsi(this.env.domainOf(this.dev), doorbell, this.env.profile);
+      const dom = this.env.domainOf(this.dev);
+      if (dom !== undefined && dom.cookieKind === 'dma') this.env.ensureDmaCookie?.(this.dev, dom);
+      const r = iommuDmaPrepareMsi(dom, doorbell, this.env.profile);
       if (!r.ok) return r.errno;
       cookies.set(doorbell, r.cookie);
       return 0;
@@ -117,7 +121,7 @@ export class PciMsiCore {
     return 0;
   }
 
-  /** pci_alloc_irq_vectors(dev, 1, nvec, MSI|MSIX) in the all-or-nothing form vfio sees: nvec or -errno. */
+  /** pci_alloc_irq_vectors(dev, 1, nvec, MSI|MSIX): the number of vectors obtained (<= nvec) or -errno. */
   allocIrqVectors(nvec: number, msix: boolean): number {
     if (this.mode !== 'none') return -ERRNO.EINVAL;
     const max = msix ? this.model.msixTableSize : 1 << ((this.model.msiCtrl >> 1) & 7);
@@ -138,6 +142,9 @@ export class PciMsiCore {
       this.model.msixCtrl = this.model.msixCtrl & ~PCI_MSIX_FLAGS_MASKALL;
       return nvec;
     }
+    // pci_msi_domain_check_cap: without MSI_FLAG_MULTI_PCI_MSI only one vector can be had, and
+    // __pci_enable_msi_range retries with that: the caller gets 1 vector, a positive "short" answer.
+    if (nvec > 1 && !c.multiMsi) nvec = 1;
     this.mode = 'msi';
     const rc = this.allocDescs(0, nvec, false);
     if (rc !== 0) {

@@ -8,6 +8,7 @@ import { IommuCoreImpl } from '../iommu/core.js';
 import { createDriver } from '../iommu/drivers/index.js';
 import { msiParentOf } from '../iommu/drivers/ops.js';
 import { type KernelProfile, kernelProfile } from '../kernel/profile.js';
+import { type MsiFabric, attachMsiFabric } from '../irq/fabric.js';
 import { PciTopology } from '../pci/topology.js';
 import type { InterruptControllerDescription, IommuDescription, PlatformDescription } from './types.js';
 
@@ -17,6 +18,8 @@ export interface PlatformModel {
   readonly topology: PciTopology;
   /** The IOMMU core (implements `IommuCore` from src/iommu/api.ts). */
   readonly iommu: IommuCoreImpl;
+  /** Interrupt controllers, irq table and per-function MSI state (also `msiFabricOf(iommu)`). */
+  readonly msi: MsiFabric;
   interruptController(id: string): InterruptControllerDescription | undefined;
   iommuDescription(id: string): IommuDescription | undefined;
   /** The interrupt controller receiving a device's MSIs (its host bridge's msiParent). */
@@ -28,14 +31,21 @@ export function buildPlatform(
   profile: KernelProfile = kernelProfile(),
 ): PlatformModel {
   const topology = new PciTopology(desc.devices, desc.hostBridges);
-  const drivers = desc.iommus.map((iommu) => createDriver({ platform: desc, iommu, profile, topology }));
+  // A driver the kernel was built without never probes its IOMMU (Debian 6.1: no virtio-iommu).
+  const drivers = desc.iommus
+    .filter((iommu) => iommu.driver !== 'virtio-iommu' || profile.virtioIommuBuilt)
+    .map((iommu) => createDriver({ platform: desc, iommu, profile, topology }));
   const core = new IommuCoreImpl(desc, profile, topology, drivers);
   core.boot();
+  const msi = attachMsiFabric(core, desc);
+  // msi_device_has_isolated_msi answers from the interrupt controllers the fabric built.
+  core.setMsiIsolation((dev) => msi.deviceHasIsolatedMsi(dev.bdf));
   return {
     description: desc,
     profile,
     topology,
     iommu: core,
+    msi,
     interruptController: (id) => desc.interruptControllers.find((c) => c.id === id),
     iommuDescription: (id) => desc.iommus.find((i) => i.id === id),
     msiParent(dev: Device | string) {

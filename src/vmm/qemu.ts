@@ -124,6 +124,17 @@ function dmaMapName(version: string): string {
 }
 
 /**
+ * The line vfio_dma_map itself printed before the listener's: "VFIO_MAP_DMA: -22" until QEMU 5.0
+ * ("Report stringified errno in VFIO related errors", Feb 2020), "VFIO_MAP_DMA failed: <strerror>" until
+ * 10.0 ("vfio: Remove reports of DMA mapping errors in backends", Jan 2025), nothing since.
+ */
+function mapDmaLine(version: string, m: FailedMapping): string | undefined {
+  if (compareVersions(version, '5.0') < 0) return `VFIO_MAP_DMA: ${-Math.abs(m.errno)}`;
+  if (compareVersions(version, '10.0') < 0) return `VFIO_MAP_DMA failed: ${m.strerror}`;
+  return undefined;
+}
+
+/**
  * hw/vfio/listener.c vfio_container_region_add: the first failing RAM section is stored with
  * "Region <name>: " in front and reported by vfio_get_group/vfio_connect_container when the device is
  * realized; the section's whole IOVA and size are printed, not only the overlapping part.
@@ -134,15 +145,12 @@ export function qemuFailure(m: FailedMapping, layout: GuestLayout, binary: strin
   const prefix = `${binary}: -device vfio-pci,host=${dev}`;
   const size = m.range.end - m.range.start + 1n;
   const call = `${dmaMapName(version)}(0x..., ${cliHex(m.range.start)}, ${cliHex(size)}, 0x...) = ${-Math.abs(m.errno)} (${m.strerror})`;
-  const first =
-    compareVersions(version, '8.2') >= 0
-      ? `VFIO_MAP_DMA failed: ${m.strerror}`
-      : `VFIO_MAP_DMA: ${-Math.abs(m.errno)}`;
+  const first = mapDmaLine(version, m);
   const group = m.group === undefined ? 'N' : String(m.group);
   if (m.range.kind === 'pci-window') {
     return {
       lines: [
-        `${prefix}: ${first}`,
+        ...(first ? [`${prefix}: ${first}`] : []),
         `${binary}: warning: ${call}`,
         `${dev}: PCI peer-to-peer transactions on BARs are not supported.`,
       ],
@@ -152,7 +160,7 @@ export function qemuFailure(m: FailedMapping, layout: GuestLayout, binary: strin
   }
   return {
     lines: [
-      `${prefix}: ${first}`,
+      ...(first ? [`${prefix}: ${first}`] : []),
       `${prefix}: vfio ${dev}: failed to setup container for group ${group}: memory listener initialization failed: Region ${m.range.name}: ${call}`,
     ],
     effect: 'fatal: the device is not realized and QEMU exits before the guest starts',
@@ -167,7 +175,9 @@ function qemuCommandLine(layout: GuestLayout, machine: string, versionPrefix: st
   if (o['max-ram-below-4g'] !== undefined) parts.push(`max-ram-below-4g=${o['max-ram-below-4g']}`);
   if (o['highmem'] === 'off') parts.push('highmem=off');
   const cpu = o['phys-bits'] !== undefined ? ` -cpu host,phys-bits=${o['phys-bits']}` : '';
-  return `-machine ${parts.join(',')} -m ${cliSize(layout.memory)}${cpu}`;
+  // A bare number is MiB to -m; sizes that are not whole KiB need the B suffix (qemu_strtosz).
+  const m = layout.memory % 1024n === 0n ? cliSize(layout.memory) : `${layout.memory}B`;
+  return `-machine ${parts.join(',')} -m ${m}${cpu}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -187,7 +197,9 @@ const X86_OPTIONS: readonly VmmOption[] = [
     kind: 'enum',
     choices: ['amd', 'intel'],
     default: 'intel',
-    help: 'vendor of the guest vCPU (-cpu host on an AMD host is amd); AMD vCPUs get the 1 TiB relocation',
+    help:
+      'vendor of the guest vCPU: amd for -cpu host on an AMD host, EPYC models and the default qemu64; ' +
+      'AMD vCPUs get the 1 TiB relocation',
   },
   { name: 'phys-bits', kind: 'int', help: 'guest phys-bits; QEMU refuses a map whose top is beyond it' },
   { name: 'pci-hole64-size', kind: 'size', help: 'pci-host property pci-hole64-size (q35 32G, pc 2G)' },
@@ -292,7 +304,15 @@ function x86Layout(model: VmmModel, machine: X86Machine, req: LayoutRequest): La
     span(ROM_START, ISA_BIOS_START - ROM_START, 'firmware', 'pc.rom', 'option ROM area (read-only)'),
   );
   ranges.push(
-    span(ISA_BIOS_START, ONE_MIB - ISA_BIOS_START, 'firmware', 'isa-bios', 'BIOS shadow below 1 MiB'),
+    // The isa-bios alias shows the last 128 KiB of the BIOS image; QEMU names the section by the aliased
+    // region, pc.bios (memory_region_name of the flat view's target).
+    span(
+      ISA_BIOS_START,
+      ONE_MIB - ISA_BIOS_START,
+      'firmware',
+      'pc.bios',
+      'BIOS shadow below 1 MiB (isa-bios)',
+    ),
   );
   if (split.below > ONE_MIB) {
     ranges.push(span(ONE_MIB, split.below - ONE_MIB, 'ram', 'pc.ram', 'RAM below 4 GiB'));
@@ -311,11 +331,18 @@ function x86Layout(model: VmmModel, machine: X86Machine, req: LayoutRequest): La
   ranges.push(
     span(FOUR_G - BIOS_256K, BIOS_256K, 'firmware', 'pc.bios', 'BIOS flash below 4 GiB (bios-256k.bin)'),
   );
-  // PCI windows where BARs land (DMA-mapped for peer-to-peer): 32-bit hole up to the IOAPIC, 64-bit hole.
-  const hole32Start =
-    machine === 'q35' ? maxBig(split.below, Q35_MMCONFIG_BASE + Q35_MMCONFIG_SIZE) : maxBig(split.below, 0n);
-  if (hole32Start < IOAPIC_BASE) {
-    ranges.push(span(hole32Start, IOAPIC_BASE - hole32Start, 'pci-window', 'pci', '32-bit PCI MMIO window'));
+  // PCI windows where BARs land (DMA-mapped for peer-to-peer): the 32-bit hole runs from the end of low
+  // RAM to the IOAPIC (q35_host_realize: "mmconfig will be excluded by the dsdt builder"), then pci-hole64.
+  const holes: [bigint, bigint][] = [[split.below, IOAPIC_BASE - 1n]];
+  if (machine === 'q35') {
+    const mmcfgEnd = Q35_MMCONFIG_BASE + Q35_MMCONFIG_SIZE - 1n;
+    const [hs, he] = holes.pop()!;
+    if (hs < Q35_MMCONFIG_BASE) holes.push([hs, Q35_MMCONFIG_BASE - 1n]);
+    holes.push([maxBig(hs, mmcfgEnd + 1n), he]);
+  }
+  for (const [hs, he] of holes) {
+    if (hs <= he)
+      ranges.push({ start: hs, end: he, kind: 'pci-window', name: 'pci', what: '32-bit PCI MMIO window' });
   }
   ranges.push(
     span(hole64, hole64Size(machine, o), 'pci-window', 'pci', '64-bit PCI MMIO window (pci-hole64)'),

@@ -30,13 +30,9 @@ export interface AxisOptions {
   gapWeight?: (bits: number) => number;
 }
 
-/** log2 of a positive bigint as a float (exact enough for widths). */
+/** log2 of a positive bigint as a float (a double keeps 53 significant bits: plenty for widths). */
 export function log2Big(v: bigint): number {
-  if (v <= 0n) return 0;
-  const bits = v.toString(2).length;
-  if (bits <= 53) return Math.log2(Number(v));
-  const top = Number(v >> BigInt(bits - 53));
-  return Math.log2(top) + (bits - 53);
+  return v <= 0n ? 0 : Math.log2(Number(v));
 }
 
 const defaultOccupied = (bits: number): number => 1 + bits / 4;
@@ -59,33 +55,33 @@ export class PiecewiseAxis {
   static build(marks: Iterable<Range>, cuts: Iterable<bigint> = [], opts: AxisOptions = {}): PiecewiseAxis {
     const occupiedWeight = opts.occupiedWeight ?? defaultOccupied;
     const gapWeight = opts.gapWeight ?? defaultGap;
-    // Sweep events: +1 at start, -1 at end+1.
-    const delta = new Map<bigint, number>();
-    const bump = (at: bigint, d: number) => delta.set(at, (delta.get(at) ?? 0) + d);
-    bump(0n, 0);
-    bump(TWO64, 0);
+    // Sweep events: +1 at start, -1 at end+1, 0 at a cut; sorted by address, equal addresses summed.
+    const at: bigint[] = [0n, TWO64];
+    const d: number[] = [0, 0];
     for (const m of marks) {
       if (m.end < m.start) continue;
-      bump(m.start, 1);
-      bump(m.end + 1n, -1);
+      at.push(m.start, m.end + 1n);
+      d.push(1, -1);
     }
-    for (const c of cuts) if (c > 0n && c < TWO64) bump(c, 0);
-    const points = [...delta.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const c of cuts) {
+      if (c > 0n && c < TWO64) {
+        at.push(c);
+        d.push(0);
+      }
+    }
+    const order = Array.from(at.keys()).sort((i, j) => (at[i]! < at[j]! ? -1 : at[i]! > at[j]! ? 1 : 0));
     const raw: { start: bigint; end: bigint; size: bigint; gap: boolean; w: number }[] = [];
     let depth = 0;
-    for (let i = 0; i + 1 < points.length; i++) {
-      const p = points[i]!;
-      depth += delta.get(p)!;
-      const size = points[i + 1]! - p;
+    let k = 0;
+    while (k < order.length) {
+      const p = at[order[k]!]!;
+      while (k < order.length && at[order[k]!]! === p) depth += d[order[k++]!]!;
+      if (k >= order.length) break;
+      const next = at[order[k]!]!;
+      const size = next - p;
       const gap = depth <= 0;
       const bits = log2Big(size);
-      raw.push({
-        start: p,
-        end: points[i + 1]! - 1n,
-        size,
-        gap,
-        w: gap ? gapWeight(bits) : occupiedWeight(bits),
-      });
+      raw.push({ start: p, end: next - 1n, size, gap, w: gap ? gapWeight(bits) : occupiedWeight(bits) });
     }
     const total = raw.reduce((a, r) => a + r.w, 0);
     let u = 0;
@@ -140,21 +136,18 @@ export class PiecewiseAxis {
   }
 }
 
-/** `num / den` as a float in [0, 1], keeping precision for huge values. */
+/**
+ * `num / den` as a float in [0, 1]. Converting each operand to a double loses at most 2^-53 of it, so
+ * the ratio is exact to about 2^-52 whatever the magnitudes (differences are taken in bigint first).
+ */
 export function fraction(num: bigint, den: bigint): number {
-  if (den <= 0n) return 0;
-  const bits = den.toString(2).length;
-  if (bits <= 53) return Number(num) / Number(den);
-  const shift = BigInt(bits - 53);
-  return Number(num >> shift) / Number(den >> shift);
+  return den <= 0n ? 0 : Number(num) / Number(den);
 }
 
-/** floor(size * f) for f in [0, 1], without losing the high bits of `size`. */
+/** floor(size * f) for f in [0, 1], clamped to [0, size]. */
 export function scaleBig(size: bigint, f: number): bigint {
   if (f <= 0) return 0n;
   if (f >= 1) return size;
-  const bits = size.toString(2).length;
-  if (bits <= 53) return BigInt(Math.floor(Number(size) * f));
-  const shift = BigInt(bits - 53);
-  return BigInt(Math.floor(Number(size >> shift) * f)) << shift;
+  const v = BigInt(Math.floor(Number(size) * f));
+  return v > size ? size : v;
 }

@@ -12,10 +12,10 @@ import type { HostGroupView, HostRegionView, HostView } from '../host/view.js';
 import { ResvType, resvTypeName } from '../iommu/resv-region.js';
 import { PiecewiseAxis } from './axis.js';
 
-export type Layer = 'outside' | 'usable' | 'resv' | 'guest' | 'map';
+export type Layer = 'outside' | 'usable' | 'resv' | 'guest' | 'map' | 'conflict';
 
 /** Drawing order, bottom to top. */
-export const LAYERS: readonly Layer[] = ['outside', 'usable', 'guest', 'resv', 'map'];
+export const LAYERS: readonly Layer[] = ['outside', 'usable', 'guest', 'resv', 'map', 'conflict'];
 
 export interface SceneItem {
   readonly start: bigint;
@@ -41,6 +41,11 @@ export interface Lane {
   readonly badges: readonly { readonly text: string; readonly tone: 'ok' | 'bad' | 'info' }[];
   /** Items of each layer, sorted by start. */
   readonly layers: Readonly<Record<Layer, readonly SceneItem[]>>;
+  /**
+   * Axis positions of every item, per layer: [u(start), u(end + 1)] at 2i, 2i+1. Computed once per
+   * scene so a frame at ordinary zoom needs only float arithmetic (see Projection.floatSafe).
+   */
+  readonly u?: Readonly<Record<Layer, Float64Array>>;
 }
 
 export interface Overlay {
@@ -118,7 +123,7 @@ function regionLabel(cls: string): string {
 const byStart = (a: SceneItem, b: SceneItem) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0);
 
 function emptyLayers(): Record<Layer, SceneItem[]> {
-  return { outside: [], usable: [], resv: [], guest: [], map: [] };
+  return { outside: [], usable: [], resv: [], guest: [], map: [], conflict: [] };
 }
 
 function groupLane(g: HostGroupView, view: HostView): Lane {
@@ -213,7 +218,21 @@ export function buildScene(view: HostView, overlays: readonly Overlay[] = []): S
       }
     }
   }
-  return { source: view.source, lanes, axis: PiecewiseAxis.build(marks, cuts), notes: view.notes, itemCount };
+  const axis = PiecewiseAxis.build(marks, cuts);
+  const withU = lanes.map((lane) => {
+    const u = {} as Record<Layer, Float64Array>;
+    for (const k of LAYERS) {
+      const items = lane.layers[k];
+      const a = new Float64Array(items.length * 2);
+      items.forEach((it, i) => {
+        a[2 * i] = axis.toU(it.start);
+        a[2 * i + 1] = it.end >= U64_MAX ? 1 : axis.toU(it.end + 1n);
+      });
+      u[k] = a;
+    }
+    return { ...lane, u };
+  });
+  return { source: view.source, lanes: withU, axis, notes: view.notes, itemCount };
 }
 
 /** Items of a lane covering `addr`, top layer first. */

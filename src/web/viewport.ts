@@ -94,6 +94,13 @@ export class Projection {
   readonly last: bigint;
   /** Pixels per axis unit in this frame. */
   readonly pxPerU: number;
+  /** Axis position of the window's left edge. */
+  readonly uLo: number;
+  /**
+   * True when the window spans enough axis units for plain float positions (xu) to be exact to far
+   * below a pixel; deep zooms inside a huge piece use the bigint path (x) instead.
+   */
+  readonly floatSafe: boolean;
 
   constructor(
     readonly axis: PiecewiseAxis,
@@ -113,6 +120,8 @@ export class Projection {
       total += u;
     }
     this.pxPerU = total > 0 ? width / total : width;
+    this.uLo = axis.toU(win.lo);
+    this.floatSafe = total >= 1e-7;
     let x = 0;
     this.parts = raw.map((r, k) => {
       const x0 = x;
@@ -142,6 +151,11 @@ export class Projection {
     if (addr === this.last + 1n) return this.width;
     const p = this.parts[this.partOf(addr)]!;
     return p.x0 + (p.x1 - p.x0) * fraction(addr - p.a0, p.a1 - p.a0);
+  }
+
+  /** Pixel of axis position `u` (only meaningful when floatSafe). */
+  xu(u: number): number {
+    return (u - this.uLo) * this.pxPerU;
   }
 
   /** Pixel just after the last byte `end` (inclusive end). */

@@ -17,7 +17,7 @@ test('check: QEMU q35 before 7.1 with 1022.75 GiB on AMD reproduces report #1 an
     '--vmm',
     'qemu',
     '--machine',
-    'pc-q35-7.0',
+    'pc-q35-4.2',
     '--memory',
     '1047296M',
     '--regions',
@@ -42,7 +42,7 @@ test('check: QEMU q35 before 7.1 with 1022.75 GiB on AMD reproduces report #1 an
     r.stdout,
     /overlaps AMD HyperTransport window 0x000000fd00000000-0x000000ffffffffff \(12 GiB\) "reserved" of group 258/,
   );
-  assert.match(r.stdout, /less memory: -machine pc-q35-7.0 -m 1010G/);
+  assert.match(r.stdout, /less memory: -machine pc-q35-4.2 -m 1010G/);
   assert.match(r.stdout, /an option \(version=latest\): -machine q35 -m 1047296M/);
   assert.match(r.stdout, /assuming an AMD vCPU/);
   assert.match(r.stdout, /does not fit: 1 conflict/);
@@ -82,14 +82,40 @@ test('check: an arm64 guest on an x86 host (report #2), QEMU 4.2 wording', () =>
   assert.match(r.stdout, /an aarch64 guest on this x86_64 host runs emulated/);
 });
 
-test('check: newer QEMU names vfio_container_dma_map', () => {
+test('check: the QEMU wording follows the version (5.0 strerror, 8.2 vfio_container_dma_map, 10.0 one line)', () => {
+  const call =
+    /Region mach-virt\.ram: vfio_container_dma_map\(0x\.\.\., 0x40000000, 0x200000000, 0x\.\.\.\) = -22/;
+  const mid = runCli([
+    'check',
+    '--vmm',
+    'qemu-virt',
+    '--memory',
+    '8G',
+    '--opt',
+    'version=9.2',
+    '--regions',
+    D05,
+  ]);
+  assert.equal(mid.status, 1);
+  assert.match(mid.stdout, /VFIO_MAP_DMA failed: Invalid argument/);
+  assert.match(mid.stdout, call);
+  const old = runCli([
+    'check',
+    '--vmm',
+    'qemu-virt',
+    '--memory',
+    '8G',
+    '--opt',
+    'version=7.2',
+    '--regions',
+    D05,
+  ]);
+  assert.match(old.stdout, /VFIO_MAP_DMA failed: Invalid argument/);
+  assert.match(old.stdout, /Region mach-virt\.ram: vfio_dma_map\(0x\.\.\., 0x40000000/);
   const r = runCli(['check', '--vmm', 'qemu-virt', '--memory', '8G', '--regions', D05]);
   assert.equal(r.status, 1);
-  assert.match(
-    r.stdout,
-    /Region mach-virt\.ram: vfio_container_dma_map\(0x\.\.\., 0x40000000, 0x200000000, 0x\.\.\.\) = -22/,
-  );
-  assert.match(r.stdout, /VFIO_MAP_DMA failed: Invalid argument/);
+  assert.doesNotMatch(r.stdout, /VFIO_MAP_DMA/);
+  assert.match(r.stdout, call);
   assert.match(r.stdout, /hardware MSI doorbell 0x00000000c6010000-0x00000000c601ffff \(64 KiB\) "msi"/);
   assert.match(r.stdout, /less memory: -machine virt -m 2144M/);
 });

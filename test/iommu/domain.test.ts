@@ -36,6 +36,9 @@ test('iommu_map: overlap -EEXIST; past the domain width per driver (intel -EFAUL
   const smmu = new CoreDomain(2, 'unmanaged', opsOf(virtSmmuv3Gicv3()));
   assert.equal(smmu.geometry.apertureEnd, 0xffffffffffffn);
   assert.equal(smmu.map(0x1000000000000n, 0n, 0x1000n, RW), -ERRNO.ERANGE);
+  // output address beyond the SMMU's 44-bit ias (QEMU): -ERANGE as well
+  assert.equal(smmu.map(0x1000n, 0x100000000000n, 0x1000n, RW), -ERRNO.ERANGE);
+  assert.equal(smmu.map(0x1000n, 0xffffffff000n, 0x1000n, RW), 0);
   const virtio = new CoreDomain(3, 'unmanaged', opsOf(q35VirtioIommu()));
   assert.equal(virtio.map(U64_MAX - 0xfffn, 0n, 0x1000n, RW), 0);
 });
@@ -84,4 +87,25 @@ test('iommu_unmap: bytes unmapped, splits runs, stops at the first hole, 0 when 
       [0x20000n, 0x90000n, 0x1000n],
     ],
   );
+});
+
+test('identityMapGaps maps only the holes, one call per hole', () => {
+  const d = new CoreDomain(1, 'dma', opsOf());
+  assert.equal(d.map(0x3000n, 0x9000000n, 0x2000n, RW), 0);
+  assert.equal(d.map(0x8000n, 0x8000n, 0x1000n, RW), 0);
+  d.identityMapGaps(0x1000n, 0xa000n, IOMMU_READ);
+  assert.deepEqual(
+    [...d.mappings()].map((m) => [m.iova, m.paddr, m.size, m.prot]),
+    [
+      [0x1000n, 0x1000n, 0x2000n, IOMMU_READ],
+      [0x3000n, 0x9000000n, 0x2000n, RW],
+      [0x5000n, 0x5000n, 0x3000n, IOMMU_READ],
+      [0x8000n, 0x8000n, 0x1000n, RW],
+      [0x9000n, 0x9000n, 0x1000n, IOMMU_READ],
+    ],
+  );
+  // a 64 GiB direct region is one call, not 16M page steps
+  const big = new CoreDomain(2, 'dma', opsOf(q35VirtioIommu()));
+  big.identityMapGaps(0x100000000n, 0x1100000000n, RW);
+  assert.equal(big.mappingCount, 1);
 });

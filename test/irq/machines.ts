@@ -53,11 +53,20 @@ export interface TestPlatform {
   readonly desc: PlatformDescription;
 }
 
-export function description(m: Machine, opts: { second?: boolean } = {}): PlatformDescription {
+export function description(
+  m: Machine,
+  opts: { second?: boolean; secondMsiVectors?: number } = {},
+): PlatformDescription {
   let desc = loadPreset(PRESET[m]);
   if (opts.second) {
     const nic = desc.devices.find((d) => d.bdf === NIC[m])!;
-    const copy: PciDeviceDescription = { ...nic, bdf: secondNic(m), driver: 'e1000e' };
+    const msi =
+      opts.secondMsiVectors === undefined
+        ? nic.msi
+        : { vectors: opts.secondMsiVectors, addr64: true, perVectorMask: false };
+    // A multi-message MSI function is not the e1000e model: give it its own id so it gets a generic layout.
+    const ids = opts.secondMsiVectors === undefined ? {} : { device: 0x1234, msix: undefined };
+    const copy: PciDeviceDescription = { ...nic, ...ids, msi, bdf: secondNic(m), driver: 'e1000e' };
     desc = { ...desc, devices: [...desc.devices, copy] };
   }
   if (m === 'arm64-smmuv3-hostbridge-msi') {
@@ -75,7 +84,7 @@ export function description(m: Machine, opts: { second?: boolean } = {}): Platfo
 export function platform(
   m: Machine,
   version: '6.1' | '6.12' = '6.12',
-  opts: { second?: boolean } = {},
+  opts: { second?: boolean; secondMsiVectors?: number } = {},
 ): TestPlatform {
   const desc = description(m, opts);
   const model = buildPlatform(desc, kernelProfile(version));

@@ -71,7 +71,7 @@ test('the container usable list is the intersection over its groups (vfio_iommu_
   assert.ok(cause.kind === 'region');
   assert.equal(cause.kind === 'region' && cause.name, 'firmware identity mapping');
   assert.deepEqual(cause.kind === 'region' && cause.groups.map((g) => g.id), [2]);
-  assert.equal(r.conflicts[0]!.failure.lines[1]!.includes('host=0000:02:00.0'), true);
+  assert.equal(r.conflicts[0]!.failure.lines.at(-1)!.includes('host=0000:02:00.0'), true);
 });
 
 test('direct-relaxable regions do not conflict; the checker says the device loses that mapping', () => {
@@ -181,4 +181,18 @@ test('planner: crosvm --pci mem=[start=...] moves low RAM off an RMRR', () => {
   const sel = selectGroups(host, {});
   const plan = planLayout(CROSVM_X86_64, { memory: 8n * G, options: {} }, host, sel.ok ? sel.groups : []);
   assert.equal(plan.options[0]?.commandLine, '--mem 8192 --pci mem=[start=0xc0000000]');
+});
+
+test('region explanations come from the region: its origin when the host model knows it', () => {
+  const g = group(6, [MSI]);
+  const withOrigin: HostGroupView = {
+    ...g,
+    regions: [
+      { start: 0xfee00000n, end: 0xfeefffffn, typeString: 'msi', origin: 'intel-iommu: IOAPIC range' },
+    ],
+  };
+  const r = run(QEMU_VIRT, view([withOrigin], 'x86_64'), 4n * G);
+  const cause = r.conflicts[0]!.causes[0]!;
+  assert.equal(cause.kind === 'region' && cause.name, 'x86 MSI window');
+  assert.match(cause.kind === 'region' ? cause.why : '', /\(intel-iommu: IOAPIC range\)/);
 });

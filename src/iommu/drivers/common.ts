@@ -61,8 +61,13 @@ export function lpaePgsizes(pageSize: number): bigint {
   }
 }
 
-/** Beyond the input range of an io-pgtable-arm table: arm_lpae_map_pages answers -ERANGE. */
-export function lpaeRangeCheck(iova: bigint, size: bigint, bits: number): number {
-  const limit = bits >= 64 ? U64_MAX : (1n << BigInt(bits)) - 1n;
-  return iova > limit || iova + size - 1n > limit ? -34 : 0;
+/**
+ * arm_lpae_map_pages: an IOVA beyond the table's input size (ias) or an output address beyond its
+ * output size (oas) is -ERANGE.
+ */
+export function lpaeRangeCheck(iova: bigint, size: bigint, paddr: bigint, ias: number, oas: number): number {
+  const inLimit = ias >= 64 ? U64_MAX : (1n << BigInt(ias)) - 1n;
+  const outLimit = oas >= 64 ? U64_MAX : (1n << BigInt(oas)) - 1n;
+  if (iova > inLimit || iova + size - 1n > inLimit) return -34;
+  return paddr + size - 1n > outLimit ? -34 : 0;
 }

@@ -37,6 +37,12 @@ export interface IommuDriverOps {
   readonly probeMode: ProbeMode;
   /** ops->probe_device: true when this IOMMU translates the device. */
   translates(dev: PciDev): boolean;
+  /**
+   * ops->device_group: the id of the group the device joins, or undefined for a new group. Every
+   * modelled driver uses pci_device_group for PCI functions (arm-smmu's stream-ID sharing check needs
+   * SMR data the description does not carry).
+   */
+  deviceGroup(dev: PciDev, groupOf: (d: PciDev) => number | undefined): number | undefined;
   /** Page sizes of a paging domain (domain->pgsize_bitmap). */
   pgsizeBitmap(): bigint;
   /** Geometry of a paging domain. */
@@ -54,10 +60,10 @@ export interface IommuDriverOps {
   /** The driver forces strict invalidation (iommu_set_dma_strict), so DMA default domains, never DMA-FQ. */
   readonly forcesStrict: boolean;
   /**
-   * The page-table walk of ops->map_pages for an IOVA range the table cannot hold: 0 when the range
-   * fits, else the driver's -errno.
+   * The page-table walk of ops->map_pages for an IOVA range the table cannot hold (or an output
+   * address it cannot express): 0 when it fits, else the driver's -errno.
    */
-  mapRangeCheck(iova: bigint, size: bigint): number;
+  mapRangeCheck(iova: bigint, size: bigint, paddr: bigint): number;
   /**
    * 6.1 attach_dev refusals specific to the driver (intel: RMRR-locked device and a non-DMA domain,
    * -EPERM). 0 when allowed.

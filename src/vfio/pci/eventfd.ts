@@ -24,18 +24,20 @@ export class EventFd {
   }
 }
 
-/** Any other open file (a regular file, a VFIO fd...): not an eventfd. */
+/** Any other open file (a regular file, a VFIO container/group/device fd...): not an eventfd. */
 export interface OtherFile {
   readonly kind: 'file';
   readonly name: string;
+  /** Whatever the owner keeps behind the descriptor (e.g. the VFIO file object). */
+  readonly payload?: unknown;
 }
 
 export type OpenFile = EventFd | OtherFile;
 
 export class FdTable {
   private readonly files = new Map<number, OpenFile>();
-  /** Lowest free descriptor at or above 3 (0-2 are stdio), like the kernel's get_unused_fd. */
-  private install(f: OpenFile): number {
+  /** Installs a file at the lowest free descriptor at or above 3 (0-2 are stdio), like get_unused_fd. */
+  install(f: OpenFile): number {
     let fd = 3;
     while (this.files.has(fd)) fd++;
     this.files.set(fd, f);
@@ -46,8 +48,8 @@ export class FdTable {
     return this.install(new EventFd());
   }
   /** Opens a file that is not an eventfd (for the -EINVAL case of eventfd_ctx_fdget). */
-  openFile(name: string): number {
-    return this.install({ kind: 'file', name });
+  openFile(name: string, payload?: unknown): number {
+    return this.install({ kind: 'file', name, payload });
   }
   close(fd: number): number {
     return this.files.delete(fd) ? 0 : -ERRNO.EBADF;

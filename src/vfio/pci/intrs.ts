@@ -235,7 +235,10 @@ export class VfioPciIrqs {
     if (!this.isNone) return -ERRNO.EINVAL;
     if (this.pci === undefined) return -ERRNO.EINVAL;
     const got = this.pci.allocIrqVectors(nvec, msix);
-    if (got < nvec) return got;
+    if (got < nvec) {
+      if (got > 0) this.pci.freeIrqVectors();
+      return got;
+    }
     this.numCtx = nvec;
     this.irqType = msix ? VFIO_PCI_MSIX_IRQ_INDEX : VFIO_PCI_MSI_IRQ_INDEX;
     // fls(nvec * 2 - 1) - 1

@@ -26,6 +26,9 @@ export const COLOURS: Record<string, string> = {
   guest: 'rgba(134, 142, 150, 0.35)',
   map: '#1864ab',
   'map-new': '#e64980',
+  firmware: 'rgba(112, 72, 232, 0.5)',
+  'pci-window': 'rgba(250, 176, 5, 0.35)',
+  conflict: 'rgba(224, 49, 49, 0.25)',
 };
 
 /** Vertical band of each layer inside a lane: [top, height]. */
@@ -35,6 +38,7 @@ const BAND: Record<Layer, [number, number]> = {
   resv: [16, 30],
   guest: [4, 10],
   map: [49, 11],
+  conflict: [2, LANE_H - 4],
 };
 
 export interface LaneViewEvents {
@@ -212,16 +216,21 @@ export class LaneView {
     }
     const ts = ticks(proj);
     let lastRight = -Infinity;
+    let lastLine = -Infinity;
     for (const t of ts) {
+      const label = shortHex(t.addr);
+      const lw = ctx.measureText(label).width;
+      const lx = Math.min(Math.max(0, t.x - lw / 2), width - lw);
+      const labelled = lx > lastRight + 6;
+      // Thousands of pieces: a tick line at most every 4 px unless it carries a label.
+      if (!labelled && t.x - lastLine < 4) continue;
+      lastLine = t.x;
       ctx.strokeStyle = t.boundary ? '#495057' : '#ced4da';
       ctx.beginPath();
       ctx.moveTo(Math.round(t.x) + 0.5, t.boundary ? 12 : 18);
       ctx.lineTo(Math.round(t.x) + 0.5, AXIS_H);
       ctx.stroke();
-      const label = shortHex(t.addr);
-      const lw = ctx.measureText(label).width;
-      const lx = Math.min(Math.max(0, t.x - lw / 2), width - lw);
-      if (lx > lastRight + 6) {
+      if (labelled) {
         ctx.fillStyle = t.boundary ? '#212529' : '#868e96';
         ctx.fillText(label, lx, t.boundary ? 0 : 6);
         lastRight = lx + lw;
@@ -238,7 +247,7 @@ export class LaneView {
       ctx.fillStyle = li % 2 ? '#fcfcfd' : '#ffffff';
       ctx.fillRect(0, y0, width, LANE_H);
       for (const layer of LAYERS) {
-        drawn += this.drawLayer(ctx, proj, lane.layers[layer], layer, y0);
+        drawn += this.drawLayer(ctx, proj, lane, layer, y0);
       }
       ctx.strokeStyle = '#dee2e6';
       ctx.beginPath();
@@ -248,7 +257,10 @@ export class LaneView {
     });
     // Piece boundaries as faint guides across all lanes.
     ctx.strokeStyle = 'rgba(73, 80, 87, 0.12)';
+    let lastGuide = -Infinity;
     for (const part of proj.parts) {
+      if (part.x0 - lastGuide < 8) continue;
+      lastGuide = part.x0;
       ctx.beginPath();
       ctx.moveTo(Math.round(part.x0) + 0.5, 0);
       ctx.lineTo(Math.round(part.x0) + 0.5, height);
@@ -260,25 +272,40 @@ export class LaneView {
   private drawLayer(
     ctx: CanvasRenderingContext2D,
     proj: Projection,
-    items: readonly SceneItem[],
+    lane: Lane,
     layer: Layer,
     y0: number,
   ): number {
+    const items = lane.layers[layer];
+    const us = lane.u?.[layer];
     const [top, h] = BAND[layer];
     const y = y0 + top;
     let drawn = 0;
-    // Items are sorted by start: skip those that end before the window with a binary search.
-    let i = firstEndingAtOrAfter(items, proj.first);
     let lastX = -Infinity;
     let lastCls = '';
     ctx.font = '11px system-ui, sans-serif';
     ctx.textBaseline = 'middle';
+    const fast = proj.floatSafe && us !== undefined;
+    // Items are sorted by start: skip those that end before the window with a binary search.
+    let i = fast ? firstEndingAtOrAfterU(us, proj.uLo) : firstEndingAtOrAfter(items, proj.first);
+    const uHi = proj.uLo + proj.width / proj.pxPerU;
     for (; i < items.length; i++) {
       const it = items[i]!;
-      if (it.start > proj.last) break;
-      if (it.end < proj.first) continue;
-      let x0 = proj.x(it.start < proj.first ? proj.first : it.start);
-      let x1 = proj.xEnd(it.end > proj.last ? proj.last : it.end);
+      let x0: number;
+      let x1: number;
+      if (fast) {
+        const u0 = us[2 * i]!;
+        const u1 = us[2 * i + 1]!;
+        if (u0 > uHi) break;
+        if (u1 < proj.uLo) continue;
+        x0 = proj.xu(u0);
+        x1 = proj.xu(u1);
+      } else {
+        if (it.start > proj.last) break;
+        if (it.end < proj.first) continue;
+        x0 = proj.x(it.start < proj.first ? proj.first : it.start);
+        x1 = proj.xEnd(it.end > proj.last ? proj.last : it.end);
+      }
       x0 = Math.max(-2, x0);
       x1 = Math.min(proj.width + 2, x1);
       // Anything, however small, stays visible: at least 2 px.
@@ -288,43 +315,64 @@ export class LaneView {
       lastX = Math.floor(x1);
       lastCls = it.cls;
       drawn++;
-      if (layer === 'outside') {
-        ctx.fillStyle = COLOURS['outside']!;
-        ctx.fillRect(x0, y, x1 - x0, h);
-        hatch(ctx, x0, y, x1 - x0, h);
-        continue;
-      }
-      if (layer === 'usable') {
-        ctx.fillStyle = COLOURS['usable']!;
-        ctx.fillRect(x0, y, x1 - x0, h);
-        ctx.fillStyle = '#2f9e44';
-        ctx.fillRect(x0, y + h - 3, x1 - x0, 3);
-        continue;
-      }
-      ctx.fillStyle = COLOURS[it.cls] ?? '#adb5bd';
-      ctx.fillRect(x0, y, x1 - x0, h);
-      if (it.conflict) {
-        ctx.strokeStyle = '#e03131';
-        ctx.lineWidth = 2;
-        ctx.strokeRect(x0 + 1, y0 + 2, Math.max(1, x1 - x0 - 2), LANE_H - 4);
-        ctx.lineWidth = 1;
-      }
-      if (it === this.selected) {
-        ctx.strokeStyle = '#212529';
-        ctx.lineWidth = 2;
-        ctx.strokeRect(x0, y - 1, x1 - x0, h + 2);
-        ctx.lineWidth = 1;
-      }
-      if (layer === 'resv' && x1 - x0 > 60) {
-        const text = `${it.cls === 'sw-msi' || it.cls === 'msi' ? 'MSI' : it.cls} ${formatSize(it.end - it.start + 1n)}`;
-        const tw = ctx.measureText(text).width;
-        if (tw + 8 < x1 - x0) {
-          ctx.fillStyle = '#ffffff';
-          ctx.fillText(text, Math.max(x0, 0) + 4, y + h / 2);
-        }
-      }
+      this.paint(ctx, it, layer, x0, x1, y, h);
     }
     return drawn;
+  }
+
+  private paint(
+    ctx: CanvasRenderingContext2D,
+    it: SceneItem,
+    layer: Layer,
+    x0: number,
+    x1: number,
+    y: number,
+    h: number,
+  ): void {
+    if (layer === 'outside') {
+      ctx.fillStyle = COLOURS['outside']!;
+      ctx.fillRect(x0, y, x1 - x0, h);
+      hatch(ctx, x0, y, x1 - x0, h);
+      return;
+    }
+    if (layer === 'usable') {
+      ctx.fillStyle = COLOURS['usable']!;
+      ctx.fillRect(x0, y, x1 - x0, h);
+      ctx.fillStyle = '#2f9e44';
+      ctx.fillRect(x0, y + h - 3, x1 - x0, 3);
+      return;
+    }
+    if (layer === 'conflict') {
+      ctx.fillStyle = COLOURS['conflict']!;
+      ctx.fillRect(x0, y, x1 - x0, h);
+      ctx.strokeStyle = '#e03131';
+      ctx.lineWidth = 2;
+      ctx.strokeRect(x0 + 1, y + 1, Math.max(1, x1 - x0 - 2), h - 2);
+      ctx.lineWidth = 1;
+      return;
+    }
+    ctx.fillStyle = COLOURS[it.cls] ?? '#adb5bd';
+    ctx.fillRect(x0, y, x1 - x0, h);
+    if (it.conflict) {
+      ctx.strokeStyle = '#e03131';
+      ctx.lineWidth = 2;
+      ctx.strokeRect(x0, y, Math.max(1, x1 - x0), h);
+      ctx.lineWidth = 1;
+    }
+    if (it === this.selected) {
+      ctx.strokeStyle = '#212529';
+      ctx.lineWidth = 2;
+      ctx.strokeRect(x0, y - 1, x1 - x0, h + 2);
+      ctx.lineWidth = 1;
+    }
+    if (layer === 'resv' && x1 - x0 > 60) {
+      const text = `${it.cls === 'sw-msi' || it.cls === 'msi' ? 'MSI' : it.cls} ${formatSize(it.end - it.start + 1n)}`;
+      const tw = ctx.measureText(text).width;
+      if (tw + 8 < x1 - x0) {
+        ctx.fillStyle = '#ffffff';
+        ctx.fillText(text, Math.max(x0, 0) + 4, y + h / 2);
+      }
+    }
   }
 
   private laneAt(clientY: number): { lane: Lane; li: number; yIn: number } | undefined {
@@ -479,6 +527,17 @@ function firstEndingAtOrAfter(items: readonly SceneItem[], addr: bigint): number
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (items[mid]!.start < addr) lo = mid + 1;
+    else hi = mid;
+  }
+  return Math.max(0, lo - 64);
+}
+
+function firstEndingAtOrAfterU(us: Float64Array, u: number): number {
+  let lo = 0;
+  let hi = us.length / 2;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (us[2 * mid]! < u) lo = mid + 1;
     else hi = mid;
   }
   return Math.max(0, lo - 64);

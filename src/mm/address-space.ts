@@ -1,0 +1,133 @@
+/**
+ * A process address space, simply: non-overlapping regions (like VMAs) with protections, each backed by
+ * physically contiguous memory. Enough for VFIO's pinning (vfio_pin_pages_remote -> pin_user_pages):
+ * a vaddr the process does not have, or a read-only page pinned for device writes, is -EFAULT.
+ *
+ * Addresses are 4 KiB page frames (JS numbers) in the lookups, bigint at the API.
+ */
+import { ERRNO } from '../base/errno.js';
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 4096;
+
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+
+export interface MemRegion {
+  readonly name: string;
+  /** First byte (page aligned). */
+  readonly start: bigint;
+  /** Bytes (page multiple). */
+  readonly size: bigint;
+  readonly prot: number;
+  /** Physical address backing `start`. */
+  readonly phys: bigint;
+}
+
+interface Vma {
+  readonly first: number;
+  readonly last: number;
+  readonly prot: number;
+  readonly physFirst: number;
+  readonly region: MemRegion;
+}
+
+export class AddressSpace {
+  private vmas: Vma[] = [];
+  private nextPhys = 0x1_0000_0000n;
+
+  get regions(): readonly MemRegion[] {
+    return this.vmas.map((v) => v.region);
+  }
+
+  region(name: string): MemRegion | undefined {
+    return this.vmas.find((v) => v.region.name === name)?.region;
+  }
+
+  /** mmap: adds a region; returns it, or an error message (overlap, misalignment). */
+  map(name: string, start: bigint, size: bigint, prot: number, phys?: bigint): MemRegion | string {
+    if (size <= 0n || size % BigInt(PAGE_SIZE) !== 0n)
+      return `size must be a positive multiple of ${PAGE_SIZE}`;
+    if (start % BigInt(PAGE_SIZE) !== 0n) return 'start must be page aligned';
+    if (start + size - 1n >= 1n << 64n) return 'region passes 2^64';
+    const first = Number(start >> BigInt(PAGE_SHIFT));
+    const last = first + Number(size >> BigInt(PAGE_SHIFT)) - 1;
+    for (const v of this.vmas) {
+      if (first <= v.last && v.first <= last) return `overlaps region "${v.region.name}"`;
+    }
+    const p = phys ?? this.nextPhys;
+    if (phys === undefined) this.nextPhys += (size + 0x1f_ffffn) & ~0x1f_ffffn;
+    const region: MemRegion = { name, start, size, prot, phys: p };
+    this.vmas.push({ first, last, prot, physFirst: Number(p >> BigInt(PAGE_SHIFT)), region });
+    this.vmas.sort((a, b) => a.first - b.first);
+    return region;
+  }
+
+  private find(f: number): number {
+    const v = this.vmas;
+    let lo = 0;
+    let hi = v.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const m = v[mid]!;
+      if (f < m.first) hi = mid - 1;
+      else if (f > m.last) lo = mid + 1;
+      else return mid;
+    }
+    return -1;
+  }
+
+  /**
+   * pin_user_pages over frames [first, first+pages): 0, or -EFAULT at the first frame that is not mapped
+   * or lacks the protection (`write` asks for a writable page, as FOLL_WRITE does).
+   */
+  pinCheck(first: number, pages: number, write: boolean): number {
+    let f = first;
+    const end = first + pages - 1;
+    while (f <= end) {
+      const i = this.find(f);
+      if (i < 0) return -ERRNO.EFAULT;
+      const v = this.vmas[i]!;
+      if ((v.prot & PROT_READ) === 0 || (write && (v.prot & PROT_WRITE) === 0)) return -ERRNO.EFAULT;
+      f = v.last + 1;
+    }
+    return 0;
+  }
+
+  /** Physically contiguous runs backing frames [first, first+pages): [physFrame, count] pairs. */
+  physRuns(first: number, pages: number): [number, number][] {
+    const out: [number, number][] = [];
+    let f = first;
+    const end = first + pages - 1;
+    while (f <= end) {
+      const i = this.find(f);
+      if (i < 0) break;
+      const v = this.vmas[i]!;
+      const n = Math.min(v.last, end) - f + 1;
+      out.push([v.physFirst + (f - v.first), n]);
+      f += n;
+    }
+    return out;
+  }
+
+  /** Physical frame of one mapped frame, or -1. */
+  physFrame(f: number): number {
+    const i = this.find(f);
+    if (i < 0) return -1;
+    const v = this.vmas[i]!;
+    return v.physFirst + (f - v.first);
+  }
+
+  /** The run [physFrame, count] starting at `f` and staying inside one region (hot path), or undefined. */
+  runAt(f: number, pages: number): [number, number] | undefined {
+    const i = this.find(f);
+    if (i < 0) return undefined;
+    const v = this.vmas[i]!;
+    return [v.physFirst + (f - v.first), Math.min(v.last - f + 1, pages)];
+  }
+}
+
+export function parseProt(s: string): number | undefined {
+  if (!/^(r|rw|w|none|-)$/.test(s)) return undefined;
+  return (s.includes('r') ? PROT_READ : 0) | (s.includes('w') ? PROT_WRITE : 0);
+}

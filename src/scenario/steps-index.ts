@@ -1,0 +1,5 @@
+/**
+ * Every module that registers scenario steps. parseScenario imports this file, so a step module is
+ * known as soon as it is listed here (one import line per module).
+ */
+import './steps.js';

@@ -1,0 +1,189 @@
+/**
+ * One process using VFIO on one booted platform: its file descriptors (`/dev/vfio/vfio`,
+ * `/dev/vfio/<group>`, device fds), its address space, and the vfio_iommu_type1 module parameters.
+ * This is the byte layer: `ioctl(fd, cmd, arg)` takes the kernel's bytes and answers rc / -errno.
+ */
+import { ERRNO } from '../base/errno.js';
+import { iommuGetMsiCookie } from '../dma-iommu/cookie.js';
+import type { IommuCore, IommuDomain } from '../iommu/api.js';
+import { type KernelProfile, kernelProfile } from '../kernel/profile.js';
+import { AddressSpace } from '../mm/address-space.js';
+import {
+  VFIO_GROUP_GET_DEVICE_FD,
+  VFIO_GROUP_GET_STATUS,
+  VFIO_GROUP_SET_CONTAINER,
+  VFIO_GROUP_UNSET_CONTAINER,
+  getCString,
+  getI32,
+} from '../uapi/vfio-type1.js';
+import { VfioContainer, VfioGroup } from './container.js';
+import { type VfioDeviceFile, type VfioPciContext, openVfioPciDevice } from './pci/vfio-pci.js';
+import { type Type1Env, type Type1Params, defaultType1Params } from './type1/type1.js';
+
+export type VfioFile =
+  | { readonly kind: 'container'; readonly container: VfioContainer }
+  | { readonly kind: 'group'; readonly group: VfioGroup }
+  | { readonly kind: 'device'; readonly device: VfioDeviceFile; readonly group: VfioGroup };
+
+export interface VfioSystemOptions {
+  readonly core: IommuCore;
+  readonly profile?: KernelProfile;
+  readonly params?: Partial<Type1Params>;
+  readonly mm?: AddressSpace;
+  /** iommu_get_msi_cookie (default: src/dma-iommu, the MSI-only cookie the doorbell mapping uses). */
+  readonly getMsiCookie?: (domain: IommuDomain, base: bigint) => number;
+  /** Opens a vfio-pci device file (default: src/vfio/pci). */
+  readonly openDevice?: (ctx: VfioPciContext) => VfioDeviceFile;
+}
+
+/** The driver a device must be bound to for VFIO to expose it. */
+export const VFIO_PCI_DRIVER = 'vfio-pci';
+
+export class VfioSystem {
+  readonly core: IommuCore;
+  readonly profile: KernelProfile;
+  readonly params: Type1Params;
+  readonly mm: AddressSpace;
+  /** Kernel log lines (pr_warn). */
+  readonly klog: string[] = [];
+  private readonly files = new Map<number, VfioFile>();
+  private readonly vgroups = new Map<number, VfioGroup>();
+  private nextFd = 3;
+  private readonly env: Type1Env;
+  private readonly openDevice: (ctx: VfioPciContext) => VfioDeviceFile;
+
+  constructor(o: VfioSystemOptions) {
+    this.core = o.core;
+    this.profile = o.profile ?? o.core.profile ?? kernelProfile();
+    this.params = { ...defaultType1Params(), ...o.params };
+    this.mm = o.mm ?? new AddressSpace();
+    this.openDevice = o.openDevice ?? openVfioPciDevice;
+    this.env = {
+      core: this.core,
+      profile: this.profile,
+      params: this.params,
+      mm: this.mm,
+      getMsiCookie: o.getMsiCookie ?? ((d, base) => iommuGetMsiCookie(d, base)),
+      log: (l) => this.klog.push(l),
+    };
+  }
+
+  file(fd: number): VfioFile | undefined {
+    return this.files.get(fd);
+  }
+
+  /** The container behind an fd (container fd, or a group fd's container). */
+  container(fd: number): VfioContainer | undefined {
+    const f = this.files.get(fd);
+    if (!f) return undefined;
+    return f.kind === 'container' ? f.container : f.group.container;
+  }
+
+  /** Which `/dev/vfio/<n>` nodes exist: groups with a device bound to vfio-pci. */
+  groupNodes(): number[] {
+    return this.core
+      .groups()
+      .filter((g) => g.devices.some((d) => d.driver === VFIO_PCI_DRIVER))
+      .map((g) => g.id);
+  }
+
+  /** open(2): an fd, or -errno (-ENOENT for a node that does not exist, -EBUSY for a group already open). */
+  open(path: string): number {
+    if (path === '/dev/vfio/vfio') {
+      return this.install({ kind: 'container', container: new VfioContainer(this.env) });
+    }
+    const m = /^\/dev\/vfio\/(\d+)$/.exec(path);
+    if (!m) return -ERRNO.ENOENT;
+    const id = Number(m[1]);
+    const ig = this.core.group(id);
+    if (!ig || !ig.devices.some((d) => d.driver === VFIO_PCI_DRIVER)) return -ERRNO.ENOENT;
+    let g = this.vgroups.get(id);
+    if (!g) {
+      g = new VfioGroup(ig);
+      this.vgroups.set(id, g);
+    }
+    if (g.opened) return -ERRNO.EBUSY;
+    g.opened = true;
+    return this.install({ kind: 'group', group: g });
+  }
+
+  private install(f: VfioFile): number {
+    const fd = this.nextFd++;
+    this.files.set(fd, f);
+    return fd;
+  }
+
+  /** close(2). Closing a group fd detaches it from its container once no device fd holds it. */
+  close(fd: number): number {
+    const f = this.files.get(fd);
+    if (!f) return -ERRNO.EBADF;
+    this.files.delete(fd);
+    if (f.kind === 'device') {
+      f.device.close();
+      f.group.containerUsers--;
+      this.maybeReleaseGroup(f.group);
+    } else if (f.kind === 'group') {
+      this.maybeReleaseGroup(f.group);
+    }
+    return 0;
+  }
+
+  private maybeReleaseGroup(g: VfioGroup): void {
+    const groupFdOpen = [...this.files.values()].some((x) => x.kind === 'group' && x.group === g);
+    const devicesOpen = [...this.files.values()].some((x) => x.kind === 'device' && x.group === g);
+    if (groupFdOpen || devicesOpen) return;
+    // vfio_group_fops_release
+    if (g.container) g.container.detachGroup(g);
+    g.opened = false;
+  }
+
+  /** ioctl(2) on the user's bytes (`arg` is the buffer for pointer arguments, a number otherwise). */
+  ioctl(fd: number, cmd: number, arg?: Uint8Array | number): number {
+    const f = this.files.get(fd);
+    if (!f) return -ERRNO.EBADF;
+    switch (f.kind) {
+      case 'container':
+        return f.container.ioctl(cmd, arg);
+      case 'device':
+        return arg instanceof Uint8Array ? f.device.ioctl(cmd, arg) : f.device.ioctl(cmd, new Uint8Array(0));
+      case 'group':
+        return this.groupIoctl(f.group, cmd, arg);
+    }
+  }
+
+  /** vfio_group_fops_unl_ioctl */
+  private groupIoctl(g: VfioGroup, cmd: number, arg: Uint8Array | number | undefined): number {
+    switch (cmd) {
+      case VFIO_GROUP_GET_STATUS:
+        return g.getStatus(arg, this.core);
+      case VFIO_GROUP_SET_CONTAINER: {
+        if (!(arg instanceof Uint8Array) || arg.length < 4) return -ERRNO.EFAULT;
+        const target = this.files.get(getI32(arg, 0));
+        if (!target) return -ERRNO.EBADF;
+        if (g.container) return -ERRNO.EINVAL;
+        if (target.kind !== 'container') return -ERRNO[this.profile.setContainerForeignFdErrno];
+        return target.container.attachGroup(g);
+      }
+      case VFIO_GROUP_UNSET_CONTAINER:
+        return g.unsetContainer();
+      case VFIO_GROUP_GET_DEVICE_FD:
+        return this.getDeviceFd(g, arg);
+      default:
+        return -ERRNO.ENOTTY;
+    }
+  }
+
+  /** vfio_group_ioctl_get_device_fd */
+  private getDeviceFd(g: VfioGroup, arg: Uint8Array | number | undefined): number {
+    if (!(arg instanceof Uint8Array)) return -ERRNO.EFAULT;
+    const name = getCString(arg);
+    if (name === undefined) return -ERRNO.EFAULT;
+    const dev = g.iommuGroup.devices.find((d) => d.bdf === name && d.driver === VFIO_PCI_DRIVER);
+    if (!dev) return -ERRNO.ENODEV;
+    // vfio_device_assign_container
+    if (!g.container || !g.container.iommu || g.containerUsers === 0) return -ERRNO.EINVAL;
+    const file = this.openDevice({ core: this.core, device: dev, profile: this.profile });
+    g.containerUsers++;
+    return this.install({ kind: 'device', device: file, group: g });
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * The typed convenience layer: builds the uapi byte buffers, calls the byte layer (`VfioSystem.ioctl`)
+ * and decodes what the kernel wrote back. It never bypasses the bytes.
+ */
+import {
+  CAP_HEADER_SIZE,
+  DMA_MAP_SIZE,
+  DMA_UNMAP_SIZE,
+  GROUP_STATUS_SIZE,
+  TYPE1_INFO_SIZE,
+  VFIO_GROUP_GET_DEVICE_FD,
+  VFIO_GROUP_GET_STATUS,
+  VFIO_GROUP_SET_CONTAINER,
+  VFIO_IOMMU_GET_INFO,
+  VFIO_IOMMU_MAP_DMA,
+  VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
+  VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION,
+  VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
+  VFIO_IOMMU_UNMAP_DMA,
+  cString,
+  getU16,
+  getU32,
+  getU64,
+  intArg,
+  putU32,
+  putU64,
+} from '../uapi/vfio-type1.js';
+import type { VfioSystem } from './system.js';
+
+export interface DmaMapFields {
+  argsz: number;
+  flags: number;
+  vaddr: bigint;
+  iova: bigint;
+  size: bigint;
+}
+
+export interface DmaUnmapFields {
+  argsz: number;
+  flags: number;
+  iova: bigint;
+  size: bigint;
+}
+
+/** Encodes a vfio_iommu_type1_dma_map; the buffer is max(argsz, 32) bytes long (at least what the kernel reads). */
+export function encodeDmaMap(f: DmaMapFields, bufLen = Math.max(f.argsz, DMA_MAP_SIZE)): Uint8Array {
+  const b = new Uint8Array(bufLen);
+  putU32(b, 0, f.argsz);
+  putU32(b, 4, f.flags);
+  putU64(b, 8, f.vaddr);
+  putU64(b, 16, f.iova);
+  putU64(b, 24, f.size);
+  return b;
+}
+
+export function decodeDmaMap(b: Uint8Array): DmaMapFields {
+  return {
+    argsz: getU32(b, 0),
+    flags: getU32(b, 4),
+    vaddr: getU64(b, 8),
+    iova: getU64(b, 16),
+    size: getU64(b, 24),
+  };
+}
+
+export function encodeDmaUnmap(f: DmaUnmapFields, bufLen = Math.max(f.argsz, DMA_UNMAP_SIZE)): Uint8Array {
+  const b = new Uint8Array(bufLen);
+  putU32(b, 0, f.argsz);
+  putU32(b, 4, f.flags);
+  putU64(b, 8, f.iova);
+  putU64(b, 16, f.size);
+  return b;
+}
+
+export function decodeDmaUnmap(b: Uint8Array): DmaUnmapFields {
+  return { argsz: getU32(b, 0), flags: getU32(b, 4), iova: getU64(b, 8), size: getU64(b, 16) };
+}
+
+export interface IoctlResult<T> {
+  /** ioctl return: >= 0, or -errno. */
+  readonly rc: number;
+  readonly out: T;
+  readonly buf: Uint8Array;
+}
+
+export function mapDma(sys: VfioSystem, fd: number, f: DmaMapFields): IoctlResult<DmaMapFields> {
+  const buf = encodeDmaMap(f);
+  const rc = sys.ioctl(fd, VFIO_IOMMU_MAP_DMA, buf);
+  return { rc, out: decodeDmaMap(buf), buf };
+}
+
+export function unmapDma(sys: VfioSystem, fd: number, f: DmaUnmapFields): IoctlResult<DmaUnmapFields> {
+  const buf = encodeDmaUnmap(f);
+  const rc = sys.ioctl(fd, VFIO_IOMMU_UNMAP_DMA, buf);
+  return { rc, out: decodeDmaUnmap(buf), buf };
+}
+
+export interface GroupStatus {
+  argsz: number;
+  flags: number;
+}
+
+export function groupStatus(sys: VfioSystem, groupFd: number): IoctlResult<GroupStatus> {
+  const buf = new Uint8Array(GROUP_STATUS_SIZE);
+  putU32(buf, 0, GROUP_STATUS_SIZE);
+  const rc = sys.ioctl(groupFd, VFIO_GROUP_GET_STATUS, buf);
+  return { rc, out: { argsz: getU32(buf, 0), flags: getU32(buf, 4) }, buf };
+}
+
+export function setContainer(sys: VfioSystem, groupFd: number, containerFd: number): number {
+  return sys.ioctl(groupFd, VFIO_GROUP_SET_CONTAINER, intArg(containerFd));
+}
+
+export function getDeviceFd(sys: VfioSystem, groupFd: number, bdf: string): number {
+  return sys.ioctl(groupFd, VFIO_GROUP_GET_DEVICE_FD, cString(bdf));
+}
+
+export interface Type1InfoHeader {
+  argsz: number;
+  flags: number;
+  iovaPgsizes: bigint;
+  capOffset: number;
+}
+
+export function decodeType1Info(b: Uint8Array): Type1InfoHeader {
+  return {
+    argsz: getU32(b, 0),
+    flags: getU32(b, 4),
+    iovaPgsizes: getU64(b, 8),
+    capOffset: b.length >= 20 ? getU32(b, 16) : 0,
+  };
+}
+
+/** VFIO_IOMMU_GET_INFO into a zeroed buffer of `argsz` bytes (or `bufLen`). */
+export function getInfo(
+  sys: VfioSystem,
+  fd: number,
+  argsz: number,
+  bufLen = Math.max(argsz, TYPE1_INFO_SIZE),
+) {
+  const buf = new Uint8Array(bufLen);
+  putU32(buf, 0, argsz);
+  const rc = sys.ioctl(fd, VFIO_IOMMU_GET_INFO, buf);
+  return { rc, out: decodeType1Info(buf), buf };
+}
+
+export type DecodedCap =
+  | {
+      off: number;
+      id: number;
+      version: number;
+      next: number;
+      name: 'IOVA_RANGE';
+      nrIovas: number;
+      reserved: number;
+      ranges: { start: bigint; end: bigint }[];
+    }
+  | {
+      off: number;
+      id: number;
+      version: number;
+      next: number;
+      name: 'MIGRATION';
+      flags: number;
+      pgsizeBitmap: bigint;
+      maxDirtyBitmapSize: bigint;
+    }
+  | { off: number; id: number; version: number; next: number; name: 'DMA_AVAIL'; avail: number }
+  | { off: number; id: number; version: number; next: number; name: 'UNKNOWN' }
+  | { off: number; error: 'beyond_buffer'; len: number };
+
+/** Walks a type1 capability chain in an info buffer of `len` valid bytes, from `first` (at most 32 caps). */
+export function decodeType1Caps(b: Uint8Array, len: number, first: number): DecodedCap[] {
+  const out: DecodedCap[] = [];
+  let off = first;
+  for (let guard = 0; off !== 0 && guard < 32; guard++) {
+    if (off + CAP_HEADER_SIZE > len) {
+      out.push({ off, error: 'beyond_buffer', len });
+      break;
+    }
+    const id = getU16(b, off);
+    const version = getU16(b, off + 2);
+    const next = getU32(b, off + 4);
+    const h = { off, id, version, next };
+    if (id === VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE && off + 16 <= b.length) {
+      const nr = getU32(b, off + 8);
+      const ranges: { start: bigint; end: bigint }[] = [];
+      for (let i = 0; i < nr && off + 32 + 16 * i <= b.length; i++) {
+        ranges.push({ start: getU64(b, off + 16 + 16 * i), end: getU64(b, off + 24 + 16 * i) });
+      }
+      out.push({ ...h, name: 'IOVA_RANGE', nrIovas: nr, reserved: getU32(b, off + 12), ranges });
+    } else if (id === VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION && off + 32 <= b.length) {
+      out.push({
+        ...h,
+        name: 'MIGRATION',
+        flags: getU32(b, off + 8),
+        pgsizeBitmap: getU64(b, off + 16),
+        maxDirtyBitmapSize: getU64(b, off + 24),
+      });
+    } else if (id === VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL && off + 12 <= b.length) {
+      out.push({ ...h, name: 'DMA_AVAIL', avail: getU32(b, off + 8) });
+    } else {
+      out.push({ ...h, name: 'UNKNOWN' });
+    }
+    off = next;
+  }
+  return out;
+}

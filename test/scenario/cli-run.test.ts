@@ -1,0 +1,88 @@
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCli } from '../cli/run-cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'iovamap-run-'));
+const file = (name: string, text: string): string => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+
+test('iovamap run prints the oracle-format lines of a shipped scenario', () => {
+  const r = runCli([
+    'run',
+    'probe_full',
+    '--platform',
+    'qemu-virt-smmuv3-gicv3',
+    '--kernel',
+    '6.1',
+    '--var',
+    'fill=0',
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^CASE set_iommu_type1v2 rc=0 errno=0$/m);
+  assert.match(r.stdout, /^RANGE idx=1 start=0x0000000008100000 end=0x0000ffffffffffff$/m);
+  assert.match(r.stdout, /^CASE c_hole0_map_at_start rc=-1 errno=EINVAL /m);
+});
+
+test('a scenario that stops with exit gives status 1 (GICv2m without allow_unsafe_interrupts)', () => {
+  const r = runCli(['run', 'probe_attach', '--platform', 'qemu-virt-smmuv3-gicv2']);
+  assert.equal(r.status, 1);
+  assert.match(r.stdout, /^CASE set_iommu_type1v2 rc=-1 errno=EPERM$/m);
+  const ok = runCli([
+    'run',
+    'probe_attach',
+    '--platform',
+    'qemu-virt-smmuv3-gicv2',
+    '--param',
+    'allow_unsafe_interrupts=Y',
+  ]);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /^CASE set_iommu_type1v2 rc=0 errno=0$/m);
+});
+
+for (const [what, text, re] of [
+  [
+    'unknown ioctl',
+    'name: t\nplatform: qemu-q35-intel-iommu\nsteps:\n  - ioctl: { name: x, fd: c, cmd: VFIO_NOPE }\n',
+    /:4: .*unknown ioctl "VFIO_NOPE"/,
+  ],
+  [
+    'bad number',
+    'name: t\nplatform: qemu-q35-intel-iommu\nsteps:\n  - open_container: { name: c }\n  - map_dma: { name: m, iova: 12abc, size: 4096 }\n',
+    /:5:\d+: .*bad number/,
+  ],
+  [
+    'missing field',
+    'name: t\nplatform: qemu-q35-intel-iommu\nsteps:\n  - check_extension: { name: e }\n',
+    /:4:\d+: .*missing field "ext"/,
+  ],
+  [
+    'unknown handle at run time',
+    'name: t\nplatform: qemu-q35-intel-iommu\nsteps:\n  - get_api_version: { name: v }\n',
+    /:4:\d+: .*no open file named "container"/,
+  ],
+  ['unknown platform', 'name: t\nplatform: qemu-nope\nsteps: []\n', /qemu-nope/],
+] as const) {
+  test(`iovamap run reports a scenario mistake with its line, exit 2, no stack trace: ${what}`, () => {
+    const r = runCli(['run', file(`${what.replace(/ /g, '_')}.yaml`, text)]);
+    assert.equal(r.status, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, re);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
+}
+
+test('iovamap run: missing file and bad options', () => {
+  const r = runCli(['run', join(dir, 'nope.yaml')]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /cannot read scenario/);
+  const k = runCli(['run', 'probe_full', '--kernel', '5.4']);
+  assert.equal(k.status, 2);
+  const p = runCli(['run', 'probe_full', '--param', 'colour=blue']);
+  assert.equal(p.status, 2);
+  assert.match(p.stderr, /unknown module parameter/);
+});
