@@ -43,6 +43,18 @@ export class IovaDomain {
     return granuleShift(this.tree.granule);
   }
 
+  /** iova_offset(): the address bits below the granule. */
+  iovaOffset(addr: bigint): bigint {
+    return addr & BigInt(this.tree.granule - 1);
+  }
+
+  /** iova_align(): a byte size rounded up to the granule (u64; undefined if that overflows). */
+  iovaAlign(size: bigint): bigint | undefined {
+    const g = BigInt(this.tree.granule);
+    const r = ((size + g - 1n) / g) * g;
+    return size < 0n || r >= 1n << 64n ? undefined : r;
+  }
+
   get startPfn(): number {
     return this.tree.startPfn;
   }

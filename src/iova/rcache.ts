@@ -71,7 +71,7 @@ export class IovaRcaches {
 
   // iova_rcache_insert -> __iova_rcache_insert. False when the class is not cached.
   insert(pfn: number, size: number): boolean {
-    if (!(size <= MAX_CACHED)) return false; // log_size >= IOVA_RANGE_CACHE_MAX_SIZE
+    if (!(size <= MAX_CACHED) || (size | 0) !== size) return false; // log_size >= IOVA_RANGE_CACHE_MAX_SIZE
     const rc = this.caches[cacheOrder(size)]!;
     const full = this.magSize;
     let toFree: Magazine | null = null;
@@ -105,7 +105,7 @@ export class IovaRcaches {
   // iova_rcache_get -> __iova_rcache_get(rcache, limit_pfn - size); `limitPfn` is exclusive here
   // (alloc_iova_fast passes limit_pfn + 1). 0 on a miss.
   get(size: number, limitPfn: number): number {
-    if (!(size <= MAX_CACHED)) return 0;
+    if (!(size <= MAX_CACHED) || (size | 0) !== size) return 0;
     const rc = this.caches[cacheOrder(size)]!;
     if (rc.loaded.size === 0) {
       if (rc.prev.size !== 0) {
