@@ -19,7 +19,9 @@
  * (sizes 2..256 pages, every size the range caches and the traces use) the aggregates also hold, per k,
  * the largest aligned capacity `pfn_lo - ALIGN(glo, 2^k)`, stored as clamp(cap - 2^(k-1), 0, 2^(k-1))
  * in a byte: an aligned size s of order k lies in (2^(k-1), 2^k], so "cap >= s" is exactly
- * "byte >= s - 2^(k-1)". Larger alignments use the largest-gap bound (exact answers, more visits).
+ * "byte >= s - 2^(k-1)". Bytes are kept below 128 (order 8 clamps at 127, so exactly 256 pages falls
+ * back to the bound below) so that eight of them are combined with 32-bit SWAR arithmetic. Larger
+ * alignments use the largest-gap bound (exact answers, just more nodes visited).
  *
  * The free space below the lowest node (the frontier of a top-down allocator) changes with almost every
  * allocation there; it is left out of the aggregates and checked last, explicitly.
@@ -39,30 +41,29 @@ function capByte(w0: number, w1: number, k: number): number {
   return ((i < 4 ? w0 : w1) >>> ((i & 3) << 3)) & 0xff;
 }
 
+/** Cap words when every order is saturated (order 8 clamps at 127). */
 const SAT0 = 0x08040201;
-const SAT1 = 0x80402010 | 0;
+const SAT1 = 0x7f402010;
+/** Highest `need` a cap byte can answer exactly. */
+const MAX_NEED = 127;
+const H = 0x80808080 | 0;
+
+/** Per byte of two words of 7-bit values: 0x80 where a >= b, else 0. */
+function geMask(a: number, b: number): number {
+  return ((a | H) - b) & H;
+}
 
 /** Did every byte that went down from `was` to `now` lie strictly below the aggregate `agg`? */
 function lanesStay(was: number, now: number, agg: number): boolean {
   if (was === now) return true;
-  for (let sh = 0; sh < 32; sh += 8) {
-    const w = (was >>> sh) & 0xff;
-    if (((now >>> sh) & 0xff) < w && w >= ((agg >>> sh) & 0xff)) return false;
-  }
-  return true;
+  const down = ~geMask(now, was) & H;
+  return (down & geMask(was, agg)) === 0;
 }
 
-/** Bytewise max of two packed words (bytes <= 128). */
+/** Bytewise max of two packed words of 7-bit values. */
 function bmax(a: number, b: number): number {
-  if (a === b || b === 0) return a;
-  if (a === 0) return b;
-  let r = 0;
-  for (let sh = 0; sh < 32; sh += 8) {
-    const x = (a >>> sh) & 0xff;
-    const y = (b >>> sh) & 0xff;
-    r |= (x > y ? x : y) << sh;
-  }
-  return r;
+  const m = Math.imul(geMask(a, b) >>> 7, 0xff);
+  return (a & m) | (b & ~m);
 }
 
 export class FastIovaTree implements IovaTree {
@@ -216,7 +217,7 @@ export class FastIovaTree implements IovaTree {
         for (let k = 0; k < CAP_ORDERS; k++) {
           const half = 1 << k;
           let v = gi - (ng & ((half << 1) - 1)) - half;
-          v = v <= 0 ? 0 : v >= half ? half : v;
+          v = v <= 0 ? 0 : v >= half ? (half > MAX_NEED ? MAX_NEED : half) : v > MAX_NEED ? MAX_NEED : v;
           if (k < 4) w0 |= v << (k << 3);
           else w1 |= v << ((k - 4) << 3);
         }
@@ -586,13 +587,13 @@ export class FastIovaTree implements IovaTree {
   /** fits() through the entry's capacity words where they are exact (orders 0..8, not the lowest). */
   private fitsQ(e: number, size: number, align: number, k: number, need: number): boolean {
     if (k === 0) return this.E[e * 4]! - this.E[e * 4 + 2]! >= size;
-    if (k > CAP_ORDERS || this.E[e * 4 + 2] === 0) return this.fits(e, size, align);
+    if (k > CAP_ORDERS || need > MAX_NEED || this.E[e * 4 + 2] === 0) return this.fits(e, size, align);
     return capByte(this.I[e * 4 + 1]!, this.I[e * 4 + 2]!, k) >= need;
   }
 
   /** May inner entry e hold a fit? Exact for orders 0..8, a bound above. */
   private childMay(e: number, size: number, k: number, need: number): boolean {
-    if (k === 0 || k > CAP_ORDERS) return this.E[e * 4]! >= size;
+    if (k === 0 || k > CAP_ORDERS || need > MAX_NEED) return this.E[e * 4]! >= size;
     return capByte(this.I[e * 4 + 1]!, this.I[e * 4 + 2]!, k) >= need;
   }
 
