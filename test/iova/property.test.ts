@@ -331,8 +331,8 @@ test('deep trees (several B+-tree levels, splits and emptied leaves) answer like
     s ^= s << 5;
     return (s >>> 0) % n;
   };
-  for (let step = 0; step < 40_000; step++) {
-    const growing = step % 10_000 < 6_000;
+  for (let step = 0; step < 30_000; step++) {
+    const growing = step % 7_500 < 4_500;
     if (rnd(100) < (growing ? 70 : 30) || p.nodes.length === 0) {
       const size = 1 + rnd(rnd(4) === 0 ? 200 : 8);
       const limit = rnd(3) === 0 ? 0xfffffffff : 0xfffff;
