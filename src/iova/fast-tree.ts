@@ -32,6 +32,8 @@ import { IOVA_ANCHOR, alignDown, alignUp, allocAlignment, granuleShift, isModelP
 const NIL = 0;
 /** Items per block. */
 const B = 16;
+/** Stride of an entry in E (float: 3 values) and I (int32: 3 values). */
+const ES = 3;
 /** Alignment orders with an exact capacity aggregate (2^1 .. 2^8 pages). */
 const CAP_ORDERS = 8;
 
@@ -84,9 +86,9 @@ export class FastIovaTree implements IovaTree {
   private sFree: number[] = [];
   private sUsed = 1;
 
-  // blocks: bCount, bParent, bIsLeaf, leaf links; entry e = b*B + i has four slots in E (float) and I
-  // (int32). Leaf entry: E = [pfn_lo, pfn_hi, glo, -], I = [handle, cap word 0, cap word 1, -].
-  // Inner entry: E = [child's largest gap, child's lowest pfn_lo, -, -], I = [child, cap words, -].
+  // blocks: bCount, bParent, bIsLeaf, leaf links; entry e = b*B + i has three slots in E (float) and
+  // I (int32). Leaf entry: E = [pfn_lo, pfn_hi, glo], I = [handle, cap word 0, cap word 1].
+  // Inner entry: E = [child's largest gap, child's lowest pfn_lo, -], I = [child, cap words].
   private bCap = 0;
   private bCount = new Int32Array(0);
   private bParent = new Int32Array(0);
@@ -151,14 +153,14 @@ export class FastIovaTree implements IovaTree {
       r.set(o);
       return r;
     };
-    const e = new Float64Array(c * B * 4);
+    const e = new Float64Array(c * B * ES);
     e.set(this.E);
     this.E = e;
     this.bCount = i32(this.bCount, 1);
     this.bParent = i32(this.bParent, 1);
     this.bPrev = i32(this.bPrev, 1);
     this.bNext = i32(this.bNext, 1);
-    this.I = i32(this.I, B * 4);
+    this.I = i32(this.I, B * ES);
     const l = new Uint8Array(c);
     l.set(this.bIsLeaf);
     this.bIsLeaf = l;
@@ -197,17 +199,17 @@ export class FastIovaTree implements IovaTree {
     const n = base + this.bCount[leaf]!;
     const iv = this.I;
     let e = base;
-    while (e < n && iv[e * 4] !== x) e++;
+    while (e < n && iv[e * ES] !== x) e++;
     return e;
   }
 
   /** Own capacity words of leaf entry e from its gap (zero for the lowest node, see the header). */
   private ownCaps(e: number): void {
-    const glo = this.E[e * 4 + 2]!;
+    const glo = this.E[e * ES + 2]!;
     let w0 = 0;
     let w1 = 0;
     if (glo !== 0) {
-      const g = this.E[e * 4]! - glo;
+      const g = this.E[e * ES]! - glo;
       if (g >= 512) {
         w0 = SAT0;
         w1 = SAT1;
@@ -223,8 +225,8 @@ export class FastIovaTree implements IovaTree {
         }
       }
     }
-    this.I[e * 4 + 1] = w0;
-    this.I[e * 4 + 2] = w1;
+    this.I[e * ES + 1] = w0;
+    this.I[e * ES + 2] = w1;
   }
 
   // ---- aggregates
@@ -239,7 +241,7 @@ export class FastIovaTree implements IovaTree {
     if (this.bIsLeaf[b] === 1) {
       const ev = this.E;
       const iv = this.I;
-      for (let e = base * 4; e < end * 4; e += 4) {
+      for (let e = base * ES; e < end * ES; e += ES) {
         const glo = ev[e + 2]!;
         if (glo === 0) continue; // the lowest node's gap is not aggregated
         const g = ev[e]! - glo;
@@ -251,11 +253,11 @@ export class FastIovaTree implements IovaTree {
         if (w1 !== c1 && c1 !== SAT1) c1 = bmax(c1, w1);
       }
       if (mg < 0) mg = 0;
-      this.aMinLo = ev[base * 4]!;
+      this.aMinLo = ev[base * ES]!;
     } else {
       const ev = this.E;
       const iv = this.I;
-      for (let e = base * 4; e < end * 4; e += 4) {
+      for (let e = base * ES; e < end * ES; e += ES) {
         const g = ev[e]!;
         if (g > mg) mg = g;
         const w0 = iv[e + 1]!;
@@ -263,7 +265,7 @@ export class FastIovaTree implements IovaTree {
         if (w0 !== c0 && c0 !== SAT0) c0 = bmax(c0, w0);
         if (w1 !== c1 && c1 !== SAT1) c1 = bmax(c1, w1);
       }
-      this.aMinLo = this.E[base * 4 + 1]!;
+      this.aMinLo = this.E[base * ES + 1]!;
     }
     this.aMg = mg;
     this.aC0 = c0;
@@ -274,7 +276,7 @@ export class FastIovaTree implements IovaTree {
     const base = p * B;
     const n = this.bCount[p]!;
     const iv = this.I;
-    for (let i = 0; i < n; i++) if (iv[(base + i) * 4] === b) return i;
+    for (let i = 0; i < n; i++) if (iv[(base + i) * ES] === b) return i;
     return -1;
   }
 
@@ -285,15 +287,15 @@ export class FastIovaTree implements IovaTree {
     this.aggregate(b);
     const e = p * B + this.indexInParent(b, p);
     const changed =
-      this.E[e * 4] !== this.aMg ||
-      this.I[e * 4 + 1] !== this.aC0 ||
-      this.I[e * 4 + 2] !== this.aC1 ||
-      this.E[e * 4 + 1] !== this.aMinLo;
+      this.E[e * ES] !== this.aMg ||
+      this.I[e * ES + 1] !== this.aC0 ||
+      this.I[e * ES + 2] !== this.aC1 ||
+      this.E[e * ES + 1] !== this.aMinLo;
     if (changed) {
-      this.E[e * 4] = this.aMg;
-      this.I[e * 4 + 1] = this.aC0;
-      this.I[e * 4 + 2] = this.aC1;
-      this.E[e * 4 + 1] = this.aMinLo;
+      this.E[e * ES] = this.aMg;
+      this.I[e * ES + 1] = this.aC0;
+      this.I[e * ES + 2] = this.aC1;
+      this.E[e * ES + 1] = this.aMinLo;
     }
     return changed;
   }
@@ -310,7 +312,7 @@ export class FastIovaTree implements IovaTree {
       const p = this.bParent[b]!;
       if (p === NIL) return;
       this.aggregate(b);
-      const e = (p * B + this.indexInParent(b, p)) * 4;
+      const e = (p * B + this.indexInParent(b, p)) * ES;
       const og = E[e]!;
       const o0 = I[e + 1]!;
       const o1 = I[e + 2]!;
@@ -326,7 +328,7 @@ export class FastIovaTree implements IovaTree {
       const pp = this.bParent[p]!;
       if (pp === NIL) return;
       if (oMin === this.aMinLo) {
-        const pe = (pp * B + this.indexInParent(p, pp)) * 4;
+        const pe = (pp * B + this.indexInParent(p, pp)) * ES;
         if ((g >= og || og < E[pe]!) && lanesStay(o0, c0, I[pe + 1]!) && lanesStay(o1, c1, I[pe + 2]!)) {
           this.raise(p, g, c0, c1);
           return;
@@ -345,16 +347,16 @@ export class FastIovaTree implements IovaTree {
   private raise(b: number, g: number, c0: number, c1: number): void {
     for (let p = this.bParent[b]!; p !== NIL; b = p, p = this.bParent[p]!) {
       const e = p * B + this.indexInParent(b, p);
-      const og = this.E[e * 4]!;
-      const o0 = this.I[e * 4 + 1]!;
-      const o1 = this.I[e * 4 + 2]!;
+      const og = this.E[e * ES]!;
+      const o0 = this.I[e * ES + 1]!;
+      const o1 = this.I[e * ES + 2]!;
       const ng = g > og ? g : og;
       const n0 = bmax(o0, c0);
       const n1 = bmax(o1, c1);
       if (ng === og && n0 === o0 && n1 === o1) return;
-      this.E[e * 4] = ng;
-      this.I[e * 4 + 1] = n0;
-      this.I[e * 4 + 2] = n1;
+      this.E[e * ES] = ng;
+      this.I[e * ES + 1] = n0;
+      this.I[e * ES + 2] = n1;
       g = ng;
       c0 = n0;
       c1 = n1;
@@ -381,7 +383,7 @@ export class FastIovaTree implements IovaTree {
 
   private succ(x: number): number {
     const e = this.nextEntry(this.entry(x));
-    return e < 0 ? NIL : this.I[e * 4]!;
+    return e < 0 ? NIL : this.I[e * ES]!;
   }
 
   /** The leaf whose key range holds `key` (the first leaf when key is below everything). */
@@ -390,8 +392,8 @@ export class FastIovaTree implements IovaTree {
     while (this.bIsLeaf[b] === 0) {
       const base = b * B;
       let i = this.bCount[b]! - 1;
-      while (i > 0 && this.E[(base + i) * 4 + 1]! > key) i--;
-      b = this.I[(base + i) * 4]!;
+      while (i > 0 && this.E[(base + i) * ES + 1]! > key) i--;
+      b = this.I[(base + i) * ES]!;
     }
     return b;
   }
@@ -402,7 +404,7 @@ export class FastIovaTree implements IovaTree {
     for (;;) {
       const base = leaf * B;
       const end = base + this.bCount[leaf]!;
-      for (let e = base; e < end; e++) if (this.E[e * 4]! >= key) return e;
+      for (let e = base; e < end; e++) if (this.E[e * ES]! >= key) return e;
       leaf = this.bNext[leaf]!;
       if (leaf === NIL) return -1;
     }
@@ -416,8 +418,8 @@ export class FastIovaTree implements IovaTree {
     const n = this.bCount[b]!;
     const from = base + i;
     const to = base + n;
-    this.E.copyWithin((from + 1) * 4, from * 4, to * 4);
-    this.I.copyWithin((from + 1) * 4, from * 4, to * 4);
+    this.E.copyWithin((from + 1) * ES, from * ES, to * ES);
+    this.I.copyWithin((from + 1) * ES, from * ES, to * ES);
     this.bCount[b] = n + 1;
   }
 
@@ -425,10 +427,10 @@ export class FastIovaTree implements IovaTree {
   private insertAt(b: number, i: number, x: number, glo: number): void {
     this.openAt(b, i);
     const e = b * B + i;
-    this.I[e * 4] = x;
-    this.E[e * 4] = this.S[x * 4]!;
-    this.E[e * 4 + 1] = this.S[x * 4 + 1]!;
-    this.E[e * 4 + 2] = glo;
+    this.I[e * ES] = x;
+    this.E[e * ES] = this.S[x * 4]!;
+    this.E[e * ES + 1] = this.S[x * 4 + 1]!;
+    this.E[e * ES + 2] = glo;
     this.S[x * 4 + 2] = b;
   }
 
@@ -438,8 +440,8 @@ export class FastIovaTree implements IovaTree {
     const n = this.bCount[b]!;
     const from = base + i;
     const to = base + n;
-    this.E.copyWithin(from * 4, (from + 1) * 4, to * 4);
-    this.I.copyWithin(from * 4, (from + 1) * 4, to * 4);
+    this.E.copyWithin(from * ES, (from + 1) * ES, to * ES);
+    this.I.copyWithin(from * ES, (from + 1) * ES, to * ES);
     this.bCount[b] = n - 1;
   }
 
@@ -449,7 +451,7 @@ export class FastIovaTree implements IovaTree {
     let p = this.bParent[b]!;
     if (p === NIL) {
       p = this.newBlock(false);
-      this.I[p * B * 4] = b;
+      this.I[p * B * ES] = b;
       this.bCount[p] = 1;
       this.bParent[b] = p;
       this.root = p;
@@ -462,23 +464,23 @@ export class FastIovaTree implements IovaTree {
     const from = b * B + half;
     const to = b * B + B;
     const rb = r * B;
-    this.E.copyWithin(rb * 4, from * 4, to * 4);
-    this.I.copyWithin(rb * 4, from * 4, to * 4);
+    this.E.copyWithin(rb * ES, from * ES, to * ES);
+    this.I.copyWithin(rb * ES, from * ES, to * ES);
     if (leaf) {
-      for (let i = 0; i < B - half; i++) this.S[this.I[(rb + i) * 4]! * 4 + 2] = r;
+      for (let i = 0; i < B - half; i++) this.S[this.I[(rb + i) * ES]! * 4 + 2] = r;
       const nx = this.bNext[b]!;
       this.bNext[r] = nx;
       if (nx !== NIL) this.bPrev[nx] = r;
       this.bPrev[r] = b;
       this.bNext[b] = r;
     } else {
-      for (let i = 0; i < B - half; i++) this.bParent[this.I[(rb + i) * 4]!] = r;
+      for (let i = 0; i < B - half; i++) this.bParent[this.I[(rb + i) * ES]!] = r;
     }
     this.bCount[b] = half;
     this.bCount[r] = B - half;
     const at = this.indexInParent(b, p) + 1;
     this.openAt(p, at);
-    this.I[(p * B + at) * 4] = r;
+    this.I[(p * B + at) * ES] = r;
     this.bParent[r] = p;
     this.store(b);
     this.store(r);
@@ -507,12 +509,12 @@ export class FastIovaTree implements IovaTree {
    */
   private linkBefore(x: number, en: number): void {
     let leaf = (en / B) | 0;
-    const next = this.I[en * 4]!;
-    const glo = this.E[en * 4 + 2]!;
-    const oldG = glo === 0 ? 0 : this.E[en * 4]! - glo;
-    const old0 = this.I[en * 4 + 1]!;
-    const old1 = this.I[en * 4 + 2]!;
-    this.E[en * 4 + 2] = this.S[x * 4 + 1]! + 1;
+    const next = this.I[en * ES]!;
+    const glo = this.E[en * ES + 2]!;
+    const oldG = glo === 0 ? 0 : this.E[en * ES]! - glo;
+    const old0 = this.I[en * ES + 1]!;
+    const old1 = this.I[en * ES + 2]!;
+    this.E[en * ES + 2] = this.S[x * 4 + 1]! + 1;
     this.ownCaps(en);
     if (glo === 0) this.lowest = x;
     let split = false;
@@ -531,10 +533,10 @@ export class FastIovaTree implements IovaTree {
       this.refreshAll(leaf); // structure or the leaf's lowest pfn_lo changed
       return;
     }
-    const newG = this.E[enow * 4]! - this.E[enow * 4 + 2]!;
+    const newG = this.E[enow * ES]! - this.E[enow * ES + 2]!;
     if (glo === 0) {
       // x is the new lowest node (not aggregated); next's remaining gap now counts: only growth
-      this.raise(leaf, newG, this.I[enow * 4 + 1]!, this.I[enow * 4 + 2]!);
+      this.raise(leaf, newG, this.I[enow * ES + 1]!, this.I[enow * ES + 2]!);
       return;
     }
     // next's gap shrank and x holds a part of it: nothing grew. The leaf's aggregate stays unless a
@@ -543,9 +545,9 @@ export class FastIovaTree implements IovaTree {
     if (p === NIL) return;
     const e = p * B + this.indexInParent(leaf, p);
     if (
-      (newG === oldG || oldG < this.E[e * 4]!) &&
-      lanesStay(old0, this.I[enow * 4 + 1]!, this.I[e * 4 + 1]!) &&
-      lanesStay(old1, this.I[enow * 4 + 2]!, this.I[e * 4 + 2]!)
+      (newG === oldG || oldG < this.E[e * ES]!) &&
+      lanesStay(old0, this.I[enow * ES + 1]!, this.I[e * ES + 1]!) &&
+      lanesStay(old1, this.I[enow * ES + 2]!, this.I[e * ES + 2]!)
     )
       return;
     this.refresh(leaf);
@@ -558,43 +560,43 @@ export class FastIovaTree implements IovaTree {
     const leaf = (ex / B) | 0;
     const nleaf = (en / B) | 0;
     const xi = ex - leaf * B;
-    this.E[en * 4 + 2] = this.E[ex * 4 + 2]!;
+    this.E[en * ES + 2] = this.E[ex * ES + 2]!;
     this.ownCaps(en);
     const wasLowest = x === this.lowest;
-    if (wasLowest) this.lowest = this.I[en * 4]!;
+    if (wasLowest) this.lowest = this.I[en * ES]!;
     this.removeAt(leaf, xi);
     this.S[x * 4 + 2] = NIL;
     this.sFree.push(x);
     this.count--;
     // next's merged gap contains x's gap, so within one leaf nothing is lost, and only next grew
     const en2 = nleaf === leaf ? en - 1 : en;
-    const glo = this.E[en2 * 4 + 2]!;
-    const g = glo === 0 ? 0 : this.E[en2 * 4]! - glo;
+    const glo = this.E[en2 * ES + 2]!;
+    const g = glo === 0 ? 0 : this.E[en2 * ES]! - glo;
     if (this.bCount[leaf] === 0) this.dropBlock(leaf);
     else if (nleaf !== leaf || xi === 0 || wasLowest) this.refresh(leaf);
     // (a new lowest node stops counting: that is a loss, not growth)
     if (wasLowest && nleaf !== leaf) this.refresh(nleaf);
-    else this.raise(nleaf, g, this.I[en2 * 4 + 1]!, this.I[en2 * 4 + 2]!);
+    else this.raise(nleaf, g, this.I[en2 * ES + 1]!, this.I[en2 * ES + 2]!);
   }
 
   // ---- the walk
 
   /** Does leaf entry e's own gap [glo, pfn_lo) hold an aligned block of `size`? */
   private fits(e: number, size: number, align: number): boolean {
-    return this.E[e * 4]! - alignUp(this.E[e * 4 + 2]!, align) >= size;
+    return this.E[e * ES]! - alignUp(this.E[e * ES + 2]!, align) >= size;
   }
 
   /** fits() through the entry's capacity words where they are exact (orders 0..8, not the lowest). */
   private fitsQ(e: number, size: number, align: number, k: number, need: number): boolean {
-    if (k === 0) return this.E[e * 4]! - this.E[e * 4 + 2]! >= size;
-    if (k > CAP_ORDERS || need > MAX_NEED || this.E[e * 4 + 2] === 0) return this.fits(e, size, align);
-    return capByte(this.I[e * 4 + 1]!, this.I[e * 4 + 2]!, k) >= need;
+    if (k === 0) return this.E[e * ES]! - this.E[e * ES + 2]! >= size;
+    if (k > CAP_ORDERS || need > MAX_NEED || this.E[e * ES + 2] === 0) return this.fits(e, size, align);
+    return capByte(this.I[e * ES + 1]!, this.I[e * ES + 2]!, k) >= need;
   }
 
   /** May inner entry e hold a fit? Exact for orders 0..8, a bound above. */
   private childMay(e: number, size: number, k: number, need: number): boolean {
-    if (k === 0 || k > CAP_ORDERS || need > MAX_NEED) return this.E[e * 4]! >= size;
-    return capByte(this.I[e * 4 + 1]!, this.I[e * 4 + 2]!, k) >= need;
+    if (k === 0 || k > CAP_ORDERS || need > MAX_NEED) return this.E[e * ES]! >= size;
+    return capByte(this.I[e * ES + 1]!, this.I[e * ES + 2]!, k) >= need;
   }
 
   /** Entry of the highest fitting node in block b's subtree, or -1. */
@@ -607,7 +609,7 @@ export class FastIovaTree implements IovaTree {
     }
     for (let e = base + n - 1; e >= base; e--) {
       if (!this.childMay(e, size, k, need)) continue;
-      const r = this.descend(this.I[e * 4]!, size, align, k, need);
+      const r = this.descend(this.I[e * ES]!, size, align, k, need);
       if (r >= 0) return r;
     }
     return -1;
@@ -624,7 +626,7 @@ export class FastIovaTree implements IovaTree {
       const pbase = p * B;
       for (let e = pbase + this.indexInParent(blk, p) - 1; e >= pbase; e--) {
         if (!this.childMay(e, size, k, need)) continue;
-        const r = this.descend(this.I[e * 4]!, size, align, k, need);
+        const r = this.descend(this.I[e * ES]!, size, align, k, need);
         if (r >= 0) return r;
       }
     }
@@ -643,22 +645,22 @@ export class FastIovaTree implements IovaTree {
     if (this.S[c * 4]! >= limit) {
       const el = this.lowestLoAtLeast(limit);
       // L's gap clipped at the limit
-      if (limit >= size && alignDown(limit - size, align) >= this.E[el * 4 + 2]!) {
+      if (limit >= size && alignDown(limit - size, align) >= this.E[el * ES + 2]!) {
         en = el;
         h = limit;
       } else {
         en = this.highestFitAtOrBelow(this.prevEntry(el), size, align);
-        h = en < 0 ? 0 : this.E[en * 4]!;
+        h = en < 0 ? 0 : this.E[en * ES]!;
       }
     } else {
       en = this.highestFitAtOrBelow(this.entry(c), size, align);
-      h = en < 0 ? 0 : this.E[en * 4]!;
+      h = en < 0 ? 0 : this.E[en * ES]!;
     }
     if (en < 0) return -1;
     const newPfn = alignDown(h - size, align);
     if (newPfn < low) return -1;
     // spec 6.7 (b): the pre-4.15 bottom-of-walk check refused a block starting exactly at start_pfn.
-    if (this.legacy411 && newPfn === this.startPfn && this.E[en * 4 + 2] === 0) return -1;
+    if (this.legacy411 && newPfn === this.startPfn && this.E[en * ES + 2] === 0) return -1;
     this.found = en;
     return newPfn;
   }
@@ -699,18 +701,18 @@ export class FastIovaTree implements IovaTree {
     // Nodes ending below pfn_lo cannot overlap: start at the node holding pfn_lo, or the next one.
     const f = this.findIova(lo);
     let e = f !== NIL ? this.entry(f) : this.lowestLoAtLeast(lo);
-    for (; e >= 0 && this.I[e * 4] !== this.anchor; e = this.nextEntry(e)) {
-      const nlo = this.E[e * 4]!;
-      const nhi = this.E[e * 4 + 1]!;
+    for (; e >= 0 && this.I[e * ES] !== this.anchor; e = this.nextEntry(e)) {
+      const nlo = this.E[e * ES]!;
+      const nhi = this.E[e * ES + 1]!;
       if (!(lo <= nhi && hi >= nlo)) break;
       if (lo < nlo) {
-        this.E[e * 4] = lo;
-        this.S[this.I[e * 4]! * 4] = lo;
+        this.E[e * ES] = lo;
+        this.S[this.I[e * ES]! * 4] = lo;
         this.ownCaps(e);
         this.refresh((e / B) | 0);
       }
       if (hi > nhi) lo = nhi + 1;
-      if (lo >= this.E[e * 4]! && hi <= nhi) return this.I[e * 4]!;
+      if (lo >= this.E[e * ES]! && hi <= nhi) return this.I[e * ES]!;
     }
     const x = this.newSlot(lo, hi);
     this.linkBefore(x, this.lowestLoAtLeast(lo));
@@ -723,9 +725,9 @@ export class FastIovaTree implements IovaTree {
     const leaf = this.leafFor(pfn);
     const base = leaf * B;
     for (let e = base + this.bCount[leaf]! - 1; e >= base; e--) {
-      if (this.E[e * 4]! <= pfn) {
-        const x = this.I[e * 4]!;
-        return pfn <= this.E[e * 4 + 1]! && x !== this.anchor ? x : NIL;
+      if (this.E[e * ES]! <= pfn) {
+        const x = this.I[e * ES]!;
+        return pfn <= this.E[e * ES + 1]! && x !== this.anchor ? x : NIL;
       }
     }
     return NIL;
@@ -772,11 +774,11 @@ export class FastIovaTree implements IovaTree {
   ranges(): Array<[number, number]> {
     const out: Array<[number, number]> = [];
     let leaf = this.root;
-    while (this.bIsLeaf[leaf] === 0) leaf = this.I[leaf * B * 4]!;
+    while (this.bIsLeaf[leaf] === 0) leaf = this.I[leaf * B * ES]!;
     for (; leaf !== NIL; leaf = this.bNext[leaf]!) {
       const base = leaf * B;
       for (let e = base; e < base + this.bCount[leaf]!; e++) {
-        if (this.I[e * 4] !== this.anchor) out.push([this.E[e * 4]!, this.E[e * 4 + 1]!]);
+        if (this.I[e * ES] !== this.anchor) out.push([this.E[e * ES]!, this.E[e * ES + 1]!]);
       }
     }
     return out;
@@ -794,24 +796,24 @@ export class FastIovaTree implements IovaTree {
         depths.push(depth);
         leaves.push(b);
         for (let e = b * B; e < b * B + n; e++) {
-          const x = this.I[e * 4]!;
+          const x = this.I[e * ES]!;
           if (this.S[x * 4 + 2] !== b) return `leaf of ${x}`;
-          if (this.S[x * 4] !== this.E[e * 4] || this.S[x * 4 + 1] !== this.E[e * 4 + 1])
+          if (this.S[x * 4] !== this.E[e * ES] || this.S[x * 4 + 1] !== this.E[e * ES + 1])
             return `pfns of ${x}`;
           order.push(e);
         }
         return null;
       }
       for (let i = 0; i < n; i++) {
-        const c = this.I[(b * B + i) * 4]!;
+        const c = this.I[(b * B + i) * ES]!;
         if (this.bParent[c] !== b) return `parent of block ${c}`;
         const err = visit(c, depth + 1);
         if (err) return err;
         this.aggregate(c);
         const j = b * B + i;
-        if (this.E[j * 4] !== this.aMg) return `max gap of block ${c}`;
-        if (this.I[j * 4 + 1] !== this.aC0 || this.I[j * 4 + 2] !== this.aC1) return `caps of block ${c}`;
-        if (this.E[j * 4 + 1] !== this.aMinLo) return `min lo of block ${c}`;
+        if (this.E[j * ES] !== this.aMg) return `max gap of block ${c}`;
+        if (this.I[j * ES + 1] !== this.aC0 || this.I[j * ES + 2] !== this.aC1) return `caps of block ${c}`;
+        if (this.E[j * ES + 1] !== this.aMinLo) return `min lo of block ${c}`;
       }
       return null;
     };
@@ -824,16 +826,16 @@ export class FastIovaTree implements IovaTree {
     }
     let prevHi = -1;
     for (const e of order) {
-      if (this.E[e * 4]! <= prevHi) return `overlap at ${this.E[e * 4]}`;
-      if (this.E[e * 4 + 2] !== prevHi + 1) return `gap start of ${this.E[e * 4]}`;
-      const w0 = this.I[e * 4 + 1];
-      const w1 = this.I[e * 4 + 2];
+      if (this.E[e * ES]! <= prevHi) return `overlap at ${this.E[e * ES]}`;
+      if (this.E[e * ES + 2] !== prevHi + 1) return `gap start of ${this.E[e * ES]}`;
+      const w0 = this.I[e * ES + 1];
+      const w1 = this.I[e * ES + 2];
       this.ownCaps(e);
-      if (w0 !== this.I[e * 4 + 1] || w1 !== this.I[e * 4 + 2]) return `own caps of ${this.E[e * 4]}`;
-      prevHi = this.E[e * 4 + 1]!;
+      if (w0 !== this.I[e * ES + 1] || w1 !== this.I[e * ES + 2]) return `own caps of ${this.E[e * ES]}`;
+      prevHi = this.E[e * ES + 1]!;
     }
-    if (this.I[order[order.length - 1]! * 4] !== this.anchor) return 'anchor not last';
-    if (this.I[order[0]! * 4] !== this.lowest) return 'lowest';
+    if (this.I[order[order.length - 1]! * ES] !== this.anchor) return 'anchor not last';
+    if (this.I[order[0]! * ES] !== this.lowest) return 'lowest';
     if (order.length !== this.count + 1) return 'count';
     return null;
   }
