@@ -381,11 +381,6 @@ export class FastIovaTree implements IovaTree {
     return pv === NIL ? -1 : pv * B + this.bCount[pv]! - 1;
   }
 
-  private succ(x: number): number {
-    const e = this.nextEntry(this.entry(x));
-    return e < 0 ? NIL : this.I[e * ES]!;
-  }
-
   /** The leaf whose key range holds `key` (the first leaf when key is below everything). */
   private leafFor(key: number): number {
     let b = this.root;
@@ -553,10 +548,8 @@ export class FastIovaTree implements IovaTree {
     this.refresh(leaf);
   }
 
-  /** Remove live node x (never the anchor); its gap joins its successor's. */
-  private unlink(x: number): void {
-    const ex = this.entry(x);
-    const en = this.nextEntry(ex);
+  /** Remove live node x at entry ex (never the anchor); its gap joins its successor's (entry en). */
+  private unlink(x: number, ex: number, en: number): void {
     const leaf = (ex / B) | 0;
     const nleaf = (en / B) | 0;
     const xi = ex - leaf * B;
@@ -745,14 +738,16 @@ export class FastIovaTree implements IovaTree {
   // __free_iova -> remove_iova
   freeIovaNode(x: number): void {
     if (!this.isLive(x) || x === this.anchor) return;
-    const next = this.succ(x);
+    const ex = this.entry(x);
+    const en = this.nextEntry(ex);
+    const next = this.I[en * ES]!;
     // __cached_rbnode_delete_update
     const c32 = this.cached32;
     const xlo = this.S[x * 4]!;
     if (x === c32 || (this.S[x * 4 + 1]! < this.dma32bitPfn && xlo >= this.S[c32 * 4]!)) this.cached32 = next;
     if (xlo < this.dma32bitPfn) this.max32AllocSize = this.dma32bitPfn;
     if (xlo >= this.S[this.cached * 4]!) this.cached = next;
-    this.unlink(x);
+    this.unlink(x, ex, en);
   }
 
   pfnLo(x: number): number {
