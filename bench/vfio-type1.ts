@@ -71,6 +71,8 @@ function pairs(sys: VfioSystem, c: number, live: number, count: number): number 
   putU64(m, 24, 0x1000n);
   const u = new Uint8Array(DMA_UNMAP_SIZE);
   putU32(u, 0, DMA_UNMAP_SIZE);
+  // UNMAP writes back the unmapped size, which is this same 0x1000 on success.
+  putU64(u, 16, 0x1000n);
   const base = Number(BASE);
   let x = 12345;
   const t0 = process.hrtime.bigint();
@@ -80,7 +82,6 @@ function pairs(sys: VfioSystem, c: number, live: number, count: number): number 
     // iova < 2^32 here: write the low word, high word stays 0.
     putU32(m, 16, iova);
     putU32(u, 8, iova);
-    putU64(u, 16, 0x1000n);
     if (sys.ioctl(c, VFIO_IOMMU_MAP_DMA, m) !== 0) throw new Error('map failed');
     if (sys.ioctl(c, VFIO_IOMMU_UNMAP_DMA, u) !== 0) throw new Error('unmap failed');
   }

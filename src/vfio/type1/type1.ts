@@ -542,6 +542,21 @@ export class VfioIommuType1 {
     const dflags =
       ((flags & VFIO_DMA_MAP_FLAG_READ) !== 0 ? DMA_READ : 0) |
       ((flags & VFIO_DMA_MAP_FLAG_WRITE) !== 0 ? DMA_WRITE : 0);
+    if (this.domains.length === 1) {
+      // Hot path: one domain and one user region behind the whole range.
+      const phys = this.env.mm.pinSingle(vaddrF, sizeF, (dflags & DMA_WRITE) !== 0);
+      if (phys >= 0) {
+        const prot =
+          ((dflags & DMA_READ) !== 0 ? IOMMU_READ : 0) |
+          ((dflags & DMA_WRITE) !== 0 ? IOMMU_WRITE : 0) |
+          IOMMU_CACHE;
+        const mrc = this.domains[0]!.domain.map(bigOfFrame(iovaF), bigOfFrame(phys), bigOfFrame(sizeF), prot);
+        if (mrc !== 0) return mrc;
+        this.dma.insert(iovaF, sizeF, vaddrF, dflags);
+        this.dmaAvail--;
+        return 0;
+      }
+    }
     if (this.domains.length > 0) {
       // vfio_pin_map_dma: pin (FOLL_WRITE for device writes), then map into every domain.
       const rc = this.env.mm.pinCheck(vaddrF, sizeF, (dflags & DMA_WRITE) !== 0);
