@@ -62,8 +62,12 @@ function fill(sys: VfioSystem, c: number, n: number): void {
   }
 }
 
-/** Nanoseconds per MAP+UNMAP pair at random odd pages among `live` mappings. */
-function pairs(sys: VfioSystem, c: number, live: number, count: number): number {
+/**
+ * Nanoseconds per MAP+UNMAP pair at random odd pages among `live` mappings: [wall, cpu]. CPU time
+ * (process.cpuUsage) is what the figures use: the build machine is shared, so wall time mostly measures
+ * the other processes.
+ */
+function pairs(sys: VfioSystem, c: number, live: number, count: number): [number, number] {
   const m = new Uint8Array(DMA_MAP_SIZE);
   putU32(m, 0, DMA_MAP_SIZE);
   putU32(m, 4, 3);
@@ -76,6 +80,7 @@ function pairs(sys: VfioSystem, c: number, live: number, count: number): number 
   const base = Number(BASE);
   let x = 12345;
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   for (let i = 0; i < count; i++) {
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     const iova = base + (x % live) * 0x2000 + 0x1000;
@@ -85,7 +90,8 @@ function pairs(sys: VfioSystem, c: number, live: number, count: number): number 
     if (sys.ioctl(c, VFIO_IOMMU_MAP_DMA, m) !== 0) throw new Error('map failed');
     if (sys.ioctl(c, VFIO_IOMMU_UNMAP_DMA, u) !== 0) throw new Error('unmap failed');
   }
-  return Number(process.hrtime.bigint() - t0) / count;
+  const cpu = process.cpuUsage(c0);
+  return [Number(process.hrtime.bigint() - t0) / count, ((cpu.user + cpu.system) * 1000) / count];
 }
 
 export const vfioType1Bench: Benchmark = {
@@ -98,11 +104,11 @@ export const vfioType1Bench: Benchmark = {
       const { sys, c } = setup(live + 16);
       fill(sys, c, live);
       pairs(sys, c, live, 20000); // warm-up
-      const per = pairs(sys, c, live, quick ? 100000 : 400000);
+      const [wall, per] = pairs(sys, c, live, quick ? 100000 : 400000);
       ns.push(per);
-      log(`${live} live: ${per.toFixed(0)} ns per MAP+UNMAP pair`);
+      log(`${live} live: ${per.toFixed(0)} ns CPU (${wall.toFixed(0)} ns wall) per MAP+UNMAP pair`);
       figs.push({
-        name: `pairs/s at ${live} live 4KiB mappings`,
+        name: `pairs/s (CPU time) at ${live} live 4KiB mappings`,
         value: 1e9 / per,
         unit: 'pairs/s',
         ...(live === 65000 ? { target: '>= 1e6', met: 1e9 / per >= 1e6 } : {}),
