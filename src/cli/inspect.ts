@@ -47,6 +47,7 @@ export function inspectJson(view: HostView): unknown {
       id: g.id,
       type: g.type,
       devices: g.devices.map(dev),
+      otherDevices: g.otherDevices ?? [],
       reservedRegions: g.regions.map((r) => ({
         start: r.start,
         end: r.end,
@@ -89,13 +90,15 @@ export function inspectText(view: HostView, s: Style): string {
       indent(
         table(
           ['DEVICE', 'ID', 'CLASS', 'DRIVER', 'NAME'],
-          g.devices.map((d) => [
-            d.bdf,
-            `${hex4(d.vendor)}:${hex4(d.device)}`,
-            lspciClassName(ids, d.class),
-            d.driver,
-            deviceName(d),
-          ]),
+          g.devices
+            .map((d) => [
+              d.bdf,
+              `${hex4(d.vendor)}:${hex4(d.device)}`,
+              lspciClassName(ids, d.class),
+              d.driver,
+              deviceName(d),
+            ])
+            .concat((g.otherDevices ?? []).map((n) => [n, '-', 'non-PCI device', '-', ''])),
         ),
       ),
     );

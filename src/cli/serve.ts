@@ -13,7 +13,10 @@ import { InputError } from '../base/errors.js';
 import type { HostView } from '../host/view.js';
 import { hostViewToJson } from '../web/hostview-json.js';
 import { hostViewFromText } from '../web/paste.js';
+import { isPresetName } from '../platform/presets.js';
+import { resolveHostView, resolvePlatform } from '../host/resolve.js';
 import { defineCommand, int, str } from './args.js';
+import { HOST_SOURCE_OPTIONS, hostSource } from './host-options.js';
 
 /** Where `vite build` put the front end: dist/web next to dist/src. */
 export const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -29,15 +32,28 @@ const TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
+/** A host the server computes (a real /sys, a sysfs export, a snapshot) and sends as HostView JSON. */
 export interface ServedSource {
   readonly id: string;
   readonly label: string;
   load(): Promise<HostView>;
 }
 
+/** A platform file given on the command line: the browser gets its text and models it itself. */
+export interface ServedPlatform {
+  readonly id: string;
+  readonly label: string;
+  readonly file: string;
+  readonly text: string;
+}
+
 export interface ServeOptions {
   readonly sources: readonly ServedSource[];
+  readonly platforms?: readonly ServedPlatform[];
+  /** Source the page opens first: a served id, or `preset:NAME` (modelled in the browser). */
   readonly initial?: string;
+  /** Kernel version the page starts with for platforms. */
+  readonly kernel?: string;
   readonly root?: string;
 }
 
@@ -63,7 +79,14 @@ export function makeHandler(opts: ServeOptions): (req: IncomingMessage, res: Ser
       if (url.pathname === '/api/session') {
         const body = {
           sources: opts.sources.map((s) => ({ id: s.id, label: s.label })),
+          platforms: (opts.platforms ?? []).map((p) => ({
+            id: p.id,
+            label: p.label,
+            file: p.file,
+            text: p.text,
+          })),
           initial: opts.initial,
+          kernel: opts.kernel,
         };
         send(res, 200, TYPES['.json']!, JSON.stringify(body));
         return;
@@ -138,12 +161,17 @@ async function snapshotSource(file: string): Promise<ServedSource> {
   } catch (e) {
     throw new InputError(`cannot read the snapshot: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
       file,
+      hint: 'create one on the host with "iovamap snapshot --out FILE"',
     });
   }
-  // Parse now so a broken file is reported on the command line, not in the browser.
+  // A host snapshot, the page's own JSON, or a bare reserved_regions file; parsed now so a broken file
+  // is reported on the command line, not in the browser.
   const view = hostViewFromText(text, { file });
   return { id: `snapshot:${file}`, label: `snapshot ${file}`, load: async () => view };
 }
+
+/** The preset a newcomer sees first when the host has no IOMMU groups: the ARM MSI window story. */
+export const DEFAULT_PRESET = 'qemu-virt-smmuv3-gicv3';
 
 export const serveCommand = defineCommand(
   {
@@ -151,30 +179,70 @@ export const serveCommand = defineCommand(
     summary: 'Open the web view: IOMMU groups, reserved regions and MSI windows drawn over the IOVA space',
     description:
       'Starts a local web server (127.0.0.1 by default) and prints its URL. The page shows every IOMMU group as a lane\n' +
-      'over the 64-bit IOVA space. You can drop a snapshot or a reserved_regions file on the page.',
+      'over the 64-bit IOVA space, a VMM layout over the groups you assign, the MSI path of a device and scenario runs.\n' +
+      'Without a source it shows this host when it has IOMMU groups, else the built-in ' +
+      DEFAULT_PRESET +
+      ' platform;\nevery built-in platform is one click away in the page. Drop a snapshot or a reserved_regions file on the page.',
     options: [
       { name: 'port', type: 'int', metavar: 'N', help: 'TCP port (default: any free port)' },
       { name: 'host', type: 'string', metavar: 'ADDR', help: 'address to bind (default 127.0.0.1)' },
-      {
-        name: 'snapshot',
-        type: 'string',
-        metavar: 'FILE',
-        help: 'show a snapshot (iovamap JSON or a reserved_regions file)',
-      },
+      ...HOST_SOURCE_OPTIONS,
     ],
     examples: [
       ['iovamap serve', 'start on a free port and print the URL'],
-      ['iovamap serve --port 8080 --snapshot host.json', 'show a saved snapshot on port 8080'],
+      ['iovamap serve --platform qemu-virt-smmuv3-gicv2 --kernel 6.1', 'open on a built-in platform'],
+      ['iovamap serve --port 8080 --snapshot host.json', 'show a host snapshot on port 8080'],
     ],
   },
   async (args) => {
-    const sources: ServedSource[] = [];
-    const snap = str(args, 'snapshot');
-    if (snap !== undefined) sources.push(await snapshotSource(snap));
+    const src = hostSource(args);
     const port = int(args, 'port') ?? 0;
     if (port > 65535) throw new InputError(`--port ${port}: not a TCP port (0-65535)`);
     const host = str(args, 'host') ?? '127.0.0.1';
-    const s = await startServer({ sources, initial: sources[0]?.id, host, port });
+    const sources: ServedSource[] = [];
+    const platforms: ServedPlatform[] = [];
+    let initial: string | undefined;
+    if (src.kernel !== undefined && src.platform === undefined)
+      throw new InputError('--kernel applies to --platform only', {
+        hint: 'a real host, an export or a snapshot shows the kernel it was taken from',
+      });
+    if (src.platform !== undefined) {
+      if (isPresetName(src.platform)) initial = `preset:${src.platform}`;
+      else {
+        // Validate here (errors name the file and line), then let the browser model it.
+        resolvePlatform(src.platform);
+        const text = await readFile(src.platform, 'utf8');
+        platforms.push({
+          id: `platform:${src.platform}`,
+          label: `platform ${src.platform}`,
+          file: src.platform,
+          text,
+        });
+        initial = platforms[0]!.id;
+      }
+    } else if (src.snapshot !== undefined) {
+      sources.push(await snapshotSource(src.snapshot));
+      initial = sources[0]!.id;
+    } else if (src.sysfs !== undefined) {
+      const view = resolveHostView({ sysfs: src.sysfs });
+      sources.push({ id: `sysfs:${src.sysfs}`, label: `sysfs ${src.sysfs}`, load: async () => view });
+      initial = sources[0]!.id;
+    } else {
+      // No source: this host when it shows IOMMU groups (read again on every load), else a preset.
+      let groups = 0;
+      try {
+        groups = resolveHostView({}).groups.length;
+      } catch {
+        groups = 0;
+      }
+      if (groups > 0) {
+        sources.push({ id: 'host', label: 'this host (/sys)', load: async () => resolveHostView({}) });
+        initial = 'host';
+      } else {
+        initial = `preset:${DEFAULT_PRESET}`;
+      }
+    }
+    const s = await startServer({ sources, platforms, initial, kernel: src.kernel, host, port });
     process.stdout.write(`iovamap web view: ${s.url}\n`);
     process.stdout.write('  (Ctrl+C to stop)\n');
     await new Promise<void>((resolve) => {

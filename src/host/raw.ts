@@ -24,6 +24,8 @@ export interface RawGroup {
   /** Where the reserved_regions text came from, for error messages. */
   readonly reservedRegionsFile: string;
   readonly devices: readonly RawDevice[];
+  /** Group members that are not PCI functions (platform/ACPI devices), by sysfs name. */
+  readonly otherDevices?: readonly string[];
   /** The IOMMU aperture of this group's devices, when sysfs lets us work it out (intel-iommu cap). */
   readonly aperture?: Range;
 }
@@ -136,7 +138,7 @@ export function assignabilityFromRegions(regions: readonly HostRegionView[]): { 
 }
 
 const DERIVED_NOTE =
-  /^(architecture \S+ inferred|sysfs does not show|interrupt isolation is not visible|some groups have no `type`|no IOMMU groups:|captured from )/;
+  /^(group \d+ also holds non-PCI|architecture \S+ inferred|sysfs does not show|interrupt isolation is not visible|some groups have no `type`|no IOMMU groups:|captured from )/;
 
 /** Notes hostViewFromRaw derives again on every read (a snapshot does not store them). */
 export function isDerivedNote(note: string): boolean {
@@ -162,10 +164,15 @@ export function hostViewFromRaw(raw: RawHost): HostView {
     });
     if (g.type === undefined) missingType = true;
     const devices: HostDeviceView[] = g.devices.map(deviceView);
+    if (g.otherDevices?.length)
+      notes.push(
+        `group ${g.id} also holds non-PCI devices (${g.otherDevices.join(', ')}): VFIO assigns those with vfio-platform; iovamap lists them only`,
+      );
     return {
       id: g.id,
       type: g.type ?? 'unknown',
       devices,
+      ...(g.otherDevices?.length ? { otherDevices: g.otherDevices } : {}),
       regions,
       usable: usableRanges(g.aperture ?? raw.aperture ?? FULL, regions),
       assignable: assignabilityFromRegions(regions),

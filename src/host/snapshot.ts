@@ -58,6 +58,7 @@ const SNAPSHOT: Spec = {
               doc: 'reserved_regions lines',
             },
             devices: { spec: { t: 'array', of: DEVICE }, required: true, doc: 'members' },
+            otherDevices: { spec: { t: 'array', of: { t: 'string' } }, doc: 'non-PCI members' },
           },
         },
       },
@@ -83,6 +84,7 @@ interface SnapGroup {
   type?: string;
   reservedRegions: string[];
   devices: SnapDevice[];
+  otherDevices?: string[];
 }
 interface Snap {
   format: string;
@@ -129,6 +131,7 @@ export function snapshotText(view: HostView, capturedBy?: string): string {
       type: g.type,
       reservedRegions: g.regions.map((r) => `${hex16(r.start)} ${hex16(r.end)} ${r.typeString}`),
       devices: g.devices.map(deviceJson),
+      ...(g.otherDevices?.length ? { otherDevices: g.otherDevices } : {}),
     })),
     pciDevices: (view.ungrouped ?? []).map(deviceJson),
     notes: view.notes.filter((n) => !isDerivedNote(n)),
@@ -185,6 +188,7 @@ export function parseSnapshot(text: string, file: string): RawHost {
       reservedRegions: g.reservedRegions.map((l) => l + '\n').join(''),
       reservedRegionsFile: `${file} groups[${i}].reservedRegions`,
       devices: g.devices.map(rawDevice),
+      ...(g.otherDevices?.length ? { otherDevices: g.otherDevices } : {}),
     };
   });
   return {

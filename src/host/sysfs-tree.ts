@@ -40,7 +40,9 @@ function devicePaths(devs: readonly HostDeviceView[]): Map<string, string> {
     const known = out.get(d.bdf);
     if (known) return known;
     const parent = d.parent !== undefined && depth < 32 ? byBdf.get(d.parent) : undefined;
-    const p = parent ? `${pathOf(parent, depth + 1)}/${d.bdf}` : `devices/pci${d.bdf.slice(0, 7)}/${d.bdf}`;
+    const p = parent
+      ? `${pathOf(parent, depth + 1)}/${d.bdf}`
+      : `devices/pci${d.bdf.slice(0, d.bdf.lastIndexOf(':'))}/${d.bdf}`;
     out.set(d.bdf, p);
     return p;
   };
@@ -80,6 +82,12 @@ export function sysfsTreeFromHostView(view: HostView): SysfsTree {
       g.regions.map((r) => `${hex16(r.start)} ${hex16(r.end)} ${r.typeString}\n`).join(''),
     );
     for (const d of g.devices) link(`${gd}/devices/${d.bdf}`, up(`${gd}/devices`) + paths.get(d.bdf)!);
+    for (const name of g.otherDevices ?? []) {
+      const p = `devices/platform/${name}`;
+      dir(p);
+      link(`${gd}/devices/${name}`, up(`${gd}/devices`) + p);
+      link(`${p}/iommu_group`, `${up(p)}${GROUPS}/${g.id}`);
+    }
   }
   for (const { dev, group } of all) {
     const p = paths.get(dev.bdf)!;
@@ -259,13 +267,13 @@ export function readSysfs(r: SysfsReader, opts: ReadSysfsOptions): RawHost {
         file: r.show(`${gd}/devices`),
       });
     const devices: RawDevice[] = [];
+    const otherDevices: string[] = [];
     let aperture: Range | undefined;
     for (const b of devNames) {
-      if (normalizeBdf(b) !== b)
-        throw new InputError(`"${b}" is not a PCI device name (ssss:bb:dd.f)`, {
-          file: r.show(`${gd}/devices/${b}`),
-          hint: 'iovamap reads PCI groups; platform devices are not supported yet',
-        });
+      if (normalizeBdf(b) !== b) {
+        otherDevices.push(b); // a platform or ACPI device (e.g. e0300000.sata, AMDI0040:00)
+        continue;
+      }
       grouped.add(b);
       devices.push(readDevice(r, `${gd}/devices/${b}`, b, opts.names));
       aperture ??= unitAperture(r, `${gd}/devices/${b}`);
@@ -276,6 +284,7 @@ export function readSysfs(r: SysfsReader, opts: ReadSysfsOptions): RawHost {
       reservedRegions: text,
       reservedRegionsFile: r.show(`${gd}/reserved_regions`),
       devices,
+      ...(otherDevices.length ? { otherDevices } : {}),
       ...(aperture !== undefined ? { aperture } : {}),
     });
   }

@@ -42,6 +42,8 @@ export interface HostGroupView {
   /** sysfs `type`: DMA, DMA-FQ, identity, ... */
   readonly type: string;
   readonly devices: readonly HostDeviceView[];
+  /** Members that are not PCI functions (platform or ACPI devices), by their sysfs name. */
+  readonly otherDevices?: readonly string[];
   readonly regions: readonly HostRegionView[];
   /** IOVA ranges VFIO type1 would report for this group alone (aperture minus non-relaxable regions). */
   readonly usable: readonly Range[];

@@ -63,10 +63,16 @@ export interface IommuDomain {
   readonly pgsizeBitmap: bigint;
   /** Cache-coherency enforcement (enforce_cache_coherency op) */
   readonly enforceCacheCoherency: boolean;
-  /** iommu_map: 0 or -errno (-EINVAL misaligned/outside aperture, -EEXIST already mapped in this model). */
+  /**
+   * iommu_map, all or nothing: 0 or -errno. -EINVAL: not a paging domain, or iova|paddr|size not aligned
+   * to the smallest page size. The driver's page-table limits: intel -EFAULT past the address width,
+   * arm-smmu(-v3) -ERANGE past ias/oas, virtio-iommu -ERANGE outside input_range. -EEXIST: a page is
+   * already mapped. Size 0 is a no-op.
+   */
   map(iova: bigint, paddr: bigint, size: bigint, prot: number): number;
-  /** iommu_unmap: bytes unmapped. */
+  /** iommu_unmap: bytes unmapped; stops at the first unmapped page; 0 when iova|size is misaligned. */
   unmap(iova: bigint, size: bigint): bigint;
+  /** iommu_iova_to_phys: 0 when unmapped (and for a page mapped at physical 0); identity returns iova. */
   iovaToPhys(iova: bigint): bigint;
   /** A device access at `iova` (write or read): translation or fault. */
   translate(iova: bigint, write: boolean): TranslationResult;

@@ -26,7 +26,6 @@ import type { Range } from '../base/range.js';
 import { ERRNO } from '../base/errno.js';
 import { hex } from '../base/u64.js';
 import { normalizeBdf } from '../pci/bdf.js';
-import { pciDeviceGroup } from '../pci/group.js';
 import type { PciDev, PciTopology } from '../pci/topology.js';
 
 export class IommuCoreImpl implements IommuCore {
@@ -64,7 +63,7 @@ export class IommuCoreImpl implements IommuCore {
   /**
    * Boot: IOMMUs that probe at registration (DMAR, IVRS) take every PCI function in scope, in bus
    * order; then drivers probe devices in the same order and firmware-described IOMMUs (DT, IORT, VIOT)
-   * attach the devices a driver probed. Bound drivers then use the default domain (owner_cnt).
+   * attach the devices a driver probed. (Bound drivers count as default-domain users: CoreGroup.ownerCount.)
    */
   boot(): void {
     for (const ops of this.drivers) {
@@ -93,7 +92,7 @@ export class IommuCoreImpl implements IommuCore {
 
   /** __iommu_probe_device → iommu_group_get_for_dev (pci_device_group) → default domain. */
   private probeDevice(d: CoreDevice, ops: IommuDriverOps): void {
-    const gid = pciDeviceGroup(this.topology, d.pci, (p) => this.byPci.get(p)?.group?.id);
+    const gid = ops.deviceGroup(d.pci, (p) => this.byPci.get(p)?.group?.id);
     let group = gid === undefined ? undefined : this.groupMap.get(gid);
     if (group === undefined) {
       group = new CoreGroup(this.ida.alloc(), this.defaultTypeFor(ops));
@@ -129,16 +128,7 @@ export class IommuCoreImpl implements IommuCore {
       if (r.type !== ResvType.Direct && r.type !== ResvType.DirectRelaxable) continue;
       const start = (r.start + pg - 1n) & ~(pg - 1n);
       const end = (r.start + r.length + pg - 1n) & ~(pg - 1n);
-      let runStart = -1n;
-      for (let a = start; a <= end; a += pg) {
-        const mapped = a === end || domain.isMapped(a);
-        if (!mapped && runStart < 0n) runStart = a;
-        if (mapped && runStart >= 0n) {
-          domain.map(runStart, runStart, a - runStart, r.prot);
-          runStart = -1n;
-        }
-        if (a === end) break;
-      }
+      if (end > start) domain.identityMapGaps(start, end, r.prot);
     }
   }
 

@@ -124,6 +124,22 @@ export class CoreDomain implements IommuDomain {
     return (BigInt(run.pfn + (f - run.start)) << this.shift) | (iova & (this.minPage - 1n));
   }
 
+  /**
+   * Identity-maps every unmapped page of [start, end) (page aligned), one map call per gap, as
+   * iommu_create_device_direct_mappings does.
+   */
+  identityMapGaps(start: bigint, end: bigint, prot: number): void {
+    let a = start;
+    while (a < end) {
+      const run = this.store.ceilingRun(Number(a >> this.shift));
+      const runStart = run === undefined ? end : BigInt(run.start) << this.shift;
+      const gapEnd = runStart < end ? runStart : end;
+      if (gapEnd > a) this.map(a, a, gapEnd - a, prot);
+      if (run === undefined) break;
+      a = (BigInt(run.end) + 1n) << this.shift;
+    }
+  }
+
   /** True when the page holding `iova` has a translation (unlike iovaToPhys, true for PA 0). */
   isMapped(iova: bigint): boolean {
     return isPagingType(this.type) && this.store.find(Number(iova >> this.shift)) !== undefined;

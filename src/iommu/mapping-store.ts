@@ -61,8 +61,10 @@ export class MappingStore {
 
   /** True when any frame of [start, end] is mapped. */
   overlaps(start: number, end: number): boolean {
-    const r = this.ceilingRun(start);
-    return r !== undefined && r.start <= end;
+    const i = this.floor(start);
+    if (i !== NIL && this.rec[i + END]! >= start) return true;
+    const j = this.higher(start);
+    return j !== NIL && this.rec[j + START]! <= end;
   }
 
   /** Adds a run; false (nothing changed) when it overlaps an existing run. */

@@ -14,6 +14,7 @@ import type {
   PlatformDescription,
 } from '../platform/types.js';
 import { hasDmaCookie, iommuDmaInitDomain } from '../dma-iommu/init-domain.js';
+import { iommuGetMsiCookie } from '../dma-iommu/cookie.js';
 import { hex16 } from '../base/u64.js';
 import { MsiDeviceModel, PCI_COMMAND_IO, PCI_COMMAND_MEMORY, PCI_COMMAND_SERR } from '../pci/msi-device.js';
 import { PciMsiCore } from '../pci/msi-core.js';
@@ -254,4 +255,12 @@ export function attachMsiFabric(
 
 export function msiFabricOf(core: IommuCore): MsiFabric | undefined {
   return FABRICS.get(core);
+}
+
+/**
+ * iommu_get_msi_cookie as VFIO type1 calls it on this platform: the MSI-only cookie's granule is the
+ * CPU PAGE_SIZE of the platform the core was built from (4 KiB unless an arm64 kernel uses 16/64 KiB).
+ */
+export function msiCookieFor(core: IommuCore): (domain: IommuDomain, base: bigint) => number {
+  return (domain, base) => iommuGetMsiCookie(domain, base, msiFabricOf(core)?.desc.pageSize ?? 4096);
 }

@@ -53,6 +53,11 @@ export interface KernelProfile {
    * (owner_cnt, else -EPERM). Both allow DMA -> DMA-FQ at any time.
    */
   readonly groupTypeStoreSingleDevice: boolean;
+  /**
+   * The kernel has a virtio-iommu driver: Debian bookworm's 6.1 is built without CONFIG_VIRTIO_IOMMU
+   * (the oracle had to boot 6.12 for virtio-iommu), so there a virtio-iommu translates nothing.
+   */
+  readonly virtioIommuBuilt: boolean;
   /** iommu_group_show_resv_regions: output bounded to one page by sysfs_emit_at (6.12) vs sprintf (6.1). */
   readonly resvSysfsPageLimit: boolean;
   /** kernel/irq/msi.c: per-device PCI/MSI irq domains (6.2+): /proc/interrupts shows `ITS-PCI-MSIX-<bdf>`. */
@@ -92,6 +97,7 @@ const P61: KernelProfile = {
   requireDirectInCore: false,
   resvSysfsPageLimit: false,
   groupTypeStoreSingleDevice: true,
+  virtioIommuBuilt: false,
   perDeviceMsiDomains: false,
   deviceInfoCopiesWholeStruct: false,
   vfioSparseIrqCtx: false,
@@ -118,6 +124,7 @@ const P612: KernelProfile = {
   requireDirectInCore: true,
   resvSysfsPageLimit: true,
   groupTypeStoreSingleDevice: false,
+  virtioIommuBuilt: true,
   perDeviceMsiDomains: true,
   deviceInfoCopiesWholeStruct: true,
   vfioSparseIrqCtx: true,

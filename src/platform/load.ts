@@ -168,8 +168,9 @@ function crossCheck(d: PlatformDescription, file: string, lines: LineMap): void 
   }
 
   d.devices.forEach((dev, i) => {
-    const seg = parseInt(dev.bdf.slice(0, 4), 16);
-    const bus = parseInt(dev.bdf.slice(5, 7), 16);
+    const [segText, busText] = dev.bdf.split(':');
+    const seg = parseInt(segText!, 16);
+    const bus = parseInt(busText!, 16);
     if (!d.hostBridges.some((b) => b.segment === seg && bus >= b.buses[0] && bus <= b.buses[1]))
       fail(
         `devices[${i}].bdf`,

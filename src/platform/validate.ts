@@ -44,7 +44,8 @@ export interface ValidateContext {
   readonly lines: LineMap;
 }
 
-const BDF_RE = /^(?:([0-9a-fA-F]{1,4}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\.([0-7])$/;
+// Linux prints the domain with %04x: VMD domains (0x10000+) have five digits.
+const BDF_RE = /^(?:([0-9a-fA-F]{1,8}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\.([0-7])$/;
 
 /** Normalises `bb:dd.f` or `ssss:bb:dd.f` to lower-case `ssss:bb:dd.f`; undefined when not a BDF. */
 export function normalizeBdf(s: string): string | undefined {

@@ -197,7 +197,9 @@ const X86_OPTIONS: readonly VmmOption[] = [
     kind: 'enum',
     choices: ['amd', 'intel'],
     default: 'intel',
-    help: 'vendor of the guest vCPU (-cpu host on an AMD host is amd); AMD vCPUs get the 1 TiB relocation',
+    help:
+      'vendor of the guest vCPU: amd for -cpu host on an AMD host, EPYC models and the default qemu64; ' +
+      'AMD vCPUs get the 1 TiB relocation',
   },
   { name: 'phys-bits', kind: 'int', help: 'guest phys-bits; QEMU refuses a map whose top is beyond it' },
   { name: 'pci-hole64-size', kind: 'size', help: 'pci-host property pci-hole64-size (q35 32G, pc 2G)' },
@@ -302,7 +304,15 @@ function x86Layout(model: VmmModel, machine: X86Machine, req: LayoutRequest): La
     span(ROM_START, ISA_BIOS_START - ROM_START, 'firmware', 'pc.rom', 'option ROM area (read-only)'),
   );
   ranges.push(
-    span(ISA_BIOS_START, ONE_MIB - ISA_BIOS_START, 'firmware', 'isa-bios', 'BIOS shadow below 1 MiB'),
+    // The isa-bios alias shows the last 128 KiB of the BIOS image; QEMU names the section by the aliased
+    // region, pc.bios (memory_region_name of the flat view's target).
+    span(
+      ISA_BIOS_START,
+      ONE_MIB - ISA_BIOS_START,
+      'firmware',
+      'pc.bios',
+      'BIOS shadow below 1 MiB (isa-bios)',
+    ),
   );
   if (split.below > ONE_MIB) {
     ranges.push(span(ONE_MIB, split.below - ONE_MIB, 'ram', 'pc.ram', 'RAM below 4 GiB'));

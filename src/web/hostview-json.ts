@@ -62,6 +62,20 @@ class Reader {
   }
 }
 
+function device(r: Reader, dv: unknown, df: string): HostDeviceView {
+  const d = r.obj(dv, df);
+  let dev: HostDeviceView = {
+    bdf: r.str(d['bdf'], `${df}.bdf`),
+    vendor: d['vendor'] === undefined ? 0 : r.num(d['vendor'], `${df}.vendor`),
+    device: d['device'] === undefined ? 0 : r.num(d['device'], `${df}.device`),
+    class: d['class'] === undefined ? 0 : r.num(d['class'], `${df}.class`),
+    driver: d['driver'] === undefined ? 'none' : r.str(d['driver'], `${df}.driver`),
+  };
+  if (d['name'] !== undefined) dev = { ...dev, name: r.str(d['name'], `${df}.name`) };
+  if (d['parent'] !== undefined) dev = { ...dev, parent: r.str(d['parent'], `${df}.parent`) };
+  return dev;
+}
+
 /** Parses a HostView JSON document; `file` names it in errors. */
 export function hostViewFromJson(text: string, file = 'snapshot.json'): HostView {
   let doc: unknown;
@@ -79,18 +93,9 @@ export function hostViewFromObject(doc: unknown, file = 'snapshot.json'): HostVi
   const groups: HostGroupView[] = r.arr(o['groups'], 'groups').map((gv, gi) => {
     const f = `groups[${gi}]`;
     const g = r.obj(gv, f);
-    const devices: HostDeviceView[] = r.arr(g['devices'] ?? [], `${f}.devices`).map((dv, di) => {
-      const df = `${f}.devices[${di}]`;
-      const d = r.obj(dv, df);
-      const dev: HostDeviceView = {
-        bdf: r.str(d['bdf'], `${df}.bdf`),
-        vendor: d['vendor'] === undefined ? 0 : r.num(d['vendor'], `${df}.vendor`),
-        device: d['device'] === undefined ? 0 : r.num(d['device'], `${df}.device`),
-        class: d['class'] === undefined ? 0 : r.num(d['class'], `${df}.class`),
-        driver: d['driver'] === undefined ? 'none' : r.str(d['driver'], `${df}.driver`),
-      };
-      return d['name'] === undefined ? dev : { ...dev, name: r.str(d['name'], `${df}.name`) };
-    });
+    const devices = r
+      .arr(g['devices'] ?? [], `${f}.devices`)
+      .map((dv, di) => device(r, dv, `${f}.devices[${di}]`));
     const regions: HostRegionView[] = r.arr(g['regions'] ?? [], `${f}.regions`).map((rv, ri) => {
       const rf = `${f}.regions[${ri}]`;
       const x = r.obj(rv, rf);
@@ -139,6 +144,11 @@ export function hostViewFromObject(doc: unknown, file = 'snapshot.json'): HostVi
     groups,
     notes: r.arr(o['notes'] ?? [], 'notes').map((n, i) => r.str(n, `notes[${i}]`)),
   };
+  if (o['ungrouped'] !== undefined)
+    view = {
+      ...view,
+      ungrouped: r.arr(o['ungrouped'], 'ungrouped').map((dv, i) => device(r, dv, `ungrouped[${i}]`)),
+    };
   if (o['arch'] !== undefined) {
     const a = r.str(o['arch'], 'arch');
     if (a !== 'x86_64' && a !== 'aarch64') r.fail('arch', 'expected x86_64 or aarch64');

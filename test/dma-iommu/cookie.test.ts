@@ -16,6 +16,9 @@ import { iommuDmaComposeMsiMsg, iommuDmaPrepareMsi, msiMsg, msiMsgAddress } from
 import { ERRNO } from '../../src/base/errno.js';
 import { kernelProfile, type KernelProfile } from '../../src/kernel/profile.js';
 import { FakeDomain } from './fake-domain.js';
+import { loadPreset } from '../../src/platform/presets.js';
+import { buildPlatform } from '../../src/platform/build.js';
+import { attachMsiFabric, msiCookieFor } from '../../src/irq/fabric.js';
 
 const ITS_DOORBELL = 0x0809_0040n;
 
@@ -157,4 +160,14 @@ test('DMA cookie: doorbell IOVA from the allocator, below 4 GiB first for PCI; H
   d.failNextMap = -ERRNO.ENOMEM;
   assert.equal(iommuDmaGetMsiPage(d, 0x0802_0040n), undefined);
   assert.equal(iova.freed.length, 1);
+});
+
+test('msiCookieFor(core): the cookie granule is the platform PAGE_SIZE (64 KiB arm64 kernels)', () => {
+  const desc = { ...loadPreset('qemu-virt-smmuv3-gicv3'), pageSize: 65536 };
+  const core = buildPlatform(desc, kernelProfile('6.12')).iommu;
+  attachMsiFabric(core, desc);
+  const d = new FakeDomain('unmanaged');
+  assert.equal(msiCookieFor(core)(d, 0x800_0000n), 0);
+  assert.equal((domainCookie(d) as MsiOnlyCookie).granule, 0x10000n);
+  assert.deepEqual(iommuDmaGetMsiPage(d, ITS_DOORBELL), { phys: 0x0809_0000n, iova: 0x0800_0000n });
 });

@@ -13,18 +13,8 @@ import { memoryReader, sysfsTreeFromHostView } from '../../src/host/sysfs-tree.j
 import type { SysfsReader } from '../../src/host/sysfs-tree.js';
 import { kernelProfile } from '../../src/kernel/profile.js';
 import { loadPreset } from '../../src/platform/presets.js';
+import { ORACLE_PRESETS } from '../oracle/machines.js';
 import { ORACLE_SCENARIOS, oracleAvailable, oraclePath, readOracle } from '../oracle/oracle-file.js';
-
-/** Which preset mirrors which oracle machine (the presets cite these captures in `sources`). */
-const PRESET_OF: Readonly<Record<string, string>> = {
-  'x86-intel': 'qemu-q35-intel-iommu',
-  'x86-amd': 'qemu-q35-amd-iommu',
-  'x86-virtio-iommu': 'qemu-q35-virtio-iommu',
-  'arm64-smmuv3-gicv3': 'qemu-virt-smmuv3-gicv3',
-  'arm64-smmuv3-gicv2': 'qemu-virt-smmuv3-gicv2',
-  'arm64-smmuv3-gicv2-unsafe-param': 'qemu-virt-smmuv3-gicv2',
-  'arm64-virtio-iommu': 'qemu-virt-virtio-iommu',
-};
 
 const base = (p: string) =>
   p
@@ -74,7 +64,7 @@ function oracleBootText(path: string): string {
 
 for (const { scenario, kernels } of ORACLE_SCENARIOS) {
   for (const kernel of kernels) {
-    const preset = PRESET_OF[scenario]!;
+    const preset = ORACLE_PRESETS[scenario]!;
     test(`${preset} exported for ${kernel} reads like the oracle's ${scenario} boot dump`, () => {
       assert.ok(oracleAvailable(scenario, kernel), `missing capture ${oraclePath(scenario, kernel)}`);
       const view = hostViewFromPlatform(loadPreset(preset), kernelProfile(kernel));
@@ -85,7 +75,7 @@ for (const { scenario, kernels } of ORACLE_SCENARIOS) {
 }
 
 test('every oracle machine has a preset', () => {
-  for (const { scenario } of ORACLE_SCENARIOS) assert.ok(PRESET_OF[scenario], scenario);
+  for (const { scenario } of ORACLE_SCENARIOS) assert.ok(ORACLE_PRESETS[scenario], scenario);
 });
 
 /** The first VFIO_IOMMU_GET_INFO's IOVA_RANGE entries of a capture (consecutive idx from 0). */
@@ -103,7 +93,7 @@ function firstRanges(
 
 for (const { scenario, kernels } of ORACLE_SCENARIOS) {
   for (const kernel of kernels) {
-    const preset = PRESET_OF[scenario]!;
+    const preset = ORACLE_PRESETS[scenario]!;
     test(`${preset} (${kernel}): usable ranges and interrupt safety of the probed group match ${scenario}`, () => {
       const o = readOracle(scenario, kernel);
       const probed = Number(o.info.find((i) => i.fields['group'] !== undefined)!.fields['group']);

@@ -268,3 +268,42 @@ test('the Intel VT-d cap register in /sys/class/iommu gives the aperture (oracle
   ]);
   assert.ok(!v.notes.some((n) => /does not show the IOMMU aperture/.test(n)));
 });
+
+test('non-PCI group members (platform/ACPI devices) are listed, not fatal, and survive export and snapshot', async () => {
+  const t = tree({
+    'kernel/iommu_groups/7/devices/e0300000.sata': {
+      kind: 'symlink',
+      target: '../../../../devices/platform/e0300000.sata',
+    },
+    'devices/platform': { kind: 'dir' },
+    'devices/platform/e0300000.sata': { kind: 'dir' },
+  });
+  const v = read(t);
+  assert.deepEqual(v.groups[0]!.otherDevices, ['e0300000.sata']);
+  assert.equal(v.groups[0]!.devices.length, 1);
+  assert.ok(v.notes.some((n) => /group 7 also holds non-PCI devices \(e0300000\.sata\)/.test(n)));
+  const { sysfsTreeFromHostView } = await import('../../src/host/sysfs-tree.js');
+  const again = read(sysfsTreeFromHostView(v));
+  assert.deepEqual(again.groups[0]!.otherDevices, ['e0300000.sata']);
+  const { snapshotText, hostViewFromSnapshot } = await import('../../src/host/snapshot.js');
+  assert.deepEqual(hostViewFromSnapshot(snapshotText(v), 's.json').groups[0]!.otherDevices, [
+    'e0300000.sata',
+  ]);
+});
+
+test('PCI domains with five hex digits (Intel VMD) are read', () => {
+  const t = tree({
+    'bus/pci/devices/10000:e1:00.0': {
+      kind: 'symlink',
+      target: '../../../devices/pci10000:e0/10000:e0:06.0/10000:e1:00.0',
+    },
+    'devices/pci10000:e0': { kind: 'dir' },
+    'devices/pci10000:e0/10000:e0:06.0': { kind: 'dir' },
+    'devices/pci10000:e0/10000:e0:06.0/10000:e1:00.0': { kind: 'dir' },
+    'devices/pci10000:e0/10000:e0:06.0/10000:e1:00.0/vendor': { kind: 'file', content: '0x144d\n' },
+    'devices/pci10000:e0/10000:e0:06.0/10000:e1:00.0/device': { kind: 'file', content: '0xa808\n' },
+    'devices/pci10000:e0/10000:e0:06.0/10000:e1:00.0/class': { kind: 'file', content: '0x010802\n' },
+  });
+  const v = read(t);
+  assert.ok(v.ungrouped?.some((d) => d.bdf === '10000:e1:00.0' && d.parent === '10000:e0:06.0'));
+});

@@ -88,3 +88,24 @@ test('iommu_unmap: bytes unmapped, splits runs, stops at the first hole, 0 when 
     ],
   );
 });
+
+test('identityMapGaps maps only the holes, one call per hole', () => {
+  const d = new CoreDomain(1, 'dma', opsOf());
+  assert.equal(d.map(0x3000n, 0x9000000n, 0x2000n, RW), 0);
+  assert.equal(d.map(0x8000n, 0x8000n, 0x1000n, RW), 0);
+  d.identityMapGaps(0x1000n, 0xa000n, IOMMU_READ);
+  assert.deepEqual(
+    [...d.mappings()].map((m) => [m.iova, m.paddr, m.size, m.prot]),
+    [
+      [0x1000n, 0x1000n, 0x2000n, IOMMU_READ],
+      [0x3000n, 0x9000000n, 0x2000n, RW],
+      [0x5000n, 0x5000n, 0x3000n, IOMMU_READ],
+      [0x8000n, 0x8000n, 0x1000n, RW],
+      [0x9000n, 0x9000n, 0x1000n, IOMMU_READ],
+    ],
+  );
+  // a 64 GiB direct region is one call, not 16M page steps
+  const big = new CoreDomain(2, 'dma', opsOf(q35VirtioIommu()));
+  big.identityMapGaps(0x100000000n, 0x1100000000n, RW);
+  assert.equal(big.mappingCount, 1);
+});

@@ -67,7 +67,7 @@ test('q35 maps ROM and the BIOS flash as well as RAM', () => {
   const names = l.ranges.filter((r) => r.kind === 'firmware').map((r) => [r.name, r.start]);
   assert.deepEqual(names, [
     ['pc.rom', 0xc0000n],
-    ['isa-bios', 0xe0000n],
+    ['pc.bios', 0xe0000n],
     ['pc.bios', 0xfffc0000n],
   ]);
 });

@@ -18,7 +18,9 @@ import {
   startHarness,
   viewWindow,
 } from './browser.js';
-import { ARM_SMMUV3, X86_AMD } from './fixtures.js';
+import { snapshotText } from '../../src/host/snapshot.js';
+import { hostViewFromText } from '../../src/web/paste.js';
+import { ARM_PRESET, X86_AMD } from './fixtures.js';
 
 /** 8 groups x 500 scattered 4 KiB regions: the page must stay usable with thousands of items. */
 function manyRegions(): HostView {
@@ -51,11 +53,15 @@ let page: Page;
 before(async () => {
   h = await startHarness(
     [
-      { id: 'arm', label: 'ARM SMMUv3 + GICv3 (oracle)', load: async () => ARM_SMMUV3 },
-      { id: 'amd', label: 'x86 AMD-Vi (oracle)', load: async () => X86_AMD },
+      // A host snapshot file, as `iovamap serve --snapshot` serves it (read back by the library).
+      {
+        id: 'amd',
+        label: 'snapshot of the q35 AMD-Vi machine',
+        load: async () => hostViewFromText(snapshotText(X86_AMD), { file: 'amd.json' }),
+      },
       { id: 'many', label: 'many regions', load: async () => manyRegions() },
     ],
-    'arm',
+    `preset:${ARM_PRESET}`,
   );
   page = await h.page();
 });
@@ -68,7 +74,10 @@ describe('web view in Chromium', () => {
   test('ARM: one lane, the MSI window explained, exact hex and size on hover', async () => {
     await open(page, h.url);
     assert.equal(await page.locator('.lane-label').count(), 1);
-    assert.match((await page.textContent('.lane-label')) ?? '', /group 0.*0000:00:01\.0 \(e1000e\)/s);
+    assert.match(
+      (await page.textContent('.lane-label')) ?? '',
+      /group 0.*interrupts isolated.*0000:00:01\.0 .*\(e1000e\)/s,
+    );
     const story = (await page.textContent('#story')) ?? '';
     assert.match(story, /ARM MSI window, IOVA 0x0000000008000000 – 0x00000000080fffff \(1 MiB\)/);
     assert.match(story, /doorbell/);
@@ -148,7 +157,7 @@ describe('web view in Chromium', () => {
     assert.ok(p1.x - p0.x > canvasWidth * 0.8, `one 4 KiB page is ${p1.x - p0.x} px of ${canvasWidth}`);
     assert.match(
       (await page.textContent('#status')) ?? '',
-      /showing 0x0000000007f[0-9a-f]+ – 0x00000000080011/,
+      /^showing 0x00000000[0-9a-f]{8} – 0x00000000080[0-9a-f]{5} /,
     );
     const tip = await hover(page, 'group-0', 0x8000800n);
     assert.match(tip, /address 0x00000000080008/);
@@ -177,7 +186,7 @@ describe('web view in Chromium', () => {
     await h.shot(page, 'arm-select-msi');
   });
 
-  test('x86 AMD: four lanes, HyperTransport hole and APIC window, switch from the menu', async () => {
+  test('x86 AMD snapshot served by the server: four lanes, HyperTransport hole and APIC window', async () => {
     await open(page, h.url);
     await page.selectOption('#source', 'amd');
     await page.waitForFunction("document.querySelectorAll('.lane-label').length === 4");
@@ -193,6 +202,92 @@ describe('web view in Chromium', () => {
     const msi = await hover(page, 'group-2', 0xfee00000n);
     assert.match(msi, /MSI window \(hardware doorbell\)/);
     await h.shot(page, 'amd-overview');
+  });
+
+  test('VMM layouts overlaid on the assigned groups; conflicts highlighted and explained', async () => {
+    await open(page, h.url, `preset:qemu-q35-amd-iommu`);
+    await page.check('#vmm-groups input[data-group="2"]');
+    await page.selectOption('#vmm', 'cloud-hypervisor-x86_64');
+    await page.fill('#vmm-memory', '1024G');
+    await page.press('#vmm-memory', 'Enter');
+    await page.waitForSelector('#vmm-verdict.conflict');
+    await frame(page);
+    const panel = (await page.textContent('#vmm-panel')) ?? '';
+    assert.match(panel, /does not fit group 2: 1 conflict/);
+    assert.match(panel, /CONFLICT 1: RAM above 4 GiB/);
+    assert.match(panel, /0x000000fd00000000-0x000000ffffffffff \(12 GiB\) "reserved"/);
+    assert.match(panel, /VFIO: /);
+    // The conflict is drawn on group 2's lane only, with the same explanation on hover.
+    const tip = await hover(page, 'group-2', 0xfe00000000n, 'conflict');
+    assert.match(tip, /conflict: RAM above 4 GiB cannot be mapped here/);
+    const other = await hover(page, 'group-1', 0xfe00000000n, 'resv');
+    assert.doesNotMatch(other, /conflict/);
+    await page.click('#vmm-panel .zoom-conflict');
+    await frame(page);
+    await h.shot(page, 'vmm-cloud-hypervisor-conflict');
+
+    // Switch layouts: QEMU q35 moves RAM above 4 GiB to 1 TiB on an AMD host, so it fits.
+    await page.selectOption('#vmm', 'qemu-q35');
+    await page.waitForSelector('#vmm-verdict.ok-line');
+    await frame(page);
+    assert.match((await page.textContent('#vmm-panel')) ?? '', /QEMU q35 \(x86_64\) with 1 TiB fits group 2/);
+    assert.match((await page.textContent('#vmm-panel')) ?? '', /RAM above 4 GiB starts at 1 TiB/);
+    const ram = await hover(page, 'group-2', 0x10000000000n, 'guest');
+    assert.match(ram, /QEMU q35 \(x86_64\): RAM above 4 GiB/);
+    await h.shot(page, 'vmm-qemu-q35-fits');
+    assert.deepEqual(pageErrors(page), []);
+  });
+
+  test('MSI path of a device: delivered through the ITS, the doorbell mapped in the MSI window', async () => {
+    await open(page, h.url);
+    await page.waitForSelector('#msi-verdict.ok-line');
+    await frame(page);
+    assert.match(
+      (await page.textContent('#msi-verdict')) ?? '',
+      /^delivered: 0000:00:01\.0 → IOMMU \(IOVA 0x0000000008000040 → PA 0x0000000008090040\) → its0/,
+    );
+    const statuses = await page.$$eval('.msi-step', (els) =>
+      els.map((e) => e.getAttribute('data-step') + ':' + e.getAttribute('data-status')),
+    );
+    assert.deepEqual(statuses, [
+      'vfio:ok',
+      'device:ok',
+      'iommu:ok',
+      'doorbell:ok',
+      'controller:ok',
+      'vector:ok',
+      'eventfd:ok',
+    ]);
+    const tip = await hover(page, 'group-0', 0x8000000n, 'map');
+    assert.match(tip, /MSI doorbell page, mapped by the kernel/);
+    assert.match(tip, /0x0000000008000000 – 0x0000000008000fff/);
+    assert.match(tip, /→ PA 0x0000000008090000/);
+    await h.shot(page, 'msi-gicv3-delivered');
+
+    // Without the cookie nobody maps the doorbell: the IOMMU step fails.
+    await page.check('#msi-nocookie');
+    await page.waitForSelector('.msi-step[data-step="iommu"][data-status="fail"]');
+    assert.match((await page.textContent('#msi-verdict')) ?? '', /the IOMMU faults/);
+    await h.shot(page, 'msi-gicv3-no-cookie');
+
+    // GICv2m cannot isolate MSIs: VFIO refuses the group, unless allow_unsafe_interrupts.
+    await page.uncheck('#msi-nocookie');
+    await page.selectOption('#source', 'preset:qemu-virt-smmuv3-gicv2');
+    await page.selectOption('#kernel', '6.1');
+    await page.waitForSelector('.msi-step[data-step="vfio"][data-status="fail"]');
+    assert.match(
+      (await page.textContent('#msi-verdict')) ?? '',
+      /unsafe platform: VFIO refuses group 0 because GICv2m does not isolate MSIs \(EPERM\)/,
+    );
+    assert.match((await page.textContent('.lane-label')) ?? '', /interrupts NOT isolated/);
+    await h.shot(page, 'msi-gicv2-unsafe');
+    await page.check('#msi-unsafe');
+    await page.waitForSelector('#msi-verdict.ok-line');
+    assert.match(
+      (await page.textContent('#msi-verdict')) ?? '',
+      /PA 0x0000000008020040\) → v2m0 .*but MSIs are not isolated/,
+    );
+    assert.deepEqual(pageErrors(page), []);
   });
 
   test('paste a reserved_regions file: parsed in the browser; errors name the line', async () => {

@@ -6,6 +6,7 @@ import { IOMMU_READ, IOMMU_WRITE, ResvType, type ResvRegion, resvRegion } from '
 import { hex } from '../../base/u64.js';
 import type { IvmdDescription } from '../../platform/types.js';
 import type { PciDev } from '../../pci/topology.js';
+import { pciDeviceGroup } from '../../pci/group.js';
 import type { DriverContext, IommuCap, IommuDriverOps } from './ops.js';
 import { FULL_APERTURE, X86_MSI_END, X86_MSI_START, translatesPci } from './common.js';
 
@@ -63,6 +64,7 @@ export function amdIommu(ctx: DriverContext): IommuDriverOps {
     iommuId: iommu.id,
     probeMode: 'at-registration',
     translates: (dev) => translatesPci(iommu, dev),
+    deviceGroup: (dev, groupOf) => pciDeviceGroup(ctx.topology, dev, groupOf),
     pgsizeBitmap: () => iommu.pgsizeBitmap ?? profile.amdPgsizeBitmap,
     geometry: () => FULL_APERTURE,
     // amd_iommu_get_resv_regions

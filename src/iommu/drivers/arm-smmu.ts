@@ -6,6 +6,7 @@
  */
 import type { ResvRegion } from '../resv-region.js';
 import type { PciDev } from '../../pci/topology.js';
+import { pciDeviceGroup } from '../../pci/group.js';
 import type { DomainGeometry } from '../api.js';
 import type { DriverContext, IommuCap, IommuDriverOps } from './ops.js';
 import { apertureOfBits, lpaePgsizes, lpaeRangeCheck, swMsiRegion, translatesPci } from './common.js';
@@ -27,6 +28,7 @@ function smmuCommon(
     iommuId: iommu.id,
     probeMode: 'at-driver-probe',
     translates: (dev) => translatesPci(iommu, dev),
+    deviceGroup: (dev, groupOf) => pciDeviceGroup(ctx.topology, dev, groupOf),
     pgsizeBitmap: () => iommu.pgsizeBitmap ?? lpaePgsizes(platform.pageSize),
     geometry: (): DomainGeometry => apertureOfBits(inputBits),
     // arm_smmu_get_resv_regions: SW_MSI first, then the firmware regions.

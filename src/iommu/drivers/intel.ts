@@ -6,6 +6,7 @@ import { IOMMU_READ, IOMMU_WRITE, ResvType, type ResvRegion, resvRegion } from '
 import { hex } from '../../base/u64.js';
 import { normalizeBdf } from '../../pci/bdf.js';
 import type { PciDev } from '../../pci/topology.js';
+import { pciDeviceGroup } from '../../pci/group.js';
 import type { DomainGeometry } from '../api.js';
 import type { DriverContext, IommuCap, IommuDriverOps } from './ops.js';
 import { X86_MSI_END, X86_MSI_START, apertureOfBits, translatesPci } from './common.js';
@@ -40,6 +41,7 @@ export function intelIommu(ctx: DriverContext): IommuDriverOps {
     iommuId: iommu.id,
     probeMode: 'at-registration',
     translates: (dev) => translatesPci(iommu, dev),
+    deviceGroup: (dev, groupOf) => pciDeviceGroup(ctx.topology, dev, groupOf),
     pgsizeBitmap: () => iommu.pgsizeBitmap ?? INTEL_DEFAULT_PGSIZES,
     geometry: (): DomainGeometry => apertureOfBits(bits),
     // intel_iommu_get_resv_regions

@@ -37,6 +37,12 @@ export interface IommuDriverOps {
   readonly probeMode: ProbeMode;
   /** ops->probe_device: true when this IOMMU translates the device. */
   translates(dev: PciDev): boolean;
+  /**
+   * ops->device_group: the id of the group the device joins, or undefined for a new group. Every
+   * modelled driver uses pci_device_group for PCI functions (arm-smmu's stream-ID sharing check needs
+   * SMR data the description does not carry).
+   */
+  deviceGroup(dev: PciDev, groupOf: (d: PciDev) => number | undefined): number | undefined;
   /** Page sizes of a paging domain (domain->pgsize_bitmap). */
   pgsizeBitmap(): bigint;
   /** Geometry of a paging domain. */

@@ -9,6 +9,7 @@ import { ERRNO } from '../../base/errno.js';
 import { normalizeBdf } from '../../pci/bdf.js';
 import type { VirtioResvMem } from '../../platform/types.js';
 import type { PciDev } from '../../pci/topology.js';
+import { pciDeviceGroup } from '../../pci/group.js';
 import type { DomainGeometry } from '../api.js';
 import type { DriverContext, IommuCap, IommuDriverOps } from './ops.js';
 import { FULL_APERTURE, MSI_PROT, swMsiRegion, translatesPci } from './common.js';
@@ -51,6 +52,7 @@ export function virtioIommu(ctx: DriverContext): IommuDriverOps {
     probeMode: 'at-driver-probe',
     translates: (dev) => translatesPci(iommu, dev),
     // config page_size_mask; QEMU offers every size from the host page size up.
+    deviceGroup: (dev, groupOf) => pciDeviceGroup(ctx.topology, dev, groupOf),
     pgsizeBitmap: () => iommu.pgsizeBitmap ?? BigInt.asUintN(64, ~BigInt(platform.pageSize - 1)),
     geometry: () => geometry,
     // viommu_probe_endpoint + viommu_get_resv_regions

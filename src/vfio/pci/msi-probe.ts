@@ -54,6 +54,8 @@ const MSI = VFIO_PCI_MSI_IRQ_INDEX;
 export interface ProbeContainer {
   mapDma(iova: bigint, size: bigint): number;
   unmapDma(iova: bigint, size: bigint): number;
+  /** VFIO_IOMMU_GET_INFO with argsz negotiation: `CASE get_info_<tag> ...` and `RANGE tag=<tag> ...` lines. */
+  infoLines?(tag: string): string[];
 }
 
 export interface MsiProbeOptions {
@@ -144,6 +146,7 @@ export function runMsiProbe(o: MsiProbeOptions): string[] {
   }
   const nx = Math.min(irqcount[MSIX] ?? 0, 64);
   const nm = irqcount[MSI] ?? 0;
+  if (o.container?.infoLines) out.push(...o.container.infoLines('before_msi'));
 
   // Bus master + memory through the VFIO config region.
   const cfgOff = vfioPciIndexToOffset(VFIO_PCI_CONFIG_REGION_INDEX);
@@ -376,6 +379,7 @@ export function runMsiProbe(o: MsiProbeOptions): string[] {
     const pg = (addrs[0] ?? 0n) & ~0xfffn;
     mapAt('msi_map_dma_at_programmed_page', pg);
     if (pg + 0x1000n <= 0x80fffffn || pg >> 20n === 0xfeen) mapAt('msi_map_dma_at_next_page', pg + 0x1000n);
+    if (o.container?.infoLines) out.push(...o.container.infoLines('msix_enabled'));
     if (nx >= 2) {
       setIrqs('irq_msix_deassign_vec1_fd_minus1', EVT, MSIX, 1, 1, [-1], 'fd');
       const e = pci!.model.msixEntry(1);

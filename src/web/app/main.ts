@@ -7,30 +7,61 @@ import './style.css';
 import { isIovamapError } from '../../base/errors.js';
 import { parseSize, parseU64, formatSize, hex16 } from '../../base/u64.js';
 import type { HostView } from '../../host/view.js';
-import { hostViewFromJson, hostViewToJson } from '../hostview-json.js';
+import { hostViewFromPlatform } from '../../host/from-platform.js';
+import { snapshotText } from '../../host/snapshot.js';
+import {
+  DEFAULT_KERNEL,
+  KERNEL_VERSIONS,
+  type KernelProfile,
+  type KernelVersion,
+  kernelProfile,
+} from '../../kernel/profile.js';
+import { loadPlatformText } from '../../platform/load.js';
+import { loadPreset, presetNames } from '../../platform/presets.js';
+import type { PlatformDescription } from '../../platform/types.js';
+import { hostViewFromJson } from '../hostview-json.js';
 import { hostViewFromReservedRegions, hostViewFromText } from '../paste.js';
 import { type Lane, type Overlay, type SceneItem, buildScene } from '../scene.js';
 import { FULL_WINDOW } from '../viewport.js';
 import { $, el } from './dom.js';
 import { COLOURS, LaneView } from './lanes.js';
+import { MsiPanel } from './msi-panel.js';
+import { VmmPanel } from './vmm-panel.js';
+
+interface Loaded {
+  readonly view: HostView;
+  /** Set for modelled platforms: the MSI path and scenarios run on the model. */
+  readonly model?: { readonly desc: PlatformDescription; readonly profile: KernelProfile };
+}
 
 interface SourceEntry {
   readonly id: string;
   readonly label: string;
-  load(): Promise<HostView>;
+  /** Modelled for a kernel version (built-in and user platforms): the kernel menu applies. */
+  readonly modelled: boolean;
+  load(kernel: KernelVersion): Promise<Loaded>;
 }
 
 interface Session {
   readonly sources: readonly { readonly id: string; readonly label: string }[];
+  readonly platforms?: readonly {
+    readonly id: string;
+    readonly label: string;
+    readonly file: string;
+    readonly text: string;
+  }[];
   readonly initial?: string;
+  readonly kernel?: string;
 }
 
 const state: {
   sources: SourceEntry[];
   current?: SourceEntry;
   view?: HostView;
-  overlays: Overlay[];
-} = { sources: [], overlays: [] };
+  kernel: KernelVersion;
+  /** Overlays by panel (vmm, scenario). */
+  overlays: Map<string, Overlay>;
+} = { sources: [], overlays: new Map(), kernel: DEFAULT_KERNEL };
 
 const lanes = new LaneView({
   select: (lane, item) => showDetails(lane, item),
@@ -39,6 +70,18 @@ const lanes = new LaneView({
   },
 });
 $('#map-host').append(lanes.root);
+
+const panelHost = {
+  setOverlay(key: string, overlay: Overlay | undefined): void {
+    if (overlay) state.overlays.set(key, overlay);
+    else state.overlays.delete(key);
+    render(true);
+  },
+  zoomTo: (start: bigint, end: bigint) => lanes.zoomTo(start, end),
+};
+const vmmPanel = new VmmPanel(panelHost);
+const msiPanel = new MsiPanel(panelHost);
+$('#panels').append(vmmPanel.root, msiPanel.root);
 
 function showError(e: unknown): void {
   const box = $('#error');
@@ -62,6 +105,8 @@ function legend(): void {
     ['outside', 'outside the IOMMU aperture'],
     ['ram', 'guest RAM (VMM layout)'],
     ['map', 'VFIO DMA mapping'],
+    ['map-new', 'MSI doorbell page (mapped by the kernel)'],
+    ['conflict', 'conflict: VFIO refuses this mapping'],
   ];
   $('#legend').replaceChildren(
     ...entries.map(([cls, text]) =>
@@ -134,16 +179,19 @@ function showDetails(lane: Lane, item: SceneItem | undefined): void {
 
 function render(keepWindow = false): void {
   if (!state.view) return;
-  const scene = buildScene(state.view, state.overlays);
+  const scene = buildScene(state.view, [...state.overlays.values()]);
   lanes.setScene(scene, keepWindow);
 }
 
-async function show(view: HostView): Promise<void> {
+async function show(loaded: Loaded): Promise<void> {
+  const view = loaded.view;
   state.view = view;
-  state.overlays = [];
+  state.overlays.clear();
   showError(undefined);
   story(view);
   render();
+  vmmPanel.setHost(view);
+  msiPanel.setModel(loaded.model ? { ...loaded.model, view } : undefined);
   $('#details').replaceChildren();
 }
 
@@ -152,8 +200,9 @@ async function selectSource(id: string): Promise<void> {
   if (!s) return;
   state.current = s;
   ($('#source') as HTMLSelectElement).value = id;
+  ($('#kernel') as HTMLSelectElement).disabled = !s.modelled;
   try {
-    await show(await s.load());
+    await show(await s.load(state.kernel));
   } catch (e) {
     showError(e);
   }
@@ -182,7 +231,7 @@ async function openText(
         ? hostViewFromReservedRegions(text, { file, arch: opts.arch, apertureBits: opts.bits })
         : hostViewFromText(text, { file });
     const id = `file:${file}`;
-    addSource({ id, label: `file: ${file}`, load: async () => view });
+    addSource({ id, label: `file: ${file}`, modelled: false, load: async () => ({ view }) });
     await selectSource(id);
   } catch (e) {
     showError(e);
@@ -201,6 +250,10 @@ async function fetchJson<T>(url: string): Promise<T | undefined> {
 
 function bindControls(): void {
   $('#source').addEventListener('change', (ev) => void selectSource((ev.target as HTMLSelectElement).value));
+  $('#kernel').addEventListener('change', (ev) => {
+    state.kernel = (ev.target as HTMLSelectElement).value as KernelVersion;
+    if (state.current) void selectSource(state.current.id);
+  });
   $('#zoom-in').addEventListener('click', () => lanes.zoom(2));
   $('#zoom-out').addEventListener('click', () => lanes.zoom(0.5));
   $('#zoom-fit').addEventListener('click', () => lanes.setWindow(FULL_WINDOW));
@@ -233,7 +286,7 @@ function bindControls(): void {
   });
   $('#save').addEventListener('click', () => {
     if (!state.view) return;
-    const blob = new Blob([hostViewToJson(state.view)], { type: 'application/json' });
+    const blob = new Blob([snapshotText(state.view, 'iovamap web view')], { type: 'application/json' });
     const a = el('a', {
       href: URL.createObjectURL(blob),
       download: 'iovamap-snapshot.json',
@@ -289,25 +342,55 @@ export function parseGoto(text: string): { start: bigint; end: bigint } | undefi
   return end === undefined || end < start ? undefined : { start, end };
 }
 
+/** A platform description modelled in the browser for the chosen kernel. */
+function modelled(desc: PlatformDescription, kernel: KernelVersion, source: string): Loaded {
+  const profile = kernelProfile(kernel);
+  const view = hostViewFromPlatform(desc, profile);
+  return { view: { ...view, source, notes: [desc.description, ...view.notes] }, model: { desc, profile } };
+}
+
 async function boot(): Promise<void> {
   legend();
+  ($('#kernel') as HTMLSelectElement).replaceChildren(
+    ...KERNEL_VERSIONS.map((k) => el('option', { value: k }, `Linux ${k}`)),
+  );
   bindControls();
   const session = await fetchJson<Session>('api/session');
+  if (session?.kernel && (KERNEL_VERSIONS as readonly string[]).includes(session.kernel))
+    state.kernel = session.kernel as KernelVersion;
+  ($('#kernel') as HTMLSelectElement).value = state.kernel;
   for (const s of session?.sources ?? []) {
     addSource({
       id: s.id,
       label: s.label,
+      modelled: false,
       load: async () => {
         const r = await fetch(`api/view?id=${encodeURIComponent(s.id)}`);
         const text = await r.text();
         if (!r.ok) throw new Error(text);
-        return hostViewFromJson(text, s.label);
+        return { view: hostViewFromJson(text, s.label) };
       },
+    });
+  }
+  for (const p of session?.platforms ?? []) {
+    const desc = loadPlatformText(p.text, p.file);
+    addSource({
+      id: p.id,
+      label: p.label,
+      modelled: true,
+      load: async (k) => modelled(desc, k, `platform:${p.file}`),
+    });
+  }
+  for (const name of presetNames()) {
+    addSource({
+      id: `preset:${name}`,
+      label: `built-in: ${name}`,
+      modelled: true,
+      load: async (k) => modelled(loadPreset(name), k, `platform:${name}`),
     });
   }
   const first = session?.initial ?? state.sources[0]?.id;
   if (first) await selectSource(first);
-  else showError(new Error('Nothing to show yet: drop a snapshot or paste a reserved_regions file.'));
   document.body.dataset['ready'] = '1';
 }
 

@@ -1,0 +1,943 @@
+/*
+ * iovaexec — iovamap's kernel executor.
+ *
+ * Reads a compiled scenario (see ../README.md, "Compiled scenario format"):
+ * one operation per line, and performs each one against the real VFIO uAPI of
+ * the running kernel, printing one CASE line per operation (plus HEX/CAP/RANGE
+ * for GET_INFO dumps and GROUP/RESV for sysfs dumps). The line formats are the
+ * ones of the oracle under /work/shared/oracle (and of `iovamap run`), so the
+ * same text can be produced by the model and diffed.
+ *
+ * Usage: iovaexec FILE [g0=GROUP] [g1=GROUP] [d0=BDF] [d1=BDF]
+ *   gN: IOMMU group number bound to group slot N (from the guest init)
+ *   dN: PCI address of the device in slot N (for GROUP_GET_DEVICE_FD)
+ *
+ * Everything printed is deterministic for a given kernel and machine: no
+ * timings, no pointers (user addresses are printed relative to the
+ * executor's buffers).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/vfio.h>
+
+#define MAXSLOT 4
+#define MAXEFD 16
+#define BUF_BYTES (64ULL << 20) /* read-write anonymous buffer: "buf+OFF" */
+#define RO_BYTES (1ULL << 20)   /* read-only anonymous buffer: "ro+OFF" */
+#define PAGE 0x1000ULL
+
+static int containers[MAXSLOT] = { -1, -1, -1, -1 };
+static int groups[MAXSLOT] = { -1, -1, -1, -1 };
+static int devices[MAXSLOT] = { -1, -1, -1, -1 };
+static int group_nr[MAXSLOT] = { -1, -1, -1, -1 };
+static const char *bdf[MAXSLOT];
+static int efds[MAXEFD];
+static unsigned char *rwbuf, *robuf;
+static int compact;      /* "format compact" */
+static uint32_t last_argsz; /* argsz_out of the previous GET_INFO */
+static const char *src_file;
+static int src_line;
+
+/* ------------------------------------------------------------------ */
+/* errno names (the subset the VFIO paths return, plus a numeric fallback) */
+static const char *ename(int e)
+{
+	static const struct { int e; const char *n; } t[] = {
+		{ EPERM, "EPERM" }, { ENOENT, "ENOENT" }, { ESRCH, "ESRCH" }, { EINTR, "EINTR" },
+		{ EIO, "EIO" }, { ENXIO, "ENXIO" }, { E2BIG, "E2BIG" }, { EBADF, "EBADF" },
+		{ EAGAIN, "EAGAIN" }, { ENOMEM, "ENOMEM" }, { EACCES, "EACCES" }, { EFAULT, "EFAULT" },
+		{ EBUSY, "EBUSY" }, { EEXIST, "EEXIST" }, { ENODEV, "ENODEV" }, { EINVAL, "EINVAL" },
+		{ ENFILE, "ENFILE" }, { EMFILE, "EMFILE" }, { ENOTTY, "ENOTTY" }, { EFBIG, "EFBIG" },
+		{ ENOSPC, "ENOSPC" }, { ERANGE, "ERANGE" }, { EDEADLK, "EDEADLK" }, { ENOSYS, "ENOSYS" },
+		{ EOVERFLOW, "EOVERFLOW" }, { EOPNOTSUPP, "EOPNOTSUPP" }, { EADDRINUSE, "EADDRINUSE" },
+		{ EADDRNOTAVAIL, "EADDRNOTAVAIL" },
+	};
+	static char other[16];
+	if (e == 0)
+		return "0";
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i].e == e)
+			return t[i].n;
+	snprintf(other, sizeof(other), "E%d", e);
+	return other;
+}
+
+static void fatal(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stdout, "ERROR %s:%d: ", src_file, src_line);
+	vfprintf(stdout, fmt, ap);
+	fputc('\n', stdout);
+	va_end(ap);
+	exit(2);
+}
+
+/* ------------------------------------------------------------------ */
+/* key=value fields of the current line */
+#define MAXF 24
+static int nf;
+static char *fk[MAXF], *fv[MAXF];
+static int fused[MAXF];
+
+static const char *opt(const char *k)
+{
+	for (int i = 0; i < nf; i++)
+		if (!strcmp(fk[i], k)) {
+			fused[i] = 1;
+			return fv[i];
+		}
+	return NULL;
+}
+
+static uint64_t num(const char *s, const char *k)
+{
+	char *end;
+	int neg = 0;
+	if (*s == '-') {
+		neg = 1;
+		s++;
+	}
+	errno = 0;
+	uint64_t v = strtoull(s, &end, 0);
+	if (errno || *end || end == s)
+		fatal("field %s: bad number '%s'", k, s);
+	return neg ? (uint64_t)(-(int64_t)v) : v;
+}
+
+static uint64_t unum(const char *k, uint64_t def)
+{
+	const char *v = opt(k);
+	return v ? num(v, k) : def;
+}
+
+static uint64_t req(const char *k)
+{
+	const char *v = opt(k);
+	if (!v)
+		fatal("missing field %s", k);
+	return num(v, k);
+}
+
+static int slot(const char *k)
+{
+	uint64_t s = unum(k, 0);
+	if (s >= MAXSLOT)
+		fatal("field %s: slot out of range", k);
+	return (int)s;
+}
+
+/* vaddr=buf+OFF | ro+OFF | abs+ADDR; printed back as given (never a pointer) */
+static uint64_t vaddr_of(const char *spec)
+{
+	const char *plus = strchr(spec, '+');
+	if (!plus)
+		fatal("vaddr: expected buf+OFF, ro+OFF or abs+ADDR, got '%s'", spec);
+	uint64_t off = num(plus + 1, "vaddr");
+	if (!strncmp(spec, "buf+", 4))
+		return (uint64_t)(uintptr_t)rwbuf + off;
+	if (!strncmp(spec, "ro+", 3))
+		return (uint64_t)(uintptr_t)robuf + off;
+	if (!strncmp(spec, "abs+", 4))
+		return off;
+	fatal("vaddr: unknown base in '%s'", spec);
+	return 0;
+}
+
+/*
+ * vaddr_off as the oracle prints it: buf offsets and absolute addresses as
+ * plain hex; read-only buffer offsets as ro+0x.. (the oracle printed a pointer)
+ */
+static void vaddr_text(const char *spec, char *out, size_t n)
+{
+	if (!strncmp(spec, "buf+", 4))
+		snprintf(out, n, "0x%" PRIx64, num(spec + 4, "vaddr"));
+	else if (!strncmp(spec, "abs+", 4))
+		snprintf(out, n, "0x%" PRIx64, num(spec + 4, "vaddr"));
+	else
+		snprintf(out, n, "ro+0x%" PRIx64, num(spec + 3, "vaddr"));
+}
+
+static void done_fields(const char *op)
+{
+	for (int i = 0; i < nf; i++)
+		if (!fused[i])
+			fatal("%s: unknown field '%s'", op, fk[i]);
+}
+
+/* ------------------------------------------------------------------ */
+static void hexdump(const unsigned char *b, size_t n)
+{
+	for (size_t off = 0; off < n; off += 16) {
+		printf("HEX %04zx", off);
+		for (size_t i = off; i < off + 16 && i < n; i++)
+			printf(" %02x", b[i]);
+		putchar('\n');
+	}
+}
+
+/* walk the capability chain of a GET_INFO answer (kernel layout) */
+static void caps(const unsigned char *b, uint32_t len, uint32_t off)
+{
+	for (int guard = 0; off && guard < 32; guard++) {
+		if (off + sizeof(struct vfio_info_cap_header) > len) {
+			printf("CAP off=%u error=beyond_buffer len=%u\n", off, len);
+			return;
+		}
+		const struct vfio_info_cap_header *h = (const void *)(b + off);
+		printf("CAP off=%u id=%u version=%u next=%u", off, h->id, h->version, h->next);
+		if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
+			const struct vfio_iommu_type1_info_cap_iova_range *c = (const void *)h;
+			printf(" name=IOVA_RANGE nr_iovas=%u reserved=%u\n", c->nr_iovas, c->reserved);
+			for (uint32_t i = 0; i < c->nr_iovas; i++) {
+				if (off + sizeof(*c) + (i + 1) * sizeof(c->iova_ranges[0]) > len)
+					break;
+				printf("RANGE idx=%u start=0x%016" PRIx64 " end=0x%016" PRIx64 "\n", i,
+				       (uint64_t)c->iova_ranges[i].start, (uint64_t)c->iova_ranges[i].end);
+			}
+		} else if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION) {
+			const struct vfio_iommu_type1_info_cap_migration *c = (const void *)h;
+			printf(" name=MIGRATION flags=0x%x pgsize_bitmap=0x%" PRIx64 " max_dirty_bitmap_size=0x%" PRIx64 "\n",
+			       c->flags, (uint64_t)c->pgsize_bitmap, (uint64_t)c->max_dirty_bitmap_size);
+		} else if (h->id == VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL) {
+			const struct vfio_iommu_type1_info_dma_avail *c = (const void *)h;
+			printf(" name=DMA_AVAIL avail=%u\n", c->avail);
+		} else {
+			printf(" name=UNKNOWN\n");
+		}
+		off = h->next;
+	}
+}
+
+static void caserc(const char *name, int rc, int e)
+{
+	printf("CASE %s rc=%d errno=%s", name, rc, ename(e));
+}
+
+/* ------------------------------------------------------------------ */
+/* operations */
+
+static void op_get_info(const char *name)
+{
+	int c = slot("c");
+	const char *a = opt("argsz");
+	uint32_t argsz = !a ? 24 : !strcmp(a, "last") ? last_argsz : (uint32_t)num(a, "argsz");
+	unsigned fill = (unsigned)unum("fill", 0);
+	int dump = (int)unum("dump", 0);
+	done_fields("get_info");
+	size_t alloc = argsz < 24 ? 24 : argsz;
+	unsigned char *b = malloc(alloc);
+	memset(b, fill, alloc);
+	memcpy(b, &argsz, 4);
+	int rc = ioctl(containers[c], VFIO_IOMMU_GET_INFO, b);
+	int e = rc ? errno : 0;
+	struct vfio_iommu_type1_info *i = (void *)b;
+	caserc(name, rc, e);
+	if (!compact)
+		printf(" op=GET_INFO argsz_in=%u", argsz);
+	printf(" argsz_out=%u flags=0x%x iova_pgsizes=0x%" PRIx64 " cap_offset=%u\n", i->argsz, i->flags,
+	       (uint64_t)i->iova_pgsizes, i->cap_offset);
+	if (!rc)
+		last_argsz = i->argsz;
+	if (dump && !rc) {
+		uint32_t len = argsz < i->argsz ? argsz : i->argsz;
+		hexdump(b, len);
+		if ((i->flags & VFIO_IOMMU_INFO_CAPS) && len >= 24 && i->cap_offset)
+			caps(b, len, i->cap_offset);
+	}
+	free(b);
+}
+
+static void op_map(const char *name)
+{
+	struct vfio_iommu_type1_dma_map m;
+	int c = slot("c");
+	const char *vs = opt("vaddr");
+	char vt[64];
+	memset(&m, 0, sizeof(m));
+	m.argsz = (uint32_t)unum("argsz", sizeof(m));
+	m.flags = (uint32_t)unum("flags", VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+	m.iova = req("iova");
+	m.size = req("size");
+	if (!vs)
+		vs = "buf+0";
+	m.vaddr = vaddr_of(vs);
+	vaddr_text(vs, vt, sizeof(vt));
+	done_fields("map");
+	struct vfio_iommu_type1_dma_map in = m;
+	int rc = ioctl(containers[c], VFIO_IOMMU_MAP_DMA, &m);
+	int e = rc ? errno : 0;
+	caserc(name, rc, e);
+	if (!compact)
+		printf(" op=MAP flags=0x%x iova=0x%" PRIx64 " size=0x%" PRIx64 " vaddr_off=%s out_argsz=%u out_flags=0x%x out_iova=0x%" PRIx64
+		       " out_size=0x%" PRIx64,
+		       in.flags, (uint64_t)in.iova, (uint64_t)in.size, vt, m.argsz, m.flags, (uint64_t)m.iova, (uint64_t)m.size);
+	putchar('\n');
+}
+
+static void op_unmap(const char *name)
+{
+	struct vfio_iommu_type1_dma_unmap u;
+	int c = slot("c");
+	memset(&u, 0, sizeof(u));
+	u.argsz = (uint32_t)unum("argsz", sizeof(u));
+	u.flags = (uint32_t)unum("flags", 0);
+	u.iova = unum("iova", 0);
+	u.size = unum("size", 0);
+	done_fields("unmap");
+	struct vfio_iommu_type1_dma_unmap in = u;
+	int rc = ioctl(containers[c], VFIO_IOMMU_UNMAP_DMA, &u);
+	int e = rc ? errno : 0;
+	caserc(name, rc, e);
+	if (!compact)
+		printf(" op=UNMAP flags=0x%x iova=0x%" PRIx64 " size=0x%" PRIx64 " out_argsz=%u out_flags=0x%x out_iova=0x%" PRIx64
+		       " out_size=0x%" PRIx64 "\n",
+		       in.flags, (uint64_t)in.iova, (uint64_t)in.size, u.argsz, u.flags, (uint64_t)u.iova, (uint64_t)u.size);
+	else
+		printf(" out_size=0x%" PRIx64 "\n", (uint64_t)u.size);
+}
+
+/* map one page at base, base+4K, ... until the kernel refuses or max entries */
+static void op_fill(const char *name)
+{
+	int c = slot("c");
+	uint64_t base = req("base");
+	uint64_t max = unum("max", 1u << 20);
+	const char *vs = opt("vaddr");
+	uint64_t va = vaddr_of(vs ? vs : "buf+0");
+	done_fields("fill");
+	uint64_t n = 0;
+	int rc = 0, e = 0;
+	while (n < max) {
+		struct vfio_iommu_type1_dma_map m = {
+			.argsz = sizeof(m),
+			.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+			.vaddr = va,
+			.iova = base + n * PAGE,
+			.size = PAGE,
+		};
+		rc = ioctl(containers[c], VFIO_IOMMU_MAP_DMA, &m);
+		if (rc) {
+			e = errno;
+			break;
+		}
+		n++;
+	}
+	caserc(name, rc, e);
+	printf(" op=MAP_FILL base=0x%" PRIx64 " mapped_ok=%" PRIu64, base, n);
+	if (rc)
+		printf(" failed_at_index=%" PRIu64 "\n", n);
+	else
+		printf(" stopped=max\n");
+}
+
+static void op_open_container(const char *name)
+{
+	int c = slot("c");
+	done_fields("open_container");
+	if (containers[c] >= 0)
+		close(containers[c]);
+	containers[c] = open("/dev/vfio/vfio", O_RDWR);
+	int e = containers[c] < 0 ? errno : 0;
+	caserc(name, containers[c] < 0 ? -1 : 0, e);
+	putchar('\n');
+}
+
+static void op_close(const char *name, int *fds, const char *k, const char *op)
+{
+	int s = slot(k);
+	done_fields(op);
+	int rc = fds[s] >= 0 ? close(fds[s]) : (errno = EBADF, -1);
+	int e = rc ? errno : 0;
+	fds[s] = -1;
+	caserc(name, rc, e);
+	putchar('\n');
+}
+
+static void op_api_version(const char *name)
+{
+	int c = slot("c");
+	done_fields("api_version");
+	int rc = ioctl(containers[c], VFIO_GET_API_VERSION);
+	int e = rc < 0 ? errno : 0;
+	caserc(name, rc, e);
+	printf(" expected=%d\n", VFIO_API_VERSION);
+}
+
+static void op_check_ext(const char *name)
+{
+	int c = slot("c");
+	unsigned long ext = (unsigned long)req("ext");
+	done_fields("check_ext");
+	int rc = ioctl(containers[c], VFIO_CHECK_EXTENSION, ext);
+	int e = rc < 0 ? errno : 0;
+	caserc(name, rc, e);
+	printf(" ext=%lu\n", ext);
+}
+
+static void op_open_group(const char *name)
+{
+	int g = slot("g");
+	char path[64];
+	done_fields("open_group");
+	if (group_nr[g] < 0)
+		fatal("open_group: no group number for slot g%d (pass g%d=N)", g, g);
+	snprintf(path, sizeof(path), "/dev/vfio/%d", group_nr[g]);
+	if (groups[g] >= 0)
+		close(groups[g]);
+	groups[g] = open(path, O_RDWR);
+	int e = groups[g] < 0 ? errno : 0;
+	caserc(name, groups[g] < 0 ? -1 : 0, e);
+	printf(" path=%s\n", path);
+}
+
+static void op_group_status(const char *name)
+{
+	int g = slot("g");
+	uint32_t argsz = (uint32_t)unum("argsz", sizeof(struct vfio_group_status));
+	done_fields("group_status");
+	struct vfio_group_status st = { .argsz = argsz };
+	int rc = ioctl(groups[g], VFIO_GROUP_GET_STATUS, &st);
+	int e = rc ? errno : 0;
+	caserc(name, rc, e);
+	printf(" flags=0x%x viable=%d container_set=%d\n", st.flags, !!(st.flags & VFIO_GROUP_FLAGS_VIABLE),
+	       !!(st.flags & VFIO_GROUP_FLAGS_CONTAINER_SET));
+}
+
+static void op_set_container(const char *name)
+{
+	int g = slot("g"), c = slot("c");
+	done_fields("set_container");
+	int rc = ioctl(groups[g], VFIO_GROUP_SET_CONTAINER, &containers[c]);
+	int e = rc ? errno : 0;
+	caserc(name, rc, e);
+	putchar('\n');
+}
+
+static void op_unset_container(const char *name)
+{
+	int g = slot("g");
+	done_fields("unset_container");
+	int rc = ioctl(groups[g], VFIO_GROUP_UNSET_CONTAINER);
+	int e = rc ? errno : 0;
+	caserc(name, rc, e);
+	putchar('\n');
+}
+
+static void op_set_iommu(const char *name)
+{
+	int c = slot("c");
+	unsigned long type = (unsigned long)unum("type", VFIO_TYPE1v2_IOMMU);
+	done_fields("set_iommu");
+	int rc = ioctl(containers[c], VFIO_SET_IOMMU, type);
+	int e = rc ? errno : 0;
+	caserc(name, rc, e);
+	putchar('\n');
+}
+
+static void op_device_fd(const char *name)
+{
+	int g = slot("g"), d = slot("d");
+	done_fields("device_fd");
+	if (!bdf[d])
+		fatal("device_fd: no PCI address for slot d%d (pass d%d=BDF)", d, d);
+	if (devices[d] >= 0)
+		close(devices[d]);
+	devices[d] = ioctl(groups[g], VFIO_GROUP_GET_DEVICE_FD, bdf[d]);
+	int e = devices[d] < 0 ? errno : 0;
+	caserc(name, devices[d] < 0 ? -1 : 0, e);
+	printf(" bdf=%s\n", bdf[d]);
+}
+
+static void op_device_info(const char *name)
+{
+	int d = slot("d");
+	done_fields("device_info");
+	struct vfio_device_info di = { .argsz = sizeof(di) };
+	int rc = ioctl(devices[d], VFIO_DEVICE_GET_INFO, &di);
+	int e = rc ? errno : 0;
+	caserc(name, rc, e);
+	printf(" flags=0x%x num_regions=%u num_irqs=%u\n", di.flags, di.num_regions, di.num_irqs);
+}
+
+static void op_irq_info(const char *name)
+{
+	int d = slot("d");
+	uint32_t index = (uint32_t)req("index");
+	done_fields("irq_info");
+	struct vfio_irq_info ii = { .argsz = sizeof(ii), .index = index };
+	int rc = ioctl(devices[d], VFIO_DEVICE_GET_IRQ_INFO, &ii);
+	int e = rc ? errno : 0;
+	caserc(name, rc, e);
+	printf(" index=%u flags=0x%x count=%u\n", index, ii.flags, ii.count);
+}
+
+static int efd(int k)
+{
+	if (k < 0 || k >= MAXEFD)
+		fatal("eventfd slot %d out of range", k);
+	if (!efds[k])
+		efds[k] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	return efds[k];
+}
+
+/*
+ * SET_IRQS. data=none | bool:B,B,... | efd:K,K,...  (K: eventfd slot, or -1,
+ * or bad for an fd number that is not open). argsz defaults to header + data.
+ */
+static void op_set_irqs(const char *name)
+{
+	int d = slot("d");
+	uint32_t index = (uint32_t)req("index");
+	uint32_t start = (uint32_t)unum("start", 0);
+	uint32_t count = (uint32_t)unum("count", 0);
+	uint32_t flags = (uint32_t)req("flags");
+	const char *data = opt("data");
+	const char *as = opt("argsz");
+	done_fields("set_irqs");
+	unsigned char payload[256];
+	size_t plen = 0;
+	if (data && strcmp(data, "none")) {
+		char tmp[256];
+		snprintf(tmp, sizeof(tmp), "%s", data);
+		char *colon = strchr(tmp, ':');
+		if (!colon)
+			fatal("set_irqs: data must be none, bool:.. or efd:..");
+		*colon = 0;
+		int isbool = !strcmp(tmp, "bool");
+		if (!isbool && strcmp(tmp, "efd"))
+			fatal("set_irqs: unknown data kind '%s'", tmp);
+		for (char *tok = strtok(colon + 1, ","); tok; tok = strtok(NULL, ",")) {
+			if (isbool) {
+				if (plen + 1 > sizeof(payload))
+					fatal("set_irqs: too much data");
+				payload[plen++] = (unsigned char)num(tok, "data");
+			} else {
+				int32_t fd;
+				if (!strcmp(tok, "bad"))
+					fd = 1000;
+				else {
+					int64_t k = (int64_t)num(tok, "data");
+					fd = k < 0 ? (int32_t)k : efd((int)k);
+				}
+				if (plen + 4 > sizeof(payload))
+					fatal("set_irqs: too much data");
+				memcpy(payload + plen, &fd, 4);
+				plen += 4;
+			}
+		}
+	}
+	size_t hdr = sizeof(struct vfio_irq_set);
+	uint32_t argsz = as ? (uint32_t)num(as, "argsz") : (uint32_t)(hdr + plen);
+	size_t alloc = hdr + plen > argsz ? hdr + plen : argsz;
+	unsigned char *b = calloc(1, alloc);
+	struct vfio_irq_set *s = (void *)b;
+	s->argsz = argsz;
+	s->flags = flags;
+	s->index = index;
+	s->start = start;
+	s->count = count;
+	memcpy(b + hdr, payload, plen);
+	int rc = ioctl(devices[d], VFIO_DEVICE_SET_IRQS, b);
+	int e = rc ? errno : 0;
+	free(b);
+	caserc(name, rc, e);
+	printf(" op=SET_IRQS index=%u start=%u count=%u flags=0x%x\n", index, start, count, flags);
+}
+
+/* non-blocking eventfd read: how many signals arrived since the last read */
+static void op_efd_read(const char *name)
+{
+	int k = (int)req("e");
+	int wait_ms = (int)unum("wait_ms", 0);
+	done_fields("efd_read");
+	int fd = efd(k);
+	uint64_t v = 0;
+	if (wait_ms) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		poll(&p, 1, wait_ms);
+	}
+	ssize_t r = read(fd, &v, sizeof(v));
+	int e = r < 0 ? errno : 0;
+	caserc(name, 0, 0);
+	printf(" count=%" PRIu64 "%s\n", r == 8 ? v : 0, e == EAGAIN ? " empty=1" : "");
+}
+
+static const char *param_path(const char *p, char *buf, size_t n)
+{
+	snprintf(buf, n, "/sys/module/vfio_iommu_type1/parameters/%s", p);
+	return buf;
+}
+
+static void op_param_get(const char *name)
+{
+	const char *p = opt("p");
+	char path[160], val[64] = "";
+	done_fields("param_get");
+	if (!p)
+		fatal("param_get: missing p=");
+	FILE *f = fopen(param_path(p, path, sizeof(path)), "r");
+	int e = f ? 0 : errno;
+	if (f) {
+		if (fgets(val, sizeof(val), f))
+			val[strcspn(val, "\n")] = 0;
+		fclose(f);
+	}
+	caserc(name, f ? 0 : -1, e);
+	printf(" param=%s value=%s\n", p, val);
+}
+
+static void op_param_set(const char *name)
+{
+	const char *p = opt("p"), *v = opt("value");
+	char path[160];
+	done_fields("param_set");
+	if (!p || !v)
+		fatal("param_set: needs p= and value=");
+	int fd = open(param_path(p, path, sizeof(path)), O_WRONLY);
+	int rc = -1, e = 0;
+	if (fd >= 0) {
+		ssize_t w = write(fd, v, strlen(v));
+		rc = w < 0 ? -1 : 0;
+		e = w < 0 ? errno : 0;
+		close(fd);
+	} else {
+		e = errno;
+	}
+	caserc(name, rc, e);
+	printf(" param=%s value=%s\n", p, v);
+}
+
+/* ---- sysfs evidence ---- */
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+static void cat_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	if (!f) {
+		printf("ERRFILE %s errno=%s\n", path, ename(errno));
+		return;
+	}
+	while (fgets(line, sizeof(line), f))
+		fputs(line, stdout);
+	fclose(f);
+}
+
+static void read_small(const char *path, char *out, size_t n)
+{
+	FILE *f = fopen(path, "r");
+	out[0] = 0;
+	if (!f) {
+		snprintf(out, n, "?");
+		return;
+	}
+	if (fgets(out, (int)n, f))
+		out[strcspn(out, "\n")] = 0;
+	fclose(f);
+}
+
+static void dump_group(int g, int with_devices)
+{
+	char path[256], t[64];
+	snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%d/type", g);
+	read_small(path, t, sizeof(t));
+	printf("GROUP %d type=%s\n", g, t);
+	if (with_devices) {
+		snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%d/devices", g);
+		struct dirent **ents;
+		int n = scandir(path, &ents, NULL, alphasort);
+		for (int i = 0; i < n; i++) {
+			const char *dn = ents[i]->d_name;
+			if (dn[0] != '.') {
+				char base[600], v[32], dv[32], cl[32], link[700], drv[300] = "none";
+				snprintf(base, sizeof(base), "%s/%s", path, dn);
+				snprintf(link, sizeof(link), "%s/vendor", base);
+				read_small(link, v, sizeof(v));
+				snprintf(link, sizeof(link), "%s/device", base);
+				read_small(link, dv, sizeof(dv));
+				snprintf(link, sizeof(link), "%s/class", base);
+				read_small(link, cl, sizeof(cl));
+				char dpath[700], target[256];
+				snprintf(dpath, sizeof(dpath), "%s/driver", base);
+				ssize_t r = readlink(dpath, target, sizeof(target) - 1);
+				if (r > 0) {
+					target[r] = 0;
+					const char *slash = strrchr(target, '/');
+					snprintf(drv, sizeof(drv), "%s", slash ? slash + 1 : target);
+				}
+				printf("GROUP %d device=%s vendor=%s devid=%s class=%s driver=%s\n", g, dn, v, dv, cl, drv);
+			}
+			free(ents[i]);
+		}
+		if (n >= 0)
+			free(ents);
+	}
+	printf("RESV_BEGIN %d\n", g);
+	snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%d/reserved_regions", g);
+	cat_file(path);
+	printf("RESV_END %d\n", g);
+}
+
+static void op_groups(const char *name)
+{
+	done_fields("groups");
+	int nrs[256], n = 0;
+	DIR *d = opendir("/sys/kernel/iommu_groups");
+	struct dirent *de;
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.' && n < 256)
+			nrs[n++] = atoi(de->d_name);
+	if (d)
+		closedir(d);
+	qsort(nrs, n, sizeof(int), cmp_int);
+	printf("CASE %s rc=0 errno=0 op=GROUPS count=%d\n", name, n);
+	for (int i = 0; i < n; i++)
+		dump_group(nrs[i], 1);
+}
+
+static void op_resv(const char *name)
+{
+	int g = slot("g");
+	done_fields("resv");
+	printf("CASE %s rc=0 errno=0 op=RESV group=%d\n", name, group_nr[g]);
+	dump_group(group_nr[g], 0);
+}
+
+/* ---- MSI evidence: the MSI capability as the device holds it (host sysfs) ---- */
+static int read_config(int d, unsigned char *cfg, size_t n)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf[d]);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	ssize_t r = pread(fd, cfg, n, 0);
+	close(fd);
+	return r < 0 ? -errno : (int)r;
+}
+
+static void op_msi_read(const char *name)
+{
+	int d = slot("d");
+	done_fields("msi_read");
+	unsigned char cfg[256];
+	if (!bdf[d])
+		fatal("msi_read: no PCI address for slot d%d", d);
+	int r = read_config(d, cfg, sizeof(cfg));
+	if (r < 256) {
+		caserc(name, -1, r < 0 ? -r : EIO);
+		putchar('\n');
+		return;
+	}
+	unsigned pos = cfg[0x34] & 0xfc;
+	for (int guard = 0; pos && guard < 48; guard++) {
+		if (cfg[pos] == 0x05) { /* PCI_CAP_ID_MSI */
+			uint16_t ctl = cfg[pos + 2] | cfg[pos + 3] << 8;
+			uint32_t lo = cfg[pos + 4] | cfg[pos + 5] << 8 | cfg[pos + 6] << 16 | (uint32_t)cfg[pos + 7] << 24;
+			uint32_t hi = 0;
+			unsigned doff = pos + 8;
+			if (ctl & 0x80) { /* 64-bit address */
+				hi = cfg[pos + 8] | cfg[pos + 9] << 8 | cfg[pos + 10] << 16 | (uint32_t)cfg[pos + 11] << 24;
+				doff = pos + 12;
+			}
+			uint16_t data = cfg[doff] | cfg[doff + 1] << 8;
+			caserc(name, 0, 0);
+			printf(" op=MSI_READ enable=%d addr=0x%" PRIx64 " data=0x%x\n", ctl & 1, (uint64_t)hi << 32 | lo, data);
+			return;
+		}
+		pos = cfg[pos + 1] & 0xfc;
+	}
+	caserc(name, -1, ENOENT);
+	printf(" op=MSI_READ\n");
+}
+
+/*
+ * Make the e1000e raise an interrupt cause (a real MSI write from the device,
+ * through the IOMMU): enable memory + bus mastering in the VFIO config view,
+ * clear/unmask through BAR0 (region 0) and set the cause. The delivery is
+ * observed with efd_read.
+ */
+#define E1000_ICR 0x00c0
+#define E1000_ITR 0x00c4
+#define E1000_ICS 0x00c8
+#define E1000_IMS 0x00d0
+#define E1000_IMC 0x00d8
+static int region_off(int d, uint32_t index, uint64_t *off)
+{
+	struct vfio_region_info ri = { .argsz = sizeof(ri), .index = index };
+	if (ioctl(devices[d], VFIO_DEVICE_GET_REGION_INFO, &ri))
+		return -errno;
+	*off = ri.offset;
+	return 0;
+}
+
+static int reg_write(int d, uint64_t bar0, uint32_t reg, uint32_t v)
+{
+	return pwrite(devices[d], &v, 4, (off_t)(bar0 + reg)) == 4 ? 0 : -errno;
+}
+
+static void op_msi_fire(const char *name)
+{
+	int d = slot("d");
+	uint32_t cause = (uint32_t)unum("cause", 0x1000000); /* ICR.RXQ0 */
+	done_fields("msi_fire");
+	uint64_t cfgoff = 0, bar0 = 0;
+	int r = region_off(d, VFIO_PCI_CONFIG_REGION_INDEX, &cfgoff);
+	if (!r)
+		r = region_off(d, VFIO_PCI_BAR0_REGION_INDEX, &bar0);
+	if (!r) {
+		uint16_t cmd;
+		if (pread(devices[d], &cmd, 2, (off_t)(cfgoff + 4)) != 2)
+			r = -errno;
+		cmd |= 0x6; /* MEMORY | MASTER */
+		if (!r && pwrite(devices[d], &cmd, 2, (off_t)(cfgoff + 4)) != 2)
+			r = -errno;
+	}
+	if (!r)
+		r = reg_write(d, bar0, E1000_IMC, 0xffffffff);
+	if (!r) {
+		uint32_t icr;
+		if (pread(devices[d], &icr, 4, (off_t)(bar0 + E1000_ICR)) != 4)
+			r = -errno;
+	}
+	if (!r)
+		r = reg_write(d, bar0, E1000_ITR, 0);
+	if (!r)
+		r = reg_write(d, bar0, E1000_IMS, cause);
+	if (!r)
+		r = reg_write(d, bar0, E1000_ICS, cause);
+	/* let the emulated device deliver (and QEMU's throttle timer expire) */
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+	if (!r)
+		r = reg_write(d, bar0, E1000_IMC, 0xffffffff);
+	caserc(name, r ? -1 : 0, r ? -r : 0);
+	printf(" op=MSI_FIRE cause=0x%x\n", cause);
+}
+
+/* ------------------------------------------------------------------ */
+static void run_line(char *line)
+{
+	char *toks[MAXF + 2];
+	int nt = 0;
+	for (char *t = strtok(line, " \t\r\n"); t && nt < MAXF + 2; t = strtok(NULL, " \t\r\n"))
+		toks[nt++] = t;
+	if (!nt || toks[0][0] == '#')
+		return;
+	const char *op = toks[0];
+	if (!strcmp(op, "format")) {
+		if (nt != 2 || (strcmp(toks[1], "full") && strcmp(toks[1], "compact")))
+			fatal("format: full or compact");
+		compact = !strcmp(toks[1], "compact");
+		return;
+	}
+	if (!strcmp(op, "section")) {
+		if (nt != 2)
+			fatal("section: one name");
+		printf("SECTION %s\n", toks[1]);
+		return;
+	}
+	if (!strcmp(op, "scenario")) {
+		if (nt != 2)
+			fatal("scenario: one name");
+		printf("SCENARIO %s\n", toks[1]);
+		return;
+	}
+	if (nt < 2)
+		fatal("%s: missing case name", op);
+	const char *name = toks[1];
+	nf = 0;
+	for (int i = 2; i < nt; i++) {
+		char *eq = strchr(toks[i], '=');
+		if (!eq)
+			fatal("field '%s' is not key=value", toks[i]);
+		*eq = 0;
+		fk[nf] = toks[i];
+		fv[nf] = eq + 1;
+		fused[nf] = 0;
+		nf++;
+	}
+	static const struct { const char *op; void (*fn)(const char *); } ops[] = {
+		{ "open_container", op_open_container }, { "api_version", op_api_version },
+		{ "check_ext", op_check_ext }, { "open_group", op_open_group },
+		{ "group_status", op_group_status }, { "set_container", op_set_container },
+		{ "unset_container", op_unset_container }, { "set_iommu", op_set_iommu },
+		{ "get_info", op_get_info }, { "map", op_map }, { "unmap", op_unmap }, { "fill", op_fill },
+		{ "device_fd", op_device_fd }, { "device_info", op_device_info }, { "irq_info", op_irq_info },
+		{ "set_irqs", op_set_irqs }, { "efd_read", op_efd_read }, { "param_get", op_param_get },
+		{ "param_set", op_param_set }, { "groups", op_groups }, { "resv", op_resv },
+		{ "msi_read", op_msi_read }, { "msi_fire", op_msi_fire },
+	};
+	if (!strcmp(op, "close_container"))
+		return op_close(name, containers, "c", op);
+	if (!strcmp(op, "close_group"))
+		return op_close(name, groups, "g", op);
+	if (!strcmp(op, "close_device"))
+		return op_close(name, devices, "d", op);
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (!strcmp(ops[i].op, op)) {
+			ops[i].fn(name);
+			fflush(stdout);
+			return;
+		}
+	fatal("unknown operation '%s'", op);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s FILE [g0=N] [g1=N] [d0=BDF] [d1=BDF]\n", argv[0]);
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		if ((a[0] == 'g' || a[0] == 'd') && a[1] >= '0' && a[1] < '0' + MAXSLOT && a[2] == '=') {
+			if (a[0] == 'g')
+				group_nr[a[1] - '0'] = atoi(a + 3);
+			else
+				bdf[a[1] - '0'] = a + 3;
+		} else {
+			fprintf(stderr, "bad argument %s\n", a);
+			return 2;
+		}
+	}
+	rwbuf = mmap(NULL, BUF_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	robuf = mmap(NULL, RO_BYTES, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (rwbuf == MAP_FAILED || robuf == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	memset(rwbuf, 0x5a, BUF_BYTES);
+	src_file = argv[1];
+	FILE *f = !strcmp(argv[1], "-") ? stdin : fopen(argv[1], "r");
+	if (!f) {
+		perror(argv[1]);
+		return 1;
+	}
+	char line[4096];
+	while (fgets(line, sizeof(line), f)) {
+		src_line++;
+		run_line(line);
+	}
+	printf("END lines=%d\n", src_line);
+	return 0;
+}

@@ -1,0 +1,667 @@
+/**
+ * The TypeScript twin of conformance/executor/iovaexec.c: runs a compiled scenario against a
+ * `ConformanceTarget` (a uAPI-level view of a kernel: open/ioctl/close with uapi bytes, sysfs files,
+ * eventfds) and prints exactly the lines iovaexec prints. The model plugs in by implementing the target
+ * (see conformance/README.md); the kernel goldens are iovaexec's output, so any difference is the
+ * model's (or a listed known difference).
+ *
+ * Struct layouts are those of the linux-libc-dev 6.1 headers iovaexec is compiled against
+ * (little-endian, both x86_64 and arm64).
+ */
+
+import type { OpName, Operation, Statement } from './compiled.js';
+
+/** VFIO ioctl numbers: _IO(';', 100 + n). */
+export const VFIO_IOCTL = {
+  GET_API_VERSION: 0x3b64,
+  CHECK_EXTENSION: 0x3b65,
+  SET_IOMMU: 0x3b66,
+  GROUP_GET_STATUS: 0x3b67,
+  GROUP_SET_CONTAINER: 0x3b68,
+  GROUP_UNSET_CONTAINER: 0x3b69,
+  GROUP_GET_DEVICE_FD: 0x3b6a,
+  DEVICE_GET_INFO: 0x3b6b,
+  DEVICE_GET_REGION_INFO: 0x3b6c,
+  DEVICE_GET_IRQ_INFO: 0x3b6d,
+  DEVICE_SET_IRQS: 0x3b6e,
+  IOMMU_GET_INFO: 0x3b70,
+  IOMMU_MAP_DMA: 0x3b71,
+  IOMMU_UNMAP_DMA: 0x3b72,
+} as const;
+
+/** The executor's process memory: `buf` (read-write) and `ro` (read-only) anonymous mappings. */
+export interface ExecMemory {
+  readonly name: 'buf' | 'ro';
+  readonly addr: bigint;
+  readonly size: bigint;
+  readonly prot: 'rw' | 'r';
+}
+export const EXEC_MEMORY: readonly ExecMemory[] = [
+  { name: 'buf', addr: 0x7f0000000000n, size: 64n << 20n, prot: 'rw' },
+  { name: 'ro', addr: 0x7f1000000000n, size: 1n << 20n, prot: 'r' },
+];
+
+/**
+ * What the executor needs from a kernel. Every call answers like the syscall: a value >= 0, or -errno.
+ * Buffers are in/out: the target writes results into them as the kernel's copy_to_user would.
+ */
+export interface ConformanceTarget {
+  /**
+   * Operations this target models; the executor stops before the first other one (a partial model,
+   * e.g. sysfs only, is compared on the prefix it can run). Absent: every operation.
+   */
+  supports?(op: OpName): boolean;
+  /** open(2) of `/dev/vfio/vfio` or `/dev/vfio/<group>`. */
+  open(path: string): number;
+  close(fd: number): number;
+  /** ioctl(2); `arg` is an integer, a uapi struct buffer, or (GROUP_GET_DEVICE_FD) the device name. */
+  ioctl(fd: number, cmd: number, arg: number | Uint8Array | string): number;
+  /** Text of a sysfs file (`/sys/kernel/iommu_groups/2/reserved_regions`, module parameters...) or -errno. */
+  readFile(path: string): string | number;
+  /** write(2) of a sysfs file (module parameters). */
+  writeFile(path: string, text: string): number;
+  /** Entries of a sysfs directory, or -errno. */
+  listDir(path: string): string[] | number;
+  /** readlink(2) of a sysfs symlink (a device's `driver`), or -errno. */
+  readLink(path: string): string | number;
+  /** A new eventfd (non-blocking). */
+  eventfd(): number;
+  /** Non-blocking read of an eventfd counter: the count, or -EAGAIN when zero. */
+  readEventfd(fd: number): bigint | number;
+  /** pread/pwrite on a device fd (config space, BARs), for the MSI operations. */
+  pread?(fd: number, buf: Uint8Array, offset: bigint): number;
+  pwrite?(fd: number, buf: Uint8Array, offset: bigint): number;
+  /** Wall-clock wait (the kernel executor sleeps/polls here); the model may ignore it. */
+  settle?(ms: number): void;
+}
+
+export interface ExecArgs {
+  /** IOMMU group number per group slot (g0, g1). */
+  readonly groups: readonly (number | undefined)[];
+  /** PCI address per device slot (d0, d1). */
+  readonly devices: readonly (string | undefined)[];
+}
+
+class ExecError extends Error {}
+
+/** errno numbers (asm-generic) with the names iovaexec prints; others print as E<n>. */
+const ERRNO = {
+  EPERM: 1,
+  ENOENT: 2,
+  ESRCH: 3,
+  EINTR: 4,
+  EIO: 5,
+  ENXIO: 6,
+  E2BIG: 7,
+  EBADF: 9,
+  EAGAIN: 11,
+  ENOMEM: 12,
+  EACCES: 13,
+  EFAULT: 14,
+  EBUSY: 16,
+  EEXIST: 17,
+  ENODEV: 19,
+  EINVAL: 22,
+  ENFILE: 23,
+  EMFILE: 24,
+  ENOTTY: 25,
+  EFBIG: 27,
+  ENOSPC: 28,
+  ERANGE: 34,
+  EDEADLK: 35,
+  ENOSYS: 38,
+  EOVERFLOW: 75,
+  EOPNOTSUPP: 95,
+  EADDRINUSE: 98,
+  EADDRNOTAVAIL: 99,
+} as const;
+const ERRNO_NAME = new Map<number, string>(Object.entries(ERRNO).map(([k, v]) => [v, k]));
+
+const MAXSLOT = 4;
+const MAXEFD = 16;
+
+function le32(b: Uint8Array, off: number): number {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(off, true);
+}
+function le64(b: Uint8Array, off: number): bigint {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(off, true);
+}
+function put32(b: Uint8Array, off: number, v: number): void {
+  new DataView(b.buffer, b.byteOffset, b.byteLength).setUint32(off, v >>> 0, true);
+}
+function put64(b: Uint8Array, off: number, v: bigint): void {
+  new DataView(b.buffer, b.byteOffset, b.byteLength).setBigUint64(off, BigInt.asUintN(64, v), true);
+}
+const hx = (v: bigint | number): string => '0x' + v.toString(16);
+const hex16 = (v: bigint): string => '0x' + v.toString(16).padStart(16, '0');
+
+/** strtoull(s, 0) as iovaexec reads fields (decimal or 0x hex; a leading '-' negates modulo 2^64). */
+function num(s: string): bigint {
+  const neg = s.startsWith('-');
+  const t = neg ? s.slice(1) : s;
+  if (!/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(t)) throw new ExecError(`bad number '${s}'`);
+  const v = BigInt(t);
+  if (v > (1n << 64n) - 1n) throw new ExecError(`bad number '${s}'`);
+  return neg ? BigInt.asUintN(64, -v) : v;
+}
+
+/** Runs a compiled scenario on a target; returns the lines iovaexec would print. */
+export function runCompiled(
+  stmts: readonly Statement[],
+  target: ConformanceTarget,
+  args: ExecArgs,
+): string[] {
+  const out: string[] = [];
+  const containers = new Array<number>(MAXSLOT).fill(-1);
+  const groups = new Array<number>(MAXSLOT).fill(-1);
+  const devices = new Array<number>(MAXSLOT).fill(-1);
+  const efds = new Array<number>(MAXEFD).fill(-1);
+  let compact = false;
+  let lastArgsz = 0;
+  let lineNo = 0;
+
+  const ename = (e: number): string => (e === 0 ? '0' : (ERRNO_NAME.get(e) ?? `E${e}`));
+  const caseLine = (name: string, rc: number, e: number): string => `CASE ${name} rc=${rc} errno=${ename(e)}`;
+  /** A syscall answer (>= 0 or -errno) as iovaexec prints it: rc=-1 and errno, or rc and 0. */
+  const rcOf = (r: number): [number, number] => (r < 0 ? [-1, -r] : [r, 0]);
+
+  const efd = (k: number): number => {
+    if (k < 0 || k >= MAXEFD) throw new ExecError(`eventfd slot ${k} out of range`);
+    if (efds[k]! < 0) efds[k] = target.eventfd();
+    return efds[k]!;
+  };
+  const vaddrOf = (spec: string): bigint => {
+    const plus = spec.indexOf('+');
+    if (plus < 0) throw new ExecError(`vaddr: expected buf+OFF, ro+OFF or abs+ADDR, got '${spec}'`);
+    const base = spec.slice(0, plus);
+    const off = num(spec.slice(plus + 1));
+    if (base === 'abs') return off;
+    const m = EXEC_MEMORY.find((x) => x.name === base);
+    if (!m) throw new ExecError(`vaddr: unknown base in '${spec}'`);
+    return BigInt.asUintN(64, m.addr + off);
+  };
+  const vaddrText = (spec: string): string => {
+    const plus = spec.indexOf('+');
+    const off = num(spec.slice(plus + 1));
+    return spec.startsWith('ro+') ? `ro+${hx(off)}` : hx(off);
+  };
+  const hexdump = (b: Uint8Array, n: number): void => {
+    for (let off = 0; off < n; off += 16) {
+      let l = `HEX ${off.toString(16).padStart(4, '0')}`;
+      for (let i = off; i < off + 16 && i < n; i++) l += ' ' + b[i]!.toString(16).padStart(2, '0');
+      out.push(l);
+    }
+  };
+  const caps = (b: Uint8Array, len: number, first: number): void => {
+    let off = first;
+    for (let guard = 0; off && guard < 32; guard++) {
+      if (off + 8 > len) {
+        out.push(`CAP off=${off} error=beyond_buffer len=${len}`);
+        return;
+      }
+      const id = b[off]! | (b[off + 1]! << 8);
+      const version = b[off + 2]! | (b[off + 3]! << 8);
+      const next = le32(b, off + 4);
+      const head = `CAP off=${off} id=${id} version=${version} next=${next}`;
+      if (id === 1) {
+        const nr = le32(b, off + 8);
+        out.push(`${head} name=IOVA_RANGE nr_iovas=${nr} reserved=${le32(b, off + 12)}`);
+        for (let i = 0; i < nr; i++) {
+          const p = off + 16 + i * 16;
+          if (p + 16 > len) break;
+          out.push(`RANGE idx=${i} start=${hex16(le64(b, p))} end=${hex16(le64(b, p + 8))}`);
+        }
+      } else if (id === 2) {
+        out.push(
+          `${head} name=MIGRATION flags=${hx(le32(b, off + 8))} pgsize_bitmap=${hx(le64(b, off + 16))} max_dirty_bitmap_size=${hx(le64(b, off + 24))}`,
+        );
+      } else if (id === 3) {
+        out.push(`${head} name=DMA_AVAIL avail=${le32(b, off + 8)}`);
+      } else {
+        out.push(`${head} name=UNKNOWN`);
+      }
+      off = next;
+    }
+  };
+
+  const readSmall = (path: string): string => {
+    const t = target.readFile(path);
+    return typeof t === 'number' ? '?' : (t.split('\n')[0] ?? '');
+  };
+  const dumpGroup = (g: number, withDevices: boolean): void => {
+    const base = `/sys/kernel/iommu_groups/${g}`;
+    out.push(`GROUP ${g} type=${readSmall(`${base}/type`)}`);
+    if (withDevices) {
+      const ents = target.listDir(`${base}/devices`);
+      if (typeof ents !== 'number') {
+        for (const dn of [...ents].filter((x) => !x.startsWith('.')).sort()) {
+          const d = `${base}/devices/${dn}`;
+          const link = target.readLink(`${d}/driver`);
+          const drv = typeof link === 'number' ? 'none' : link.slice(link.lastIndexOf('/') + 1);
+          out.push(
+            `GROUP ${g} device=${dn} vendor=${readSmall(`${d}/vendor`)} devid=${readSmall(`${d}/device`)} class=${readSmall(`${d}/class`)} driver=${drv}`,
+          );
+        }
+      }
+    }
+    out.push(`RESV_BEGIN ${g}`);
+    const t = target.readFile(`${base}/reserved_regions`);
+    if (typeof t === 'number') out.push(`ERRFILE ${base}/reserved_regions errno=${ename(-t)}`);
+    else for (const l of t.split('\n').filter((x, i, a) => x !== '' || i < a.length - 1)) out.push(l);
+    out.push(`RESV_END ${g}`);
+  };
+
+  const run = (s: Operation): void => {
+    const f = s.fields;
+    const has = (k: string): boolean => f.has(k);
+    const u = (k: string, def: bigint): bigint => (has(k) ? num(f.get(k)!) : def);
+    const slot = (k: string): number => {
+      const v = Number(u(k, 0n));
+      if (v >= MAXSLOT) throw new ExecError(`field ${k}: slot out of range`);
+      return v;
+    };
+    const name = s.name;
+    switch (s.op) {
+      case 'open_container': {
+        const c = slot('c');
+        if (containers[c]! >= 0) target.close(containers[c]!);
+        const fd = target.open('/dev/vfio/vfio');
+        containers[c] = fd < 0 ? -1 : fd;
+        out.push(caseLine(name, fd < 0 ? -1 : 0, fd < 0 ? -fd : 0));
+        return;
+      }
+      case 'close_container':
+      case 'close_group':
+      case 'close_device': {
+        const [arr, k] =
+          s.op === 'close_container'
+            ? [containers, 'c']
+            : s.op === 'close_group'
+              ? [groups, 'g']
+              : [devices, 'd'];
+        const i = slot(k);
+        const r = arr[i]! >= 0 ? target.close(arr[i]!) : -ERRNO.EBADF;
+        arr[i] = -1;
+        const [rc, e] = rcOf(r);
+        out.push(caseLine(name, rc, e));
+        return;
+      }
+      case 'api_version': {
+        const [rc, e] = rcOf(target.ioctl(containers[slot('c')]!, VFIO_IOCTL.GET_API_VERSION, 0));
+        out.push(`${caseLine(name, rc, e)} expected=0`);
+        return;
+      }
+      case 'check_ext': {
+        const ext = Number(u('ext', 0n));
+        const [rc, e] = rcOf(target.ioctl(containers[slot('c')]!, VFIO_IOCTL.CHECK_EXTENSION, ext));
+        out.push(`${caseLine(name, rc, e)} ext=${ext}`);
+        return;
+      }
+      case 'open_group': {
+        const g = slot('g');
+        const nr = args.groups[g];
+        if (nr === undefined)
+          throw new ExecError(`open_group: no group number for slot g${g} (pass g${g}=N)`);
+        const path = `/dev/vfio/${nr}`;
+        if (groups[g]! >= 0) target.close(groups[g]!);
+        const fd = target.open(path);
+        groups[g] = fd < 0 ? -1 : fd;
+        out.push(`${caseLine(name, fd < 0 ? -1 : 0, fd < 0 ? -fd : 0)} path=${path}`);
+        return;
+      }
+      case 'group_status': {
+        const b = new Uint8Array(8);
+        put32(b, 0, Number(u('argsz', 8n)));
+        const [rc, e] = rcOf(target.ioctl(groups[slot('g')]!, VFIO_IOCTL.GROUP_GET_STATUS, b));
+        const fl = le32(b, 4);
+        out.push(
+          `${caseLine(name, rc, e)} flags=${hx(fl)} viable=${fl & 1 ? 1 : 0} container_set=${fl & 2 ? 1 : 0}`,
+        );
+        return;
+      }
+      case 'set_container': {
+        const g = slot('g');
+        const c = slot('c');
+        const b = new Uint8Array(4);
+        new DataView(b.buffer).setInt32(0, containers[c]!, true);
+        const [rc, e] = rcOf(target.ioctl(groups[g]!, VFIO_IOCTL.GROUP_SET_CONTAINER, b));
+        out.push(caseLine(name, rc, e));
+        return;
+      }
+      case 'unset_container': {
+        const [rc, e] = rcOf(target.ioctl(groups[slot('g')]!, VFIO_IOCTL.GROUP_UNSET_CONTAINER, 0));
+        out.push(caseLine(name, rc, e));
+        return;
+      }
+      case 'set_iommu': {
+        const [rc, e] = rcOf(
+          target.ioctl(containers[slot('c')]!, VFIO_IOCTL.SET_IOMMU, Number(u('type', 3n))),
+        );
+        out.push(caseLine(name, rc, e));
+        return;
+      }
+      case 'get_info': {
+        const c = slot('c');
+        const a = f.get('argsz');
+        const argsz = a === undefined ? 24 : a === 'last' ? lastArgsz : Number(BigInt.asUintN(32, num(a)));
+        const fill = Number(u('fill', 0n)) & 0xff;
+        const b = new Uint8Array(Math.max(argsz, 24)).fill(fill);
+        put32(b, 0, argsz);
+        const [rc, e] = rcOf(target.ioctl(containers[c]!, VFIO_IOCTL.IOMMU_GET_INFO, b));
+        const argszOut = le32(b, 0);
+        const flags = le32(b, 4);
+        const capOff = le32(b, 16);
+        out.push(
+          `${caseLine(name, rc, e)}${compact ? '' : ` op=GET_INFO argsz_in=${argsz}`} argsz_out=${argszOut} flags=${hx(flags)} iova_pgsizes=${hx(le64(b, 8))} cap_offset=${capOff}`,
+        );
+        if (rc === 0) lastArgsz = argszOut;
+        if (u('dump', 0n) !== 0n && rc === 0) {
+          const len = Math.min(argsz, argszOut);
+          hexdump(b, len);
+          if (flags & 1 && len >= 24 && capOff) caps(b, len, capOff);
+        }
+        return;
+      }
+      case 'map': {
+        const c = slot('c');
+        const vs = f.get('vaddr') ?? 'buf+0';
+        const b = new Uint8Array(32);
+        const argsz = Number(BigInt.asUintN(32, u('argsz', 32n)));
+        const flags = Number(BigInt.asUintN(32, u('flags', 3n)));
+        const iova = num(f.get('iova')!);
+        const size = num(f.get('size')!);
+        put32(b, 0, argsz);
+        put32(b, 4, flags);
+        put64(b, 8, vaddrOf(vs));
+        put64(b, 16, iova);
+        put64(b, 24, size);
+        const [rc, e] = rcOf(target.ioctl(containers[c]!, VFIO_IOCTL.IOMMU_MAP_DMA, b));
+        let l = caseLine(name, rc, e);
+        if (!compact)
+          l += ` op=MAP flags=${hx(flags)} iova=${hx(iova)} size=${hx(size)} vaddr_off=${vaddrText(vs)} out_argsz=${le32(b, 0)} out_flags=${hx(le32(b, 4))} out_iova=${hx(le64(b, 16))} out_size=${hx(le64(b, 24))}`;
+        out.push(l);
+        return;
+      }
+      case 'unmap': {
+        const c = slot('c');
+        const b = new Uint8Array(24);
+        const flags = Number(BigInt.asUintN(32, u('flags', 0n)));
+        const iova = u('iova', 0n);
+        const size = u('size', 0n);
+        put32(b, 0, Number(BigInt.asUintN(32, u('argsz', 24n))));
+        put32(b, 4, flags);
+        put64(b, 8, iova);
+        put64(b, 16, size);
+        const [rc, e] = rcOf(target.ioctl(containers[c]!, VFIO_IOCTL.IOMMU_UNMAP_DMA, b));
+        out.push(
+          compact
+            ? `${caseLine(name, rc, e)} out_size=${hx(le64(b, 16))}`
+            : `${caseLine(name, rc, e)} op=UNMAP flags=${hx(flags)} iova=${hx(iova)} size=${hx(size)} out_argsz=${le32(b, 0)} out_flags=${hx(le32(b, 4))} out_iova=${hx(le64(b, 8))} out_size=${hx(le64(b, 16))}`,
+        );
+        return;
+      }
+      case 'fill': {
+        const c = slot('c');
+        const base = num(f.get('base')!);
+        const max = u('max', 1n << 20n);
+        const va = vaddrOf(f.get('vaddr') ?? 'buf+0');
+        let n = 0n;
+        let r = 0;
+        while (n < max) {
+          const b = new Uint8Array(32);
+          put32(b, 0, 32);
+          put32(b, 4, 3);
+          put64(b, 8, va);
+          put64(b, 16, base + n * 0x1000n);
+          put64(b, 24, 0x1000n);
+          r = target.ioctl(containers[c]!, VFIO_IOCTL.IOMMU_MAP_DMA, b);
+          if (r < 0) break;
+          n++;
+        }
+        const [rc, e] = rcOf(r < 0 ? r : 0);
+        out.push(
+          `${caseLine(name, rc, e)} op=MAP_FILL base=${hx(base)} mapped_ok=${n} ${r < 0 ? `failed_at_index=${n}` : 'stopped=max'}`,
+        );
+        return;
+      }
+      case 'device_fd': {
+        const g = slot('g');
+        const d = slot('d');
+        const bdf = args.devices[d];
+        if (bdf === undefined)
+          throw new ExecError(`device_fd: no PCI address for slot d${d} (pass d${d}=BDF)`);
+        if (devices[d]! >= 0) target.close(devices[d]!);
+        const fd = target.ioctl(groups[g]!, VFIO_IOCTL.GROUP_GET_DEVICE_FD, bdf);
+        devices[d] = fd < 0 ? -1 : fd;
+        out.push(`${caseLine(name, fd < 0 ? -1 : 0, fd < 0 ? -fd : 0)} bdf=${bdf}`);
+        return;
+      }
+      case 'device_info': {
+        const b = new Uint8Array(20);
+        put32(b, 0, 20);
+        const [rc, e] = rcOf(target.ioctl(devices[slot('d')]!, VFIO_IOCTL.DEVICE_GET_INFO, b));
+        out.push(
+          `${caseLine(name, rc, e)} flags=${hx(le32(b, 4))} num_regions=${le32(b, 8)} num_irqs=${le32(b, 12)}`,
+        );
+        return;
+      }
+      case 'irq_info': {
+        const index = Number(u('index', 0n));
+        const b = new Uint8Array(16);
+        put32(b, 0, 16);
+        put32(b, 8, index);
+        const [rc, e] = rcOf(target.ioctl(devices[slot('d')]!, VFIO_IOCTL.DEVICE_GET_IRQ_INFO, b));
+        out.push(`${caseLine(name, rc, e)} index=${index} flags=${hx(le32(b, 4))} count=${le32(b, 12)}`);
+        return;
+      }
+      case 'set_irqs': {
+        const d = slot('d');
+        const index = Number(u('index', 0n));
+        const start = Number(u('start', 0n));
+        const count = Number(u('count', 0n));
+        const flags = Number(u('flags', 0n));
+        const data = f.get('data') ?? 'none';
+        const payload: number[] = [];
+        if (data !== 'none') {
+          const colon = data.indexOf(':');
+          const kind = data.slice(0, colon);
+          if (colon < 0 || (kind !== 'bool' && kind !== 'efd'))
+            throw new ExecError('set_irqs: data must be none, bool:.. or efd:..');
+          for (const tok of data.slice(colon + 1).split(',')) {
+            if (kind === 'bool') payload.push(Number(num(tok) & 0xffn));
+            else {
+              const fd =
+                tok === 'bad'
+                  ? 1000
+                  : Number(BigInt.asIntN(64, num(tok))) < 0
+                    ? Number(BigInt.asIntN(32, num(tok)))
+                    : efd(Number(num(tok)));
+              const w = new Uint8Array(4);
+              new DataView(w.buffer).setInt32(0, fd, true);
+              payload.push(...w);
+            }
+          }
+        }
+        const argsz = has('argsz') ? Number(num(f.get('argsz')!)) : 20 + payload.length;
+        const b = new Uint8Array(Math.max(20 + payload.length, argsz));
+        put32(b, 0, argsz);
+        put32(b, 4, flags);
+        put32(b, 8, index);
+        put32(b, 12, start);
+        put32(b, 16, count);
+        b.set(payload, 20);
+        const [rc, e] = rcOf(target.ioctl(devices[d]!, VFIO_IOCTL.DEVICE_SET_IRQS, b));
+        out.push(
+          `${caseLine(name, rc, e)} op=SET_IRQS index=${index} start=${start} count=${count} flags=${hx(flags)}`,
+        );
+        return;
+      }
+      case 'efd_read': {
+        const fd = efd(Number(u('e', 0n)));
+        const wait = Number(u('wait_ms', 0n));
+        if (wait) target.settle?.(wait);
+        const v = target.readEventfd(fd);
+        const empty = v === -ERRNO.EAGAIN;
+        out.push(`${caseLine(name, 0, 0)} count=${typeof v === 'bigint' ? v : 0}${empty ? ' empty=1' : ''}`);
+        return;
+      }
+      case 'param_get': {
+        const p = f.get('p')!;
+        const t = target.readFile(`/sys/module/vfio_iommu_type1/parameters/${p}`);
+        const [rc, e] = typeof t === 'number' ? [-1, -t] : [0, 0];
+        out.push(
+          `${caseLine(name, rc, e)} param=${p} value=${typeof t === 'number' ? '' : (t.split('\n')[0] ?? '')}`,
+        );
+        return;
+      }
+      case 'param_set': {
+        const p = f.get('p')!;
+        const v = f.get('value')!;
+        const [rc, e] = rcOf(
+          Math.min(0, target.writeFile(`/sys/module/vfio_iommu_type1/parameters/${p}`, v)),
+        );
+        out.push(`${caseLine(name, rc, e)} param=${p} value=${v}`);
+        return;
+      }
+      case 'groups': {
+        const ents = target.listDir('/sys/kernel/iommu_groups');
+        const nrs = (typeof ents === 'number' ? [] : ents.filter((x) => !x.startsWith('.')).map(Number)).sort(
+          (x, y) => x - y,
+        );
+        out.push(`CASE ${name} rc=0 errno=0 op=GROUPS count=${nrs.length}`);
+        for (const g of nrs) dumpGroup(g, true);
+        return;
+      }
+      case 'resv': {
+        const g = args.groups[slot('g')] ?? -1;
+        out.push(`CASE ${name} rc=0 errno=0 op=RESV group=${g}`);
+        dumpGroup(g, false);
+        return;
+      }
+      case 'msi_read':
+      case 'msi_fire': {
+        // Both need the device's real MSI state; a target without pread/pwrite cannot answer them.
+        const d = slot('d');
+        if (args.devices[d] === undefined) throw new ExecError(`${s.op}: no PCI address for slot d${d}`);
+        const r = msiOp(
+          s.op,
+          target,
+          devices[d]!,
+          args.devices[d]!,
+          Number(u('cause', 0x1000000n)),
+          out,
+          name,
+        );
+        if (!r)
+          out.push(`${caseLine(name, -1, ERRNO.ENOSYS)} op=${s.op === 'msi_read' ? 'MSI_READ' : 'MSI_FIRE'}`);
+        return;
+      }
+    }
+  };
+
+  for (const s of stmts) {
+    if (s.kind === 'op' && target.supports && !target.supports(s.op)) return out;
+    lineNo = s.line;
+    if (s.kind === 'format') compact = s.value === 'compact';
+    else if (s.kind === 'section') out.push(`SECTION ${s.value}`);
+    else if (s.kind === 'scenario') out.push(`SCENARIO ${s.value}`);
+    else {
+      try {
+        run(s);
+      } catch (err) {
+        if (!(err instanceof ExecError)) throw err;
+        out.push(`ERROR line ${lineNo}: ${err.message}`);
+        return out;
+      }
+    }
+  }
+  out.push(`END lines=${lineNo}`);
+  return out;
+}
+
+/**
+ * msi_read / msi_fire on a target that exposes the device's config space (host view through sysfs
+ * `config`) and region access. Returns false when the target cannot do it.
+ */
+function msiOp(
+  op: 'msi_read' | 'msi_fire',
+  target: ConformanceTarget,
+  devFd: number,
+  bdf: string,
+  cause: number,
+  out: string[],
+  name: string,
+): boolean {
+  if (op === 'msi_read') {
+    const cfgText = target.readFile(`/sys/bus/pci/devices/${bdf}/config`);
+    if (typeof cfgText === 'number') return false;
+    const cfg = Uint8Array.from(cfgText, (ch) => ch.charCodeAt(0) & 0xff);
+    if (cfg.length < 256) return false;
+    let pos = cfg[0x34]! & 0xfc;
+    for (let guard = 0; pos && guard < 48; guard++) {
+      if (cfg[pos] === 0x05) {
+        const ctl = cfg[pos + 2]! | (cfg[pos + 3]! << 8);
+        const lo = BigInt(le32(cfg, pos + 4));
+        let hi = 0n;
+        let doff = pos + 8;
+        if (ctl & 0x80) {
+          hi = BigInt(le32(cfg, pos + 8));
+          doff = pos + 12;
+        }
+        const data = cfg[doff]! | (cfg[doff + 1]! << 8);
+        out.push(
+          `CASE ${name} rc=0 errno=0 op=MSI_READ enable=${ctl & 1} addr=${hx((hi << 32n) | lo)} data=${hx(data)}`,
+        );
+        return true;
+      }
+      pos = cfg[pos + 1]! & 0xfc;
+    }
+    out.push(`CASE ${name} rc=-1 errno=ENOENT op=MSI_READ`);
+    return true;
+  }
+  // msi_fire: the e1000e raises `cause` (same register sequence as iovaexec's op_msi_fire)
+  if (!target.pwrite || !target.pread) return false;
+  const regionOffset = (index: number): bigint | number => {
+    const b = new Uint8Array(32);
+    put32(b, 0, 32);
+    put32(b, 8, index);
+    const r = target.ioctl(devFd, VFIO_IOCTL.DEVICE_GET_REGION_INFO, b);
+    return r < 0 ? r : le64(b, 24);
+  };
+  const w32 = (off: bigint, v: number): number => {
+    const b = new Uint8Array(4);
+    put32(b, 0, v);
+    const r = target.pwrite!(devFd, b, off);
+    return r < 0 ? r : r === 4 ? 0 : -ERRNO.EIO;
+  };
+  let r = 0;
+  const cfg = regionOffset(7); // VFIO_PCI_CONFIG_REGION_INDEX
+  const bar0 = typeof cfg === 'number' ? cfg : regionOffset(0);
+  if (typeof cfg === 'number') r = cfg;
+  else if (typeof bar0 === 'number') r = bar0;
+  else {
+    const cmd = new Uint8Array(2);
+    const got = target.pread(devFd, cmd, cfg + 4n);
+    cmd[0] = cmd[0]! | 0x6; // PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER
+    if (got < 0) r = got;
+    if (!r) {
+      const wr = target.pwrite(devFd, cmd, cfg + 4n);
+      r = wr < 0 ? wr : 0;
+    }
+    if (!r) r = w32(bar0 + 0xd8n, 0xffffffff); // IMC
+    if (!r) {
+      const icr = new Uint8Array(4);
+      const rd = target.pread(devFd, icr, bar0 + 0xc0n); // ICR (read clears)
+      r = rd < 0 ? rd : 0;
+    }
+    if (!r) r = w32(bar0 + 0xc4n, 0); // ITR
+    if (!r) r = w32(bar0 + 0xd0n, cause); // IMS
+    if (!r) r = w32(bar0 + 0xc8n, cause); // ICS
+    target.settle?.(50);
+    if (!r) r = w32(bar0 + 0xd8n, 0xffffffff);
+  }
+  out.push(
+    `CASE ${name} rc=${r ? -1 : 0} errno=${r ? (ERRNO_NAME.get(-r) ?? `E${-r}`) : '0'} op=MSI_FIRE cause=${hx(cause)}`,
+  );
+  return true;
+}

@@ -1,0 +1,98 @@
+/**
+ * The machines of the conformance suite (the oracle's QEMU machines; QEMU flags live in
+ * conformance/kernel/machines.sh). The IOVA ranges here are only *inputs* for the probe scenario: which
+ * addresses to poke around the holes (the oracle's vfio_probe derived them from GET_INFO at run time).
+ * test/conformance/machines.test.ts checks them against the RANGE lines of our own kernel goldens.
+ */
+
+import type { KernelVersion } from '../kernel/profile.js';
+
+export interface ConformanceMachine {
+  readonly name: string;
+  readonly arch: 'x86_64' | 'arm64';
+  readonly kernels: readonly KernelVersion[];
+  /** The model's preset for this machine (presets/<preset>.yaml). */
+  readonly preset: string;
+  /** Usable IOVA ranges (inclusive) the type1 container reports for the e1000e's group. */
+  readonly iovaRanges: readonly (readonly [bigint, bigint])[];
+  /** A second vfio-pci device in another group (slot g1/d1), for the two-group container steps. */
+  readonly secondGroup: boolean;
+  /** PCI address of that second device (the guest init's conf.dev2). */
+  readonly secondDevice?: string;
+}
+
+export const MACHINES: readonly ConformanceMachine[] = [
+  {
+    name: 'x86-intel',
+    preset: 'qemu-q35-intel-iommu',
+    arch: 'x86_64',
+    kernels: ['6.1', '6.12'],
+    iovaRanges: [
+      [0x0n, 0xfedfffffn],
+      [0xfef00000n, 0x7fffffffffn],
+    ],
+    secondGroup: true,
+    secondDevice: '0000:00:1f.2',
+  },
+  {
+    name: 'x86-amd',
+    preset: 'qemu-q35-amd-iommu',
+    arch: 'x86_64',
+    kernels: ['6.1', '6.12'],
+    iovaRanges: [
+      [0x0n, 0xfedfffffn],
+      [0xfef00000n, 0xfcffffffffn],
+      [0x10000000000n, 0xffffffffffffffffn],
+    ],
+    secondGroup: false,
+  },
+  {
+    name: 'x86-virtio-iommu',
+    preset: 'qemu-q35-virtio-iommu',
+    arch: 'x86_64',
+    kernels: ['6.12'],
+    iovaRanges: [
+      [0x0n, 0xfedfffffn],
+      [0xfef00000n, 0xffffffffffffffffn],
+    ],
+    secondGroup: false,
+  },
+  {
+    name: 'arm64-smmuv3-gicv3',
+    preset: 'qemu-virt-smmuv3-gicv3',
+    arch: 'arm64',
+    kernels: ['6.1', '6.12'],
+    iovaRanges: [
+      [0x0n, 0x7ffffffn],
+      [0x8100000n, 0xffffffffffffn],
+    ],
+    secondGroup: false,
+  },
+  {
+    name: 'arm64-smmuv3-gicv2',
+    preset: 'qemu-virt-smmuv3-gicv2',
+    arch: 'arm64',
+    kernels: ['6.1', '6.12'],
+    iovaRanges: [
+      [0x0n, 0x7ffffffn],
+      [0x8100000n, 0xffffffffffffn],
+    ],
+    secondGroup: false,
+  },
+  {
+    name: 'arm64-virtio-iommu',
+    preset: 'qemu-virt-virtio-iommu',
+    arch: 'arm64',
+    kernels: ['6.12'],
+    iovaRanges: [
+      [0x0n, 0x808ffffn],
+      [0x80a0000n, 0xffffffffffffffffn],
+    ],
+    secondGroup: false,
+  },
+];
+
+/** `x86-intel-k6.1`: the name of a machine/kernel pair (and of its golden file). */
+export function pairName(machine: string, kernel: KernelVersion): string {
+  return `${machine}-k${kernel}`;
+}

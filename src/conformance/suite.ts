@@ -1,0 +1,43 @@
+/**
+ * The conformance suite's contents: which compiled scenarios run on which machine/kernel pair. The
+ * same list drives the kernel run (files written to conformance/scenarios/) and the model run.
+ */
+
+import { generateScenario } from './generator.js';
+import { MACHINES, type ConformanceMachine } from './machines.js';
+import { probeScenario } from './probe.js';
+
+/** Seed and size of the generated part: 16 scenarios x 250 random steps per machine/kernel pair. */
+export const GEN_SEED = 20261121;
+export const GEN_SCENARIOS = 16;
+export const GEN_STEPS = 250;
+
+export interface SuiteFile {
+  /** Path under conformance/scenarios/: `<machine>/probe.iovx` or `common/gen-NN.iovx`. */
+  readonly path: string;
+  readonly text: string;
+}
+
+/** The file name of generated scenario `i` (sorted order = run order). */
+export function genFileName(i: number): string {
+  return `gen-${String(i).padStart(2, '0')}.iovx`;
+}
+
+/** Every compiled scenario file of the suite, deterministically. */
+export function suiteFiles(): SuiteFile[] {
+  const files: SuiteFile[] = MACHINES.map((m) => ({ path: `${m.name}/probe.iovx`, text: probeScenario(m) }));
+  for (let i = 0; i < GEN_SCENARIOS; i++) {
+    files.push({
+      path: `common/${genFileName(i)}`,
+      text: generateScenario(GEN_SEED, i, { steps: GEN_STEPS }),
+    });
+  }
+  return files;
+}
+
+/** The scenario files that run on a machine, in run order (the guest runs them sorted by this order). */
+export function filesForMachine(m: ConformanceMachine): string[] {
+  const out = [`${m.name}/probe.iovx`];
+  for (let i = 0; i < GEN_SCENARIOS; i++) out.push(`common/${genFileName(i)}`);
+  return out;
+}

@@ -1,0 +1,179 @@
+/**
+ * The "Place a VM" panel: pick a VMM, a memory size and the groups to assign; the guest layout is drawn
+ * over those groups' lanes and every conflict is listed with the explanation `iovamap check` gives.
+ */
+import { parseSize, formatSize, hex16 } from '../../base/u64.js';
+import type { HostView } from '../../host/view.js';
+import { VMM_MODELS } from '../../vmm/registry.js';
+import type { Overlay } from '../scene.js';
+import { conflictLines, vmmOverlay } from '../vmm-overlay.js';
+import { el } from './dom.js';
+
+export interface PanelHost {
+  setOverlay(key: string, overlay: Overlay | undefined): void;
+  zoomTo(start: bigint, end: bigint): void;
+}
+
+export class VmmPanel {
+  readonly root: HTMLElement;
+  private readonly vmm: HTMLSelectElement;
+  private readonly memory: HTMLInputElement;
+  private readonly opts: HTMLInputElement;
+  private readonly p2p: HTMLInputElement;
+  private readonly groups: HTMLElement;
+  private readonly result: HTMLElement;
+  private host: HostView | undefined;
+
+  constructor(private readonly app: PanelHost) {
+    this.vmm = el('select', { id: 'vmm', 'aria-label': 'VMM' }) as HTMLSelectElement;
+    this.vmm.append(el('option', { value: '' }, '— none —'));
+    for (const m of VMM_MODELS) this.vmm.append(el('option', { value: m.id }, m.label));
+    this.memory = el('input', {
+      id: 'vmm-memory',
+      value: '4G',
+      size: '8',
+      'aria-label': 'guest memory',
+    }) as HTMLInputElement;
+    this.opts = el('input', {
+      id: 'vmm-opts',
+      placeholder: 'options: key=value,…',
+      size: '22',
+      'aria-label': 'VMM options',
+    }) as HTMLInputElement;
+    this.p2p = el('input', { id: 'vmm-p2p', type: 'checkbox' }) as HTMLInputElement;
+    this.groups = el('div', { class: 'row', id: 'vmm-groups' });
+    this.result = el('div', { id: 'vmm-result' });
+    this.root = el(
+      'div',
+      { class: 'panel', id: 'vmm-panel' },
+      el('h2', {}, 'Place a VM: does its memory map fit the assigned groups?'),
+      el(
+        'div',
+        { class: 'row' },
+        el('label', {}, 'VMM ', this.vmm),
+        el('label', {}, 'RAM ', this.memory),
+        this.opts,
+        el(
+          'label',
+          { title: 'also check the PCI windows where BARs land (peer-to-peer DMA)' },
+          this.p2p,
+          ' BAR windows',
+        ),
+      ),
+      el('div', { class: 'row' }, 'assign: ', this.groups),
+      this.result,
+    );
+    for (const c of [this.vmm, this.p2p]) c.addEventListener('change', () => this.update());
+    for (const c of [this.memory, this.opts]) c.addEventListener('change', () => this.update());
+  }
+
+  /** A new host: list its groups and pick a VMM for its architecture. */
+  setHost(host: HostView): void {
+    this.host = host;
+    this.groups.replaceChildren(
+      ...host.groups.map((g) => {
+        const box = el('input', {
+          type: 'checkbox',
+          value: String(g.id),
+          'data-group': String(g.id),
+        }) as HTMLInputElement;
+        box.addEventListener('change', () => this.update());
+        const dev = g.devices.find((d) => d.driver !== 'none') ?? g.devices[0];
+        return el(
+          'label',
+          { title: g.devices.map((d) => d.bdf).join(', ') },
+          box,
+          ` ${g.id}${dev ? ` (${dev.bdf.slice(5)})` : ''}`,
+        );
+      }),
+    );
+    this.result.replaceChildren(
+      el('p', { class: 'lane-sub' }, 'Choose a VMM to overlay its guest RAM and see what VFIO would refuse.'),
+    );
+    this.app.setOverlay('vmm', undefined);
+    if (this.vmm.value) this.update();
+  }
+
+  /** Selects a VMM and memory size programmatically (the "switch layouts" path of the tests uses the UI). */
+  private update(): void {
+    const host = this.host;
+    if (!host) return;
+    const model = VMM_MODELS.find((m) => m.id === this.vmm.value);
+    if (!model) {
+      this.app.setOverlay('vmm', undefined);
+      this.result.replaceChildren();
+      return;
+    }
+    const memory = parseSize(this.memory.value);
+    if (memory === undefined || memory === 0n) {
+      this.result.replaceChildren(
+        el('div', { class: 'conflict' }, `RAM "${this.memory.value}": not a size (examples: 4G, 512M)`),
+      );
+      return;
+    }
+    const options: Record<string, string> = {};
+    for (const kv of this.opts.value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
+      const i = kv.indexOf('=');
+      if (i <= 0) {
+        this.result.replaceChildren(el('div', { class: 'conflict' }, `option "${kv}": write key=value`));
+        return;
+      }
+      options[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+    const groups = [...this.groups.querySelectorAll<HTMLInputElement>('input:checked')].map((b) =>
+      Number(b.value),
+    );
+    const r = vmmOverlay(host, { model, memory, options, groups, p2p: this.p2p.checked });
+    if (!r.ok) {
+      this.app.setOverlay('vmm', undefined);
+      this.result.replaceChildren(el('div', { class: 'conflict' }, r.reason));
+      return;
+    }
+    this.app.setOverlay('vmm', r.overlay);
+    const rep = r.report;
+    const parts: HTMLElement[] = [];
+    const assigned = rep.groups.map((g) => `group ${g.id}`).join(', ') || 'no group';
+    parts.push(
+      el(
+        'p',
+        { class: rep.fits ? 'ok-line' : 'conflict', id: 'vmm-verdict' },
+        rep.fits
+          ? `${model.label} with ${formatSize(memory)} fits ${assigned}: every range it DMA-maps is inside the usable IOVA ranges.`
+          : `${model.label} with ${formatSize(memory)} does not fit ${assigned}: ${rep.conflicts.length} conflict${rep.conflicts.length === 1 ? '' : 's'}${rep.blockers.length ? `, ${rep.blockers.length} group(s) refused` : ''}.`,
+      ),
+    );
+    for (const b of rep.blockers) {
+      parts.push(
+        el(
+          'div',
+          { class: 'conflict blocker' },
+          el('b', {}, `REFUSED: group ${b.group}`),
+          ` ${b.why}`,
+          ...b.lines.map((l) => el('div', { class: 'mono' }, l)),
+        ),
+      );
+    }
+    rep.conflicts.forEach((c, i) => {
+      const zoom = el('button', { type: 'button', class: 'zoom-conflict' }, 'show');
+      zoom.addEventListener('click', () => this.app.zoomTo(c.range.start, c.range.end));
+      parts.push(
+        el(
+          'div',
+          { class: 'conflict', 'data-conflict': String(i + 1) },
+          el(
+            'b',
+            {},
+            `CONFLICT ${i + 1}: ${c.range.what} [${c.range.name}] ${hex16(c.range.start)}-${hex16(c.range.end)} `,
+          ),
+          zoom,
+          ...conflictLines(c).map((l) => el('div', { class: l.startsWith('  ') ? 'mono' : '' }, l)),
+        ),
+      );
+    });
+    for (const n of r.notes) parts.push(el('p', { class: 'lane-sub' }, n));
+    this.result.replaceChildren(...parts);
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * A VMM's guest memory layout drawn over the lanes of the groups being assigned, with every range VFIO
+ * would refuse marked as a conflict and explained in the same terms as `iovamap check` (the causes, what
+ * VFIO answers, what the VMM prints and does). The checking itself is src/vmm's: this only turns its
+ * report into scene items and text.
+ *
+ * Browser-safe: no Node APIs.
+ */
+import { formatSize, hex16 } from '../base/u64.js';
+import type { HostView } from '../host/view.js';
+import { type CheckReport, type Conflict, checkLayout, selectGroups } from '../vmm/check.js';
+import { hostDefaults } from '../vmm/host-defaults.js';
+import type { GuestRange, VmmModel } from '../vmm/types.js';
+import type { Overlay, SceneItem } from './scene.js';
+
+export interface VmmRequest {
+  readonly model: VmmModel;
+  readonly memory: bigint;
+  readonly options?: Readonly<Record<string, string>>;
+  /** Groups to assign; all assignable groups when empty. */
+  readonly groups?: readonly number[];
+  /** Also check the PCI windows (VMMs that DMA-map BARs for peer-to-peer). */
+  readonly p2p?: boolean;
+}
+
+export type VmmOverlayResult =
+  | {
+      readonly ok: true;
+      readonly report: CheckReport;
+      readonly overlay: Overlay;
+      readonly notes: readonly string[];
+    }
+  | { readonly ok: false; readonly reason: string };
+
+const rangeText = (s: bigint, e: bigint) => `${hex16(s)}-${hex16(e)} (${formatSize(e - s + 1n)})`;
+
+/** The explanation of one conflict, line by line, as `iovamap check` words it. */
+export function conflictLines(c: Conflict): string[] {
+  const out: string[] = [];
+  for (const cause of c.causes) {
+    if (cause.kind === 'region') {
+      const who = cause.groups
+        .map((g) => `group ${g.id}${g.devices.length ? ` (${g.devices.join(', ')})` : ''}`)
+        .join(', ');
+      out.push(
+        `overlaps ${cause.name} ${rangeText(cause.region.start, cause.region.end)} "${cause.region.typeString}" of ${who}`,
+        `at ${rangeText(cause.overlap.start, cause.overlap.end)}: ${cause.why}`,
+      );
+    } else {
+      out.push(`at ${rangeText(cause.overlap.start, cause.overlap.end)}: ${cause.why}`);
+    }
+  }
+  out.push(`VFIO: ${c.vfio}`);
+  if (c.failure.lines.length) out.push('the VMM prints:', ...c.failure.lines.map((l) => `  ${l}`));
+  out.push(`effect: ${c.failure.effect}`);
+  return out;
+}
+
+function kindClass(r: GuestRange): string {
+  return r.kind === 'ram' ? 'ram' : r.kind === 'firmware' ? 'firmware' : 'pci-window';
+}
+
+/** Lays the guest out, checks it against the host and returns the overlay for the assigned groups. */
+export function vmmOverlay(host: HostView, req: VmmRequest): VmmOverlayResult {
+  const defaults = hostDefaults(req.model, host, req.options ?? {});
+  const options = { ...defaults.options, ...(req.options ?? {}) };
+  const laid = req.model.layout({ memory: req.memory, options });
+  if (!laid.ok) return { ok: false, reason: laid.reason };
+  const sel = selectGroups(host, { groups: req.groups ?? [] });
+  if (!sel.ok) return { ok: false, reason: sel.reason };
+  const report = checkLayout(req.model, laid.layout, host, sel.groups, { p2p: req.p2p ?? false });
+  const conflictOf = new Map<GuestRange, Conflict>(report.conflicts.map((c) => [c.range, c]));
+  const items: SceneItem[] = [];
+  for (const r of laid.layout.ranges) {
+    const c = conflictOf.get(r);
+    const checked = r.kind !== 'pci-window' || req.p2p === true;
+    items.push({
+      start: r.start,
+      end: r.end,
+      layer: 'guest',
+      cls: kindClass(r),
+      label: `${req.model.label}: ${r.what}`,
+      notes: [
+        `${r.name}: ${checked ? 'DMA-mapped for VFIO (IOVA = guest physical address)' : 'BAR window, not DMA-mapped unless peer-to-peer is checked'}`,
+        ...(c ? conflictLines(c) : []),
+      ],
+      ...(c ? { conflict: true } : {}),
+    });
+    if (c) {
+      for (const o of c.outside) {
+        items.push({
+          start: o.start,
+          end: o.end,
+          layer: 'conflict',
+          cls: 'conflict',
+          label: `conflict: ${r.what} cannot be mapped here`,
+          notes: conflictLines(c),
+          conflict: true,
+        });
+      }
+    }
+  }
+  return {
+    ok: true,
+    report,
+    overlay: { groups: report.groups.map((g) => g.id), items },
+    notes: [...defaults.notes, ...sel.notes, ...laid.layout.notes, ...report.notes],
+  };
+}

@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { bootMachine, modelSysfsTarget } from '../../src/conformance/model-target.js';
+import { parseCompiled } from '../../src/conformance/compiled.js';
+import { runCompiled } from '../../src/conformance/exec.js';
+
+test('booting x86-intel binds the e1000e and the AHCI controller to vfio-pci, as the guest init does', () => {
+  const b = bootMachine('x86-intel', '6.1')!;
+  assert.deepEqual(b.args.devices, ['0000:00:02.0', '0000:00:1f.2']);
+  assert.equal(b.model.iommu.device('0000:00:02.0')!.driver, 'vfio-pci');
+  assert.notEqual(b.args.groups[0], b.args.groups[1]);
+  assert.equal(bootMachine('no-such-machine', '6.1'), undefined);
+});
+
+test('module parameters read back the way the kernel prints them', () => {
+  const b = bootMachine('arm64-smmuv3-gicv2', '6.12')!;
+  const t = modelSysfsTarget(b.model);
+  const text = [
+    'param_get a p=allow_unsafe_interrupts',
+    'param_set b p=allow_unsafe_interrupts value=1',
+    'param_get c p=allow_unsafe_interrupts',
+    'param_set d p=dma_entry_limit value=0x10',
+    'param_get e p=dma_entry_limit',
+    'param_set f p=dma_entry_limit value=lots',
+    'param_set g p=allow_unsafe_interrupts value=maybe',
+  ].join('\n');
+  const out = runCompiled(parseCompiled(text, 't.iovx'), t, b.args);
+  assert.deepEqual(out, [
+    'CASE a rc=0 errno=0 param=allow_unsafe_interrupts value=N',
+    'CASE b rc=0 errno=0 param=allow_unsafe_interrupts value=1',
+    'CASE c rc=0 errno=0 param=allow_unsafe_interrupts value=Y',
+    'CASE d rc=0 errno=0 param=dma_entry_limit value=0x10',
+    'CASE e rc=0 errno=0 param=dma_entry_limit value=16',
+    'CASE f rc=-1 errno=EINVAL param=dma_entry_limit value=lots',
+    'CASE g rc=-1 errno=EINVAL param=allow_unsafe_interrupts value=maybe',
+    'END lines=7',
+  ]);
+});
+
+test('the sysfs-only model stops before the first uAPI operation', () => {
+  const b = bootMachine('x86-amd', '6.1')!;
+  const out = runCompiled(
+    parseCompiled('section s\nresv r g=0\nopen_container c\nresv r2 g=0\n', 't.iovx'),
+    modelSysfsTarget(b.model),
+    b.args,
+  );
+  assert.equal(out[0], 'SECTION s');
+  assert.match(out[1]!, /^CASE r rc=0 errno=0 op=RESV group=\d+$/);
+  assert.ok(out.includes('0x00000000fee00000 0x00000000feefffff msi'));
+  assert.ok(!out.some((l) => l.startsWith('CASE c') || l.startsWith('END')));
+});
