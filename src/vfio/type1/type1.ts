@@ -115,6 +115,12 @@ const TWO32 = 4294967296;
 /** Frames in 2^64 bytes. */
 const FRAMES_U64 = 2 ** 52;
 
+/** The optional frame-number fast path of the core's domains (same rules and errnos as map/unmap). */
+interface FrameDomain {
+  mapFrames?(iovaFrame: number, physFrame: number, frames: number, prot: number, frameShift?: number): number;
+  unmapFrames?(iovaFrame: number, frames: number, frameShift?: number): number;
+}
+
 const bigOfFrame = (f: number): bigint => (f < 2 ** 41 ? BigInt(f * 4096) : BigInt(f) << 12n);
 
 /** vfio_iommu_type1_check_extension; `iommu` is undefined when asked without a backend instance. */
@@ -399,10 +405,10 @@ export class VfioIommuType1 {
     const iova = this.dma.iovaOf(i);
     const pages = this.dma.pagesOf(i);
     if ((this.dma.flagsOf(i) & DMA_VADDR_INVALID) !== 0) this.vaddrInvalidCount--;
-    if (this.domains.length > 0) {
-      const a = bigOfFrame(iova);
-      const s = bigOfFrame(pages);
-      for (const d of this.domains) d.domain.unmap(a, s);
+    for (const d of this.domains) {
+      const fast = (d.domain as FrameDomain).unmapFrames;
+      if (fast) fast.call(d.domain, iova, pages, PAGE_SHIFT);
+      else d.domain.unmap(bigOfFrame(iova), bigOfFrame(pages));
     }
     this.dma.remove(iova);
     this.dmaAvail++;
@@ -552,7 +558,11 @@ export class VfioIommuType1 {
           ((dflags & DMA_READ) !== 0 ? IOMMU_READ : 0) |
           ((dflags & DMA_WRITE) !== 0 ? IOMMU_WRITE : 0) |
           IOMMU_CACHE;
-        const mrc = this.domains[0]!.domain.map(bigOfFrame(iovaF), bigOfFrame(phys), bigOfFrame(sizeF), prot);
+        const dom = this.domains[0]!.domain;
+        const fast = (dom as FrameDomain).mapFrames;
+        const mrc = fast
+          ? fast.call(dom, iovaF, phys, sizeF, prot, PAGE_SHIFT)
+          : dom.map(bigOfFrame(iovaF), bigOfFrame(phys), bigOfFrame(sizeF), prot);
         if (mrc !== 0) return mrc;
         if (this.topSkipped && this.dma.findIntersecting(iovaF, last) !== DMA_NIL) {
           // Only reachable through the <= 6.17 top wrap with a domain that accepted an overlapping map.
