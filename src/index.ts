@@ -39,4 +39,17 @@ export {
   type RunOptions,
 } from './scenario/runner.js';
 export { registerStep, type StepSpec } from './scenario/registry.js';
+export { attachMsiFabric, msiFabricOf, msiCookieFor, MsiFabric, type MsiTrace } from './irq/fabric.js';
+export { summarizeMsiPath, formatMsiTrace, type MsiPathSummary } from './irq/explain.js';
+export {
+  iommuGetMsiCookie,
+  iommuGetDmaCookie,
+  iommuDmaGetMsiPage,
+  MSI_PAGE_PROT,
+} from './dma-iommu/cookie.js';
+export { iommuDmaPrepareMsi, iommuDmaComposeMsiMsg, type MsiMsg } from './dma-iommu/msi.js';
+export { openVfioPciDevice, type VfioDeviceFile, type VfioPciContext } from './vfio/pci/vfio-pci.js';
+export { FdTable, EventFd } from './vfio/pci/eventfd.js';
+export { runMsiProbe } from './vfio/pci/msi-probe.js';
+export * as vfioDeviceUapi from './uapi/vfio-device.js';
 export * from './iova/index.js';

@@ -18,6 +18,7 @@ import {
   vmmRequest,
 } from './vmm-args.js';
 import { checkLayout, type CheckReport } from '../vmm/check.js';
+import { blockerLines, conflictLines, conflictTitle } from '../vmm/explain.js';
 import { planLayout, type Plan } from '../vmm/plan.js';
 import { hostDefaults } from '../vmm/host-defaults.js';
 import { VMM_MODELS } from '../vmm/registry.js';
@@ -90,7 +91,7 @@ export const checkCommand = defineCommand(
     ],
   },
   async (a) => {
-    const host = await loadHost(a);
+    const host = loadHost(a);
     const { model, request, notes: reqNotes } = vmmRequest(a, host);
     const { groups, notes: selNotes } = hostGroups(a, host);
     const p2p = bool(a, 'p2p');
@@ -128,38 +129,12 @@ export const checkCommand = defineCommand(
     out.push('', 'usable IOVA ranges of the container (what VFIO_IOMMU_GET_INFO reports):');
     for (const u of report.usable) out.push(`  ${rangeText(u.start, u.end)}`);
     for (const b of report.blockers) {
-      out.push(
-        '',
-        st.red(`REFUSED: group ${b.group}`) +
-          `${b.devices.length ? ` (${b.devices.join(', ')})` : ''}: ${b.why}`,
-        ...b.lines.map((l) => `    ${l}`),
-      );
+      const t = blockerLines(b);
+      out.push('', st.red('REFUSED: ') + t.title, ...t.lines.map((l) => `    ${l}`));
     }
     report.conflicts.forEach((c, i) => {
-      out.push(
-        '',
-        st.red(
-          `CONFLICT ${i + 1}: ${c.range.what} [${c.range.name}] ${rangeText(c.range.start, c.range.end)}`,
-        ),
-      );
-      for (const cause of c.causes) {
-        if (cause.kind === 'region') {
-          const who = cause.groups
-            .map((g) => `group ${g.id}${g.devices.length ? ` (${g.devices.join(', ')})` : ''}`)
-            .join(', ');
-          out.push(
-            `  overlaps ${cause.name} ${rangeText(cause.region.start, cause.region.end)} "${cause.region.typeString}" of ${who}`,
-            `    at ${rangeText(cause.overlap.start, cause.overlap.end)}: ${cause.why}`,
-          );
-        } else {
-          out.push(`  ${rangeText(cause.overlap.start, cause.overlap.end)} is ${cause.why}`);
-        }
-      }
-      out.push(`  VFIO: ${c.vfio}`);
-      if (c.failure.lines.length) {
-        out.push(`  ${model.family} prints:`, ...c.failure.lines.map((l) => `    ${l}`));
-      }
-      out.push(`  effect: ${c.failure.effect}`);
+      out.push('', st.red(`CONFLICT ${i + 1}: ${conflictTitle(c)}`));
+      for (const l of conflictLines(c, model.family)) out.push(`${'  '.repeat(l.depth + 1)}${l.text}`);
     });
     if (plan) {
       out.push('', 'what would fix it:');

@@ -57,7 +57,7 @@ export const planCommand = defineCommand(
     ],
   },
   async (a) => {
-    const host = await loadHost(a);
+    const host = loadHost(a);
     const { model, request, notes: reqNotes } = vmmRequest(a, host);
     const { groups, notes: selNotes } = hostGroups(a, host);
     const plan = planLayout(model, request, host, groups, {

@@ -4,8 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { InputError, NotFoundError } from '../base/errors.js';
-import { formatSize, hex16 } from '../base/u64.js';
+import { formatSize } from '../base/u64.js';
+import { rangeText } from '../vmm/explain.js';
 import type { HostView } from '../host/view.js';
+import { resolveHostView } from '../host/resolve.js';
+import { HOST_SOURCE_OPTIONS, hostSource } from './host-options.js';
 import type { OptionSpec, ParsedArgs } from './args.js';
 import { big, bool, int, list, str } from './args.js';
 import { findVmm, machineVersion, VMM_NAMES } from '../vmm/registry.js';
@@ -40,15 +43,7 @@ export const VMM_OPTIONS: readonly OptionSpec[] = [
 ];
 
 export const HOST_OPTIONS: readonly OptionSpec[] = [
-  { name: 'platform', type: 'string', metavar: 'NAME', help: 'a built-in platform model as the host' },
-  {
-    name: 'sysfs',
-    type: 'string',
-    metavar: 'DIR',
-    help: 'a sysfs tree (a real /sys or an export) as the host',
-  },
-  { name: 'snapshot', type: 'string', metavar: 'FILE', help: 'a host snapshot file' },
-  { name: 'kernel', type: 'string', metavar: 'VER', help: 'kernel profile for --platform (6.1, 6.12)' },
+  ...HOST_SOURCE_OPTIONS,
   {
     name: 'regions',
     type: 'list',
@@ -89,67 +84,45 @@ export function vmmOptionsHelp(): string {
   ].join('\n');
 }
 
-/** Reads the host from --platform/--sysfs/--snapshot (src/host/resolve.ts) or --regions files. */
-export async function loadHost(a: ParsedArgs): Promise<HostView> {
+/** Reads the host from --regions dumps, or --platform/--sysfs/--snapshot (default /sys) via resolveHostView. */
+export function loadHost(a: ParsedArgs): HostView {
   const regions = list(a, 'regions');
-  const platform = str(a, 'platform');
-  const sysfs = str(a, 'sysfs');
-  const snapshot = str(a, 'snapshot');
-  const given = [
-    regions.length > 0,
-    platform !== undefined,
-    sysfs !== undefined,
-    snapshot !== undefined,
-  ].filter(Boolean).length;
-  if (given > 1) throw new InputError('give one host source: --platform, --sysfs, --snapshot or --regions');
-  if (regions.length > 0) {
-    const devices = list(a, 'device');
-    const files = regions.map((entry) => {
-      // GROUP=FILE names the group the dump belongs to.
-      const m = /^([0-9]+)=(.+)$/.exec(entry);
-      const name = m ? m[2]! : entry;
-      let text: string;
-      try {
-        text = readFileSync(name, 'utf8');
-      } catch (e) {
-        throw new InputError(`cannot read ${name}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
-          field: '--regions',
-        });
-      }
-      return { name, text, ...(m ? { group: Number(m[1]) } : {}) };
-    });
-    // With one dump, --device names its device (for the VMM's message).
-    const withDevices = files.length === 1 && devices.length > 0 ? [{ ...files[0]!, devices }] : files;
-    const bits = int(a, 'aperture-bits');
-    if (bits !== undefined && (bits < 12 || bits > 64)) {
-      throw new InputError(`--aperture-bits ${bits}: expected 12 to 64`);
+  if (regions.length === 0) {
+    for (const o of ['aperture-bits', 'host-arch']) {
+      if (a.values[o] !== undefined) throw new InputError(`--${o} applies to --regions only`);
     }
-    const arch = str(a, 'host-arch') as GuestArch | undefined;
-    return hostViewFromRegions(withDevices, {
-      ...(bits !== undefined ? { apertureBits: bits } : {}),
-      ...(arch !== undefined ? { arch } : {}),
-    });
+    return resolveHostView(hostSource(a));
   }
-  if (platform === undefined && sysfs === undefined && snapshot === undefined) {
-    throw new InputError('no host given', {
-      hint: 'pass --platform NAME, --sysfs DIR, --snapshot FILE or --regions FILE (a reserved_regions dump)',
-    });
+  const others = ['platform', 'sysfs', 'snapshot', 'kernel'].filter((o) => a.values[o] !== undefined);
+  if (others.length > 0) {
+    throw new InputError(`give one host source: --regions or --${others[0]}`);
   }
-  // src/host/resolve.ts belongs to the platform work; it is looked up at run time so this command
-  // works with --regions before it is merged.
-  const spec = '../host/resolve.js';
-  let mod: { resolveHostView?: (o: Record<string, string | undefined>) => HostView | Promise<HostView> };
-  try {
-    mod = (await import(spec)) as typeof mod;
-  } catch {
-    throw new InputError('this build cannot read --platform/--sysfs/--snapshot hosts yet', {
-      hint: 'use --regions FILE with the reserved_regions text of each group',
-    });
+  const devices = list(a, 'device');
+  const files = regions.map((entry) => {
+    // GROUP=FILE names the group the dump belongs to.
+    const m = /^([0-9]+)=(.+)$/.exec(entry);
+    const name = m ? m[2]! : entry;
+    let text: string;
+    try {
+      text = readFileSync(name, 'utf8');
+    } catch (e) {
+      throw new InputError(`cannot read ${name}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
+        field: '--regions',
+      });
+    }
+    return { name, text, ...(m ? { group: Number(m[1]) } : {}) };
+  });
+  // With one dump, --device names its device (for the VMM's message).
+  const withDevices = files.length === 1 && devices.length > 0 ? [{ ...files[0]!, devices }] : files;
+  const bits = int(a, 'aperture-bits');
+  if (bits !== undefined && (bits < 12 || bits > 64)) {
+    throw new InputError(`--aperture-bits ${bits}: expected 12 to 64`);
   }
-  if (typeof mod.resolveHostView !== 'function') {
-    throw new InputError('this build cannot read --platform/--sysfs/--snapshot hosts yet');
-  }
-  return await mod.resolveHostView({ platform, sysfs, snapshot, kernel: str(a, 'kernel') });
+  const arch = str(a, 'host-arch') as GuestArch | undefined;
+  return hostViewFromRegions(withDevices, {
+    ...(bits !== undefined ? { apertureBits: bits } : {}),
+    ...(arch !== undefined ? { arch } : {}),
+  });
 }
 
 export interface VmmRequest {
@@ -215,22 +188,7 @@ export function hostGroups(
   return { groups: sel.groups, notes: sel.notes };
 }
 
-export function rangeText(start: bigint, end: bigint): string {
-  return `${hex16(start)}-${hex16(end)} (${exactSize(end - start + 1n)})`;
-}
-
-/** `4 GiB`, `3054 MiB`, `640 KiB`: exact when the size is a whole number of a unit (as VMM sizes are). */
-export function exactSize(b: bigint): string {
-  for (const [shift, unit] of [
-    [40n, 'TiB'],
-    [30n, 'GiB'],
-    [20n, 'MiB'],
-    [10n, 'KiB'],
-  ] as const) {
-    if (b >= 1n << shift && b % (1n << shift) === 0n) return `${b >> shift} ${unit}`;
-  }
-  return formatSize(b);
-}
+export { exactSize, rangeText } from '../vmm/explain.js';
 
 export function layoutLines(layout: GuestLayout, p2p: boolean): string[] {
   return layout.ranges

@@ -10,6 +10,8 @@ import { type ResvRegion, ResvType } from '../iommu/resv-region.js';
 import type { HostBridgeDescription } from '../platform/types.js';
 import { ERRNO } from '../base/errno.js';
 import { DmaCookie, type IovaSource, cookieInitHwMsiRegion, domainCookie } from './cookie.js';
+import type { KernelProfile } from '../kernel/profile.js';
+import { type IovaDomain, initIovaDomain } from '../iova/domain.js';
 
 /** An IOVA domain dma-iommu can reserve in and allocate from (src/iova's IovaDomain through an adapter). */
 export interface IovaAllocator extends IovaSource {
@@ -18,13 +20,41 @@ export interface IovaAllocator extends IovaSource {
 }
 
 /** init_iova_domain(granule, start_pfn) + rcaches. */
-export type IovaAllocatorFactory = (granule: bigint, startPfn: bigint) => IovaAllocator | undefined;
+export type IovaAllocatorFactory = (
+  granule: bigint,
+  startPfn: bigint,
+  profile?: KernelProfile,
+) => IovaAllocator | undefined;
 
-let defaultFactory: IovaAllocatorFactory | undefined;
+const MAX_PFN = BigInt(Number.MAX_SAFE_INTEGER - 1);
+const clampPfn = (v: bigint): number => Number(v > MAX_PFN ? MAX_PFN : v);
 
-/** Installs the IOVA allocator dma-iommu uses for DMA cookies (src/iova registers itself here). */
+/** src/iova's IovaDomain as a DMA cookie sees it (bigint pfns outside, JS-number pfns inside). */
+export function iovaAllocatorOf(d: IovaDomain): IovaAllocator {
+  return {
+    allocIovaFast: (len, limitPfn, flush) =>
+      BigInt(d.allocIovaFast(clampPfn(len), clampPfn(limitPfn), flush)),
+    freeIovaFast: (pfn, len) => d.freeIovaFast(clampPfn(pfn), clampPfn(len)),
+    reserveIova: (lo, hi) => d.reserveIova(clampPfn(lo), clampPfn(hi)) !== 0,
+  };
+}
+
+/** The kernel's: init_iova_domain + iova_domain_init_rcaches from src/iova. */
+export const IOVA_ALLOCATOR: IovaAllocatorFactory = (granule, startPfn, profile) => {
+  const r = initIovaDomain({
+    granule: Number(granule),
+    startPfn: clampPfn(startPfn),
+    rcaches: true,
+    profile,
+  });
+  return r.ok ? iovaAllocatorOf(r.value) : undefined;
+};
+
+let defaultFactory: IovaAllocatorFactory | undefined = IOVA_ALLOCATOR;
+
+/** Replaces the IOVA allocator behind DMA cookies (tests); `undefined` restores src/iova's. */
 export function setIovaAllocatorFactory(f: IovaAllocatorFactory | undefined): void {
-  defaultFactory = f;
+  defaultFactory = f ?? IOVA_ALLOCATOR;
 }
 
 export function iovaAllocatorFactory(): IovaAllocatorFactory | undefined {
@@ -47,11 +77,13 @@ export interface InitDomainInput {
   /** The device's reserved regions (ops->get_resv_regions, iommu_get_resv_regions). */
   readonly regions: readonly ResvRegion[];
   readonly factory?: IovaAllocatorFactory;
+  /** Kernel profile (rcache magazine size of the IOVA domain). */
+  readonly profile?: KernelProfile;
 }
 
 /**
  * iommu_dma_init_domain: 0, -EFAULT (second device with another granule/base), -EINVAL (overlapping
- * dma-ranges), -ENODEV (no IOVA allocator available), -ENOMEM (a reservation failed).
+ * dma-ranges), -ENODEV (no IOVA allocator), -ENOMEM (a reservation failed).
  */
 export function iommuDmaInitDomain(i: InitDomainInput): number {
   const dom = i.domain;
@@ -66,7 +98,7 @@ export function iommuDmaInitDomain(i: InitDomainInput): number {
     return prev.cookie.granule === granule && prev.startPfn === basePfn ? 0 : -ERRNO.EFAULT;
   }
   const factory = i.factory ?? defaultFactory;
-  const iova = factory?.(granule, basePfn);
+  const iova = factory?.(granule, basePfn, i.profile);
   if (iova === undefined) return -ERRNO.ENODEV;
   const pfn = (a: bigint): bigint => a >> order;
   if (i.bridge !== undefined) {

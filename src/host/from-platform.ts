@@ -15,8 +15,15 @@ import { kernelProfile } from '../kernel/profile.js';
 import { buildPlatform } from '../platform/build.js';
 import type { PlatformModel } from '../platform/build.js';
 import type { InterruptControllerDescription, PlatformDescription } from '../platform/types.js';
-import { usableRanges } from './raw.js';
-import type { HostDeviceView, HostGroupView, HostRegionView, HostView, InterruptSafety } from './view.js';
+import { isPciBridgeClass, usableRanges, vfioBindAdvice } from './raw.js';
+import type {
+  Assignability,
+  HostDeviceView,
+  HostGroupView,
+  HostRegionView,
+  HostView,
+  InterruptSafety,
+} from './view.js';
 
 export interface FromPlatformOptions {
   /** lspci-style names from the system's pci.ids (preferred over the description's `name`). */
@@ -77,7 +84,12 @@ export function hostViewFromPlatform(
     .filter((d) => d.groupId === undefined)
     .map(deviceView);
   const notes: string[] = [];
-  if (groups.length === 0) notes.push('the model gives this platform no IOMMU groups');
+  if (groups.length === 0)
+    notes.push(
+      desc.iommus.some((m) => m.driver === 'virtio-iommu')
+        ? `no IOMMU groups under kernel ${profile.version}: that kernel build has no virtio-iommu driver (Debian bookworm 6.1 lacks CONFIG_VIRTIO_IOMMU), so no device is translated`
+        : `no IOMMU groups: no device of this platform is translated by an IOMMU under kernel ${profile.version}`,
+    );
   if (ungrouped.length > 0 && desc.firmware === 'devicetree')
     notes.push('on device tree a PCI function joins an IOMMU group only when a driver probes it');
   return {
@@ -148,21 +160,24 @@ function interruptSafety(model: PlatformModel, g: IommuGroup): InterruptSafety {
   const tail = safe
     ? 'VFIO accepts the group with default parameters'
     : 'VFIO_SET_IOMMU fails with EPERM unless vfio_iommu_type1.allow_unsafe_interrupts=1';
-  return { safe, why: `${words.join('; ')}, so ${tail}` };
+  const why = `${words.join('; ')}, so ${tail}`;
+  return safe ? { safe, why } : { safe, why, ioctl: 'VFIO_SET_IOMMU', errno: 'EPERM' };
 }
 
 /**
  * Runs what VFIO does to a group on a scratch model: drivers unbound, VFIO_GROUP_SET_CONTAINER
  * (iommu_group_claim_dma_owner), VFIO_SET_IOMMU (a paging domain attached), then undoes it.
  */
-function probeAssignable(scratch: PlatformModel, groupId: number): { ok: boolean; why: string } {
+function probeAssignable(scratch: PlatformModel, groupId: number): Assignability {
   const core = scratch.iommu;
   const g = core.group(groupId);
   if (g === undefined) return { ok: false, why: 'no such group' };
+  const advice = vfioBindAdvice(g.devices);
   const unbound: string[] = [];
   for (const d of g.devices) {
     if (d.driver !== 'none' && d.driver !== 'vfio-pci') {
-      unbound.push(`${d.bdf} (${d.driver})`);
+      // Bridges keep pcieport in the kernel (driver_managed_dma); the model is only asked about ownership.
+      if (!isPciBridgeClass(d.class)) unbound.push(`${d.bdf} (${d.driver})`);
       core.unbindDriver(d);
     }
   }
@@ -184,7 +199,7 @@ function probeAssignable(scratch: PlatformModel, groupId: number): { ok: boolean
         : rc === -ERRNO.EPERM && direct.length
           ? `VFIO_GROUP_SET_CONTAINER fails with EPERM: ${directWords}; intel-iommu logs "Device is ineligible for IOMMU domain attach due to platform RMRR requirement. Contact your platform vendor."`
           : `VFIO_GROUP_SET_CONTAINER fails: claiming DMA ownership returns ${errnoName(-rc)}`;
-    return { ok: false, why };
+    return { ok: false, why, ioctl: 'VFIO_GROUP_SET_CONTAINER', errno: errnoName(-rc) };
   }
   const dom = core.allocPagingDomain(g.devices[0]!);
   let rc2 = 0;
@@ -201,8 +216,9 @@ function probeAssignable(scratch: PlatformModel, groupId: number): { ok: boolean
       rc2 === -ERRNO.EPERM && direct.length
         ? `VFIO_SET_IOMMU fails with EPERM: ${directWords}; intel-iommu logs "Device is ineligible for IOMMU domain attach due to platform RMRR requirement. Contact your platform vendor."`
         : `VFIO_SET_IOMMU fails: attaching the VFIO domain returns ${errnoName(-rc2)}`;
-    return { ok: false, why };
+    return { ok: false, why, ioctl: 'VFIO_SET_IOMMU', errno: errnoName(-rc2) };
   }
-  const steps = unbound.length ? `unbind ${unbound.join(', ')} and ` : '';
-  return { ok: true, why: `${steps}bind the devices to vfio-pci: the group can join a VFIO container` };
+  if (!advice.ok) return advice;
+  const steps = unbound.length ? `unbind ${unbound.join(', ')}, ` : '';
+  return { ok: true, why: `${steps}${advice.why}: the group can join a VFIO container` };
 }

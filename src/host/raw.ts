@@ -123,18 +123,50 @@ export function usableRanges(aperture: Range, regions: readonly HostRegionView[]
 const FULL: Range = { start: 0n, end: U64_MAX };
 
 /** Why a group cannot be given to VFIO, from what sysfs shows (a `direct` region needs a 1:1 mapping). */
-export function assignabilityFromRegions(regions: readonly HostRegionView[]): { ok: boolean; why: string } {
+export function assignabilityFromRegions(
+  regions: readonly HostRegionView[],
+  devices: readonly HostDeviceView[],
+): { ok: boolean; why: string } {
   const direct = regions.filter((r) => r.typeString === 'direct');
-  if (direct.length === 0)
-    return { ok: true, why: 'no region requires a 1:1 mapping; bind every device of the group to vfio-pci' };
+  if (direct.length === 0) {
+    const advice = vfioBindAdvice(devices);
+    return advice.ok ? { ok: true, why: `no region requires a 1:1 mapping; ${advice.why}` } : advice;
+  }
   const list = direct.map((r) => `${hex(r.start)}-${hex(r.end)}`).join(', ');
   return {
     ok: false,
     why:
       `firmware requires a 1:1 (direct) mapping of ${list}: the kernel refuses VFIO ` +
       '(6.12: "Firmware has requested this device have a 1:1 IOMMU mapping", EINVAL when the group joins a container; ' +
-      '6.1 intel-iommu: "Device is ineligible for IOMMU domain attach due to platform RMRR requirement", EPERM at SET_IOMMU)',
+      '6.1 intel-iommu: "Device is ineligible for IOMMU domain attach due to platform RMRR requirement", EPERM)',
   };
+}
+
+/** PCI-to-PCI and subtractive bridges (header type 1): vfio-pci does not bind to them. */
+export function isPciBridgeClass(classCode: number): boolean {
+  const sub = classCode >> 8;
+  return sub === 0x0604 || sub === 0x0609;
+}
+
+/**
+ * What to bind where: vfio-pci takes only normal-header functions (vfio_pci_probe), while bridges may
+ * stay with pcieport (a driver_managed_dma driver) in a group VFIO uses.
+ */
+export function vfioBindAdvice(devices: readonly { bdf: string; class: number }[]): {
+  ok: boolean;
+  why: string;
+} {
+  const bridges = devices.filter((d) => isPciBridgeClass(d.class)).map((d) => d.bdf);
+  const endpoints = devices.filter((d) => !isPciBridgeClass(d.class)).map((d) => d.bdf);
+  if (endpoints.length === 0)
+    return {
+      ok: false,
+      why: 'the group holds only PCI bridges: vfio-pci does not bind to bridges, so there is nothing to assign',
+    };
+  const keep = bridges.length
+    ? `; the bridge${bridges.length > 1 ? 's' : ''} ${bridges.join(', ')} may stay with pcieport`
+    : '';
+  return { ok: true, why: `bind ${endpoints.join(', ')} to vfio-pci${keep}` };
 }
 
 const DERIVED_NOTE =
@@ -175,7 +207,7 @@ export function hostViewFromRaw(raw: RawHost): HostView {
       ...(g.otherDevices?.length ? { otherDevices: g.otherDevices } : {}),
       regions,
       usable: usableRanges(g.aperture ?? raw.aperture ?? FULL, regions),
-      assignable: assignabilityFromRegions(regions),
+      assignable: assignabilityFromRegions(regions, devices),
     };
   });
   if (missingType) notes.push('some groups have no `type` file (kernels before 5.11 do not show it)');

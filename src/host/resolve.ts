@@ -38,9 +38,17 @@ export function resolvePlatform(nameOrPath: string): PlatformDescription {
         file: nameOrPath,
         hint: `or use a built-in platform: ${presetNames().join(', ')}`,
       });
-    return loadPlatformText(readFileSync(nameOrPath, 'utf8'), nameOrPath);
+    return loadPlatformText(readText(nameOrPath), nameOrPath);
   }
   return loadPreset(nameOrPath); // NotFoundError listing the presets
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new InputError(`cannot read: ${(e as Error).message}`, { file: path });
+  }
 }
 
 function checkKernel(kernel: string | undefined): void {
@@ -77,7 +85,7 @@ export function resolveHostView(src: HostSource): HostView {
         file: src.snapshot,
         hint: 'create one with "iovamap snapshot --out FILE" on the host',
       });
-    return hostViewFromSnapshot(readFileSync(src.snapshot, 'utf8'), src.snapshot);
+    return hostViewFromSnapshot(readText(src.snapshot), src.snapshot);
   }
   const root = src.defaultSysfs ?? '/sys';
   const hint = `explore a built-in machine instead: --platform NAME (${presetNames().join(', ')}), or read a copy with --sysfs DIR / --snapshot FILE`;

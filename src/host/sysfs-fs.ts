@@ -64,12 +64,16 @@ export function writeSysfsTree(tree: SysfsTree, dir: string): void {
         hint: 'give a new or empty directory to --out',
       });
   }
-  mkdirSync(dir, { recursive: true });
-  const entries = [...tree.entries()].sort(([a], [b]) => a.localeCompare(b));
-  for (const [p, n] of entries) if (n.kind === 'dir') mkdirSync(join(dir, p), { recursive: true });
-  for (const [p, n] of entries) {
-    if (n.kind === 'file') writeFileSync(join(dir, p), n.content);
-    else if (n.kind === 'symlink') symlinkSync(n.target, join(dir, p));
+  try {
+    mkdirSync(dir, { recursive: true });
+    const entries = [...tree.entries()].sort(([a], [b]) => a.localeCompare(b));
+    for (const [p, n] of entries) if (n.kind === 'dir') mkdirSync(join(dir, p), { recursive: true });
+    for (const [p, n] of entries) {
+      if (n.kind === 'file') writeFileSync(join(dir, p), n.content);
+      else if (n.kind === 'symlink') symlinkSync(n.target, join(dir, p));
+    }
+  } catch (e) {
+    throw new InputError(`cannot write the tree: ${(e as Error).message}`, { file: dir });
   }
 }
 

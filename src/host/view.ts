@@ -35,6 +35,17 @@ export interface InterruptSafety {
   readonly safe: boolean;
   /** Plain words: "GICv3 ITS isolates MSIs by DeviceID", "GICv2m has no isolation; VFIO refuses ...". */
   readonly why: string;
+  /** When unsafe: the ioctl that fails without allow_unsafe_interrupts and its errno (`VFIO_SET_IOMMU`, `EPERM`). */
+  readonly ioctl?: string;
+  readonly errno?: string;
+}
+
+export interface Assignability {
+  readonly ok: boolean;
+  readonly why: string;
+  /** When refused and known: the VFIO ioctl that fails (`VFIO_GROUP_SET_CONTAINER`, `VFIO_SET_IOMMU`) and its errno name. */
+  readonly ioctl?: string;
+  readonly errno?: string;
 }
 
 export interface HostGroupView {
@@ -50,7 +61,7 @@ export interface HostGroupView {
   /** Whether VFIO would accept the group without allow_unsafe_interrupts, when known. */
   readonly interruptSafety?: InterruptSafety;
   /** Assignable to VFIO at all (e.g. false when a device needs a DIRECT mapping), with the reason. */
-  readonly assignable?: { readonly ok: boolean; readonly why: string };
+  readonly assignable?: Assignability;
 }
 
 export interface HostView {

@@ -61,7 +61,7 @@ export interface IommuDomain {
   readonly driverName: string;
   readonly geometry: DomainGeometry;
   readonly pgsizeBitmap: bigint;
-  /** Cache-coherency enforcement (enforce_cache_coherency op) */
+  /** enforce_cache_coherency succeeded for this domain (VFIO_DMA_CC_IOMMU; VFIO domain reuse). */
   readonly enforceCacheCoherency: boolean;
   /**
    * iommu_map, all or nothing: 0 or -errno. -EINVAL: not a paging domain, or iova|paddr|size not aligned
@@ -72,6 +72,14 @@ export interface IommuDomain {
   map(iova: bigint, paddr: bigint, size: bigint, prot: number): number;
   /** iommu_unmap: bytes unmapped; stops at the first unmapped page; 0 when iova|size is misaligned. */
   unmap(iova: bigint, size: bigint): bigint;
+  /**
+   * `map` in CPU-page frames (`frameShift` 12 = 4 KiB pages): same rules and errnos, plain numbers on
+   * the hot path. Frame numbers must stay below 2^53. Optional so test doubles need not provide it; the
+   * core's domains (src/iommu/domain.ts) always do.
+   */
+  mapFrames?(iovaFrame: number, physFrame: number, frames: number, prot: number, frameShift?: number): number;
+  /** `unmap` in CPU-page frames: the number of frames unmapped (optional like mapFrames). */
+  unmapFrames?(iovaFrame: number, frames: number, frameShift?: number): number;
   /** iommu_iova_to_phys: 0 when unmapped (and for a page mapped at physical 0); identity returns iova. */
   iovaToPhys(iova: bigint): bigint;
   /** A device access at `iova` (write or read): translation or fault. */

@@ -390,6 +390,9 @@ export class IommuCoreImpl implements IommuCore {
     }
     for (const r of this.driverRegions(d)) {
       if (r.type === ResvType.Msi && r.start <= iova && iova <= r.start + r.length - 1n) {
+        if (!write && d.ops.msiWindowReadsFault) {
+          return { kind: 'fault', iova, why: `read of the interrupt address range (${r.origin ?? 'msi'})` };
+        }
         return {
           kind: 'bypass',
           paddr: iova,

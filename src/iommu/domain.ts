@@ -41,6 +41,11 @@ export class CoreDomain implements IommuDomain {
   /** log2 of the smallest page size: frame numbers in the store are in these units. */
   private readonly shift: bigint;
   private readonly minPage: bigint;
+  /** The same shift as a number, and the frame box in which the driver's range check cannot fail. */
+  private readonly shiftN: number;
+  private readonly fastIovaLo: number;
+  private readonly fastIovaHi: number;
+  private readonly fastPhysHi: number;
 
   constructor(id: number, type: DomainType, ops: IommuDriverOps) {
     this.id = id;
@@ -52,10 +57,57 @@ export class CoreDomain implements IommuDomain {
       ? ops.geometry()
       : { apertureStart: 0n, apertureEnd: U64_MAX, forceAperture: false };
     this.pgsizeBitmap = paging ? ops.pgsizeBitmap() : 0n;
-    this.enforceCacheCoherency = paging && ops.capable('cache-coherency');
+    this.enforceCacheCoherency = paging && ops.enforceCacheCoherency();
     const low = lowestBit(this.pgsizeBitmap);
     this.shift = BigInt(low < 0 ? 12 : low);
     this.minPage = 1n << this.shift;
+    this.shiftN = Number(this.shift);
+    const cap = (v: bigint): number => (v > 2n ** 53n - 1n ? 2 ** 53 - 1 : Number(v));
+    this.fastIovaLo = cap((this.geometry.apertureStart + this.minPage - 1n) >> this.shift);
+    this.fastIovaHi = cap((this.geometry.apertureEnd + 1n) >> this.shift) - 1;
+    this.fastPhysHi = cap((ops.maxOutputAddress + 1n) >> this.shift) - 1;
+  }
+
+  /**
+   * Converts a run of CPU pages (1 << frameShift bytes) to the store's page units; undefined when not
+   * aligned to the domain's smallest page.
+   */
+  private toUnits(frame: number, frameShift: number): number | undefined {
+    const k = frameShift - this.shiftN;
+    if (k >= 0) return frame * 2 ** k;
+    const r = 2 ** -k;
+    return frame % r === 0 ? frame / r : undefined;
+  }
+
+  /**
+   * iommu_map in CPU-page frames (`frameShift` 12 = 4 KiB): the same rules and errnos as `map`, with
+   * plain numbers on the hot path (VFIO maps page runs this way).
+   */
+  mapFrames(iovaFrame: number, physFrame: number, frames: number, prot: number, frameShift = 12): number {
+    if (!isPagingType(this.type)) return -ERRNO.EINVAL;
+    if (this.pgsizeBitmap === 0n) return -ERRNO.ENODEV;
+    const s = this.toUnits(iovaFrame, frameShift);
+    const p = this.toUnits(physFrame, frameShift);
+    const n = this.toUnits(frames, frameShift);
+    if (s === undefined || p === undefined || n === undefined) return -ERRNO.EINVAL;
+    if (n === 0) return 0;
+    const last = s + n - 1;
+    if (s < this.fastIovaLo || last > this.fastIovaHi || p + n - 1 > this.fastPhysHi) {
+      const sh = BigInt(frameShift);
+      return this.map(BigInt(iovaFrame) << sh, BigInt(physFrame) << sh, BigInt(frames) << sh, prot);
+    }
+    return this.store.insert(s, last, p, prot & 0xff) ? 0 : -ERRNO.EEXIST;
+  }
+
+  /** iommu_unmap in CPU-page frames: frames unmapped (0 when misaligned), stopping at the first hole. */
+  unmapFrames(iovaFrame: number, frames: number, frameShift = 12): number {
+    if (!isPagingType(this.type) || this.pgsizeBitmap === 0n) return 0;
+    const s = this.toUnits(iovaFrame, frameShift);
+    const n = this.toUnits(frames, frameShift);
+    if (s === undefined || n === undefined || n === 0) return 0;
+    const removed = this.store.removeFrom(s, s + n - 1);
+    const k = frameShift - this.shiftN;
+    return k >= 0 ? removed / 2 ** k : removed * 2 ** -k;
   }
 
   get mappingCount(): number {
@@ -96,16 +148,7 @@ export class CoreDomain implements IommuDomain {
     const mask = this.minPage - 1n;
     if (((iova | size) & mask) !== 0n || size === 0n) return 0n;
     const last = iova + size - 1n > U64_MAX ? U64_MAX : iova + size - 1n;
-    let f = Number(iova >> this.shift);
-    const endF = Number(last >> this.shift);
-    let frames = 0;
-    while (f <= endF) {
-      const run = this.store.find(f);
-      if (run === undefined) break;
-      const e = Math.min(run.end, endF);
-      frames += this.store.removeRange(f, e);
-      f = e + 1;
-    }
+    const frames = this.store.removeFrom(Number(iova >> this.shift), Number(last >> this.shift));
     return BigInt(frames) << this.shift;
   }
 

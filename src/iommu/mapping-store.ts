@@ -1,21 +1,15 @@
 /**
  * The translations of one paging domain: disjoint runs of pages `[start, end]` (inclusive page frame
  * numbers in units of the domain's smallest page size) with their physical frame and prot. Stands in
- * for the driver's page table. An AVL tree whose nodes are 48-byte records in one Float64Array (one
- * cache line per visited node): O(log n) lookup, insert and remove, so VFIO can hold 10^6 mappings.
+ * for the driver's page table. A B+ tree: leaves hold up to 64 runs in typed arrays (25 bytes a run),
+ * linked in order; inner nodes hold the smallest start of each child. O(log n) lookup, insert and
+ * remove with few cache misses, so VFIO can hold 10^6 mappings. Appends split unevenly, so sequential
+ * mapping fills leaves completely.
  *
  * Frame numbers are JS numbers: with pages of at least 2 KiB a u64 address gives a frame below 2^53.
  */
 
-const NIL = -1;
-/** Record layout (stride W doubles). */
-const W = 6;
-const START = 0;
-const END = 1;
-const PFN = 2;
-const LEFT = 3;
-const RIGHT = 4;
-const HP = 5;
+const B = 64;
 
 export interface StoredRun {
   readonly start: number;
@@ -24,12 +18,39 @@ export interface StoredRun {
   readonly prot: number;
 }
 
+class Leaf {
+  n = 0;
+  readonly s = new Float64Array(B + 1);
+  readonly e = new Float64Array(B + 1);
+  readonly p = new Float64Array(B + 1);
+  readonly pr = new Uint8Array(B + 1);
+  next: Leaf | null = null;
+  prev: Leaf | null = null;
+  parent: Inner | null = null;
+}
+
+class Inner {
+  n = 0;
+  /** keys[i] = smallest start in kids[i]. */
+  readonly keys = new Float64Array(B + 1);
+  readonly kids: (Leaf | Inner)[] = [];
+  parent: Inner | null = null;
+}
+
+/** Number of elements of a[0..n) that are <= x. */
+function upperBound(a: Float64Array, n: number, x: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export class MappingStore {
-  /** Node records: start, end, pfn, left, right, height * 256 + prot. */
-  private rec = new Float64Array(16 * W);
-  private root = NIL;
-  private used = 0;
-  private freeList: number[] = [];
+  private root: Leaf | Inner = new Leaf();
   private n = 0;
 
   /** Number of runs. */
@@ -39,40 +60,66 @@ export class MappingStore {
 
   /** The run containing frame `f`, or undefined. */
   find(f: number): StoredRun | undefined {
-    const i = this.floor(f);
-    if (i === NIL || this.rec[i + END]! < f) return undefined;
-    return this.run(i);
+    const leaf = this.leafFor(f);
+    const j = upperBound(leaf.s, leaf.n, f) - 1;
+    if (j < 0 || leaf.e[j]! < f) return undefined;
+    return this.run(leaf, j);
   }
 
   /** The physical frame for frame `f`, or -1 when unmapped (no allocation: the hot path). */
   frameOf(f: number): number {
-    const i = this.floor(f);
-    if (i === NIL || this.rec[i + END]! < f) return -1;
-    return this.rec[i + PFN]! + (f - this.rec[i + START]!);
+    const leaf = this.leafFor(f);
+    const j = upperBound(leaf.s, leaf.n, f) - 1;
+    if (j < 0 || leaf.e[j]! < f) return -1;
+    return leaf.p[j]! + (f - leaf.s[j]!);
   }
 
   /** The first run whose end is >= f (the run containing f, or the next one). */
   ceilingRun(f: number): StoredRun | undefined {
-    const i = this.floor(f);
-    if (i !== NIL && this.rec[i + END]! >= f) return this.run(i);
-    const j = this.higher(f);
-    return j === NIL ? undefined : this.run(j);
+    let leaf: Leaf | null = this.leafFor(f);
+    let j = upperBound(leaf.s, leaf.n, f) - 1;
+    if (j >= 0 && leaf.e[j]! >= f) return this.run(leaf, j);
+    j++;
+    while (leaf !== null && j >= leaf.n) {
+      leaf = leaf.next;
+      j = 0;
+    }
+    return leaf === null ? undefined : this.run(leaf, j);
   }
 
   /** True when any frame of [start, end] is mapped. */
   overlaps(start: number, end: number): boolean {
-    const i = this.floor(start);
-    if (i !== NIL && this.rec[i + END]! >= start) return true;
-    const j = this.higher(start);
-    return j !== NIL && this.rec[j + START]! <= end;
+    let leaf: Leaf | null = this.leafFor(start);
+    let j = upperBound(leaf.s, leaf.n, start) - 1;
+    if (j >= 0 && leaf.e[j]! >= start) return true;
+    j++;
+    while (leaf !== null && j >= leaf.n) {
+      leaf = leaf.next;
+      j = 0;
+    }
+    return leaf !== null && leaf.s[j]! <= end;
   }
 
   /** Adds a run; false (nothing changed) when it overlaps an existing run. */
   insert(start: number, end: number, pfn: number, prot: number): boolean {
-    if (this.overlaps(start, end)) return false;
-    const i = this.alloc(start, end, pfn, prot);
-    this.root = this.ins(this.root, i);
+    const leaf = this.leafFor(start);
+    const j = upperBound(leaf.s, leaf.n, start);
+    // The run before must end below `start`, the run after must start above `end`.
+    if (j > 0 && leaf.e[j - 1]! >= start) return false;
+    if (j < leaf.n ? leaf.s[j]! <= end : leaf.next !== null && leaf.next.n > 0 && leaf.next.s[0]! <= end)
+      return false;
+    leaf.s.copyWithin(j + 1, j, leaf.n);
+    leaf.e.copyWithin(j + 1, j, leaf.n);
+    leaf.p.copyWithin(j + 1, j, leaf.n);
+    leaf.pr.copyWithin(j + 1, j, leaf.n);
+    leaf.s[j] = start;
+    leaf.e[j] = end;
+    leaf.p[j] = pfn;
+    leaf.pr[j] = prot & 0xff;
+    leaf.n++;
     this.n++;
+    if (j === 0) this.fixMin(leaf);
+    if (leaf.n > B) this.splitLeaf(leaf, j === leaf.n - 1);
     return true;
   }
 
@@ -85,8 +132,7 @@ export class MappingStore {
     for (;;) {
       const r = this.ceilingRun(start);
       if (r === undefined || r.start > end) break;
-      this.root = this.del(this.root, r.start);
-      this.n--;
+      this.removeKey(r.start);
       const s = Math.max(r.start, start);
       const e = Math.min(r.end, end);
       removed += e - s + 1;
@@ -96,171 +142,168 @@ export class MappingStore {
     return removed;
   }
 
+  /**
+   * Removes frames from `start` on, run after run, up to `end`, stopping at the first frame that is
+   * not mapped (the page-table walk of iommu_unmap). Runs removed whole are dropped in place.
+   */
+  removeFrom(start: number, end: number): number {
+    let removed = 0;
+    let f = start;
+    while (f <= end) {
+      const leaf = this.leafFor(f);
+      const j = upperBound(leaf.s, leaf.n, f) - 1;
+      if (j < 0 || leaf.e[j]! < f) break;
+      const runEnd = leaf.e[j]!;
+      if (leaf.s[j] === f && runEnd <= end) {
+        removed += runEnd - f + 1;
+        this.removeAt(leaf, j);
+      } else {
+        const e = Math.min(runEnd, end);
+        removed += this.removeRange(f, e);
+      }
+      f = Math.min(runEnd, end) + 1;
+    }
+    return removed;
+  }
+
   clear(): void {
-    this.root = NIL;
-    this.used = 0;
-    this.freeList = [];
+    this.root = new Leaf();
     this.n = 0;
   }
 
   /** Runs in ascending order. */
   *runs(): Generator<StoredRun> {
-    const stack: number[] = [];
-    let i = this.root;
-    while (i !== NIL || stack.length > 0) {
-      while (i !== NIL) {
-        stack.push(i);
-        i = this.rec[i + LEFT]!;
-      }
-      const j = stack.pop()!;
-      yield this.run(j);
-      i = this.rec[j + RIGHT]!;
+    let node: Leaf | Inner = this.root;
+    while (node instanceof Inner) node = node.kids[0]!;
+    for (let leaf: Leaf | null = node; leaf !== null; leaf = leaf.next) {
+      for (let j = 0; j < leaf.n; j++) yield this.run(leaf, j);
     }
   }
 
-  private run(i: number): StoredRun {
-    const r = this.rec;
-    return { start: r[i + START]!, end: r[i + END]!, pfn: r[i + PFN]!, prot: r[i + HP]! % 256 };
+  private run(leaf: Leaf, j: number): StoredRun {
+    return { start: leaf.s[j]!, end: leaf.e[j]!, pfn: leaf.p[j]!, prot: leaf.pr[j]! };
   }
 
-  /** Node with the greatest start <= f. */
-  private floor(f: number): number {
-    const r = this.rec;
-    let i = this.root;
-    let best = NIL;
-    while (i !== NIL) {
-      if (r[i + START]! <= f) {
-        best = i;
-        i = r[i + RIGHT]!;
-      } else {
-        i = r[i + LEFT]!;
-      }
+  /** The leaf whose key range holds `f` (the first leaf when f is below every key). */
+  private leafFor(f: number): Leaf {
+    let node = this.root;
+    while (node instanceof Inner) {
+      const i = upperBound(node.keys, node.n, f) - 1;
+      node = node.kids[i < 0 ? 0 : i]!;
     }
-    return best;
+    return node;
   }
 
-  /** Node with the smallest start > f. */
-  private higher(f: number): number {
-    const r = this.rec;
-    let i = this.root;
-    let best = NIL;
-    while (i !== NIL) {
-      if (r[i + START]! > f) {
-        best = i;
-        i = r[i + LEFT]!;
-      } else {
-        i = r[i + RIGHT]!;
-      }
+  /** A node's smallest key changed: update the separators above it. */
+  private fixMin(node: Leaf | Inner): void {
+    let child: Leaf | Inner = node;
+    let min = node instanceof Leaf ? node.s[0]! : node.keys[0]!;
+    for (let p = child.parent; p !== null; child = p, p = p.parent) {
+      const i = p.kids.indexOf(child);
+      p.keys[i] = min;
+      if (i !== 0) break;
+      min = p.keys[0]!;
     }
-    return best;
   }
 
-  private alloc(start: number, end: number, pfn: number, prot: number): number {
-    let i: number;
-    if (this.freeList.length > 0) {
-      i = this.freeList.pop()!;
-    } else {
-      if ((this.used + 1) * W > this.rec.length) {
-        const b = new Float64Array(this.rec.length * 2);
-        b.set(this.rec);
-        this.rec = b;
-      }
-      i = this.used++ * W;
+  private splitLeaf(leaf: Leaf, append: boolean): void {
+    const right = new Leaf();
+    // An append at the right end keeps the full leaf and starts a new one with the last run.
+    const keep = append && leaf.next === null ? leaf.n - 1 : leaf.n >> 1;
+    const move = leaf.n - keep;
+    right.s.set(leaf.s.subarray(keep, leaf.n));
+    right.e.set(leaf.e.subarray(keep, leaf.n));
+    right.p.set(leaf.p.subarray(keep, leaf.n));
+    right.pr.set(leaf.pr.subarray(keep, leaf.n));
+    right.n = move;
+    leaf.n = keep;
+    right.next = leaf.next;
+    if (right.next !== null) right.next.prev = right;
+    right.prev = leaf;
+    leaf.next = right;
+    this.insertChild(leaf, right, right.s[0]!);
+  }
+
+  /** Puts `right` just after `left` in left's parent (a new root when left is the root). */
+  private insertChild(left: Leaf | Inner, right: Leaf | Inner, key: number): void {
+    let p = left.parent;
+    if (p === null) {
+      p = new Inner();
+      p.kids.push(left);
+      p.keys[0] = left instanceof Leaf ? left.s[0]! : left.keys[0]!;
+      p.n = 1;
+      left.parent = p;
+      this.root = p;
     }
-    const r = this.rec;
-    r[i + START] = start;
-    r[i + END] = end;
-    r[i + PFN] = pfn;
-    r[i + LEFT] = NIL;
-    r[i + RIGHT] = NIL;
-    r[i + HP] = 256 + (prot & 0xff);
-    return i;
+    const i = p.kids.indexOf(left) + 1;
+    p.kids.splice(i, 0, right);
+    p.keys.copyWithin(i + 1, i, p.n);
+    p.keys[i] = key;
+    p.n++;
+    right.parent = p;
+    if (p.n > B) this.splitInner(p, i === p.n - 1);
   }
 
-  private h(i: number): number {
-    return i === NIL ? 0 : Math.floor(this.rec[i + HP]! / 256);
+  private splitInner(node: Inner, append: boolean): void {
+    const right = new Inner();
+    const keep = append && this.isRightmost(node) ? node.n - 1 : node.n >> 1;
+    const kids = node.kids.splice(keep);
+    right.kids.push(...kids);
+    right.keys.set(node.keys.subarray(keep, node.n));
+    right.n = node.n - keep;
+    node.n = keep;
+    for (const k of kids) k.parent = right;
+    this.insertChild(node, right, right.keys[0]!);
   }
 
-  private fix(i: number): void {
-    const r = this.rec;
-    const hh = 1 + Math.max(this.h(r[i + LEFT]!), this.h(r[i + RIGHT]!));
-    r[i + HP] = hh * 256 + (r[i + HP]! % 256);
-  }
-
-  private rotRight(i: number): number {
-    const r = this.rec;
-    const l = r[i + LEFT]!;
-    r[i + LEFT] = r[l + RIGHT]!;
-    r[l + RIGHT] = i;
-    this.fix(i);
-    this.fix(l);
-    return l;
-  }
-
-  private rotLeft(i: number): number {
-    const r = this.rec;
-    const x = r[i + RIGHT]!;
-    r[i + RIGHT] = r[x + LEFT]!;
-    r[x + LEFT] = i;
-    this.fix(i);
-    this.fix(x);
-    return x;
-  }
-
-  private balance(i: number): number {
-    const r = this.rec;
-    this.fix(i);
-    const bf = this.h(r[i + LEFT]!) - this.h(r[i + RIGHT]!);
-    if (bf > 1) {
-      const l = r[i + LEFT]!;
-      if (this.h(r[l + LEFT]!) < this.h(r[l + RIGHT]!)) r[i + LEFT] = this.rotLeft(l);
-      return this.rotRight(i);
+  private isRightmost(node: Inner): boolean {
+    for (let c: Inner = node, p = node.parent; p !== null; c = p, p = p.parent) {
+      if (p.kids[p.n - 1] !== c) return false;
     }
-    if (bf < -1) {
-      const x = r[i + RIGHT]!;
-      if (this.h(r[x + RIGHT]!) < this.h(r[x + LEFT]!)) r[i + RIGHT] = this.rotRight(x);
-      return this.rotLeft(i);
+    return true;
+  }
+
+  /** Removes the run starting exactly at `start` (it exists). */
+  private removeKey(start: number): void {
+    const leaf = this.leafFor(start);
+    this.removeAt(leaf, upperBound(leaf.s, leaf.n, start) - 1);
+  }
+
+  private removeAt(leaf: Leaf, j: number): void {
+    leaf.s.copyWithin(j, j + 1, leaf.n);
+    leaf.e.copyWithin(j, j + 1, leaf.n);
+    leaf.p.copyWithin(j, j + 1, leaf.n);
+    leaf.pr.copyWithin(j, j + 1, leaf.n);
+    leaf.n--;
+    this.n--;
+    if (leaf.n === 0) this.dropNode(leaf);
+    else if (j === 0) this.fixMin(leaf);
+  }
+
+  /** Unlinks an empty node from the tree (and empty parents above it); a root with one child shrinks. */
+  private dropNode(node: Leaf | Inner): void {
+    const p = node.parent;
+    if (p === null) {
+      if (node instanceof Inner) this.root = new Leaf();
+      return;
     }
-    return i;
-  }
-
-  private ins(t: number, i: number): number {
-    if (t === NIL) return i;
-    const r = this.rec;
-    if (r[i + START]! < r[t + START]!) r[t + LEFT] = this.ins(r[t + LEFT]!, i);
-    else r[t + RIGHT] = this.ins(r[t + RIGHT]!, i);
-    return this.balance(t);
-  }
-
-  private del(t: number, key: number): number {
-    if (t === NIL) return NIL;
-    const r = this.rec;
-    const k = r[t + START]!;
-    if (key < k) {
-      r[t + LEFT] = this.del(r[t + LEFT]!, key);
-    } else if (key > k) {
-      r[t + RIGHT] = this.del(r[t + RIGHT]!, key);
-    } else {
-      const l = r[t + LEFT]!;
-      const rt = r[t + RIGHT]!;
-      this.freeList.push(t);
-      if (l === NIL) return rt;
-      if (rt === NIL) return l;
-      // Replace by the smallest node of the right subtree.
-      let m = rt;
-      while (r[m + LEFT]! !== NIL) m = r[m + LEFT]!;
-      r[m + RIGHT] = this.delMin(rt);
-      r[m + LEFT] = l;
-      return this.balance(m);
+    if (node instanceof Leaf) {
+      if (node.prev !== null) node.prev.next = node.next;
+      if (node.next !== null) node.next.prev = node.prev;
     }
-    return this.balance(t);
-  }
-
-  private delMin(t: number): number {
-    const r = this.rec;
-    const l = r[t + LEFT]!;
-    if (l === NIL) return r[t + RIGHT]!;
-    r[t + LEFT] = this.delMin(l);
-    return this.balance(t);
+    const i = p.kids.indexOf(node);
+    p.kids.splice(i, 1);
+    p.keys.copyWithin(i, i + 1, p.n);
+    p.n--;
+    if (p.n === 0) {
+      this.dropNode(p);
+      return;
+    }
+    if (i === 0) this.fixMin(p);
+    if (p === this.root && p.n === 1) {
+      const only = p.kids[0]!;
+      only.parent = null;
+      this.root = only;
+    }
   }
 }

@@ -76,7 +76,7 @@ export class MsiFabric {
           x.groupId === undefined ? undefined : core.group(x.groupId)?.domain,
         ensureDmaCookie: (x: Device, dom: IommuDomain): void => {
           if (!hasDmaCookie(dom))
-            iommuDmaInitDomain({ domain: dom, bridge, regions: core.deviceResvRegions(x) });
+            iommuDmaInitDomain({ domain: dom, bridge, regions: core.deviceResvRegions(x), profile });
         },
       };
       const model = new MsiDeviceModel(d);

@@ -58,6 +58,8 @@ export interface KernelProfile {
    * (the oracle had to boot 6.12 for virtio-iommu), so there a virtio-iommu translates nothing.
    */
   readonly virtioIommuBuilt: boolean;
+  /** iommu_dma_get_resv_regions adds device-tree reserved-memory regions (of_iommu_get_resv_regions, 6.3+). */
+  readonly ofIommuResvRegions: boolean;
   /** iommu_group_show_resv_regions: output bounded to one page by sysfs_emit_at (6.12) vs sprintf (6.1). */
   readonly resvSysfsPageLimit: boolean;
   /** kernel/irq/msi.c: per-device PCI/MSI irq domains (6.2+): /proc/interrupts shows `ITS-PCI-MSIX-<bdf>`. */
@@ -98,6 +100,7 @@ const P61: KernelProfile = {
   resvSysfsPageLimit: false,
   groupTypeStoreSingleDevice: true,
   virtioIommuBuilt: false,
+  ofIommuResvRegions: false,
   perDeviceMsiDomains: false,
   deviceInfoCopiesWholeStruct: false,
   vfioSparseIrqCtx: false,
@@ -125,6 +128,7 @@ const P612: KernelProfile = {
   resvSysfsPageLimit: true,
   groupTypeStoreSingleDevice: false,
   virtioIommuBuilt: true,
+  ofIommuResvRegions: true,
   perDeviceMsiDomains: true,
   deviceInfoCopiesWholeStruct: true,
   vfioSparseIrqCtx: true,

@@ -60,8 +60,13 @@ export interface IommuDescription {
   readonly virtioProbeResvMem?: readonly VirtioResvMem[];
   /** virtio-iommu config `input_range` (domain aperture). */
   readonly virtioInputRange?: Range;
-  /** DMA-coherent (IOMMU_CAP_CACHE_COHERENCY / enforce_cache_coherency). */
+  /** DMA-coherent walks and accesses (IOMMU_CAP_CACHE_COHERENCY); absent: true. */
   readonly coherent?: boolean;
+  /**
+   * Intel VT-d snoop control (ecap.SC): lets intel-iommu force snooping, so enforce_cache_coherency
+   * succeeds (VFIO_DMA_CC_IOMMU = 1). QEMU's VT-d has none; most server VT-d units have it. Absent: false.
+   */
+  readonly snoopControl?: boolean;
   /**
    * The IOMMU is itself a PCI function (AMD-Vi capability, virtio-iommu-pci): that function is never
    * translated and gets no group.
@@ -195,4 +200,24 @@ export interface FirmwareTables {
   readonly rmrr: readonly RmrrDescription[];
   readonly ivmd: readonly IvmdDescription[];
   readonly iortRmr: readonly IortRmrDescription[];
+  /** Device tree `reserved-memory` nodes with `iommu-addresses` (of_iommu_get_resv_regions, >= 6.3). */
+  readonly ofReservedMemory?: readonly OfReservedMemoryDescription[];
+}
+
+/**
+ * A device-tree reserved-memory node that devices reference through `memory-region`, with the IOVA
+ * each of them uses for it (`iommu-addresses`).
+ */
+export interface OfReservedMemoryDescription {
+  /** The node's `reg` (physical range); absent for a pure IOVA reservation. */
+  readonly reg?: Range;
+  readonly iommuAddresses: readonly {
+    /** BDF of the device whose node lists this region. */
+    readonly device: string;
+    readonly iova: bigint;
+    /** Bytes; 0 is refused with a warning. */
+    readonly length: bigint;
+    /** The device node is `dma-coherent` (adds IOMMU_CACHE). */
+    readonly coherent?: boolean;
+  }[];
 }

@@ -3,3 +3,4 @@
  * known as soon as it is listed here (one import line per module).
  */
 import './steps.js';
+import './steps-msi.js';

@@ -4,7 +4,7 @@
  * This is the byte layer: `ioctl(fd, cmd, arg)` takes the kernel's bytes and answers rc / -errno.
  */
 import { ERRNO } from '../base/errno.js';
-import { iommuGetMsiCookie } from '../dma-iommu/cookie.js';
+import { msiCookieFor } from '../irq/fabric.js';
 import type { IommuCore, IommuDomain } from '../iommu/api.js';
 import { type KernelProfile, kernelProfile } from '../kernel/profile.js';
 import { AddressSpace } from '../mm/address-space.js';
@@ -63,7 +63,7 @@ export class VfioSystem {
       profile: this.profile,
       params: this.params,
       mm: this.mm,
-      getMsiCookie: o.getMsiCookie ?? ((d, base) => iommuGetMsiCookie(d, base)),
+      getMsiCookie: o.getMsiCookie ?? msiCookieFor(o.core),
       log: (l) => this.klog.push(l),
     };
   }

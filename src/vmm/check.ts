@@ -7,7 +7,7 @@
  */
 import { IntervalSet } from '../base/interval-set.js';
 import { type Range, intersect, overlaps } from '../base/range.js';
-import { ERRNO } from '../base/errno.js';
+import { ERRNO, errnoNumber } from '../base/errno.js';
 import type { HostGroupView, HostRegionView, HostView } from '../host/view.js';
 import { strerror } from './common.js';
 import { describeRegion } from './describe.js';
@@ -89,7 +89,13 @@ function normBdf(b: string): string {
   return /^[0-9a-f]{4}:/.test(t) && t.split(':').length === 3 ? t : `0000:${t}`;
 }
 
-/** Picks the groups to assign: explicit groups and devices, else every assignable group with devices. */
+/** PCI class codes of host bridges (0x0600) and PCI-to-PCI bridges (0x0604, 0x0609): nobody assigns these. */
+function isBridge(classCode: number): boolean {
+  const sub = classCode >> 8;
+  return sub === 0x0600 || sub === 0x0604 || sub === 0x0609;
+}
+
+/** Picks the groups to assign: explicit groups and devices, else every assignable group that is not only bridges. */
 export function selectGroups(host: HostView, sel: GroupSelection): SelectResult {
   const chosen = new Map<number, HostGroupView>();
   const notes: string[] = [];
@@ -111,12 +117,18 @@ export function selectGroups(host: HostView, sel: GroupSelection): SelectResult 
     chosen.set(g.id, g);
   }
   if (chosen.size === 0) {
-    for (const g of host.groups) if (g.assignable?.ok !== false) chosen.set(g.id, g);
+    const bridgesOnly = (g: HostGroupView) =>
+      g.devices.length > 0 && g.devices.every((d) => isBridge(d.class));
+    for (const g of host.groups) if (g.assignable?.ok !== false && !bridgesOnly(g)) chosen.set(g.id, g);
     const skipped = host.groups.filter((g) => g.assignable?.ok === false);
     if (skipped.length > 0) {
       notes.push(
         `not assignable, so left out: ${skipped.map((g) => `group ${g.id} (${g.assignable!.why})`).join('; ')}`,
       );
+    }
+    const bridges = host.groups.filter((g) => g.assignable?.ok !== false && bridgesOnly(g));
+    if (bridges.length > 0) {
+      notes.push(`left out groups of host and PCI bridges only: ${bridges.map((g) => g.id).join(', ')}`);
     }
     if (chosen.size > 1) notes.push(`checking all ${chosen.size} assignable groups in one container`);
   }
@@ -208,43 +220,65 @@ function causesFor(outside: readonly Range[], groups: readonly SelectedGroup[], 
   return out.sort((a, b) => (a.overlap.start < b.overlap.start ? -1 : 1));
 }
 
-/**
- * VFIO_SET_IOMMU attaches the group (vfio_iommu_type1_attach_group); -EPERM there is reported by QEMU's
- * container setup as "failed to set iommu for container" (the line of the HP RMRR reports).
- */
-function attachLine(dev: string, group: number): string {
-  return `vfio ${dev}: failed to setup container for group ${group}: failed to set iommu for container: ${strerror(ERRNO.EPERM)}`;
+/** Which VFIO step refuses a group and with which errno, as the host model states it. */
+export interface Refusal {
+  readonly ioctl: 'VFIO_GROUP_SET_CONTAINER' | 'VFIO_SET_IOMMU';
+  readonly errno: number;
 }
 
-function blockersFor(groups: readonly SelectedGroup[]): Blocker[] {
+/**
+ * The host model words a refusal as "<ioctl> fails with <ERRNO>" (or "... returns <ERRNO>"); read the
+ * step and errno back so the VMM's own message can be printed. Undefined when the text names neither.
+ */
+export function refusalOf(why: string): Refusal | undefined {
+  const m =
+    /\b(VFIO_GROUP_SET_CONTAINER|VFIO_SET_IOMMU) fails(?: with (E[A-Z0-9]+)|:[^;]*?returns (E[A-Z0-9]+))/.exec(
+      why,
+    );
+  if (!m) return undefined;
+  const errno = errnoNumber(m[2] ?? m[3]!);
+  if (errno === undefined) return undefined;
+  return { ioctl: m[1] as Refusal['ioctl'], errno };
+}
+
+function blockersFor(model: VmmModel, layout: GuestLayout, groups: readonly SelectedGroup[]): Blocker[] {
   const out: Blocker[] = [];
+  const say = (dev: string, group: number, why: string, fallback: Refusal): string[] =>
+    model.refusal({ ...(refusalOf(why) ?? fallback), device: dev, group }, layout);
   for (const g of groups) {
-    const dev = g.devices[0] ?? `group ${g.id}`;
+    const dev = g.devices[0] ?? '<bdf>';
     if (g.group.assignable?.ok === false) {
+      const why = g.group.assignable.why;
       out.push({
         group: g.id,
         devices: g.devices,
         kind: 'not-assignable',
-        why: g.group.assignable.why,
-        lines: [attachLine(dev, g.id)],
+        why,
+        lines: say(dev, g.id, why, { ioctl: 'VFIO_GROUP_SET_CONTAINER', errno: ERRNO.EINVAL }),
       });
     }
     if (g.group.interruptSafety?.safe === false) {
+      // vfio_iommu_type1_attach_group refuses unsafe interrupts with -EPERM at VFIO_SET_IOMMU.
+      const why = g.group.interruptSafety.why;
       out.push({
         group: g.id,
         devices: g.devices,
         kind: 'unsafe-interrupts',
-        why: g.group.interruptSafety.why,
-        lines: [attachLine(dev, g.id), 'vfio_iommu_type1 refuses the group unless allow_unsafe_interrupts=1'],
+        why,
+        lines: say(dev, g.id, why, { ioctl: 'VFIO_SET_IOMMU', errno: ERRNO.EPERM }),
       });
     }
     if (g.group.usable.length === 0) {
+      // vfio_iommu_resv_exclude leaves an empty list: the attach at VFIO_SET_IOMMU answers -EINVAL.
       out.push({
         group: g.id,
         devices: g.devices,
         kind: 'no-usable-iova',
         why: 'its reserved regions leave no usable IOVA range, so attaching it fails with -EINVAL',
-        lines: [`vfio ${dev}: failed to setup container for group ${g.id}: ${strerror(ERRNO.EINVAL)}`],
+        lines: model.refusal(
+          { ioctl: 'VFIO_SET_IOMMU', errno: ERRNO.EINVAL, device: dev, group: g.id },
+          layout,
+        ),
       });
     }
   }
@@ -308,7 +342,7 @@ export function checkLayout(
         'later conflicts would show up once it is fixed',
     );
   }
-  const blockers = blockersFor(groups);
+  const blockers = blockersFor(model, layout, groups);
   if (groups.length === 0) notes.push('no group selected: nothing to assign, so nothing can conflict');
   return {
     layout,

@@ -3,7 +3,7 @@
  * size formatting in the units VMM command lines accept.
  */
 import { parseSize } from '../base/u64.js';
-import type { GuestRange, GuestRangeKind, LayoutResult, VmmOption } from './types.js';
+import type { GuestLayout, GuestRange, GuestRangeKind, LayoutResult, VmmOption } from './types.js';
 import { GiB, MiB } from './types.js';
 
 export type OptionValues = Readonly<Record<string, string>>;
@@ -126,4 +126,16 @@ export function strerror(errno: number): string {
     98: 'Address already in use',
   };
   return text[Math.abs(errno)] ?? `Unknown error ${Math.abs(errno)}`;
+}
+
+/** Guest physical addresses are at most 52 bits on x86-64 and arm64 (LPA); no VMM places memory above. */
+export const MAX_GUEST_PHYS = (1n << 52n) - 1n;
+
+/** A layout whose ranges pass the largest guest physical address is refused, as the VMMs would. */
+export function checkedLayout(layout: GuestLayout): LayoutResult {
+  const top = layout.ranges.reduce((m, r) => (r.end > m ? r.end : m), 0n);
+  if (top > MAX_GUEST_PHYS) {
+    return fail(`the layout reaches 0x${top.toString(16)}, beyond the 52-bit guest physical address space`);
+  }
+  return { ok: true, layout };
 }

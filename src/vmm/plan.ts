@@ -7,6 +7,7 @@ import { type Range } from '../base/range.js';
 import type { HostView } from '../host/view.js';
 import { type Blocker, type CheckReport, type SelectedGroup, checkLayout } from './check.js';
 import { roundDown } from './common.js';
+import { exactSize } from './explain.js';
 import type { GuestLayout, LayoutRequest, LayoutResult, VmmModel } from './types.js';
 
 export interface Evaluation {
@@ -228,7 +229,7 @@ export function planLayout(
         'other-vmm',
         e,
         base,
-        `${m.label} lays ${fmtSize(request.memory)} out around the reserved regions`,
+        `${m.label} lays ${exactSize(request.memory)} out around the reserved regions`,
       );
       if (s) others.push(s);
       continue;
@@ -249,10 +250,4 @@ export function planLayout(
     }
   }
   return { asked, fitsAsAsked: false, largest, options, others, blockers, notes };
-}
-
-function fmtSize(b: bigint): string {
-  const GiB = 1n << 30n;
-  const MiB = 1n << 20n;
-  return b % GiB === 0n ? `${b / GiB} GiB` : `${b / MiB} MiB`;
 }

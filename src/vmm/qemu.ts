@@ -18,6 +18,8 @@ import {
   roundUp,
   sizeOpt,
   span,
+  strerror,
+  checkedLayout,
   type OptionValues,
 } from './common.js';
 import type {
@@ -31,6 +33,7 @@ import type {
   VmmFailure,
   VmmModel,
   VmmOption,
+  RefusedGroup,
 } from './types.js';
 import { GiB, KiB, MiB } from './types.js';
 
@@ -166,6 +169,21 @@ export function qemuFailure(m: FailedMapping, layout: GuestLayout, binary: strin
     effect: 'fatal: the device is not realized and QEMU exits before the guest starts',
     source: 'qemu: hw/vfio/listener.c vfio_container_region_add, hw/vfio/container*.c (group setup)',
   };
+}
+
+/**
+ * vfio_set_iommu (hw/vfio/container*.c): "Failed to set group container" for VFIO_GROUP_SET_CONTAINER,
+ * "Failed to set iommu for container" for VFIO_SET_IOMMU, behind vfio_get_group's
+ * "failed to setup container for group N: ".
+ */
+export function qemuRefusal(r: RefusedGroup, binary: string): string[] {
+  const step =
+    r.ioctl === 'VFIO_GROUP_SET_CONTAINER'
+      ? 'Failed to set group container'
+      : 'Failed to set iommu for container';
+  return [
+    `${binary}: -device vfio-pci,host=${r.device}: vfio ${r.device}: failed to setup container for group ${r.group}: ${step}: ${strerror(r.errno)}`,
+  ];
 }
 
 function qemuCommandLine(layout: GuestLayout, machine: string, versionPrefix: string): string {
@@ -348,18 +366,15 @@ function x86Layout(model: VmmModel, machine: X86Machine, req: LayoutRequest): La
     span(hole64, hole64Size(machine, o), 'pci-window', 'pci', '64-bit PCI MMIO window (pci-hole64)'),
   );
   ranges.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
-  return {
-    ok: true,
-    layout: {
-      vmm: model.id,
-      family: 'qemu',
-      arch: 'x86_64',
-      memory: ram,
-      options: o,
-      ranges,
-      notes,
-    },
-  };
+  return checkedLayout({
+    vmm: model.id,
+    family: 'qemu',
+    arch: 'x86_64',
+    memory: ram,
+    options: o,
+    ranges,
+    notes,
+  });
 }
 
 function x86Breakpoints(machine: X86Machine, req: LayoutRequest): bigint[] {
@@ -440,6 +455,7 @@ function makeX86(machine: X86Machine): VmmModel {
     knobs: (req, trouble) => x86Knobs(machine, req, trouble),
     commandLine: (layout) => qemuCommandLine(layout, machine, machine === 'q35' ? 'pc-q35' : 'pc-i440fx'),
     failure: (m, layout) => qemuFailure(m, layout, 'qemu-system-x86_64'),
+    refusal: (r) => qemuRefusal(r, 'qemu-system-x86_64'),
   };
   return model;
 }
@@ -518,10 +534,15 @@ function virtLayout(model: VmmModel, req: LayoutRequest): LayoutResult {
     const mmio = roundUp(base, VIRT_HIGH_MMIO_SIZE);
     ranges.push(span(mmio, VIRT_HIGH_MMIO_SIZE, 'pci-window', 'pcie-mmio-high', '64-bit PCIe MMIO window'));
   }
-  return {
-    ok: true,
-    layout: { vmm: model.id, family: 'qemu', arch: 'aarch64', memory: ram, options: o, ranges, notes },
-  };
+  return checkedLayout({
+    vmm: model.id,
+    family: 'qemu',
+    arch: 'aarch64',
+    memory: ram,
+    options: o,
+    ranges,
+    notes,
+  });
 }
 
 export const QEMU_VIRT: VmmModel = (() => {
@@ -541,6 +562,7 @@ export const QEMU_VIRT: VmmModel = (() => {
     knobs: () => [],
     commandLine: (layout) => qemuCommandLine(layout, 'virt', 'virt'),
     failure: (m, layout) => qemuFailure(m, layout, 'qemu-system-aarch64'),
+    refusal: (r) => qemuRefusal(r, 'qemu-system-aarch64'),
   };
   return model;
 })();

@@ -6,7 +6,18 @@
  * (crosvm reads the ranges, but only to allocate IOVAs for virtio-iommu/coiommu devices).
  */
 import type { Range } from '../base/range.js';
-import { cliHex, cliSize, fail, minBig, resolveOptions, roundDown, sizeOpt, span } from './common.js';
+import {
+  checkedLayout,
+  cliHex,
+  cliSize,
+  fail,
+  minBig,
+  resolveOptions,
+  roundDown,
+  sizeOpt,
+  span,
+  strerror,
+} from './common.js';
 import type {
   FailedMapping,
   GuestArch,
@@ -89,23 +100,24 @@ function makeModel(spec: RustVmmSpec): VmmModel {
       if (spec.maxMemory && req.memory > spec.maxMemory.bytes) return fail(spec.maxMemory.why);
       const ranges = spec.ranges(req.memory, r.values);
       if (!Array.isArray(ranges)) return fail(ranges.error, ranges.option);
-      return {
-        ok: true,
-        layout: {
-          vmm: spec.id,
-          family: spec.family,
-          arch: spec.arch,
-          memory: req.memory,
-          options: r.values,
-          ranges: sorted(ranges),
-          notes: spec.notes(r.values),
-        },
-      };
+      return checkedLayout({
+        vmm: spec.id,
+        family: spec.family,
+        arch: spec.arch,
+        memory: req.memory,
+        options: r.values,
+        ranges: sorted(ranges),
+        notes: spec.notes(r.values),
+      });
     },
     breakpoints: () => [],
     knobs: (req, trouble) => (spec.knobs ? spec.knobs(req, trouble) : []),
     commandLine: (layout) => spec.commandLine(layout),
     failure: (m, layout) => spec.failure(m, layout),
+    // These VMMs print the failing ioctl's errno inside their own error chains; the step is what matters.
+    refusal: (r) => [
+      `${r.ioctl} for group ${r.group} (${r.device}) = ${-Math.abs(r.errno)} (${strerror(r.errno)})`,
+    ],
   };
   return model;
 }

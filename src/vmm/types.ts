@@ -87,6 +87,13 @@ export interface FailedMapping {
   readonly group?: number;
 }
 
+export interface RefusedGroup {
+  readonly ioctl: string;
+  readonly errno: number;
+  readonly device: string;
+  readonly group: number;
+}
+
 export interface VmmModel {
   /** Registry name, e.g. `qemu-q35`, `cloud-hypervisor-aarch64`. */
   readonly id: string;
@@ -113,6 +120,8 @@ export interface VmmModel {
   /** The VMM's own command-line spelling of a layout's memory size and options. */
   commandLine(layout: GuestLayout): string;
   failure(m: FailedMapping, layout: GuestLayout): VmmFailure;
+  /** What the VMM prints when VFIO refuses a group before any mapping (ioctl and errno from the host model). */
+  refusal(r: RefusedGroup, layout: GuestLayout): string[];
   /** Granularity the VMM accepts for the memory size (MiB for all modelled VMMs). */
   readonly memoryGranule: bigint;
 }

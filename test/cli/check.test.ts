@@ -11,22 +11,13 @@ const AMD = fixturePath('amd-epyc.txt');
 const D05 = fixturePath('hisilicon-d05.txt');
 const ARM = fixturePath('arm64-smmuv3.txt');
 
+/** Runs `iovamap` with a command line split on spaces (no argument here contains one). */
+const cli = (line: string, opts?: Parameters<typeof runCli>[1]) => runCli(line.split(' '), opts);
+
 test('check: QEMU q35 before 7.1 with 1022.75 GiB on AMD reproduces report #1 and exits 1', () => {
-  const r = runCli([
-    'check',
-    '--vmm',
-    'qemu',
-    '--machine',
-    'pc-q35-4.2',
-    '--memory',
-    '1047296M',
-    '--regions',
-    `258=${AMD}`,
-    '--device',
-    '0000:41:10.1',
-    '--host-arch',
-    'x86_64',
-  ]);
+  const r = cli(
+    `check --vmm qemu --machine pc-q35-4.2 --memory 1047296M --regions 258=${AMD} --device 0000:41:10.1 --host-arch x86_64`,
+  );
   assert.equal(r.status, 1, r.stderr);
   assert.equal(r.stderr, '');
   assert.ok(
@@ -49,30 +40,16 @@ test('check: QEMU q35 before 7.1 with 1022.75 GiB on AMD reproduces report #1 an
 });
 
 test('check: the same guest on machine type >= 7.1 fits (RAM above 4 GiB relocated to 1 TiB), exit 0', () => {
-  const r = runCli(['check', '--vmm', 'qemu-q35', '--memory', '1047296M', '--regions', AMD]);
+  const r = cli(`check --vmm qemu-q35 --memory 1047296M --regions ${AMD}`);
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /0x0000010000000000-0x000001ff2fffffff .*RAM above 4 GiB, relocated to 1 TiB/);
   assert.match(r.stdout, /fits: VFIO accepts every range qemu maps/);
 });
 
 test('check: an arm64 guest on an x86 host (report #2), QEMU 4.2 wording', () => {
-  const r = runCli([
-    'check',
-    '--vmm',
-    'qemu',
-    '--machine',
-    'virt',
-    '--memory',
-    '4G',
-    '--opt',
-    'version=4.2',
-    '--regions',
-    `28=${AMD}`,
-    '--device',
-    '0000:29:00.0',
-    '--host-arch',
-    'x86_64',
-  ]);
+  const r = cli(
+    `check --vmm qemu --machine virt --memory 4G --opt version=4.2 --regions 28=${AMD} --device 0000:29:00.0 --host-arch x86_64`,
+  );
   assert.equal(r.status, 1);
   assert.ok(r.stdout.includes('qemu-system-aarch64: -device vfio-pci,host=0000:29:00.0: VFIO_MAP_DMA: -22'));
   assert.ok(
@@ -85,34 +62,14 @@ test('check: an arm64 guest on an x86 host (report #2), QEMU 4.2 wording', () =>
 test('check: the QEMU wording follows the version (5.0 strerror, 8.2 vfio_container_dma_map, 10.0 one line)', () => {
   const call =
     /Region mach-virt\.ram: vfio_container_dma_map\(0x\.\.\., 0x40000000, 0x200000000, 0x\.\.\.\) = -22/;
-  const mid = runCli([
-    'check',
-    '--vmm',
-    'qemu-virt',
-    '--memory',
-    '8G',
-    '--opt',
-    'version=9.2',
-    '--regions',
-    D05,
-  ]);
+  const mid = cli(`check --vmm qemu-virt --memory 8G --opt version=9.2 --regions ${D05}`);
   assert.equal(mid.status, 1);
   assert.match(mid.stdout, /VFIO_MAP_DMA failed: Invalid argument/);
   assert.match(mid.stdout, call);
-  const old = runCli([
-    'check',
-    '--vmm',
-    'qemu-virt',
-    '--memory',
-    '8G',
-    '--opt',
-    'version=7.2',
-    '--regions',
-    D05,
-  ]);
+  const old = cli(`check --vmm qemu-virt --memory 8G --opt version=7.2 --regions ${D05}`);
   assert.match(old.stdout, /VFIO_MAP_DMA failed: Invalid argument/);
   assert.match(old.stdout, /Region mach-virt\.ram: vfio_dma_map\(0x\.\.\., 0x40000000/);
-  const r = runCli(['check', '--vmm', 'qemu-virt', '--memory', '8G', '--regions', D05]);
+  const r = cli(`check --vmm qemu-virt --memory 8G --regions ${D05}`);
   assert.equal(r.status, 1);
   assert.doesNotMatch(r.stdout, /VFIO_MAP_DMA/);
   assert.match(r.stdout, call);
@@ -121,39 +78,16 @@ test('check: the QEMU wording follows the version (5.0 strerror, 8.2 vfio_contai
 });
 
 test('check: OpenVMM RAM at 0 on arm64 (PR #3559), and the fixed release fits', () => {
-  const bad = runCli([
-    'check',
-    '--vmm',
-    'openvmm',
-    '--arch',
-    'aarch64',
-    '--memory',
-    '4G',
-    '-o',
-    'release=before-3559',
-    '--regions',
-    ARM,
-  ]);
+  const bad = cli(`check --vmm openvmm --arch aarch64 --memory 4G -o release=before-3559 --regions ${ARM}`);
   assert.equal(bad.status, 1);
   assert.match(bad.stdout, /overlaps SW-MSI window 0x0000000008000000-0x00000000080fffff \(1 MiB\) "msi"/);
   assert.match(bad.stdout, /IOMMU_IOAS_MAP\(iova=0x0, length=0x100000000\) = -22 \(Invalid argument\)/);
-  const good = runCli(['check', '--vmm', 'openvmm', '--arch', 'aarch64', '--memory', '4G', '--regions', ARM]);
+  const good = cli(`check --vmm openvmm --arch aarch64 --memory 4G --regions ${ARM}`);
   assert.equal(good.status, 0, good.stdout);
 });
 
 test('check --json: bigint addresses as 0x strings, the VMM message and the fixes', () => {
-  const r = runCli([
-    'check',
-    '--vmm',
-    'cloud-hypervisor',
-    '--arch',
-    'x86_64',
-    '--memory',
-    '1100G',
-    '--regions',
-    AMD,
-    '--json',
-  ]);
+  const r = cli(`check --vmm cloud-hypervisor --arch x86_64 --memory 1100G --regions ${AMD} --json`);
   assert.equal(r.status, 1);
   const j = JSON.parse(r.stdout) as {
     fits: boolean;
@@ -177,7 +111,6 @@ test('check: usage and input errors exit 2 with a message, never a stack trace',
     [['check', '--vmm', 'qemu-q35', '--regions', AMD], /--memory is required/],
     [['check', '--vmm', 'bochs', '--memory', '4G', '--regions', AMD], /unknown VMM "bochs"/],
     [['check', '--vmm', 'qemu-q35', '--memory', 'lots', '--regions', AMD], /--memory "lots": not a size/],
-    [['check', '--vmm', 'qemu-q35', '--memory', '4G'], /no host given/],
     [
       ['check', '--vmm', 'qemu-q35', '--memory', '4G', '--regions', '/nonexistent/rr'],
       /cannot read \/nonexistent\/rr: ENOENT/,
@@ -208,11 +141,70 @@ test('check: usage and input errors exit 2 with a message, never a stack trace',
   }
 });
 
+test('check: with no host source it reads /sys (IOVAMAP_SYSFS_ROOT), and says when that is missing', () => {
+  const r = runCli(['check', '--vmm', 'qemu-q35', '--memory', '4G'], {
+    env: { IOVAMAP_SYSFS_ROOT: '/nonexistent' },
+  });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /\/nonexistent is not available on this system/);
+  assert.match(r.stderr, /hint: explore a built-in machine instead: --platform NAME/);
+  const both = cli(`check --vmm qemu-q35 --memory 4G --regions ${AMD} --platform amd-epyc`);
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /give one host source: --regions or --platform/);
+});
+
+test('check --platform amd-epyc: the modelled host reproduces report #1, bridges left out of the container', () => {
+  const r = cli(`check --platform amd-epyc --vmm qemu --machine pc-q35-4.2 --memory 1047296M`);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(
+    r.stdout,
+    /Region pc\.ram: vfio_dma_map\(0x\.\.\., 0x100000000, 0xff30000000, 0x\.\.\.\) = -22 \(Invalid argument\)/,
+  );
+  assert.match(r.stdout, /AMD HyperTransport window .* "reserved" of group/);
+  assert.match(r.stdout, /left out groups of host and PCI bridges only/);
+  const fixed = cli(`check --platform amd-epyc --vmm qemu-q35 --memory 1047296M`);
+  assert.equal(fixed.status, 0, fixed.stdout);
+});
+
+test('check --platform intel-xeon-hpe-rmrr: the RMRR device is refused before any mapping, per kernel', () => {
+  const args = [
+    'check',
+    '--platform',
+    'intel-xeon-hpe-rmrr',
+    '--vmm',
+    'qemu-q35',
+    '--memory',
+    '8G',
+    '--device',
+    '04:00.0',
+  ];
+  const k612 = runCli(args);
+  assert.equal(k612.status, 1);
+  assert.match(k612.stdout, /REFUSED: group \d+ \(0000:04:00\.0/);
+  assert.match(k612.stdout, /Firmware has requested this device have a 1:1 IOMMU mapping/);
+  assert.match(
+    k612.stdout,
+    /failed to setup container for group \d+: Failed to set group container: Invalid argument/,
+  );
+  assert.match(k612.stdout, /does not fit: 0 conflicts, 1 refused group/);
+  const k61 = runCli([...args, '--kernel', '6.1']);
+  assert.equal(k61.status, 1);
+  assert.match(k61.stdout, /Device is ineligible for IOMMU domain attach due to platform RMRR requirement/);
+  assert.match(k61.stdout, /Failed to set group container: Operation not permitted/);
+});
+
+test('check --platform amd-seattle: GICv2m cannot isolate MSIs, every group is refused', () => {
+  const r = cli(`check --platform amd-seattle --vmm qemu --machine virt --memory 8G`);
+  assert.equal(r.status, 1);
+  assert.match(r.stdout, /REFUSED: group \d+ .*GICv2m/);
+  assert.match(r.stdout, /Failed to set iommu for container: Operation not permitted/);
+});
+
 test('check: a malformed reserved_regions file names the file and line', () => {
   const dir = mkdtempSync(join(tmpdir(), 'iovamap-check-'));
   const f = join(dir, 'rr');
   writeFileSync(f, '0x00000000fee00000 0x00000000feefffff msi\n0xfee00000 oops\n');
-  const r = runCli(['check', '--vmm', 'qemu-q35', '--memory', '4G', '--regions', f]);
+  const r = cli(`check --vmm qemu-q35 --memory 4G --regions ${f}`);
   assert.equal(r.status, 2);
   assert.ok(r.stderr.includes(`${f}:2: cannot parse reserved region line`), r.stderr);
 });

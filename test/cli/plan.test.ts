@@ -10,20 +10,11 @@ import { fixturePath } from '../vmm/fixtures.js';
 const AMD = fixturePath('amd-epyc.txt');
 const INTEL = fixturePath('intel-nic.txt');
 
+/** Runs `iovamap` with a command line split on spaces (no argument here contains one). */
+const cli = (line: string, opts?: Parameters<typeof runCli>[1]) => runCli(line.split(' '), opts);
+
 test('plan: arm64 guest on an x86 host — 3054 MiB is the largest QEMU virt guest; exit 1', () => {
-  const r = runCli([
-    'plan',
-    '--vmm',
-    'qemu',
-    '--machine',
-    'virt',
-    '--memory',
-    '4G',
-    '--regions',
-    AMD,
-    '--host-arch',
-    'x86_64',
-  ]);
+  const r = cli(`plan --vmm qemu --machine virt --memory 4G --regions ${AMD} --host-arch x86_64`);
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stdout, /4 GiB does not fit: RAM reaches the x86 MSI window at 0xfee00000/);
   assert.match(r.stdout, /largest that fits with these options: 3054 MiB\n {2}-machine virt -m 3054M/);
@@ -31,17 +22,7 @@ test('plan: arm64 guest on an x86 host — 3054 MiB is the largest QEMU virt gue
 });
 
 test('plan: an option makes the asked size fit — machine type >= 7.1 on AMD; exit 0', () => {
-  const r = runCli([
-    'plan',
-    '--vmm',
-    'qemu',
-    '--machine',
-    'pc-i440fx-7.0',
-    '--memory',
-    '1T',
-    '--regions',
-    AMD,
-  ]);
+  const r = cli(`plan --vmm qemu --machine pc-i440fx-7.0 --memory 1T --regions ${AMD}`);
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /largest that fits with these options: 1011 GiB/);
   assert.match(r.stdout, /version=latest: -machine pc -m 1024G/);
@@ -54,7 +35,7 @@ test('plan: an RMRR under low RAM — max-ram-below-4g stated as the QEMU machin
     f,
     '0x00000000bdf6e000 0x00000000bdf84fff direct\n0x00000000fee00000 0x00000000feefffff msi\n',
   );
-  const r = runCli(['plan', '--vmm', 'qemu', '--machine', 'pc', '--memory', '16G', '--regions', f, '--json']);
+  const r = cli(`plan --vmm qemu --machine pc --memory 16G --regions ${f} --json`);
   assert.equal(r.status, 0, r.stdout + r.stderr);
   const j = JSON.parse(r.stdout) as {
     fitsAsAsked: boolean;
@@ -68,24 +49,14 @@ test('plan: an RMRR under low RAM — max-ram-below-4g stated as the QEMU machin
 });
 
 test('plan: a size that fits is said so with its layout; exit 0', () => {
-  const r = runCli(['plan', '--vmm', 'crosvm', '--memory', '16G', '--regions', INTEL]);
+  const r = cli(`plan --vmm crosvm --memory 16G --regions ${INTEL}`);
   assert.equal(r.status, 0);
   assert.match(r.stdout, /fits as asked: --mem 16384/);
   assert.match(r.stdout, /0x0000000100000000-0x000000042fffffff \(13056 MiB\) +RAM above 4 GiB/);
 });
 
 test('plan: usage errors exit 2', () => {
-  const r = runCli([
-    'plan',
-    '--vmm',
-    'qemu-q35',
-    '--memory',
-    '4G',
-    '--regions',
-    AMD,
-    '--opt',
-    'max-ram-below-4g=8G',
-  ]);
+  const r = cli(`plan --vmm qemu-q35 --memory 4G --regions ${AMD} --opt max-ram-below-4g=8G`);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /max-ram-below-4g=8G: QEMU expects a size less than or equal to 4 GiB/);
   const h = runCli(['plan', '--help']);

@@ -146,3 +146,19 @@ firmwareTables:
   assert.ok(nic2.regions.some((r) => r.typeString === 'direct' && r.start === 0x90000000n));
   assert.equal(nic2.assignable!.ok, false);
 });
+
+test('refusals carry the failing ioctl and errno as fields', () => {
+  const gic2 = hostViewFromPlatform(loadPreset('qemu-virt-smmuv3-gicv2')).groups[0]!;
+  assert.equal(gic2.interruptSafety!.ioctl, 'VFIO_SET_IOMMU');
+  assert.equal(gic2.interruptSafety!.errno, 'EPERM');
+  const rmrr = (k: '6.1' | '6.12') =>
+    hostViewFromPlatform(loadPreset('intel-xeon-hpe-rmrr'), kernelProfile(k)).groups.find((g) =>
+      g.devices.some((d) => d.bdf === '0000:04:00.0'),
+    )!.assignable!;
+  assert.equal(rmrr('6.12').ioctl, 'VFIO_GROUP_SET_CONTAINER');
+  assert.equal(rmrr('6.12').errno, 'EINVAL');
+  assert.equal(rmrr('6.1').errno, 'EPERM');
+  const its = hostViewFromPlatform(loadPreset('qemu-virt-smmuv3-gicv3')).groups[0]!;
+  assert.equal(its.interruptSafety!.ioctl, undefined);
+  assert.equal(its.assignable!.ioctl, undefined);
+});

@@ -109,3 +109,51 @@ test('identityMapGaps maps only the holes, one call per hole', () => {
   big.identityMapGaps(0x100000000n, 0x1100000000n, RW);
   assert.equal(big.mappingCount, 1);
 });
+
+test('mapFrames/unmapFrames give the same results as map/unmap (random ops, several drivers)', () => {
+  for (const desc of [q35Intel(), virtSmmuv3Gicv3(), q35VirtioIommu()]) {
+    const a = new CoreDomain(1, 'unmanaged', opsOf(desc));
+    const b = new CoreDomain(2, 'unmanaged', opsOf(desc));
+    let seed = 99;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    for (let i = 0; i < 3000; i++) {
+      const f = rnd(400);
+      const n = rnd(6);
+      if (rnd(3) < 2) {
+        const p = rnd(1000);
+        assert.equal(
+          b.mapFrames(f, p, n, RW),
+          a.map(BigInt(f) << 12n, BigInt(p) << 12n, BigInt(n) << 12n, RW),
+        );
+      } else {
+        assert.equal(BigInt(b.unmapFrames(f, n)) << 12n, a.unmap(BigInt(f) << 12n, BigInt(n) << 12n));
+      }
+    }
+    assert.deepEqual([...b.mappings()], [...a.mappings()]);
+  }
+});
+
+test('mapFrames: errnos at the edges go through the exact path; CPU frames vs IOMMU page size', () => {
+  const intel = new CoreDomain(1, 'unmanaged', opsOf());
+  assert.equal(intel.mapFrames(0x7ffffff, 0, 1, RW), 0);
+  assert.equal(intel.mapFrames(0x8000000, 0, 1, RW), -ERRNO.EFAULT);
+  const smmu = new CoreDomain(2, 'unmanaged', opsOf(virtSmmuv3Gicv3()));
+  assert.equal(smmu.mapFrames(0x1000, 2 ** 32, 1, RW), -ERRNO.ERANGE);
+  assert.equal(smmu.mapFrames(0x1000, 2 ** 32 - 1, 1, RW), 0);
+  // a 64 KiB-granule domain refuses 4 KiB frames that are not 64 KiB aligned; 64 KiB CPU frames fit
+  const base = virtSmmuv3Gicv3();
+  const sixtyFour = new CoreDomain(3, 'unmanaged', opsOf({ ...base, pageSize: 65536 }));
+  assert.equal(sixtyFour.minPageSize, 0x10000n);
+  assert.equal(sixtyFour.mapFrames(1, 16, 16, RW), -ERRNO.EINVAL);
+  assert.equal(sixtyFour.mapFrames(16, 32, 16, RW), 0);
+  assert.equal(sixtyFour.iovaToPhys(0x10000n), 0x20000n);
+  assert.equal(sixtyFour.mapFrames(2, 3, 1, RW, 16), 0);
+  assert.equal(sixtyFour.iovaToPhys(0x20010n), 0x30010n);
+  assert.equal(sixtyFour.unmapFrames(16, 15), 0);
+  assert.equal(sixtyFour.unmapFrames(16, 16), 16);
+  assert.equal(sixtyFour.unmapFrames(2, 1, 16), 1);
+  assert.equal(sixtyFour.mappingCount, 0);
+});

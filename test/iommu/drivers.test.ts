@@ -289,3 +289,45 @@ test('virtio-iommu: input_range sets the aperture and page_size_mask the page si
   assert.equal(d.value.map(0x10000000000n, 0n, 0x1000n, RW), -ERRNO.ERANGE);
   assert.equal(formatReservedRegions([]), '');
 });
+
+test('device tree reserved-memory with iommu-addresses (6.12; 6.1 predates it)', () => {
+  const base = virtSmmuv3Gicv3();
+  const desc: PlatformDescription = {
+    ...base,
+    firmwareTables: {
+      ...base.firmwareTables,
+      ofReservedMemory: [
+        // a boot framebuffer: same IOVA as its physical range -> direct
+        {
+          reg: { start: 0x80000000n, end: 0x807fffffn },
+          iommuAddresses: [{ device: '00:01.0', iova: 0x80000000n, length: 0x800000n, coherent: true }],
+        },
+        // IOVA-only reservation (no reg) -> reserved; zero length skipped; other device ignored
+        {
+          iommuAddresses: [
+            { device: '00:01.0', iova: 0x1000000n, length: 0x100000n },
+            { device: '00:01.0', iova: 0x2000000n, length: 0n },
+            { device: '00:00.0', iova: 0x3000000n, length: 0x1000n },
+          ],
+        },
+        // IOVA differs from reg -> reserved (with a warning in the kernel)
+        {
+          reg: { start: 0x90000000n, end: 0x9000ffffn },
+          iommuAddresses: [{ device: '00:01.0', iova: 0x4000000n, length: 0x10000n }],
+        },
+      ],
+    },
+  };
+  assert.deepEqual(brief(regions(desc, '0000:00:01.0', '6.12')), [
+    'sw-msi 8000000+100000 prot=26',
+    `direct 80000000+800000 prot=${RW | IOMMU_CACHE}`,
+    `reserved 1000000+100000 prot=${RW}`,
+    `reserved 4000000+10000 prot=${RW}`,
+  ]);
+  assert.deepEqual(brief(regions(desc, '0000:00:01.0', '6.1')), ['sw-msi 8000000+100000 prot=26']);
+  // the direct region makes the device require_direct: 6.12 VFIO cannot take the group
+  const core = buildPlatform(desc, kernelProfile('6.12')).iommu;
+  const nic = core.device('00:01.0')!;
+  core.unbindDriver(nic);
+  assert.equal(core.claimDmaOwner(core.groupOf(nic)!, 'vfio'), -ERRNO.EINVAL);
+});

@@ -70,3 +70,66 @@ test('MappingStore holds many runs with frame numbers near 2^52', () => {
   assert.equal(st.removeRange(base, base + 99_999), 50_000);
   assert.equal(st.size, 0);
 });
+
+test('MappingStore stays consistent through thousands of random ops (leaf and inner splits, empty-node removal)', () => {
+  let seed = 12345;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const st = new MappingStore();
+  const ref: Ref = new Map();
+  const SPACE = 60_000;
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 12_000; i++) {
+      const s = rnd(SPACE);
+      const len = 1 + rnd(4);
+      if (rnd(10) < 7) {
+        assert.equal(st.insert(s, s + len - 1, s * 3, i & 3), refInsert(ref, s, s + len - 1, s * 3, i & 3));
+      } else {
+        const dl = 1 + rnd(40);
+        let n = 0;
+        for (let f = s; f < s + dl; f++) if (ref.delete(f)) n++;
+        assert.equal(st.removeRange(s, s + dl - 1), n);
+      }
+    }
+    let mapped = 0;
+    for (let f = 0; f < SPACE + 8; f++) {
+      const w = ref.get(f);
+      const got = st.frameOf(f);
+      assert.equal(got, w === undefined ? -1 : w[0], `frame ${f}`);
+      if (w !== undefined) mapped++;
+    }
+    const runs = [...st.runs()];
+    assert.equal(runs.length, st.size);
+    assert.equal(
+      runs.reduce((a, r) => a + r.end - r.start + 1, 0),
+      mapped,
+    );
+    for (let i = 1; i < runs.length; i++) assert.ok(runs[i - 1]!.end < runs[i]!.start);
+    // empty it in a scattered order, then the tree must be reusable
+    if (round === 1) {
+      for (let f = 0; f < SPACE + 8; f += 7) {
+        let n = 0;
+        for (let g = f; g < f + 7; g++) if (ref.delete(g)) n++;
+        assert.equal(st.removeRange(f, f + 6), n);
+      }
+      assert.equal(st.size, 0);
+      assert.equal(st.ceilingRun(0), undefined);
+    }
+  }
+});
+
+test('MappingStore: sequential appends fill leaves (few nodes), lookups at the edges', () => {
+  const st = new MappingStore();
+  for (let i = 0; i < 100_000; i++) assert.ok(st.insert(2 * i, 2 * i, i, 1));
+  assert.equal(st.size, 100_000);
+  assert.equal(st.frameOf(0), 0);
+  assert.equal(st.frameOf(199_998), 99_999);
+  assert.equal(st.frameOf(199_999), -1);
+  assert.equal(st.frameOf(-5), -1);
+  assert.deepEqual(st.ceilingRun(199_997), { start: 199_998, end: 199_998, pfn: 99_999, prot: 1 });
+  assert.equal(st.ceilingRun(199_999), undefined);
+  assert.equal(st.overlaps(1, 1), false);
+  assert.equal(st.overlaps(1, 2), true);
+});

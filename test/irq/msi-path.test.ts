@@ -384,3 +384,22 @@ test('summarizeMsiPath / formatMsiTrace explain the route and the isolation per 
   assert.equal(lines[1], '  IOMMU translates 0x8000040 -> 0x8090040 (prot 0x1a)');
   assert.match(lines[2]!, /^ {2}delivered: ITS translates DeviceID 0x8 EventID 0 to LPI 8192/);
 });
+
+test('host driver with the real IOVA allocator: DMA cookies map doorbells top-down, HW MSI windows stay identity', () => {
+  for (const [m, addr, data] of [
+    ['arm64-smmuv3-gicv3', 0xffff_f040n, 2],
+    ['arm64-smmuv3-gicv2', 0xffff_f040n, 82],
+    ['arm64-virtio-iommu', 0x0809_0040n, 2],
+  ] as const) {
+    const p = platform(m);
+    const bdf = NIC[m];
+    const pci = p.fabric.pci(bdf)!;
+    pci.model.command = pci.model.command | 0x6;
+    assert.equal(pci.allocIrqVectors(3, true), 3);
+    for (const i of [0, 1, 2]) pci.requestIrq(i, { name: `eth0-${i}`, handler: () => undefined });
+    const e = pci.model.msixEntry(2);
+    assert.deepEqual([e.addr, e.data], [addr, data], m);
+    assert.equal(p.fabric.raise(bdf, 2).outcome, 'delivered', m);
+    assert.equal(domainOf(p, bdf).type, 'dma');
+  }
+});

@@ -1,6 +1,6 @@
 /**
  * Groups and reserved_regions of every oracle machine and kernel, compared byte for byte with the
- * first dump (at boot) in /work/shared/oracle/out.
+ * first dump (at boot) of the oracle captures (test/oracle/oracle-file.ts finds them).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -141,5 +141,25 @@ for (const { scenario, kernels } of ORACLE_SCENARIOS) {
       const expectSafe = !unsafe && scenario !== 'arm64-smmuv3-gicv2-unsafe-param';
       assert.equal(core.groupHasIsolatedMsi(core.groupOf(nic)!), expectSafe);
     });
+  }
+}
+
+for (const { scenario, kernels } of ORACLE_SCENARIOS) {
+  for (const k of kernels) {
+    const skip = !oracleAvailable(scenario, k) ? 'oracle capture not available' : false;
+    test(
+      `oracle ${scenario} (${k}): enforce_cache_coherency of a VFIO domain = CHECK_EXTENSION(DMA_CC) after SET_IOMMU`,
+      { skip },
+      () => {
+        const oracle = readOracle(scenario, k);
+        const cc = oracle.cases.find((c) => c.name === 'check_ext_after_DMA_CC');
+        assert.ok(cc, 'capture has check_ext_after_DMA_CC');
+        const core = buildPlatform(ORACLE_MACHINES[scenario]!(), kernelProfile(k)).iommu;
+        const nic = core.devices().find((d) => d.driver === 'e1000e')!;
+        const dom = core.allocPagingDomain(nic);
+        assert.ok(dom.ok);
+        assert.equal(dom.value.enforceCacheCoherency ? '1' : '0', cc.fields['rc']);
+      },
+    );
   }
 }

@@ -98,7 +98,9 @@ test("groups VFIO refuses before any mapping are reported with the model's reaso
   const rmrr = group(4, [MSI], {
     assignable: {
       ok: false,
-      why: 'Device is ineligible for IOMMU domain attach due to platform RMRR requirement',
+      why:
+        'VFIO_SET_IOMMU fails with EPERM: 0000:04:00.0 needs a 1:1 mapping; intel-iommu logs "Device is ' +
+        'ineligible for IOMMU domain attach due to platform RMRR requirement. Contact your platform vendor."',
     },
   });
   const unsafe = group(5, [[0x8000000n, 0x80fffffn, 'msi']], {
@@ -109,7 +111,7 @@ test("groups VFIO refuses before any mapping are reported with the model's reaso
   const sel = selectGroups(host, {});
   assert.ok(sel.ok);
   assert.deepEqual(sel.ok && sel.groups.map((g) => g.id), [5]);
-  assert.match(sel.ok ? sel.notes[0]! : '', /group 4 \(Device is ineligible/);
+  assert.match(sel.ok ? sel.notes[0]! : '', /group 4 \(VFIO_SET_IOMMU fails with EPERM/);
   const explicit = selectGroups(host, { groups: [4, 5] });
   assert.ok(explicit.ok);
   const l = QEMU_VIRT.layout({ memory: 2n * G, options: {} });
@@ -123,10 +125,14 @@ test("groups VFIO refuses before any mapping are reported with the model's reaso
       [5, 'unsafe-interrupts'],
     ],
   );
+  // Report #4's wording, from the step and errno the host model names.
   assert.equal(
     r.blockers[0]!.lines[0],
-    'vfio 0000:04:00.0: failed to setup container for group 4: failed to set iommu for container: Operation not permitted',
+    'qemu-system-aarch64: -device vfio-pci,host=0000:04:00.0: vfio 0000:04:00.0: failed to setup container ' +
+      'for group 4: Failed to set iommu for container: Operation not permitted',
   );
+  // Unsafe interrupts: VFIO_SET_IOMMU, EPERM (vfio_iommu_type1_attach_group).
+  assert.match(r.blockers[1]!.lines[0]!, /Failed to set iommu for container: Operation not permitted$/);
 });
 
 test('selection: by device, unknown group or device is an answer naming it', () => {

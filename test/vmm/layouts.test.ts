@@ -212,3 +212,10 @@ test('property: every layout is sorted, disjoint, and places exactly the asked R
     { numRuns: 300 },
   );
 });
+
+test('a layout past the 52-bit guest physical address space is refused, not wrapped', () => {
+  for (const m of VMM_MODELS) {
+    const r = m.layout({ memory: 1n << 60n, options: {} });
+    assert.equal(r.ok, false, m.id);
+  }
+});

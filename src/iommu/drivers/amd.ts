@@ -3,7 +3,7 @@
  * hole; v1 page table sizes per kernel profile; the aperture covers the whole 64-bit space.
  */
 import { IOMMU_READ, IOMMU_WRITE, ResvType, type ResvRegion, resvRegion } from '../resv-region.js';
-import { hex } from '../../base/u64.js';
+import { U64_MAX, hex } from '../../base/u64.js';
 import type { IvmdDescription } from '../../platform/types.js';
 import type { PciDev } from '../../pci/topology.js';
 import { pciDeviceGroup } from '../../pci/group.js';
@@ -103,6 +103,7 @@ export function amdIommu(ctx: DriverContext): IommuDriverOps {
       }
       return out;
     },
+    enforceCacheCoherency: () => true,
     capable(cap: IommuCap): boolean {
       switch (cap) {
         case 'intr-remap':
@@ -116,8 +117,10 @@ export function amdIommu(ctx: DriverContext): IommuDriverOps {
       }
     },
     // "AMD-Vi: Using strict mode due to virtualization" (NpCache)
+    msiWindowReadsFault: true,
     sharesDomainsAcrossInstances: true,
     forcesStrict: iommu.cachingMode === true,
+    maxOutputAddress: U64_MAX,
     mapRangeCheck: () => 0,
     attachCheck: () => 0,
   };

@@ -5,6 +5,7 @@
  * driver probes them.
  */
 import type { ResvRegion } from '../resv-region.js';
+import { U64_MAX } from '../../base/u64.js';
 import type { PciDev } from '../../pci/topology.js';
 import { pciDeviceGroup } from '../../pci/group.js';
 import type { DomainGeometry } from '../api.js';
@@ -38,6 +39,7 @@ function smmuCommon(
         ...iommuDmaGetResvRegions(ctx, dev),
       ];
     },
+    enforceCacheCoherency: () => false,
     capable(cap: IommuCap): boolean {
       switch (cap) {
         case 'cache-coherency':
@@ -49,8 +51,10 @@ function smmuCommon(
           return false;
       }
     },
+    msiWindowReadsFault: false,
     sharesDomainsAcrossInstances: false,
     forcesStrict: false,
+    maxOutputAddress: outputBits >= 64 ? U64_MAX : (1n << BigInt(outputBits)) - 1n,
     mapRangeCheck: (iova, size, paddr) => lpaeRangeCheck(iova, size, paddr, inputBits, outputBits),
     attachCheck: () => 0,
   };

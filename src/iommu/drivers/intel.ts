@@ -3,7 +3,7 @@
  * the IOAPIC/MSI window; domain width from the DMAR host address width.
  */
 import { IOMMU_READ, IOMMU_WRITE, ResvType, type ResvRegion, resvRegion } from '../resv-region.js';
-import { hex } from '../../base/u64.js';
+import { U64_MAX, hex } from '../../base/u64.js';
 import { normalizeBdf } from '../../pci/bdf.js';
 import type { PciDev } from '../../pci/topology.js';
 import { pciDeviceGroup } from '../../pci/group.js';
@@ -85,6 +85,7 @@ export function intelIommu(ctx: DriverContext): IommuDriverOps {
       );
       return out;
     },
+    enforceCacheCoherency: () => iommu.snoopControl === true,
     capable(cap: IommuCap): boolean {
       switch (cap) {
         case 'intr-remap':
@@ -97,9 +98,11 @@ export function intelIommu(ctx: DriverContext): IommuDriverOps {
           return false;
       }
     },
+    msiWindowReadsFault: true,
     sharesDomainsAcrossInstances: true,
     forcesStrict: iommu.cachingMode === true,
     // intel_iommu_map: an IOVA past the domain's address width is -EFAULT.
+    maxOutputAddress: U64_MAX,
     mapRangeCheck: (iova, size) => (iova + size - 1n > apertureOfBits(bits).apertureEnd ? -14 : 0),
     // 6.1 intel_iommu_attach_device: device_is_rmrr_locked and a domain that is not a DMA domain.
     attachCheck(dev: PciDev, domainIsDma: boolean): number {

@@ -49,6 +49,12 @@ export interface IommuDriverOps {
   geometry(): DomainGeometry;
   /** ops->get_resv_regions, entries in the driver's order, each with its `origin`. */
   getResvRegions(dev: PciDev): ResvRegion[];
+  /**
+   * domain->ops->enforce_cache_coherency of a paging domain (what VFIO asks for VFIO_DMA_CC_IOMMU and
+   * for domain reuse): intel needs snoop control, amd always succeeds (IOMMU_PTE_FC), arm-smmu-v3 needs
+   * IORT CANWBS (not described: false), arm-smmu and virtio-iommu have no such op.
+   */
+  enforceCacheCoherency(): boolean;
   /** ops->capable / device_iommu_capable. */
   capable(cap: IommuCap): boolean;
   /**
@@ -57,6 +63,12 @@ export interface IommuDriverOps {
    * (arm_smmu_attach_dev / viommu_attach_dev refuse a foreign instance).
    */
   readonly sharesDomainsAcrossInstances: boolean;
+  /**
+   * A hardware MSI window is an interrupt address range: writes there are interrupt requests, never
+   * translated. On x86 (VT-d, AMD-Vi) a read of that range is an unsupported request (fault); QEMU's
+   * virtio-iommu and the Hi161x ITS page let both through.
+   */
+  readonly msiWindowReadsFault: boolean;
   /** The driver forces strict invalidation (iommu_set_dma_strict), so DMA default domains, never DMA-FQ. */
   readonly forcesStrict: boolean;
   /**
@@ -64,6 +76,11 @@ export interface IommuDriverOps {
    * address it cannot express): 0 when it fits, else the driver's -errno.
    */
   mapRangeCheck(iova: bigint, size: bigint, paddr: bigint): number;
+  /**
+   * The highest output address the page table can hold (io-pgtable oas); U64_MAX when unchecked. With
+   * the aperture it bounds the ranges for which mapRangeCheck is 0 (the domain's fast path).
+   */
+  readonly maxOutputAddress: bigint;
   /**
    * 6.1 attach_dev refusals specific to the driver (intel: RMRR-locked device and a non-DMA domain,
    * -EPERM). 0 when allowed.

@@ -71,12 +71,15 @@ export function virtioIommu(ctx: DriverContext): IommuDriverOps {
       out.push(...iommuDmaGetResvRegions(ctx, dev));
       return out;
     },
+    enforceCacheCoherency: () => false,
     capable(cap: IommuCap): boolean {
       return cap === 'cache-coherency' || cap === 'deferred-flush';
     },
+    msiWindowReadsFault: false,
     sharesDomainsAcrossInstances: false,
     forcesStrict: false,
     // The device checks the request against input_range (VIRTIO_IOMMU_S_RANGE → -ERANGE).
+    maxOutputAddress: U64_MAX,
     mapRangeCheck: (iova, size) =>
       iova < geometry.apertureStart || iova + size - 1n > geometry.apertureEnd || iova + size - 1n > U64_MAX
         ? -ERRNO.ERANGE
