@@ -115,12 +115,6 @@ const TWO32 = 4294967296;
 /** Frames in 2^64 bytes. */
 const FRAMES_U64 = 2 ** 52;
 
-/** The optional frame-number fast path of the core's domains (same rules and errnos as map/unmap). */
-interface FrameDomain {
-  mapFrames?(iovaFrame: number, physFrame: number, frames: number, prot: number, frameShift?: number): number;
-  unmapFrames?(iovaFrame: number, frames: number, frameShift?: number): number;
-}
-
 const bigOfFrame = (f: number): bigint => (f < 2 ** 41 ? BigInt(f * 4096) : BigInt(f) << 12n);
 
 /** vfio_iommu_type1_check_extension; `iommu` is undefined when asked without a backend instance. */
@@ -406,7 +400,7 @@ export class VfioIommuType1 {
     const pages = this.dma.pagesOf(i);
     if ((this.dma.flagsOf(i) & DMA_VADDR_INVALID) !== 0) this.vaddrInvalidCount--;
     for (const d of this.domains) {
-      const fast = (d.domain as FrameDomain).unmapFrames;
+      const fast = d.domain.unmapFrames;
       if (fast) fast.call(d.domain, iova, pages, PAGE_SHIFT);
       else d.domain.unmap(bigOfFrame(iova), bigOfFrame(pages));
     }
@@ -559,7 +553,7 @@ export class VfioIommuType1 {
           ((dflags & DMA_WRITE) !== 0 ? IOMMU_WRITE : 0) |
           IOMMU_CACHE;
         const dom = this.domains[0]!.domain;
-        const fast = (dom as FrameDomain).mapFrames;
+        const fast = dom.mapFrames; // the frame-number fast path (same rules and errnos as map)
         const mrc = fast
           ? fast.call(dom, iovaF, phys, sizeF, prot, PAGE_SHIFT)
           : dom.map(bigOfFrame(iovaF), bigOfFrame(phys), bigOfFrame(sizeF), prot);
