@@ -94,25 +94,27 @@ export function parseSize(text: string): bigint | undefined {
   return isU64(v) ? v : undefined;
 }
 
-/** Human size: `4 KiB`, `1 MiB`, `12 GiB`, `16 EiB`; exact multiples only use the larger unit. */
+/**
+ * Human size with binary units, never silently rounded: `4 KiB`, `1 MiB`, `1.5 KiB` (exact with one
+ * decimal), `2047 MiB` (exact in a smaller unit, at most 4 digits), else `~256.0 TiB` (rounded, marked).
+ */
 export function formatSize(bytes: bigint): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
   if (bytes === 0n) return '0 B';
-  let u = 0;
-  let v = bytes;
-  while (u < units.length - 1 && v >= 1024n && v % 1024n === 0n) {
-    v /= 1024n;
-    u++;
+  let top = 0;
+  while (top < units.length - 1 && bytes >= 1024n << BigInt(10 * top)) top++;
+  const unit = (u: number) => 1n << BigInt(10 * u);
+  // Exact with at most one decimal in the largest unit.
+  if ((bytes * 10n) % unit(top) === 0n) {
+    const tenths = (bytes * 10n) / unit(top);
+    return tenths % 10n === 0n
+      ? `${tenths / 10n} ${units[top]}`
+      : `${tenths / 10n}.${tenths % 10n} ${units[top]}`;
   }
-  if (v >= 1024n && u < units.length - 1) {
-    // Not an exact multiple: one decimal in the largest unit that keeps the value >= 1.
-    let unit = u;
-    let scaled = Number(v);
-    while (scaled >= 1024 && unit < units.length - 1) {
-      scaled /= 1024;
-      unit++;
-    }
-    return `${scaled.toFixed(1)} ${units[unit]}`;
+  // Exact as an integer of at most 4 digits in a smaller unit.
+  for (let u = top - 1; u >= 0; u--) {
+    if (bytes % unit(u) === 0n && bytes / unit(u) < 10000n) return `${bytes / unit(u)} ${units[u]}`;
   }
-  return `${v} ${units[u]}`;
+  const scaled = Number(bytes) / Number(unit(top));
+  return `~${scaled.toFixed(1)} ${units[top]}`;
 }

@@ -1,5 +1,6 @@
 /** Every `iovamap` command, in the order `--help` lists them. Add one import and one list line per command. */
 import type { Command } from './commands.js';
+import { demoCommand } from './demo.js';
 import { checkCommand } from './check.js';
 import { inspectCommand } from './inspect.js';
 import { planCommand } from './plan.js';
@@ -9,11 +10,12 @@ import { snapshotCommand } from './snapshot.js';
 import { sysfsCommand } from './sysfs.js';
 
 export const COMMANDS: Command[] = [
+  demoCommand,
   inspectCommand,
   checkCommand,
   planCommand,
+  runCommand,
   sysfsCommand,
   snapshotCommand,
-  runCommand,
   serveCommand,
 ];

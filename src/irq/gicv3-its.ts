@@ -65,9 +65,13 @@ export class GicV3Its implements MsiController {
     return addr >= this.base && addr < this.base + ITS_SIZE;
   }
 
-  /** DeviceID of a PCI requester: QEMU virt and IORT identity msi-map. */
+  /**
+   * DeviceID of a PCI requester: the requester ID, offset by the PCI segment. QEMU virt (one segment,
+   * identity msi-map) gives the requester ID itself; with several root complexes, firmware (IORT ID
+   * mappings, DT msi-map) gives each its own DeviceID range, modelled as segment << 16.
+   */
   deviceId(dev: Device): number {
-    return dev.requesterId;
+    return itsDeviceId(dev.bdf, dev.requesterId);
   }
 
   /** its_msi_prepare: create the ITS device with an ITT of max(2, nvec) events rounded up to a power of two. */
@@ -158,7 +162,7 @@ export class GicV3Its implements MsiController {
     if (w.addr !== this.translater) {
       return { kind: 'dropped', why: `${this.id}: write to an ITS register other than GITS_TRANSLATER` };
     }
-    const id = w.requesterId;
+    const id = this.deviceId(w.source);
     const d = this.devices.get(id);
     if (d === undefined)
       return { kind: 'dropped', why: `${this.id}: DeviceID ${hexId(id)} has no entry in the device table` };
@@ -179,4 +183,10 @@ export class GicV3Its implements MsiController {
 
 function hexId(n: number): string {
   return '0x' + n.toString(16);
+}
+
+/** `segment << 16 | requester ID` (see GicV3Its.deviceId). */
+export function itsDeviceId(bdf: string, requesterId: number): number {
+  const segment = /^([0-9a-fA-F]{4,5}):/.exec(bdf);
+  return (segment ? parseInt(segment[1]!, 16) * 0x10000 : 0) + requesterId;
 }

@@ -14,7 +14,7 @@ import type { Type1Params } from '../vfio/type1/type1.js';
 import { RunContext } from './context.js';
 import { ExprError, evalExpr } from './expr.js';
 import { type Scenario, parseScenario } from './parse.js';
-import { StopRun, runSteps } from './steps.js';
+import { StopRun, runStep, runSteps } from './steps.js';
 
 /** Builds the IommuCore of a named platform preset for a kernel profile. */
 export type PlatformResolver = (name: string, profile: KernelProfile) => IommuCore;
@@ -29,6 +29,8 @@ export function setPlatformResolver(r: PlatformResolver): void {
 }
 
 export interface RunOptions {
+  /** Called after each top-level step with its index (for tools that show a run step by step). */
+  readonly onStep?: (index: number, ctx: RunContext) => void;
   /** File name for error messages (when `input` is text). */
   readonly file?: string;
   /** Overrides the scenario's `platform`. */
@@ -112,7 +114,14 @@ export function runScenarioFull(input: string | Scenario, opts: RunOptions = {})
   }
   let exitCode = 0;
   try {
-    runSteps(ctx, sc.steps);
+    if (opts.onStep === undefined) runSteps(ctx, sc.steps);
+    else {
+      // Same as runSteps, with a look at the state after each top-level step (the web view steps through).
+      for (let i = 0; i < sc.steps.length; i++) {
+        runStep(ctx, sc.steps[i]!);
+        opts.onStep(i, ctx);
+      }
+    }
   } catch (e) {
     if (e instanceof StopRun) exitCode = e.code;
     else throw e;

@@ -34,10 +34,13 @@ export type VmmOverlayResult =
 
 const rangeText = (s: bigint, e: bigint) => `${hex16(s)}-${hex16(e)} (${formatSize(e - s + 1n)})`;
 
-/** The explanation of one conflict, line by line, as `iovamap check` words it. */
-export function conflictLines(c: Conflict): string[] {
+/**
+ * The explanation of one conflict, line by line, as `iovamap check` words it. A range that overlaps
+ * hundreds of regions lists the first `maxCauses` and counts the rest.
+ */
+export function conflictLines(c: Conflict, maxCauses = 6): string[] {
   const out: string[] = [];
-  for (const cause of c.causes) {
+  for (const cause of c.causes.slice(0, maxCauses)) {
     if (cause.kind === 'region') {
       const who = cause.groups
         .map((g) => `group ${g.id}${g.devices.length ? ` (${g.devices.join(', ')})` : ''}`)
@@ -50,6 +53,7 @@ export function conflictLines(c: Conflict): string[] {
       out.push(`at ${rangeText(cause.overlap.start, cause.overlap.end)}: ${cause.why}`);
     }
   }
+  if (c.causes.length > maxCauses) out.push(`… and ${c.causes.length - maxCauses} more overlapping regions`);
   out.push(`VFIO: ${c.vfio}`);
   if (c.failure.lines.length) out.push('the VMM prints:', ...c.failure.lines.map((l) => `  ${l}`));
   out.push(`effect: ${c.failure.effect}`);

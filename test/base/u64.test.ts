@@ -51,3 +51,11 @@ test('formatSize uses binary units', () => {
   assert.equal(formatSize(1n << 64n), '16 EiB');
   assert.equal(formatSize(1536n), '1.5 KiB');
 });
+
+test('formatSize never rounds silently', () => {
+  assert.equal(formatSize(0x7ff00000n), '2047 MiB');
+  assert.equal(formatSize(0xfedfffffn + 1n), '4078 MiB');
+  assert.equal(formatSize(0xffff_ffff_ffffn + 1n - 0x8100000n), '~256.0 TiB');
+  assert.equal(formatSize(5n << 29n), '2.5 GiB');
+  assert.equal(formatSize(1023n), '1023 B');
+});

@@ -3,6 +3,7 @@
  * wheel, "go to"), pan by dragging, paste and drop files, and check what is on the page. Screenshots of
  * every view go to test-artifacts/web/.
  */
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
@@ -18,7 +19,10 @@ import {
   startHarness,
   viewWindow,
 } from './browser.js';
+import { hostViewFromPlatform } from '../../src/host/from-platform.js';
 import { snapshotText } from '../../src/host/snapshot.js';
+import { kernelProfile } from '../../src/kernel/profile.js';
+import { loadPreset, presetNames } from '../../src/platform/presets.js';
 import { hostViewFromText } from '../../src/web/paste.js';
 import { ARM_PRESET, X86_AMD } from './fixtures.js';
 
@@ -290,6 +294,89 @@ describe('web view in Chromium', () => {
     assert.deepEqual(pageErrors(page), []);
   });
 
+  test('scenario stepped through: switches to its platform, mappings grow on the lane', async () => {
+    await open(page, h.url);
+    await page.selectOption('#scenario', 'probe_full');
+    await page.waitForSelector('#scenario-head');
+    await frame(page);
+    assert.equal(await page.inputValue('#source'), 'preset:qemu-q35-intel-iommu');
+    assert.match(
+      (await page.textContent('#scenario-head')) ?? '',
+      /^probe_full on qemu-q35-intel-iommu: step 1 of \d+ — bind_driver/,
+    );
+    await page.click('#scenario-next');
+    assert.match((await page.textContent('#scenario-head')) ?? '', /step 2 of/);
+    // Jump to the first MAP_DMA in the step list, then step once more.
+    await page.click('#scenario-steps div:has-text("map_dma a_map_valid")');
+    await frame(page);
+    assert.match(
+      (await page.textContent('#scenario-lines')) ?? '',
+      /CASE a_map_valid rc=0 errno=0 op=MAP flags=0x3 iova=0x100000 size=0x1000/,
+    );
+    const tip = await hover(page, 'group-2', 0x100800n, 'map');
+    assert.match(tip, /mapped by step \d+ \(map_dma a_map_valid\)/);
+    assert.match(tip, /0x0000000000100000 – 0x0000000000100fff/);
+    await h.shot(page, 'scenario-probe-full-map');
+    await page.click('#scenario-next');
+    await frame(page);
+    assert.match((await page.textContent('#scenario-lines')) ?? '', /INFO dma_avail_after_a=65534/);
+    await page.click('#scenario-next');
+    await frame(page);
+    assert.match(
+      (await page.textContent('#scenario-lines')) ?? '',
+      /CASE b_map_duplicate rc=-1 errno=EEXIST/,
+    );
+    assert.equal(await page.locator('#scenario-lines .failed').count(), 1);
+    const head = (await page.textContent('#scenario-head')) ?? '';
+    await page.click('#scenario-last');
+    await frame(page);
+    assert.notEqual(await page.textContent('#scenario-head'), head);
+    assert.equal(await page.locator('#scenario-steps .current').count(), 1);
+    await h.shot(page, 'scenario-probe-full-last');
+    assert.deepEqual(pageErrors(page), []);
+  });
+
+  test('every built-in platform loads, draws its groups and answers a hover', async () => {
+    await open(page, h.url);
+    for (const name of presetNames()) {
+      const view = hostViewFromPlatform(loadPreset(name), kernelProfile('6.12'));
+      await page.selectOption('#kernel', '6.12');
+      await page.selectOption('#source', `preset:${name}`);
+      await page.waitForFunction(
+        ([src, n]) => {
+          const d = (
+            globalThis as unknown as {
+              document: {
+                querySelectorAll(s: string): { length: number };
+                querySelector(s: string): { textContent: string } | null;
+              };
+            }
+          ).document;
+          return (
+            d.querySelectorAll('.lane-label').length === n &&
+            (d.querySelector('#story')?.textContent ?? '').includes(src)
+          );
+        },
+        [`platform:${name}`, view.groups.length] as const,
+      );
+      await frame(page);
+      const g = view.groups.find((x) => x.regions.length > 0);
+      if (g) {
+        const r = g.regions[0]!;
+        const tip = await hover(page, `group-${g.id}`, r.start + (r.end - r.start) / 2n);
+        assert.ok(
+          tip.includes(
+            `0x${r.start.toString(16).padStart(16, '0')} – 0x${r.end.toString(16).padStart(16, '0')}`,
+          ),
+          `${name}: ${tip}`,
+        );
+      }
+      await page.mouse.move(0, 0);
+      await h.shot(page, `preset-${name}`);
+    }
+    assert.deepEqual(pageErrors(page), []);
+  });
+
   test('paste a reserved_regions file: parsed in the browser; errors name the line', async () => {
     await open(page, h.url);
     await page.click('#open-paste');
@@ -332,6 +419,18 @@ describe('web view in Chromium', () => {
     const tip = await hover(page, 'group-0', 0xfd00000000n);
     assert.match(tip, /12 GiB/);
     await h.shot(page, 'drop-x86');
+    // "Save snapshot" writes the host snapshot format the CLI reads (iovamap inspect --snapshot).
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save')]);
+    const saved = readFileSync((await download.path())!, 'utf8');
+    const back = hostViewFromText(saved, { file: 'saved.json' });
+    assert.equal(back.groups.length, 1);
+    assert.deepEqual(
+      back.groups[0]!.regions.map((r) => [r.start, r.end, r.typeString]),
+      [
+        [0xfee00000n, 0xfeefffffn, 'msi'],
+        [0xfd00000000n, 0xffffffffffn, 'reserved'],
+      ],
+    );
   });
 
   test('thousands of regions: drawn with pixel merging, hover still exact', async () => {

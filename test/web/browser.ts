@@ -60,6 +60,7 @@ export async function startHarness(sources: readonly ServedSource[], initial?: s
     url: server.url,
     async page() {
       const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      page.setDefaultTimeout(10_000);
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
       page.on('console', (m) => {
@@ -104,6 +105,7 @@ export async function frame(page: Page): Promise<void> {
 
 /** Moves the real mouse over an address of a lane and returns the tooltip text. */
 export async function hover(page: Page, lane: string, addr: bigint, layer = 'resv'): Promise<string> {
+  await page.locator(`.lane-label[data-lane="${lane}"]`).scrollIntoViewIfNeeded();
   const pos = await page.evaluate(
     ([l, a, y]) => (globalThis as unknown as PageGlobals).iovamap.locate(l, a, y),
     [lane, '0x' + addr.toString(16), layer] as const,

@@ -67,3 +67,48 @@ test('iovamap serve prints its URL and serves a snapshot; bad input is a message
   assert.equal(p.status, 2);
   assert.match(p.stderr, /--port 70000/);
 });
+
+test('iovamap serve --sysfs DIR serves a sysfs tree read on the server; --platform opens a preset', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'iovamap-serve-sysfs-'));
+  const out = join(dir, 'sys');
+  const ex = runCli(['sysfs', 'export', '--platform', 'qemu-q35-amd-iommu', '--out', out]);
+  assert.equal(ex.status, 0, ex.stderr);
+  const url = await startCli(['serve', '--sysfs', out], async (u) => {
+    const session = (await (await fetch(u + 'api/session')).json()) as { initial: string };
+    assert.equal(session.initial, `sysfs:${out}`);
+    const view = await (await fetch(u + 'api/view?id=' + encodeURIComponent(session.initial))).text();
+    assert.match(view, /"typeString": "reserved"/);
+    assert.match(view, /"start": "0xfd00000000"/);
+  });
+  assert.match(url, /^http:\/\/127\.0\.0\.1:/);
+  await startCli(['serve', '--platform', 'qemu-virt-smmuv3-gicv2', '--kernel', '6.1'], async (u) => {
+    const session = (await (await fetch(u + 'api/session')).json()) as { initial: string; kernel: string };
+    assert.deepEqual([session.initial, session.kernel], ['preset:qemu-virt-smmuv3-gicv2', '6.1']);
+  });
+  const bad = runCli(['serve', '--platform', 'no-such-machine']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /no-such-machine/);
+});
+
+/** Starts `iovamap ARGS`, waits for the URL it prints, runs `check` against it, then stops it. */
+async function startCli(args: string[], check: (url: string) => Promise<void>): Promise<string> {
+  const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+    });
+    await check(url);
+    return url;
+  } finally {
+    child.kill('SIGTERM');
+  }
+}

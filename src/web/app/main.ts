@@ -26,6 +26,7 @@ import { FULL_WINDOW } from '../viewport.js';
 import { $, el } from './dom.js';
 import { COLOURS, LaneView } from './lanes.js';
 import { MsiPanel } from './msi-panel.js';
+import { type ScenarioHost, ScenarioPanel } from './scenario-panel.js';
 import { VmmPanel } from './vmm-panel.js';
 
 interface Loaded {
@@ -59,8 +60,8 @@ const state: {
   current?: SourceEntry;
   view?: HostView;
   kernel: KernelVersion;
-  /** Overlays by panel (vmm, scenario). */
-  overlays: Map<string, Overlay>;
+  /** Overlays by panel (vmm, msi, scenario). */
+  overlays: Map<string, readonly Overlay[]>;
 } = { sources: [], overlays: new Map(), kernel: DEFAULT_KERNEL };
 
 const lanes = new LaneView({
@@ -71,17 +72,30 @@ const lanes = new LaneView({
 });
 $('#map-host').append(lanes.root);
 
-const panelHost = {
-  setOverlay(key: string, overlay: Overlay | undefined): void {
-    if (overlay) state.overlays.set(key, overlay);
+const panelHost: ScenarioHost = {
+  setOverlay(key: string, overlay: Overlay | readonly Overlay[] | undefined): void {
+    if (overlay) state.overlays.set(key, Array.isArray(overlay) ? overlay : [overlay as Overlay]);
     else state.overlays.delete(key);
     render(true);
   },
   zoomTo: (start: bigint, end: bigint) => lanes.zoomTo(start, end),
+  async showPreset(name: string, kernel?: string): Promise<boolean> {
+    const id = `preset:${name}`;
+    if (!state.sources.some((s) => s.id === id)) return false;
+    if (kernel !== undefined && (KERNEL_VERSIONS as readonly string[]).includes(kernel)) {
+      state.kernel = kernel as KernelVersion;
+      ($('#kernel') as HTMLSelectElement).value = kernel;
+    }
+    await selectSource(id);
+    return true;
+  },
+  presetName: () =>
+    state.current?.id.startsWith('preset:') ? state.current.id.slice('preset:'.length) : undefined,
 };
 const vmmPanel = new VmmPanel(panelHost);
 const msiPanel = new MsiPanel(panelHost);
-$('#panels').append(vmmPanel.root, msiPanel.root);
+const scenarioPanel = new ScenarioPanel(panelHost);
+$('#panels').append(vmmPanel.root, msiPanel.root, scenarioPanel.root);
 
 function showError(e: unknown): void {
   const box = $('#error');
@@ -141,7 +155,7 @@ function story(view: HostView): void {
   if (msi) {
     const range = `${hex16(msi.start)} – ${hex16(msi.end)} (${formatSize(msi.end - msi.start + 1n)})`;
     const text = msi.sw
-      ? `The orange block is the ARM MSI window, IOVA ${range}. On ARM the IOMMU translates a device’s interrupt writes like any DMA, so the kernel reserves this IOVA range and, when the device enables MSI, maps the interrupt controller’s doorbell page (GIC ITS or GICv2m) into it. A VM must not place RAM there: VFIO refuses such a mapping with EINVAL, and the usable IOVA ranges skip it.`
+      ? `The orange block is the ARM MSI window, IOVA ${range}. On ARM the IOMMU translates a device’s interrupt writes like any DMA, so the kernel reserves this IOVA range and, when the device enables MSI, maps the interrupt controller’s doorbell page (GIC ITS or GICv2m) into it. A VM must not place RAM there: VFIO refuses such a mapping with EINVAL, and the usable IOVA ranges skip it. On a built-in platform the pink page is that doorbell mapping, made for the device in “MSI path” below; the blue band is a VM’s RAM (“Place a VM”).`
       : `The MSI window is IOVA ${range}: on x86 a device write there is an interrupt message taken by the APIC (or the IOMMU’s interrupt remapping), never memory, so VFIO leaves it out of the usable ranges.`;
     const btn = el('button', { type: 'button', id: 'show-msi' }, 'Zoom to the MSI window');
     btn.addEventListener('click', () => lanes.zoomTo(msi.start, msi.end));
@@ -179,7 +193,7 @@ function showDetails(lane: Lane, item: SceneItem | undefined): void {
 
 function render(keepWindow = false): void {
   if (!state.view) return;
-  const scene = buildScene(state.view, [...state.overlays.values()]);
+  const scene = buildScene(state.view, [...state.overlays.values()].flat());
   lanes.setScene(scene, keepWindow);
 }
 
@@ -191,7 +205,9 @@ async function show(loaded: Loaded): Promise<void> {
   story(view);
   render();
   vmmPanel.setHost(view);
-  msiPanel.setModel(loaded.model ? { ...loaded.model, view } : undefined);
+  const model = loaded.model ? { ...loaded.model, view } : undefined;
+  msiPanel.setModel(model);
+  scenarioPanel.setModel(model);
   $('#details').replaceChildren();
 }
 

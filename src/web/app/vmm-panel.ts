@@ -10,7 +10,7 @@ import { conflictLines, vmmOverlay } from '../vmm-overlay.js';
 import { el } from './dom.js';
 
 export interface PanelHost {
-  setOverlay(key: string, overlay: Overlay | undefined): void;
+  setOverlay(key: string, overlay: Overlay | readonly Overlay[] | undefined): void;
   zoomTo(start: bigint, end: bigint): void;
 }
 
@@ -23,6 +23,8 @@ export class VmmPanel {
   private readonly groups: HTMLElement;
   private readonly result: HTMLElement;
   private host: HostView | undefined;
+  /** The user picked a VMM (or none): stop choosing one per host. */
+  private touched = false;
 
   constructor(private readonly app: PanelHost) {
     this.vmm = el('select', { id: 'vmm', 'aria-label': 'VMM' }) as HTMLSelectElement;
@@ -63,7 +65,11 @@ export class VmmPanel {
       el('div', { class: 'row' }, 'assign: ', this.groups),
       this.result,
     );
-    for (const c of [this.vmm, this.p2p]) c.addEventListener('change', () => this.update());
+    this.vmm.addEventListener('change', () => {
+      this.touched = true;
+      this.update();
+    });
+    this.p2p.addEventListener('change', () => this.update());
     for (const c of [this.memory, this.opts]) c.addEventListener('change', () => this.update());
   }
 
@@ -91,6 +97,12 @@ export class VmmPanel {
       el('p', { class: 'lane-sub' }, 'Choose a VMM to overlay its guest RAM and see what VFIO would refuse.'),
     );
     this.app.setOverlay('vmm', undefined);
+    // Until the user picks one, start with QEMU for the host's architecture: the page shows where a
+    // VM's RAM lands next to the reserved regions.
+    if (!this.touched && host.arch !== undefined) {
+      const m = VMM_MODELS.find((x) => x.family === 'qemu' && x.arch === host.arch);
+      if (m) this.vmm.value = m.id;
+    }
     if (this.vmm.value) this.update();
   }
 
