@@ -36,8 +36,10 @@
 
 #define MAXSLOT 4
 #define MAXEFD 16
-#define BUF_BYTES (64ULL << 20) /* read-write anonymous buffer: "buf+OFF" */
-#define RO_BYTES (1ULL << 20)   /* read-only anonymous buffer: "ro+OFF" */
+#define BUF_ADDR 0x7f0000000000ULL /* read-write anonymous buffer: "buf+OFF" */
+#define BUF_BYTES (64ULL << 20)
+#define RO_ADDR 0x7f1000000000ULL /* read-only anonymous buffer: "ro+OFF" */
+#define RO_BYTES (1ULL << 20)
 #define PAGE 0x1000ULL
 
 static int containers[MAXSLOT] = { -1, -1, -1, -1 };
@@ -920,10 +922,14 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	rwbuf = mmap(NULL, BUF_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	robuf = mmap(NULL, RO_BYTES, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (rwbuf == MAP_FAILED || robuf == MAP_FAILED) {
-		perror("mmap");
+	/*
+	 * Fixed addresses (the model's EXEC_MEMORY): the layout, and so what lies next to each buffer, is
+	 * the same on every machine and in the model; nothing else is mapped near them.
+	 */
+	rwbuf = mmap((void *)BUF_ADDR, BUF_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	robuf = mmap((void *)RO_ADDR, RO_BYTES, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (rwbuf != (void *)BUF_ADDR || robuf != (void *)RO_ADDR) {
+		printf("ERROR cannot map the executor buffers at their fixed addresses\n");
 		return 1;
 	}
 	memset(rwbuf, 0x5a, BUF_BYTES);

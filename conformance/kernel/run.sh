@@ -36,8 +36,12 @@ for line in "${MACHINES[@]}"; do
 		DARCH=$([ "$ARCH" = arm64 ] && echo arm64 || echo amd64)
 		BUILD=$CACHE/build/$NAME-k$V
 		files=()
+		# the machine's probe first (its sysfs snapshot precedes everything), then the rest, sorted
 		for d in ${SCENDIRS:-"$HERE/scenarios/$NAME" "$HERE/scenarios/common"}; do
-			[ -d "$d" ] && for f in $(ls "$d"/*.iovx 2>/dev/null | LC_ALL=C sort); do files+=("$f"); done
+			[ -f "$d/probe.iovx" ] && files+=("$d/probe.iovx")
+			[ -d "$d" ] && for f in $(ls "$d"/*.iovx 2>/dev/null | LC_ALL=C sort); do
+				[ "$(basename "$f")" = probe.iovx ] || files+=("$f")
+			done
 		done
 		"$HERE/kernel/build-initramfs.sh" "$ARCH" "$KVER" "$BUILD" "${files[@]}"
 		QEMU=qemu-system-$([ "$ARCH" = arm64 ] && echo aarch64 || echo x86_64)

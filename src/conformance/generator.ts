@@ -276,7 +276,7 @@ export function generateScenario(seed: number, index: number, opts: GenOptions):
     w.op('get_info', name(), f);
   };
   const doGroup = (): void => {
-    const g = opts.secondGroup && r.chance(0.3) ? 1 : 0;
+    const g = opts.secondGroup && r.chance(0.5) ? 1 : 0;
     const k = r.int(8);
     if (!st.groupOpen[g]) {
       w.op('open_group', name(), { g });
@@ -412,7 +412,7 @@ export function generateScenario(seed: number, index: number, opts: GenOptions):
       [30, doMap],
       [18, doUnmap],
       [10, doGetInfo],
-      [6, doGroup],
+      [opts.secondGroup ? 16 : 6, doGroup],
       [2, doContainer],
       [2, doFill],
       [6, doIrq],

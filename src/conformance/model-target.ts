@@ -1,9 +1,9 @@
 /**
- * The model as a conformance target. What is modelled today: the platform (presets + IOMMU core:
- * groups, default domain types, device membership and drivers, reserved_regions) and the
- * vfio_iommu_type1 module parameters, i.e. the sysfs evidence. The VFIO uAPI (vfio's `VfioSystem`:
- * open/ioctl/close on uapi bytes) plugs into `open/close/ioctl` below once it is on main; until then
- * `supports` stops each scenario before its first uAPI operation and the suite compares that prefix.
+ * The model as a conformance target: the platform booted from its preset (IOMMU core, MSI fabric),
+ * the devices handed to vfio-pci as the guest init does, a sysfs view (iommu_groups, module
+ * parameters, device config space) and vfio's VfioSystem for the uAPI, in a process whose memory is
+ * the executor's (EXEC_MEMORY). `modelSysfsTarget` alone is the sysfs part (it stops a scenario at
+ * its first uAPI operation).
  */
 
 import { ERRNO } from '../base/errno.js';
@@ -12,57 +12,21 @@ import { domainTypeSysfs } from '../iommu/api.js';
 import { kernelProfile, type KernelVersion } from '../kernel/profile.js';
 import { buildPlatform, type PlatformModel } from '../platform/build.js';
 import { loadPreset } from '../platform/presets.js';
+import { attachMsiFabric, msiFabricOf, type MsiFabric } from '../irq/fabric.js';
+import { AddressSpace, PROT_READ, PROT_WRITE } from '../mm/address-space.js';
+import { cString } from '../uapi/vfio-type1.js';
+import { isType1ParamName, readType1Param, writeType1Param } from '../vfio/params.js';
+import { FdTable } from '../vfio/pci/eventfd.js';
+import { openVfioPciDevice, type VfioDeviceFile } from '../vfio/pci/vfio-pci.js';
+import { VfioSystem } from '../vfio/system.js';
+import { defaultType1Params, type Type1Params } from '../vfio/type1/type1.js';
 import type { OpName } from './compiled.js';
-import type { ConformanceTarget, ExecArgs } from './exec.js';
+import { EXEC_MEMORY, type ConformanceTarget, type ExecArgs } from './exec.js';
 import { MACHINES } from './machines.js';
 import type { TargetFactory } from './runner.js';
 
 const SYSFS_OPS: ReadonlySet<OpName> = new Set<OpName>(['groups', 'resv', 'param_get', 'param_set']);
 const NIC = { vendor: 0x8086, device: 0x10d3 };
-
-/** The vfio_iommu_type1 module parameters as the model holds them (vfio's Type1Params has this shape). */
-export interface Type1ParamValues {
-  allowUnsafeInterrupts: boolean;
-  dmaEntryLimit: number;
-  disableHugepages: boolean;
-}
-
-const PARAM_FIELD = {
-  allow_unsafe_interrupts: 'allowUnsafeInterrupts',
-  dma_entry_limit: 'dmaEntryLimit',
-  disable_hugepages: 'disableHugepages',
-} as const;
-
-/** /sys/module/vfio_iommu_type1/parameters/<name>: bools print Y/N (param_get_bool), the limit as a uint. */
-export function readParam(p: Type1ParamValues, name: string): string | number {
-  const f = PARAM_FIELD[name as keyof typeof PARAM_FIELD];
-  if (f === undefined) return -ERRNO.ENOENT;
-  const v = p[f];
-  return `${typeof v === 'boolean' ? (v ? 'Y' : 'N') : v}\n`;
-}
-
-/** Writing a parameter: param_set_bool (kstrtobool: 1/y/Y/0/n/N...) or param_set_uint (kstrtouint base 0). */
-export function writeParam(p: Type1ParamValues, name: string, text: string): number {
-  const f = PARAM_FIELD[name as keyof typeof PARAM_FIELD];
-  if (f === undefined) return -ERRNO.ENOENT;
-  const t = text.trim();
-  if (f === 'dmaEntryLimit') {
-    if (!/^(0x[0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$/.test(t)) return -ERRNO.EINVAL;
-    const n = t.startsWith('0x')
-      ? parseInt(t, 16)
-      : t.length > 1 && t.startsWith('0')
-        ? parseInt(t, 8)
-        : Number(t);
-    if (n > 0xffffffff) return -ERRNO.ERANGE;
-    p.dmaEntryLimit = n;
-  } else {
-    const c = t[0];
-    if (c === '1' || c === 'y' || c === 'Y') p[f] = true;
-    else if (c === '0' || c === 'n' || c === 'N') p[f] = false;
-    else return -ERRNO.EINVAL;
-  }
-  return text.length;
-}
 
 const hex4 = (n: number): string => '0x' + n.toString(16).padStart(4, '0');
 const hex6 = (n: number): string => '0x' + n.toString(16).padStart(6, '0');
@@ -76,7 +40,7 @@ function handToVfio(m: PlatformModel, dev: Device): void {
 /** A sysfs view over the model: /sys/kernel/iommu_groups and the module parameters. */
 export function modelSysfsTarget(
   m: PlatformModel,
-  params: Type1ParamValues = { allowUnsafeInterrupts: false, dmaEntryLimit: 65535, disableHugepages: false },
+  params: Type1Params = defaultType1Params(),
 ): ConformanceTarget {
   const core = m.iommu;
   const groupOf = (path: string): [number, string[]] | undefined => {
@@ -94,7 +58,7 @@ export function modelSysfsTarget(
     readEventfd: notModelled,
     readFile(path) {
       const pm = /^\/sys\/module\/vfio_iommu_type1\/parameters\/([a-z_]+)$/.exec(path);
-      if (pm) return readParam(params, pm[1]!);
+      if (pm) return isType1ParamName(pm[1]!) ? readType1Param(params, pm[1]) : -ERRNO.ENOENT;
       const gp = groupOf(path);
       const g = gp && core.group(gp[0]);
       if (!gp || !g) return -ERRNO.ENOENT;
@@ -112,7 +76,8 @@ export function modelSysfsTarget(
     },
     writeFile(path, text) {
       const pm = /^\/sys\/module\/vfio_iommu_type1\/parameters\/([a-z_]+)$/.exec(path);
-      return pm ? writeParam(params, pm[1]!, text) : -ERRNO.EACCES;
+      if (!pm) return -ERRNO.EACCES;
+      return isType1ParamName(pm[1]!) ? writeType1Param(params, pm[1], text) : -ERRNO.ENOENT;
     },
     listDir(path) {
       if (path === '/sys/kernel/iommu_groups') return core.groups().map((g) => String(g.id));
@@ -142,7 +107,9 @@ export function bootMachine(
 ): { model: PlatformModel; args: ExecArgs } | undefined {
   const mc = MACHINES.find((x) => x.name === machine);
   if (!mc) return undefined;
-  const model = buildPlatform(loadPreset(mc.preset), kernelProfile(kernel));
+  const desc = loadPreset(mc.preset);
+  const model = buildPlatform(desc, kernelProfile(kernel));
+  if (!msiFabricOf(model.iommu)) attachMsiFabric(model.iommu, desc);
   const groups: (number | undefined)[] = [];
   const devices: (string | undefined)[] = [];
   const nic = model.iommu.devices().find((d) => d.vendor === NIC.vendor && d.deviceId === NIC.device);
@@ -160,7 +127,87 @@ export function bootMachine(
   return { model, args: { groups, devices } };
 }
 
+/**
+ * QEMU's e1000e as far as msi_fire uses it (hw/net/e1000e_core.c): IMS/IMC set and clear the
+ * interrupt mask, a write to ICS sets causes, and a cause that is not masked makes the device signal
+ * its interrupt (MSI mode: vector 0). The registers live in BAR0; VFIO region offset = index << 40.
+ */
+class E1000eInterrupts {
+  private ims = 0;
+  constructor(
+    private readonly bdf: string,
+    private readonly fabric: MsiFabric,
+  ) {}
+  /** A 4-byte write that reached the device's BAR0 at register `reg`. */
+  write(reg: bigint, value: number): void {
+    if (reg === 0xd0n)
+      this.ims |= value; // IMS
+    else if (reg === 0xd8n)
+      this.ims &= ~value; // IMC
+    else if (reg === 0xc8n && (value & this.ims) !== 0) this.fabric.raise(this.bdf, 0); // ICS
+  }
+}
+
+/**
+ * The whole model: the sysfs view plus vfio's VfioSystem (container/group/device fds on uapi bytes)
+ * in a process whose address space has the executor's buffers, the device eventfds, the devices'
+ * config space as sysfs shows it, and the e1000e's interrupt causes.
+ */
+export function modelVfioTarget(m: PlatformModel): ConformanceTarget {
+  const mm = new AddressSpace();
+  for (const r of EXEC_MEMORY)
+    mm.map(r.name, r.addr, r.size, r.prot === 'rw' ? PROT_READ | PROT_WRITE : PROT_READ);
+  const fds = new FdTable();
+  const sys = new VfioSystem({
+    core: m.iommu,
+    profile: m.profile,
+    mm,
+    openDevice: (ctx) => openVfioPciDevice({ ...ctx, fds }),
+  });
+  const sysfs = modelSysfsTarget(m, sys.params);
+  const fabric = msiFabricOf(m.iommu);
+  const nics = new Map<string, E1000eInterrupts>();
+  const device = (fd: number): VfioDeviceFile | undefined => {
+    const f = sys.file(fd);
+    return f?.kind === 'device' ? f.device : undefined;
+  };
+  return {
+    ...sysfs,
+    supports: undefined,
+    readFile(path) {
+      const c = /^\/sys\/bus\/pci\/devices\/([0-9a-f:.]+)\/config$/.exec(path);
+      if (!c) return sysfs.readFile(path);
+      const cfg = fabric?.pci(c[1]!)?.model.config;
+      return cfg === undefined ? -ERRNO.ENOENT : String.fromCharCode(...cfg);
+    },
+    open: (path) => sys.open(path),
+    close: (fd) => sys.close(fd),
+    ioctl: (fd, cmd, arg) => sys.ioctl(fd, cmd, typeof arg === 'string' ? cString(arg) : arg),
+    eventfd: () => fds.eventfd(),
+    readEventfd: (fd) => fds.eventFd(fd)?.read() ?? -11, // -EAGAIN
+    pread: (fd, buf, off) => device(fd)?.pread(off, buf) ?? -ERRNO.EBADF,
+    pwrite(fd, buf, off) {
+      const d = device(fd);
+      if (!d) return -ERRNO.EBADF;
+      const r = d.pwrite(off, buf);
+      const dev = m.iommu.device(d.bdf);
+      if (
+        r === 4 &&
+        fabric &&
+        dev?.vendor === NIC.vendor &&
+        dev.deviceId === NIC.device &&
+        off >> 40n === 0n
+      ) {
+        let nic = nics.get(d.bdf);
+        if (!nic) nics.set(d.bdf, (nic = new E1000eInterrupts(d.bdf, fabric)));
+        nic.write(off & 0xffffffffffn, new DataView(buf.buffer, buf.byteOffset, 4).getUint32(0, true));
+      }
+      return r;
+    },
+  };
+}
+
 export const modelTargetFactory: TargetFactory = (machine, kernel) => {
   const b = bootMachine(machine, kernel);
-  return b && { target: modelSysfsTarget(b.model), args: b.args };
+  return b && { target: modelVfioTarget(b.model), args: b.args };
 };

@@ -21,6 +21,8 @@ export interface KnownDifference {
   readonly scenario: string;
   /** Case name, or a prefix ending in `*` (e.g. `msi_*`). */
   readonly case: string;
+  /** Optional: a regular expression the kernel's CASE line must match (e.g. ` ext=4$`). */
+  readonly kernel?: string;
   /** Why the model differs: a kernel detail not modelled yet, a harness limitation... */
   readonly reason: string;
 }
@@ -39,18 +41,41 @@ export function parseKnownDifferences(text: string, file: string): KnownDifferen
     for (const k of ['pair', 'scenario', 'case', 'reason'])
       if (typeof o?.[k] !== 'string' || (o[k] as string).trim() === '')
         throw new InputError(`entry ${i}: '${k}' must be a non-empty string`, { file, field: `[${i}].${k}` });
+    const k = o['kernel'];
+    if (k !== undefined) {
+      if (typeof k !== 'string')
+        throw new InputError(`entry ${i}: 'kernel' must be a regular expression string`, {
+          file,
+          field: `[${i}].kernel`,
+        });
+      try {
+        new RegExp(k);
+      } catch (e) {
+        throw new InputError(
+          `entry ${i}: 'kernel' is not a valid regular expression: ${(e as Error).message}`,
+          {
+            file,
+            field: `[${i}].kernel`,
+          },
+        );
+      }
+    }
     return {
       pair: o['pair'] as string,
       scenario: o['scenario'] as string,
       case: o['case'] as string,
+      ...(typeof k === 'string' ? { kernel: k } : {}),
       reason: o['reason'] as string,
     };
   });
 }
 
-function matches(k: KnownDifference, pair: string, scenario: string, name: string): boolean {
-  const caseOk = k.case.endsWith('*') ? name.startsWith(k.case.slice(0, -1)) : name === k.case;
-  return (k.pair === '*' || k.pair === pair) && (k.scenario === '*' || k.scenario === scenario) && caseOk;
+function matches(k: KnownDifference, pair: string, scenario: string, d: CaseDiff): boolean {
+  const caseOk = k.case.endsWith('*') ? d.name.startsWith(k.case.slice(0, -1)) : d.name === k.case;
+  const lineOk = k.kernel === undefined || new RegExp(k.kernel).test(d.expected[0] ?? '');
+  return (
+    (k.pair === '*' || k.pair === pair) && (k.scenario === '*' || k.scenario === scenario) && caseOk && lineOk
+  );
 }
 
 export interface PairInput {
@@ -124,7 +149,7 @@ export function runSuite(
       compared += r.compared;
       identical += r.identical;
       for (const d of r.diffs) {
-        const k = known.find((x) => matches(x, p.pair, scen, d.name));
+        const k = known.find((x) => matches(x, p.pair, scen, d));
         if (k) {
           used.add(k);
           knownCount++;

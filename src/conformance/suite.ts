@@ -23,9 +23,18 @@ export function genFileName(i: number): string {
   return `gen-${String(i).padStart(2, '0')}.iovx`;
 }
 
+/** Machines with a second vfio-pci group also run a generated scenario that moves both groups around. */
+export const MULTI_GEN_FILE = 'gen-multi.iovx';
+const MULTI_GEN_INDEX = 100;
+
 /** Every compiled scenario file of the suite, deterministically. */
 export function suiteFiles(): SuiteFile[] {
   const files: SuiteFile[] = MACHINES.map((m) => ({ path: `${m.name}/probe.iovx`, text: probeScenario(m) }));
+  for (const m of MACHINES.filter((x) => x.secondGroup))
+    files.push({
+      path: `${m.name}/${MULTI_GEN_FILE}`,
+      text: generateScenario(GEN_SEED, MULTI_GEN_INDEX, { steps: GEN_STEPS, secondGroup: true }),
+    });
   for (let i = 0; i < GEN_SCENARIOS; i++) {
     files.push({
       path: `common/${genFileName(i)}`,
@@ -38,6 +47,7 @@ export function suiteFiles(): SuiteFile[] {
 /** The scenario files that run on a machine, in run order (the guest runs them sorted by this order). */
 export function filesForMachine(m: ConformanceMachine): string[] {
   const out = [`${m.name}/probe.iovx`];
+  if (m.secondGroup) out.push(`${m.name}/${MULTI_GEN_FILE}`);
   for (let i = 0; i < GEN_SCENARIOS; i++) out.push(`common/${genFileName(i)}`);
   return out;
 }

@@ -335,7 +335,7 @@ export interface ReplayOptions {
   readonly mode: ReplayMode;
   readonly impl?: IovaImpl;
   readonly profile?: KernelProfile;
-  /** Clock for MARK records (ns or any unit); MARK timestamps are returned in `marks`. */
+  /** Clock (any unit) for the timed loop and the MARK records; see `elapsed` and `marks`. */
   readonly now?: () => number;
 }
 
@@ -345,6 +345,8 @@ export interface ReplayResult {
   readonly freesSkipped: number;
   /** records - MARKs: the denominator of ns/op. */
   readonly ops: number;
+  /** Clock units spent in the replay loop (0 without `now`); setup and digest are outside it. */
+  readonly elapsed: number;
   /** MARK timestamps by window: begin[k], end[k] (only with `now`). */
   readonly marks: { begin: number[]; end: number[] };
   /** Index of each MARK record (to count the operations inside a window). */
@@ -378,6 +380,7 @@ export function replayTrace(t: Trace, o: ReplayOptions): ReplayResult {
   let nMarks = 0;
   const { op, size, a, b, flags } = t;
   const tree = dom.tree;
+  const t0 = o.now ? o.now() : 0;
   for (let i = 0; i < t.n; i++) {
     switch (op[i]) {
       case OP_ALLOC: {
@@ -422,11 +425,13 @@ export function replayTrace(t: Trace, o: ReplayOptions): ReplayResult {
       }
     }
   }
+  const elapsed = o.now ? o.now() - t0 : 0;
   return {
     allocs,
     failures,
     freesSkipped: skipped,
     ops: t.n - nMarks,
+    elapsed,
     marks,
     markRecords,
     digest(): string {

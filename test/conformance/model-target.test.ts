@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootMachine, modelSysfsTarget } from '../../src/conformance/model-target.js';
+import { bootMachine, modelSysfsTarget, modelVfioTarget } from '../../src/conformance/model-target.js';
 import { parseCompiled } from '../../src/conformance/compiled.js';
 import { runCompiled } from '../../src/conformance/exec.js';
 
@@ -48,4 +48,24 @@ test('the sysfs-only model stops before the first uAPI operation', () => {
   assert.match(out[1]!, /^CASE r rc=0 errno=0 op=RESV group=\d+$/);
   assert.ok(out.includes('0x00000000fee00000 0x00000000feefffff msi'));
   assert.ok(!out.some((l) => l.startsWith('CASE c') || l.startsWith('END')));
+});
+
+test('the full model target answers the uAPI and delivers the e1000e interrupt through the MSI path', () => {
+  const b = bootMachine('arm64-smmuv3-gicv3', '6.12')!;
+  const text = [
+    'open_container c',
+    'open_group g g=0',
+    'set_container s g=0',
+    'set_iommu i type=3',
+    'device_fd d g=0 d=0',
+    'set_irqs on d=0 index=1 start=0 count=1 flags=0x24 data=efd:0',
+    'msi_read r d=0',
+    'msi_fire f d=0 cause=0x100000',
+    'efd_read e e=0',
+  ].join('\n');
+  const out = runCompiled(parseCompiled(text, 't.iovx'), modelVfioTarget(b.model), b.args);
+  assert.equal(out[5], 'CASE on rc=0 errno=0 op=SET_IRQS index=1 start=0 count=1 flags=0x24');
+  // the device is programmed with the SW-MSI IOVA page at the ITS doorbell's offset, and the write lands
+  assert.equal(out[6], 'CASE r rc=0 errno=0 op=MSI_READ enable=1 addr=0x8000040 data=0x0');
+  assert.equal(out[8], 'CASE e rc=0 errno=0 count=1');
 });

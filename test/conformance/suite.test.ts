@@ -109,6 +109,12 @@ test('a model that agrees passes; a difference must be listed; a listed differen
 
   const wildcard = runSuite([pair()], differ, [{ ...entry, pair: '*', case: 'iom*' }]);
   assert.ok(wildcard.ok);
+
+  const byLine = runSuite([pair()], differ, [{ ...entry, case: '*', kernel: 'errno=EINVAL$' }]);
+  assert.ok(byLine.ok);
+  const wrongLine = runSuite([pair()], differ, [{ ...entry, case: '*', kernel: 'errno=EPERM$' }]);
+  assert.equal(wrongLine.ok, false);
+  assert.equal(wrongLine.stale.length, 1);
 });
 
 test('a stale golden (scenario changed, kernel not re-run) is reported', () => {
@@ -128,4 +134,9 @@ test('known differences need a reason', () => {
     (e: unknown) => e instanceof InputError && /\[0\]\.reason/.test(e.message),
   );
   assert.deepEqual(parseKnownDifferences('[]', 'k.json'), []);
+  assert.throws(
+    () =>
+      parseKnownDifferences('[{"pair":"*","scenario":"*","case":"x","kernel":"(","reason":"r"}]', 'k.json'),
+    (e: unknown) => e instanceof InputError && /\[0\]\.kernel/.test(e.message),
+  );
 });
