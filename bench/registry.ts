@@ -5,6 +5,7 @@ import { vfioType1Bench } from './vfio-type1.js';
 import { msiPathBench } from './msi-path.js';
 import { vmmBenchmark } from './vmm.bench.js';
 import { webSceneBenchmark } from './web-scene.js';
+import { IOVA_BENCHMARKS } from './iova.js';
 
 export const BENCHMARKS: Benchmark[] = [
   iommuDomainBench,
@@ -12,4 +13,5 @@ export const BENCHMARKS: Benchmark[] = [
   vmmBenchmark,
   webSceneBenchmark,
   vfioType1Bench,
+  ...IOVA_BENCHMARKS,
 ];

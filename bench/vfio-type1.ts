@@ -23,7 +23,8 @@ import { VfioSystem } from '../src/vfio/system.js';
 import type { Benchmark, Figure } from './harness.js';
 
 const BUF = 0x7f0000000000n;
-const BASE = 0x40000000n;
+/** Above 4 GiB: 10^6 mappings at every other page span 8 GiB, clear of the x86 MSI window. */
+const BASE = 0x100000000n;
 
 function gcNow(): void {
   setFlagsFromString('--expose_gc');
@@ -62,8 +63,12 @@ function fill(sys: VfioSystem, c: number, n: number): void {
   }
 }
 
-/** Nanoseconds per MAP+UNMAP pair at random odd pages among `live` mappings. */
-function pairs(sys: VfioSystem, c: number, live: number, count: number): number {
+/**
+ * Nanoseconds per MAP+UNMAP pair at random odd pages among `live` mappings: [wall, cpu]. CPU time
+ * (process.cpuUsage) is what the figures use: the build machine is shared, so wall time mostly measures
+ * the other processes.
+ */
+function pairs(sys: VfioSystem, c: number, live: number, count: number): [number, number] {
   const m = new Uint8Array(DMA_MAP_SIZE);
   putU32(m, 0, DMA_MAP_SIZE);
   putU32(m, 4, 3);
@@ -71,20 +76,26 @@ function pairs(sys: VfioSystem, c: number, live: number, count: number): number 
   putU64(m, 24, 0x1000n);
   const u = new Uint8Array(DMA_UNMAP_SIZE);
   putU32(u, 0, DMA_UNMAP_SIZE);
+  // UNMAP writes back the unmapped size, which is this same 0x1000 on success.
+  putU64(u, 16, 0x1000n);
   const base = Number(BASE);
   let x = 12345;
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   for (let i = 0; i < count; i++) {
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     const iova = base + (x % live) * 0x2000 + 0x1000;
-    // iova < 2^32 here: write the low word, high word stays 0.
-    putU32(m, 16, iova);
-    putU32(u, 8, iova);
-    putU64(u, 16, 0x1000n);
+    const lo = iova % 4294967296;
+    const hi = Math.floor(iova / 4294967296);
+    putU32(m, 16, lo);
+    putU32(m, 20, hi);
+    putU32(u, 8, lo);
+    putU32(u, 12, hi);
     if (sys.ioctl(c, VFIO_IOMMU_MAP_DMA, m) !== 0) throw new Error('map failed');
     if (sys.ioctl(c, VFIO_IOMMU_UNMAP_DMA, u) !== 0) throw new Error('unmap failed');
   }
-  return Number(process.hrtime.bigint() - t0) / count;
+  const cpu = process.cpuUsage(c0);
+  return [Number(process.hrtime.bigint() - t0) / count, ((cpu.user + cpu.system) * 1000) / count];
 }
 
 export const vfioType1Bench: Benchmark = {
@@ -97,11 +108,11 @@ export const vfioType1Bench: Benchmark = {
       const { sys, c } = setup(live + 16);
       fill(sys, c, live);
       pairs(sys, c, live, 20000); // warm-up
-      const per = pairs(sys, c, live, quick ? 100000 : 400000);
+      const [wall, per] = pairs(sys, c, live, quick ? 100000 : 400000);
       ns.push(per);
-      log(`${live} live: ${per.toFixed(0)} ns per MAP+UNMAP pair`);
+      log(`${live} live: ${per.toFixed(0)} ns CPU (${wall.toFixed(0)} ns wall) per MAP+UNMAP pair`);
       figs.push({
-        name: `pairs/s at ${live} live 4KiB mappings`,
+        name: `pairs/s (CPU time) at ${live} live 4KiB mappings`,
         value: 1e9 / per,
         unit: 'pairs/s',
         ...(live === 65000 ? { target: '>= 1e6', met: 1e9 / per >= 1e6 } : {}),

@@ -52,3 +52,4 @@ export { openVfioPciDevice, type VfioDeviceFile, type VfioPciContext } from './v
 export { FdTable, EventFd } from './vfio/pci/eventfd.js';
 export { runMsiProbe } from './vfio/pci/msi-probe.js';
 export * as vfioDeviceUapi from './uapi/vfio-device.js';
+export * from './iova/index.js';

@@ -72,7 +72,7 @@ export const runCommand = defineCommand(
     summary: 'run a VFIO scenario on the model; print CASE/HEX/CAP lines like the oracle',
     description:
       'FILE is a scenario YAML file (see docs/scenario-format.md) or the name of a shipped one: ' +
-      `${builtinScenarios().join(', ')}. Exit status: 0 done, 1 the scenario stopped with "exit", 2 a mistake in the scenario or the arguments.`,
+      `${builtinScenarios().join(', ')}. Exit status: 0 done, 1 an "expect:" failed or the scenario stopped with "exit", 2 a mistake in the scenario or the arguments.`,
     positionals: [{ name: 'FILE', help: 'scenario file or shipped scenario name', required: true }],
     options: [
       {
@@ -114,6 +114,7 @@ export const runCommand = defineCommand(
       vars: parseVars(list(args, 'var')),
     });
     process.stdout.write(r.lines.map((l) => l + '\n').join(''));
-    return r.exitCode === 0 ? 0 : 1;
+    for (const f of r.failures) process.stderr.write(`iovamap run: expectation failed: ${f}\n`);
+    return r.exitCode === 0 && r.failures.length === 0 ? 0 : 1;
   },
 );

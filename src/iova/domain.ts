@@ -9,7 +9,10 @@ import { FastIovaTree } from './fast-tree.js';
 import { IovaRcaches } from './rcache.js';
 import { RefIovaTree } from './ref-tree.js';
 import type { IovaDomainOptions, IovaTree } from './types.js';
-import { IOVA_RANGE_CACHE_MAX_SIZE, granuleShift, isModelPfn, roundupPowOfTwo } from './util.js';
+import { IOVA_RANGE_CACHE_MAX_SIZE, MAX_MODEL_PFN, granuleShift, isModelPfn } from './util.js';
+
+/** alloc_iova_fast rounds sizes below this (1 << (IOVA_RANGE_CACHE_MAX_SIZE - 1)) up to a power of two. */
+const ROUND_BELOW = 1 << (IOVA_RANGE_CACHE_MAX_SIZE - 1);
 
 export type IovaImpl = 'fast' | 'ref';
 
@@ -38,6 +41,18 @@ export class IovaDomain {
   /** iova_shift(): log2 of the granule. */
   get shift(): number {
     return granuleShift(this.tree.granule);
+  }
+
+  /** iova_offset(): the address bits below the granule. */
+  iovaOffset(addr: bigint): bigint {
+    return addr & BigInt(this.tree.granule - 1);
+  }
+
+  /** iova_align(): a byte size rounded up to the granule (u64; undefined if that overflows). */
+  iovaAlign(size: bigint): bigint | undefined {
+    const g = BigInt(this.tree.granule);
+    const r = ((size + g - 1n) / g) * g;
+    return size < 0n || r >= 1n << 64n ? undefined : r;
   }
 
   get startPfn(): number {
@@ -98,8 +113,11 @@ export class IovaDomain {
    * emptied back into the tree once and the allocation retried. The pfn, or 0 on failure.
    */
   allocIovaFast(size: number, limitPfn: number, flushRcache: boolean): number {
-    if (!isModelPfn(size) || size < 1 || !isModelPfn(limitPfn)) return 0;
-    if (size < 2 ** (IOVA_RANGE_CACHE_MAX_SIZE - 1)) size = roundupPowOfTwo(size);
+    if (!(limitPfn >= 0 && limitPfn <= MAX_MODEL_PFN && Math.floor(limitPfn) === limitPfn)) return 0;
+    if (size >= 1 && size < ROUND_BELOW && (size | 0) === size) {
+      // roundup_pow_of_two for the cacheable sizes (integer fast path)
+      if (size > 1) size = 1 << (32 - Math.clz32(size - 1));
+    } else if (!isModelPfn(size) || size < 1) return 0;
     const rc = this.rcaches;
     if (rc !== null) {
       const pfn = rc.get(size, limitPfn + 1);
@@ -121,7 +139,7 @@ export class IovaDomain {
 
   /** free_iova_fast: into the range cache of `size`'s class, else free_iova(pfn). */
   freeIovaFast(pfn: number, size: number): void {
-    if (this.rcaches !== null && isModelPfn(size) && size >= 1 && this.rcaches.insert(pfn, size)) return;
+    if (this.rcaches !== null && size >= 1 && this.rcaches.insert(pfn, size)) return;
     this.tree.freeIova(pfn);
   }
 

@@ -7,7 +7,15 @@
  *  - 'list' (>= 6.7, e.g. 6.12): an unbounded LIFO list; a delayed work (100 ms) later frees one
  *    magazine per run while the depot holds more than num_online_cpus() of them (`depotWork()`).
  */
-import { IOVA_RANGE_CACHE_MAX_SIZE, orderBase2 } from './util.js';
+import { IOVA_RANGE_CACHE_MAX_SIZE } from './util.js';
+
+/** Largest cached size: 2^(IOVA_RANGE_CACHE_MAX_SIZE - 1) pages. */
+const MAX_CACHED = 1 << (IOVA_RANGE_CACHE_MAX_SIZE - 1);
+
+/** order_base_2(size) for 1 <= size <= MAX_CACHED (integer fast path). */
+function cacheOrder(size: number): number {
+  return size <= 1 ? 0 : 32 - Math.clz32(size - 1);
+}
 
 export interface RcacheParams {
   /** IOVA_MAG_SIZE. */
@@ -63,14 +71,16 @@ export class IovaRcaches {
 
   // iova_rcache_insert -> __iova_rcache_insert. False when the class is not cached.
   insert(pfn: number, size: number): boolean {
-    const log = orderBase2(size);
-    if (log >= IOVA_RANGE_CACHE_MAX_SIZE) return false;
-    const rc = this.caches[log]!;
+    if (!(size <= MAX_CACHED) || (size | 0) !== size) return false; // log_size >= IOVA_RANGE_CACHE_MAX_SIZE
+    const rc = this.caches[cacheOrder(size)]!;
     const full = this.magSize;
     let toFree: Magazine | null = null;
-    if (rc.loaded.size !== full) {
-      // push below
-    } else if (rc.prev.size !== full) {
+    let mag = rc.loaded;
+    if (mag.size !== full) {
+      mag.pfns[mag.size++] = pfn;
+      return true;
+    }
+    if (rc.prev.size !== full) {
       const t = rc.prev;
       rc.prev = rc.loaded;
       rc.loaded = t;
@@ -86,7 +96,8 @@ export class IovaRcaches {
       }
       rc.loaded = new Magazine(full);
     }
-    rc.loaded.pfns[rc.loaded.size++] = pfn;
+    mag = rc.loaded;
+    mag.pfns[mag.size++] = pfn;
     if (toFree !== null) this.freePfns(toFree);
     return true;
   }
@@ -94,9 +105,8 @@ export class IovaRcaches {
   // iova_rcache_get -> __iova_rcache_get(rcache, limit_pfn - size); `limitPfn` is exclusive here
   // (alloc_iova_fast passes limit_pfn + 1). 0 on a miss.
   get(size: number, limitPfn: number): number {
-    const log = orderBase2(size);
-    if (log >= IOVA_RANGE_CACHE_MAX_SIZE) return 0;
-    const rc = this.caches[log]!;
+    if (!(size <= MAX_CACHED) || (size | 0) !== size) return 0;
+    const rc = this.caches[cacheOrder(size)]!;
     if (rc.loaded.size === 0) {
       if (rc.prev.size !== 0) {
         const t = rc.prev;

@@ -335,7 +335,7 @@ export interface ReplayOptions {
   readonly mode: ReplayMode;
   readonly impl?: IovaImpl;
   readonly profile?: KernelProfile;
-  /** Clock for MARK records (ns or any unit); MARK timestamps are returned in `marks`. */
+  /** Clock (any unit) for the timed loop and the MARK records; see `elapsed` and `marks`. */
   readonly now?: () => number;
 }
 
@@ -345,6 +345,8 @@ export interface ReplayResult {
   readonly freesSkipped: number;
   /** records - MARKs: the denominator of ns/op. */
   readonly ops: number;
+  /** Clock units spent in the replay loop (0 without `now`); setup and digest are outside it. */
+  readonly elapsed: number;
   /** MARK timestamps by window: begin[k], end[k] (only with `now`). */
   readonly marks: { begin: number[]; end: number[] };
   /** Index of each MARK record (to count the operations inside a window). */
@@ -366,7 +368,7 @@ export function replayTrace(t: Trace, o: ReplayOptions): ReplayResult {
   });
   const fast = o.mode === 'fast';
   if (fast) dom.initRcaches();
-  const pfnOf = new Float64Array(t.nIds);
+  const pfnOf = new Float64Array(fast ? t.nIds : 0);
   const nodeOf = fast ? new Int32Array(0) : new Int32Array(t.nIds);
   const answer = new Float64Array(t.n);
   const resv: number[] = [];
@@ -378,6 +380,7 @@ export function replayTrace(t: Trace, o: ReplayOptions): ReplayResult {
   let nMarks = 0;
   const { op, size, a, b, flags } = t;
   const tree = dom.tree;
+  const t0 = o.now ? o.now() : 0;
   for (let i = 0; i < t.n; i++) {
     switch (op[i]) {
       case OP_ALLOC: {
@@ -391,16 +394,22 @@ export function replayTrace(t: Trace, o: ReplayOptions): ReplayResult {
           pfn = h === 0 ? 0 : tree.pfnLo(h);
         }
         if (pfn === 0) failures++;
-        pfnOf[id] = pfn;
+        if (fast) pfnOf[id] = pfn;
         answer[i] = pfn;
         break;
       }
       case OP_FREE: {
         const id = a[i]!;
-        const pfn = pfnOf[id]!;
-        if (pfn === 0) skipped++;
-        else if (fast) dom.freeIovaFast(pfn, size[i]!);
-        else tree.freeIovaNode(nodeOf[id]!);
+        // plain mode keeps only the node handle per id (0 = the ALLOC failed): one lookup per FREE
+        if (fast) {
+          const pfn = pfnOf[id]!;
+          if (pfn === 0) skipped++;
+          else dom.freeIovaFast(pfn, size[i]!);
+        } else {
+          const h = nodeOf[id]!;
+          if (h === 0) skipped++;
+          else tree.freeIovaNode(h);
+        }
         break;
       }
       case OP_RESERVE: {
@@ -422,11 +431,13 @@ export function replayTrace(t: Trace, o: ReplayOptions): ReplayResult {
       }
     }
   }
+  const elapsed = o.now ? o.now() - t0 : 0;
   return {
     allocs,
     failures,
     freesSkipped: skipped,
     ops: t.n - nMarks,
+    elapsed,
     marks,
     markRecords,
     digest(): string {

@@ -81,6 +81,12 @@ export interface KernelProfile {
   readonly type1InfoCopiesMin24: boolean;
   /** vfio_group_ioctl_set_container: an fd that is not a container: -EINVAL (6.1) or -EBADFD (iommufd era). */
   readonly setContainerForeignFdErrno: 'EINVAL' | 'EBADFD';
+  /**
+   * vfio_iommu_type1 (<= 6.17): `iova + size` of a range ending at 2^64-1 wraps to 0, so vfio_find_dma never
+   * sees such a mapping and UNMAP of such a range walks nothing (fixed in 6.18, "handle DMA map/unmap up to
+   * the addressable limit").
+   */
+  readonly type1EndWrapsAtTop: boolean;
 }
 
 const P61: KernelProfile = {
@@ -109,6 +115,7 @@ const P61: KernelProfile = {
   iovaMaxGlobalMags: 32,
   type1InfoCopiesMin24: false,
   setContainerForeignFdErrno: 'EINVAL',
+  type1EndWrapsAtTop: true,
 };
 
 const P612: KernelProfile = {
@@ -137,6 +144,7 @@ const P612: KernelProfile = {
   iovaMaxGlobalMags: 32,
   type1InfoCopiesMin24: true,
   setContainerForeignFdErrno: 'EBADFD',
+  type1EndWrapsAtTop: true,
 };
 
 const PROFILES: Record<KernelVersion, KernelProfile> = { '6.1': P61, '6.12': P612 };

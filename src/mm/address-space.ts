@@ -118,6 +118,19 @@ export class AddressSpace {
     return v.physFirst + (f - v.first);
   }
 
+  /**
+   * Hot path of pinning: the physical frame behind [first, first+pages) when one region with the needed
+   * protection covers it all, else -1 (the caller then takes the general path).
+   */
+  pinSingle(first: number, pages: number, write: boolean): number {
+    const i = this.find(first);
+    if (i < 0) return -1;
+    const v = this.vmas[i]!;
+    if (first + pages - 1 > v.last || (v.prot & PROT_READ) === 0 || (write && (v.prot & PROT_WRITE) === 0))
+      return -1;
+    return v.physFirst + (first - v.first);
+  }
+
   /** The run [physFrame, count] starting at `f` and staying inside one region (hot path), or undefined. */
   runAt(f: number, pages: number): [number, number] | undefined {
     const i = this.find(f);

@@ -23,6 +23,8 @@ export class RunContext {
   readonly handles = new Map<string, number>();
   readonly vars = new Map<string, Value>();
   readonly info: InfoState = { ranges: [], pgsizes: 0n, dmaAvail: undefined };
+  /** Failed `expect:` checks: `file:line: case: wanted ..., got ...`. */
+  readonly failures: string[] = [];
   /** Extension point for plug-in steps (e.g. MSI state): keyed by module. */
   readonly ext = new Map<string, unknown>();
 

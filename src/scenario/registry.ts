@@ -82,6 +82,10 @@ export const COMMON_FIELDS: Readonly<Record<string, FieldSpec>> = {
   if: { kind: 'expr', help: 'run the step only when this expression is non-zero' },
   then: { kind: 'steps', help: 'steps to run when the step returned rc == 0' },
   else: { kind: 'steps', help: 'steps to run when the step returned rc != 0' },
+  expect: {
+    kind: 'template',
+    help: 'expected outcome, checked against the CASE line: an errno name (EINVAL), 0, or key=value pairs (rc=0 out_size=0x4000)',
+  },
 };
 
 export type { Value };

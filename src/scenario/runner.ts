@@ -51,6 +51,8 @@ export interface RunResult {
   readonly lines: string[];
   /** 0, or the code of an `exit` step. */
   readonly exitCode: number;
+  /** Failed `expect:` checks (file:line: case: what differed). */
+  readonly failures: readonly string[];
   readonly system: VfioSystem;
   readonly context: RunContext;
 }
@@ -124,7 +126,7 @@ export function runScenarioFull(input: string | Scenario, opts: RunOptions = {})
     if (e instanceof StopRun) exitCode = e.code;
     else throw e;
   }
-  return { lines: ctx.out, exitCode, system: sys, context: ctx };
+  return { lines: ctx.out, exitCode, failures: ctx.failures, system: sys, context: ctx };
 }
 
 /** Runs a scenario and returns its output lines. */

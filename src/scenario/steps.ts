@@ -74,11 +74,37 @@ export function runStep(ctx: RunContext, s: ScenarioStep): void {
   // The op was checked at load time.
   const spec = stepSpec(s.op);
   if (!spec) throw ctx.err(s, `unknown step "${s.op}"`);
+  const before = ctx.out.length;
   const rc = spec.run(ctx, s);
+  if (s.fields['expect']) checkExpectation(ctx, s, before);
   if (typeof rc === 'number') {
     if (rc >= 0 && s.then) runSteps(ctx, s.then);
     if (rc < 0 && s.otherwise) runSteps(ctx, s.otherwise);
   }
+}
+
+/** Compares `expect:` with the first CASE line the step printed; records a failure when they differ. */
+function checkExpectation(ctx: RunContext, s: ScenarioStep, from: number): void {
+  const want = ctx.text(s, 'expect').trim();
+  const line = ctx.out.slice(from).find((l) => l.startsWith('CASE '));
+  const where = `${ctx.scenario.file}:${s.fields['expect']!.line}`;
+  if (!line) {
+    ctx.failures.push(`${where}: ${s.op}: expected "${want}" but the step printed no CASE line`);
+    return;
+  }
+  const got = new Map<string, string>();
+  for (const tok of line.split(' ').slice(2)) {
+    const i = tok.indexOf('=');
+    if (i > 0) got.set(tok.slice(0, i), tok.slice(i + 1));
+  }
+  const caseName = line.split(' ')[1];
+  const bad: string[] = [];
+  for (const tok of want.split(/\s+/)) {
+    const i = tok.indexOf('=');
+    const [k, v] = i > 0 ? [tok.slice(0, i), tok.slice(i + 1)] : ['errno', tok === 'ok' ? '0' : tok];
+    if (got.get(k) !== v) bad.push(`${k}=${v} (got ${got.get(k) ?? 'nothing'})`);
+  }
+  if (bad.length) ctx.failures.push(`${where}: ${caseName}: expected ${bad.join(', ')}`);
 }
 
 const name = { kind: 'template', required: true, help: 'case name printed after CASE' } as const;

@@ -13,7 +13,8 @@ export function exactSize(b: bigint): string {
     [20n, 'MiB'],
     [10n, 'KiB'],
   ] as const) {
-    if (b >= 1n << shift && b % (1n << shift) === 0n) return `${b >> shift} ${unit}`;
+    // Exact in a unit, as long as it stays readable (at most 5 digits); else formatSize marks rounding.
+    if (b >= 1n << shift && b % (1n << shift) === 0n && b >> shift < 100000n) return `${b >> shift} ${unit}`;
   }
   return formatSize(b);
 }

@@ -221,6 +221,10 @@ test('initIovaDomain validates like init_iova_domain (BUG -> -EINVAL)', () => {
   assert.equal(iovaPfn(1n << 64n, 12), undefined);
   assert.equal(iovaPfn((1n << 64n) - 1n, 0), undefined);
   assert.equal(pfnAddr(0xfee00, 12), 0xfee00000n);
+  const d = new IovaDomain({ granule: 4096, startPfn: 1 });
+  assert.equal(d.iovaOffset(0x12345678n), 0x678n);
+  assert.equal(d.iovaAlign(0x1001n), 0x2000n);
+  assert.equal(d.iovaAlign((1n << 64n) - 1n), undefined);
 });
 
 for (const impl of IMPLS) {

@@ -321,3 +321,36 @@ test('free really frees: after freeing everything the whole window is one free b
 test('the property tests above ran at least 10^5 random operations', () => {
   assert.ok(opsRun >= 100_000, `only ${opsRun} operations`);
 });
+
+test('deep trees (several B+-tree levels, splits and emptied leaves) answer like the reference', () => {
+  const p = pair(1, false);
+  let s = 0x2545f491;
+  const rnd = (n: number): number => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) % n;
+  };
+  for (let step = 0; step < 30_000; step++) {
+    const growing = step % 7_500 < 4_500;
+    if (rnd(100) < (growing ? 70 : 30) || p.nodes.length === 0) {
+      const size = 1 + rnd(rnd(4) === 0 ? 200 : 8);
+      const limit = rnd(3) === 0 ? 0xfffffffff : 0xfffff;
+      const aligned = rnd(5) !== 0;
+      const hr = p.ref.allocIova(size, limit, aligned);
+      const hf = p.fast.allocIova(size, limit, aligned);
+      assert.equal(hf === 0 ? 0 : p.fast.pfnLo(hf), hr === 0 ? 0 : p.ref.pfnLo(hr), `step ${step}`);
+      if (hr !== 0) p.nodes.push([hr, hf]);
+    } else {
+      const j = rnd(p.nodes.length);
+      const [hr, hf] = p.nodes[j]!;
+      p.nodes[j] = p.nodes[p.nodes.length - 1]!;
+      p.nodes.pop();
+      p.ref.freeIovaNode(hr);
+      p.fast.freeIovaNode(hf);
+    }
+    opsRun++;
+    if (step % 2_000 === 1_999) checkStep(p, `deep step ${step}`);
+  }
+  assert.ok(p.fast.tree.count > 1_000, 'the tree got deep');
+});

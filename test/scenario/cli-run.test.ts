@@ -86,3 +86,28 @@ test('iovamap run: missing file and bad options', () => {
   assert.equal(p.status, 2);
   assert.match(p.stderr, /unknown module parameter/);
 });
+
+test('expect: checks the CASE line and a failure gives status 1 with the line of the expectation', () => {
+  const text = [
+    'name: e',
+    'platform: qemu-q35-intel-iommu',
+    'memory:',
+    '  - { name: buf, start: 0x7f0000000000, size: 1MiB, prot: rw }',
+    'vaddr_base: buf',
+    'steps:',
+    "  - bind_driver: { device: '8086:10d3', driver: vfio-pci }",
+    '  - open_container: { name: c, expect: ok }',
+    "  - open_group: { name: g, device: '8086:10d3' }",
+    '  - set_container: { name: sc }',
+    '  - set_iommu: { name: si, type: 3, expect: 0 }',
+    '  - map_dma: { name: m, iova: 0xfee00000, size: 0x1000, expect: EINVAL }',
+    "  - map_dma: { name: m2, iova: 0x1000, size: 0x1000, expect: 'rc=0 out_size=0x1000' }",
+    '  - map_dma: { name: m3, iova: 0x1000, size: 0x1000, expect: EINVAL }',
+  ].join('\n');
+  const r = runCli(['run', file('expect.yaml', text + '\n')]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /expect\.yaml:14: m3: expected errno=EINVAL \(got EEXIST\)/);
+  assert.doesNotMatch(r.stderr, /: m2?: /);
+  const ok = runCli(['run', file('expect-ok.yaml', text.split('\n').slice(0, -1).join('\n') + '\n')]);
+  assert.equal(ok.status, 0, ok.stderr);
+});

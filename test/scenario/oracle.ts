@@ -106,24 +106,5 @@ export const KNOWN_DIFFERENCES: readonly {
   },
 ];
 
-/**
- * Differences that belong to another module and are being fixed there (not model limits). Masked in the
- * main comparison; the unmasked comparison runs as a `todo` test until the list is empty.
- */
-export const PENDING_ELSEWHERE: readonly {
-  readonly what: string;
-  readonly owner: string;
-  mask(l: string): string;
-}[] = [
-  {
-    what: 'CHECK_EXTENSION(DMA_CC) after SET_IOMMU on intel-iommu and virtio-iommu (oracle 0)',
-    owner: 'iommu: IommuDomain.enforceCacheCoherency must model the enforce_cache_coherency op',
-    mask: (l) => l.replace(/^(CASE check_ext_after_DMA_CC) rc=\d+/, '$1 rc=<pending>'),
-  },
-];
-
-export const normalise = (lines: readonly string[], pending = true): string[] =>
-  lines
-    .map((l) => KNOWN_DIFFERENCES.reduce((x, d) => d.mask(x), l))
-    .map((l) => (pending ? PENDING_ELSEWHERE.reduce((x, d) => d.mask(x), l) : l))
-    .filter((l) => l !== '');
+export const normalise = (lines: readonly string[]): string[] =>
+  lines.map((l) => KNOWN_DIFFERENCES.reduce((x, d) => d.mask(x), l)).filter((l) => l !== '');

@@ -53,6 +53,60 @@ const structArg = fc
     return buf;
   });
 
+/** Mostly well-formed MAP_DMA / UNMAP_DMA buffers (so the deep paths run), with occasional bad fields. */
+const pageIova = fc.oneof(
+  { weight: 8, arbitrary: fc.nat(64).map((p) => 0x100000n + BigInt(p) * 0x1000n) },
+  { weight: 1, arbitrary: u64 },
+);
+const pages = fc.oneof(
+  { weight: 8, arbitrary: fc.integer({ min: 1, max: 4 }).map((n) => BigInt(n) * 0x1000n) },
+  { weight: 1, arbitrary: u64 },
+);
+const mapArg = fc
+  .record({
+    argsz: fc.oneof({ weight: 8, arbitrary: fc.constant(32) }, { weight: 1, arbitrary: fc.nat(64) }),
+    flags: fc.oneof(
+      { weight: 6, arbitrary: fc.constant(3) },
+      { weight: 2, arbitrary: fc.constantFrom(1, 2, 4) },
+      { weight: 1, arbitrary: fc.nat(255) },
+    ),
+    vaddr: fc.oneof(
+      { weight: 8, arbitrary: fc.nat(0xff).map((p) => BUF + BigInt(p) * 0x1000n) },
+      { weight: 1, arbitrary: u64 },
+    ),
+    iova: pageIova,
+    size: pages,
+  })
+  .map((r) => {
+    const b = new Uint8Array(Math.max(32, r.argsz));
+    putU32(b, 0, r.argsz);
+    putU32(b, 4, r.flags);
+    putU64(b, 8, r.vaddr);
+    putU64(b, 16, r.iova);
+    putU64(b, 24, r.size);
+    return b;
+  });
+const unmapArg = fc
+  .record({
+    argsz: fc.oneof({ weight: 8, arbitrary: fc.constant(24) }, { weight: 1, arbitrary: fc.nat(64) }),
+    flags: fc.oneof(
+      { weight: 6, arbitrary: fc.constant(0) },
+      { weight: 2, arbitrary: fc.constantFrom(2, 4, 6, 1) },
+      { weight: 1, arbitrary: fc.nat(255) },
+    ),
+    iova: pageIova,
+    size: pages,
+  })
+  .map((r) => {
+    const all = (r.flags & 2) !== 0;
+    const b = new Uint8Array(Math.max(24, r.argsz));
+    putU32(b, 0, r.argsz);
+    putU32(b, 4, r.flags);
+    putU64(b, 8, all ? 0n : r.iova);
+    putU64(b, 16, all ? 0n : r.size);
+    return b;
+  });
+
 type Op =
   | { k: 'ioctl'; fd: number; cmd: number; arg: Uint8Array | number | undefined }
   | { k: 'close'; fd: number }
@@ -61,6 +115,24 @@ type Op =
 
 const op = (fdCount: number): fc.Arbitrary<Op> =>
   fc.oneof(
+    {
+      weight: 15,
+      arbitrary: fc.record({
+        k: fc.constant('ioctl' as const),
+        fd: fc.constant(0),
+        cmd: fc.constant(CONTAINER_IOCTL_NAMES['VFIO_IOMMU_MAP_DMA']!),
+        arg: mapArg,
+      }),
+    },
+    {
+      weight: 8,
+      arbitrary: fc.record({
+        k: fc.constant('ioctl' as const),
+        fd: fc.constant(0),
+        cmd: fc.constant(CONTAINER_IOCTL_NAMES['VFIO_IOMMU_UNMAP_DMA']!),
+        arg: unmapArg,
+      }),
+    },
     {
       weight: 20,
       arbitrary: fc.record({
@@ -83,6 +155,9 @@ const op = (fdCount: number): fc.Arbitrary<Op> =>
       arbitrary: fc.record({ k: fc.constant('param' as const), limit: fc.nat(40), unsafe: fc.boolean() }),
     },
   );
+
+/** Successful MAP_DMA / UNMAP_DMA calls seen by the fuzzer, so the deep paths are known to be reached. */
+const reached = { map: 0, unmap: 0 };
 
 for (const [preset, kernel] of [
   ['qemu-q35-intel-iommu', '6.1'],
@@ -123,6 +198,8 @@ for (const [preset, kernel] of [
                   ? intArg(fds[0]!)
                   : o.arg;
               rc = m.sys.ioctl(fd, o.cmd, arg);
+              if (rc === 0 && o.cmd === CONTAINER_IOCTL_NAMES['VFIO_IOMMU_MAP_DMA']) reached.map++;
+              if (rc === 0 && o.cmd === CONTAINER_IOCTL_NAMES['VFIO_IOMMU_UNMAP_DMA']) reached.unmap++;
               break;
             }
             case 'close':
@@ -150,3 +227,7 @@ for (const [preset, kernel] of [
     );
   });
 }
+
+test('the fuzzer reached successful MAP_DMA and UNMAP_DMA calls', () => {
+  assert.ok(reached.map > 0 && reached.unmap > 0, JSON.stringify(reached));
+});

@@ -180,3 +180,24 @@ test('DIRTY_PAGES: v1 is EACCES; START/STOP; exactly one flag', () => {
   putU32(b, 4, 1);
   assert.equal(v1.sys.ioctl(a.container, VFIO_IOMMU_DIRTY_PAGES, b), -ERRNO.EACCES);
 });
+
+test('<= 6.17 wrap at 2^64-1: UNMAP of a range ending there walks nothing; UNMAP_ALL still removes it', () => {
+  for (const k of ['6.1', '6.12'] as const) {
+    const m = machine('qemu-q35-amd-iommu', k);
+    const { container: c } = attached(m);
+    const top = 0xfffffffffffff000n;
+    const map = (iova: bigint, size = 0x1000n) =>
+      mapDma(m.sys, c, { argsz: 32, flags: RW, vaddr: BUF, iova, size }).rc;
+    assert.equal(map(top), 0, 'the last usable range reaches 2^64-1 on AMD');
+    assert.equal(map(0x100000n), 0);
+    const u = unmapDma(m.sys, c, { argsz: 24, flags: 0, iova: top, size: 0x1000n });
+    assert.equal(u.rc, 0);
+    assert.equal(u.out.size, 0n, 'iova + size wraps to 0: nothing unmapped');
+    const all = unmapDma(m.sys, c, { argsz: 24, flags: 2, iova: 0n, size: 0n });
+    assert.equal(all.rc, 0);
+    assert.equal(all.out.size, 0x2000n, 'UNMAP_ALL (size U64_MAX, no wrap) removes the top mapping too');
+    const t = m.sys.container(c)!.iommu!;
+    assert.equal(t.dma.size, 0);
+    assert.equal(t.checkInvariants(), undefined);
+  }
+});

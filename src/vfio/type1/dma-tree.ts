@@ -90,6 +90,9 @@ export class DmaTree {
   private readonly pathIdx: number[] = [];
   /** Depth of the last descent (entries of pathNodes/pathIdx in use). */
   private pathLen = 0;
+  /** The last descent, reused while nothing changed (a lookup followed by an insert or remove). */
+  private memoKey = NaN;
+  private memoLeaf: Leaf | undefined;
 
   constructor() {
     this.root = this.newLeaf();
@@ -107,6 +110,7 @@ export class DmaTree {
   }
 
   clear(): void {
+    this.memoLeaf = undefined;
     this.leaves = [];
     this.freeIds = [];
     this.n = 0;
@@ -154,6 +158,7 @@ export class DmaTree {
 
   /** Descends to the leaf that holds (or would hold) `f`, recording the path. */
   private descend(f: number): Leaf {
+    if (f === this.memoKey && this.memoLeaf) return this.memoLeaf;
     let x = this.root;
     let depth = 0;
     while (!x.leaf) {
@@ -164,6 +169,8 @@ export class DmaTree {
       x = x.kids[i]!;
     }
     this.pathLen = depth;
+    this.memoKey = f;
+    this.memoLeaf = x;
     return x;
   }
 
@@ -188,9 +195,11 @@ export class DmaTree {
 
   /** vfio_find_dma: some mapping intersecting frames [start, end], or NIL. */
   findIntersecting(start: number, end: number): number {
-    const h = this.floor(end);
-    if (h === NIL) return NIL;
-    return this.lastOf(h) >= start ? h : NIL;
+    // Descend for `start` (an insert at `start` then reuses the descent).
+    const h = this.floor(start);
+    if (h !== NIL && this.lastOf(h) >= start) return h;
+    const n = this.higher(start);
+    return n !== NIL && this.iovaOf(n) <= end ? n : NIL;
   }
 
   /** The mapping containing frame f, or NIL. */
@@ -224,6 +233,7 @@ export class DmaTree {
   /** Inserts a mapping; the caller guarantees it overlaps nothing. */
   insert(iova: number, pages: number, vaddr: number, flags: number): void {
     const l = this.descend(iova);
+    this.memoLeaf = undefined;
     const s = leafPick(l, iova) + 1;
     const d = l.d;
     if (s < l.n) d.copyWithin((s + 1) * W, s * W, l.n * W);
@@ -269,6 +279,7 @@ export class DmaTree {
     const l = this.descend(iova);
     const s = leafPick(l, iova);
     if (s < 0 || l.d[s * W] !== iova) return false;
+    this.memoLeaf = undefined;
     if (s + 1 < l.n) l.d.copyWithin(s * W, (s + 1) * W, l.n * W);
     l.n--;
     this.n--;

@@ -174,6 +174,8 @@ export class VfioIommuType1 {
   dmaAvail: number;
   vaddrInvalidCount = 0;
   dirtyTracking = false;
+  /** The last findDma skipped a mapping or a range at 2^64-1 (<= 6.17 wrap): an overlap is possible. */
+  private topSkipped = false;
   /** dma_entry_limit when the instance was created. */
   readonly entryLimit: number;
   /** Smallest page size in frames and bytes (cached from pgsizeBitmap). */
@@ -437,10 +439,10 @@ export class VfioIommuType1 {
     const iova = this.dma.iovaOf(i);
     const pages = this.dma.pagesOf(i);
     if ((this.dma.flagsOf(i) & DMA_VADDR_INVALID) !== 0) this.vaddrInvalidCount--;
-    if (this.domains.length > 0) {
-      const a = bigOfFrame(iova);
-      const s = bigOfFrame(pages);
-      for (const d of this.domains) d.domain.unmap(a, s);
+    for (const d of this.domains) {
+      const fast = d.domain.unmapFrames;
+      if (fast) fast.call(d.domain, iova, pages, PAGE_SHIFT);
+      else d.domain.unmap(bigOfFrame(iova), bigOfFrame(pages));
     }
     this.dma.remove(iova);
     this.dmaAvail++;
@@ -562,7 +564,7 @@ export class VfioIommuType1 {
     const wrapErr = -ERRNO[this.env.profile.mapOverflowErrno];
     if (iovaF + sizeF > FRAMES_U64 || vaddrF + sizeF > FRAMES_U64) return wrapErr;
     const last = iovaF + sizeF - 1;
-    const hit = this.dma.findIntersecting(iovaF, last);
+    const hit = this.findDma(iovaF, last);
     if (setVaddr) {
       if (hit === DMA_NIL) return -ERRNO.ENOENT;
       const f = this.dma.flagsOf(hit);
@@ -584,6 +586,30 @@ export class VfioIommuType1 {
     const dflags =
       ((flags & VFIO_DMA_MAP_FLAG_READ) !== 0 ? DMA_READ : 0) |
       ((flags & VFIO_DMA_MAP_FLAG_WRITE) !== 0 ? DMA_WRITE : 0);
+    if (this.domains.length === 1) {
+      // Hot path: one domain and one user region behind the whole range.
+      const phys = this.env.mm.pinSingle(vaddrF, sizeF, (dflags & DMA_WRITE) !== 0);
+      if (phys >= 0) {
+        const prot =
+          ((dflags & DMA_READ) !== 0 ? IOMMU_READ : 0) |
+          ((dflags & DMA_WRITE) !== 0 ? IOMMU_WRITE : 0) |
+          IOMMU_CACHE;
+        const dom = this.domains[0]!.domain;
+        const fast = dom.mapFrames; // the frame-number fast path (same rules and errnos as map)
+        const mrc = fast
+          ? fast.call(dom, iovaF, phys, sizeF, prot, PAGE_SHIFT)
+          : dom.map(bigOfFrame(iovaF), bigOfFrame(phys), bigOfFrame(sizeF), prot);
+        if (mrc !== 0) return mrc;
+        if (this.topSkipped && this.dma.findIntersecting(iovaF, last) !== DMA_NIL) {
+          // Only reachable through the <= 6.17 top wrap with a domain that accepted an overlapping map.
+          this.domains[0]!.domain.unmap(bigOfFrame(iovaF), bigOfFrame(sizeF));
+          return -ERRNO.EEXIST;
+        }
+        this.dma.insert(iovaF, sizeF, vaddrF, dflags);
+        this.dmaAvail--;
+        return 0;
+      }
+    }
     if (this.domains.length > 0) {
       // vfio_pin_map_dma: pin (FOLL_WRITE for device writes), then map into every domain.
       const rc = this.env.mm.pinCheck(vaddrF, sizeF, (dflags & DMA_WRITE) !== 0);
@@ -596,9 +622,41 @@ export class VfioIommuType1 {
         }
       }
     }
+    if (this.topSkipped && this.dma.findIntersecting(iovaF, last) !== DMA_NIL) {
+      for (const d of this.domains) d.domain.unmap(bigOfFrame(iovaF), bigOfFrame(sizeF));
+      return -ERRNO.EEXIST;
+    }
     this.dma.insert(iovaF, sizeF, vaddrF, dflags);
     this.dmaAvail--;
     return 0;
+  }
+
+  /**
+   * <= 6.17: a mapping that ends at 2^64-1 has `iova + size == 0` in the kernel's u64 arithmetic:
+   * vfio_find_dma and vfio_find_dma_first_node never return it.
+   */
+  private hiddenAtTop(h: number): boolean {
+    return (
+      h !== DMA_NIL &&
+      this.env.profile.type1EndWrapsAtTop &&
+      this.dma.iovaOf(h) + this.dma.pagesOf(h) === FRAMES_U64
+    );
+  }
+
+  /** vfio_find_dma(iova, size) for frames [first, last], with the <= 6.17 wrap at the top. */
+  private findDma(first: number, last: number): number {
+    this.topSkipped = false;
+    // A range ending at 2^64-1: `start + size` is 0, the search always goes left and finds nothing.
+    if (this.env.profile.type1EndWrapsAtTop && last === FRAMES_U64 - 1) {
+      this.topSkipped = true;
+      return DMA_NIL;
+    }
+    const h = this.dma.findIntersecting(first, last);
+    if (!this.hiddenAtTop(h)) return h;
+    this.topSkipped = true;
+    // The top mapping is invisible; another one below it may still intersect.
+    const top = this.dma.iovaOf(h);
+    return top > first ? this.dma.findIntersecting(first, top - 1) : DMA_NIL;
   }
 
   private iovaFramesValid(first: number, last: number): boolean {
@@ -663,13 +721,19 @@ export class VfioIommuType1 {
     let i = this.dma.firstFrom(first);
     if (this.v2 && !all) {
       // Can't unmap in the middle of a mapping, at either end.
-      if (i !== DMA_NIL && this.dma.iovaOf(i) < first) return -ERRNO.EINVAL;
+      if (i !== DMA_NIL && this.dma.iovaOf(i) < first && !this.hiddenAtTop(i)) return -ERRNO.EINVAL;
       let b = i;
       if (b === DMA_NIL || this.dma.iovaOf(b) + this.dma.pagesOf(b) < endEx)
         b = this.dma.containing(endEx - 1);
       else if (this.dma.iovaOf(b) > endEx - 1) b = DMA_NIL;
-      if (b !== DMA_NIL && this.dma.iovaOf(b) + this.dma.pagesOf(b) !== endEx) return -ERRNO.EINVAL;
+      if (b !== DMA_NIL && !this.hiddenAtTop(b) && this.dma.iovaOf(b) + this.dma.pagesOf(b) !== endEx) {
+        return -ERRNO.EINVAL;
+      }
     }
+    // <= 6.17: a range ending at 2^64-1 has `iova + size == 0`: the walk stops before the first mapping.
+    // (UNMAP_ALL uses size U64_MAX, which does not wrap: it removes a mapping at the top too, as the
+    // kernel runs show.)
+    if (this.env.profile.type1EndWrapsAtTop && !all && endEx === FRAMES_U64) i = DMA_NIL;
     let unmapped = 0;
     if (invalidate) {
       const touched: number[] = [];

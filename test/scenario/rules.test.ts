@@ -1,0 +1,29 @@
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { KERNEL_VERSIONS } from '../../src/kernel/profile.js';
+import { builtinScenarioText, runScenarioFull } from '../../src/scenario/runner.js';
+import { bootPreset } from '../../src/scenario/platforms.js';
+import { kernelProfile } from '../../src/kernel/profile.js';
+import { ORACLE_PRESET } from './oracle.js';
+
+const PRESETS = [...new Set(Object.values(ORACLE_PRESET))];
+
+for (const preset of PRESETS) {
+  for (const kernel of KERNEL_VERSIONS) {
+    // Debian 6.1 has no CONFIG_VIRTIO_IOMMU: the NIC has no group there, nothing to run.
+    const nic = bootPreset(preset, kernelProfile(kernel))
+      .devices()
+      .find((d) => d.vendor === 0x8086 && d.deviceId === 0x10d3);
+    if (nic?.groupId === undefined) continue;
+    test(`type1_rules expectations hold on ${preset} ${kernel}`, () => {
+      const r = runScenarioFull(builtinScenarioText('type1_rules')!, {
+        file: 'type1_rules.yaml',
+        platform: preset,
+        kernel,
+      });
+      assert.deepEqual(r.failures, []);
+      assert.equal(r.exitCode, 0);
+      assert.ok(r.lines.filter((l) => l.startsWith('CASE ')).length >= 20);
+    });
+  }
+}
