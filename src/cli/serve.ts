@@ -177,7 +177,7 @@ export const DEFAULT_PRESET = 'qemu-virt-smmuv3-gicv3';
 export const serveCommand = defineCommand(
   {
     name: 'serve',
-    summary: 'Open the web view: IOMMU groups, reserved regions and MSI windows drawn over the IOVA space',
+    summary: 'open the web view: IOMMU groups, reserved regions and MSI windows drawn over the IOVA space',
     description:
       'Starts a local web server (127.0.0.1 by default) and prints its URL. The page shows every IOMMU group as a lane\n' +
       'over the 64-bit IOVA space, a VMM layout over the groups you assign, the MSI path of a device and scenario runs.\n' +
