@@ -115,12 +115,6 @@ const TWO32 = 4294967296;
 /** Frames in 2^64 bytes. */
 const FRAMES_U64 = 2 ** 52;
 
-/** The optional frame-number fast path of the core's domains (same rules and errnos as map/unmap). */
-interface FrameDomain {
-  mapFrames?(iovaFrame: number, physFrame: number, frames: number, prot: number, frameShift?: number): number;
-  unmapFrames?(iovaFrame: number, frames: number, frameShift?: number): number;
-}
-
 const bigOfFrame = (f: number): bigint => (f < 2 ** 41 ? BigInt(f * 4096) : BigInt(f) << 12n);
 
 /** vfio_iommu_type1_check_extension; `iommu` is undefined when asked without a backend instance. */
@@ -406,7 +400,7 @@ export class VfioIommuType1 {
     const pages = this.dma.pagesOf(i);
     if ((this.dma.flagsOf(i) & DMA_VADDR_INVALID) !== 0) this.vaddrInvalidCount--;
     for (const d of this.domains) {
-      const fast = (d.domain as FrameDomain).unmapFrames;
+      const fast = d.domain.unmapFrames;
       if (fast) fast.call(d.domain, iova, pages, PAGE_SHIFT);
       else d.domain.unmap(bigOfFrame(iova), bigOfFrame(pages));
     }
@@ -559,7 +553,7 @@ export class VfioIommuType1 {
           ((dflags & DMA_WRITE) !== 0 ? IOMMU_WRITE : 0) |
           IOMMU_CACHE;
         const dom = this.domains[0]!.domain;
-        const fast = (dom as FrameDomain).mapFrames;
+        const fast = dom.mapFrames; // the frame-number fast path (same rules and errnos as map)
         const mrc = fast
           ? fast.call(dom, iovaF, phys, sizeF, prot, PAGE_SHIFT)
           : dom.map(bigOfFrame(iovaF), bigOfFrame(phys), bigOfFrame(sizeF), prot);
@@ -694,17 +688,16 @@ export class VfioIommuType1 {
         return -ERRNO.EINVAL;
       }
     }
-    // <= 6.17: a range ending at 2^64-1 has `iova + size == 0`: the walk stops before the first mapping,
-    // and vfio_find_dma_first_node never starts at a mapping that ends at 2^64-1.
-    if ((this.env.profile.type1EndWrapsAtTop && !all && endEx === FRAMES_U64) || this.hiddenAtTop(i))
-      i = DMA_NIL;
+    // <= 6.17: a range ending at 2^64-1 has `iova + size == 0`: the walk stops before the first mapping.
+    // (UNMAP_ALL uses size U64_MAX, which does not wrap: it removes a mapping at the top too, as the
+    // kernel runs show.)
+    if (this.env.profile.type1EndWrapsAtTop && !all && endEx === FRAMES_U64) i = DMA_NIL;
     let unmapped = 0;
     if (invalidate) {
       const touched: number[] = [];
       while (i !== DMA_NIL) {
         const k = this.dma.iovaOf(i);
-        // The walk from the first node does not reach a mapping that ends at 2^64-1 (<= 6.17).
-        if (k >= endEx || this.hiddenAtTop(i)) break;
+        if (k >= endEx) break;
         if (!this.v2 && first > k) break;
         const f = this.dma.flagsOf(i);
         if ((f & DMA_VADDR_INVALID) !== 0) {
@@ -724,8 +717,7 @@ export class VfioIommuType1 {
     } else {
       while (i !== DMA_NIL) {
         const k = this.dma.iovaOf(i);
-        // The walk from the first node does not reach a mapping that ends at 2^64-1 (<= 6.17).
-        if (k >= endEx || this.hiddenAtTop(i)) break;
+        if (k >= endEx) break;
         if (!this.v2 && first > k) break;
         unmapped += this.dma.pagesOf(i);
         // The key of the next mapping, read before the removal shifts the leaf.
