@@ -66,10 +66,15 @@ const INTRO = [
   '',
 ].join('\n');
 
+/** Where a new user goes after the story. */
+const NEXT =
+  'Next: "iovamap inspect --list" lists the built-in machines, "iovamap check --help" checks a VM\'s RAM\n' +
+  'against a host\'s reserved regions, "iovamap serve" draws it all in a browser. Every command has --help.\n';
+
 export const demoCommand = defineCommand(
   {
     name: 'demo',
-    summary: 'The ARM MSI story, told by the running model: reserved regions, VFIO, doorbells, interrupts',
+    summary: 'the ARM MSI story, told by the running model: reserved regions, VFIO, doorbells, interrupts',
     description:
       'Part "arm": an SMMUv3 + GICv3 ITS host assigns a NIC to a QEMU virt guest; the kernel maps the ITS doorbell\n' +
       'at 0x8000000 behind userspace\'s back and an interrupt travels to the eventfd. Part "unsafe": GICv2m is\n' +
@@ -112,6 +117,7 @@ export const demoCommand = defineCommand(
       const c = styleFor(process.stdout);
       process.stdout.write(INTRO);
       stories.forEach((s, i) => process.stdout.write(renderStory(s, i + 1, c)));
+      process.stdout.write(NEXT);
     }
     return stories.every((s) => s.ok) ? 0 : 1;
   },
