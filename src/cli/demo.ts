@@ -49,7 +49,7 @@ export function demoStories(part: Part, kernel: KernelVersion): Story[] {
 }
 
 export function renderStory(st: Story, n: number, c: Style): string {
-  const mark = { ok: c.green('✔'), fail: c.red('✘'), info: c.cyan('•') };
+  const mark = { ok: c.green('✔'), fail: c.red('✘'), info: c.cyan('•'), refused: c.yellow('⊘') };
   const lines = [c.bold(`━━ ${n}. ${st.title}`)];
   st.steps.forEach((s, i) => {
     lines.push(`${mark[s.status]} ${c.bold(`${i + 1}. ${s.title}`)}`);
@@ -63,6 +63,7 @@ const INTRO = [
   "On ARM, an MSI is a DMA write to the interrupt controller's doorbell, so the SMMU translates it.",
   'VFIO gives the guest the whole IOVA space, so the kernel must map the doorbell itself, inside a',
   'window userspace must avoid (0x8000000, 1 MiB). Below, the model assigns devices the way a VMM does.',
+  'Marks: ✔ worked  • observed  ⊘ refused by the kernel, as it should be  ✘ went wrong (an attack succeeding).',
   '',
 ].join('\n');
 
