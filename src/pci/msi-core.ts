@@ -123,9 +123,14 @@ export class PciMsiCore {
 
   /** pci_alloc_irq_vectors(dev, 1, nvec, MSI|MSIX): the number of vectors obtained (<= nvec) or -errno. */
   allocIrqVectors(nvec: number, msix: boolean): number {
+    // maxvec < minvec (1) is -ERANGE: __pci_enable_msix_range tests it first of all; __pci_enable_msi_range
+    // after pci_msi_supported and its "MSI-X already enabled" test. (vfio_msi_enable with nvec 0 gets this.)
+    if (msix && nvec < 1) return -ERRNO.ERANGE;
+    if (!msix && (this.model.layout.caps.msi === undefined || this.mode === 'msix')) return -ERRNO.EINVAL;
+    if (nvec < 1) return -ERRNO.ERANGE;
     if (this.mode !== 'none') return -ERRNO.EINVAL;
     const max = msix ? this.model.msixTableSize : 1 << ((this.model.msiCtrl >> 1) & 7);
-    if (nvec < 1 || nvec > max || (!msix && this.model.layout.caps.msi === undefined)) return -ERRNO.EINVAL;
+    if (nvec > max) return -ERRNO.EINVAL;
     const c = this.controller;
     if (c === undefined) return -ERRNO.EINVAL;
     const prep = c.msiPrepare?.(this.dev, nvec) ?? 0;

@@ -6,9 +6,9 @@
  *
  * Browser-safe: no Node APIs.
  */
-import { formatSize, hex16 } from '../base/u64.js';
 import type { HostView } from '../host/view.js';
 import { type CheckReport, type Conflict, checkLayout, selectGroups } from '../vmm/check.js';
+import { conflictLines as explainConflict } from '../vmm/explain.js';
 import { hostDefaults } from '../vmm/host-defaults.js';
 import type { GuestRange, VmmModel } from '../vmm/types.js';
 import type { Overlay, SceneItem } from './scene.js';
@@ -32,32 +32,19 @@ export type VmmOverlayResult =
     }
   | { readonly ok: false; readonly reason: string };
 
-const rangeText = (s: bigint, e: bigint) => `${hex16(s)}-${hex16(e)} (${formatSize(e - s + 1n)})`;
-
 /**
- * The explanation of one conflict, line by line, as `iovamap check` words it. A range that overlaps
- * hundreds of regions lists the first `maxCauses` and counts the rest.
+ * The explanation of one conflict as `iovamap check` words it (src/vmm/explain.ts), nested lines indented
+ * by two spaces. A range that overlaps hundreds of regions lists the first `maxCauses` and counts the rest.
  */
-export function conflictLines(c: Conflict, maxCauses = 6): string[] {
-  const out: string[] = [];
-  for (const cause of c.causes.slice(0, maxCauses)) {
-    if (cause.kind === 'region') {
-      const who = cause.groups
-        .map((g) => `group ${g.id}${g.devices.length ? ` (${g.devices.join(', ')})` : ''}`)
-        .join(', ');
-      out.push(
-        `overlaps ${cause.name} ${rangeText(cause.region.start, cause.region.end)} "${cause.region.typeString}" of ${who}`,
-        `at ${rangeText(cause.overlap.start, cause.overlap.end)}: ${cause.why}`,
-      );
-    } else {
-      out.push(`at ${rangeText(cause.overlap.start, cause.overlap.end)}: ${cause.why}`);
-    }
+export function conflictLines(c: Conflict, vmmName: string, maxCauses = 6): string[] {
+  const capped = c.causes.length > maxCauses;
+  const shown = capped ? { ...c, causes: c.causes.slice(0, maxCauses) } : c;
+  const lines = explainConflict(shown, vmmName).map((l) => `${'  '.repeat(l.depth)}${l.text}`);
+  if (capped) {
+    const at = lines.findIndex((l) => l.startsWith('VFIO: '));
+    lines.splice(at, 0, `… and ${c.causes.length - maxCauses} more overlapping regions`);
   }
-  if (c.causes.length > maxCauses) out.push(`… and ${c.causes.length - maxCauses} more overlapping regions`);
-  out.push(`VFIO: ${c.vfio}`);
-  if (c.failure.lines.length) out.push('the VMM prints:', ...c.failure.lines.map((l) => `  ${l}`));
-  out.push(`effect: ${c.failure.effect}`);
-  return out;
+  return lines;
 }
 
 function kindClass(r: GuestRange): string {
@@ -86,7 +73,7 @@ export function vmmOverlay(host: HostView, req: VmmRequest): VmmOverlayResult {
       label: `${req.model.label}: ${r.what}`,
       notes: [
         `${r.name}: ${checked ? 'DMA-mapped for VFIO (IOVA = guest physical address)' : 'BAR window, not DMA-mapped unless peer-to-peer is checked'}`,
-        ...(c ? conflictLines(c) : []),
+        ...(c ? conflictLines(c, req.model.family) : []),
       ],
       ...(c ? { conflict: true } : {}),
     });
@@ -98,7 +85,7 @@ export function vmmOverlay(host: HostView, req: VmmRequest): VmmOverlayResult {
           layer: 'conflict',
           cls: 'conflict',
           label: `conflict: ${r.what} cannot be mapped here`,
-          notes: conflictLines(c),
+          notes: conflictLines(c, req.model.family),
           conflict: true,
         });
       }

@@ -212,6 +212,7 @@ export class VfioPciIrqs {
     if (!(this.irqType === r.index || this.isNone)) return -ERRNO.EINVAL;
     if ((r.flags & VFIO_IRQ_SET_DATA_EVENTFD) !== 0) {
       if (this.irqType === r.index) return this.msiSetBlock(r.start, r.count, r.fds, msix);
+      // nvec = start + count; 0 reaches pci_alloc_irq_vectors(pdev, 1, 0, ...) and comes back -ERANGE.
       const rc = this.msiEnable(r.start + r.count, msix);
       if (rc !== 0) return rc;
       const ret = this.msiSetBlock(r.start, r.count, r.fds, msix);

@@ -7,7 +7,7 @@ import { hex16 } from '../../base/u64.js';
 import type { HostView } from '../../host/view.js';
 import type { KernelProfile } from '../../kernel/profile.js';
 import type { PlatformDescription } from '../../platform/types.js';
-import { msiCapableDevices, msiPath } from '../msi-path.js';
+import { msiCapableDevices, msiPath } from '../../walkthrough/msi-path.js';
 import { el } from './dom.js';
 import type { PanelHost } from './vmm-panel.js';
 

@@ -2,8 +2,9 @@
  * The "Place a VM" panel: pick a VMM, a memory size and the groups to assign; the guest layout is drawn
  * over those groups' lanes and every conflict is listed with the explanation `iovamap check` gives.
  */
-import { parseSize, formatSize, hex16 } from '../../base/u64.js';
+import { parseSize, formatSize } from '../../base/u64.js';
 import type { HostView } from '../../host/view.js';
+import { blockerLines, conflictTitle } from '../../vmm/explain.js';
 import { VMM_MODELS } from '../../vmm/registry.js';
 import type { Overlay } from '../scene.js';
 import { conflictLines, vmmOverlay } from '../vmm-overlay.js';
@@ -162,9 +163,9 @@ export class VmmPanel {
         el(
           'div',
           { class: 'conflict blocker' },
-          el('b', {}, `REFUSED: group ${b.group}`),
-          ` ${b.why}`,
-          ...b.lines.map((l) => el('div', { class: 'mono' }, l)),
+          el('b', {}, 'REFUSED: '),
+          blockerLines(b).title,
+          ...blockerLines(b).lines.map((l) => el('div', { class: 'mono' }, l)),
         ),
       );
     }
@@ -175,13 +176,11 @@ export class VmmPanel {
         el(
           'div',
           { class: 'conflict', 'data-conflict': String(i + 1) },
-          el(
-            'b',
-            {},
-            `CONFLICT ${i + 1}: ${c.range.what} [${c.range.name}] ${hex16(c.range.start)}-${hex16(c.range.end)} `,
-          ),
+          el('b', {}, `CONFLICT ${i + 1}: ${conflictTitle(c)} `),
           zoom,
-          ...conflictLines(c).map((l) => el('div', { class: l.startsWith('  ') ? 'mono' : '' }, l)),
+          ...conflictLines(c, model.family).map((l) =>
+            el('div', { class: l.startsWith('  ') ? 'mono' : '' }, l),
+          ),
         ),
       );
     });

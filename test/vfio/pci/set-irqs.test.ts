@@ -335,3 +335,18 @@ test('BAR access: the MSI-X table reads as all-ones through the fd and ignores w
   assert.equal(n.file.pread(0x30000004000n, b), -ERRNO.EINVAL, 'past the BAR');
   assert.equal(n.file.pread(0x60000000000n, b), -ERRNO.EINVAL, 'no ROM');
 });
+
+test('5.3.3 eventfd trigger with count 0 while not enabled: vfio_msi_enable(nvec 0) -> pci_alloc_irq_vectors(1, 0) -ERANGE', () => {
+  for (const v of ['6.1', '6.12'] as const) {
+    const n = arm(v);
+    const pci = n.p.fabric.pci(n.bdf)!;
+    for (const index of [MSI, MSIX]) {
+      assert.equal(set(n, { flags: EVT, index, start: 0, count: 0 }), -ERRNO.ERANGE);
+      assert.equal(pci.mode, 'none');
+    }
+    // Nothing was left enabled: a real enable still works, and once enabled count 0 is a no-op block.
+    assert.equal(set(n, { flags: EVT, index: MSIX, start: 0, count: 1, fds: efds(n, 1) }), 0);
+    assert.equal(set(n, { flags: EVT, index: MSIX, start: 0, count: 0 }), 0);
+    assert.equal(pci.vectors().length, 1);
+  }
+});

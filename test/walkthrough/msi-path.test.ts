@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { kernelProfile } from '../../src/kernel/profile.js';
 import { loadPreset } from '../../src/platform/presets.js';
-import { msiCapableDevices, msiPath } from '../../src/web/msi-path.js';
+import { msiCapableDevices, msiPath } from '../../src/walkthrough/msi-path.js';
 
 const status = (p: ReturnType<typeof msiPath>) => p.steps.map((s) => `${s.id}:${s.status}`).join(' ');
 
@@ -52,4 +52,29 @@ test('x86: the APIC window bypasses translation', () => {
   assert.match(p.steps[2]!.detail[0]!, /^bypass: 0x00000000fee/);
   assert.equal(p.doorbellMapping, undefined);
   assert.match(msiPath(desc, kernelProfile('6.12'), '0000:00:1f.7').verdict, /no such device/);
+});
+
+test('the unsafe-interrupts EPERM is VFIO_SET_IOMMU’s answer, with the kernel’s log line', () => {
+  const desc = loadPreset('qemu-virt-smmuv3-gicv2');
+  const bdf = msiCapableDevices(desc)[0]!;
+  for (const v of ['6.1', '6.12'] as const) {
+    const p = msiPath(desc, kernelProfile(v), bdf);
+    assert.equal(p.ok, false);
+    assert.match(p.steps[0]!.detail[0]!, /^VFIO_SET_IOMMU\(VFIO_TYPE1v2_IOMMU\) fails with EPERM:/);
+    assert.equal(p.klog?.length, 1);
+    assert.match(
+      p.klog![0]!,
+      /^vfio_iommu_type1_attach_group: No interrupt remapping support\..*allow_unsafe_interrupts/,
+    );
+    assert.ok(p.steps[0]!.detail.includes(`kernel log: ${p.klog![0]!}`));
+    // Nothing past the attach ran: the device never got an eventfd.
+    assert.deepEqual(
+      p.steps.slice(1).map((s) => s.status),
+      ['skipped', 'skipped', 'skipped', 'skipped', 'skipped', 'skipped'],
+    );
+  }
+  // With the module parameter the same SET_IOMMU succeeds and prints nothing.
+  const ok = msiPath(desc, kernelProfile('6.12'), bdf, { allowUnsafeInterrupts: true });
+  assert.equal(ok.klog, undefined);
+  assert.equal(ok.ok, true, ok.verdict);
 });

@@ -1,32 +1,24 @@
 /**
- * The MSI path of one device given to a VM with VFIO, hop by hop, computed by running the model: bind
- * vfio-pci, attach the group to a fresh VFIO domain (with the MSI cookie when the group has a software
- * MSI window, as vfio_iommu_type1_attach_group does), enable MSI-X vector 0 with an eventfd through the
- * vfio-pci device file, let the device raise it, and follow the write through the IOMMU, the doorbell,
- * the interrupt controller, the Linux irq and the eventfd. The first step that goes wrong is marked.
+ * The MSI path of one device given to a VM with VFIO, hop by hop, computed by running the model through
+ * the VFIO byte layer: bind vfio-pci, open the container and the group, VFIO_GROUP_SET_CONTAINER,
+ * VFIO_SET_IOMMU(TYPE1v2) (vfio_iommu_type1_attach_group claims the group, allocates the domain, checks
+ * interrupt isolation and takes the MSI cookie), open the device, VFIO_DEVICE_SET_IRQS vector 0 with an
+ * eventfd, let the device raise it, and follow the write through the IOMMU, the doorbell, the interrupt
+ * controller, the Linux irq and the eventfd. Every errno comes from the VFIO model; the first step that
+ * goes wrong is marked.
  *
  * Browser-safe: no Node APIs.
  */
-import { errnoName } from '../base/errno.js';
+import { ERRNO, errnoName } from '../base/errno.js';
 import { formatSize, hex16 } from '../base/u64.js';
-import { iommuGetMsiCookie } from '../dma-iommu/cookie.js';
-import { attachMsiFabric } from '../irq/fabric.js';
+import { attachMsiFabric, msiCookieFor, msiFabricOf } from '../irq/fabric.js';
 import { ResvType, resvEnd } from '../iommu/resv-region.js';
 import type { KernelProfile } from '../kernel/profile.js';
+import { AddressSpace } from '../mm/address-space.js';
 import { buildPlatform } from '../platform/build.js';
 import type { PlatformDescription } from '../platform/types.js';
-import {
-  VFIO_DEVICE_SET_IRQS,
-  VFIO_IRQ_SET_ACTION_TRIGGER,
-  VFIO_IRQ_SET_DATA_EVENTFD,
-  VFIO_PCI_CONFIG_REGION_INDEX,
-  VFIO_PCI_MSIX_IRQ_INDEX,
-  VFIO_PCI_MSI_IRQ_INDEX,
-  encodeIrqSet,
-  vfioPciIndexToOffset,
-} from '../uapi/vfio-device.js';
-import { FdTable } from '../vfio/pci/eventfd.js';
-import { openVfioPciDevice } from '../vfio/pci/vfio-pci.js';
+import { VfioSystem } from '../vfio/system.js';
+import { attachDevice, enableInterrupts, readEventfd } from './vfio-session.js';
 
 export type MsiStepId = 'device' | 'vfio' | 'iommu' | 'doorbell' | 'controller' | 'vector' | 'eventfd';
 export type MsiStepStatus = 'ok' | 'warn' | 'fail' | 'skipped';
@@ -55,6 +47,8 @@ export interface MsiPath {
   /** The doorbell mapping the kernel made in the VFIO domain, for drawing on the lane. */
   readonly doorbellMapping?: { readonly iova: bigint; readonly paddr: bigint; readonly size: bigint };
   readonly groupId?: number;
+  /** Kernel log lines printed while VFIO attached the group (e.g. the allow_unsafe_interrupts hint). */
+  readonly klog?: readonly string[];
 }
 
 const STEP_TITLES: Record<MsiStepId, string> = {
@@ -75,8 +69,6 @@ const ORDER: readonly MsiStepId[] = [
   'vector',
   'eventfd',
 ];
-
-const EVT = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
 
 /** Devices of a platform that can raise MSIs and sit in an IOMMU group (candidates for the diagram). */
 export function msiCapableDevices(desc: PlatformDescription): string[] {
@@ -107,50 +99,63 @@ export function msiPath(
 
   const model = buildPlatform(desc, profile);
   const core = model.iommu;
-  const fabric = attachMsiFabric(core, desc);
+  attachMsiFabric(core, desc);
+  const fabric = msiFabricOf(core)!;
   const dev = core.device(bdf);
   const pd = desc.devices.find((d) => d.bdf === bdf);
   if (!dev || !pd) return finish(`${bdf}: no such device on ${desc.name}`, false);
-  const group = core.groupOf(dev);
-  if (!group) {
+  if (!core.groupOf(dev)) {
     put('vfio', 'fail', `${bdf} is in no IOMMU group: VFIO cannot take it (no IOMMU translates it).`);
     return finish(`VFIO cannot take ${bdf}: it has no IOMMU group`, false);
   }
   const ctl = fabric.controllerOf(bdf);
 
-  // vfio_iommu_type1_attach_group: claim the group, new UNMANAGED domain, interrupt isolation, MSI cookie.
-  core.unbindDriver(dev);
-  core.bindDriver(dev, 'vfio-pci', true);
-  const claim = core.claimDmaOwner(group, { web: bdf });
-  if (claim !== 0) {
-    put('vfio', 'fail', `claiming DMA ownership of group ${group.id} failed: ${errnoName(-claim)}`);
-    return finish(`VFIO refuses group ${group.id}: ${errnoName(-claim)}`, false, { groupId: group.id });
+  // vfio_iommu_type1_attach_group calls iommu_get_msi_cookie for a software MSI window; record what it
+  // answered. noCookie: the call succeeds without creating a cookie, so nothing ever maps the doorbell.
+  const realCookie = msiCookieFor(core);
+  let cookie: { base: bigint; rc: number } | undefined;
+  const sys = new VfioSystem({
+    core,
+    profile,
+    params: { allowUnsafeInterrupts: opts.allowUnsafeInterrupts === true },
+    mm: new AddressSpace(),
+    getMsiCookie: (domain, base) => {
+      const rc = opts.noCookie ? 0 : realCookie(domain, base);
+      cookie = { base, rc };
+      return rc;
+    },
+  });
+  const att = attachDevice(core, profile, dev, {}, sys);
+  if (typeof att === 'string') {
+    put('vfio', 'fail', att);
+    return finish(`VFIO cannot take ${bdf}: ${att}`, false);
+  }
+  const group = att.group;
+  if (att.rc !== 0) {
+    const failed = att.calls.find((c) => c.rc < 0) ?? att.calls[att.calls.length - 1]!;
+    const err = errnoName(-att.rc);
+    const unsafe = failed.call.startsWith('VFIO_SET_IOMMU') && att.rc === -ERRNO.EPERM;
+    if (unsafe) {
+      put(
+        'vfio',
+        'fail',
+        `${failed.call} fails with ${err}: ${ctl?.label ?? 'the MSI controller'} cannot tell which device wrote an MSI, so an assigned device could forge interrupts of others.`,
+        ...att.klog.map((l) => `kernel log: ${l}`),
+        'Only with vfio_iommu_type1.allow_unsafe_interrupts=1 does VFIO accept this group.',
+      );
+      return finish(
+        `unsafe platform: VFIO refuses group ${group.id} because ${ctl?.label ?? 'its MSI controller'} does not isolate MSIs (${err})`,
+        false,
+        { groupId: group.id, klog: att.klog },
+      );
+    }
+    put('vfio', 'fail', `${failed.call} failed: ${err}`, ...att.klog.map((l) => `kernel log: ${l}`));
+    return finish(`VFIO cannot attach group ${group.id}: ${failed.call} ${err}`, false, {
+      groupId: group.id,
+      klog: att.klog,
+    });
   }
   const isolated = core.groupHasIsolatedMsi(group);
-  if (!isolated && !opts.allowUnsafeInterrupts) {
-    put(
-      'vfio',
-      'fail',
-      `VFIO_SET_IOMMU fails with EPERM: ${ctl?.label ?? 'the MSI controller'} cannot tell which device wrote an MSI, so an assigned device could forge interrupts of others.`,
-      'Only with vfio_iommu_type1.allow_unsafe_interrupts=1 does VFIO accept this group.',
-    );
-    return finish(
-      `unsafe platform: VFIO refuses group ${group.id} because ${ctl?.label ?? 'its MSI controller'} does not isolate MSIs (EPERM)`,
-      false,
-      { groupId: group.id },
-    );
-  }
-  const alloc = core.allocPagingDomain(dev);
-  if (!alloc.ok) {
-    put('vfio', 'fail', `allocating a VFIO domain failed: ${errnoName(alloc.errno)}`);
-    return finish(`no VFIO domain for ${bdf}: ${errnoName(alloc.errno)}`, false, { groupId: group.id });
-  }
-  const domain = alloc.value;
-  const at = core.attachGroup(domain, group);
-  if (at !== 0) {
-    put('vfio', 'fail', `attaching group ${group.id} to the VFIO domain failed: ${errnoName(-at)}`);
-    return finish(`VFIO cannot attach group ${group.id}: ${errnoName(-at)}`, false, { groupId: group.id });
-  }
   const regions = core.groupResvRegions(group);
   const hwMsi = regions.find((r) => r.type === ResvType.Msi);
   const swMsi = regions.find((r) => r.type === ResvType.SwMsi);
@@ -160,12 +165,11 @@ export function msiPath(
       vfioLines.push(
         `No MSI cookie: nothing will map the doorbell in the window ${hex16(swMsi.start)}–${hex16(resvEnd(swMsi))}.`,
       );
-    } else {
-      const rc = iommuGetMsiCookie(domain, swMsi.start, desc.pageSize);
+    } else if (cookie !== undefined) {
       vfioLines.push(
-        rc === 0
-          ? `iommu_get_msi_cookie: the kernel will map the doorbell inside the software MSI window ${hex16(swMsi.start)} (${formatSize(swMsi.length)}).`
-          : `iommu_get_msi_cookie failed: ${errnoName(-rc)}`,
+        cookie.rc === 0
+          ? `iommu_get_msi_cookie: the kernel will map the doorbell inside the software MSI window ${hex16(cookie.base)} (${formatSize(swMsi.length)}).`
+          : `iommu_get_msi_cookie failed: ${errnoName(-cookie.rc)}`,
       );
     }
   } else if (hwMsi) {
@@ -180,28 +184,22 @@ export function msiPath(
     ...vfioLines,
   );
 
-  // Userspace: open the device, enable bus mastering, VFIO_DEVICE_SET_IRQS MSI-X (or MSI) vector 0 -> eventfd.
-  const fds = new FdTable();
-  const file = openVfioPciDevice({ core, device: dev, profile, fabric, fds });
-  const config = vfioPciIndexToOffset(VFIO_PCI_CONFIG_REGION_INDEX);
-  const cmd = new Uint8Array(2);
-  file.pread(config + 4n, cmd);
-  cmd[0] = cmd[0]! | 0x4;
-  file.pwrite(config + 4n, cmd);
-  const efd = fds.eventfd();
-  const index = pd.msix !== undefined ? VFIO_PCI_MSIX_IRQ_INDEX : VFIO_PCI_MSI_IRQ_INDEX;
-  const kind = index === VFIO_PCI_MSIX_IRQ_INDEX ? 'MSI-X' : 'MSI';
-  const set = file.ioctl(
-    VFIO_DEVICE_SET_IRQS,
-    encodeIrqSet({ flags: EVT, index, start: 0, count: 1, fds: [efd] }),
-  );
-  if (set < 0) {
-    put('device', 'fail', `VFIO_DEVICE_SET_IRQS (${kind}, 1 vector, eventfd) failed: ${errnoName(-set)}`);
-    return finish(`enabling ${kind} on ${bdf} failed: ${errnoName(-set)}`, false, { groupId: group.id });
+  // Userspace: open the device, enable bus mastering, VFIO_DEVICE_SET_IRQS vector 0 -> eventfd.
+  const ses = enableInterrupts(sys, att.groupFd, dev, 1);
+  if (typeof ses === 'string') {
+    put('device', 'fail', ses);
+    return finish(`opening ${bdf} failed: ${ses}`, false, { groupId: group.id });
   }
-  const mapping = [...domain.mappings()].find(
-    (m) => swMsi && m.iova >= swMsi.start && m.iova <= resvEnd(swMsi),
-  );
+  const kind = ses.kind;
+  if (ses.rc < 0) {
+    put('device', 'fail', `VFIO_DEVICE_SET_IRQS (${kind}, 1 vector, eventfd) failed: ${errnoName(-ses.rc)}`);
+    return finish(`enabling ${kind} on ${bdf} failed: ${errnoName(-ses.rc)}`, false, { groupId: group.id });
+  }
+  const domain = group.domain;
+  const mapping =
+    domain && swMsi
+      ? [...domain.mappings()].find((m) => m.iova >= swMsi.start && m.iova <= resvEnd(swMsi))
+      : undefined;
   const trace = fabric.raise(bdf, 0);
   if (trace.outcome === 'no-write') {
     put('device', 'fail', trace.why);
@@ -260,7 +258,8 @@ export function msiPath(
   }
   put('controller', isolated ? 'ok' : 'warn', trace.why);
   put('vector', 'ok', `Linux irq ${trace.virq ?? '?'} fires; vfio-pci's handler signals the eventfd.`);
-  const count = fds.eventFd(efd)?.count ?? 0n;
+  const efd = ses.eventfds[0]!;
+  const count = readEventfd(ses.file, efd);
   if (count === 0n) {
     put('eventfd', 'fail', 'the eventfd was not signalled');
     return finish('the interrupt fired but the eventfd stayed at 0', false, extra);
