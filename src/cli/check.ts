@@ -78,7 +78,7 @@ export const checkCommand = defineCommand(
     examples: [
       [
         'iovamap check --vmm qemu --machine pc-q35-7.0 --memory 1047296M --regions amd.txt --opt cpu-vendor=amd',
-        'a ~1 TiB guest on an AMD host (the HyperTransport hole)',
+        'a ~1 TiB guest on an AMD host (the HyperTransport hole); amd.txt is a copy of a reserved_regions file',
       ],
       [
         'iovamap check --vmm qemu --machine virt --memory 4G --regions /sys/kernel/iommu_groups/28/reserved_regions',

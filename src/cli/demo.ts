@@ -49,7 +49,7 @@ export function demoStories(part: Part, kernel: KernelVersion): Story[] {
 }
 
 export function renderStory(st: Story, n: number, c: Style): string {
-  const mark = { ok: c.green('✔'), fail: c.red('✘'), info: c.cyan('•') };
+  const mark = { ok: c.green('✔'), fail: c.red('✘'), info: c.cyan('•'), refused: c.yellow('⊘') };
   const lines = [c.bold(`━━ ${n}. ${st.title}`)];
   st.steps.forEach((s, i) => {
     lines.push(`${mark[s.status]} ${c.bold(`${i + 1}. ${s.title}`)}`);
@@ -63,13 +63,19 @@ const INTRO = [
   "On ARM, an MSI is a DMA write to the interrupt controller's doorbell, so the SMMU translates it.",
   'VFIO gives the guest the whole IOVA space, so the kernel must map the doorbell itself, inside a',
   'window userspace must avoid (0x8000000, 1 MiB). Below, the model assigns devices the way a VMM does.',
+  'Marks: ✔ worked  • observed  ⊘ refused by the kernel, as it should be  ✘ went wrong (an attack succeeding).',
   '',
 ].join('\n');
+
+/** Where a new user goes after the story. */
+const NEXT =
+  'Next: "iovamap inspect --list" lists the built-in machines, "iovamap check --help" checks a VM\'s RAM\n' +
+  'against a host\'s reserved regions, "iovamap serve" draws it all in a browser. Every command has --help.\n';
 
 export const demoCommand = defineCommand(
   {
     name: 'demo',
-    summary: 'The ARM MSI story, told by the running model: reserved regions, VFIO, doorbells, interrupts',
+    summary: 'the ARM MSI story, told by the running model: reserved regions, VFIO, doorbells, interrupts',
     description:
       'Part "arm": an SMMUv3 + GICv3 ITS host assigns a NIC to a QEMU virt guest; the kernel maps the ITS doorbell\n' +
       'at 0x8000000 behind userspace\'s back and an interrupt travels to the eventfd. Part "unsafe": GICv2m is\n' +
@@ -112,6 +118,7 @@ export const demoCommand = defineCommand(
       const c = styleFor(process.stdout);
       process.stdout.write(INTRO);
       stories.forEach((s, i) => process.stdout.write(renderStory(s, i + 1, c)));
+      process.stdout.write(NEXT);
     }
     return stories.every((s) => s.ok) ? 0 : 1;
   },

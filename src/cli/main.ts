@@ -42,7 +42,9 @@ export async function main(argv: string[]): Promise<number> {
     return await cmd.run(rest);
   } catch (e) {
     if (isIovamapError(e)) {
-      process.stderr.write(`iovamap ${cmd.name}: ${e.message}\n`);
+      // Every mistake gets a hint: the command's own help when the error has no better one.
+      const hint = e.hint === undefined ? `\n  hint: run "iovamap ${cmd.name} --help"` : '';
+      process.stderr.write(`iovamap ${cmd.name}: ${e.message}${hint}\n`);
       return 2;
     }
     throw e;

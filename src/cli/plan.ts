@@ -51,9 +51,12 @@ export const planCommand = defineCommand(
     examples: [
       [
         'iovamap plan --vmm qemu --machine virt --memory 4G --regions x86-host.txt',
-        'how much RAM an arm64 guest can have',
+        'how much RAM an arm64 guest can have on an x86 host (x86-host.txt: a copied reserved_regions file)',
       ],
-      ['iovamap plan --vmm qemu --machine q35 --memory 8G --regions hp-dl388.txt', 'keep RAM below an RMRR'],
+      [
+        'iovamap plan --vmm qemu --machine q35 --memory 8G --regions hp-dl388.txt',
+        'a q35 guest on an HPE host whose RMRRs reserve firmware memory',
+      ],
     ],
   },
   async (a) => {

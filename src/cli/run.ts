@@ -12,6 +12,7 @@ import { parseScenario } from '../scenario/parse.js';
 import '../scenario/platforms.js';
 import type { Type1Params } from '../vfio/type1/type1.js';
 import { defineCommand, list, str } from './args.js';
+import { readFailure } from './output.js';
 
 function readScenario(arg: string): { text: string; file: string } {
   const builtin = builtinScenarioText(arg);
@@ -21,8 +22,7 @@ function readScenario(arg: string): { text: string; file: string } {
   try {
     return { text: readFileSync(arg, 'utf8'), file: arg };
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError(`cannot read scenario ${JSON.stringify(arg)}${code ? ` (${code})` : ''}`, {
+    throw new InputError(`scenario ${JSON.stringify(arg)}: ${readFailure(e)}`, {
       hint: `give a YAML file or one of the shipped scenarios: ${builtinScenarios().join(', ')}`,
     });
   }

@@ -16,6 +16,7 @@ import { hostViewFromText } from '../web/paste.js';
 import { isPresetName } from '../platform/presets.js';
 import { resolveHostView, resolvePlatform } from '../host/resolve.js';
 import { defineCommand, int, str } from './args.js';
+import { readFailure } from './output.js';
 import { HOST_SOURCE_OPTIONS, hostSource } from './host-options.js';
 
 /** Where `vite build` put the front end: dist/web next to dist/src. */
@@ -159,7 +160,7 @@ async function snapshotSource(file: string): Promise<ServedSource> {
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    throw new InputError(`cannot read the snapshot: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
+    throw new InputError(`cannot read the snapshot: ${readFailure(e)}`, {
       file,
       hint: 'create one on the host with "iovamap snapshot --out FILE"',
     });
@@ -176,7 +177,7 @@ export const DEFAULT_PRESET = 'qemu-virt-smmuv3-gicv3';
 export const serveCommand = defineCommand(
   {
     name: 'serve',
-    summary: 'Open the web view: IOMMU groups, reserved regions and MSI windows drawn over the IOVA space',
+    summary: 'open the web view: IOMMU groups, reserved regions and MSI windows drawn over the IOVA space',
     description:
       'Starts a local web server (127.0.0.1 by default) and prints its URL. The page shows every IOMMU group as a lane\n' +
       'over the 64-bit IOVA space, a VMM layout over the groups you assign, the MSI path of a device and scenario runs.\n' +

@@ -28,7 +28,7 @@ export const snapshotCommand = defineCommand(
     ],
     examples: [
       ['iovamap snapshot --out host.json', 'capture this machine'],
-      ['iovamap snapshot --sysfs /mnt/other/sys --out other.json', 'capture a copied sysfs tree'],
+      ['iovamap snapshot --sysfs ./exported --out other.json', 'capture a copied or exported sysfs tree'],
       ['iovamap snapshot --platform amd-seattle --out -', 'a modelled platform, printed'],
     ],
   },

@@ -28,14 +28,14 @@ export const sysfsCommand = defineCommand(
     ],
     examples: [
       [
-        'iovamap sysfs export --platform qemu-q35-intel-iommu --out /tmp/q35-sys',
+        'iovamap sysfs export --platform qemu-q35-intel-iommu --out q35-sys',
         'the q35 intel-iommu machine, Linux 6.12',
       ],
       [
-        'iovamap sysfs export --platform amd-epyc --kernel 6.1 --out /tmp/epyc',
+        'iovamap sysfs export --platform amd-epyc --kernel 6.1 --out epyc-sys',
         'an AMD EPYC server under Linux 6.1',
       ],
-      ['iovamap inspect --sysfs /tmp/q35-sys', 'read an export back'],
+      ['iovamap inspect --sysfs q35-sys', 'read an export back'],
     ],
   },
   (a) => {

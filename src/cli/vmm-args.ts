@@ -11,6 +11,7 @@ import { resolveHostView } from '../host/resolve.js';
 import { HOST_SOURCE_OPTIONS, hostSource } from './host-options.js';
 import type { OptionSpec, ParsedArgs } from './args.js';
 import { big, bool, int, list, str } from './args.js';
+import { readFailure } from './output.js';
 import { findVmm, machineVersion, VMM_NAMES } from '../vmm/registry.js';
 import { hostDefaults } from '../vmm/host-defaults.js';
 import { hostViewFromRegions } from '../vmm/regions-host.js';
@@ -106,8 +107,8 @@ export function loadHost(a: ParsedArgs): HostView {
     try {
       text = readFileSync(name, 'utf8');
     } catch (e) {
-      throw new InputError(`cannot read ${name}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
-        field: '--regions',
+      throw new InputError(`--regions ${name}: ${readFailure(e)}`, {
+        hint: 'give a copy of /sys/kernel/iommu_groups/N/reserved_regions from the host (or GROUP=FILE)',
       });
     }
     return { name, text, ...(m ? { group: Number(m[1]) } : {}) };

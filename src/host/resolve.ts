@@ -34,10 +34,13 @@ export function resolvePlatform(nameOrPath: string): PlatformDescription {
   const looksLikePath = /[/\\]/.test(nameOrPath) || /\.(ya?ml|json)$/i.test(nameOrPath);
   if (looksLikePath || existsSync(nameOrPath)) {
     if (!existsSync(nameOrPath) || !statSync(nameOrPath).isFile())
-      throw new InputError('no such platform file', {
-        file: nameOrPath,
-        hint: `or use a built-in platform: ${presetNames().join(', ')}`,
-      });
+      throw new InputError(
+        existsSync(nameOrPath) ? 'not a platform file (a directory?)' : 'no such platform file',
+        {
+          file: nameOrPath,
+          hint: `or use a built-in platform: ${presetNames().join(', ')}`,
+        },
+      );
     return loadPlatformText(readText(nameOrPath), nameOrPath);
   }
   return loadPreset(nameOrPath); // NotFoundError listing the presets

@@ -92,6 +92,8 @@ export class FastIovaTree implements IovaTree {
   private bCap = 0;
   private bCount = new Int32Array(0);
   private bParent = new Int32Array(0);
+  /** Index of block b's entry in its parent (kept by openAt/removeAt/split), so no parent scan. */
+  private bIdx = new Int32Array(0);
   private bIsLeaf = new Uint8Array(0);
   private E = new Float64Array(0);
   private I = new Int32Array(0);
@@ -158,6 +160,7 @@ export class FastIovaTree implements IovaTree {
     this.E = e;
     this.bCount = i32(this.bCount, 1);
     this.bParent = i32(this.bParent, 1);
+    this.bIdx = i32(this.bIdx, 1);
     this.bPrev = i32(this.bPrev, 1);
     this.bNext = i32(this.bNext, 1);
     this.I = i32(this.I, B * ES);
@@ -273,11 +276,15 @@ export class FastIovaTree implements IovaTree {
   }
 
   private indexInParent(b: number, p: number): number {
+    void p;
+    return this.bIdx[b]!;
+  }
+
+  /** Record the positions of inner block p's children from index i on. */
+  private reindex(p: number, i: number): void {
     const base = p * B;
     const n = this.bCount[p]!;
-    const iv = this.I;
-    for (let i = 0; i < n; i++) if (iv[(base + i) * ES] === b) return i;
-    return -1;
+    for (; i < n; i++) this.bIdx[this.I[(base + i) * ES]!] = i;
   }
 
   /** Store block b's aggregate in its parent's entry; true if the entry changed. */
@@ -438,6 +445,7 @@ export class FastIovaTree implements IovaTree {
     this.E.copyWithin(from * ES, (from + 1) * ES, to * ES);
     this.I.copyWithin(from * ES, (from + 1) * ES, to * ES);
     this.bCount[b] = n - 1;
+    if (this.bIsLeaf[b] === 0) this.reindex(b, i);
   }
 
   /** Split full block b: its upper half moves to a new right sibling, linked into the parent. */
@@ -449,6 +457,7 @@ export class FastIovaTree implements IovaTree {
       this.I[p * B * ES] = b;
       this.bCount[p] = 1;
       this.bParent[b] = p;
+      this.bIdx[b] = 0;
       this.root = p;
     } else if (this.bCount[p] === B) {
       this.split(p);
@@ -473,10 +482,12 @@ export class FastIovaTree implements IovaTree {
     }
     this.bCount[b] = half;
     this.bCount[r] = B - half;
+    if (!leaf) this.reindex(r, 0);
     const at = this.indexInParent(b, p) + 1;
     this.openAt(p, at);
     this.I[(p * B + at) * ES] = r;
     this.bParent[r] = p;
+    this.reindex(p, at);
     this.store(b);
     this.store(r);
     return r;
@@ -524,8 +535,12 @@ export class FastIovaTree implements IovaTree {
     this.ownCaps(ex);
     this.count++;
     const enow = ex + 1;
-    if (split || i === 0) {
-      this.refreshAll(leaf); // structure or the leaf's lowest pfn_lo changed
+    if (split) {
+      this.refreshAll(leaf); // structure changed
+      return;
+    }
+    if (i === 0) {
+      this.refresh(leaf); // the leaf's lowest pfn_lo changed: recompute upwards until unchanged
       return;
     }
     const newG = this.E[enow * ES]! - this.E[enow * ES + 2]!;
@@ -802,6 +817,7 @@ export class FastIovaTree implements IovaTree {
       for (let i = 0; i < n; i++) {
         const c = this.I[(b * B + i) * ES]!;
         if (this.bParent[c] !== b) return `parent of block ${c}`;
+        if (this.bIdx[c] !== i) return `index in parent of block ${c}`;
         const err = visit(c, depth + 1);
         if (err) return err;
         this.aggregate(c);

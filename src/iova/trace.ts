@@ -368,7 +368,7 @@ export function replayTrace(t: Trace, o: ReplayOptions): ReplayResult {
   });
   const fast = o.mode === 'fast';
   if (fast) dom.initRcaches();
-  const pfnOf = new Float64Array(t.nIds);
+  const pfnOf = new Float64Array(fast ? t.nIds : 0);
   const nodeOf = fast ? new Int32Array(0) : new Int32Array(t.nIds);
   const answer = new Float64Array(t.n);
   const resv: number[] = [];
@@ -394,16 +394,22 @@ export function replayTrace(t: Trace, o: ReplayOptions): ReplayResult {
           pfn = h === 0 ? 0 : tree.pfnLo(h);
         }
         if (pfn === 0) failures++;
-        pfnOf[id] = pfn;
+        if (fast) pfnOf[id] = pfn;
         answer[i] = pfn;
         break;
       }
       case OP_FREE: {
         const id = a[i]!;
-        const pfn = pfnOf[id]!;
-        if (pfn === 0) skipped++;
-        else if (fast) dom.freeIovaFast(pfn, size[i]!);
-        else tree.freeIovaNode(nodeOf[id]!);
+        // plain mode keeps only the node handle per id (0 = the ALLOC failed): one lookup per FREE
+        if (fast) {
+          const pfn = pfnOf[id]!;
+          if (pfn === 0) skipped++;
+          else dom.freeIovaFast(pfn, size[i]!);
+        } else {
+          const h = nodeOf[id]!;
+          if (h === 0) skipped++;
+          else tree.freeIovaNode(h);
+        }
         break;
       }
       case OP_RESERVE: {

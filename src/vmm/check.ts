@@ -113,7 +113,12 @@ export function selectGroups(host: HostView, sel: GroupSelection): SelectResult 
   for (const d of sel.devices ?? []) {
     const want = normBdf(d);
     const g = host.groups.find((x) => x.devices.some((dev) => normBdf(dev.bdf) === want));
-    if (!g) return { ok: false, reason: `no device ${d} in any IOMMU group of ${host.source}` };
+    if (!g)
+      return {
+        ok: false,
+        reason: `no device ${d} in any IOMMU group of ${host.source}`,
+        hint: 'list the devices of each group with "iovamap inspect" on the same host source',
+      };
     chosen.set(g.id, g);
   }
   if (chosen.size === 0) {

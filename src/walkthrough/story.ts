@@ -4,7 +4,8 @@
  * value the model returned.
  */
 
-export type StepStatus = 'ok' | 'fail' | 'info';
+/** ok: worked; info: observed; refused: the kernel said no, as it should; fail: went wrong. */
+export type StepStatus = 'ok' | 'fail' | 'info' | 'refused';
 
 export interface StoryStep {
   readonly title: string;

@@ -113,7 +113,7 @@ test('check: usage and input errors exit 2 with a message, never a stack trace',
     [['check', '--vmm', 'qemu-q35', '--memory', 'lots', '--regions', AMD], /--memory "lots": not a size/],
     [
       ['check', '--vmm', 'qemu-q35', '--memory', '4G', '--regions', '/nonexistent/rr'],
-      /cannot read \/nonexistent\/rr: ENOENT/,
+      /--regions \/nonexistent\/rr: no such file/,
     ],
     [
       ['check', '--vmm', 'qemu-q35', '--memory', '4G', '--regions', AMD, '--opt', 'cpu-vendor=via'],

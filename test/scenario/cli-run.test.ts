@@ -79,7 +79,7 @@ for (const [what, text, re] of [
 test('iovamap run: missing file and bad options', () => {
   const r = runCli(['run', join(dir, 'nope.yaml')]);
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /cannot read scenario/);
+  assert.match(r.stderr, /scenario ".*nope.yaml": no such file/);
   const k = runCli(['run', 'probe_full', '--kernel', '5.4']);
   assert.equal(k.status, 2);
   const p = runCli(['run', 'probe_full', '--param', 'colour=blue']);
