@@ -74,6 +74,7 @@ export class CoreDomain implements IommuDomain {
    */
   private toUnits(frame: number, frameShift: number): number | undefined {
     const k = frameShift - this.shiftN;
+    if (k === 0) return frame; // the usual case (4 KiB CPU pages, 4 KiB IOMMU pages): no Math.pow
     if (k >= 0) return frame * 2 ** k;
     const r = 2 ** -k;
     return frame % r === 0 ? frame / r : undefined;
@@ -107,6 +108,7 @@ export class CoreDomain implements IommuDomain {
     if (s === undefined || n === undefined || n === 0) return 0;
     const removed = this.store.removeFrom(s, s + n - 1);
     const k = frameShift - this.shiftN;
+    if (k === 0) return removed;
     return k >= 0 ? removed / 2 ** k : removed * 2 ** -k;
   }
 
