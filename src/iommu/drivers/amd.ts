@@ -8,7 +8,7 @@ import type { IvmdDescription } from '../../platform/types.js';
 import type { PciDev } from '../../pci/topology.js';
 import { pciDeviceGroup } from '../../pci/group.js';
 import type { DriverContext, IommuCap, IommuDriverOps } from './ops.js';
-import { FULL_APERTURE, X86_MSI_END, X86_MSI_START, translatesPci } from './common.js';
+import { FULL_APERTURE, X86_MSI_END, X86_MSI_START, x86IommuCapable, translatesPci } from './common.js';
 
 export const HT_RANGE_START = 0xfd00000000n;
 export const HT_RANGE_END = 0xffffffffffn;
@@ -104,18 +104,7 @@ export function amdIommu(ctx: DriverContext): IommuDriverOps {
       return out;
     },
     enforceCacheCoherency: () => true,
-    capable(cap: IommuCap): boolean {
-      switch (cap) {
-        case 'intr-remap':
-          return iommu.interruptRemapping === true;
-        case 'cache-coherency':
-          return iommu.coherent ?? true;
-        case 'deferred-flush':
-          return true;
-        case 'noexec':
-          return false;
-      }
-    },
+    capable: (cap: IommuCap): boolean => x86IommuCapable(iommu, cap),
     // "AMD-Vi: Using strict mode due to virtualization" (NpCache)
     msiWindowReadsFault: true,
     sharesDomainsAcrossInstances: true,

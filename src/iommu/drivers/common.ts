@@ -11,7 +11,7 @@ import { U64_MAX } from '../../base/u64.js';
 import { normalizeBdf } from '../../pci/bdf.js';
 import type { IommuDescription } from '../../platform/types.js';
 import type { PciDev } from '../../pci/topology.js';
-import { inScope } from './ops.js';
+import { type IommuCap, inScope } from './ops.js';
 
 /** MSI_IOVA_BASE / MSI_IOVA_LENGTH of arm-smmu, arm-smmu-v3 and virtio-iommu. */
 export const MSI_IOVA_BASE = 0x8000000n;
@@ -70,4 +70,21 @@ export function lpaeRangeCheck(iova: bigint, size: bigint, paddr: bigint, ias: n
   const outLimit = oas >= 64 ? U64_MAX : (1n << BigInt(oas)) - 1n;
   if (iova > inLimit || iova + size - 1n > inLimit) return -34;
   return paddr + size - 1n > outLimit ? -34 : 0;
+}
+
+/**
+ * device_iommu_capable of the x86 IOMMUs (intel_iommu_capable, amd_iommu_capable): interrupt remapping
+ * when enabled, coherent unless described otherwise, deferred (flush-queue) invalidation, no NOEXEC.
+ */
+export function x86IommuCapable(iommu: IommuDescription, cap: IommuCap): boolean {
+  switch (cap) {
+    case 'intr-remap':
+      return iommu.interruptRemapping === true;
+    case 'cache-coherency':
+      return iommu.coherent ?? true;
+    case 'deferred-flush':
+      return true;
+    case 'noexec':
+      return false;
+  }
 }

@@ -9,7 +9,7 @@ import type { PciDev } from '../../pci/topology.js';
 import { pciDeviceGroup } from '../../pci/group.js';
 import type { DomainGeometry } from '../api.js';
 import type { DriverContext, IommuCap, IommuDriverOps } from './ops.js';
-import { X86_MSI_END, X86_MSI_START, apertureOfBits, translatesPci } from './common.js';
+import { X86_MSI_END, X86_MSI_START, apertureOfBits, x86IommuCapable, translatesPci } from './common.js';
 
 /** 4 KiB, 2 MiB and 1 GiB (VT-d second-level super pages, as QEMU advertises them). */
 export const INTEL_DEFAULT_PGSIZES = 0x40201000n;
@@ -86,18 +86,7 @@ export function intelIommu(ctx: DriverContext): IommuDriverOps {
       return out;
     },
     enforceCacheCoherency: () => iommu.snoopControl === true,
-    capable(cap: IommuCap): boolean {
-      switch (cap) {
-        case 'intr-remap':
-          return iommu.interruptRemapping === true;
-        case 'cache-coherency':
-          return iommu.coherent ?? true;
-        case 'deferred-flush':
-          return true;
-        case 'noexec':
-          return false;
-      }
-    },
+    capable: (cap: IommuCap): boolean => x86IommuCapable(iommu, cap),
     msiWindowReadsFault: true,
     sharesDomainsAcrossInstances: true,
     forcesStrict: iommu.cachingMode === true,
