@@ -3,8 +3,13 @@
  * O(log n) with few cache misses. Nodes (`struct iova`) are kept in pfn order, inline, in the leaves of
  * a B+-tree (up to 16 per leaf); a handle is a slot that knows its leaf. Each node records where the free
  * gap below it starts (`glo` = pfn_hi of its predecessor + 1, or 0 for the lowest node); every inner
- * block keeps, per child, the child subtree's largest gap, its per-alignment capacities and its lowest
- * pfn_lo.
+ * block keeps, per child, the child subtree's exact lowest pfn_lo and an upper bound of its largest gap
+ * and per-alignment capacities. A bound is raised at once when a gap grows (a free), but not lowered
+ * when one shrinks (an allocation, most often in the very gap that was the maximum of several levels):
+ * when a search descends under a child and finds nothing, it replaces that child's bound by the child's
+ * own aggregate. Answers stay exact (a bound only decides where to look; leaves are checked exactly),
+ * and an allocation no longer recomputes a chain of inner blocks, which at 10^6 nodes was most of its
+ * cost.
  *
  * Memory layout: every block (leaf or inner) is one 512-byte record of a single ArrayBuffer, seen as
  * 128 int32 words or 64 float64s: a header line (count, parent, index in parent, leaf flag, leaf links),
@@ -46,11 +51,16 @@ import {
 } from './util.js';
 
 const NIL = 0;
+/** log2 of the items per block. */
+const LOG_B = 4;
 /** Items per block. */
-const B = 16;
-/** int32 words and float64s per block record (512 bytes). */
-const BLOCK_WORDS = 128;
-const BLOCK_BYTES = 512;
+const B = 1 << LOG_B;
+const LOW = B - 1;
+/** int32 words per block record: a 16-word header, then three int32 and two float64 columns. */
+const BLOCK_WORDS = 16 + 7 * B;
+/** float64s per block record. */
+const BLOCK_FLOATS = BLOCK_WORDS >> 1;
+const BLOCK_BYTES = BLOCK_WORDS * 4;
 // header words of a block record
 const CNT = 0;
 const PAR = 1;
@@ -60,21 +70,21 @@ const PREV = 4;
 const NEXT = 5;
 // entry columns: int32 word offsets (KEY, C0, C1) and float64 offsets (A, G) inside the record
 const KEY = 16;
-const C0 = 32;
-const C1 = 48;
-/** Leaf: pfn_lo; inner: the child's largest gap. */
-const A = 32;
+const C0 = 16 + B;
+const C1 = 16 + 2 * B;
+/** Leaf: pfn_lo; inner: the child's largest gap (an upper bound, see the header). */
+const A = (16 + 3 * B) >> 1;
 /** Leaf: glo (start of the gap below the node); inner: the child's lowest pfn_lo. */
-const G = 48;
+const G = A + B;
 
 /** Word index of entry e's column base (add KEY, C0 or C1); e = block * B + position. */
 function ew(e: number): number {
-  return ((e >> 4) << 7) | (e & 15);
+  return (e >> LOG_B) * BLOCK_WORDS + (e & LOW);
 }
 
 /** Float index of entry e's column base (add A or G). */
 function ef(e: number): number {
-  return ((e >> 4) << 6) | (e & 15);
+  return (e >> LOG_B) * BLOCK_FLOATS + (e & LOW);
 }
 /** Alignment orders with an exact capacity aggregate (2^1 .. 2^8 pages). */
 const CAP_ORDERS = 8;
@@ -283,7 +293,7 @@ export class FastIovaTree implements IovaTree {
     const W = this.W;
     const F = this.F;
     const h = b * BLOCK_WORDS;
-    const fb = b * (BLOCK_WORDS >> 1);
+    const fb = b * BLOCK_FLOATS;
     const n = W[h + CNT]!;
     let mg = -1;
     let c0 = 0;
@@ -348,53 +358,35 @@ export class FastIovaTree implements IovaTree {
   }
 
   /**
-   * Propagate a change inside block b upwards: recompute b's aggregate into its parent's entry; stop when
-   * it is unchanged; if every value that went down was strictly below the parent's own aggregate (held
-   * by the grandparent), the parent can only have grown (raise); otherwise recompute the parent too.
+   * Block b's lowest pfn_lo changed: store it in its parent's entry, and further up while b is its
+   * parent's first child. (The lowest pfn_lo is exact at every level: lookups by pfn navigate by it.)
    */
-  private refresh(b: number): void {
+  private fixMinLo(b: number): void {
     const W = this.W;
     const F = this.F;
     for (;;) {
-      const p = W[b * BLOCK_WORDS + PAR]!;
+      const h = b * BLOCK_WORDS;
+      const p = W[h + PAR]!;
       if (p === NIL) return;
-      this.aggregate(b);
-      const e = p * B + W[b * BLOCK_WORDS + IDX]!;
-      const w = ew(e);
-      const f = ef(e);
-      const og = F[f + A]!;
-      const o0 = W[w + C0]!;
-      const o1 = W[w + C1]!;
-      const oMin = F[f + G]!;
-      const g = this.aMg;
-      const c0 = this.aC0;
-      const c1 = this.aC1;
-      if (og === g && o0 === c0 && o1 === c1 && oMin === this.aMinLo) return;
-      F[f + A] = g;
-      W[w + C0] = c0;
-      W[w + C1] = c1;
-      F[f + G] = this.aMinLo;
-      const pp = W[p * BLOCK_WORDS + PAR]!;
-      if (pp === NIL) return;
-      if (oMin === this.aMinLo) {
-        const pe = pp * B + W[p * BLOCK_WORDS + IDX]!;
-        const pw = ew(pe);
-        if (
-          (g >= og || og < F[ef(pe) + A]!) &&
-          lanesStay(o0, c0, W[pw + C0]!) &&
-          lanesStay(o1, c1, W[pw + C1]!)
-        ) {
-          this.raise(p, g, c0, c1);
-          return;
-        }
-      }
+      const lo = F[b * BLOCK_FLOATS + (W[h + LEAF] === 1 ? A : G)]!;
+      const i = W[h + IDX]!;
+      const f = p * BLOCK_FLOATS + i;
+      if (F[f + G] === lo) return;
+      F[f + G] = lo;
+      if (i !== 0) return;
       b = p;
     }
   }
 
-  /** Propagate without the early exit (after structural changes). */
-  private refreshAll(b: number): void {
-    for (; b !== NIL; b = this.parent(b)) this.store(b);
+  /** A search found no fit under inner entry e: replace its (possibly stale) bound by its child's. */
+  private tighten(e: number): void {
+    const c = this.key(e);
+    if (this.isLeaf(c)) return; // a leaf's entry is exact already
+    this.aggregate(c);
+    const w = ew(e);
+    this.F[ef(e) + A] = this.aMg;
+    this.W[w + C0] = this.aC0;
+    this.W[w + C1] = this.aC1;
   }
 
   /** An entry's values only grew: fold them into the ancestors' entries until nothing changes. */
@@ -446,16 +438,16 @@ export class FastIovaTree implements IovaTree {
 
   /** Entry after leaf entry e (across leaves), or -1. */
   private nextEntry(e: number): number {
-    const h = (e >> 4) * BLOCK_WORDS;
-    if ((e & 15) + 1 < this.W[h + CNT]!) return e + 1;
+    const h = (e >> LOG_B) * BLOCK_WORDS;
+    if ((e & LOW) + 1 < this.W[h + CNT]!) return e + 1;
     const nx = this.W[h + NEXT]!;
     return nx === NIL ? -1 : nx * B;
   }
 
   /** Entry before leaf entry e (across leaves), or -1. */
   private prevEntry(e: number): number {
-    if ((e & 15) !== 0) return e - 1;
-    const pv = this.W[(e >> 4) * BLOCK_WORDS + PREV]!;
+    if ((e & LOW) !== 0) return e - 1;
+    const pv = this.W[(e >> LOG_B) * BLOCK_WORDS + PREV]!;
     return pv === NIL ? -1 : pv * B + this.blockCount(pv) - 1;
   }
 
@@ -465,7 +457,7 @@ export class FastIovaTree implements IovaTree {
     const F = this.F;
     let b = this.root;
     while (W[b * BLOCK_WORDS + LEAF] === 0) {
-      const fb = b * (BLOCK_WORDS >> 1);
+      const fb = b * BLOCK_FLOATS;
       let i = W[b * BLOCK_WORDS + CNT]! - 1;
       while (i > 0 && F[fb + G + i]! > key) i--;
       b = W[b * BLOCK_WORDS + KEY + i]!;
@@ -477,7 +469,7 @@ export class FastIovaTree implements IovaTree {
   private lowestLoAtLeast(key: number): number {
     let leaf = this.leafFor(key);
     for (;;) {
-      const fb = leaf * (BLOCK_WORDS >> 1);
+      const fb = leaf * BLOCK_FLOATS;
       const n = this.blockCount(leaf);
       for (let i = 0; i < n; i++) if (this.F[fb + A + i]! >= key) return leaf * B + i;
       leaf = this.W[leaf * BLOCK_WORDS + NEXT]!;
@@ -496,8 +488,8 @@ export class FastIovaTree implements IovaTree {
     W[tw + KEY] = W[fw + KEY]!;
     W[tw + C0] = W[fw + C0]!;
     W[tw + C1] = W[fw + C1]!;
-    const ff = fromB * (BLOCK_WORDS >> 1) + from;
-    const tf = toB * (BLOCK_WORDS >> 1) + to;
+    const ff = fromB * BLOCK_FLOATS + from;
+    const tf = toB * BLOCK_FLOATS + to;
     F[tf + A] = F[ff + A]!;
     F[tf + G] = F[ff + G]!;
   }
@@ -514,7 +506,7 @@ export class FastIovaTree implements IovaTree {
   private insertAt(b: number, i: number, x: number, glo: number): void {
     this.openAt(b, i);
     this.W[b * BLOCK_WORDS + KEY + i] = x;
-    const f = b * (BLOCK_WORDS >> 1) + i;
+    const f = b * BLOCK_FLOATS + i;
     this.F[f + A] = this.S[x * 4]!;
     this.F[f + G] = glo;
     this.S[x * 4 + 2] = b;
@@ -587,9 +579,11 @@ export class FastIovaTree implements IovaTree {
     const p = W[h + PAR]!;
     this.bFree.push(b);
     if (p === NIL) return; // never: the anchor's leaf is never empty
-    this.removeAt(p, W[h + IDX]!);
+    const i = W[h + IDX]!;
+    this.removeAt(p, i);
+    // fewer nodes below p: its bound stays an upper bound
     if (this.blockCount(p) === 0) this.dropBlock(p);
-    else this.refreshAll(p);
+    else if (i === 0) this.fixMinLo(p);
   }
 
   /**
@@ -597,7 +591,7 @@ export class FastIovaTree implements IovaTree {
    * that gap and becomes its predecessor in the same leaf.
    */
   private linkBefore(x: number, en: number): void {
-    let leaf = en >> 4;
+    let leaf = en >> LOG_B;
     const wn = ew(en);
     const fn = ef(en);
     const next = this.W[wn + KEY]!;
@@ -605,9 +599,16 @@ export class FastIovaTree implements IovaTree {
     const oldG = glo === 0 ? 0 : this.F[fn + A]! - glo;
     const old0 = this.W[wn + C0]!;
     const old1 = this.W[wn + C1]!;
+    // next's gap shrinks to what lies above x; x's own gap is the part below it. Both are parts of the
+    // old gap, so every bound above stays valid, except in the two cases handled below.
     this.F[fn + G] = this.S[x * 4 + 1]! + 1;
     this.ownCaps(en);
-    if (glo === 0) this.lowest = x;
+    if (glo === 0) {
+      // x becomes the lowest node (not aggregated) and next's remaining gap starts to count: raise it
+      // now, before a split stores the halves' aggregates (which would stop the raise one level up)
+      this.lowest = x;
+      this.raise(leaf, this.F[fn + A]! - this.F[fn + G]!, this.W[wn + C0]!, this.W[wn + C1]!);
+    }
     let split = false;
     if (this.blockCount(leaf) === B) {
       this.split(leaf);
@@ -619,44 +620,38 @@ export class FastIovaTree implements IovaTree {
     const ex = leaf * B + i;
     this.ownCaps(ex);
     this.count++;
-    const enow = ex + 1;
-    if (split) {
-      this.refreshAll(leaf); // structure changed
-      return;
+    if (i === 0) this.fixMinLo(leaf);
+    if (!split && glo !== 0) {
+      // next's gap shrank, x holds a part of it: the leaf's aggregate (exact in its parent) changes only
+      // if a value that went down was the maximum
+      const p = this.parent(leaf);
+      if (p === NIL) return;
+      const e = p * B + this.indexInParent(leaf);
+      const w = ew(e);
+      const wnow = ew(ex + 1);
+      const fnow = ef(ex + 1);
+      const newG = this.F[fnow + A]! - this.F[fnow + G]!;
+      if (
+        !(newG === oldG || oldG < this.F[ef(e) + A]!) ||
+        !lanesStay(old0, this.W[wnow + C0]!, this.W[w + C0]!) ||
+        !lanesStay(old1, this.W[wnow + C1]!, this.W[w + C1]!)
+      )
+        this.store(leaf);
     }
-    if (i === 0) {
-      this.refresh(leaf); // the leaf's lowest pfn_lo changed: recompute upwards until unchanged
-      return;
+    if (split && glo !== 0) {
+      // split() stored the halves' exact aggregates before x came in: fold x's gap in (above the
+      // leaf's parent the old bounds already cover it, x's gap being a part of next's old one)
+      const wx = ew(ex);
+      const fx = ef(ex);
+      this.raise(leaf, this.F[fx + A]! - this.F[fx + G]!, this.W[wx + C0]!, this.W[wx + C1]!);
     }
-    const W = this.W;
-    const wnow = ew(enow);
-    const fnow = ef(enow);
-    const newG = this.F[fnow + A]! - this.F[fnow + G]!;
-    if (glo === 0) {
-      // x is the new lowest node (not aggregated); next's remaining gap now counts: only growth
-      this.raise(leaf, newG, W[wnow + C0]!, W[wnow + C1]!);
-      return;
-    }
-    // next's gap shrank and x holds a part of it: nothing grew. The leaf's aggregate stays unless a
-    // value that went down was the maximum.
-    const p = this.parent(leaf);
-    if (p === NIL) return;
-    const e = p * B + this.indexInParent(leaf);
-    const w = ew(e);
-    if (
-      (newG === oldG || oldG < this.F[ef(e) + A]!) &&
-      lanesStay(old0, W[wnow + C0]!, W[w + C0]!) &&
-      lanesStay(old1, W[wnow + C1]!, W[w + C1]!)
-    )
-      return;
-    this.refresh(leaf);
   }
 
   /** Remove live node x at entry ex (never the anchor); its gap joins its successor's (entry en). */
   private unlink(x: number, ex: number, en: number): void {
-    const leaf = ex >> 4;
-    const nleaf = en >> 4;
-    const xi = ex & 15;
+    const leaf = ex >> LOG_B;
+    const nleaf = en >> LOG_B;
+    const xi = ex & LOW;
     this.F[ef(en) + G] = this.F[ef(ex) + G]!;
     this.ownCaps(en);
     const wasLowest = x === this.lowest;
@@ -665,18 +660,21 @@ export class FastIovaTree implements IovaTree {
     this.S[x * 4 + 2] = NIL;
     this.sFree.push(x);
     this.count--;
-    // next's merged gap contains x's gap, so within one leaf nothing is lost, and only next grew
     const en2 = nleaf === leaf ? en - 1 : en;
-    const f2 = ef(en2);
-    const glo = this.F[f2 + G]!;
-    const g = glo === 0 ? 0 : this.F[f2 + A]! - glo;
     if (this.blockCount(leaf) === 0) this.dropBlock(leaf);
-    else if (nleaf !== leaf || xi === 0 || wasLowest) this.refresh(leaf);
-    // (a new lowest node stops counting: that is a loss, not growth)
-    if (wasLowest && nleaf !== leaf) this.refresh(nleaf);
     else {
+      if (xi === 0) this.fixMinLo(leaf);
+      // x's gap left its leaf (within one leaf next's merged gap holds it): keep the leaf's entry exact
+      if (nleaf !== leaf) this.store(leaf);
+    }
+    if (wasLowest) {
+      // next became the lowest node: its gap stops counting
+      this.store(nleaf);
+    } else {
+      // next's merged gap grew
+      const f2 = ef(en2);
       const w2 = ew(en2);
-      this.raise(nleaf, g, this.W[w2 + C0]!, this.W[w2 + C1]!);
+      this.raise(nleaf, this.F[f2 + A]! - this.F[f2 + G]!, this.W[w2 + C0]!, this.W[w2 + C1]!);
     }
   }
 
@@ -716,6 +714,7 @@ export class FastIovaTree implements IovaTree {
       if (!this.childMay(e, size, k, need)) continue;
       const r = this.descend(this.key(e), size, align, k, need);
       if (r >= 0) return r;
+      this.tighten(e);
     }
     return -1;
   }
@@ -725,7 +724,7 @@ export class FastIovaTree implements IovaTree {
     if (eb < 0) return -1;
     const k = align === 1 ? 0 : log2Pow2(align);
     const need = size - (align >> 1);
-    let blk = eb >> 4;
+    let blk = eb >> LOG_B;
     for (let e = eb; e >= blk * B; e--) if (this.fitsQ(e, size, align, k, need)) return e;
     for (let p = this.parent(blk); p !== NIL; blk = p, p = this.parent(p)) {
       const pbase = p * B;
@@ -733,6 +732,7 @@ export class FastIovaTree implements IovaTree {
         if (!this.childMay(e, size, k, need)) continue;
         const r = this.descend(this.key(e), size, align, k, need);
         if (r >= 0) return r;
+        this.tighten(e);
       }
     }
     // the frontier below the lowest node is the last candidate
@@ -814,7 +814,8 @@ export class FastIovaTree implements IovaTree {
         this.F[ef(e) + A] = lo;
         this.S[this.key(e) * 4] = lo;
         this.ownCaps(e);
-        this.refresh(e >> 4);
+        this.store(e >> LOG_B); // the node's gap shrank
+        if ((e & LOW) === 0) this.fixMinLo(e >> LOG_B);
       }
       if (hi > nhi) lo = nhi + 1;
       if (lo >= this.lo(e) && hi <= nhi) return this.key(e);
@@ -923,8 +924,15 @@ export class FastIovaTree implements IovaTree {
         if (err) return err;
         this.aggregate(c);
         const j = b * B + i;
-        if (this.F[ef(j) + A] !== this.aMg) return `max gap of block ${c}`;
-        if (this.W[ew(j) + C0] !== this.aC0 || this.W[ew(j) + C1] !== this.aC1) return `caps of block ${c}`;
+        const w = ew(j);
+        if (this.isLeaf(c)) {
+          if (this.F[ef(j) + A] !== this.aMg) return `max gap of leaf ${c}`;
+          if (this.W[w + C0] !== this.aC0 || this.W[w + C1] !== this.aC1) return `caps of leaf ${c}`;
+        } else {
+          if (this.F[ef(j) + A]! < this.aMg) return `max gap bound of block ${c}`;
+          if (geMask(this.W[w + C0]!, this.aC0) !== H || geMask(this.W[w + C1]!, this.aC1) !== H)
+            return `caps bound of block ${c}`;
+        }
         if (this.F[ef(j) + G] !== this.aMinLo) return `min lo of block ${c}`;
       }
       return null;
