@@ -56,8 +56,8 @@ const LOG_B = 4;
 /** Items per block. */
 const B = 1 << LOG_B;
 const LOW = B - 1;
-/** int32 words per block record: a 16-word header, then three int32 and two float64 columns. */
-const BLOCK_WORDS = 16 + 7 * B;
+/** int32 words per block record: a 16-word header, then three int32 and three float64 columns. */
+const BLOCK_WORDS = 16 + 9 * B;
 /** float64s per block record. */
 const BLOCK_FLOATS = BLOCK_WORDS >> 1;
 const BLOCK_BYTES = BLOCK_WORDS * 4;
@@ -76,6 +76,8 @@ const C1 = 16 + 2 * B;
 const A = (16 + 3 * B) >> 1;
 /** Leaf: glo (start of the gap below the node); inner: the child's lowest pfn_lo. */
 const G = A + B;
+/** Leaf: pfn_hi; inner: unused. */
+const HI = G + B;
 
 /** Word index of entry e's column base (add KEY, C0 or C1); e = block * B + position. */
 function ew(e: number): number {
@@ -131,10 +133,10 @@ export class FastIovaTree implements IovaTree {
   private readonly shift: number;
   private readonly legacy411: boolean;
 
-  // handles (slots): S[x*4] = pfn_lo, S[x*4+1] = pfn_hi, S[x*4+2] = the leaf holding x (0 when the slot
-  // is free); one cache line holds two handles
+  // handles (slots): S[x] = the leaf holding node x (0 when the slot is free). 4 bytes a node, so that
+  // at 10^6 nodes the handle table stays in the last-level cache; the pfns live in the leaf only.
   private sCap = 0;
-  private S = new Float64Array(0);
+  private S = new Int32Array(0);
   private sFree: number[] = [];
   private sUsed = 1;
 
@@ -148,6 +150,11 @@ export class FastIovaTree implements IovaTree {
 
   private cached = NIL;
   private cached32 = NIL;
+  // pfn_lo and pfn_hi of the two cached nodes (kept with them: the walk starts from there)
+  private cachedLo = 0;
+  private cachedHi = 0;
+  private cached32Lo = 0;
+  private cached32Hi = 0;
   private lowest = NIL;
   /** The node whose gap the last successful walk used (the new node's successor). */
   private found = NIL;
@@ -170,22 +177,34 @@ export class FastIovaTree implements IovaTree {
     this.max32AllocSize = this.dma32bitPfn;
     this.growSlots(64);
     this.growBlocks(8);
-    const a = this.newSlot(IOVA_ANCHOR, IOVA_ANCHOR);
+    const a = this.newSlot();
     const leaf = this.newBlock(true);
     this.root = leaf;
-    this.insertAt(leaf, 0, a, 0);
+    this.insertAt(leaf, 0, a, IOVA_ANCHOR, IOVA_ANCHOR, 0);
     this.ownCaps(leaf * B);
     this.anchor = a;
     this.lowest = a;
-    this.cached = a;
-    this.cached32 = a;
+    this.setCached(a, IOVA_ANCHOR, IOVA_ANCHOR);
+    this.setCached32(a, IOVA_ANCHOR, IOVA_ANCHOR);
   }
 
   // ---- storage
 
+  private setCached(x: number, lo: number, hi: number): void {
+    this.cached = x;
+    this.cachedLo = lo;
+    this.cachedHi = hi;
+  }
+
+  private setCached32(x: number, lo: number, hi: number): void {
+    this.cached32 = x;
+    this.cached32Lo = lo;
+    this.cached32Hi = hi;
+  }
+
   private growSlots(n: number): void {
     const c = Math.max(n, this.sCap * 2);
-    const sv = new Float64Array(c * 4);
+    const sv = new Int32Array(c);
     sv.set(this.S);
     this.S = sv;
     this.sCap = c;
@@ -201,14 +220,12 @@ export class FastIovaTree implements IovaTree {
     this.bCap = c;
   }
 
-  private newSlot(lo: number, hi: number): number {
+  private newSlot(): number {
     let x = this.sFree.pop();
     if (x === undefined) {
       if (this.sUsed >= this.sCap) this.growSlots(this.sCap * 2);
       x = this.sUsed++;
     }
-    this.S[x * 4] = lo;
-    this.S[x * 4 + 1] = hi;
     return x;
   }
 
@@ -248,7 +265,7 @@ export class FastIovaTree implements IovaTree {
 
   /** Entry index (leaf * B + position) of live handle x. */
   private entry(x: number): number {
-    const leaf = this.S[x * 4 + 2]!;
+    const leaf = this.S[x]!;
     const h = leaf * BLOCK_WORDS;
     const W = this.W;
     const n = W[h + CNT]!;
@@ -429,9 +446,9 @@ export class FastIovaTree implements IovaTree {
     return this.F[ef(e) + G]!;
   }
 
-  /** Leaf: pfn_hi (from the handle). */
+  /** Leaf: pfn_hi. */
   private hi(e: number): number {
-    return this.S[this.key(e) * 4 + 1]!;
+    return this.F[ef(e) + HI]!;
   }
 
   // ---- order
@@ -492,6 +509,7 @@ export class FastIovaTree implements IovaTree {
     const tf = toB * BLOCK_FLOATS + to;
     F[tf + A] = F[ff + A]!;
     F[tf + G] = F[ff + G]!;
+    F[tf + HI] = F[ff + HI]!;
   }
 
   /** Make room at index i of block b (which has room): shift items right by one. */
@@ -502,14 +520,15 @@ export class FastIovaTree implements IovaTree {
     this.W[h + CNT] = n + 1;
   }
 
-  /** Insert handle x with gap start `glo` at index i of leaf b (which has room). */
-  private insertAt(b: number, i: number, x: number, glo: number): void {
+  /** Insert node x = [lo, hi] with gap start `glo` at index i of leaf b (which has room). */
+  private insertAt(b: number, i: number, x: number, lo: number, hi: number, glo: number): void {
     this.openAt(b, i);
     this.W[b * BLOCK_WORDS + KEY + i] = x;
     const f = b * BLOCK_FLOATS + i;
-    this.F[f + A] = this.S[x * 4]!;
+    this.F[f + A] = lo;
     this.F[f + G] = glo;
-    this.S[x * 4 + 2] = b;
+    this.F[f + HI] = hi;
+    this.S[x] = b;
   }
 
   /** Remove index i of block b. */
@@ -544,7 +563,7 @@ export class FastIovaTree implements IovaTree {
     const bh = b * BLOCK_WORDS;
     const rh = r * BLOCK_WORDS;
     if (leaf) {
-      for (let i = 0; i < B - half; i++) this.S[W[rh + KEY + i]! * 4 + 2] = r;
+      for (let i = 0; i < B - half; i++) this.S[W[rh + KEY + i]!] = r;
       const nx = W[bh + NEXT]!;
       W[rh + NEXT] = nx;
       if (nx !== NIL) W[nx * BLOCK_WORDS + PREV] = r;
@@ -587,10 +606,10 @@ export class FastIovaTree implements IovaTree {
   }
 
   /**
-   * Insert handle x (its pfns set) into the gap below the node at entry en: x takes the lower part of
-   * that gap and becomes its predecessor in the same leaf.
+   * Insert node x = [lo, hi] into the gap below the node at entry en: x takes the lower part of that
+   * gap and becomes its predecessor in the same leaf.
    */
-  private linkBefore(x: number, en: number): void {
+  private linkBefore(x: number, lo: number, hi: number, en: number): void {
     let leaf = en >> LOG_B;
     const wn = ew(en);
     const fn = ef(en);
@@ -601,7 +620,7 @@ export class FastIovaTree implements IovaTree {
     const old1 = this.W[wn + C1]!;
     // next's gap shrinks to what lies above x; x's own gap is the part below it. Both are parts of the
     // old gap, so every bound above stays valid, except in the two cases handled below.
-    this.F[fn + G] = this.S[x * 4 + 1]! + 1;
+    this.F[fn + G] = hi + 1;
     this.ownCaps(en);
     if (glo === 0) {
       // x becomes the lowest node (not aggregated) and next's remaining gap starts to count: raise it
@@ -612,11 +631,11 @@ export class FastIovaTree implements IovaTree {
     let split = false;
     if (this.blockCount(leaf) === B) {
       this.split(leaf);
-      leaf = this.S[next * 4 + 2]!;
+      leaf = this.S[next]!;
       split = true;
     }
     const i = this.entry(next) - leaf * B;
-    this.insertAt(leaf, i, x, glo);
+    this.insertAt(leaf, i, x, lo, hi, glo);
     const ex = leaf * B + i;
     this.ownCaps(ex);
     this.count++;
@@ -657,7 +676,7 @@ export class FastIovaTree implements IovaTree {
     const wasLowest = x === this.lowest;
     if (wasLowest) this.lowest = this.key(en);
     this.removeAt(leaf, xi);
-    this.S[x * 4 + 2] = NIL;
+    this.S[x] = NIL;
     this.sFree.push(x);
     this.count--;
     const en2 = nleaf === leaf ? en - 1 : en;
@@ -744,10 +763,10 @@ export class FastIovaTree implements IovaTree {
    * One pass of the kernel's walk starting at node c over [low, limit): the pfn of the block the kernel
    * would choose (the entry of its successor node in `this.found`), or -1 for "no room".
    */
-  private walk(c: number, limit: number, size: number, align: number, low: number): number {
+  private walk(c: number, cLo: number, limit: number, size: number, align: number, low: number): number {
     let en = -1;
     let h = 0;
-    if (this.S[c * 4]! >= limit) {
+    if (cLo >= limit) {
       const el = this.lowestLoAtLeast(limit);
       // L's gap clipped at the limit
       if (limit >= size && alignDown(limit - size, align) >= this.glo(el)) {
@@ -778,22 +797,24 @@ export class FastIovaTree implements IovaTree {
     const limit = limitPfn + 1;
     const align = allocAlignment(size, sizeAligned);
     if (limit <= this.dma32bitPfn && size >= this.max32AllocSize) return 0;
-    const c = limit <= this.dma32bitPfn ? this.cached32 : this.cached;
-    const retryPfn = this.S[c * 4 + 1]!;
-    let newPfn = this.walk(c, limit, size, align, this.startPfn);
+    const low32 = limit <= this.dma32bitPfn;
+    const c = low32 ? this.cached32 : this.cached;
+    const retryPfn = low32 ? this.cached32Hi : this.cachedHi;
+    let newPfn = this.walk(c, low32 ? this.cached32Lo : this.cachedLo, limit, size, align, this.startPfn);
     if (newPfn < 0 && retryPfn < limit) {
       // retry pass above the cached node, from iova_find_limit (equivalently the anchor)
-      newPfn = this.walk(this.anchor, limit, size, align, retryPfn + 1);
+      newPfn = this.walk(this.anchor, IOVA_ANCHOR, limit, size, align, retryPfn + 1);
     }
     if (newPfn < 0) {
       this.max32AllocSize = size;
       return 0;
     }
-    const x = this.newSlot(newPfn, newPfn + size - 1);
-    this.linkBefore(x, this.found);
+    const x = this.newSlot();
+    const hi = newPfn + size - 1;
+    this.linkBefore(x, newPfn, hi, this.found);
     // __cached_rbnode_insert_update
-    if (newPfn + size - 1 < this.dma32bitPfn) this.cached32 = x;
-    else this.cached = x;
+    if (hi < this.dma32bitPfn) this.setCached32(x, newPfn, hi);
+    else this.setCached(x, newPfn, hi);
     return x;
   }
 
@@ -812,7 +833,8 @@ export class FastIovaTree implements IovaTree {
       if (!(lo <= nhi && hi >= nlo)) break;
       if (lo < nlo) {
         this.F[ef(e) + A] = lo;
-        this.S[this.key(e) * 4] = lo;
+        if (this.key(e) === this.cached) this.cachedLo = lo;
+        if (this.key(e) === this.cached32) this.cached32Lo = lo;
         this.ownCaps(e);
         this.store(e >> LOG_B); // the node's gap shrank
         if ((e & LOW) === 0) this.fixMinLo(e >> LOG_B);
@@ -820,8 +842,8 @@ export class FastIovaTree implements IovaTree {
       if (hi > nhi) lo = nhi + 1;
       if (lo >= this.lo(e) && hi <= nhi) return this.key(e);
     }
-    const x = this.newSlot(lo, hi);
-    this.linkBefore(x, this.lowestLoAtLeast(lo));
+    const x = this.newSlot();
+    this.linkBefore(x, lo, hi, this.lowestLoAtLeast(lo));
     return x;
   }
 
@@ -833,7 +855,7 @@ export class FastIovaTree implements IovaTree {
     for (let e = base + this.blockCount(leaf) - 1; e >= base; e--) {
       if (this.lo(e) <= pfn) {
         const x = this.key(e);
-        return x !== this.anchor && pfn <= this.S[x * 4 + 1]! ? x : NIL;
+        return x !== this.anchor && pfn <= this.hi(e) ? x : NIL;
       }
     }
     return NIL;
@@ -845,7 +867,7 @@ export class FastIovaTree implements IovaTree {
   }
 
   private isLive(x: number): boolean {
-    return Number.isInteger(x) && x > 0 && x < this.sUsed && this.S[x * 4 + 2] !== NIL;
+    return Number.isInteger(x) && x > 0 && x < this.sUsed && this.S[x] !== NIL;
   }
 
   // __free_iova -> remove_iova
@@ -855,20 +877,20 @@ export class FastIovaTree implements IovaTree {
     const en = this.nextEntry(ex);
     const next = this.key(en);
     // __cached_rbnode_delete_update
-    const c32 = this.cached32;
-    const xlo = this.S[x * 4]!;
-    if (x === c32 || (this.S[x * 4 + 1]! < this.dma32bitPfn && xlo >= this.S[c32 * 4]!)) this.cached32 = next;
+    const xlo = this.lo(ex);
+    if (x === this.cached32 || (this.hi(ex) < this.dma32bitPfn && xlo >= this.cached32Lo))
+      this.setCached32(next, this.lo(en), this.hi(en));
     if (xlo < this.dma32bitPfn) this.max32AllocSize = this.dma32bitPfn;
-    if (xlo >= this.S[this.cached * 4]!) this.cached = next;
+    if (xlo >= this.cachedLo) this.setCached(next, this.lo(en), this.hi(en));
     this.unlink(x, ex, en);
   }
 
   pfnLo(x: number): number {
-    return this.isLive(x) ? this.S[x * 4]! : -1;
+    return this.isLive(x) ? this.lo(this.entry(x)) : -1;
   }
 
   pfnHi(x: number): number {
-    return this.isLive(x) ? this.S[x * 4 + 1]! : -1;
+    return this.isLive(x) ? this.hi(this.entry(x)) : -1;
   }
 
   cachedNode(): number {
@@ -910,8 +932,11 @@ export class FastIovaTree implements IovaTree {
         leaves.push(b);
         for (let e = b * B; e < b * B + n; e++) {
           const x = this.key(e);
-          if (this.S[x * 4 + 2] !== b) return `leaf of ${x}`;
-          if (this.S[x * 4] !== this.lo(e)) return `pfns of ${x}`;
+          if (this.S[x] !== b) return `leaf of ${x}`;
+          if (x === this.cached && (this.cachedLo !== this.lo(e) || this.cachedHi !== this.hi(e)))
+            return 'cached pfns';
+          if (x === this.cached32 && (this.cached32Lo !== this.lo(e) || this.cached32Hi !== this.hi(e)))
+            return 'cached32 pfns';
           order.push(e);
         }
         return null;
