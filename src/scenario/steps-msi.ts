@@ -37,7 +37,7 @@ import {
 import { decodeDmaUnmap, decodeType1Caps, encodeDmaMap, encodeDmaUnmap } from '../vfio/typed.js';
 import type { FdTable } from '../vfio/pci/eventfd.js';
 import { type ProbeContainer, runMsiProbe } from '../vfio/pci/msi-probe.js';
-import { VfioPciDevice, type VfioDeviceFile, defaultFdTable } from '../vfio/pci/vfio-pci.js';
+import { VfioPciDevice, type VfioDeviceFile } from '../vfio/pci/vfio-pci.js';
 import type { RunContext } from './context.js';
 import { type ScenarioStep, registerStep } from './registry.js';
 import { ExprError, evalExpr } from './expr.js';
@@ -63,8 +63,9 @@ function deviceFile(ctx: RunContext, s: ScenarioStep): VfioDeviceFile {
   return f.device;
 }
 
+/** The process's descriptor table: a vfio-pci device's own, else the VFIO system's (normally the same). */
 function fdTable(ctx: RunContext, dev?: VfioDeviceFile): FdTable {
-  return dev instanceof VfioPciDevice ? dev.fds : defaultFdTable(ctx.sys.core);
+  return dev instanceof VfioPciDevice ? dev.fds : ctx.sys.fds;
 }
 
 function fabric(ctx: RunContext, s: ScenarioStep): MsiFabric {
