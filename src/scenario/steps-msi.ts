@@ -15,6 +15,7 @@ import {
   decodeIrqInfo,
   decodeRegionInfo,
   encodeIrqInfo,
+  encodeIrqSet,
   encodeRegionInfo,
   walkCaps,
   VFIO_DEVICE_SET_IRQS,
@@ -23,7 +24,6 @@ import {
   VFIO_IRQ_SET_DATA_TYPE_MASK,
   VFIO_IRQ_SET_SIZE,
   irqIndexName,
-  wrU32,
 } from '../uapi/vfio-device.js';
 import {
   TYPE1_INFO_SIZE,
@@ -156,15 +156,9 @@ registerStep({
       data = exprs('bools').map((x) => Number(x & 0xffn));
     }
     const dlen = data.length * width;
-    const b = new Uint8Array(VFIO_IRQ_SET_SIZE + dlen + 64);
     const argsz = ctx.u32(s, 'argsz', VFIO_IRQ_SET_SIZE + dlen);
-    wrU32(b, 0, argsz);
-    wrU32(b, 4, flags);
-    wrU32(b, 8, index);
-    wrU32(b, 12, start);
-    wrU32(b, 16, count);
-    const dv = new DataView(b.buffer);
-    data.forEach((v, i) => (width === 4 ? dv.setInt32(20 + 4 * i, v, true) : (b[20 + i] = v)));
+    const payload = width === 4 ? { fds: data } : { bools: data };
+    const b = encodeIrqSet({ flags, index, start, count, argsz, ...payload }, 64);
     const rc = dev.ioctl(VFIO_DEVICE_SET_IRQS, b);
     ctx.caseLine(
       ctx.text(s, 'name'),

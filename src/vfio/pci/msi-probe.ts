@@ -34,15 +34,16 @@ import {
   decodeIrqInfo,
   decodeRegionInfo,
   encodeDeviceInfo,
+  encodeIrqSet,
   encodeIrqInfo,
   encodeRegionInfo,
   irqIndexName,
   vfioPciIndexToOffset,
   walkCaps,
-  wrU32,
 } from '../../uapi/vfio-device.js';
 import type { FdTable } from './eventfd.js';
 import type { VfioDeviceFile } from './vfio-pci.js';
+import { setPciCommandBits } from '../typed.js';
 
 const EVT = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
 const NONE_TRIG = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER;
@@ -184,16 +185,10 @@ export function runMsiProbe(o: MsiProbeOptions): string[] {
 
   // Bus master + memory through the VFIO config region.
   const cfgOff = vfioPciIndexToOffset(VFIO_PCI_CONFIG_REGION_INDEX);
-  const cmdBuf = new Uint8Array(2);
-  file.pread(cfgOff + 4n, cmdBuf);
-  const before = cmdBuf[0]! | (cmdBuf[1]! << 8);
-  const nc = before | 0x6;
-  const wrc = file.pwrite(cfgOff + 4n, new Uint8Array([nc & 0xff, nc >> 8]));
-  file.pread(cfgOff + 4n, cmdBuf);
-  const after = cmdBuf[0]! | (cmdBuf[1]! << 8);
+  const cmd = setPciCommandBits(file, 0x6);
   const host = pci?.model.command ?? 0;
   out.push(
-    `INFO command_vfio_before=${hexN(before, 4)} written=${hexN(nc, 4)} write_rc=${wrc} vfio_after=${hexN(after, 4)} host_after=${hexN(host, 4)}`,
+    `INFO command_vfio_before=${hexN(cmd.before, 4)} written=${hexN(cmd.written, 4)} write_rc=${cmd.rc} vfio_after=${hexN(cmd.after, 4)} host_after=${hexN(host, 4)}`,
   );
 
   const setIrqs = (
@@ -207,15 +202,9 @@ export function runMsiProbe(o: MsiProbeOptions): string[] {
     argsz = -1,
   ): number => {
     const dlen = kind === 'fd' ? data.length * 4 : kind === 'byte' ? data.length : 0;
-    const b = new Uint8Array(VFIO_IRQ_SET_SIZE + dlen + 64);
     const sz = argsz >= 0 ? argsz : VFIO_IRQ_SET_SIZE + dlen;
-    wrU32(b, 0, sz);
-    wrU32(b, 4, flags);
-    wrU32(b, 8, index);
-    wrU32(b, 12, start);
-    wrU32(b, 16, count);
-    const dv = new DataView(b.buffer);
-    data.forEach((v, i) => (kind === 'fd' ? dv.setInt32(20 + 4 * i, v, true) : (b[20 + i] = v & 0xff)));
+    const payload = kind === 'fd' ? { fds: data } : kind === 'byte' ? { bools: data } : {};
+    const b = encodeIrqSet({ flags, index, start, count, argsz: sz, ...payload }, 64);
     const ret = file.ioctl(VFIO_DEVICE_SET_IRQS, b);
     out.push(
       `CASE ${name} ${rcText(ret)} op=SET_IRQS index=${irqIndexName(index)} flags=${hex(flags)} start=${start} count=${count} argsz=${sz}`,
