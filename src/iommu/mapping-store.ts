@@ -139,6 +139,8 @@ export class RunTree {
     this.lm[m] = 0;
     this.lm[m + 1] = RUN_NIL;
     this.lm[m + 2] = RUN_NIL;
+    // Unused key slots hold +Infinity, so searches can run over all C slots without branches.
+    this.d.fill(Infinity, id << LOG_LW, (id << LOG_LW) + C);
     return id;
   }
 
@@ -155,6 +157,8 @@ export class RunTree {
       }
     }
     this.ik[id * IW] = 0;
+    // Unused separator slots hold +Infinity (branch-free searches).
+    this.ik.fill(Infinity, id * IW + 1, id * IW + FMAX);
     return id;
   }
 
@@ -169,17 +173,15 @@ export class RunTree {
     let rangeHi = Infinity;
     for (let lvl = 0; lvl < this.height; lvl++) {
       const b = x * IW;
-      // The last child i >= 1 whose separator is <= f, else child 0 (its separator is -infinity).
-      let lo = 1;
-      let hi = (ik[b]! | 0) - 1;
-      let k = 0;
-      while (lo <= hi) {
-        const m = (lo + hi) >> 1;
-        if (ik[b + m]! <= f) {
-          k = m;
-          lo = m + 1;
-        } else hi = m - 1;
-      }
+      // The last child i >= 1 whose separator is <= f, else child 0 (its separator is -infinity):
+      // the number of separators <= f among slots 1..31 (unused slots are +Infinity). Branch-free
+      // (Number(comparison), which V8 compiles without a jump, unlike `c ? 1 : 0`), since random keys
+      // defeat the branch predictor.
+      let k = Number(ik[b + 16]! <= f) << 4;
+      k += Number(ik[b + k + 8]! <= f) << 3;
+      k += Number(ik[b + k + 4]! <= f) << 2;
+      k += Number(ik[b + k + 2]! <= f) << 1;
+      k += Number(ik[b + k + 1]! <= f);
       this.pathNode[lvl] = x;
       this.pathIdx[lvl] = k;
       // Separators inside a subtree lie within its range, so the deepest bounds are the tightest.
@@ -203,17 +205,12 @@ export class RunTree {
   private pick(l: number, f: number): number {
     const d = this.d;
     const b = l << LOG_LW;
-    let lo = 0;
-    let hi = this.lm[l * LM]! - 1;
-    let k = -1;
-    while (lo <= hi) {
-      const m = (lo + hi) >> 1;
-      if (d[b + m]! <= f) {
-        k = m;
-        lo = m + 1;
-      } else hi = m - 1;
-    }
-    return k;
+    // Number of keys <= f among the C slots (unused ones are +Infinity), minus one; branch-free.
+    let k = Number(d[b + 7]! <= f) << 3;
+    k += Number(d[b + k + 3]! <= f) << 2;
+    k += Number(d[b + k + 1]! <= f) << 1;
+    k += Number(d[b + k]! <= f);
+    return k + Number(d[b + k]! <= f) - 1;
   }
 
   /** The record with the greatest key <= f, or RUN_NIL. */
@@ -298,6 +295,7 @@ export class RunTree {
       d[rb + C2 + j - mid] = d[lb + C2 + j]!;
       d[rb + C3 + j - mid] = d[lb + C3 + j]!;
     }
+    d.fill(Infinity, lb + mid, lb + C);
     lm[r * LM] = C - mid;
     lm[l * LM] = mid;
     const nx = lm[l * LM + 1]!;
@@ -347,6 +345,7 @@ export class RunTree {
     }
     ik[qb] = n - mid;
     ik[pb] = mid;
+    ik.fill(Infinity, pb + Math.max(mid, 1), pb + FMAX);
     if (mid === n) {
       ik[qb] = 1;
       ik[qb + FMAX] = right;
@@ -388,6 +387,7 @@ export class RunTree {
       d[j + C2] = d[j + C2 + 1]!;
       d[j + C3] = d[j + C3 + 1]!;
     }
+    d[b + n] = Infinity;
     this.lm[l * LM] = n;
     this.n--;
     if (n === 0 && this.height > 0) this.dropLeaf(l);
@@ -416,7 +416,10 @@ export class RunTree {
         ik[b + FMAX + j] = ik[b + FMAX + j + 1]!;
       }
       ik[b] = n;
-      if (n > 0) break;
+      if (n > 0) {
+        ik[b + n] = Infinity;
+        break;
+      }
       this.innerFree.push(x);
     }
     if (lvl < 0) {
@@ -448,6 +451,8 @@ export class RunTree {
         if (prevLeaf !== RUN_NIL && this.lm[prevLeaf * LM + 1] !== x)
           return `leaf ${prevLeaf} has a wrong next link`;
         prevLeaf = x;
+        for (let s = n; s < C; s++)
+          if (this.d[(x << LOG_LW) + s] !== Infinity) return `leaf ${x} slot ${s} not padded`;
         for (let s = 0; s < n; s++) {
           const k = this.d[(x << LOG_LW) + s]!;
           if (k < lo || k >= hi) return `key ${k} outside its separators [${lo}, ${hi})`;
@@ -461,6 +466,8 @@ export class RunTree {
       const n = this.ik[b]!;
       if (n < 1 || n > FMAX) return `inner node with ${n} children`;
       if (x === this.root && n < 2) return 'root with one child';
+      for (let i = Math.max(n, 1); i < FMAX; i++)
+        if (this.ik[b + i] !== Infinity) return `inner ${x} slot ${i} not padded`;
       for (let i = 0; i < n; i++) {
         const a = i === 0 ? lo : this.ik[b + i]!;
         const z = i + 1 < n ? this.ik[b + i + 1]! : hi;
