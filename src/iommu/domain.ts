@@ -46,6 +46,8 @@ export class CoreDomain implements IommuDomain {
   private readonly fastIovaLo: number;
   private readonly fastIovaHi: number;
   private readonly fastPhysHi: number;
+  /** pgsizeBitmap is not empty (a number test on the hot path instead of a bigint one). */
+  private readonly hasPages: boolean;
 
   constructor(id: number, type: DomainType, ops: IommuDriverOps) {
     this.id = id;
@@ -66,6 +68,7 @@ export class CoreDomain implements IommuDomain {
     this.fastIovaLo = cap((this.geometry.apertureStart + this.minPage - 1n) >> this.shift);
     this.fastIovaHi = cap((this.geometry.apertureEnd + 1n) >> this.shift) - 1;
     this.fastPhysHi = cap((ops.maxOutputAddress + 1n) >> this.shift) - 1;
+    this.hasPages = this.pgsizeBitmap !== 0n;
   }
 
   /**
@@ -85,6 +88,17 @@ export class CoreDomain implements IommuDomain {
    * plain numbers on the hot path (VFIO maps page runs this way).
    */
   mapFrames(iovaFrame: number, physFrame: number, frames: number, prot: number, frameShift = 12): number {
+    if (frameShift === this.shiftN && this.type === 'unmanaged' && this.hasPages) {
+      // VFIO's case: CPU pages are the domain's pages, no unit conversion.
+      const last = iovaFrame + frames - 1;
+      if (
+        frames > 0 &&
+        iovaFrame >= this.fastIovaLo &&
+        last <= this.fastIovaHi &&
+        physFrame + frames - 1 <= this.fastPhysHi
+      )
+        return this.store.insert(iovaFrame, last, physFrame, prot & 0xff) ? 0 : -ERRNO.EEXIST;
+    }
     if (!isPagingType(this.type)) return -ERRNO.EINVAL;
     if (this.pgsizeBitmap === 0n) return -ERRNO.ENODEV;
     const s = this.toUnits(iovaFrame, frameShift);
@@ -102,6 +116,8 @@ export class CoreDomain implements IommuDomain {
 
   /** iommu_unmap in CPU-page frames: frames unmapped (0 when misaligned), stopping at the first hole. */
   unmapFrames(iovaFrame: number, frames: number, frameShift = 12): number {
+    if (frameShift === this.shiftN && this.type === 'unmanaged' && this.hasPages && frames > 0)
+      return this.store.removeFrom(iovaFrame, iovaFrame + frames - 1);
     if (!isPagingType(this.type) || this.pgsizeBitmap === 0n) return 0;
     const s = this.toUnits(iovaFrame, frameShift);
     const n = this.toUnits(frames, frameShift);

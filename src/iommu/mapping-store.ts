@@ -1,19 +1,488 @@
 /**
  * The translations of one paging domain: disjoint runs of pages `[start, end]` (inclusive page frame
  * numbers in units of the domain's smallest page size) with their physical frame and prot. Stands in
- * for the driver's page table. A B+ tree: leaves hold up to 64 runs in one typed array (32 bytes a run),
- * linked in order; inner nodes hold the smallest start of each child. O(log n) lookup, insert and
- * remove with few cache misses, so VFIO can hold 10^6 mappings. Appends split unevenly, so sequential
- * mapping fills leaves completely.
+ * for the driver's page table. O(log n) lookup, insert and remove, so VFIO can hold 10^6 mappings.
+ *
+ * Both this store and VFIO type1's `vfio_dma` tree sit on `RunTree`, a B+ tree built for few cache
+ * misses per operation: every leaf is one 512-byte record in a single pooled Float64Array (16 keys,
+ * then three 16-word value columns), every inner node one 512-byte record in a second pool (its child
+ * count, 31 separators, 32 child ids). A lookup reads one record per level and no object headers, and
+ * an insert or remove shifts at most 16 slots. Appends at the right edge split unevenly, so sequential
+ * filling keeps nodes full.
  *
  * Frame numbers are JS numbers: with pages of at least 2 KiB a u64 address gives a frame below 2^53.
  */
 
-const B = 64;
-/** Column offsets in a leaf's array (see Leaf.d). */
-const E = B + 1;
-const P = 2 * (B + 1);
-const R = 3 * (B + 1);
+/** Slots per leaf (2^LOG_C). */
+const LOG_C = 4;
+const C = 1 << LOG_C;
+/** Words per leaf record: 4 columns of C words (keys first). */
+const LOG_LW = LOG_C + 2;
+const LW = 1 << LOG_LW;
+const C1 = C;
+const C2 = 2 * C;
+const C3 = 3 * C;
+/** Children per inner node; its record is FMAX separators (word 0 holds the count) + FMAX child ids. */
+const FMAX = 32;
+const IW = 2 * FMAX;
+/** Words of leaf metadata: count, next leaf, previous leaf, unused. */
+const LM = 4;
+/** Deepest tree supported (32 levels of fan-out >= 2 is far beyond any pool). */
+const MAX_DEPTH = 40;
+
+/** "No run" handle / "no leaf" id. */
+export const RUN_NIL = -1;
+
+/**
+ * Disjoint keyed records of four numbers (a key and three values), in key order. Records are named by
+ * handles (`number`, leaf id << 6 | slot) that stay valid until the next insert, remove or clear.
+ * The caller keeps keys distinct; the tree never compares values.
+ */
+export class RunTree {
+  /** Leaf pool: leaf i's record starts at i * LW (keys, then value columns 1, 2, 3). */
+  private d: Float64Array;
+  /** Leaf metadata pool: [count, next, prev, -] per leaf. */
+  private lm: Int32Array;
+  private leafCap: number;
+  private leafTop = 0;
+  private leafFree: number[] = [];
+  /** Inner pool: node j's record starts at j * IW: [count, sep 1..FMAX-1, kid 0..FMAX-1]. */
+  private ik: Float64Array;
+  private innerCap: number;
+  private innerTop = 0;
+  private innerFree: number[] = [];
+  private root = 0;
+  /** Inner levels above the leaves (0: the root is a leaf). */
+  private height = 0;
+  private n = 0;
+  /**
+   * The last descent (a finger): inner node and child index per level, the leaf reached and the key
+   * range [memoLo, memoHi) that leads to it. Reused for any key in that range until the inner nodes
+   * change (a split or a dropped leaf), so work near the last key skips the descent.
+   */
+  private readonly pathNode = new Int32Array(MAX_DEPTH);
+  private readonly pathIdx = new Int32Array(MAX_DEPTH);
+  private memoLo = Infinity;
+  private memoHi = -Infinity;
+  private memoLeaf = 0;
+
+  constructor() {
+    this.leafCap = 4;
+    this.d = new Float64Array(this.leafCap * LW);
+    this.lm = new Int32Array(this.leafCap * LM);
+    this.innerCap = 2;
+    this.ik = new Float64Array(this.innerCap * IW);
+    this.root = this.newLeaf();
+  }
+
+  get size(): number {
+    return this.n;
+  }
+
+  /** Bytes of the records in use (leaves and inner nodes), for benchmarks and tests. */
+  get byteSize(): number {
+    const leaves = this.leafTop - this.leafFree.length;
+    const inners = this.innerTop - this.innerFree.length;
+    return leaves * (LW * 8 + LM * 4) + inners * IW * 8;
+  }
+
+  clear(): void {
+    this.leafTop = 0;
+    this.leafFree = [];
+    this.innerTop = 0;
+    this.innerFree = [];
+    this.height = 0;
+    this.n = 0;
+    this.forget();
+    this.root = this.newLeaf();
+  }
+
+  // ------------------------------------------------------------------ records
+
+  key(h: number): number {
+    return this.d[h]!;
+  }
+  c1(h: number): number {
+    return this.d[h + C1]!;
+  }
+  c2(h: number): number {
+    return this.d[h + C2]!;
+  }
+  c3(h: number): number {
+    return this.d[h + C3]!;
+  }
+  setC2(h: number, v: number): void {
+    this.d[h + C2] = v;
+  }
+  setC3(h: number, v: number): void {
+    this.d[h + C3] = v;
+  }
+
+  // ------------------------------------------------------------------ pools
+
+  private newLeaf(): number {
+    let id = this.leafFree.pop();
+    if (id === undefined) {
+      id = this.leafTop++;
+      if (id >= this.leafCap) {
+        const cap = Math.ceil(this.leafCap * 1.5) + 4;
+        const d = new Float64Array(cap * LW);
+        d.set(this.d);
+        const lm = new Int32Array(cap * LM);
+        lm.set(this.lm);
+        this.d = d;
+        this.lm = lm;
+        this.leafCap = cap;
+      }
+    }
+    const m = id * LM;
+    this.lm[m] = 0;
+    this.lm[m + 1] = RUN_NIL;
+    this.lm[m + 2] = RUN_NIL;
+    // Unused key slots hold +Infinity, so searches can run over all C slots without branches.
+    this.d.fill(Infinity, id << LOG_LW, (id << LOG_LW) + C);
+    return id;
+  }
+
+  private newInner(): number {
+    let id = this.innerFree.pop();
+    if (id === undefined) {
+      id = this.innerTop++;
+      if (id >= this.innerCap) {
+        const cap = Math.ceil(this.innerCap * 1.5) + 2;
+        const ik = new Float64Array(cap * IW);
+        ik.set(this.ik);
+        this.ik = ik;
+        this.innerCap = cap;
+      }
+    }
+    this.ik[id * IW] = 0;
+    // Unused separator slots hold +Infinity (branch-free searches).
+    this.ik.fill(Infinity, id * IW + 1, id * IW + FMAX);
+    return id;
+  }
+
+  // ------------------------------------------------------------------ search
+
+  /** Descends to the leaf that holds (or would hold) key `f`, recording the path. */
+  private descend(f: number): number {
+    if (f >= this.memoLo && f < this.memoHi) return this.memoLeaf;
+    const ik = this.ik;
+    let x = this.root;
+    let rangeLo = -Infinity;
+    let rangeHi = Infinity;
+    for (let lvl = 0; lvl < this.height; lvl++) {
+      const b = x * IW;
+      // The last child i >= 1 whose separator is <= f, else child 0 (its separator is -infinity):
+      // the number of separators <= f among slots 1..31 (unused slots are +Infinity). Branch-free
+      // (Number(comparison), which V8 compiles without a jump, unlike `c ? 1 : 0`), since random keys
+      // defeat the branch predictor.
+      let k = Number(ik[b + 16]! <= f) << 4;
+      k += Number(ik[b + k + 8]! <= f) << 3;
+      k += Number(ik[b + k + 4]! <= f) << 2;
+      k += Number(ik[b + k + 2]! <= f) << 1;
+      k += Number(ik[b + k + 1]! <= f);
+      this.pathNode[lvl] = x;
+      this.pathIdx[lvl] = k;
+      // Separators inside a subtree lie within its range, so the deepest bounds are the tightest.
+      if (k > 0) rangeLo = ik[b + k]!;
+      if (k + 1 < (ik[b]! | 0)) rangeHi = ik[b + k + 1]!;
+      x = ik[b + FMAX + k]! | 0;
+    }
+    this.memoLo = rangeLo;
+    this.memoHi = rangeHi;
+    this.memoLeaf = x;
+    return x;
+  }
+
+  /** The inner nodes changed: the next lookup descends from the root. */
+  private forget(): void {
+    this.memoLo = Infinity;
+    this.memoHi = -Infinity;
+  }
+
+  /** Slot of the last key <= f in leaf `l`, or -1. */
+  private pick(l: number, f: number): number {
+    const d = this.d;
+    const b = l << LOG_LW;
+    // Number of keys <= f among the C slots (unused ones are +Infinity), minus one; branch-free.
+    let k = Number(d[b + 7]! <= f) << 3;
+    k += Number(d[b + k + 3]! <= f) << 2;
+    k += Number(d[b + k + 1]! <= f) << 1;
+    k += Number(d[b + k]! <= f);
+    return k + Number(d[b + k]! <= f) - 1;
+  }
+
+  /** The record with the greatest key <= f, or RUN_NIL. */
+  floor(f: number): number {
+    const l = this.descend(f);
+    const s = this.pick(l, f);
+    if (s >= 0) return (l << LOG_LW) | s;
+    // Separators are lower bounds: after removals every key of the leaf may be above f, and the
+    // floor is then the previous leaf's last record (non-root leaves are never empty).
+    const p = this.lm[l * LM + 2]!;
+    return p === RUN_NIL ? RUN_NIL : (p << LOG_LW) | (this.lm[p * LM]! - 1);
+  }
+
+  /** The record with the smallest key > f, or RUN_NIL. */
+  higher(f: number): number {
+    const l = this.descend(f);
+    const s = this.pick(l, f) + 1;
+    if (s < this.lm[l * LM]!) return (l << LOG_LW) | s;
+    const nx = this.lm[l * LM + 1]!;
+    return nx === RUN_NIL ? RUN_NIL : nx << LOG_LW;
+  }
+
+  /** The first record in key order, or RUN_NIL. */
+  first(): number {
+    let x = this.root;
+    for (let lvl = 0; lvl < this.height; lvl++) x = this.ik[x * IW + FMAX]! | 0;
+    return this.lm[x * LM]! > 0 ? x << LOG_LW : RUN_NIL;
+  }
+
+  /** The next record in key order, or RUN_NIL. */
+  next(h: number): number {
+    const l = h >> LOG_LW;
+    if ((h & (C - 1)) + 1 < this.lm[l * LM]!) return h + 1;
+    const nx = this.lm[l * LM + 1]!;
+    return nx === RUN_NIL ? RUN_NIL : nx << LOG_LW;
+  }
+
+  // ------------------------------------------------------------------ insert
+
+  /** Inserts a record; the caller guarantees `k` is not a key already. */
+  insert(k: number, v1: number, v2: number, v3: number): void {
+    let l = this.descend(k);
+    let s = this.pick(l, k) + 1;
+    if (this.lm[l * LM] === C) {
+      const r = this.splitLeaf(l, s, k);
+      const mid = this.lm[l * LM]!;
+      if (s > mid || s === C) {
+        l = r;
+        s -= mid;
+      }
+    }
+    const d = this.d;
+    const b = l << LOG_LW;
+    const n = this.lm[l * LM]!;
+    for (let j = b + n; j > b + s; j--) {
+      d[j] = d[j - 1]!;
+      d[j + C1] = d[j + C1 - 1]!;
+      d[j + C2] = d[j + C2 - 1]!;
+      d[j + C3] = d[j + C3 - 1]!;
+    }
+    const o = b + s;
+    d[o] = k;
+    d[o + C1] = v1;
+    d[o + C2] = v2;
+    d[o + C3] = v3;
+    this.lm[l * LM] = n + 1;
+    this.n++;
+  }
+
+  /** Splits full leaf `l` (an insert at slot `s` of key `k` follows); returns the new right leaf. */
+  private splitLeaf(l: number, s: number, k: number): number {
+    // An append at the right edge keeps the full leaf and starts an empty one (sequential fills stay dense).
+    const mid = s === C && this.lm[l * LM + 1] === RUN_NIL ? C : C >> 1;
+    const r = this.newLeaf();
+    const d = this.d;
+    const lm = this.lm;
+    const lb = l << LOG_LW;
+    const rb = r << LOG_LW;
+    for (let j = mid; j < C; j++) {
+      d[rb + j - mid] = d[lb + j]!;
+      d[rb + C1 + j - mid] = d[lb + C1 + j]!;
+      d[rb + C2 + j - mid] = d[lb + C2 + j]!;
+      d[rb + C3 + j - mid] = d[lb + C3 + j]!;
+    }
+    d.fill(Infinity, lb + mid, lb + C);
+    lm[r * LM] = C - mid;
+    lm[l * LM] = mid;
+    const nx = lm[l * LM + 1]!;
+    lm[r * LM + 1] = nx;
+    if (nx !== RUN_NIL) lm[nx * LM + 2] = r;
+    lm[r * LM + 2] = l;
+    lm[l * LM + 1] = r;
+    this.insertUp(this.height - 1, mid === C ? k : d[rb]!, r);
+    this.forget();
+    return r;
+  }
+
+  /** Adds child `right` with separator `sep` just after the child taken at path level `lvl`. */
+  private insertUp(lvl: number, sep: number, right: number): void {
+    if (lvl < 0) {
+      const q = this.newInner();
+      const b = q * IW;
+      this.ik[b] = 2;
+      this.ik[b + 1] = sep;
+      this.ik[b + FMAX] = this.root;
+      this.ik[b + FMAX + 1] = right;
+      this.root = q;
+      this.height++;
+      return;
+    }
+    const p = this.pathNode[lvl]!;
+    const at = this.pathIdx[lvl]! + 1;
+    const n = this.ik[p * IW]! | 0;
+    if (n < FMAX) {
+      this.innerPut(p, at, sep, right);
+      return;
+    }
+    // Split p. At the right edge of the tree an append starts an empty node (fills stay dense).
+    let rightmost = at === n;
+    for (let u = 0; rightmost && u < lvl; u++) {
+      rightmost = this.pathIdx[u] === this.ik[this.pathNode[u]! * IW]! - 1;
+    }
+    const mid = rightmost ? n : n >> 1;
+    const q = this.newInner();
+    const ik = this.ik;
+    const pb = p * IW;
+    const qb = q * IW;
+    const sepUp = mid === n ? sep : ik[pb + mid]!;
+    for (let j = mid; j < n; j++) {
+      if (j > mid) ik[qb + j - mid] = ik[pb + j]!;
+      ik[qb + FMAX + j - mid] = ik[pb + FMAX + j]!;
+    }
+    ik[qb] = n - mid;
+    ik[pb] = mid;
+    ik.fill(Infinity, pb + Math.max(mid, 1), pb + FMAX);
+    if (mid === n) {
+      ik[qb] = 1;
+      ik[qb + FMAX] = right;
+    } else if (at <= mid) {
+      this.innerPut(p, at, sep, right);
+    } else {
+      this.innerPut(q, at - mid, sep, right);
+    }
+    this.insertUp(lvl - 1, sepUp, q);
+  }
+
+  /** Inserts (sep, kid) at index `at` >= 1 of inner node `p`, which has room. */
+  private innerPut(p: number, at: number, sep: number, kid: number): void {
+    const ik = this.ik;
+    const b = p * IW;
+    const n = ik[b]! | 0;
+    for (let j = n; j > at; j--) {
+      ik[b + j] = ik[b + j - 1]!;
+      ik[b + FMAX + j] = ik[b + FMAX + j - 1]!;
+    }
+    ik[b + at] = sep;
+    ik[b + FMAX + at] = kid;
+    ik[b] = n + 1;
+  }
+
+  // ------------------------------------------------------------------ remove
+
+  /** Removes the record with key `k`; false when there is none. */
+  remove(k: number): boolean {
+    const l = this.descend(k);
+    const s = this.pick(l, k);
+    const b = l << LOG_LW;
+    if (s < 0 || this.d[b + s] !== k) return false;
+    const d = this.d;
+    const n = this.lm[l * LM]! - 1;
+    for (let j = b + s; j < b + n; j++) {
+      d[j] = d[j + 1]!;
+      d[j + C1] = d[j + C1 + 1]!;
+      d[j + C2] = d[j + C2 + 1]!;
+      d[j + C3] = d[j + C3 + 1]!;
+    }
+    d[b + n] = Infinity;
+    this.lm[l * LM] = n;
+    this.n--;
+    if (n === 0 && this.height > 0) this.dropLeaf(l);
+    return true;
+  }
+
+  /** Unlinks empty leaf `l` (reached by the last descent) and every inner node left empty above it. */
+  private dropLeaf(l: number): void {
+    this.forget();
+    const lm = this.lm;
+    const p = lm[l * LM + 2]!;
+    const nx = lm[l * LM + 1]!;
+    if (p !== RUN_NIL) lm[p * LM + 1] = nx;
+    if (nx !== RUN_NIL) lm[nx * LM + 2] = p;
+    this.leafFree.push(l);
+    const ik = this.ik;
+    let lvl = this.height - 1;
+    for (; lvl >= 0; lvl--) {
+      const x = this.pathNode[lvl]!;
+      const i = this.pathIdx[lvl]!;
+      const b = x * IW;
+      const n = (ik[b]! | 0) - 1;
+      // Entry 0 has no separator in the node (the parent's covers it): removing it drops entry 1's.
+      for (let j = i; j < n; j++) {
+        if (j >= 1) ik[b + j] = ik[b + j + 1]!;
+        ik[b + FMAX + j] = ik[b + FMAX + j + 1]!;
+      }
+      ik[b] = n;
+      if (n > 0) {
+        ik[b + n] = Infinity;
+        break;
+      }
+      this.innerFree.push(x);
+    }
+    if (lvl < 0) {
+      // Every level emptied: start again from one leaf.
+      this.height = 0;
+      this.root = this.newLeaf();
+      return;
+    }
+    while (this.height > 0 && ik[this.root * IW] === 1) {
+      this.innerFree.push(this.root);
+      this.root = ik[this.root * IW + FMAX]! | 0;
+      this.height--;
+    }
+  }
+
+  // ------------------------------------------------------------------ checks
+
+  /** Checks ordering, separators, depths, the leaf chain and the count. Returns a problem or undefined. */
+  check(): string | undefined {
+    let count = 0;
+    let prevKey = -Infinity;
+    let prevLeaf = RUN_NIL;
+    const walk = (x: number, lvl: number, lo: number, hi: number): string | undefined => {
+      if (lvl === this.height) {
+        const n = this.lm[x * LM]!;
+        if (n === 0 && lvl > 0) return 'empty leaf';
+        if (n > C) return 'leaf over capacity';
+        if (this.lm[x * LM + 2] !== prevLeaf) return `leaf ${x} has a wrong prev link`;
+        if (prevLeaf !== RUN_NIL && this.lm[prevLeaf * LM + 1] !== x)
+          return `leaf ${prevLeaf} has a wrong next link`;
+        prevLeaf = x;
+        for (let s = n; s < C; s++)
+          if (this.d[(x << LOG_LW) + s] !== Infinity) return `leaf ${x} slot ${s} not padded`;
+        for (let s = 0; s < n; s++) {
+          const k = this.d[(x << LOG_LW) + s]!;
+          if (k < lo || k >= hi) return `key ${k} outside its separators [${lo}, ${hi})`;
+          if (k <= prevKey) return `key ${k} out of order`;
+          prevKey = k;
+          count++;
+        }
+        return undefined;
+      }
+      const b = x * IW;
+      const n = this.ik[b]!;
+      if (n < 1 || n > FMAX) return `inner node with ${n} children`;
+      if (x === this.root && n < 2) return 'root with one child';
+      for (let i = Math.max(n, 1); i < FMAX; i++)
+        if (this.ik[b + i] !== Infinity) return `inner ${x} slot ${i} not padded`;
+      for (let i = 0; i < n; i++) {
+        const a = i === 0 ? lo : this.ik[b + i]!;
+        const z = i + 1 < n ? this.ik[b + i + 1]! : hi;
+        if (a < lo || z > hi || a > z) return 'separators out of order';
+        const e = walk(this.ik[b + FMAX + i]!, lvl + 1, a, z);
+        if (e) return e;
+      }
+      return undefined;
+    };
+    const e = walk(this.root, 0, -Infinity, Infinity);
+    if (e) return e;
+    if (prevLeaf !== RUN_NIL && this.lm[prevLeaf * LM + 1] !== RUN_NIL) return 'last leaf has a next link';
+    return count === this.n ? undefined : `count ${count} != size ${this.n}`;
+  }
+}
 
 export interface StoredRun {
   readonly start: number;
@@ -22,113 +491,62 @@ export interface StoredRun {
   readonly prot: number;
 }
 
-class Leaf {
-  n = 0;
-  /**
-   * The four columns in one array (one object to reach, not four): starts at [0, B], ends at E + i,
-   * physical frames at P + i, prot at R + i.
-   */
-  readonly d = new Float64Array(4 * (B + 1));
-  next: Leaf | null = null;
-  prev: Leaf | null = null;
-  parent: Inner | null = null;
-}
-
-class Inner {
-  n = 0;
-  /** keys[i] = smallest start in kids[i]. */
-  readonly keys = new Float64Array(B + 1);
-  readonly kids: (Leaf | Inner)[] = [];
-  parent: Inner | null = null;
-}
-
-/** Number of elements of a[0..n) that are <= x. */
-function upperBound(a: Float64Array, n: number, x: number): number {
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (a[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
+/** Runs keyed by start: column 1 the end, column 2 the physical frame, column 3 the prot. */
 export class MappingStore {
-  private root: Leaf | Inner = new Leaf();
-  private n = 0;
+  private readonly t = new RunTree();
 
   /** Number of runs. */
   get size(): number {
-    return this.n;
+    return this.t.size;
+  }
+
+  /** Bytes of the tree records (benchmarks). */
+  get byteSize(): number {
+    return this.t.byteSize;
   }
 
   /** The run containing frame `f`, or undefined. */
   find(f: number): StoredRun | undefined {
-    const leaf = this.leafFor(f);
-    const j = upperBound(leaf.d, leaf.n, f) - 1;
-    if (j < 0 || leaf.d[E + j]! < f) return undefined;
-    return this.run(leaf, j);
+    const h = this.t.floor(f);
+    if (h === RUN_NIL || this.t.c1(h) < f) return undefined;
+    return this.run(h);
   }
 
   /** The physical frame for frame `f`, or -1 when unmapped (no allocation: the hot path). */
   frameOf(f: number): number {
-    const leaf = this.leafFor(f);
-    const j = upperBound(leaf.d, leaf.n, f) - 1;
-    if (j < 0 || leaf.d[E + j]! < f) return -1;
-    return leaf.d[P + j]! + (f - leaf.d[j]!);
+    const t = this.t;
+    const h = t.floor(f);
+    if (h === RUN_NIL || t.c1(h) < f) return -1;
+    return t.c2(h) + (f - t.key(h));
   }
 
   /** The first run whose end is >= f (the run containing f, or the next one). */
   ceilingRun(f: number): StoredRun | undefined {
-    let leaf: Leaf | null = this.leafFor(f);
-    let j = upperBound(leaf.d, leaf.n, f) - 1;
-    if (j >= 0 && leaf.d[E + j]! >= f) return this.run(leaf, j);
-    j++;
-    while (leaf !== null && j >= leaf.n) {
-      leaf = leaf.next;
-      j = 0;
-    }
-    return leaf === null ? undefined : this.run(leaf, j);
+    const h = this.ceiling(f);
+    return h === RUN_NIL ? undefined : this.run(h);
+  }
+
+  private ceiling(f: number): number {
+    const h = this.t.floor(f);
+    if (h !== RUN_NIL && this.t.c1(h) >= f) return h;
+    return this.t.higher(f);
   }
 
   /** True when any frame of [start, end] is mapped. */
   overlaps(start: number, end: number): boolean {
-    let leaf: Leaf | null = this.leafFor(start);
-    let j = upperBound(leaf.d, leaf.n, start) - 1;
-    if (j >= 0 && leaf.d[E + j]! >= start) return true;
-    j++;
-    while (leaf !== null && j >= leaf.n) {
-      leaf = leaf.next;
-      j = 0;
-    }
-    return leaf !== null && leaf.d[j]! <= end;
+    const h = this.ceiling(start);
+    return h !== RUN_NIL && this.t.key(h) <= end;
   }
 
   /** Adds a run; false (nothing changed) when it overlaps an existing run. */
   insert(start: number, end: number, pfn: number, prot: number): boolean {
-    const leaf = this.leafFor(start);
-    const j = upperBound(leaf.d, leaf.n, start);
+    const t = this.t;
     // The run before must end below `start`, the run after must start above `end`.
-    if (j > 0 && leaf.d[E + j - 1]! >= start) return false;
-    if (j < leaf.n ? leaf.d[j]! <= end : leaf.next !== null && leaf.next.n > 0 && leaf.next.d[0]! <= end)
-      return false;
-    // One pass over the four columns (cheaper than four copyWithin calls for a few dozen slots).
-    const d = leaf.d;
-    for (let k = leaf.n; k > j; k--) {
-      d[k] = d[k - 1]!;
-      d[E + k] = d[E + k - 1]!;
-      d[P + k] = d[P + k - 1]!;
-      d[R + k] = d[R + k - 1]!;
-    }
-    leaf.d[j] = start;
-    leaf.d[E + j] = end;
-    leaf.d[P + j] = pfn;
-    leaf.d[R + j] = prot & 0xff;
-    leaf.n++;
-    this.n++;
-    if (j === 0) this.fixMin(leaf);
-    if (leaf.n > B) this.splitLeaf(leaf, j === leaf.n - 1);
+    const h = t.floor(start);
+    if (h !== RUN_NIL && t.c1(h) >= start) return false;
+    const nx = h === RUN_NIL ? t.first() : t.next(h);
+    if (nx !== RUN_NIL && t.key(nx) <= end) return false;
+    t.insert(start, end, pfn, prot & 0xff);
     return true;
   }
 
@@ -137,16 +555,21 @@ export class MappingStore {
    * Returns the number of frames removed.
    */
   removeRange(start: number, end: number): number {
+    const t = this.t;
     let removed = 0;
     for (;;) {
-      const r = this.ceilingRun(start);
-      if (r === undefined || r.start > end) break;
-      this.removeKey(r.start);
-      const s = Math.max(r.start, start);
-      const e = Math.min(r.end, end);
+      const h = this.ceiling(start);
+      if (h === RUN_NIL || t.key(h) > end) break;
+      const rs = t.key(h);
+      const re = t.c1(h);
+      const pfn = t.c2(h);
+      const prot = t.c3(h);
+      t.remove(rs);
+      const s = Math.max(rs, start);
+      const e = Math.min(re, end);
       removed += e - s + 1;
-      if (r.start < s) this.insert(r.start, s - 1, r.pfn, r.prot);
-      if (r.end > e) this.insert(e + 1, r.end, r.pfn + (e + 1 - r.start), r.prot);
+      if (rs < s) t.insert(rs, s - 1, pfn, prot);
+      if (re > e) t.insert(e + 1, re, pfn + (e + 1 - rs), prot);
     }
     return removed;
   }
@@ -156,19 +579,19 @@ export class MappingStore {
    * not mapped (the page-table walk of iommu_unmap). Runs removed whole are dropped in place.
    */
   removeFrom(start: number, end: number): number {
+    const t = this.t;
     let removed = 0;
     let f = start;
     while (f <= end) {
-      const leaf = this.leafFor(f);
-      const j = upperBound(leaf.d, leaf.n, f) - 1;
-      if (j < 0 || leaf.d[E + j]! < f) break;
-      const runEnd = leaf.d[E + j]!;
-      if (leaf.d[j] === f && runEnd <= end) {
+      const h = t.floor(f);
+      if (h === RUN_NIL) break;
+      const runEnd = t.c1(h);
+      if (runEnd < f) break;
+      if (t.key(h) === f && runEnd <= end) {
         removed += runEnd - f + 1;
-        this.removeAt(leaf, j);
+        t.remove(f);
       } else {
-        const e = Math.min(runEnd, end);
-        removed += this.removeRange(f, e);
+        removed += this.removeRange(f, Math.min(runEnd, end));
       }
       f = Math.min(runEnd, end) + 1;
     }
@@ -176,143 +599,28 @@ export class MappingStore {
   }
 
   clear(): void {
-    this.root = new Leaf();
-    this.n = 0;
+    this.t.clear();
   }
 
   /** Runs in ascending order. */
   *runs(): Generator<StoredRun> {
-    let node: Leaf | Inner = this.root;
-    while (node instanceof Inner) node = node.kids[0]!;
-    for (let leaf: Leaf | null = node; leaf !== null; leaf = leaf.next) {
-      for (let j = 0; j < leaf.n; j++) yield this.run(leaf, j);
-    }
+    for (let h = this.t.first(); h !== RUN_NIL; h = this.t.next(h)) yield this.run(h);
   }
 
-  private run(leaf: Leaf, j: number): StoredRun {
-    return { start: leaf.d[j]!, end: leaf.d[E + j]!, pfn: leaf.d[P + j]!, prot: leaf.d[R + j]! };
+  /** Structural check of the tree (tests). */
+  check(): string | undefined {
+    const e = this.t.check();
+    if (e) return e;
+    let prevEnd = -Infinity;
+    for (let h = this.t.first(); h !== RUN_NIL; h = this.t.next(h)) {
+      if (this.t.key(h) <= prevEnd || this.t.c1(h) < this.t.key(h)) return `bad run at ${this.t.key(h)}`;
+      prevEnd = this.t.c1(h);
+    }
+    return undefined;
   }
 
-  /** The leaf whose key range holds `f` (the first leaf when f is below every key). */
-  private leafFor(f: number): Leaf {
-    let node = this.root;
-    while (node instanceof Inner) {
-      const i = upperBound(node.keys, node.n, f) - 1;
-      node = node.kids[i < 0 ? 0 : i]!;
-    }
-    return node;
-  }
-
-  /** A node's smallest key changed: update the separators above it. */
-  private fixMin(node: Leaf | Inner): void {
-    let child: Leaf | Inner = node;
-    let min = node instanceof Leaf ? node.d[0]! : node.keys[0]!;
-    for (let p = child.parent; p !== null; child = p, p = p.parent) {
-      const i = p.kids.indexOf(child);
-      p.keys[i] = min;
-      if (i !== 0) break;
-      min = p.keys[0]!;
-    }
-  }
-
-  private splitLeaf(leaf: Leaf, append: boolean): void {
-    const right = new Leaf();
-    // An append at the right end keeps the full leaf and starts a new one with the last run.
-    const keep = append && leaf.next === null ? leaf.n - 1 : leaf.n >> 1;
-    const move = leaf.n - keep;
-    for (const c of [0, E, P, R]) right.d.set(leaf.d.subarray(c + keep, c + leaf.n), c);
-    right.n = move;
-    leaf.n = keep;
-    right.next = leaf.next;
-    if (right.next !== null) right.next.prev = right;
-    right.prev = leaf;
-    leaf.next = right;
-    this.insertChild(leaf, right, right.d[0]!);
-  }
-
-  /** Puts `right` just after `left` in left's parent (a new root when left is the root). */
-  private insertChild(left: Leaf | Inner, right: Leaf | Inner, key: number): void {
-    let p = left.parent;
-    if (p === null) {
-      p = new Inner();
-      p.kids.push(left);
-      p.keys[0] = left instanceof Leaf ? left.d[0]! : left.keys[0]!;
-      p.n = 1;
-      left.parent = p;
-      this.root = p;
-    }
-    const i = p.kids.indexOf(left) + 1;
-    p.kids.splice(i, 0, right);
-    p.keys.copyWithin(i + 1, i, p.n);
-    p.keys[i] = key;
-    p.n++;
-    right.parent = p;
-    if (p.n > B) this.splitInner(p, i === p.n - 1);
-  }
-
-  private splitInner(node: Inner, append: boolean): void {
-    const right = new Inner();
-    const keep = append && this.isRightmost(node) ? node.n - 1 : node.n >> 1;
-    const kids = node.kids.splice(keep);
-    right.kids.push(...kids);
-    right.keys.set(node.keys.subarray(keep, node.n));
-    right.n = node.n - keep;
-    node.n = keep;
-    for (const k of kids) k.parent = right;
-    this.insertChild(node, right, right.keys[0]!);
-  }
-
-  private isRightmost(node: Inner): boolean {
-    for (let c: Inner = node, p = node.parent; p !== null; c = p, p = p.parent) {
-      if (p.kids[p.n - 1] !== c) return false;
-    }
-    return true;
-  }
-
-  /** Removes the run starting exactly at `start` (it exists). */
-  private removeKey(start: number): void {
-    const leaf = this.leafFor(start);
-    this.removeAt(leaf, upperBound(leaf.d, leaf.n, start) - 1);
-  }
-
-  private removeAt(leaf: Leaf, j: number): void {
-    const d = leaf.d;
-    for (let k = j + 1; k < leaf.n; k++) {
-      d[k - 1] = d[k]!;
-      d[E + k - 1] = d[E + k]!;
-      d[P + k - 1] = d[P + k]!;
-      d[R + k - 1] = d[R + k]!;
-    }
-    leaf.n--;
-    this.n--;
-    if (leaf.n === 0) this.dropNode(leaf);
-    else if (j === 0) this.fixMin(leaf);
-  }
-
-  /** Unlinks an empty node from the tree (and empty parents above it); a root with one child shrinks. */
-  private dropNode(node: Leaf | Inner): void {
-    const p = node.parent;
-    if (p === null) {
-      if (node instanceof Inner) this.root = new Leaf();
-      return;
-    }
-    if (node instanceof Leaf) {
-      if (node.prev !== null) node.prev.next = node.next;
-      if (node.next !== null) node.next.prev = node.prev;
-    }
-    const i = p.kids.indexOf(node);
-    p.kids.splice(i, 1);
-    p.keys.copyWithin(i, i + 1, p.n);
-    p.n--;
-    if (p.n === 0) {
-      this.dropNode(p);
-      return;
-    }
-    if (i === 0) this.fixMin(p);
-    if (p === this.root && p.n === 1) {
-      const only = p.kids[0]!;
-      only.parent = null;
-      this.root = only;
-    }
+  private run(h: number): StoredRun {
+    const t = this.t;
+    return { start: t.key(h), end: t.c1(h), pfn: t.c2(h), prot: t.c3(h) };
   }
 }

@@ -125,6 +125,9 @@ export interface Type1Design {
   instance(iommu: VfioIommuType1, env: Type1Env): Type1DesignHooks;
 }
 
+/** A domain with the frame-number fast path (the core's domains always have it). */
+type FrameDomain = IommuDomain & Required<Pick<IommuDomain, 'mapFrames' | 'unmapFrames'>>;
+
 /** struct vfio_domain */
 export interface VfioDomain {
   readonly domain: IommuDomain;
@@ -186,6 +189,11 @@ export class VfioIommuType1 {
   private framesHi: number[] = [];
   /** Hooks of the selected historical design (none for today's kernel). */
   readonly hooks: Type1DesignHooks | undefined;
+  /** The only domain when there is exactly one and it has the frame-number fast path (hot path cache). */
+  private oneDomain: FrameDomain | undefined;
+  /** Profile answers the hot paths read (cached: the profile is fixed per instance). */
+  private readonly wrapErrno: number;
+  private readonly wrapsAtTop: boolean;
 
   /** vfio_iommu_type1_open: v1 (TYPE1), v2 (TYPE1v2 and the nesting value); -EINVAL otherwise. */
   static open(env: Type1Env, type: number): VfioIommuType1 | number {
@@ -204,6 +212,8 @@ export class VfioIommuType1 {
     this.nesting = nesting;
     this.entryLimit = env.params.dmaEntryLimit >>> 0;
     this.dmaAvail = this.entryLimit;
+    this.wrapErrno = -ERRNO[env.profile.mapOverflowErrno];
+    this.wrapsAtTop = env.profile.type1EndWrapsAtTop;
     this.recomputePgsize();
     this.hooks = env.design?.instance(this, env);
   }
@@ -369,6 +379,7 @@ export class VfioIommuType1 {
       this.env.core.freeDomain(d.domain);
     }
     this.domains.length = 0;
+    this.oneDomain = undefined;
   }
 
   private commitIovaList(list: IovaList): void {
@@ -392,6 +403,8 @@ export class VfioIommuType1 {
     const low = bm === 0n ? PAGE_SIZE_BIG : bm & -bm;
     this.minPageBytes = Number(low);
     this.minPageFrames = Number(low >> 12n);
+    const only = this.domains.length === 1 ? this.domains[0]!.domain : undefined;
+    this.oneDomain = only?.mapFrames && only.unmapFrames ? (only as FrameDomain) : undefined;
   }
 
   /** vfio_iommu_replay: map every existing mapping into a new domain (undone on failure). */
@@ -439,10 +452,14 @@ export class VfioIommuType1 {
     const iova = this.dma.iovaOf(i);
     const pages = this.dma.pagesOf(i);
     if ((this.dma.flagsOf(i) & DMA_VADDR_INVALID) !== 0) this.vaddrInvalidCount--;
-    for (const d of this.domains) {
-      const fast = d.domain.unmapFrames;
-      if (fast) fast.call(d.domain, iova, pages, PAGE_SHIFT);
-      else d.domain.unmap(bigOfFrame(iova), bigOfFrame(pages));
+    const one = this.oneDomain;
+    if (one !== undefined) one.unmapFrames(iova, pages, PAGE_SHIFT);
+    else {
+      for (let k = 0; k < this.domains.length; k++) {
+        const d = this.domains[k]!.domain;
+        if (d.unmapFrames) d.unmapFrames(iova, pages, PAGE_SHIFT);
+        else d.unmap(bigOfFrame(iova), bigOfFrame(pages));
+      }
     }
     this.dma.remove(iova);
     this.dmaAvail++;
@@ -535,6 +552,7 @@ export class VfioIommuType1 {
     const lo = getU32(b, off);
     const hi = getU32(b, off + 4);
     const pg = this.minPageBytes;
+    if (pg === 4096) return (lo & 0xfff) !== 0 ? -1 : hi * 1048576 + (lo >>> 12);
     if (pg <= TWO32) {
       if (pg === TWO32 ? lo !== 0 : (lo & (pg - 1)) !== 0) return -1;
     } else {
@@ -561,8 +579,7 @@ export class VfioIommuType1 {
     const vaddrF = this.alignedFrame(arg, 8);
     if ((sizeLo === 0 && sizeHi === 0) || iovaF < 0 || sizeF < 0 || vaddrF < 0) return -ERRNO.EINVAL;
     // Don't allow IOVA or virtual address wrap (EINVAL before 6.18).
-    const wrapErr = -ERRNO[this.env.profile.mapOverflowErrno];
-    if (iovaF + sizeF > FRAMES_U64 || vaddrF + sizeF > FRAMES_U64) return wrapErr;
+    if (iovaF + sizeF > FRAMES_U64 || vaddrF + sizeF > FRAMES_U64) return this.wrapErrno;
     const last = iovaF + sizeF - 1;
     const hit = this.findDma(iovaF, last);
     if (setVaddr) {
@@ -586,7 +603,8 @@ export class VfioIommuType1 {
     const dflags =
       ((flags & VFIO_DMA_MAP_FLAG_READ) !== 0 ? DMA_READ : 0) |
       ((flags & VFIO_DMA_MAP_FLAG_WRITE) !== 0 ? DMA_WRITE : 0);
-    if (this.domains.length === 1) {
+    const dom = this.oneDomain;
+    if (dom !== undefined) {
       // Hot path: one domain and one user region behind the whole range.
       const phys = this.env.mm.pinSingle(vaddrF, sizeF, (dflags & DMA_WRITE) !== 0);
       if (phys >= 0) {
@@ -594,11 +612,8 @@ export class VfioIommuType1 {
           ((dflags & DMA_READ) !== 0 ? IOMMU_READ : 0) |
           ((dflags & DMA_WRITE) !== 0 ? IOMMU_WRITE : 0) |
           IOMMU_CACHE;
-        const dom = this.domains[0]!.domain;
-        const fast = dom.mapFrames; // the frame-number fast path (same rules and errnos as map)
-        const mrc = fast
-          ? fast.call(dom, iovaF, phys, sizeF, prot, PAGE_SHIFT)
-          : dom.map(bigOfFrame(iovaF), bigOfFrame(phys), bigOfFrame(sizeF), prot);
+        // The frame-number fast path (same rules and errnos as map).
+        const mrc = dom.mapFrames(iovaF, phys, sizeF, prot, PAGE_SHIFT);
         if (mrc !== 0) return mrc;
         if (this.topSkipped && this.dma.findIntersecting(iovaF, last) !== DMA_NIL) {
           // Only reachable through the <= 6.17 top wrap with a domain that accepted an overlapping map.
@@ -636,18 +651,14 @@ export class VfioIommuType1 {
    * vfio_find_dma and vfio_find_dma_first_node never return it.
    */
   private hiddenAtTop(h: number): boolean {
-    return (
-      h !== DMA_NIL &&
-      this.env.profile.type1EndWrapsAtTop &&
-      this.dma.iovaOf(h) + this.dma.pagesOf(h) === FRAMES_U64
-    );
+    return h !== DMA_NIL && this.wrapsAtTop && this.dma.iovaOf(h) + this.dma.pagesOf(h) === FRAMES_U64;
   }
 
   /** vfio_find_dma(iova, size) for frames [first, last], with the <= 6.17 wrap at the top. */
   private findDma(first: number, last: number): number {
     this.topSkipped = false;
     // A range ending at 2^64-1: `start + size` is 0, the search always goes left and finds nothing.
-    if (this.env.profile.type1EndWrapsAtTop && last === FRAMES_U64 - 1) {
+    if (this.wrapsAtTop && last === FRAMES_U64 - 1) {
       this.topSkipped = true;
       return DMA_NIL;
     }
@@ -712,7 +723,7 @@ export class VfioIommuType1 {
     } else {
       const sizeF = this.alignedFrame(arg, 16);
       if ((sizeLo === 0 && sizeHi === 0) || sizeF < 0) return -ERRNO.EINVAL;
-      if (first + sizeF > FRAMES_U64) return -ERRNO[this.env.profile.mapOverflowErrno];
+      if (first + sizeF > FRAMES_U64) return this.wrapErrno;
       endEx = first + sizeF;
     }
     if (dirty && (!this.dirtyTracking || bitmapPgsize !== BigInt(this.minPageBytes))) return -ERRNO.EINVAL;
@@ -733,7 +744,7 @@ export class VfioIommuType1 {
     // <= 6.17: a range ending at 2^64-1 has `iova + size == 0`: the walk stops before the first mapping.
     // (UNMAP_ALL uses size U64_MAX, which does not wrap: it removes a mapping at the top too, as the
     // kernel runs show.)
-    if (this.env.profile.type1EndWrapsAtTop && !all && endEx === FRAMES_U64) i = DMA_NIL;
+    if (this.wrapsAtTop && !all && endEx === FRAMES_U64) i = DMA_NIL;
     let unmapped = 0;
     if (invalidate) {
       const touched: number[] = [];
@@ -770,8 +781,10 @@ export class VfioIommuType1 {
       }
     }
     // Only on success are the first 24 bytes copied back, with the unmapped total in `size`.
-    putU32(arg, 16, (unmapped % 1048576) * 4096);
-    putU32(arg, 20, Math.floor(unmapped / 1048576));
+    // Frames to bytes without `%` on a double (a libc fmod call).
+    const hiBytes = Math.floor(unmapped / 1048576);
+    putU32(arg, 16, (unmapped - hiBytes * 1048576) * 4096);
+    putU32(arg, 20, hiBytes);
     return 0;
   }
 
