@@ -11,13 +11,14 @@
  * and an allocation no longer recomputes a chain of inner blocks, which at 10^6 nodes was most of its
  * cost.
  *
- * Memory layout: every block (leaf or inner) is one 512-byte record of a single ArrayBuffer, seen as
- * 128 int32 words or 64 float64s: a header line (count, parent, index in parent, leaf flag, leaf links),
- * then one 16-wide column per field (keys = handles or child blocks, two capacity words, two floats:
- * pfn_lo and glo in a leaf, largest gap and lowest pfn_lo in an inner block). An operation on a block
- * therefore reads a few adjacent cache lines of one record instead of one line in each of a dozen
- * parallel arrays, which is what the cost at 10^6 live nodes is made of. pfn_hi is not stored in the
- * leaf (the handle has it, and the successor's glo is pfn_hi + 1).
+ * Memory layout: every block is one record of BLOCK_BYTES in a pool (one ArrayBuffer seen as int32
+ * words and float64s): a header line (count, parent, index in parent, leaf links), then one column per
+ * field (keys = handles or child blocks, two capacity words, and floats: pfn_lo, glo and pfn_hi in a
+ * leaf; largest gap and lowest pfn_lo in an inner block). An operation on a block thus reads a few
+ * adjacent lines of one record. Leaves and inner blocks live in two pools, so that the inner levels
+ * (a tenth of the memory) stay packed together: at 10^6 nodes they fit the last-level cache and its
+ * TLB reach, and a descent pays for one distant access, the leaf, instead of one per level. The handle
+ * table holds only each node's leaf (4 bytes a node).
  *
  * Why a descent gives the kernel's answer (__alloc_and_insert_iova_range): walking down from the start
  * node C, the kernel stops at the first node N whose gap holds an aligned block below
@@ -56,8 +57,8 @@ const LOG_B = 4;
 /** Items per block. */
 const B = 1 << LOG_B;
 const LOW = B - 1;
-/** int32 words per block record: a 16-word header, then three int32 and two float64 columns. */
-const BLOCK_WORDS = 16 + 7 * B;
+/** int32 words per block record: a 16-word header, then three int32 and three float64 columns. */
+const BLOCK_WORDS = 16 + 9 * B;
 /** float64s per block record. */
 const BLOCK_FLOATS = BLOCK_WORDS >> 1;
 const BLOCK_BYTES = BLOCK_WORDS * 4;
@@ -65,7 +66,8 @@ const BLOCK_BYTES = BLOCK_WORDS * 4;
 const CNT = 0;
 const PAR = 1;
 const IDX = 2;
-const LEAF = 3;
+/** Inner blocks: 1 when the children are leaves. */
+const KIDS_LEAF = 3;
 const PREV = 4;
 const NEXT = 5;
 // entry columns: int32 word offsets (KEY, C0, C1) and float64 offsets (A, G) inside the record
@@ -76,6 +78,8 @@ const C1 = 16 + 2 * B;
 const A = (16 + 3 * B) >> 1;
 /** Leaf: glo (start of the gap below the node); inner: the child's lowest pfn_lo. */
 const G = A + B;
+/** Leaf: pfn_hi; inner: unused. */
+const HI = G + B;
 
 /** Word index of entry e's column base (add KEY, C0 or C1); e = block * B + position. */
 function ew(e: number): number {
@@ -120,6 +124,50 @@ function bmax(a: number, b: number): number {
   return (a & m) | (b & ~m);
 }
 
+/** One pool of block records (leaves, or inner blocks): W and F view the same buffer. */
+class BlockPool {
+  cap = 0;
+  W = new Int32Array(0);
+  F = new Float64Array(0);
+  private readonly free: number[] = [];
+  private used = 1;
+
+  constructor(initial: number) {
+    this.grow(initial);
+  }
+
+  private grow(n: number): void {
+    const c = Math.max(n, this.cap * 2);
+    const buf = new ArrayBuffer(c * BLOCK_BYTES);
+    const w = new Int32Array(buf);
+    w.set(this.W);
+    this.W = w;
+    this.F = new Float64Array(buf);
+    this.cap = c;
+  }
+
+  alloc(): number {
+    let b = this.free.pop();
+    if (b === undefined) {
+      if (this.used >= this.cap) this.grow(this.cap * 2);
+      b = this.used++;
+    }
+    const h = b * BLOCK_WORDS;
+    const W = this.W;
+    W[h + CNT] = 0;
+    W[h + PAR] = NIL;
+    W[h + IDX] = 0;
+    W[h + KIDS_LEAF] = 0;
+    W[h + PREV] = NIL;
+    W[h + NEXT] = NIL;
+    return b;
+  }
+
+  release(b: number): void {
+    this.free.push(b);
+  }
+}
+
 export class FastIovaTree implements IovaTree {
   readonly granule: number;
   readonly startPfn: number;
@@ -131,23 +179,26 @@ export class FastIovaTree implements IovaTree {
   private readonly shift: number;
   private readonly legacy411: boolean;
 
-  // handles (slots): S[x*4] = pfn_lo, S[x*4+1] = pfn_hi, S[x*4+2] = the leaf holding x (0 when the slot
-  // is free); one cache line holds two handles
+  // handles (slots): S[x] = the leaf holding node x (0 when the slot is free). 4 bytes a node, so that
+  // at 10^6 nodes the handle table stays in the last-level cache; the pfns live in the leaf only.
   private sCap = 0;
-  private S = new Float64Array(0);
+  private S = new Int32Array(0);
   private sFree: number[] = [];
   private sUsed = 1;
 
-  // block records (see the header): W and F view the same buffer
-  private bCap = 0;
-  private W = new Int32Array(0);
-  private F = new Float64Array(0);
-  private bFree: number[] = [];
-  private bUsed = 1;
+  /** Leaves, and inner blocks apart from them: the inner levels stay compact (cache and TLB). */
+  private readonly L = new BlockPool(8);
+  private readonly I = new BlockPool(4);
   private root = NIL;
+  private rootIsLeaf = true;
 
   private cached = NIL;
   private cached32 = NIL;
+  // pfn_lo and pfn_hi of the two cached nodes (kept with them: the walk starts from there)
+  private cachedLo = 0;
+  private cachedHi = 0;
+  private cached32Lo = 0;
+  private cached32Hi = 0;
   private lowest = NIL;
   /** The node whose gap the last successful walk used (the new node's successor). */
   private found = NIL;
@@ -169,88 +220,77 @@ export class FastIovaTree implements IovaTree {
     this.dma32bitPfn = 2 ** (32 - this.shift);
     this.max32AllocSize = this.dma32bitPfn;
     this.growSlots(64);
-    this.growBlocks(8);
-    const a = this.newSlot(IOVA_ANCHOR, IOVA_ANCHOR);
-    const leaf = this.newBlock(true);
+    const a = this.newSlot();
+    const leaf = this.L.alloc();
     this.root = leaf;
-    this.insertAt(leaf, 0, a, 0);
+    this.insertAt(leaf, 0, a, IOVA_ANCHOR, IOVA_ANCHOR, 0);
     this.ownCaps(leaf * B);
     this.anchor = a;
     this.lowest = a;
-    this.cached = a;
-    this.cached32 = a;
+    this.setCached(a, IOVA_ANCHOR, IOVA_ANCHOR);
+    this.setCached32(a, IOVA_ANCHOR, IOVA_ANCHOR);
   }
 
   // ---- storage
 
+  private setCached(x: number, lo: number, hi: number): void {
+    this.cached = x;
+    this.cachedLo = lo;
+    this.cachedHi = hi;
+  }
+
+  private setCached32(x: number, lo: number, hi: number): void {
+    this.cached32 = x;
+    this.cached32Lo = lo;
+    this.cached32Hi = hi;
+  }
+
   private growSlots(n: number): void {
     const c = Math.max(n, this.sCap * 2);
-    const sv = new Float64Array(c * 4);
+    const sv = new Int32Array(c);
     sv.set(this.S);
     this.S = sv;
     this.sCap = c;
   }
 
-  private growBlocks(n: number): void {
-    const c = Math.max(n, this.bCap * 2);
-    const buf = new ArrayBuffer(c * BLOCK_BYTES);
-    const w = new Int32Array(buf);
-    w.set(this.W);
-    this.W = w;
-    this.F = new Float64Array(buf);
-    this.bCap = c;
-  }
-
-  private newSlot(lo: number, hi: number): number {
+  private newSlot(): number {
     let x = this.sFree.pop();
     if (x === undefined) {
       if (this.sUsed >= this.sCap) this.growSlots(this.sCap * 2);
       x = this.sUsed++;
     }
-    this.S[x * 4] = lo;
-    this.S[x * 4 + 1] = hi;
     return x;
   }
 
-  private newBlock(leaf: boolean): number {
-    let b = this.bFree.pop();
-    if (b === undefined) {
-      if (this.bUsed >= this.bCap) this.growBlocks(this.bCap * 2);
-      b = this.bUsed++;
-    }
-    const h = b * BLOCK_WORDS;
-    const W = this.W;
-    W[h + CNT] = 0;
-    W[h + PAR] = NIL;
-    W[h + IDX] = 0;
-    W[h + LEAF] = leaf ? 1 : 0;
-    W[h + PREV] = NIL;
-    W[h + NEXT] = NIL;
-    return b;
+  private pool(leaf: boolean): BlockPool {
+    return leaf ? this.L : this.I;
   }
 
-  private blockCount(b: number): number {
-    return this.W[b * BLOCK_WORDS + CNT]!;
+  /** Number of items in block b of the given pool. */
+  private blockCount(b: number, leaf: boolean): number {
+    return this.pool(leaf).W[b * BLOCK_WORDS + CNT]!;
   }
 
-  private parent(b: number): number {
-    return this.W[b * BLOCK_WORDS + PAR]!;
-  }
-
-  private isLeaf(b: number): boolean {
-    return this.W[b * BLOCK_WORDS + LEAF] === 1;
+  /** Parent (an inner block) of block b of the given pool, NIL for the root. */
+  private parent(b: number, leaf: boolean): number {
+    return this.pool(leaf).W[b * BLOCK_WORDS + PAR]!;
   }
 
   /** Index of block b's entry in its parent (kept by openAt/removeAt/split, so no parent scan). */
-  private indexInParent(b: number): number {
-    return this.W[b * BLOCK_WORDS + IDX]!;
+  private indexInParent(b: number, leaf: boolean): number {
+    return this.pool(leaf).W[b * BLOCK_WORDS + IDX]!;
+  }
+
+  /** Are the children of inner block p leaves? */
+  private kidsAreLeaves(p: number): boolean {
+    return this.I.W[p * BLOCK_WORDS + KIDS_LEAF] === 1;
   }
 
   /** Entry index (leaf * B + position) of live handle x. */
   private entry(x: number): number {
-    const leaf = this.S[x * 4 + 2]!;
+    const leaf = this.S[x]!;
     const h = leaf * BLOCK_WORDS;
-    const W = this.W;
+    const W = this.L.W;
     const n = W[h + CNT]!;
     let i = 0;
     while (i < n && W[h + KEY + i] !== x) i++;
@@ -260,11 +300,12 @@ export class FastIovaTree implements IovaTree {
   /** Own capacity words of leaf entry e from its gap (zero for the lowest node, see the header). */
   private ownCaps(e: number): void {
     const f = ef(e);
-    const glo = this.F[f + G]!;
+    const F = this.L.F;
+    const glo = F[f + G]!;
     let w0 = 0;
     let w1 = 0;
     if (glo !== 0) {
-      const g = this.F[f + A]! - glo;
+      const g = F[f + A]! - glo;
       if (g >= 512) {
         w0 = SAT0;
         w1 = SAT1;
@@ -282,23 +323,24 @@ export class FastIovaTree implements IovaTree {
       }
     }
     const w = ew(e);
-    this.W[w + C0] = w0;
-    this.W[w + C1] = w1;
+    this.L.W[w + C0] = w0;
+    this.L.W[w + C1] = w1;
   }
 
   // ---- aggregates
 
   /** Compute block b's aggregate into aMg/aC0/aC1/aMinLo. */
-  private aggregate(b: number): void {
-    const W = this.W;
-    const F = this.F;
+  private aggregate(b: number, leaf: boolean): void {
+    const P = this.pool(leaf);
+    const W = P.W;
+    const F = P.F;
     const h = b * BLOCK_WORDS;
     const fb = b * BLOCK_FLOATS;
     const n = W[h + CNT]!;
     let mg = -1;
     let c0 = 0;
     let c1 = 0;
-    if (W[h + LEAF] === 1) {
+    if (leaf) {
       for (let i = 0; i < n; i++) {
         const glo = F[fb + G + i]!;
         if (glo === 0) continue; // the lowest node's gap is not aggregated
@@ -331,107 +373,108 @@ export class FastIovaTree implements IovaTree {
   /** Record the positions of inner block p's children from index i on. */
   private reindex(p: number, i: number): void {
     const h = p * BLOCK_WORDS;
-    const W = this.W;
-    const n = W[h + CNT]!;
-    for (; i < n; i++) W[W[h + KEY + i]! * BLOCK_WORDS + IDX] = i;
+    const IW = this.I.W;
+    const CW = this.pool(IW[h + KIDS_LEAF] === 1).W;
+    const n = IW[h + CNT]!;
+    for (; i < n; i++) CW[IW[h + KEY + i]! * BLOCK_WORDS + IDX] = i;
   }
 
-  /** Store block b's aggregate in its parent's entry; true if the entry changed. */
-  private store(b: number): boolean {
-    const p = this.parent(b);
-    if (p === NIL) return false;
-    this.aggregate(b);
-    const e = p * B + this.indexInParent(b);
+  /** Store block b's exact aggregate in its parent's entry. */
+  private store(b: number, leaf: boolean): void {
+    const p = this.parent(b, leaf);
+    if (p === NIL) return;
+    this.aggregate(b, leaf);
+    const e = p * B + this.indexInParent(b, leaf);
     const w = ew(e);
     const f = ef(e);
-    const W = this.W;
-    const F = this.F;
-    const changed =
-      F[f + A] !== this.aMg || W[w + C0] !== this.aC0 || W[w + C1] !== this.aC1 || F[f + G] !== this.aMinLo;
-    if (changed) {
-      F[f + A] = this.aMg;
-      W[w + C0] = this.aC0;
-      W[w + C1] = this.aC1;
-      F[f + G] = this.aMinLo;
-    }
-    return changed;
+    this.I.F[f + A] = this.aMg;
+    this.I.W[w + C0] = this.aC0;
+    this.I.W[w + C1] = this.aC1;
+    this.I.F[f + G] = this.aMinLo;
   }
 
   /**
    * Block b's lowest pfn_lo changed: store it in its parent's entry, and further up while b is its
    * parent's first child. (The lowest pfn_lo is exact at every level: lookups by pfn navigate by it.)
    */
-  private fixMinLo(b: number): void {
-    const W = this.W;
-    const F = this.F;
+  private fixMinLo(b: number, leaf: boolean): void {
+    const IW = this.I.W;
+    const IF = this.I.F;
+    let lo = leaf ? this.L.F[b * BLOCK_FLOATS + A]! : IF[b * BLOCK_FLOATS + G]!;
+    let h = b * BLOCK_WORDS;
+    let W = this.pool(leaf).W;
     for (;;) {
-      const h = b * BLOCK_WORDS;
       const p = W[h + PAR]!;
       if (p === NIL) return;
-      const lo = F[b * BLOCK_FLOATS + (W[h + LEAF] === 1 ? A : G)]!;
       const i = W[h + IDX]!;
       const f = p * BLOCK_FLOATS + i;
-      if (F[f + G] === lo) return;
-      F[f + G] = lo;
+      if (IF[f + G] === lo) return;
+      IF[f + G] = lo;
       if (i !== 0) return;
-      b = p;
+      lo = IF[p * BLOCK_FLOATS + G]!;
+      h = p * BLOCK_WORDS;
+      W = IW;
     }
   }
 
   /** A search found no fit under inner entry e: replace its (possibly stale) bound by its child's. */
   private tighten(e: number): void {
-    const c = this.key(e);
-    if (this.isLeaf(c)) return; // a leaf's entry is exact already
-    this.aggregate(c);
+    const p = e >> LOG_B;
+    if (this.kidsAreLeaves(p)) return; // a leaf's entry is exact already
+    this.aggregate(this.I.W[ew(e) + KEY]!, false);
     const w = ew(e);
-    this.F[ef(e) + A] = this.aMg;
-    this.W[w + C0] = this.aC0;
-    this.W[w + C1] = this.aC1;
+    this.I.F[ef(e) + A] = this.aMg;
+    this.I.W[w + C0] = this.aC0;
+    this.I.W[w + C1] = this.aC1;
   }
 
-  /** An entry's values only grew: fold them into the ancestors' entries until nothing changes. */
+  /** Values of leaf b's entries only grew: fold them into the ancestors' entries until nothing changes. */
   private raise(b: number, g: number, c0: number, c1: number): void {
-    const W = this.W;
-    const F = this.F;
-    for (let p = this.parent(b); p !== NIL; b = p, p = this.parent(p)) {
-      const e = p * B + this.indexInParent(b);
+    const IW = this.I.W;
+    const IF = this.I.F;
+    let h = b * BLOCK_WORDS;
+    let W = this.L.W;
+    for (let p = W[h + PAR]!; p !== NIL; p = W[h + PAR]!) {
+      const e = p * B + W[h + IDX]!;
       const w = ew(e);
       const f = ef(e);
-      const og = F[f + A]!;
-      const o0 = W[w + C0]!;
-      const o1 = W[w + C1]!;
+      const og = IF[f + A]!;
+      const o0 = IW[w + C0]!;
+      const o1 = IW[w + C1]!;
       const ng = g > og ? g : og;
       const n0 = bmax(o0, c0);
       const n1 = bmax(o1, c1);
       if (ng === og && n0 === o0 && n1 === o1) return;
-      F[f + A] = ng;
-      W[w + C0] = n0;
-      W[w + C1] = n1;
+      IF[f + A] = ng;
+      IW[w + C0] = n0;
+      IW[w + C1] = n1;
       g = ng;
       c0 = n0;
       c1 = n1;
+      h = p * BLOCK_WORDS;
+      W = IW;
     }
   }
 
-  // ---- entry fields
+  // ---- leaf entry fields
 
   private key(e: number): number {
-    return this.W[ew(e) + KEY]!;
+    return this.L.W[ew(e) + KEY]!;
   }
 
-  /** Leaf: pfn_lo. */
+  /** pfn_lo. */
   private lo(e: number): number {
-    return this.F[ef(e) + A]!;
+    return this.L.F[ef(e) + A]!;
   }
 
-  /** Leaf: glo. */
+  /** glo. */
   private glo(e: number): number {
-    return this.F[ef(e) + G]!;
+    return this.L.F[ef(e) + G]!;
   }
 
-  /** Leaf: pfn_hi (from the handle). */
+  /** pfn_hi. */
   private hi(e: number): number {
-    return this.S[this.key(e) * 4 + 1]!;
+    return this.L.F[ef(e) + HI]!;
   }
 
   // ---- order
@@ -439,30 +482,32 @@ export class FastIovaTree implements IovaTree {
   /** Entry after leaf entry e (across leaves), or -1. */
   private nextEntry(e: number): number {
     const h = (e >> LOG_B) * BLOCK_WORDS;
-    if ((e & LOW) + 1 < this.W[h + CNT]!) return e + 1;
-    const nx = this.W[h + NEXT]!;
+    if ((e & LOW) + 1 < this.L.W[h + CNT]!) return e + 1;
+    const nx = this.L.W[h + NEXT]!;
     return nx === NIL ? -1 : nx * B;
   }
 
   /** Entry before leaf entry e (across leaves), or -1. */
   private prevEntry(e: number): number {
     if ((e & LOW) !== 0) return e - 1;
-    const pv = this.W[(e >> LOG_B) * BLOCK_WORDS + PREV]!;
-    return pv === NIL ? -1 : pv * B + this.blockCount(pv) - 1;
+    const pv = this.L.W[(e >> LOG_B) * BLOCK_WORDS + PREV]!;
+    return pv === NIL ? -1 : pv * B + this.blockCount(pv, true) - 1;
   }
 
   /** The leaf whose key range holds `key` (the first leaf when key is below everything). */
   private leafFor(key: number): number {
-    const W = this.W;
-    const F = this.F;
+    if (this.rootIsLeaf) return this.root;
+    const W = this.I.W;
+    const F = this.I.F;
     let b = this.root;
-    while (W[b * BLOCK_WORDS + LEAF] === 0) {
+    for (;;) {
       const fb = b * BLOCK_FLOATS;
       let i = W[b * BLOCK_WORDS + CNT]! - 1;
       while (i > 0 && F[fb + G + i]! > key) i--;
-      b = W[b * BLOCK_WORDS + KEY + i]!;
+      const c = W[b * BLOCK_WORDS + KEY + i]!;
+      if (W[b * BLOCK_WORDS + KIDS_LEAF] === 1) return c;
+      b = c;
     }
-    return b;
   }
 
   /** Entry of the lowest node with pfn_lo >= key (the anchor's at worst). */
@@ -470,19 +515,19 @@ export class FastIovaTree implements IovaTree {
     let leaf = this.leafFor(key);
     for (;;) {
       const fb = leaf * BLOCK_FLOATS;
-      const n = this.blockCount(leaf);
-      for (let i = 0; i < n; i++) if (this.F[fb + A + i]! >= key) return leaf * B + i;
-      leaf = this.W[leaf * BLOCK_WORDS + NEXT]!;
+      const n = this.blockCount(leaf, true);
+      for (let i = 0; i < n; i++) if (this.L.F[fb + A + i]! >= key) return leaf * B + i;
+      leaf = this.L.W[leaf * BLOCK_WORDS + NEXT]!;
       if (leaf === NIL) return -1;
     }
   }
 
   // ---- structure
 
-  /** Copy entry `from` of block fb to entry `to` of block tb (every column). */
-  private moveEntry(fromB: number, from: number, toB: number, to: number): void {
-    const W = this.W;
-    const F = this.F;
+  /** Copy entry `from` of block fromB to entry `to` of block toB (every column; one pool). */
+  private moveEntry(P: BlockPool, fromB: number, from: number, toB: number, to: number): void {
+    const W = P.W;
+    const F = P.F;
     const fw = fromB * BLOCK_WORDS + from;
     const tw = toB * BLOCK_WORDS + to;
     W[tw + KEY] = W[fw + KEY]!;
@@ -492,158 +537,172 @@ export class FastIovaTree implements IovaTree {
     const tf = toB * BLOCK_FLOATS + to;
     F[tf + A] = F[ff + A]!;
     F[tf + G] = F[ff + G]!;
+    F[tf + HI] = F[ff + HI]!;
   }
 
   /** Make room at index i of block b (which has room): shift items right by one. */
-  private openAt(b: number, i: number): void {
+  private openAt(P: BlockPool, b: number, i: number): void {
     const h = b * BLOCK_WORDS;
-    const n = this.W[h + CNT]!;
-    for (let j = n - 1; j >= i; j--) this.moveEntry(b, j, b, j + 1);
-    this.W[h + CNT] = n + 1;
+    const n = P.W[h + CNT]!;
+    for (let j = n - 1; j >= i; j--) this.moveEntry(P, b, j, b, j + 1);
+    P.W[h + CNT] = n + 1;
   }
 
-  /** Insert handle x with gap start `glo` at index i of leaf b (which has room). */
-  private insertAt(b: number, i: number, x: number, glo: number): void {
-    this.openAt(b, i);
-    this.W[b * BLOCK_WORDS + KEY + i] = x;
+  /** Insert node x = [lo, hi] with gap start `glo` at index i of leaf b (which has room). */
+  private insertAt(b: number, i: number, x: number, lo: number, hi: number, glo: number): void {
+    this.openAt(this.L, b, i);
+    this.L.W[b * BLOCK_WORDS + KEY + i] = x;
     const f = b * BLOCK_FLOATS + i;
-    this.F[f + A] = this.S[x * 4]!;
-    this.F[f + G] = glo;
-    this.S[x * 4 + 2] = b;
+    const F = this.L.F;
+    F[f + A] = lo;
+    F[f + G] = glo;
+    F[f + HI] = hi;
+    this.S[x] = b;
   }
 
   /** Remove index i of block b. */
-  private removeAt(b: number, i: number): void {
+  private removeAt(b: number, i: number, leaf: boolean): void {
+    const P = this.pool(leaf);
     const h = b * BLOCK_WORDS;
-    const n = this.W[h + CNT]!;
-    for (let j = i + 1; j < n; j++) this.moveEntry(b, j, b, j - 1);
-    this.W[h + CNT] = n - 1;
-    if (this.W[h + LEAF] === 0) this.reindex(b, i);
+    const n = P.W[h + CNT]!;
+    for (let j = i + 1; j < n; j++) this.moveEntry(P, b, j, b, j - 1);
+    P.W[h + CNT] = n - 1;
+    if (!leaf) this.reindex(b, i);
   }
 
   /** Split full block b: its upper half moves to a new right sibling, linked into the parent. */
-  private split(b: number): number {
-    const leaf = this.isLeaf(b);
-    let p = this.parent(b);
+  private split(b: number, leaf: boolean): number {
+    const P = this.pool(leaf);
+    let p = this.parent(b, leaf);
     if (p === NIL) {
-      p = this.newBlock(false);
+      p = this.I.alloc();
       const ph = p * BLOCK_WORDS;
-      this.W[ph + KEY] = b;
-      this.W[ph + CNT] = 1;
-      this.W[b * BLOCK_WORDS + PAR] = p;
-      this.W[b * BLOCK_WORDS + IDX] = 0;
+      this.I.W[ph + KEY] = b;
+      this.I.W[ph + CNT] = 1;
+      this.I.W[ph + KIDS_LEAF] = leaf ? 1 : 0;
+      P.W[b * BLOCK_WORDS + PAR] = p;
+      P.W[b * BLOCK_WORDS + IDX] = 0;
       this.root = p;
-    } else if (this.blockCount(p) === B) {
-      this.split(p);
-      p = this.parent(b);
+      this.rootIsLeaf = false;
+    } else if (this.blockCount(p, false) === B) {
+      this.split(p, false);
+      p = this.parent(b, leaf);
     }
-    const r = this.newBlock(leaf);
-    const W = this.W; // (newBlock may have grown the buffer)
+    const r = P.alloc();
+    const W = P.W; // (alloc may have grown the pool)
     const half = B >> 1;
-    for (let i = 0; i < B - half; i++) this.moveEntry(b, half + i, r, i);
+    for (let i = 0; i < B - half; i++) this.moveEntry(P, b, half + i, r, i);
     const bh = b * BLOCK_WORDS;
     const rh = r * BLOCK_WORDS;
     if (leaf) {
-      for (let i = 0; i < B - half; i++) this.S[W[rh + KEY + i]! * 4 + 2] = r;
+      for (let i = 0; i < B - half; i++) this.S[W[rh + KEY + i]!] = r;
       const nx = W[bh + NEXT]!;
       W[rh + NEXT] = nx;
       if (nx !== NIL) W[nx * BLOCK_WORDS + PREV] = r;
       W[rh + PREV] = b;
       W[bh + NEXT] = r;
     } else {
-      for (let i = 0; i < B - half; i++) W[W[rh + KEY + i]! * BLOCK_WORDS + PAR] = r;
+      const kidsLeaf = W[bh + KIDS_LEAF]!;
+      W[rh + KIDS_LEAF] = kidsLeaf;
+      const CW = this.pool(kidsLeaf === 1).W;
+      for (let i = 0; i < B - half; i++) CW[W[rh + KEY + i]! * BLOCK_WORDS + PAR] = r;
     }
     W[bh + CNT] = half;
     W[rh + CNT] = B - half;
     if (!leaf) this.reindex(r, 0);
-    const at = this.indexInParent(b) + 1;
-    this.openAt(p, at);
-    W[p * BLOCK_WORDS + KEY + at] = r;
+    const at = this.indexInParent(b, leaf) + 1;
+    this.openAt(this.I, p, at);
+    this.I.W[p * BLOCK_WORDS + KEY + at] = r;
     W[rh + PAR] = p;
     this.reindex(p, at);
-    this.store(b);
-    this.store(r);
+    this.store(b, leaf);
+    this.store(r, leaf);
     return r;
   }
 
   /** Unhook an empty block from its parent (recursively) and the leaf list. */
-  private dropBlock(b: number): void {
-    const W = this.W;
+  private dropBlock(b: number, leaf: boolean): void {
+    const P = this.pool(leaf);
+    const W = P.W;
     const h = b * BLOCK_WORDS;
-    if (W[h + LEAF] === 1) {
+    if (leaf) {
       const pv = W[h + PREV]!;
       const nx = W[h + NEXT]!;
       if (pv !== NIL) W[pv * BLOCK_WORDS + NEXT] = nx;
       if (nx !== NIL) W[nx * BLOCK_WORDS + PREV] = pv;
     }
     const p = W[h + PAR]!;
-    this.bFree.push(b);
+    P.release(b);
     if (p === NIL) return; // never: the anchor's leaf is never empty
     const i = W[h + IDX]!;
-    this.removeAt(p, i);
+    this.removeAt(p, i, false);
     // fewer nodes below p: its bound stays an upper bound
-    if (this.blockCount(p) === 0) this.dropBlock(p);
-    else if (i === 0) this.fixMinLo(p);
+    if (this.blockCount(p, false) === 0) this.dropBlock(p, false);
+    else if (i === 0) this.fixMinLo(p, false);
   }
 
   /**
-   * Insert handle x (its pfns set) into the gap below the node at entry en: x takes the lower part of
-   * that gap and becomes its predecessor in the same leaf.
+   * Insert node x = [lo, hi] into the gap below the node at entry en: x takes the lower part of that
+   * gap and becomes its predecessor in the same leaf.
    */
-  private linkBefore(x: number, en: number): void {
+  private linkBefore(x: number, lo: number, hi: number, en: number): void {
     let leaf = en >> LOG_B;
     const wn = ew(en);
     const fn = ef(en);
-    const next = this.W[wn + KEY]!;
-    const glo = this.F[fn + G]!;
-    const oldG = glo === 0 ? 0 : this.F[fn + A]! - glo;
-    const old0 = this.W[wn + C0]!;
-    const old1 = this.W[wn + C1]!;
+    const LW = this.L.W;
+    const LF = this.L.F;
+    const next = LW[wn + KEY]!;
+    const glo = LF[fn + G]!;
+    const oldG = glo === 0 ? 0 : LF[fn + A]! - glo;
+    const old0 = LW[wn + C0]!;
+    const old1 = LW[wn + C1]!;
     // next's gap shrinks to what lies above x; x's own gap is the part below it. Both are parts of the
     // old gap, so every bound above stays valid, except in the two cases handled below.
-    this.F[fn + G] = this.S[x * 4 + 1]! + 1;
+    LF[fn + G] = hi + 1;
     this.ownCaps(en);
     if (glo === 0) {
       // x becomes the lowest node (not aggregated) and next's remaining gap starts to count: raise it
       // now, before a split stores the halves' aggregates (which would stop the raise one level up)
       this.lowest = x;
-      this.raise(leaf, this.F[fn + A]! - this.F[fn + G]!, this.W[wn + C0]!, this.W[wn + C1]!);
+      this.raise(leaf, LF[fn + A]! - LF[fn + G]!, LW[wn + C0]!, LW[wn + C1]!);
     }
     let split = false;
-    if (this.blockCount(leaf) === B) {
-      this.split(leaf);
-      leaf = this.S[next * 4 + 2]!;
+    if (this.blockCount(leaf, true) === B) {
+      this.split(leaf, true);
+      leaf = this.S[next]!;
       split = true;
     }
     const i = this.entry(next) - leaf * B;
-    this.insertAt(leaf, i, x, glo);
+    this.insertAt(leaf, i, x, lo, hi, glo);
     const ex = leaf * B + i;
     this.ownCaps(ex);
     this.count++;
-    if (i === 0) this.fixMinLo(leaf);
+    if (i === 0) this.fixMinLo(leaf, true);
+    const W = this.L.W; // (a split may have grown the pool)
+    const F = this.L.F;
     if (!split && glo !== 0) {
       // next's gap shrank, x holds a part of it: the leaf's aggregate (exact in its parent) changes only
       // if a value that went down was the maximum
-      const p = this.parent(leaf);
+      const p = this.parent(leaf, true);
       if (p === NIL) return;
-      const e = p * B + this.indexInParent(leaf);
+      const e = p * B + this.indexInParent(leaf, true);
       const w = ew(e);
       const wnow = ew(ex + 1);
       const fnow = ef(ex + 1);
-      const newG = this.F[fnow + A]! - this.F[fnow + G]!;
+      const newG = F[fnow + A]! - F[fnow + G]!;
       if (
-        !(newG === oldG || oldG < this.F[ef(e) + A]!) ||
-        !lanesStay(old0, this.W[wnow + C0]!, this.W[w + C0]!) ||
-        !lanesStay(old1, this.W[wnow + C1]!, this.W[w + C1]!)
+        !(newG === oldG || oldG < this.I.F[ef(e) + A]!) ||
+        !lanesStay(old0, W[wnow + C0]!, this.I.W[w + C0]!) ||
+        !lanesStay(old1, W[wnow + C1]!, this.I.W[w + C1]!)
       )
-        this.store(leaf);
+        this.store(leaf, true);
     }
     if (split && glo !== 0) {
       // split() stored the halves' exact aggregates before x came in: fold x's gap in (above the
       // leaf's parent the old bounds already cover it, x's gap being a part of next's old one)
       const wx = ew(ex);
       const fx = ef(ex);
-      this.raise(leaf, this.F[fx + A]! - this.F[fx + G]!, this.W[wx + C0]!, this.W[wx + C1]!);
+      this.raise(leaf, F[fx + A]! - F[fx + G]!, W[wx + C0]!, W[wx + C1]!);
     }
   }
 
@@ -652,29 +711,29 @@ export class FastIovaTree implements IovaTree {
     const leaf = ex >> LOG_B;
     const nleaf = en >> LOG_B;
     const xi = ex & LOW;
-    this.F[ef(en) + G] = this.F[ef(ex) + G]!;
+    this.L.F[ef(en) + G] = this.L.F[ef(ex) + G]!;
     this.ownCaps(en);
     const wasLowest = x === this.lowest;
     if (wasLowest) this.lowest = this.key(en);
-    this.removeAt(leaf, xi);
-    this.S[x * 4 + 2] = NIL;
+    this.removeAt(leaf, xi, true);
+    this.S[x] = NIL;
     this.sFree.push(x);
     this.count--;
     const en2 = nleaf === leaf ? en - 1 : en;
-    if (this.blockCount(leaf) === 0) this.dropBlock(leaf);
+    if (this.blockCount(leaf, true) === 0) this.dropBlock(leaf, true);
     else {
-      if (xi === 0) this.fixMinLo(leaf);
+      if (xi === 0) this.fixMinLo(leaf, true);
       // x's gap left its leaf (within one leaf next's merged gap holds it): keep the leaf's entry exact
-      if (nleaf !== leaf) this.store(leaf);
+      if (nleaf !== leaf) this.store(leaf, true);
     }
     if (wasLowest) {
       // next became the lowest node: its gap stops counting
-      this.store(nleaf);
+      this.store(nleaf, true);
     } else {
       // next's merged gap grew
       const f2 = ef(en2);
       const w2 = ew(en2);
-      this.raise(nleaf, this.F[f2 + A]! - this.F[f2 + G]!, this.W[w2 + C0]!, this.W[w2 + C1]!);
+      this.raise(nleaf, this.L.F[f2 + A]! - this.L.F[f2 + G]!, this.L.W[w2 + C0]!, this.L.W[w2 + C1]!);
     }
   }
 
@@ -683,38 +742,45 @@ export class FastIovaTree implements IovaTree {
   /** Does leaf entry e's own gap [glo, pfn_lo) hold an aligned block of `size`? */
   private fits(e: number, size: number, align: number): boolean {
     const f = ef(e);
-    return this.F[f + A]! - alignUp(this.F[f + G]!, align) >= size;
+    return this.L.F[f + A]! - alignUp(this.L.F[f + G]!, align) >= size;
   }
 
   /** fits() through the entry's capacity words where they are exact (orders 0..8, not the lowest). */
   private fitsQ(e: number, size: number, align: number, k: number, need: number): boolean {
     const f = ef(e);
-    if (k === 0) return this.F[f + A]! - this.F[f + G]! >= size;
-    if (k > CAP_ORDERS || need > MAX_NEED || this.F[f + G] === 0) return this.fits(e, size, align);
+    const F = this.L.F;
+    if (k === 0) return F[f + A]! - F[f + G]! >= size;
+    if (k > CAP_ORDERS || need > MAX_NEED || F[f + G] === 0) return this.fits(e, size, align);
     const w = ew(e);
-    return capByte(this.W[w + C0]!, this.W[w + C1]!, k) >= need;
+    return capByte(this.L.W[w + C0]!, this.L.W[w + C1]!, k) >= need;
   }
 
-  /** May inner entry e hold a fit? Exact for orders 0..8, a bound above. */
+  /** May inner entry e hold a fit? Exact for orders 0..8 under a leaf, a bound otherwise. */
   private childMay(e: number, size: number, k: number, need: number): boolean {
-    if (k === 0 || k > CAP_ORDERS || need > MAX_NEED) return this.F[ef(e) + A]! >= size;
+    if (k === 0 || k > CAP_ORDERS || need > MAX_NEED) return this.I.F[ef(e) + A]! >= size;
     const w = ew(e);
-    return capByte(this.W[w + C0]!, this.W[w + C1]!, k) >= need;
+    return capByte(this.I.W[w + C0]!, this.I.W[w + C1]!, k) >= need;
   }
 
-  /** Entry of the highest fitting node in block b's subtree, or -1. */
-  private descend(b: number, size: number, align: number, k: number, need: number): number {
+  /** Entry of the highest fitting node in leaf b, or -1. */
+  private descendLeaf(b: number, size: number, align: number, k: number, need: number): number {
     const base = b * B;
-    const n = this.blockCount(b);
-    if (this.isLeaf(b)) {
-      for (let e = base + n - 1; e >= base; e--) if (this.fitsQ(e, size, align, k, need)) return e;
-      return -1;
+    for (let e = base + this.blockCount(b, true) - 1; e >= base; e--) {
+      if (this.fitsQ(e, size, align, k, need)) return e;
     }
-    for (let e = base + n - 1; e >= base; e--) {
-      if (!this.childMay(e, size, k, need)) continue;
-      const r = this.descend(this.key(e), size, align, k, need);
+    return -1;
+  }
+
+  /** Entry of the highest fitting node under inner entry e (its child's subtree), or -1. */
+  private descendChild(e: number, size: number, align: number, k: number, need: number): number {
+    const c = this.I.W[ew(e) + KEY]!;
+    if (this.kidsAreLeaves(e >> LOG_B)) return this.descendLeaf(c, size, align, k, need);
+    const base = c * B;
+    for (let ce = base + this.blockCount(c, false) - 1; ce >= base; ce--) {
+      if (!this.childMay(ce, size, k, need)) continue;
+      const r = this.descendChild(ce, size, align, k, need);
       if (r >= 0) return r;
-      this.tighten(e);
+      this.tighten(ce);
     }
     return -1;
   }
@@ -726,14 +792,16 @@ export class FastIovaTree implements IovaTree {
     const need = size - (align >> 1);
     let blk = eb >> LOG_B;
     for (let e = eb; e >= blk * B; e--) if (this.fitsQ(e, size, align, k, need)) return e;
-    for (let p = this.parent(blk); p !== NIL; blk = p, p = this.parent(p)) {
+    let leaf = true;
+    for (let p = this.parent(blk, true); p !== NIL; blk = p, p = this.parent(p, false)) {
       const pbase = p * B;
-      for (let e = pbase + this.indexInParent(blk) - 1; e >= pbase; e--) {
+      for (let e = pbase + this.indexInParent(blk, leaf) - 1; e >= pbase; e--) {
         if (!this.childMay(e, size, k, need)) continue;
-        const r = this.descend(this.key(e), size, align, k, need);
+        const r = this.descendChild(e, size, align, k, need);
         if (r >= 0) return r;
         this.tighten(e);
       }
+      leaf = false;
     }
     // the frontier below the lowest node is the last candidate
     const el = this.entry(this.lowest);
@@ -741,13 +809,13 @@ export class FastIovaTree implements IovaTree {
   }
 
   /**
-   * One pass of the kernel's walk starting at node c over [low, limit): the pfn of the block the kernel
-   * would choose (the entry of its successor node in `this.found`), or -1 for "no room".
+   * One pass of the kernel's walk starting at node c (pfn_lo cLo) over [low, limit): the pfn of the
+   * block the kernel would choose (the entry of its successor node in `this.found`), or -1 for "no room".
    */
-  private walk(c: number, limit: number, size: number, align: number, low: number): number {
+  private walk(c: number, cLo: number, limit: number, size: number, align: number, low: number): number {
     let en = -1;
     let h = 0;
-    if (this.S[c * 4]! >= limit) {
+    if (cLo >= limit) {
       const el = this.lowestLoAtLeast(limit);
       // L's gap clipped at the limit
       if (limit >= size && alignDown(limit - size, align) >= this.glo(el)) {
@@ -769,7 +837,6 @@ export class FastIovaTree implements IovaTree {
     this.found = en;
     return newPfn;
   }
-
   // ---- the kernel API
 
   // alloc_iova -> __alloc_and_insert_iova_range(size, limit_pfn + 1, size_aligned)
@@ -778,22 +845,24 @@ export class FastIovaTree implements IovaTree {
     const limit = limitPfn + 1;
     const align = allocAlignment(size, sizeAligned);
     if (limit <= this.dma32bitPfn && size >= this.max32AllocSize) return 0;
-    const c = limit <= this.dma32bitPfn ? this.cached32 : this.cached;
-    const retryPfn = this.S[c * 4 + 1]!;
-    let newPfn = this.walk(c, limit, size, align, this.startPfn);
+    const low32 = limit <= this.dma32bitPfn;
+    const c = low32 ? this.cached32 : this.cached;
+    const retryPfn = low32 ? this.cached32Hi : this.cachedHi;
+    let newPfn = this.walk(c, low32 ? this.cached32Lo : this.cachedLo, limit, size, align, this.startPfn);
     if (newPfn < 0 && retryPfn < limit) {
       // retry pass above the cached node, from iova_find_limit (equivalently the anchor)
-      newPfn = this.walk(this.anchor, limit, size, align, retryPfn + 1);
+      newPfn = this.walk(this.anchor, IOVA_ANCHOR, limit, size, align, retryPfn + 1);
     }
     if (newPfn < 0) {
       this.max32AllocSize = size;
       return 0;
     }
-    const x = this.newSlot(newPfn, newPfn + size - 1);
-    this.linkBefore(x, this.found);
+    const x = this.newSlot();
+    const hi = newPfn + size - 1;
+    this.linkBefore(x, newPfn, hi, this.found);
     // __cached_rbnode_insert_update
-    if (newPfn + size - 1 < this.dma32bitPfn) this.cached32 = x;
-    else this.cached = x;
+    if (hi < this.dma32bitPfn) this.setCached32(x, newPfn, hi);
+    else this.setCached(x, newPfn, hi);
     return x;
   }
 
@@ -811,17 +880,18 @@ export class FastIovaTree implements IovaTree {
       const nhi = this.hi(e);
       if (!(lo <= nhi && hi >= nlo)) break;
       if (lo < nlo) {
-        this.F[ef(e) + A] = lo;
-        this.S[this.key(e) * 4] = lo;
+        this.L.F[ef(e) + A] = lo;
+        if (this.key(e) === this.cached) this.cachedLo = lo;
+        if (this.key(e) === this.cached32) this.cached32Lo = lo;
         this.ownCaps(e);
-        this.store(e >> LOG_B); // the node's gap shrank
-        if ((e & LOW) === 0) this.fixMinLo(e >> LOG_B);
+        this.store(e >> LOG_B, true); // the node's gap shrank
+        if ((e & LOW) === 0) this.fixMinLo(e >> LOG_B, true);
       }
       if (hi > nhi) lo = nhi + 1;
       if (lo >= this.lo(e) && hi <= nhi) return this.key(e);
     }
-    const x = this.newSlot(lo, hi);
-    this.linkBefore(x, this.lowestLoAtLeast(lo));
+    const x = this.newSlot();
+    this.linkBefore(x, lo, hi, this.lowestLoAtLeast(lo));
     return x;
   }
 
@@ -830,10 +900,10 @@ export class FastIovaTree implements IovaTree {
     if (!isModelPfn(pfn)) return 0;
     const leaf = this.leafFor(pfn);
     const base = leaf * B;
-    for (let e = base + this.blockCount(leaf) - 1; e >= base; e--) {
+    for (let e = base + this.blockCount(leaf, true) - 1; e >= base; e--) {
       if (this.lo(e) <= pfn) {
         const x = this.key(e);
-        return x !== this.anchor && pfn <= this.S[x * 4 + 1]! ? x : NIL;
+        return x !== this.anchor && pfn <= this.hi(e) ? x : NIL;
       }
     }
     return NIL;
@@ -845,7 +915,7 @@ export class FastIovaTree implements IovaTree {
   }
 
   private isLive(x: number): boolean {
-    return Number.isInteger(x) && x > 0 && x < this.sUsed && this.S[x * 4 + 2] !== NIL;
+    return Number.isInteger(x) && x > 0 && x < this.sUsed && this.S[x] !== NIL;
   }
 
   // __free_iova -> remove_iova
@@ -855,20 +925,20 @@ export class FastIovaTree implements IovaTree {
     const en = this.nextEntry(ex);
     const next = this.key(en);
     // __cached_rbnode_delete_update
-    const c32 = this.cached32;
-    const xlo = this.S[x * 4]!;
-    if (x === c32 || (this.S[x * 4 + 1]! < this.dma32bitPfn && xlo >= this.S[c32 * 4]!)) this.cached32 = next;
+    const xlo = this.lo(ex);
+    if (x === this.cached32 || (this.hi(ex) < this.dma32bitPfn && xlo >= this.cached32Lo))
+      this.setCached32(next, this.lo(en), this.hi(en));
     if (xlo < this.dma32bitPfn) this.max32AllocSize = this.dma32bitPfn;
-    if (xlo >= this.S[this.cached * 4]!) this.cached = next;
+    if (xlo >= this.cachedLo) this.setCached(next, this.lo(en), this.hi(en));
     this.unlink(x, ex, en);
   }
 
   pfnLo(x: number): number {
-    return this.isLive(x) ? this.S[x * 4]! : -1;
+    return this.isLive(x) ? this.lo(this.entry(x)) : -1;
   }
 
   pfnHi(x: number): number {
-    return this.isLive(x) ? this.S[x * 4 + 1]! : -1;
+    return this.isLive(x) ? this.hi(this.entry(x)) : -1;
   }
 
   cachedNode(): number {
@@ -881,16 +951,20 @@ export class FastIovaTree implements IovaTree {
 
   /** The leftmost leaf. */
   private firstLeaf(): number {
+    if (this.rootIsLeaf) return this.root;
     let b = this.root;
-    while (!this.isLeaf(b)) b = this.W[b * BLOCK_WORDS + KEY]!;
-    return b;
+    for (;;) {
+      const c = this.I.W[b * BLOCK_WORDS + KEY]!;
+      if (this.kidsAreLeaves(b)) return c;
+      b = c;
+    }
   }
 
   ranges(): Array<[number, number]> {
     const out: Array<[number, number]> = [];
-    for (let leaf = this.firstLeaf(); leaf !== NIL; leaf = this.W[leaf * BLOCK_WORDS + NEXT]!) {
+    for (let leaf = this.firstLeaf(); leaf !== NIL; leaf = this.L.W[leaf * BLOCK_WORDS + NEXT]!) {
       const base = leaf * B;
-      for (let e = base; e < base + this.blockCount(leaf); e++) {
+      for (let e = base; e < base + this.blockCount(leaf, true); e++) {
         if (this.key(e) !== this.anchor) out.push([this.lo(e), this.hi(e)]);
       }
     }
@@ -902,57 +976,63 @@ export class FastIovaTree implements IovaTree {
     const order: number[] = [];
     const leaves: number[] = [];
     const depths: number[] = [];
-    const visit = (b: number, depth: number): string | null => {
-      const n = this.blockCount(b);
+    const visit = (b: number, leaf: boolean, depth: number): string | null => {
+      const n = this.blockCount(b, leaf);
       if (n === 0 || n > B) return `block ${b} count ${n}`;
-      if (this.isLeaf(b)) {
+      if (leaf) {
         depths.push(depth);
         leaves.push(b);
         for (let e = b * B; e < b * B + n; e++) {
           const x = this.key(e);
-          if (this.S[x * 4 + 2] !== b) return `leaf of ${x}`;
-          if (this.S[x * 4] !== this.lo(e)) return `pfns of ${x}`;
+          if (this.S[x] !== b) return `leaf of ${x}`;
+          if (x === this.cached && (this.cachedLo !== this.lo(e) || this.cachedHi !== this.hi(e)))
+            return 'cached pfns';
+          if (x === this.cached32 && (this.cached32Lo !== this.lo(e) || this.cached32Hi !== this.hi(e)))
+            return 'cached32 pfns';
           order.push(e);
         }
         return null;
       }
+      const kidsLeaf = this.kidsAreLeaves(b);
       for (let i = 0; i < n; i++) {
-        const c = this.key(b * B + i);
-        if (this.parent(c) !== b) return `parent of block ${c}`;
-        if (this.indexInParent(c) !== i) return `index in parent of block ${c}`;
-        const err = visit(c, depth + 1);
-        if (err) return err;
-        this.aggregate(c);
         const j = b * B + i;
+        const c = this.I.W[ew(j) + KEY]!;
+        if (this.parent(c, kidsLeaf) !== b) return `parent of block ${c}`;
+        if (this.indexInParent(c, kidsLeaf) !== i) return `index in parent of block ${c}`;
+        const err = visit(c, kidsLeaf, depth + 1);
+        if (err) return err;
+        this.aggregate(c, kidsLeaf);
         const w = ew(j);
-        if (this.isLeaf(c)) {
-          if (this.F[ef(j) + A] !== this.aMg) return `max gap of leaf ${c}`;
-          if (this.W[w + C0] !== this.aC0 || this.W[w + C1] !== this.aC1) return `caps of leaf ${c}`;
+        const IW = this.I.W;
+        const IF = this.I.F;
+        if (kidsLeaf) {
+          if (IF[ef(j) + A] !== this.aMg) return `max gap of leaf ${c}`;
+          if (IW[w + C0] !== this.aC0 || IW[w + C1] !== this.aC1) return `caps of leaf ${c}`;
         } else {
-          if (this.F[ef(j) + A]! < this.aMg) return `max gap bound of block ${c}`;
-          if (geMask(this.W[w + C0]!, this.aC0) !== H || geMask(this.W[w + C1]!, this.aC1) !== H)
+          if (IF[ef(j) + A]! < this.aMg) return `max gap bound of block ${c}`;
+          if (geMask(IW[w + C0]!, this.aC0) !== H || geMask(IW[w + C1]!, this.aC1) !== H)
             return `caps bound of block ${c}`;
         }
-        if (this.F[ef(j) + G] !== this.aMinLo) return `min lo of block ${c}`;
+        if (IF[ef(j) + G] !== this.aMinLo) return `min lo of block ${c}`;
       }
       return null;
     };
-    const err = visit(this.root, 0);
+    const err = visit(this.root, this.rootIsLeaf, 0);
     if (err) return err;
     if (new Set(depths).size !== 1) return 'unbalanced leaves';
     for (let i = 0; i < leaves.length; i++) {
       const h = leaves[i]! * BLOCK_WORDS;
-      if (this.W[h + PREV] !== (i > 0 ? leaves[i - 1] : NIL)) return 'leaf prev link';
-      if (this.W[h + NEXT] !== (i + 1 < leaves.length ? leaves[i + 1] : NIL)) return 'leaf next link';
+      if (this.L.W[h + PREV] !== (i > 0 ? leaves[i - 1] : NIL)) return 'leaf prev link';
+      if (this.L.W[h + NEXT] !== (i + 1 < leaves.length ? leaves[i + 1] : NIL)) return 'leaf next link';
     }
     let prevHi = -1;
     for (const e of order) {
       if (this.lo(e) <= prevHi) return `overlap at ${this.lo(e)}`;
       if (this.glo(e) !== prevHi + 1) return `gap start of ${this.lo(e)}`;
-      const w0 = this.W[ew(e) + C0];
-      const w1 = this.W[ew(e) + C1];
+      const w0 = this.L.W[ew(e) + C0];
+      const w1 = this.L.W[ew(e) + C1];
       this.ownCaps(e);
-      if (w0 !== this.W[ew(e) + C0] || w1 !== this.W[ew(e) + C1]) return `own caps of ${this.lo(e)}`;
+      if (w0 !== this.L.W[ew(e) + C0] || w1 !== this.L.W[ew(e) + C1]) return `own caps of ${this.lo(e)}`;
       prevHi = this.hi(e);
     }
     if (this.key(order[order.length - 1]!) !== this.anchor) return 'anchor not last';
