@@ -94,7 +94,7 @@ const MAX_EVENTFDS = 65536;
 registerStep({
   op: 'eventfds',
   summary: 'creates the eventfd pool (EFD_NONBLOCK) the MSI steps use: efd[0..count-1]',
-  fields: { count: { kind: 'expr', help: 'default 64' }, device: deviceFd },
+  fields: { count: { kind: 'expr', help: 'default 64, at most 65536' }, device: deviceFd },
   run(ctx, s) {
     const dev = s.fields['device'] ? deviceFile(ctx, s) : undefined;
     const t = fdTable(ctx, dev);
