@@ -71,6 +71,11 @@ test('a number literal above 2^64-1 is a mistake, not silently wrapped', () => {
   parseScenario(HEAD + '  - map_dma: { name: m, iova: 0xffffffffffffffff, size: 15EiB + 1 }\n', 't.yaml');
 });
 
+test('a binary file is reported as not YAML text, with the line of the first control byte', () => {
+  fails('\u0000\u0001\u0002name: t\nsteps: []\n', 1, /not a YAML text file: control character 0x00/);
+  fails(HEAD + '  - info: "a\u0007b"\n', 5, /control character 0x07/);
+});
+
 test('missing fields, unknown fields and wrong types', () => {
   fails(HEAD + '  - map_dma: { name: m, iova: 0x1000 }\n', 5, /missing field "size"/);
   fails(HEAD + '  - map_dma: { name: m, iova: 0, size: 1, colour: red }\n', 5, /unknown field "colour"/);
