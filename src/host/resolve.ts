@@ -97,6 +97,9 @@ export function resolveHostView(src: HostSource): HostView {
       hint,
     });
   const view = hostViewFromSysfsDir(root);
-  if (view.groups.length === 0) throw new NotFoundError(noGroupsExplanation(view.arch), { hint });
+  if (view.groups.length === 0) {
+    const dir = root === '/sys' ? undefined : `${root.replace(/\/+$/, '')}/kernel/iommu_groups`;
+    throw new NotFoundError(noGroupsExplanation(view.arch, dir), { hint });
+  }
   return view;
 }

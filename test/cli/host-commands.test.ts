@@ -165,6 +165,9 @@ test('a sysfs tree without IOMMU groups gets a plain explanation', () => {
       r.stdout,
       /0 IOMMU groups\nno IOMMU groups: .*the IOMMU is off.*intel_iommu=on.*amd_iommu=on/,
     );
+    // the explanation names the directory that was read, not /sys
+    assert.ok(r.stdout.includes(`${join(dir, 'kernel/iommu_groups')} is empty or missing`), r.stdout);
+    assert.doesNotMatch(r.stdout, /\/sys\/kernel\/iommu_groups/);
     const d = runCli(['inspect'], { env: { ...env, IOVAMAP_SYSFS_ROOT: dir } });
     assert.equal(d.status, 2);
     assert.match(d.stderr, /no IOMMU groups[\s\S]*hint: explore a built-in machine instead: --platform NAME/);
