@@ -36,6 +36,8 @@ export interface VfioSystemOptions {
   readonly openDevice?: (ctx: VfioPciContext) => VfioDeviceFile;
   /** A historical MSI design for every container (src/designs); default: today's kernel. */
   readonly design?: Type1Design;
+  /** Type1Env.shareDomainStore (default true: vfio_dma records live in the only domain's runs). */
+  readonly shareDomainStore?: boolean;
 }
 
 /** The driver a device must be bound to for VFIO to expose it. */
@@ -68,6 +70,7 @@ export class VfioSystem {
       getMsiCookie: o.getMsiCookie ?? msiCookieFor(o.core),
       log: (l) => this.klog.push(l),
       design: o.design,
+      shareDomainStore: o.shareDomainStore,
     };
   }
 
