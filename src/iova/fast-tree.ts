@@ -81,6 +81,11 @@ const G = A + B;
 /** Leaf: pfn_hi; inner: unused. */
 const HI = G + B;
 
+// how a search tests entries (setQuery)
+const Q_GAP = 0;
+const Q_CAP = 1;
+const Q_BOUND = 2;
+
 /** Word index of entry e's column base (add KEY, C0 or C1); e = block * B + position. */
 function ew(e: number): number {
   return (e >> LOG_B) * BLOCK_WORDS + (e & LOW);
@@ -92,12 +97,6 @@ function ef(e: number): number {
 }
 /** Alignment orders with an exact capacity aggregate (2^1 .. 2^8 pages). */
 const CAP_ORDERS = 8;
-
-/** Byte k-1 (k = 1..8) of a packed capacity pair. */
-function capByte(w0: number, w1: number, k: number): number {
-  const i = k - 1;
-  return ((i < 4 ? w0 : w1) >>> ((i & 3) << 3)) & 0xff;
-}
 
 /** Cap words when every order is saturated (order 8 clamps at 127). */
 const SAT0 = 0x08040201;
@@ -202,6 +201,13 @@ export class FastIovaTree implements IovaTree {
   private lowest = NIL;
   /** The node whose gap the last successful walk used (the new node's successor). */
   private found = NIL;
+  // the current search (setQuery)
+  private qSize = 0;
+  private qAlign = 1;
+  private qMode = Q_GAP;
+  private qCol = C0;
+  private qShift = 0;
+  private qNeed = 0;
   // scratch results of aggregate()
   private aMg = 0;
   private aC0 = 0;
@@ -415,17 +421,6 @@ export class FastIovaTree implements IovaTree {
       h = p * BLOCK_WORDS;
       W = IW;
     }
-  }
-
-  /** A search found no fit under inner entry e: replace its (possibly stale) bound by its child's. */
-  private tighten(e: number): void {
-    const p = e >> LOG_B;
-    if (this.kidsAreLeaves(p)) return; // a leaf's entry is exact already
-    this.aggregate(this.I.W[ew(e) + KEY]!, false);
-    const w = ew(e);
-    this.I.F[ef(e) + A] = this.aMg;
-    this.I.W[w + C0] = this.aC0;
-    this.I.W[w + C1] = this.aC1;
   }
 
   /** Values of leaf b's entries only grew: fold them into the ancestors' entries until nothing changes. */
@@ -745,62 +740,82 @@ export class FastIovaTree implements IovaTree {
     return this.L.F[f + A]! - alignUp(this.L.F[f + G]!, align) >= size;
   }
 
-  /** fits() through the entry's capacity words where they are exact (orders 0..8, not the lowest). */
-  private fitsQ(e: number, size: number, align: number, k: number, need: number): boolean {
-    const f = ef(e);
+  /**
+   * Set the current search (size, alignment): how a leaf entry's own gap and an inner entry's bound are
+   * tested. Orders 1..8 with need <= 127 read one byte of one capacity word (exact); order 0 compares
+   * the gap length; larger alignments use the largest-gap bound, then fits() at the leaf.
+   */
+  private setQuery(size: number, align: number): void {
+    const k = align === 1 ? 0 : log2Pow2(align);
+    const need = size - (align >> 1);
+    this.qSize = size;
+    this.qAlign = align;
+    this.qMode = k === 0 ? Q_GAP : k > CAP_ORDERS || need > MAX_NEED ? Q_BOUND : Q_CAP;
+    this.qCol = k <= 4 ? C0 : C1;
+    this.qShift = ((k - 1) & 3) << 3;
+    this.qNeed = need;
+  }
+
+  /** Does leaf entry i of block b (word index w, float index f) fit the current search? */
+  private leafFits(w: number, f: number): boolean {
     const F = this.L.F;
-    if (k === 0) return F[f + A]! - F[f + G]! >= size;
-    if (k > CAP_ORDERS || need > MAX_NEED || F[f + G] === 0) return this.fits(e, size, align);
-    const w = ew(e);
-    return capByte(this.L.W[w + C0]!, this.L.W[w + C1]!, k) >= need;
+    if (this.qMode === Q_GAP) return F[f + A]! - F[f + G]! >= this.qSize;
+    if (this.qMode === Q_CAP && F[f + G] !== 0)
+      return ((this.L.W[w + this.qCol]! >>> this.qShift) & 0xff) >= this.qNeed;
+    return F[f + A]! - alignUp(F[f + G]!, this.qAlign) >= this.qSize;
   }
 
-  /** May inner entry e hold a fit? Exact for orders 0..8 under a leaf, a bound otherwise. */
-  private childMay(e: number, size: number, k: number, need: number): boolean {
-    if (k === 0 || k > CAP_ORDERS || need > MAX_NEED) return this.I.F[ef(e) + A]! >= size;
-    const w = ew(e);
-    return capByte(this.I.W[w + C0]!, this.I.W[w + C1]!, k) >= need;
+  /** May inner entry (word index w, float index f) hold a fit for the current search? */
+  private innerMay(w: number, f: number): boolean {
+    if (this.qMode === Q_CAP) return ((this.I.W[w + this.qCol]! >>> this.qShift) & 0xff) >= this.qNeed;
+    return this.I.F[f + A]! >= this.qSize;
   }
 
-  /** Entry of the highest fitting node in leaf b, or -1. */
-  private descendLeaf(b: number, size: number, align: number, k: number, need: number): number {
-    const base = b * B;
-    for (let e = base + this.blockCount(b, true) - 1; e >= base; e--) {
-      if (this.fitsQ(e, size, align, k, need)) return e;
-    }
+  /** Entry of the highest fitting node in leaf b at or below position i, or -1. */
+  private scanLeaf(b: number, i: number): number {
+    const w0 = b * BLOCK_WORDS;
+    const f0 = b * BLOCK_FLOATS;
+    for (; i >= 0; i--) if (this.leafFits(w0 + i, f0 + i)) return b * B + i;
     return -1;
   }
 
-  /** Entry of the highest fitting node under inner entry e (its child's subtree), or -1. */
-  private descendChild(e: number, size: number, align: number, k: number, need: number): number {
-    const c = this.I.W[ew(e) + KEY]!;
-    if (this.kidsAreLeaves(e >> LOG_B)) return this.descendLeaf(c, size, align, k, need);
-    const base = c * B;
-    for (let ce = base + this.blockCount(c, false) - 1; ce >= base; ce--) {
-      if (!this.childMay(ce, size, k, need)) continue;
-      const r = this.descendChild(ce, size, align, k, need);
+  /** Entry of the highest fitting node under the entries of inner block p at or below position i. */
+  private scanInner(p: number, i: number): number {
+    const w0 = p * BLOCK_WORDS;
+    const f0 = p * BLOCK_FLOATS;
+    const kidsLeaf = this.I.W[w0 + KIDS_LEAF] === 1;
+    for (; i >= 0; i--) {
+      if (!this.innerMay(w0 + i, f0 + i)) continue;
+      const c = this.I.W[w0 + KEY + i]!;
+      const r = kidsLeaf
+        ? this.scanLeaf(c, this.blockCount(c, true) - 1)
+        : this.scanInner(c, this.blockCount(c, false) - 1);
       if (r >= 0) return r;
-      this.tighten(ce);
+      if (!kidsLeaf) this.tightenAt(p, i, c);
     }
     return -1;
+  }
+
+  /** A search found no fit under entry i of inner block p (child c, inner): replace its bound by c's. */
+  private tightenAt(p: number, i: number, c: number): void {
+    this.aggregate(c, false);
+    const w = p * BLOCK_WORDS + i;
+    this.I.F[p * BLOCK_FLOATS + i + A] = this.aMg;
+    this.I.W[w + C0] = this.aC0;
+    this.I.W[w + C1] = this.aC1;
   }
 
   /** Entry of the highest node at or below entry eb (in pfn order) whose own gap fits, or -1. */
   private highestFitAtOrBelow(eb: number, size: number, align: number): number {
     if (eb < 0) return -1;
-    const k = align === 1 ? 0 : log2Pow2(align);
-    const need = size - (align >> 1);
+    this.setQuery(size, align);
     let blk = eb >> LOG_B;
-    for (let e = eb; e >= blk * B; e--) if (this.fitsQ(e, size, align, k, need)) return e;
+    const r0 = this.scanLeaf(blk, eb & LOW);
+    if (r0 >= 0) return r0;
     let leaf = true;
     for (let p = this.parent(blk, true); p !== NIL; blk = p, p = this.parent(p, false)) {
-      const pbase = p * B;
-      for (let e = pbase + this.indexInParent(blk, leaf) - 1; e >= pbase; e--) {
-        if (!this.childMay(e, size, k, need)) continue;
-        const r = this.descendChild(e, size, align, k, need);
-        if (r >= 0) return r;
-        this.tighten(e);
-      }
+      const r = this.scanInner(p, this.indexInParent(blk, leaf) - 1);
+      if (r >= 0) return r;
       leaf = false;
     }
     // the frontier below the lowest node is the last candidate
