@@ -208,6 +208,17 @@ test('usage errors of sysfs and snapshot exit 2', () => {
   assert.equal(JSON.parse(s.stdout).format, 'iovamap-host-snapshot');
 });
 
+test('inspect --snapshot - reads the snapshot from standard input (as snapshot --out - writes it)', () => {
+  const s = runCli(['snapshot', '--platform', 'amd-seattle', '--out', '-']);
+  const r = runCli(['inspect', '--snapshot', '-'], { input: s.stdout });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^Host snapshot:- \(aarch64/);
+  assert.match(r.stdout, /^4 IOMMU groups$/m);
+  const bad = runCli(['inspect', '--snapshot', '-'], { input: 'not json' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /^iovamap inspect: -:1: /);
+});
+
 test('every command has --help with examples', () => {
   for (const c of ['inspect', 'sysfs', 'snapshot']) {
     const r = runCli([c, '--help']);
