@@ -24,6 +24,7 @@ function readScenario(arg: string): { text: string; file: string; builtin: boole
     return { text: builtin, file: `scenarios/${arg}.yaml`, builtin: true };
   }
   try {
+    if (arg === '-') return { text: readFileSync(0, 'utf8'), file: '<stdin>', builtin: false };
     return { text: readFileSync(arg, 'utf8'), file: arg, builtin: false };
   } catch (e) {
     throw new InputError(`scenario ${JSON.stringify(arg)}: ${readFailure(e)}`, {
@@ -87,7 +88,7 @@ export const runCommand = defineCommand(
     name: 'run',
     summary: 'run a VFIO scenario on the model; print CASE/HEX/CAP lines like the oracle',
     description:
-      'FILE is a scenario YAML file (see docs/scenario-format.md) or the name of a shipped one: ' +
+      'FILE is a scenario YAML file (see docs/scenario-format.md; "-" reads standard input) or the name of a shipped one: ' +
       `${builtinScenarios().join(', ')}. Exit status: 0 done, 1 an "expect:" failed or the scenario stopped with "exit", 2 a mistake in the scenario or the arguments.`,
     positionals: [{ name: 'FILE', help: 'scenario file or shipped scenario name', required: true }],
     options: [

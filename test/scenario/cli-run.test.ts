@@ -141,3 +141,14 @@ test('iovamap run takes a platform file, as inspect does (--platform FILE, or pl
   assert.match(missing.stderr, /nope\.yaml: no such platform file/);
   assert.doesNotMatch(missing.stderr, /\n\s+at /);
 });
+
+test('iovamap run - reads the scenario from standard input', () => {
+  const r = runCli(['run', '-'], {
+    input: 'name: t\nplatform: qemu-virt-smmuv3-gicv3\nsteps:\n  - open_container: { name: open }\n',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'CASE open rc=0 errno=0\n');
+  const bad = runCli(['run', '-'], { input: 'name: t\nsteps:\n  - frob: {}\n' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /^iovamap run: <stdin>:3:/);
+});
