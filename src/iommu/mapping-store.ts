@@ -21,6 +21,8 @@ const C1 = C;
 const C2 = 2 * C;
 const C3 = 3 * C;
 const C4 = 4 * C;
+/** Free slots an append-split leaves in the full leaf (a fill factor of 14/16). */
+const APPEND_SLACK = 2;
 /** Children per inner node; its record is FMAX separators (word 0 holds the count) + FMAX child ids. */
 const FMAX = 32;
 const IW = 2 * FMAX;
@@ -275,7 +277,7 @@ export class RunTree {
     let l = this.descend(k);
     let s = this.pick(l, k) + 1;
     if (this.lm[l] === C) {
-      const r = this.splitLeaf(l, s, k);
+      const r = this.splitLeaf(l, s);
       const mid = this.lm[l]!;
       if (s > mid || s === C) {
         l = r;
@@ -304,10 +306,11 @@ export class RunTree {
     this.n++;
   }
 
-  /** Splits full leaf `l` (an insert at slot `s` of key `k` follows); returns the new right leaf. */
-  private splitLeaf(l: number, s: number, k: number): number {
-    // An append at the right edge keeps the full leaf and starts an empty one (sequential fills stay dense).
-    const mid = s === C && this.lm[l + 1] === RUN_NIL ? C : C >> 1;
+  /** Splits full leaf `l` (an insert at slot `s` follows); returns the new right leaf. */
+  private splitLeaf(l: number, s: number): number {
+    // An append at the right edge keeps all but APPEND_SLACK records in the full leaf: sequential
+    // fills stay dense, yet leave room for later inserts among them without a split each.
+    const mid = s === C && this.lm[l + 1] === RUN_NIL ? C - APPEND_SLACK : C >> 1;
     const r = this.newLeaf();
     const d = this.d;
     const lm = this.lm;
@@ -328,7 +331,7 @@ export class RunTree {
     if (nx !== RUN_NIL) lm[nx + 2] = r;
     lm[r + 2] = l;
     lm[l + 1] = r;
-    this.insertUp(this.height - 1, mid === C ? k : d[rb]!, r);
+    this.insertUp(this.height - 1, d[rb]!, r);
     this.forget();
     return r;
   }
