@@ -243,6 +243,22 @@ export class RunTree {
     return p === RUN_NIL ? RUN_NIL : (p << LOG_C) | (this.lm[p]! - 1);
   }
 
+  /**
+   * floor(f) ahead of an insert or remove near f: also starts loading the leaf's other value columns,
+   * which the insert's shift will write (see pick).
+   */
+  floorToModify(f: number): number {
+    const l = this.descend(f);
+    const d = this.d;
+    const b = l << LOG_C;
+    let early = d[b + C2]! + d[b + C2 + 8]! + d[b + C3]! + d[b + C3 + 8]!;
+    if (this.w > 4) early += d[b + C4]! + d[b + C4 + 8]!;
+    const s = this.pick(l, f) + Number(early !== early);
+    if (s >= 0) return (l << LOG_C) | s;
+    const p = this.lm[l + 2]!;
+    return p === RUN_NIL ? RUN_NIL : (p << LOG_C) | (this.lm[p]! - 1);
+  }
+
   /** The record with the smallest key > f, or RUN_NIL. */
   higher(f: number): number {
     const l = this.descend(f);
