@@ -16,8 +16,7 @@ import { attachMsiFabric, msiFabricOf, type MsiFabric } from '../irq/fabric.js';
 import { AddressSpace, PROT_READ, PROT_WRITE } from '../mm/address-space.js';
 import { cString } from '../uapi/vfio-type1.js';
 import { isType1ParamName, readType1Param, writeType1Param } from '../vfio/params.js';
-import { FdTable } from '../vfio/pci/eventfd.js';
-import { openVfioPciDevice, type VfioDeviceFile } from '../vfio/pci/vfio-pci.js';
+import type { VfioDeviceFile } from '../vfio/pci/vfio-pci.js';
 import { VfioSystem } from '../vfio/system.js';
 import { defaultType1Params, type Type1Params } from '../vfio/type1/type1.js';
 import type { OpName } from './compiled.js';
@@ -157,13 +156,9 @@ export function modelVfioTarget(m: PlatformModel): ConformanceTarget {
   const mm = new AddressSpace();
   for (const r of EXEC_MEMORY)
     mm.map(r.name, r.addr, r.size, r.prot === 'rw' ? PROT_READ | PROT_WRITE : PROT_READ);
-  const fds = new FdTable();
-  const sys = new VfioSystem({
-    core: m.iommu,
-    profile: m.profile,
-    mm,
-    openDevice: (ctx) => openVfioPciDevice({ ...ctx, fds }),
-  });
+  // one descriptor table for the VFIO files and the eventfds, like the executor's process
+  const sys = new VfioSystem({ core: m.iommu, profile: m.profile, mm });
+  const fds = sys.fds;
   const sysfs = modelSysfsTarget(m, sys.params);
   const fabric = msiFabricOf(m.iommu);
   const nics = new Map<string, E1000eInterrupts>();

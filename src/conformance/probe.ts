@@ -56,6 +56,15 @@ function detach(w: CompiledWriter, p: string): void {
   w.op('close_container', `${p}close_container`);
 }
 
+/**
+ * GET_INFO with argsz negotiation, as vfio_probe does it: `<name>_round0` at argsz 24 learns the size,
+ * the second call (`<name>_round1` unless named) at that argsz dumps the capability chain.
+ */
+function infoRounds(w: CompiledWriter, name: string, second = `${name}_round1`): void {
+  w.op('get_info', `${name}_round0`, { argsz: 24 });
+  w.op('get_info', second, { argsz: 'last', dump: 1 });
+}
+
 /** vfio_probe's device fd and GET_INFO probes after SET_IOMMU. */
 function infoProbes(w: CompiledWriter, p: string): void {
   w.op('device_fd', `${p}group_get_device_fd`, { g: 0, d: 0 });
@@ -64,8 +73,7 @@ function infoProbes(w: CompiledWriter, p: string): void {
   w.op('get_info', `${p}get_info_argsz8`, { argsz: 8 });
   w.op('get_info', `${p}get_info_argsz16`, { argsz: 16, fill: '0xff' });
   w.op('get_info', `${p}get_info_argsz4096`, { argsz: 4096, fill: '0xee' });
-  w.op('get_info', `${p}get_info_round0`, { argsz: 24 });
-  w.op('get_info', `${p}get_info_round1`, { argsz: 'last', dump: 1 });
+  infoRounds(w, `${p}get_info`);
 }
 
 /** The MAP/UNMAP table of vfio_probe's `full` mode, after SET_IOMMU. */
@@ -236,8 +244,7 @@ export function probeScenario(m: ConformanceMachine): string {
   w.directive('section', 'probe_limit');
   w.op('param_set', 'set_dma_entry_limit_16', { p: 'dma_entry_limit', value: '16' });
   preamble(w, 'l_', 3, false);
-  w.op('get_info', 'l_get_info_round0', { argsz: 24 });
-  w.op('get_info', 'l_get_info_round1', { argsz: 'last', dump: 1 });
+  infoRounds(w, 'l_get_info');
   fill(w, m, 'i_lowered_limit', 16n);
   detach(w, 'l_');
   w.op('param_set', 'restore_dma_entry_limit', { p: 'dma_entry_limit', value: '65535' });
@@ -251,15 +258,13 @@ export function probeScenario(m: ConformanceMachine): string {
   if (m.secondGroup) {
     w.directive('section', 'probe_multi_group');
     preamble(w, 'multi_', 3, false);
-    w.op('get_info', 'multi_get_info_one_group_round0', { argsz: 24 });
-    w.op('get_info', 'multi_get_info_one_group_round1', { argsz: 'last', dump: 1 });
+    infoRounds(w, 'multi_get_info_one_group');
     w.op('map', 'multi_map_iova0_before', { flags: RW, iova: 0, size: PAGE, vaddr: 'buf+0x0' });
     w.op('map', 'multi_map_1MiB_before', { flags: RW, iova: 0x100000n, size: PAGE, vaddr: 'buf+0x1000' });
     w.op('open_group', 'multi_open_group2', { g: 1 });
     w.op('group_status', 'multi_group2_status', { g: 1 });
     w.op('set_container', 'multi_group2_set_container', { g: 1 });
-    w.op('get_info', 'multi_get_info_two_groups_round0', { argsz: 24 });
-    w.op('get_info', 'multi_get_info_two_groups_round1', { argsz: 'last', dump: 1 });
+    infoRounds(w, 'multi_get_info_two_groups');
     w.op('map', 'multi_map_0x2000_after', { flags: RW, iova: 0x2000n, size: PAGE, vaddr: 'buf+0x2000' });
     w.op('map', 'multi_map_0xfee00000_after', {
       flags: RW,
@@ -269,8 +274,7 @@ export function probeScenario(m: ConformanceMachine): string {
     });
     w.op('unmap', 'multi_unmap_all', { flags: 2, iova: 0, size: 0 });
     w.op('unset_container', 'multi_group2_unset_container', { g: 1 });
-    w.op('get_info', 'multi_get_info_after_unset_round0', { argsz: 24 });
-    w.op('get_info', 'multi_get_info_after_unset_round1', { argsz: 'last', dump: 1 });
+    infoRounds(w, 'multi_get_info_after_unset');
     w.op('unset_container', 'multi_group1_unset_container', { g: 0 });
     w.op('get_info', 'multi_get_info_no_groups', { argsz: 24 });
     w.op('close_group', 'multi_close_group2', { g: 1 });
@@ -287,8 +291,7 @@ export function probeScenario(m: ConformanceMachine): string {
   // while MSI is live: the doorbell window stays reserved and the IOVA ranges do not change
   const hole = m.iovaRanges[0]![1] + 1n;
   w.op('map', 'msi_map_hole0_while_enabled', { flags: RW, iova: hole, size: PAGE, vaddr: 'buf+0x0' });
-  w.op('get_info', 'msi_get_info_round0', { argsz: 24 });
-  w.op('get_info', 'msi_get_info_while_enabled', { argsz: 'last', dump: 1 });
+  infoRounds(w, 'msi_get_info', 'msi_get_info_while_enabled');
   w.op('msi_fire', 'msi_fire_rxq0', { d: 0, cause: '0x100000' });
   w.op('efd_read', 'msi_delivered_rxq0', { e: 0, wait_ms: 2000 });
   w.op('msi_fire', 'msi_fire_txq0', { d: 0, cause: '0x400000' });

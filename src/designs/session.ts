@@ -18,30 +18,27 @@ import { type KernelVersion, kernelProfile } from '../kernel/profile.js';
 import { AddressSpace, PROT_READ, PROT_WRITE } from '../mm/address-space.js';
 import { loadPreset } from '../platform/presets.js';
 import { buildPlatform } from '../platform/build.js';
-import {
-  VFIO_DEVICE_SET_IRQS,
-  VFIO_IRQ_SET_SIZE,
-  vfioPciIndexToOffset,
-  VFIO_PCI_CONFIG_REGION_INDEX,
-  wrU32,
-} from '../uapi/vfio-device.js';
+import { VFIO_PCI_MSIX_IRQ_INDEX } from '../uapi/vfio-device.js';
 import {
   TYPE1_INFO_SIZE,
-  VFIO_GROUP_GET_DEVICE_FD,
-  VFIO_GROUP_SET_CONTAINER,
-  VFIO_IOMMU_GET_INFO,
   VFIO_IOMMU_MAP_DMA,
   VFIO_SET_IOMMU,
   VFIO_TYPE1v2_IOMMU,
   getU16,
   getU32,
   getU64,
-  putU32,
 } from '../uapi/vfio-type1.js';
 import { findVmm } from '../vmm/index.js';
 import { VfioPciDevice } from '../vfio/pci/vfio-pci.js';
 import { VFIO_PCI_DRIVER, VfioSystem } from '../vfio/system.js';
-import { encodeDmaMap } from '../vfio/typed.js';
+import {
+  encodeDmaMap,
+  getDeviceFd,
+  getInfo,
+  setContainer,
+  setIrqEventfds,
+  setPciCommandBits,
+} from '../vfio/typed.js';
 import { findDesign } from './index.js';
 import type { DesignName } from './types.js';
 import * as U from './uapi.js';
@@ -169,9 +166,7 @@ export function runDesignSession(req: SessionRequest): SessionResult {
 
   const container = sys.open('/dev/vfio/vfio');
   const groupFd = sys.open(`/dev/vfio/${group?.id ?? -1}`);
-  const gb = new Uint8Array(4);
-  putU32(gb, 0, container);
-  call('VFIO_GROUP_SET_CONTAINER', sys.ioctl(groupFd, VFIO_GROUP_SET_CONTAINER, gb));
+  call('VFIO_GROUP_SET_CONTAINER', setContainer(sys, groupFd, container));
   let rcIommu = call('VFIO_SET_IOMMU(TYPE1v2)', sys.ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
   if (rcIommu === -ERRNO.EPERM) {
     // No MSI isolation (e.g. GICv2m): users of such hosts set the module parameter and go on.
@@ -187,13 +182,14 @@ export function runDesignSession(req: SessionRequest): SessionResult {
   let info = new Uint8Array(TYPE1_INFO_SIZE);
   const wantsInfo = name !== 'merged-4.11' && name !== 'virtual-doorbell';
   if (wantsInfo) {
-    putU32(info, 0, TYPE1_INFO_SIZE);
-    call('VFIO_IOMMU_GET_INFO(argsz=24)', sys.ioctl(container, VFIO_IOMMU_GET_INFO, info));
-    const need = getU32(info, 0);
+    const first = getInfo(sys, container, TYPE1_INFO_SIZE);
+    call('VFIO_IOMMU_GET_INFO(argsz=24)', first.rc);
+    info = first.buf;
+    const need = first.out.argsz;
     if (need > TYPE1_INFO_SIZE) {
-      info = new Uint8Array(need);
-      putU32(info, 0, need);
-      call(`VFIO_IOMMU_GET_INFO(argsz=${need})`, sys.ioctl(container, VFIO_IOMMU_GET_INFO, info));
+      const full = getInfo(sys, container, need);
+      call(`VFIO_IOMMU_GET_INFO(argsz=${need})`, full.rc);
+      info = full.buf;
     }
   }
   const caps = capsOf(info);
@@ -304,7 +300,7 @@ export function runDesignSession(req: SessionRequest): SessionResult {
   }
 
   // The device: MSI-X with one eventfd per vector, then fire each vector.
-  const devFd = sys.ioctl(groupFd, VFIO_GROUP_GET_DEVICE_FD, new TextEncoder().encode(bdf + '\0'));
+  const devFd = getDeviceFd(sys, groupFd, bdf);
   calls.push(`VFIO_GROUP_GET_DEVICE_FD(${bdf}) -> ${devFd < 0 ? errnoName(devFd) : 'fd'}`);
   const file = devFd >= 0 ? sys.file(devFd) : undefined;
   const device = file?.kind === 'device' ? file.device : undefined;
@@ -313,21 +309,11 @@ export function runDesignSession(req: SessionRequest): SessionResult {
   let delivered = 0;
   let msiWindow = 'no MSI-X';
   if (device instanceof VfioPciDevice) {
-    const cmd = vfioPciIndexToOffset(VFIO_PCI_CONFIG_REGION_INDEX) + 4n;
-    const cb = new Uint8Array(2);
-    device.pread(cmd, cb);
-    device.pwrite(cmd, new Uint8Array([cb[0]! | 6, cb[1]!]));
+    setPciCommandBits(device, 0x6); // memory decode + bus mastering
     const efds = Array.from({ length: nvec }, () => device.fds.eventfd());
-    const b = new Uint8Array(VFIO_IRQ_SET_SIZE + 4 * nvec);
-    wrU32(b, 0, b.length);
-    wrU32(b, 4, 0x24);
-    wrU32(b, 8, 2);
-    wrU32(b, 12, 0);
-    wrU32(b, 16, nvec);
-    efds.forEach((fd, i) => wrU32(b, 20 + 4 * i, fd));
     setIrqsRc = call(
       `VFIO_DEVICE_SET_IRQS(MSIX, EVENTFD|TRIGGER, count=${nvec})`,
-      device.ioctl(VFIO_DEVICE_SET_IRQS, b),
+      setIrqEventfds(device, VFIO_PCI_MSIX_IRQ_INDEX, efds),
     );
     const model = fabric.pci(bdf)?.model;
     if (setIrqsRc === 0 && model) {

@@ -1,10 +1,24 @@
 /**
  * The IOVA tree iovamap uses: same answers as the kernel's linear walk (and as `RefIovaTree`), found in
  * O(log n) with few cache misses. Nodes (`struct iova`) are kept in pfn order, inline, in the leaves of
- * a B+-tree (up to 16 per leaf, so a leaf scan reads contiguous memory); a handle is a slot that knows
- * its leaf. Each node records where the free gap below it
- * starts (`glo` = pfn_hi of its predecessor + 1, or 0 for the lowest node); every inner block keeps, per
- * child, the child subtree's largest gap, its per-alignment capacities and its lowest pfn_lo.
+ * a B+-tree (up to 16 per leaf); a handle is a slot that knows its leaf. Each node records where the free
+ * gap below it starts (`glo` = pfn_hi of its predecessor + 1, or 0 for the lowest node); every inner
+ * block keeps, per child, the child subtree's exact lowest pfn_lo and an upper bound of its largest gap
+ * and per-alignment capacities. A bound is raised at once when a gap grows (a free), but not lowered
+ * when one shrinks (an allocation, most often in the very gap that was the maximum of several levels):
+ * when a search descends under a child and finds nothing, it replaces that child's bound by the child's
+ * own aggregate. Answers stay exact (a bound only decides where to look; leaves are checked exactly),
+ * and an allocation no longer recomputes a chain of inner blocks, which at 10^6 nodes was most of its
+ * cost.
+ *
+ * Memory layout: every block is one record of BLOCK_BYTES in a pool (one ArrayBuffer seen as int32
+ * words and float64s): a header line (count, parent, index in parent, leaf links), then one column per
+ * field (keys = handles or child blocks, two capacity words, and floats: pfn_lo, glo and pfn_hi in a
+ * leaf; largest gap and lowest pfn_lo in an inner block). An operation on a block thus reads a few
+ * adjacent lines of one record. Leaves and inner blocks live in two pools, so that the inner levels
+ * (a tenth of the memory) stay packed together: at 10^6 nodes they fit the last-level cache and its
+ * TLB reach, and a descent pays for one distant access, the leaf, instead of one per level. The handle
+ * table holds only each node's leaf (4 bytes a node).
  *
  * Why a descent gives the kernel's answer (__alloc_and_insert_iova_range): walking down from the start
  * node C, the kernel stops at the first node N whose gap holds an aligned block below
@@ -27,21 +41,62 @@
  * allocation there; it is left out of the aggregates and checked last, explicitly.
  */
 import type { IovaDomainOptions, IovaTree } from './types.js';
-import { IOVA_ANCHOR, alignDown, alignUp, allocAlignment, granuleShift, isModelPfn } from './util.js';
+import {
+  IOVA_ANCHOR,
+  alignDown,
+  alignUp,
+  allocAlignment,
+  granuleShift,
+  isModelPfn,
+  log2Pow2,
+} from './util.js';
 
 const NIL = 0;
+/** log2 of the items per block. */
+const LOG_B = 4;
 /** Items per block. */
-const B = 16;
-/** Stride of an entry in E (float: 3 values) and I (int32: 3 values). */
-const ES = 3;
+const B = 1 << LOG_B;
+const LOW = B - 1;
+/** int32 words per block record: a 16-word header, then three int32 and three float64 columns. */
+const BLOCK_WORDS = 16 + 9 * B;
+/** float64s per block record. */
+const BLOCK_FLOATS = BLOCK_WORDS >> 1;
+const BLOCK_BYTES = BLOCK_WORDS * 4;
+// header words of a block record
+const CNT = 0;
+const PAR = 1;
+const IDX = 2;
+/** Inner blocks: 1 when the children are leaves. */
+const KIDS_LEAF = 3;
+const PREV = 4;
+const NEXT = 5;
+// entry columns: int32 word offsets (KEY, C0, C1) and float64 offsets (A, G) inside the record
+const KEY = 16;
+const C0 = 16 + B;
+const C1 = 16 + 2 * B;
+/** Leaf: pfn_lo; inner: the child's largest gap (an upper bound, see the header). */
+const A = (16 + 3 * B) >> 1;
+/** Leaf: glo (start of the gap below the node); inner: the child's lowest pfn_lo. */
+const G = A + B;
+/** Leaf: pfn_hi; inner: unused. */
+const HI = G + B;
+
+// how a search tests entries (setQuery)
+const Q_GAP = 0;
+const Q_CAP = 1;
+const Q_BOUND = 2;
+
+/** Word index of entry e's column base (add KEY, C0 or C1); e = block * B + position. */
+function ew(e: number): number {
+  return (e >> LOG_B) * BLOCK_WORDS + (e & LOW);
+}
+
+/** Float index of entry e's column base (add A or G). */
+function ef(e: number): number {
+  return (e >> LOG_B) * BLOCK_FLOATS + (e & LOW);
+}
 /** Alignment orders with an exact capacity aggregate (2^1 .. 2^8 pages). */
 const CAP_ORDERS = 8;
-
-/** Byte k-1 (k = 1..8) of a packed capacity pair. */
-function capByte(w0: number, w1: number, k: number): number {
-  const i = k - 1;
-  return ((i < 4 ? w0 : w1) >>> ((i & 3) << 3)) & 0xff;
-}
 
 /** Cap words when every order is saturated (order 8 clamps at 127). */
 const SAT0 = 0x08040201;
@@ -68,6 +123,50 @@ function bmax(a: number, b: number): number {
   return (a & m) | (b & ~m);
 }
 
+/** One pool of block records (leaves, or inner blocks): W and F view the same buffer. */
+class BlockPool {
+  cap = 0;
+  W = new Int32Array(0);
+  F = new Float64Array(0);
+  private readonly free: number[] = [];
+  private used = 1;
+
+  constructor(initial: number) {
+    this.grow(initial);
+  }
+
+  private grow(n: number): void {
+    const c = Math.max(n, this.cap * 2);
+    const buf = new ArrayBuffer(c * BLOCK_BYTES);
+    const w = new Int32Array(buf);
+    w.set(this.W);
+    this.W = w;
+    this.F = new Float64Array(buf);
+    this.cap = c;
+  }
+
+  alloc(): number {
+    let b = this.free.pop();
+    if (b === undefined) {
+      if (this.used >= this.cap) this.grow(this.cap * 2);
+      b = this.used++;
+    }
+    const h = b * BLOCK_WORDS;
+    const W = this.W;
+    W[h + CNT] = 0;
+    W[h + PAR] = NIL;
+    W[h + IDX] = 0;
+    W[h + KIDS_LEAF] = 0;
+    W[h + PREV] = NIL;
+    W[h + NEXT] = NIL;
+    return b;
+  }
+
+  release(b: number): void {
+    this.free.push(b);
+  }
+}
+
 export class FastIovaTree implements IovaTree {
   readonly granule: number;
   readonly startPfn: number;
@@ -79,35 +178,36 @@ export class FastIovaTree implements IovaTree {
   private readonly shift: number;
   private readonly legacy411: boolean;
 
-  // handles (slots): S[x*4] = pfn_lo, S[x*4+1] = pfn_hi (mirrors of the leaf entry), S[x*4+2] = the
-  // leaf holding x (0 when the slot is free); one cache line holds two handles
+  // handles (slots): S[x] = the leaf holding node x (0 when the slot is free). 4 bytes a node, so that
+  // at 10^6 nodes the handle table stays in the last-level cache; the pfns live in the leaf only.
   private sCap = 0;
-  private S = new Float64Array(0);
+  private S = new Int32Array(0);
   private sFree: number[] = [];
   private sUsed = 1;
 
-  // blocks: bCount, bParent, bIsLeaf, leaf links; entry e = b*B + i has three slots in E (float) and
-  // I (int32). Leaf entry: E = [pfn_lo, pfn_hi, glo], I = [handle, cap word 0, cap word 1].
-  // Inner entry: E = [child's largest gap, child's lowest pfn_lo, -], I = [child, cap words].
-  private bCap = 0;
-  private bCount = new Int32Array(0);
-  private bParent = new Int32Array(0);
-  /** Index of block b's entry in its parent (kept by openAt/removeAt/split), so no parent scan. */
-  private bIdx = new Int32Array(0);
-  private bIsLeaf = new Uint8Array(0);
-  private E = new Float64Array(0);
-  private I = new Int32Array(0);
-  private bPrev = new Int32Array(0);
-  private bNext = new Int32Array(0);
-  private bFree: number[] = [];
-  private bUsed = 1;
+  /** Leaves, and inner blocks apart from them: the inner levels stay compact (cache and TLB). */
+  private readonly L = new BlockPool(8);
+  private readonly I = new BlockPool(4);
   private root = NIL;
+  private rootIsLeaf = true;
 
   private cached = NIL;
   private cached32 = NIL;
+  // pfn_lo and pfn_hi of the two cached nodes (kept with them: the walk starts from there)
+  private cachedLo = 0;
+  private cachedHi = 0;
+  private cached32Lo = 0;
+  private cached32Hi = 0;
   private lowest = NIL;
   /** The node whose gap the last successful walk used (the new node's successor). */
   private found = NIL;
+  // the current search (setQuery)
+  private qSize = 0;
+  private qAlign = 1;
+  private qMode = Q_GAP;
+  private qCol = C0;
+  private qShift = 0;
+  private qNeed = 0;
   // scratch results of aggregate()
   private aMg = 0;
   private aC0 = 0;
@@ -126,99 +226,99 @@ export class FastIovaTree implements IovaTree {
     this.dma32bitPfn = 2 ** (32 - this.shift);
     this.max32AllocSize = this.dma32bitPfn;
     this.growSlots(64);
-    this.growBlocks(8);
-    const a = this.newSlot(IOVA_ANCHOR, IOVA_ANCHOR);
-    const leaf = this.newBlock(true);
+    const a = this.newSlot();
+    const leaf = this.L.alloc();
     this.root = leaf;
-    this.insertAt(leaf, 0, a, 0);
+    this.insertAt(leaf, 0, a, IOVA_ANCHOR, IOVA_ANCHOR, 0);
     this.ownCaps(leaf * B);
     this.anchor = a;
     this.lowest = a;
-    this.cached = a;
-    this.cached32 = a;
+    this.setCached(a, IOVA_ANCHOR, IOVA_ANCHOR);
+    this.setCached32(a, IOVA_ANCHOR, IOVA_ANCHOR);
   }
 
   // ---- storage
 
+  private setCached(x: number, lo: number, hi: number): void {
+    this.cached = x;
+    this.cachedLo = lo;
+    this.cachedHi = hi;
+  }
+
+  private setCached32(x: number, lo: number, hi: number): void {
+    this.cached32 = x;
+    this.cached32Lo = lo;
+    this.cached32Hi = hi;
+  }
+
   private growSlots(n: number): void {
     const c = Math.max(n, this.sCap * 2);
-    const sv = new Float64Array(c * 4);
+    const sv = new Int32Array(c);
     sv.set(this.S);
     this.S = sv;
     this.sCap = c;
   }
 
-  private growBlocks(n: number): void {
-    const c = Math.max(n, this.bCap * 2);
-    const i32 = (o: Int32Array<ArrayBuffer>, m: number): Int32Array<ArrayBuffer> => {
-      const r = new Int32Array(c * m);
-      r.set(o);
-      return r;
-    };
-    const e = new Float64Array(c * B * ES);
-    e.set(this.E);
-    this.E = e;
-    this.bCount = i32(this.bCount, 1);
-    this.bParent = i32(this.bParent, 1);
-    this.bIdx = i32(this.bIdx, 1);
-    this.bPrev = i32(this.bPrev, 1);
-    this.bNext = i32(this.bNext, 1);
-    this.I = i32(this.I, B * ES);
-    const l = new Uint8Array(c);
-    l.set(this.bIsLeaf);
-    this.bIsLeaf = l;
-    this.bCap = c;
-  }
-
-  private newSlot(lo: number, hi: number): number {
+  private newSlot(): number {
     let x = this.sFree.pop();
     if (x === undefined) {
       if (this.sUsed >= this.sCap) this.growSlots(this.sCap * 2);
       x = this.sUsed++;
     }
-    this.S[x * 4] = lo;
-    this.S[x * 4 + 1] = hi;
     return x;
   }
 
-  private newBlock(leaf: boolean): number {
-    let b = this.bFree.pop();
-    if (b === undefined) {
-      if (this.bUsed >= this.bCap) this.growBlocks(this.bCap * 2);
-      b = this.bUsed++;
-    }
-    this.bCount[b] = 0;
-    this.bParent[b] = NIL;
-    this.bIsLeaf[b] = leaf ? 1 : 0;
-    this.bPrev[b] = NIL;
-    this.bNext[b] = NIL;
-    return b;
+  private pool(leaf: boolean): BlockPool {
+    return leaf ? this.L : this.I;
+  }
+
+  /** Number of items in block b of the given pool. */
+  private blockCount(b: number, leaf: boolean): number {
+    return this.pool(leaf).W[b * BLOCK_WORDS + CNT]!;
+  }
+
+  /** Parent (an inner block) of block b of the given pool, NIL for the root. */
+  private parent(b: number, leaf: boolean): number {
+    return this.pool(leaf).W[b * BLOCK_WORDS + PAR]!;
+  }
+
+  /** Index of block b's entry in its parent (kept by openAt/removeAt/split, so no parent scan). */
+  private indexInParent(b: number, leaf: boolean): number {
+    return this.pool(leaf).W[b * BLOCK_WORDS + IDX]!;
+  }
+
+  /** Are the children of inner block p leaves? */
+  private kidsAreLeaves(p: number): boolean {
+    return this.I.W[p * BLOCK_WORDS + KIDS_LEAF] === 1;
   }
 
   /** Entry index (leaf * B + position) of live handle x. */
   private entry(x: number): number {
-    const leaf = this.S[x * 4 + 2]!;
-    const base = leaf * B;
-    const n = base + this.bCount[leaf]!;
-    const iv = this.I;
-    let e = base;
-    while (e < n && iv[e * ES] !== x) e++;
-    return e;
+    const leaf = this.S[x]!;
+    const h = leaf * BLOCK_WORDS;
+    const W = this.L.W;
+    const n = W[h + CNT]!;
+    let i = 0;
+    while (i < n && W[h + KEY + i] !== x) i++;
+    return leaf * B + i;
   }
 
   /** Own capacity words of leaf entry e from its gap (zero for the lowest node, see the header). */
   private ownCaps(e: number): void {
-    const glo = this.E[e * ES + 2]!;
+    const f = ef(e);
+    const F = this.L.F;
+    const glo = F[f + G]!;
     let w0 = 0;
     let w1 = 0;
     if (glo !== 0) {
-      const g = this.E[e * ES]! - glo;
+      const g = F[f + A]! - glo;
       if (g >= 512) {
         w0 = SAT0;
         w1 = SAT1;
       } else if (g > 1) {
         const gi = g | 0;
-        const ng = -(glo % 0x100000000);
+        // -glo modulo 512 is all the masks below need (glo may exceed 2^32: no int conversion of glo)
+        const ng = -(glo - Math.floor(glo / 512) * 512);
         for (let k = 0; k < CAP_ORDERS; k++) {
           const half = 1 << k;
           let v = gi - (ng & ((half << 1) - 1)) - half;
@@ -228,415 +328,495 @@ export class FastIovaTree implements IovaTree {
         }
       }
     }
-    this.I[e * ES + 1] = w0;
-    this.I[e * ES + 2] = w1;
+    const w = ew(e);
+    this.L.W[w + C0] = w0;
+    this.L.W[w + C1] = w1;
   }
 
   // ---- aggregates
 
   /** Compute block b's aggregate into aMg/aC0/aC1/aMinLo. */
-  private aggregate(b: number): void {
-    const base = b * B;
-    const end = base + this.bCount[b]!;
+  private aggregate(b: number, leaf: boolean): void {
+    const P = this.pool(leaf);
+    const W = P.W;
+    const F = P.F;
+    const h = b * BLOCK_WORDS;
+    const fb = b * BLOCK_FLOATS;
+    const n = W[h + CNT]!;
     let mg = -1;
     let c0 = 0;
     let c1 = 0;
-    if (this.bIsLeaf[b] === 1) {
-      const ev = this.E;
-      const iv = this.I;
-      for (let e = base * ES; e < end * ES; e += ES) {
-        const glo = ev[e + 2]!;
+    if (leaf) {
+      for (let i = 0; i < n; i++) {
+        const glo = F[fb + G + i]!;
         if (glo === 0) continue; // the lowest node's gap is not aggregated
-        const g = ev[e]! - glo;
+        const g = F[fb + A + i]! - glo;
         if (g > mg) mg = g;
         if (g <= 1) continue; // no capacity at any order
-        const w0 = iv[e + 1]!;
-        const w1 = iv[e + 2]!;
+        const w0 = W[h + C0 + i]!;
+        const w1 = W[h + C1 + i]!;
         if (w0 !== c0 && c0 !== SAT0) c0 = bmax(c0, w0);
         if (w1 !== c1 && c1 !== SAT1) c1 = bmax(c1, w1);
       }
       if (mg < 0) mg = 0;
-      this.aMinLo = ev[base * ES]!;
+      this.aMinLo = F[fb + A]!;
     } else {
-      const ev = this.E;
-      const iv = this.I;
-      for (let e = base * ES; e < end * ES; e += ES) {
-        const g = ev[e]!;
+      for (let i = 0; i < n; i++) {
+        const g = F[fb + A + i]!;
         if (g > mg) mg = g;
-        const w0 = iv[e + 1]!;
-        const w1 = iv[e + 2]!;
+        const w0 = W[h + C0 + i]!;
+        const w1 = W[h + C1 + i]!;
         if (w0 !== c0 && c0 !== SAT0) c0 = bmax(c0, w0);
         if (w1 !== c1 && c1 !== SAT1) c1 = bmax(c1, w1);
       }
-      this.aMinLo = this.E[base * ES + 1]!;
+      this.aMinLo = F[fb + G]!;
     }
     this.aMg = mg;
     this.aC0 = c0;
     this.aC1 = c1;
   }
 
-  private indexInParent(b: number, p: number): number {
-    void p;
-    return this.bIdx[b]!;
-  }
-
   /** Record the positions of inner block p's children from index i on. */
   private reindex(p: number, i: number): void {
-    const base = p * B;
-    const n = this.bCount[p]!;
-    for (; i < n; i++) this.bIdx[this.I[(base + i) * ES]!] = i;
+    const h = p * BLOCK_WORDS;
+    const IW = this.I.W;
+    const CW = this.pool(IW[h + KIDS_LEAF] === 1).W;
+    const n = IW[h + CNT]!;
+    for (; i < n; i++) CW[IW[h + KEY + i]! * BLOCK_WORDS + IDX] = i;
   }
 
-  /** Store block b's aggregate in its parent's entry; true if the entry changed. */
-  private store(b: number): boolean {
-    const p = this.bParent[b]!;
-    if (p === NIL) return false;
-    this.aggregate(b);
-    const e = p * B + this.indexInParent(b, p);
-    const changed =
-      this.E[e * ES] !== this.aMg ||
-      this.I[e * ES + 1] !== this.aC0 ||
-      this.I[e * ES + 2] !== this.aC1 ||
-      this.E[e * ES + 1] !== this.aMinLo;
-    if (changed) {
-      this.E[e * ES] = this.aMg;
-      this.I[e * ES + 1] = this.aC0;
-      this.I[e * ES + 2] = this.aC1;
-      this.E[e * ES + 1] = this.aMinLo;
-    }
-    return changed;
+  /** Store block b's exact aggregate in its parent's entry. */
+  private store(b: number, leaf: boolean): void {
+    const p = this.parent(b, leaf);
+    if (p === NIL) return;
+    this.aggregate(b, leaf);
+    const e = p * B + this.indexInParent(b, leaf);
+    const w = ew(e);
+    const f = ef(e);
+    this.I.F[f + A] = this.aMg;
+    this.I.W[w + C0] = this.aC0;
+    this.I.W[w + C1] = this.aC1;
+    this.I.F[f + G] = this.aMinLo;
   }
 
   /**
-   * Propagate a change inside block b upwards: recompute b's aggregate into its parent's entry; stop when
-   * it is unchanged; if every value that went down was strictly below the parent's own aggregate (held
-   * by the grandparent), the parent can only have grown (raise); otherwise recompute the parent too.
+   * Block b's lowest pfn_lo changed: store it in its parent's entry, and further up while b is its
+   * parent's first child. (The lowest pfn_lo is exact at every level: lookups by pfn navigate by it.)
    */
-  private refresh(b: number): void {
-    const E = this.E;
-    const I = this.I;
+  private fixMinLo(b: number, leaf: boolean): void {
+    const IW = this.I.W;
+    const IF = this.I.F;
+    let lo = leaf ? this.L.F[b * BLOCK_FLOATS + A]! : IF[b * BLOCK_FLOATS + G]!;
+    let h = b * BLOCK_WORDS;
+    let W = this.pool(leaf).W;
     for (;;) {
-      const p = this.bParent[b]!;
+      const p = W[h + PAR]!;
       if (p === NIL) return;
-      this.aggregate(b);
-      const e = (p * B + this.indexInParent(b, p)) * ES;
-      const og = E[e]!;
-      const o0 = I[e + 1]!;
-      const o1 = I[e + 2]!;
-      const oMin = E[e + 1]!;
-      const g = this.aMg;
-      const c0 = this.aC0;
-      const c1 = this.aC1;
-      if (og === g && o0 === c0 && o1 === c1 && oMin === this.aMinLo) return;
-      E[e] = g;
-      I[e + 1] = c0;
-      I[e + 2] = c1;
-      E[e + 1] = this.aMinLo;
-      const pp = this.bParent[p]!;
-      if (pp === NIL) return;
-      if (oMin === this.aMinLo) {
-        const pe = (pp * B + this.indexInParent(p, pp)) * ES;
-        if ((g >= og || og < E[pe]!) && lanesStay(o0, c0, I[pe + 1]!) && lanesStay(o1, c1, I[pe + 2]!)) {
-          this.raise(p, g, c0, c1);
-          return;
-        }
-      }
-      b = p;
+      const i = W[h + IDX]!;
+      const f = p * BLOCK_FLOATS + i;
+      if (IF[f + G] === lo) return;
+      IF[f + G] = lo;
+      if (i !== 0) return;
+      lo = IF[p * BLOCK_FLOATS + G]!;
+      h = p * BLOCK_WORDS;
+      W = IW;
     }
   }
 
-  /** Propagate without the early exit (after structural changes). */
-  private refreshAll(b: number): void {
-    for (; b !== NIL; b = this.bParent[b]!) this.store(b);
-  }
-
-  /** An entry's values only grew: fold them into the ancestors' entries until nothing changes. */
+  /** Values of leaf b's entries only grew: fold them into the ancestors' entries until nothing changes. */
   private raise(b: number, g: number, c0: number, c1: number): void {
-    for (let p = this.bParent[b]!; p !== NIL; b = p, p = this.bParent[p]!) {
-      const e = p * B + this.indexInParent(b, p);
-      const og = this.E[e * ES]!;
-      const o0 = this.I[e * ES + 1]!;
-      const o1 = this.I[e * ES + 2]!;
+    const IW = this.I.W;
+    const IF = this.I.F;
+    let h = b * BLOCK_WORDS;
+    let W = this.L.W;
+    for (let p = W[h + PAR]!; p !== NIL; p = W[h + PAR]!) {
+      const e = p * B + W[h + IDX]!;
+      const w = ew(e);
+      const f = ef(e);
+      const og = IF[f + A]!;
+      const o0 = IW[w + C0]!;
+      const o1 = IW[w + C1]!;
       const ng = g > og ? g : og;
       const n0 = bmax(o0, c0);
       const n1 = bmax(o1, c1);
       if (ng === og && n0 === o0 && n1 === o1) return;
-      this.E[e * ES] = ng;
-      this.I[e * ES + 1] = n0;
-      this.I[e * ES + 2] = n1;
+      IF[f + A] = ng;
+      IW[w + C0] = n0;
+      IW[w + C1] = n1;
       g = ng;
       c0 = n0;
       c1 = n1;
+      h = p * BLOCK_WORDS;
+      W = IW;
     }
+  }
+
+  // ---- leaf entry fields
+
+  private key(e: number): number {
+    return this.L.W[ew(e) + KEY]!;
+  }
+
+  /** pfn_lo. */
+  private lo(e: number): number {
+    return this.L.F[ef(e) + A]!;
+  }
+
+  /** glo. */
+  private glo(e: number): number {
+    return this.L.F[ef(e) + G]!;
+  }
+
+  /** pfn_hi. */
+  private hi(e: number): number {
+    return this.L.F[ef(e) + HI]!;
   }
 
   // ---- order
 
   /** Entry after leaf entry e (across leaves), or -1. */
   private nextEntry(e: number): number {
-    const leaf = (e / B) | 0;
-    if (e + 1 < leaf * B + this.bCount[leaf]!) return e + 1;
-    const nx = this.bNext[leaf]!;
+    const h = (e >> LOG_B) * BLOCK_WORDS;
+    if ((e & LOW) + 1 < this.L.W[h + CNT]!) return e + 1;
+    const nx = this.L.W[h + NEXT]!;
     return nx === NIL ? -1 : nx * B;
   }
 
   /** Entry before leaf entry e (across leaves), or -1. */
   private prevEntry(e: number): number {
-    const leaf = (e / B) | 0;
-    if (e > leaf * B) return e - 1;
-    const pv = this.bPrev[leaf]!;
-    return pv === NIL ? -1 : pv * B + this.bCount[pv]! - 1;
+    if ((e & LOW) !== 0) return e - 1;
+    const pv = this.L.W[(e >> LOG_B) * BLOCK_WORDS + PREV]!;
+    return pv === NIL ? -1 : pv * B + this.blockCount(pv, true) - 1;
   }
 
   /** The leaf whose key range holds `key` (the first leaf when key is below everything). */
   private leafFor(key: number): number {
+    if (this.rootIsLeaf) return this.root;
+    const W = this.I.W;
+    const F = this.I.F;
     let b = this.root;
-    while (this.bIsLeaf[b] === 0) {
-      const base = b * B;
-      let i = this.bCount[b]! - 1;
-      while (i > 0 && this.E[(base + i) * ES + 1]! > key) i--;
-      b = this.I[(base + i) * ES]!;
+    for (;;) {
+      const fb = b * BLOCK_FLOATS;
+      let i = W[b * BLOCK_WORDS + CNT]! - 1;
+      while (i > 0 && F[fb + G + i]! > key) i--;
+      const c = W[b * BLOCK_WORDS + KEY + i]!;
+      if (W[b * BLOCK_WORDS + KIDS_LEAF] === 1) return c;
+      b = c;
     }
-    return b;
   }
 
   /** Entry of the lowest node with pfn_lo >= key (the anchor's at worst). */
   private lowestLoAtLeast(key: number): number {
     let leaf = this.leafFor(key);
     for (;;) {
-      const base = leaf * B;
-      const end = base + this.bCount[leaf]!;
-      for (let e = base; e < end; e++) if (this.E[e * ES]! >= key) return e;
-      leaf = this.bNext[leaf]!;
+      const fb = leaf * BLOCK_FLOATS;
+      const n = this.blockCount(leaf, true);
+      for (let i = 0; i < n; i++) if (this.L.F[fb + A + i]! >= key) return leaf * B + i;
+      leaf = this.L.W[leaf * BLOCK_WORDS + NEXT]!;
       if (leaf === NIL) return -1;
     }
   }
 
   // ---- structure
 
-  /** Make room at index i of block b (which has room): shift items (and entry data) right by one. */
-  private openAt(b: number, i: number): void {
-    const base = b * B;
-    const n = this.bCount[b]!;
-    const from = base + i;
-    const to = base + n;
-    this.E.copyWithin((from + 1) * ES, from * ES, to * ES);
-    this.I.copyWithin((from + 1) * ES, from * ES, to * ES);
-    this.bCount[b] = n + 1;
+  /** Copy entry `from` of block fromB to entry `to` of block toB (every column; one pool). */
+  private moveEntry(P: BlockPool, fromB: number, from: number, toB: number, to: number): void {
+    const W = P.W;
+    const F = P.F;
+    const fw = fromB * BLOCK_WORDS + from;
+    const tw = toB * BLOCK_WORDS + to;
+    W[tw + KEY] = W[fw + KEY]!;
+    W[tw + C0] = W[fw + C0]!;
+    W[tw + C1] = W[fw + C1]!;
+    const ff = fromB * BLOCK_FLOATS + from;
+    const tf = toB * BLOCK_FLOATS + to;
+    F[tf + A] = F[ff + A]!;
+    F[tf + G] = F[ff + G]!;
+    F[tf + HI] = F[ff + HI]!;
   }
 
-  /** Insert handle x with gap start `glo` at index i of leaf b (which has room). */
-  private insertAt(b: number, i: number, x: number, glo: number): void {
-    this.openAt(b, i);
-    const e = b * B + i;
-    this.I[e * ES] = x;
-    this.E[e * ES] = this.S[x * 4]!;
-    this.E[e * ES + 1] = this.S[x * 4 + 1]!;
-    this.E[e * ES + 2] = glo;
-    this.S[x * 4 + 2] = b;
+  /** Make room at index i of block b (which has room): shift items right by one. */
+  private openAt(P: BlockPool, b: number, i: number): void {
+    const h = b * BLOCK_WORDS;
+    const n = P.W[h + CNT]!;
+    for (let j = n - 1; j >= i; j--) this.moveEntry(P, b, j, b, j + 1);
+    P.W[h + CNT] = n + 1;
+  }
+
+  /** Insert node x = [lo, hi] with gap start `glo` at index i of leaf b (which has room). */
+  private insertAt(b: number, i: number, x: number, lo: number, hi: number, glo: number): void {
+    this.openAt(this.L, b, i);
+    this.L.W[b * BLOCK_WORDS + KEY + i] = x;
+    const f = b * BLOCK_FLOATS + i;
+    const F = this.L.F;
+    F[f + A] = lo;
+    F[f + G] = glo;
+    F[f + HI] = hi;
+    this.S[x] = b;
   }
 
   /** Remove index i of block b. */
-  private removeAt(b: number, i: number): void {
-    const base = b * B;
-    const n = this.bCount[b]!;
-    const from = base + i;
-    const to = base + n;
-    this.E.copyWithin(from * ES, (from + 1) * ES, to * ES);
-    this.I.copyWithin(from * ES, (from + 1) * ES, to * ES);
-    this.bCount[b] = n - 1;
-    if (this.bIsLeaf[b] === 0) this.reindex(b, i);
+  private removeAt(b: number, i: number, leaf: boolean): void {
+    const P = this.pool(leaf);
+    const h = b * BLOCK_WORDS;
+    const n = P.W[h + CNT]!;
+    for (let j = i + 1; j < n; j++) this.moveEntry(P, b, j, b, j - 1);
+    P.W[h + CNT] = n - 1;
+    if (!leaf) this.reindex(b, i);
   }
 
   /** Split full block b: its upper half moves to a new right sibling, linked into the parent. */
-  private split(b: number): number {
-    const leaf = this.bIsLeaf[b] === 1;
-    let p = this.bParent[b]!;
+  private split(b: number, leaf: boolean): number {
+    const P = this.pool(leaf);
+    let p = this.parent(b, leaf);
     if (p === NIL) {
-      p = this.newBlock(false);
-      this.I[p * B * ES] = b;
-      this.bCount[p] = 1;
-      this.bParent[b] = p;
-      this.bIdx[b] = 0;
+      p = this.I.alloc();
+      const ph = p * BLOCK_WORDS;
+      this.I.W[ph + KEY] = b;
+      this.I.W[ph + CNT] = 1;
+      this.I.W[ph + KIDS_LEAF] = leaf ? 1 : 0;
+      P.W[b * BLOCK_WORDS + PAR] = p;
+      P.W[b * BLOCK_WORDS + IDX] = 0;
       this.root = p;
-    } else if (this.bCount[p] === B) {
-      this.split(p);
-      p = this.bParent[b]!;
+      this.rootIsLeaf = false;
+    } else if (this.blockCount(p, false) === B) {
+      this.split(p, false);
+      p = this.parent(b, leaf);
     }
-    const r = this.newBlock(leaf);
+    const r = P.alloc();
+    const W = P.W; // (alloc may have grown the pool)
     const half = B >> 1;
-    const from = b * B + half;
-    const to = b * B + B;
-    const rb = r * B;
-    this.E.copyWithin(rb * ES, from * ES, to * ES);
-    this.I.copyWithin(rb * ES, from * ES, to * ES);
+    for (let i = 0; i < B - half; i++) this.moveEntry(P, b, half + i, r, i);
+    const bh = b * BLOCK_WORDS;
+    const rh = r * BLOCK_WORDS;
     if (leaf) {
-      for (let i = 0; i < B - half; i++) this.S[this.I[(rb + i) * ES]! * 4 + 2] = r;
-      const nx = this.bNext[b]!;
-      this.bNext[r] = nx;
-      if (nx !== NIL) this.bPrev[nx] = r;
-      this.bPrev[r] = b;
-      this.bNext[b] = r;
+      for (let i = 0; i < B - half; i++) this.S[W[rh + KEY + i]!] = r;
+      const nx = W[bh + NEXT]!;
+      W[rh + NEXT] = nx;
+      if (nx !== NIL) W[nx * BLOCK_WORDS + PREV] = r;
+      W[rh + PREV] = b;
+      W[bh + NEXT] = r;
     } else {
-      for (let i = 0; i < B - half; i++) this.bParent[this.I[(rb + i) * ES]!] = r;
+      const kidsLeaf = W[bh + KIDS_LEAF]!;
+      W[rh + KIDS_LEAF] = kidsLeaf;
+      const CW = this.pool(kidsLeaf === 1).W;
+      for (let i = 0; i < B - half; i++) CW[W[rh + KEY + i]! * BLOCK_WORDS + PAR] = r;
     }
-    this.bCount[b] = half;
-    this.bCount[r] = B - half;
+    W[bh + CNT] = half;
+    W[rh + CNT] = B - half;
     if (!leaf) this.reindex(r, 0);
-    const at = this.indexInParent(b, p) + 1;
-    this.openAt(p, at);
-    this.I[(p * B + at) * ES] = r;
-    this.bParent[r] = p;
+    const at = this.indexInParent(b, leaf) + 1;
+    this.openAt(this.I, p, at);
+    this.I.W[p * BLOCK_WORDS + KEY + at] = r;
+    W[rh + PAR] = p;
     this.reindex(p, at);
-    this.store(b);
-    this.store(r);
+    this.store(b, leaf);
+    this.store(r, leaf);
     return r;
   }
 
   /** Unhook an empty block from its parent (recursively) and the leaf list. */
-  private dropBlock(b: number): void {
-    if (this.bIsLeaf[b] === 1) {
-      const pv = this.bPrev[b]!;
-      const nx = this.bNext[b]!;
-      if (pv !== NIL) this.bNext[pv] = nx;
-      if (nx !== NIL) this.bPrev[nx] = pv;
+  private dropBlock(b: number, leaf: boolean): void {
+    const P = this.pool(leaf);
+    const W = P.W;
+    const h = b * BLOCK_WORDS;
+    if (leaf) {
+      const pv = W[h + PREV]!;
+      const nx = W[h + NEXT]!;
+      if (pv !== NIL) W[pv * BLOCK_WORDS + NEXT] = nx;
+      if (nx !== NIL) W[nx * BLOCK_WORDS + PREV] = pv;
     }
-    const p = this.bParent[b]!;
-    this.bFree.push(b);
+    const p = W[h + PAR]!;
+    P.release(b);
     if (p === NIL) return; // never: the anchor's leaf is never empty
-    this.removeAt(p, this.indexInParent(b, p));
-    if (this.bCount[p] === 0) this.dropBlock(p);
-    else this.refreshAll(p);
+    const i = W[h + IDX]!;
+    this.removeAt(p, i, false);
+    // fewer nodes below p: its bound stays an upper bound
+    if (this.blockCount(p, false) === 0) this.dropBlock(p, false);
+    else if (i === 0) this.fixMinLo(p, false);
   }
 
   /**
-   * Insert handle x (its pfns set) into the gap below the node at entry en: x takes the lower part of
-   * that gap and becomes its predecessor in the same leaf.
+   * Insert node x = [lo, hi] into the gap below the node at entry en: x takes the lower part of that
+   * gap and becomes its predecessor in the same leaf.
    */
-  private linkBefore(x: number, en: number): void {
-    let leaf = (en / B) | 0;
-    const next = this.I[en * ES]!;
-    const glo = this.E[en * ES + 2]!;
-    const oldG = glo === 0 ? 0 : this.E[en * ES]! - glo;
-    const old0 = this.I[en * ES + 1]!;
-    const old1 = this.I[en * ES + 2]!;
-    this.E[en * ES + 2] = this.S[x * 4 + 1]! + 1;
+  private linkBefore(x: number, lo: number, hi: number, en: number): void {
+    let leaf = en >> LOG_B;
+    const wn = ew(en);
+    const fn = ef(en);
+    const LW = this.L.W;
+    const LF = this.L.F;
+    const next = LW[wn + KEY]!;
+    const glo = LF[fn + G]!;
+    const oldG = glo === 0 ? 0 : LF[fn + A]! - glo;
+    const old0 = LW[wn + C0]!;
+    const old1 = LW[wn + C1]!;
+    // next's gap shrinks to what lies above x; x's own gap is the part below it. Both are parts of the
+    // old gap, so every bound above stays valid, except in the two cases handled below.
+    LF[fn + G] = hi + 1;
     this.ownCaps(en);
-    if (glo === 0) this.lowest = x;
+    if (glo === 0) {
+      // x becomes the lowest node (not aggregated) and next's remaining gap starts to count: raise it
+      // now, before a split stores the halves' aggregates (which would stop the raise one level up)
+      this.lowest = x;
+      this.raise(leaf, LF[fn + A]! - LF[fn + G]!, LW[wn + C0]!, LW[wn + C1]!);
+    }
     let split = false;
-    if (this.bCount[leaf] === B) {
-      this.split(leaf);
-      leaf = this.S[next * 4 + 2]!;
+    if (this.blockCount(leaf, true) === B) {
+      this.split(leaf, true);
+      leaf = this.S[next]!;
       split = true;
     }
     const i = this.entry(next) - leaf * B;
-    this.insertAt(leaf, i, x, glo);
+    this.insertAt(leaf, i, x, lo, hi, glo);
     const ex = leaf * B + i;
     this.ownCaps(ex);
     this.count++;
-    const enow = ex + 1;
-    if (split) {
-      this.refreshAll(leaf); // structure changed
-      return;
+    if (i === 0) this.fixMinLo(leaf, true);
+    const W = this.L.W; // (a split may have grown the pool)
+    const F = this.L.F;
+    if (!split && glo !== 0) {
+      // next's gap shrank, x holds a part of it: the leaf's aggregate (exact in its parent) changes only
+      // if a value that went down was the maximum
+      const p = this.parent(leaf, true);
+      if (p === NIL) return;
+      const e = p * B + this.indexInParent(leaf, true);
+      const w = ew(e);
+      const wnow = ew(ex + 1);
+      const fnow = ef(ex + 1);
+      const newG = F[fnow + A]! - F[fnow + G]!;
+      if (
+        !(newG === oldG || oldG < this.I.F[ef(e) + A]!) ||
+        !lanesStay(old0, W[wnow + C0]!, this.I.W[w + C0]!) ||
+        !lanesStay(old1, W[wnow + C1]!, this.I.W[w + C1]!)
+      )
+        this.store(leaf, true);
     }
-    if (i === 0) {
-      this.refresh(leaf); // the leaf's lowest pfn_lo changed: recompute upwards until unchanged
-      return;
+    if (split && glo !== 0) {
+      // split() stored the halves' exact aggregates before x came in: fold x's gap in (above the
+      // leaf's parent the old bounds already cover it, x's gap being a part of next's old one)
+      const wx = ew(ex);
+      const fx = ef(ex);
+      this.raise(leaf, F[fx + A]! - F[fx + G]!, W[wx + C0]!, W[wx + C1]!);
     }
-    const newG = this.E[enow * ES]! - this.E[enow * ES + 2]!;
-    if (glo === 0) {
-      // x is the new lowest node (not aggregated); next's remaining gap now counts: only growth
-      this.raise(leaf, newG, this.I[enow * ES + 1]!, this.I[enow * ES + 2]!);
-      return;
-    }
-    // next's gap shrank and x holds a part of it: nothing grew. The leaf's aggregate stays unless a
-    // value that went down was the maximum.
-    const p = this.bParent[leaf]!;
-    if (p === NIL) return;
-    const e = p * B + this.indexInParent(leaf, p);
-    if (
-      (newG === oldG || oldG < this.E[e * ES]!) &&
-      lanesStay(old0, this.I[enow * ES + 1]!, this.I[e * ES + 1]!) &&
-      lanesStay(old1, this.I[enow * ES + 2]!, this.I[e * ES + 2]!)
-    )
-      return;
-    this.refresh(leaf);
   }
 
   /** Remove live node x at entry ex (never the anchor); its gap joins its successor's (entry en). */
   private unlink(x: number, ex: number, en: number): void {
-    const leaf = (ex / B) | 0;
-    const nleaf = (en / B) | 0;
-    const xi = ex - leaf * B;
-    this.E[en * ES + 2] = this.E[ex * ES + 2]!;
+    const leaf = ex >> LOG_B;
+    const nleaf = en >> LOG_B;
+    const xi = ex & LOW;
+    this.L.F[ef(en) + G] = this.L.F[ef(ex) + G]!;
     this.ownCaps(en);
     const wasLowest = x === this.lowest;
-    if (wasLowest) this.lowest = this.I[en * ES]!;
-    this.removeAt(leaf, xi);
-    this.S[x * 4 + 2] = NIL;
+    if (wasLowest) this.lowest = this.key(en);
+    this.removeAt(leaf, xi, true);
+    this.S[x] = NIL;
     this.sFree.push(x);
     this.count--;
-    // next's merged gap contains x's gap, so within one leaf nothing is lost, and only next grew
     const en2 = nleaf === leaf ? en - 1 : en;
-    const glo = this.E[en2 * ES + 2]!;
-    const g = glo === 0 ? 0 : this.E[en2 * ES]! - glo;
-    if (this.bCount[leaf] === 0) this.dropBlock(leaf);
-    else if (nleaf !== leaf || xi === 0 || wasLowest) this.refresh(leaf);
-    // (a new lowest node stops counting: that is a loss, not growth)
-    if (wasLowest && nleaf !== leaf) this.refresh(nleaf);
-    else this.raise(nleaf, g, this.I[en2 * ES + 1]!, this.I[en2 * ES + 2]!);
+    if (this.blockCount(leaf, true) === 0) this.dropBlock(leaf, true);
+    else {
+      if (xi === 0) this.fixMinLo(leaf, true);
+      // x's gap left its leaf (within one leaf next's merged gap holds it): keep the leaf's entry exact
+      if (nleaf !== leaf) this.store(leaf, true);
+    }
+    if (wasLowest) {
+      // next became the lowest node: its gap stops counting
+      this.store(nleaf, true);
+    } else {
+      // next's merged gap grew
+      const f2 = ef(en2);
+      const w2 = ew(en2);
+      this.raise(nleaf, this.L.F[f2 + A]! - this.L.F[f2 + G]!, this.L.W[w2 + C0]!, this.L.W[w2 + C1]!);
+    }
   }
 
   // ---- the walk
 
   /** Does leaf entry e's own gap [glo, pfn_lo) hold an aligned block of `size`? */
   private fits(e: number, size: number, align: number): boolean {
-    return this.E[e * ES]! - alignUp(this.E[e * ES + 2]!, align) >= size;
+    const f = ef(e);
+    return this.L.F[f + A]! - alignUp(this.L.F[f + G]!, align) >= size;
   }
 
-  /** fits() through the entry's capacity words where they are exact (orders 0..8, not the lowest). */
-  private fitsQ(e: number, size: number, align: number, k: number, need: number): boolean {
-    if (k === 0) return this.E[e * ES]! - this.E[e * ES + 2]! >= size;
-    if (k > CAP_ORDERS || need > MAX_NEED || this.E[e * ES + 2] === 0) return this.fits(e, size, align);
-    return capByte(this.I[e * ES + 1]!, this.I[e * ES + 2]!, k) >= need;
+  /**
+   * Set the current search (size, alignment): how a leaf entry's own gap and an inner entry's bound are
+   * tested. Orders 1..8 with need <= 127 read one byte of one capacity word (exact); order 0 compares
+   * the gap length; larger alignments use the largest-gap bound, then fits() at the leaf.
+   */
+  private setQuery(size: number, align: number): void {
+    const k = align === 1 ? 0 : log2Pow2(align);
+    const need = size - (align >> 1);
+    this.qSize = size;
+    this.qAlign = align;
+    this.qMode = k === 0 ? Q_GAP : k > CAP_ORDERS || need > MAX_NEED ? Q_BOUND : Q_CAP;
+    this.qCol = k <= 4 ? C0 : C1;
+    this.qShift = ((k - 1) & 3) << 3;
+    this.qNeed = need;
   }
 
-  /** May inner entry e hold a fit? Exact for orders 0..8, a bound above. */
-  private childMay(e: number, size: number, k: number, need: number): boolean {
-    if (k === 0 || k > CAP_ORDERS || need > MAX_NEED) return this.E[e * ES]! >= size;
-    return capByte(this.I[e * ES + 1]!, this.I[e * ES + 2]!, k) >= need;
+  /** Does leaf entry i of block b (word index w, float index f) fit the current search? */
+  private leafFits(w: number, f: number): boolean {
+    const F = this.L.F;
+    if (this.qMode === Q_GAP) return F[f + A]! - F[f + G]! >= this.qSize;
+    if (this.qMode === Q_CAP && F[f + G] !== 0)
+      return ((this.L.W[w + this.qCol]! >>> this.qShift) & 0xff) >= this.qNeed;
+    return F[f + A]! - alignUp(F[f + G]!, this.qAlign) >= this.qSize;
   }
 
-  /** Entry of the highest fitting node in block b's subtree, or -1. */
-  private descend(b: number, size: number, align: number, k: number, need: number): number {
-    const base = b * B;
-    const n = this.bCount[b]!;
-    if (this.bIsLeaf[b] === 1) {
-      for (let e = base + n - 1; e >= base; e--) if (this.fitsQ(e, size, align, k, need)) return e;
-      return -1;
-    }
-    for (let e = base + n - 1; e >= base; e--) {
-      if (!this.childMay(e, size, k, need)) continue;
-      const r = this.descend(this.I[e * ES]!, size, align, k, need);
+  /** May inner entry (word index w, float index f) hold a fit for the current search? */
+  private innerMay(w: number, f: number): boolean {
+    if (this.qMode === Q_CAP) return ((this.I.W[w + this.qCol]! >>> this.qShift) & 0xff) >= this.qNeed;
+    return this.I.F[f + A]! >= this.qSize;
+  }
+
+  /** Entry of the highest fitting node in leaf b at or below position i, or -1. */
+  private scanLeaf(b: number, i: number): number {
+    const w0 = b * BLOCK_WORDS;
+    const f0 = b * BLOCK_FLOATS;
+    for (; i >= 0; i--) if (this.leafFits(w0 + i, f0 + i)) return b * B + i;
+    return -1;
+  }
+
+  /** Entry of the highest fitting node under the entries of inner block p at or below position i. */
+  private scanInner(p: number, i: number): number {
+    const w0 = p * BLOCK_WORDS;
+    const f0 = p * BLOCK_FLOATS;
+    const kidsLeaf = this.I.W[w0 + KIDS_LEAF] === 1;
+    for (; i >= 0; i--) {
+      if (!this.innerMay(w0 + i, f0 + i)) continue;
+      const c = this.I.W[w0 + KEY + i]!;
+      const r = kidsLeaf
+        ? this.scanLeaf(c, this.blockCount(c, true) - 1)
+        : this.scanInner(c, this.blockCount(c, false) - 1);
       if (r >= 0) return r;
+      if (!kidsLeaf) this.tightenAt(p, i, c);
     }
     return -1;
+  }
+
+  /** A search found no fit under entry i of inner block p (child c, inner): replace its bound by c's. */
+  private tightenAt(p: number, i: number, c: number): void {
+    this.aggregate(c, false);
+    const w = p * BLOCK_WORDS + i;
+    this.I.F[p * BLOCK_FLOATS + i + A] = this.aMg;
+    this.I.W[w + C0] = this.aC0;
+    this.I.W[w + C1] = this.aC1;
   }
 
   /** Entry of the highest node at or below entry eb (in pfn order) whose own gap fits, or -1. */
   private highestFitAtOrBelow(eb: number, size: number, align: number): number {
     if (eb < 0) return -1;
-    const k = align === 1 ? 0 : Math.log2(align);
-    const need = size - (align >> 1);
-    let blk = (eb / B) | 0;
-    for (let e = eb; e >= blk * B; e--) if (this.fitsQ(e, size, align, k, need)) return e;
-    for (let p = this.bParent[blk]!; p !== NIL; blk = p, p = this.bParent[p]!) {
-      const pbase = p * B;
-      for (let e = pbase + this.indexInParent(blk, p) - 1; e >= pbase; e--) {
-        if (!this.childMay(e, size, k, need)) continue;
-        const r = this.descend(this.I[e * ES]!, size, align, k, need);
-        if (r >= 0) return r;
-      }
+    this.setQuery(size, align);
+    let blk = eb >> LOG_B;
+    const r0 = this.scanLeaf(blk, eb & LOW);
+    if (r0 >= 0) return r0;
+    let leaf = true;
+    for (let p = this.parent(blk, true); p !== NIL; blk = p, p = this.parent(p, false)) {
+      const r = this.scanInner(p, this.indexInParent(blk, leaf) - 1);
+      if (r >= 0) return r;
+      leaf = false;
     }
     // the frontier below the lowest node is the last candidate
     const el = this.entry(this.lowest);
@@ -644,35 +824,34 @@ export class FastIovaTree implements IovaTree {
   }
 
   /**
-   * One pass of the kernel's walk starting at node c over [low, limit): the pfn of the block the kernel
-   * would choose (the entry of its successor node in `this.found`), or -1 for "no room".
+   * One pass of the kernel's walk starting at node c (pfn_lo cLo) over [low, limit): the pfn of the
+   * block the kernel would choose (the entry of its successor node in `this.found`), or -1 for "no room".
    */
-  private walk(c: number, limit: number, size: number, align: number, low: number): number {
+  private walk(c: number, cLo: number, limit: number, size: number, align: number, low: number): number {
     let en = -1;
     let h = 0;
-    if (this.S[c * 4]! >= limit) {
+    if (cLo >= limit) {
       const el = this.lowestLoAtLeast(limit);
       // L's gap clipped at the limit
-      if (limit >= size && alignDown(limit - size, align) >= this.E[el * ES + 2]!) {
+      if (limit >= size && alignDown(limit - size, align) >= this.glo(el)) {
         en = el;
         h = limit;
       } else {
         en = this.highestFitAtOrBelow(this.prevEntry(el), size, align);
-        h = en < 0 ? 0 : this.E[en * ES]!;
+        h = en < 0 ? 0 : this.lo(en);
       }
     } else {
       en = this.highestFitAtOrBelow(this.entry(c), size, align);
-      h = en < 0 ? 0 : this.E[en * ES]!;
+      h = en < 0 ? 0 : this.lo(en);
     }
     if (en < 0) return -1;
     const newPfn = alignDown(h - size, align);
     if (newPfn < low) return -1;
     // spec 6.7 (b): the pre-4.15 bottom-of-walk check refused a block starting exactly at start_pfn.
-    if (this.legacy411 && newPfn === this.startPfn && this.E[en * ES + 2] === 0) return -1;
+    if (this.legacy411 && newPfn === this.startPfn && this.glo(en) === 0) return -1;
     this.found = en;
     return newPfn;
   }
-
   // ---- the kernel API
 
   // alloc_iova -> __alloc_and_insert_iova_range(size, limit_pfn + 1, size_aligned)
@@ -681,22 +860,24 @@ export class FastIovaTree implements IovaTree {
     const limit = limitPfn + 1;
     const align = allocAlignment(size, sizeAligned);
     if (limit <= this.dma32bitPfn && size >= this.max32AllocSize) return 0;
-    const c = limit <= this.dma32bitPfn ? this.cached32 : this.cached;
-    const retryPfn = this.S[c * 4 + 1]!;
-    let newPfn = this.walk(c, limit, size, align, this.startPfn);
+    const low32 = limit <= this.dma32bitPfn;
+    const c = low32 ? this.cached32 : this.cached;
+    const retryPfn = low32 ? this.cached32Hi : this.cachedHi;
+    let newPfn = this.walk(c, low32 ? this.cached32Lo : this.cachedLo, limit, size, align, this.startPfn);
     if (newPfn < 0 && retryPfn < limit) {
       // retry pass above the cached node, from iova_find_limit (equivalently the anchor)
-      newPfn = this.walk(this.anchor, limit, size, align, retryPfn + 1);
+      newPfn = this.walk(this.anchor, IOVA_ANCHOR, limit, size, align, retryPfn + 1);
     }
     if (newPfn < 0) {
       this.max32AllocSize = size;
       return 0;
     }
-    const x = this.newSlot(newPfn, newPfn + size - 1);
-    this.linkBefore(x, this.found);
+    const x = this.newSlot();
+    const hi = newPfn + size - 1;
+    this.linkBefore(x, newPfn, hi, this.found);
     // __cached_rbnode_insert_update
-    if (newPfn + size - 1 < this.dma32bitPfn) this.cached32 = x;
-    else this.cached = x;
+    if (hi < this.dma32bitPfn) this.setCached32(x, newPfn, hi);
+    else this.setCached(x, newPfn, hi);
     return x;
   }
 
@@ -709,21 +890,23 @@ export class FastIovaTree implements IovaTree {
     // Nodes ending below pfn_lo cannot overlap: start at the node holding pfn_lo, or the next one.
     const f = this.findIova(lo);
     let e = f !== NIL ? this.entry(f) : this.lowestLoAtLeast(lo);
-    for (; e >= 0 && this.I[e * ES] !== this.anchor; e = this.nextEntry(e)) {
-      const nlo = this.E[e * ES]!;
-      const nhi = this.E[e * ES + 1]!;
+    for (; e >= 0 && this.key(e) !== this.anchor; e = this.nextEntry(e)) {
+      const nlo = this.lo(e);
+      const nhi = this.hi(e);
       if (!(lo <= nhi && hi >= nlo)) break;
       if (lo < nlo) {
-        this.E[e * ES] = lo;
-        this.S[this.I[e * ES]! * 4] = lo;
+        this.L.F[ef(e) + A] = lo;
+        if (this.key(e) === this.cached) this.cachedLo = lo;
+        if (this.key(e) === this.cached32) this.cached32Lo = lo;
         this.ownCaps(e);
-        this.refresh((e / B) | 0);
+        this.store(e >> LOG_B, true); // the node's gap shrank
+        if ((e & LOW) === 0) this.fixMinLo(e >> LOG_B, true);
       }
       if (hi > nhi) lo = nhi + 1;
-      if (lo >= this.E[e * ES]! && hi <= nhi) return this.I[e * ES]!;
+      if (lo >= this.lo(e) && hi <= nhi) return this.key(e);
     }
-    const x = this.newSlot(lo, hi);
-    this.linkBefore(x, this.lowestLoAtLeast(lo));
+    const x = this.newSlot();
+    this.linkBefore(x, lo, hi, this.lowestLoAtLeast(lo));
     return x;
   }
 
@@ -732,10 +915,10 @@ export class FastIovaTree implements IovaTree {
     if (!isModelPfn(pfn)) return 0;
     const leaf = this.leafFor(pfn);
     const base = leaf * B;
-    for (let e = base + this.bCount[leaf]! - 1; e >= base; e--) {
-      if (this.E[e * ES]! <= pfn) {
-        const x = this.I[e * ES]!;
-        return pfn <= this.E[e * ES + 1]! && x !== this.anchor ? x : NIL;
+    for (let e = base + this.blockCount(leaf, true) - 1; e >= base; e--) {
+      if (this.lo(e) <= pfn) {
+        const x = this.key(e);
+        return x !== this.anchor && pfn <= this.hi(e) ? x : NIL;
       }
     }
     return NIL;
@@ -747,7 +930,7 @@ export class FastIovaTree implements IovaTree {
   }
 
   private isLive(x: number): boolean {
-    return Number.isInteger(x) && x > 0 && x < this.sUsed && this.S[x * 4 + 2] !== NIL;
+    return Number.isInteger(x) && x > 0 && x < this.sUsed && this.S[x] !== NIL;
   }
 
   // __free_iova -> remove_iova
@@ -755,22 +938,22 @@ export class FastIovaTree implements IovaTree {
     if (!this.isLive(x) || x === this.anchor) return;
     const ex = this.entry(x);
     const en = this.nextEntry(ex);
-    const next = this.I[en * ES]!;
+    const next = this.key(en);
     // __cached_rbnode_delete_update
-    const c32 = this.cached32;
-    const xlo = this.S[x * 4]!;
-    if (x === c32 || (this.S[x * 4 + 1]! < this.dma32bitPfn && xlo >= this.S[c32 * 4]!)) this.cached32 = next;
+    const xlo = this.lo(ex);
+    if (x === this.cached32 || (this.hi(ex) < this.dma32bitPfn && xlo >= this.cached32Lo))
+      this.setCached32(next, this.lo(en), this.hi(en));
     if (xlo < this.dma32bitPfn) this.max32AllocSize = this.dma32bitPfn;
-    if (xlo >= this.S[this.cached * 4]!) this.cached = next;
+    if (xlo >= this.cachedLo) this.setCached(next, this.lo(en), this.hi(en));
     this.unlink(x, ex, en);
   }
 
   pfnLo(x: number): number {
-    return this.isLive(x) ? this.S[x * 4]! : -1;
+    return this.isLive(x) ? this.lo(this.entry(x)) : -1;
   }
 
   pfnHi(x: number): number {
-    return this.isLive(x) ? this.S[x * 4 + 1]! : -1;
+    return this.isLive(x) ? this.hi(this.entry(x)) : -1;
   }
 
   cachedNode(): number {
@@ -781,14 +964,23 @@ export class FastIovaTree implements IovaTree {
     return this.cached32;
   }
 
+  /** The leftmost leaf. */
+  private firstLeaf(): number {
+    if (this.rootIsLeaf) return this.root;
+    let b = this.root;
+    for (;;) {
+      const c = this.I.W[b * BLOCK_WORDS + KEY]!;
+      if (this.kidsAreLeaves(b)) return c;
+      b = c;
+    }
+  }
+
   ranges(): Array<[number, number]> {
     const out: Array<[number, number]> = [];
-    let leaf = this.root;
-    while (this.bIsLeaf[leaf] === 0) leaf = this.I[leaf * B * ES]!;
-    for (; leaf !== NIL; leaf = this.bNext[leaf]!) {
+    for (let leaf = this.firstLeaf(); leaf !== NIL; leaf = this.L.W[leaf * BLOCK_WORDS + NEXT]!) {
       const base = leaf * B;
-      for (let e = base; e < base + this.bCount[leaf]!; e++) {
-        if (this.I[e * ES] !== this.anchor) out.push([this.E[e * ES]!, this.E[e * ES + 1]!]);
+      for (let e = base; e < base + this.blockCount(leaf, true); e++) {
+        if (this.key(e) !== this.anchor) out.push([this.lo(e), this.hi(e)]);
       }
     }
     return out;
@@ -799,54 +991,67 @@ export class FastIovaTree implements IovaTree {
     const order: number[] = [];
     const leaves: number[] = [];
     const depths: number[] = [];
-    const visit = (b: number, depth: number): string | null => {
-      const n = this.bCount[b]!;
+    const visit = (b: number, leaf: boolean, depth: number): string | null => {
+      const n = this.blockCount(b, leaf);
       if (n === 0 || n > B) return `block ${b} count ${n}`;
-      if (this.bIsLeaf[b] === 1) {
+      if (leaf) {
         depths.push(depth);
         leaves.push(b);
         for (let e = b * B; e < b * B + n; e++) {
-          const x = this.I[e * ES]!;
-          if (this.S[x * 4 + 2] !== b) return `leaf of ${x}`;
-          if (this.S[x * 4] !== this.E[e * ES] || this.S[x * 4 + 1] !== this.E[e * ES + 1])
-            return `pfns of ${x}`;
+          const x = this.key(e);
+          if (this.S[x] !== b) return `leaf of ${x}`;
+          if (x === this.cached && (this.cachedLo !== this.lo(e) || this.cachedHi !== this.hi(e)))
+            return 'cached pfns';
+          if (x === this.cached32 && (this.cached32Lo !== this.lo(e) || this.cached32Hi !== this.hi(e)))
+            return 'cached32 pfns';
           order.push(e);
         }
         return null;
       }
+      const kidsLeaf = this.kidsAreLeaves(b);
       for (let i = 0; i < n; i++) {
-        const c = this.I[(b * B + i) * ES]!;
-        if (this.bParent[c] !== b) return `parent of block ${c}`;
-        if (this.bIdx[c] !== i) return `index in parent of block ${c}`;
-        const err = visit(c, depth + 1);
-        if (err) return err;
-        this.aggregate(c);
         const j = b * B + i;
-        if (this.E[j * ES] !== this.aMg) return `max gap of block ${c}`;
-        if (this.I[j * ES + 1] !== this.aC0 || this.I[j * ES + 2] !== this.aC1) return `caps of block ${c}`;
-        if (this.E[j * ES + 1] !== this.aMinLo) return `min lo of block ${c}`;
+        const c = this.I.W[ew(j) + KEY]!;
+        if (this.parent(c, kidsLeaf) !== b) return `parent of block ${c}`;
+        if (this.indexInParent(c, kidsLeaf) !== i) return `index in parent of block ${c}`;
+        const err = visit(c, kidsLeaf, depth + 1);
+        if (err) return err;
+        this.aggregate(c, kidsLeaf);
+        const w = ew(j);
+        const IW = this.I.W;
+        const IF = this.I.F;
+        if (kidsLeaf) {
+          if (IF[ef(j) + A] !== this.aMg) return `max gap of leaf ${c}`;
+          if (IW[w + C0] !== this.aC0 || IW[w + C1] !== this.aC1) return `caps of leaf ${c}`;
+        } else {
+          if (IF[ef(j) + A]! < this.aMg) return `max gap bound of block ${c}`;
+          if (geMask(IW[w + C0]!, this.aC0) !== H || geMask(IW[w + C1]!, this.aC1) !== H)
+            return `caps bound of block ${c}`;
+        }
+        if (IF[ef(j) + G] !== this.aMinLo) return `min lo of block ${c}`;
       }
       return null;
     };
-    const err = visit(this.root, 0);
+    const err = visit(this.root, this.rootIsLeaf, 0);
     if (err) return err;
     if (new Set(depths).size !== 1) return 'unbalanced leaves';
     for (let i = 0; i < leaves.length; i++) {
-      if (this.bPrev[leaves[i]!] !== (i > 0 ? leaves[i - 1] : NIL)) return 'leaf prev link';
-      if (this.bNext[leaves[i]!] !== (i + 1 < leaves.length ? leaves[i + 1] : NIL)) return 'leaf next link';
+      const h = leaves[i]! * BLOCK_WORDS;
+      if (this.L.W[h + PREV] !== (i > 0 ? leaves[i - 1] : NIL)) return 'leaf prev link';
+      if (this.L.W[h + NEXT] !== (i + 1 < leaves.length ? leaves[i + 1] : NIL)) return 'leaf next link';
     }
     let prevHi = -1;
     for (const e of order) {
-      if (this.E[e * ES]! <= prevHi) return `overlap at ${this.E[e * ES]}`;
-      if (this.E[e * ES + 2] !== prevHi + 1) return `gap start of ${this.E[e * ES]}`;
-      const w0 = this.I[e * ES + 1];
-      const w1 = this.I[e * ES + 2];
+      if (this.lo(e) <= prevHi) return `overlap at ${this.lo(e)}`;
+      if (this.glo(e) !== prevHi + 1) return `gap start of ${this.lo(e)}`;
+      const w0 = this.L.W[ew(e) + C0];
+      const w1 = this.L.W[ew(e) + C1];
       this.ownCaps(e);
-      if (w0 !== this.I[e * ES + 1] || w1 !== this.I[e * ES + 2]) return `own caps of ${this.E[e * ES]}`;
-      prevHi = this.E[e * ES + 1]!;
+      if (w0 !== this.L.W[ew(e) + C0] || w1 !== this.L.W[ew(e) + C1]) return `own caps of ${this.lo(e)}`;
+      prevHi = this.hi(e);
     }
-    if (this.I[order[order.length - 1]! * ES] !== this.anchor) return 'anchor not last';
-    if (this.I[order[0]! * ES] !== this.lowest) return 'lowest';
+    if (this.key(order[order.length - 1]!) !== this.anchor) return 'anchor not last';
+    if (this.key(order[0]!) !== this.lowest) return 'lowest';
     if (order.length !== this.count + 1) return 'count';
     return null;
   }

@@ -40,19 +40,28 @@ export function roundupPowOfTwo(n: number): number {
  * is a multiple of roundup_pow_of_two(size); 1 (no alignment) otherwise.
  */
 export function allocAlignment(size: number, sizeAligned: boolean): number {
-  return sizeAligned ? 2 ** flsLong(size - 1) : 1;
+  return sizeAligned ? POW2[flsLong(size - 1)]! : 1;
 }
+
+/** 2^i for i = 0..64 (a table: `2 ** i` is a call into Math.pow on the hot path). */
+const POW2: readonly number[] = Array.from({ length: 65 }, (_, i) => 2 ** i);
+
+/** log2 of a power of two a (1 <= a <= 2^53). */
+export function log2Pow2(a: number): number {
+  return a <= 0x80000000 ? 31 - Math.clz32(a) : 32 + (31 - Math.clz32(a / 0x100000000));
+}
+
+// The two below divide instead of taking `x % a`: with pfns above 2^31 a float remainder is a libc
+// fmod call, while a division by a power of two and its floor are exact and cheap.
 
 /** x & ~(a - 1) for x >= 0 and a power of two. */
 export function alignDown(x: number, a: number): number {
-  return a === 1 ? x : x - (x % a);
+  return a === 1 ? x : Math.floor(x / a) * a;
 }
 
 /** Round x >= 0 up to a multiple of the power of two a. */
 export function alignUp(x: number, a: number): number {
-  if (a === 1) return x;
-  const r = x % a;
-  return r === 0 ? x : x + (a - r);
+  return a === 1 ? x : Math.ceil(x / a) * a;
 }
 
 /** log2 of a power-of-two granule, or -1 when it is not one (init_iova_domain would BUG). */

@@ -15,6 +15,7 @@ import {
   decodeIrqInfo,
   decodeRegionInfo,
   encodeIrqInfo,
+  encodeIrqSet,
   encodeRegionInfo,
   walkCaps,
   VFIO_DEVICE_SET_IRQS,
@@ -23,7 +24,6 @@ import {
   VFIO_IRQ_SET_DATA_TYPE_MASK,
   VFIO_IRQ_SET_SIZE,
   irqIndexName,
-  wrU32,
 } from '../uapi/vfio-device.js';
 import {
   TYPE1_INFO_SIZE,
@@ -37,7 +37,7 @@ import {
 import { decodeDmaUnmap, decodeType1Caps, encodeDmaMap, encodeDmaUnmap } from '../vfio/typed.js';
 import type { FdTable } from '../vfio/pci/eventfd.js';
 import { type ProbeContainer, runMsiProbe } from '../vfio/pci/msi-probe.js';
-import { VfioPciDevice, type VfioDeviceFile, defaultFdTable } from '../vfio/pci/vfio-pci.js';
+import { VfioPciDevice, type VfioDeviceFile } from '../vfio/pci/vfio-pci.js';
 import type { RunContext } from './context.js';
 import { type ScenarioStep, registerStep } from './registry.js';
 import { ExprError, evalExpr } from './expr.js';
@@ -63,8 +63,9 @@ function deviceFile(ctx: RunContext, s: ScenarioStep): VfioDeviceFile {
   return f.device;
 }
 
+/** The process's descriptor table: a vfio-pci device's own, else the VFIO system's (normally the same). */
 function fdTable(ctx: RunContext, dev?: VfioDeviceFile): FdTable {
-  return dev instanceof VfioPciDevice ? dev.fds : defaultFdTable(ctx.sys.core);
+  return dev instanceof VfioPciDevice ? dev.fds : ctx.sys.fds;
 }
 
 function fabric(ctx: RunContext, s: ScenarioStep): MsiFabric {
@@ -155,15 +156,9 @@ registerStep({
       data = exprs('bools').map((x) => Number(x & 0xffn));
     }
     const dlen = data.length * width;
-    const b = new Uint8Array(VFIO_IRQ_SET_SIZE + dlen + 64);
     const argsz = ctx.u32(s, 'argsz', VFIO_IRQ_SET_SIZE + dlen);
-    wrU32(b, 0, argsz);
-    wrU32(b, 4, flags);
-    wrU32(b, 8, index);
-    wrU32(b, 12, start);
-    wrU32(b, 16, count);
-    const dv = new DataView(b.buffer);
-    data.forEach((v, i) => (width === 4 ? dv.setInt32(20 + 4 * i, v, true) : (b[20 + i] = v)));
+    const payload = width === 4 ? { fds: data } : { bools: data };
+    const b = encodeIrqSet({ flags, index, start, count, argsz, ...payload }, 64);
     const rc = dev.ioctl(VFIO_DEVICE_SET_IRQS, b);
     ctx.caseLine(
       ctx.text(s, 'name'),

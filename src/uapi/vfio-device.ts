@@ -222,10 +222,13 @@ export interface IrqSet {
   readonly argsz?: number;
 }
 
-/** Builds a `struct vfio_irq_set` buffer with its payload, as the oracle probe does. */
-export function encodeIrqSet(s: IrqSet): Uint8Array {
+/**
+ * Builds a `struct vfio_irq_set` buffer with its payload, as the oracle probe does. `slack` extra zero
+ * bytes follow the payload (a user buffer larger than the struct, so an argsz beyond it still reads memory).
+ */
+export function encodeIrqSet(s: IrqSet, slack = 0): Uint8Array {
   const payload = s.fds !== undefined ? s.fds.length * 4 : s.bools !== undefined ? s.bools.length : 0;
-  const b = new Uint8Array(VFIO_IRQ_SET_SIZE + payload);
+  const b = new Uint8Array(VFIO_IRQ_SET_SIZE + payload + slack);
   wrU32(b, 0, s.argsz ?? VFIO_IRQ_SET_SIZE + payload);
   wrU32(b, 4, s.flags);
   wrU32(b, 8, s.index);

@@ -17,6 +17,7 @@ import {
   getI32,
 } from '../uapi/vfio-type1.js';
 import { VfioContainer, VfioGroup } from './container.js';
+import { FdTable } from './pci/eventfd.js';
 import { type VfioDeviceFile, type VfioPciContext, openVfioPciDevice } from './pci/vfio-pci.js';
 import { type Type1Design, type Type1Env, type Type1Params, defaultType1Params } from './type1/type1.js';
 
@@ -38,6 +39,8 @@ export interface VfioSystemOptions {
   readonly design?: Type1Design;
   /** Type1Env.shareDomainStore (default true: vfio_dma records live in the only domain's runs). */
   readonly shareDomainStore?: boolean;
+  /** The process's descriptor table, shared with its eventfds (default: a new one). */
+  readonly fds?: FdTable;
 }
 
 /** The driver a device must be bound to for VFIO to expose it. */
@@ -50,9 +53,10 @@ export class VfioSystem {
   readonly mm: AddressSpace;
   /** Kernel log lines (pr_warn). */
   readonly klog: string[] = [];
-  private readonly files = new Map<number, VfioFile>();
+  /** The process's one descriptor table: VFIO files and eventfds share its numbers. */
+  readonly fds: FdTable;
+  private readonly mine = new WeakSet<VfioFile>();
   private readonly vgroups = new Map<number, VfioGroup>();
-  private nextFd = 3;
   private readonly env: Type1Env;
   private readonly openDevice: (ctx: VfioPciContext) => VfioDeviceFile;
 
@@ -61,6 +65,7 @@ export class VfioSystem {
     this.profile = o.profile ?? o.core.profile ?? kernelProfile();
     this.params = { ...defaultType1Params(), ...o.params };
     this.mm = o.mm ?? new AddressSpace();
+    this.fds = o.fds ?? new FdTable();
     this.openDevice = o.openDevice ?? openVfioPciDevice;
     this.env = {
       core: this.core,
@@ -74,13 +79,22 @@ export class VfioSystem {
     };
   }
 
+  /** The VFIO file behind `fd` (undefined for a closed fd or another kind of file, e.g. an eventfd). */
   file(fd: number): VfioFile | undefined {
-    return this.files.get(fd);
+    const f = this.fds.get(fd);
+    return f?.kind === 'file' && this.mine.has(f.payload as VfioFile) ? (f.payload as VfioFile) : undefined;
+  }
+
+  private *vfioFiles(): Generator<VfioFile> {
+    for (const [fd] of this.fds.entries()) {
+      const f = this.file(fd);
+      if (f) yield f;
+    }
   }
 
   /** The container behind an fd (container fd, or a group fd's container). */
   container(fd: number): VfioContainer | undefined {
-    const f = this.files.get(fd);
+    const f = this.file(fd);
     if (!f) return undefined;
     return f.kind === 'container' ? f.container : f.group.container;
   }
@@ -114,16 +128,21 @@ export class VfioSystem {
   }
 
   private install(f: VfioFile): number {
-    const fd = this.nextFd++;
-    this.files.set(fd, f);
-    return fd;
+    this.mine.add(f);
+    const name =
+      f.kind === 'container'
+        ? '/dev/vfio/vfio'
+        : f.kind === 'group'
+          ? `/dev/vfio/${f.group.iommuGroup.id}`
+          : '[vfio-device]';
+    return this.fds.openFile(name, f);
   }
 
   /** close(2). Closing a group fd detaches it from its container once no device fd holds it. */
   close(fd: number): number {
-    const f = this.files.get(fd);
-    if (!f) return -ERRNO.EBADF;
-    this.files.delete(fd);
+    const f = this.file(fd);
+    if (!f) return this.fds.close(fd);
+    this.fds.close(fd);
     if (f.kind === 'device') {
       f.device.close();
       f.group.containerUsers--;
@@ -135,9 +154,7 @@ export class VfioSystem {
   }
 
   private maybeReleaseGroup(g: VfioGroup): void {
-    const groupFdOpen = [...this.files.values()].some((x) => x.kind === 'group' && x.group === g);
-    const devicesOpen = [...this.files.values()].some((x) => x.kind === 'device' && x.group === g);
-    if (groupFdOpen || devicesOpen) return;
+    for (const x of this.vfioFiles()) if (x.kind !== 'container' && x.group === g) return;
     // vfio_group_fops_release
     if (g.container) g.container.detachGroup(g);
     g.opened = false;
@@ -145,8 +162,9 @@ export class VfioSystem {
 
   /** ioctl(2) on the user's bytes (`arg` is the buffer for pointer arguments, a number otherwise). */
   ioctl(fd: number, cmd: number, arg?: Uint8Array | number): number {
-    const f = this.files.get(fd);
-    if (!f) return -ERRNO.EBADF;
+    const f = this.file(fd);
+    // vfs_ioctl: a file without unlocked_ioctl (an eventfd) answers -ENOTTY
+    if (!f) return this.fds.get(fd) !== undefined ? -ERRNO.ENOTTY : -ERRNO.EBADF;
     switch (f.kind) {
       case 'container':
         return f.container.ioctl(cmd, arg);
@@ -164,10 +182,12 @@ export class VfioSystem {
         return g.getStatus(arg, this.core);
       case VFIO_GROUP_SET_CONTAINER: {
         if (!(arg instanceof Uint8Array) || arg.length < 4) return -ERRNO.EFAULT;
-        const target = this.files.get(getI32(arg, 0));
-        if (!target) return -ERRNO.EBADF;
+        const tfd = getI32(arg, 0);
+        if (this.fds.get(tfd) === undefined) return -ERRNO.EBADF; // fdget
         if (g.container) return -ERRNO.EINVAL;
-        if (target.kind !== 'container') return -ERRNO[this.profile.setContainerForeignFdErrno];
+        // vfio_container_from_file: any other file (group/device fd, eventfd) is not a container
+        const target = this.file(tfd);
+        if (target?.kind !== 'container') return -ERRNO[this.profile.setContainerForeignFdErrno];
         return target.container.attachGroup(g);
       }
       case VFIO_GROUP_UNSET_CONTAINER:
@@ -188,7 +208,7 @@ export class VfioSystem {
     if (!dev) return -ERRNO.ENODEV;
     // vfio_device_assign_container
     if (!g.container || !g.container.iommu || g.containerUsers === 0) return -ERRNO.EINVAL;
-    const file = this.openDevice({ core: this.core, device: dev, profile: this.profile });
+    const file = this.openDevice({ core: this.core, device: dev, profile: this.profile, fds: this.fds });
     g.containerUsers++;
     return this.install({ kind: 'device', device: file, group: g });
   }

@@ -25,6 +25,15 @@ import {
   putU32,
   putU64,
 } from '../uapi/vfio-type1.js';
+import {
+  VFIO_DEVICE_SET_IRQS,
+  VFIO_IRQ_SET_ACTION_TRIGGER,
+  VFIO_IRQ_SET_DATA_EVENTFD,
+  VFIO_PCI_CONFIG_REGION_INDEX,
+  encodeIrqSet,
+  vfioPciIndexToOffset,
+} from '../uapi/vfio-device.js';
+import type { VfioDeviceFile } from './pci/vfio-pci.js';
 import type { VfioSystem } from './system.js';
 
 export interface DmaMapFields {
@@ -113,6 +122,42 @@ export function setContainer(sys: VfioSystem, groupFd: number, containerFd: numb
 
 export function getDeviceFd(sys: VfioSystem, groupFd: number, bdf: string): number {
   return sys.ioctl(groupFd, VFIO_GROUP_GET_DEVICE_FD, cString(bdf));
+}
+
+/** The PCI command register through the vfio-pci config region, around a read-modify-write. */
+export interface CommandUpdate {
+  readonly before: number;
+  readonly written: number;
+  /** pwrite's return (bytes written or -errno). */
+  readonly rc: number;
+  readonly after: number;
+}
+
+/**
+ * Sets `bits` in the device's PCI command register the way userspace does before using MSI (bus
+ * mastering: the device's MSI writes are DMA): pread the 16-bit register at config offset 4, pwrite it
+ * with the bits set, read it back.
+ */
+export function setPciCommandBits(file: VfioDeviceFile, bits: number): CommandUpdate {
+  const at = vfioPciIndexToOffset(VFIO_PCI_CONFIG_REGION_INDEX) + 4n;
+  const b = new Uint8Array(2);
+  file.pread(at, b);
+  const before = b[0]! | (b[1]! << 8);
+  const written = before | bits;
+  const rc = file.pwrite(at, new Uint8Array([written & 0xff, written >> 8]));
+  file.pread(at, b);
+  return { before, written, rc, after: b[0]! | (b[1]! << 8) };
+}
+
+/** VFIO_DEVICE_SET_IRQS(DATA_EVENTFD | ACTION_TRIGGER): eventfd `fds[i]` signals vector `start + i`. */
+export function setIrqEventfds(
+  file: VfioDeviceFile,
+  index: number,
+  fds: readonly number[],
+  start = 0,
+): number {
+  const flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+  return file.ioctl(VFIO_DEVICE_SET_IRQS, encodeIrqSet({ flags, index, start, count: fds.length, fds }));
 }
 
 export interface Type1InfoHeader {

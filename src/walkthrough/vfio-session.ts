@@ -9,22 +9,21 @@ import { type Range } from '../base/range.js';
 import type { Device, IommuCore, IommuGroup } from '../iommu/api.js';
 import { type KernelProfile } from '../kernel/profile.js';
 import { AddressSpace } from '../mm/address-space.js';
-import {
-  VFIO_DEVICE_SET_IRQS,
-  VFIO_IRQ_SET_ACTION_TRIGGER,
-  VFIO_IRQ_SET_DATA_EVENTFD,
-  VFIO_PCI_CONFIG_REGION_INDEX,
-  VFIO_PCI_MSIX_IRQ_INDEX,
-  VFIO_PCI_MSI_IRQ_INDEX,
-  encodeIrqSet,
-  vfioPciIndexToOffset,
-} from '../uapi/vfio-device.js';
+import { VFIO_PCI_MSIX_IRQ_INDEX, VFIO_PCI_MSI_IRQ_INDEX } from '../uapi/vfio-device.js';
 import { VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU } from '../uapi/vfio-type1.js';
 import { DMA_MANAGED_DRIVERS } from '../vfio/container.js';
 import { VfioPciDevice } from '../vfio/pci/vfio-pci.js';
 import { VfioSystem } from '../vfio/system.js';
 import type { Type1Params } from '../vfio/type1/type1.js';
-import { decodeType1Caps, getDeviceFd, getInfo, mapDma, setContainer } from '../vfio/typed.js';
+import {
+  decodeType1Caps,
+  getDeviceFd,
+  getInfo,
+  mapDma,
+  setContainer,
+  setIrqEventfds,
+  setPciCommandBits,
+} from '../vfio/typed.js';
 
 const PROT_READ = 1;
 const PROT_WRITE = 2;
@@ -154,24 +153,11 @@ export function enableInterrupts(
   if (f?.kind !== 'device' || !(f.device instanceof VfioPciDevice))
     return 'the device fd is not a vfio-pci device';
   const file = f.device;
-  const config = vfioPciIndexToOffset(VFIO_PCI_CONFIG_REGION_INDEX);
-  const cmd = new Uint8Array(2);
-  file.pread(config + 4n, cmd);
-  cmd[0] = cmd[0]! | 0x4; // PCI_COMMAND_MASTER: the device needs bus mastering to write MSIs
-  file.pwrite(config + 4n, cmd);
+  setPciCommandBits(file, 0x4); // PCI_COMMAND_MASTER: the device needs bus mastering to write MSIs
   const useMsix = file.irqs.irqCount(VFIO_PCI_MSIX_IRQ_INDEX) > 0;
   const index = useMsix ? VFIO_PCI_MSIX_IRQ_INDEX : VFIO_PCI_MSI_IRQ_INDEX;
   const eventfds = Array.from({ length: n }, () => file.fds.eventfd());
-  const rc = file.ioctl(
-    VFIO_DEVICE_SET_IRQS,
-    encodeIrqSet({
-      flags: VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
-      index,
-      start: 0,
-      count: n,
-      fds: eventfds,
-    }),
-  );
+  const rc = setIrqEventfds(file, index, eventfds);
   return { fd, file, index, kind: useMsix ? 'MSI-X' : 'MSI', eventfds, rc };
 }
 

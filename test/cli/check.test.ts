@@ -176,11 +176,11 @@ test('check --platform intel-xeon-hpe-rmrr: the RMRR device is refused before an
     '--memory',
     '8G',
     '--device',
-    '04:00.0',
+    '08:00.0',
   ];
   const k612 = runCli(args);
   assert.equal(k612.status, 1);
-  assert.match(k612.stdout, /REFUSED: group \d+ \(0000:04:00\.0/);
+  assert.match(k612.stdout, /REFUSED: group \d+ \(0000:08:00\.0/);
   assert.match(k612.stdout, /Firmware has requested this device have a 1:1 IOMMU mapping/);
   assert.match(
     k612.stdout,

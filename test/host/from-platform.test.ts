@@ -56,7 +56,7 @@ test('the q35 intel-iommu view: exact region types, origins, the 39-bit aperture
 test('the RMRR server: 6.1 and 6.12 refuse the RMRR groups at different steps with different errnos', () => {
   const group = (k: '6.1' | '6.12') =>
     hostViewFromPlatform(loadPreset('intel-xeon-hpe-rmrr'), kernelProfile(k)).groups.find((g) =>
-      g.devices.some((d) => d.bdf === '0000:04:00.0'),
+      g.devices.some((d) => d.bdf === '0000:08:00.0'),
     )!;
   const g61 = group('6.1');
   const g612 = group('6.12');
@@ -153,7 +153,7 @@ test('refusals carry the failing ioctl and errno as fields', () => {
   assert.equal(gic2.interruptSafety!.errno, 'EPERM');
   const rmrr = (k: '6.1' | '6.12') =>
     hostViewFromPlatform(loadPreset('intel-xeon-hpe-rmrr'), kernelProfile(k)).groups.find((g) =>
-      g.devices.some((d) => d.bdf === '0000:04:00.0'),
+      g.devices.some((d) => d.bdf === '0000:08:00.0'),
     )!.assignable!;
   assert.equal(rmrr('6.12').ioctl, 'VFIO_GROUP_SET_CONTAINER');
   assert.equal(rmrr('6.12').errno, 'EINVAL');

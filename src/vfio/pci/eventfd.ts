@@ -1,7 +1,10 @@
 /**
- * eventfds and a process file-descriptor table, as far as VFIO_DEVICE_SET_IRQS sees them:
- * eventfd_ctx_fdget(fd) answers -EBADF for a closed/unknown fd and -EINVAL for a file that is not an
- * eventfd; eventfd_signal adds to the 64-bit counter; a non-blocking read returns and clears it.
+ * eventfds and the process file-descriptor table. One table per process holds every open file: the
+ * VFIO container/group/device files (src/vfio/system.ts installs them) and the eventfds, numbered
+ * lowest-free-first from 3 like the kernel's alloc_fd, so a number means the same file to every ioctl.
+ * eventfd_ctx_fdget(fd) answers -EBADF for a closed/unknown fd and -EINVAL for an open file that is not
+ * an eventfd (a VFIO fd included); eventfd_signal adds to the 64-bit counter; a non-blocking read
+ * returns and clears it.
  */
 import { ERRNO } from '../../base/errno.js';
 
@@ -36,7 +39,7 @@ export type OpenFile = EventFd | OtherFile;
 
 export class FdTable {
   private readonly files = new Map<number, OpenFile>();
-  /** Installs a file at the lowest free descriptor at or above 3 (0-2 are stdio), like get_unused_fd. */
+  /** Installs a file at the lowest free descriptor at or above 3 (0-2 are stdio), like alloc_fd. */
   install(f: OpenFile): number {
     let fd = 3;
     while (this.files.has(fd)) fd++;
@@ -56,6 +59,10 @@ export class FdTable {
   }
   get(fd: number): OpenFile | undefined {
     return this.files.get(fd);
+  }
+  /** Every open descriptor with its file, in installation order. */
+  entries(): IterableIterator<[number, OpenFile]> {
+    return this.files.entries();
   }
   /** The eventfd behind `fd`, for tests and scenarios. */
   eventFd(fd: number): EventFd | undefined {

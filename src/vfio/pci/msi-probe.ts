@@ -34,15 +34,16 @@ import {
   decodeIrqInfo,
   decodeRegionInfo,
   encodeDeviceInfo,
+  encodeIrqSet,
   encodeIrqInfo,
   encodeRegionInfo,
   irqIndexName,
   vfioPciIndexToOffset,
   walkCaps,
-  wrU32,
 } from '../../uapi/vfio-device.js';
 import type { FdTable } from './eventfd.js';
 import type { VfioDeviceFile } from './vfio-pci.js';
+import { setPciCommandBits } from '../typed.js';
 
 const EVT = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
 const NONE_TRIG = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER;
@@ -82,6 +83,24 @@ export function decodeMsiAddr(a: bigint): string {
   }
   if (a >= 0x8000000n && a <= 0x80fffffn) s += ' in_arm_sw_msi_window=1';
   return s;
+}
+
+/** ` ctrl=0x8004 enable=1 fmask=0`: an MSI-X Message Control word. */
+function msixCtrlText(ctrl: number): string {
+  return ` ctrl=${hexN(ctrl, 4)} enable=${(ctrl >> 15) & 1} fmask=${(ctrl >> 14) & 1}`;
+}
+
+/** One MSI-X table entry as the probe prints it (the address decoded unless read through pread). */
+function msixEntryLine(
+  phase: string,
+  src: string,
+  idx: number,
+  e: { readonly addr: bigint; readonly data: number; readonly ctrl: number },
+): string {
+  return (
+    `MSIX_ENTRY phase=${phase} src=${src} idx=${idx} addr=${hex16(e.addr)} data=${hexN(e.data, 8)} ctrl=${hexN(e.ctrl, 8)} masked=${e.ctrl & 1}` +
+    (src === 'vfio_pread' ? '' : decodeMsiAddr(e.addr))
+  );
 }
 
 /** ioctl result as the probe prints it: `rc=-1 errno=EINVAL` or `rc=<n> errno=0`. */
@@ -146,20 +165,30 @@ export function runMsiProbe(o: MsiProbeOptions): string[] {
   }
   const nx = Math.min(irqcount[MSIX] ?? 0, 64);
   const nm = irqcount[MSI] ?? 0;
+  const model = pci?.model;
+  const msixOff = model?.layout.caps.msix;
+  if (model !== undefined) {
+    // the host view of config space (sysfs `config`): the capability list, then the MSI-X capability
+    const cfg = new DataView(model.config.buffer, model.config.byteOffset);
+    for (let p = cfg.getUint8(0x34) & ~3, n = 0; p !== 0 && n < 48; p = cfg.getUint8(p + 1) & ~3, n++)
+      out.push(`CAPLIST src=host_sysfs id=${hexN(cfg.getUint8(p), 2)} off=${hexN(p, 2)}`);
+    if (msixOff !== undefined) {
+      const ctrl = cfg.getUint16(msixOff + 2, true);
+      const table = cfg.getUint32(msixOff + 4, true);
+      const pba = cfg.getUint32(msixOff + 8, true);
+      out.push(
+        `MSIXCAP src=host_sysfs off=${hexN(msixOff, 2)}${msixCtrlText(ctrl)} table_size=${(ctrl & 0x7ff) + 1} table_bir=${table & 7} table_off=${hex(table & ~7)} pba_bir=${pba & 7} pba_off=${hex(pba & ~7)}`,
+      );
+    }
+  }
   if (o.container?.infoLines) out.push(...o.container.infoLines('before_msi'));
 
   // Bus master + memory through the VFIO config region.
   const cfgOff = vfioPciIndexToOffset(VFIO_PCI_CONFIG_REGION_INDEX);
-  const cmdBuf = new Uint8Array(2);
-  file.pread(cfgOff + 4n, cmdBuf);
-  const before = cmdBuf[0]! | (cmdBuf[1]! << 8);
-  const nc = before | 0x6;
-  const wrc = file.pwrite(cfgOff + 4n, new Uint8Array([nc & 0xff, nc >> 8]));
-  file.pread(cfgOff + 4n, cmdBuf);
-  const after = cmdBuf[0]! | (cmdBuf[1]! << 8);
+  const cmd = setPciCommandBits(file, 0x6);
   const host = pci?.model.command ?? 0;
   out.push(
-    `INFO command_vfio_before=${hexN(before, 4)} written=${hexN(nc, 4)} write_rc=${wrc} vfio_after=${hexN(after, 4)} host_after=${hexN(host, 4)}`,
+    `INFO command_vfio_before=${hexN(cmd.before, 4)} written=${hexN(cmd.written, 4)} write_rc=${cmd.rc} vfio_after=${hexN(cmd.after, 4)} host_after=${hexN(host, 4)}`,
   );
 
   const setIrqs = (
@@ -173,15 +202,9 @@ export function runMsiProbe(o: MsiProbeOptions): string[] {
     argsz = -1,
   ): number => {
     const dlen = kind === 'fd' ? data.length * 4 : kind === 'byte' ? data.length : 0;
-    const b = new Uint8Array(VFIO_IRQ_SET_SIZE + dlen + 64);
     const sz = argsz >= 0 ? argsz : VFIO_IRQ_SET_SIZE + dlen;
-    wrU32(b, 0, sz);
-    wrU32(b, 4, flags);
-    wrU32(b, 8, index);
-    wrU32(b, 12, start);
-    wrU32(b, 16, count);
-    const dv = new DataView(b.buffer);
-    data.forEach((v, i) => (kind === 'fd' ? dv.setInt32(20 + 4 * i, v, true) : (b[20 + i] = v & 0xff)));
+    const payload = kind === 'fd' ? { fds: data } : kind === 'byte' ? { bools: data } : {};
+    const b = encodeIrqSet({ flags, index, start, count, argsz: sz, ...payload }, 64);
     const ret = file.ioctl(VFIO_DEVICE_SET_IRQS, b);
     out.push(
       `CASE ${name} ${rcText(ret)} op=SET_IRQS index=${irqIndexName(index)} flags=${hex(flags)} start=${start} count=${count} argsz=${sz}`,
@@ -210,9 +233,35 @@ export function runMsiProbe(o: MsiProbeOptions): string[] {
     out.push(`DELIVERY phase=${phase} vec=${vec} delivered=${v > 0n ? 1 : 0} count=${v} path=${t.outcome}`);
     return v > 0n;
   };
-  const dumpTable = (phase: string, used: number): bigint[] => {
+  /**
+   * The MSI-X capability and the whole table: as the host sees them (`host_sysfs_mmap`, or the table
+   * BAR mmapped through VFIO, `vfio_mmap`, which shows the same entries), plus, after VFIO claimed the
+   * BAR, the table read with pread on the VFIO region (`vfio_pread`: vfio-pci hides it, all ones).
+   */
+  const printMsix = (phase: string, src: 'host_sysfs_mmap' | 'vfio_mmap'): void => {
+    const m = pci?.model;
+    if (m === undefined || msixOff === undefined) return;
+    out.push(`MSIXCAP phase=${phase} src=host_sysfs${msixCtrlText(m.msixCtrl)}`);
+    for (let i = 0; i < m.msixTableSize; i++) out.push(msixEntryLine(phase, src, i, m.msixEntry(i)));
+    if (src === 'host_sysfs_mmap' || m.layout.msix === undefined) return;
+    const { tableBar, tableOffset } = m.layout.msix;
+    for (let i = 0; i < m.msixTableSize; i++) {
+      const b = new Uint8Array(16);
+      const rc = file.pread(vfioPciIndexToOffset(tableBar) + BigInt(tableOffset + 16 * i), b);
+      if (rc !== 16) continue;
+      const dv = new DataView(b.buffer);
+      const e = { addr: dv.getBigUint64(0, true), data: dv.getUint32(8, true), ctrl: dv.getUint32(12, true) };
+      out.push(msixEntryLine(phase, 'vfio_pread', i, e));
+    }
+  };
+  const dumpTable = (
+    phase: string,
+    used: number,
+    src: 'host_sysfs_mmap' | 'vfio_mmap' = 'host_sysfs_mmap',
+  ): bigint[] => {
     const m = pci?.model;
     if (m === undefined || m.layout.caps.msix === undefined) return [];
+    printMsix(phase, src);
     const addrs: bigint[] = [];
     for (let i = 0; i < used; i++) {
       const e = m.msixEntry(i);
@@ -266,6 +315,8 @@ export function runMsiProbe(o: MsiProbeOptions): string[] {
     }
     return prog;
   };
+
+  printMsix('before_msix_enable', 'host_sysfs_mmap');
 
   // 2. validation with nothing enabled
   const fd1 = [efd[0]!, efd[1]!];
@@ -355,11 +406,14 @@ export function runMsiProbe(o: MsiProbeOptions): string[] {
       setIrqs('irq_msix_disable_start_beyond_count', NONE_TRIG, MSIX, nx, 0, [], 'none');
       setIrqs('irq_msix_data_bool_count0', BOOL_TRIG, MSIX, 0, 0, [], 'none');
       setIrqs('irq_msix_data_eventfd_count0', EVT, MSIX, 0, 0, [], 'none');
+      printMsix('msix1_after_count0_calls', 'host_sysfs_mmap');
       disable('irq_msix_disable', MSIX);
+      printMsix('msix_after_disable', 'host_sysfs_mmap');
       disable('irq_msix_disable_again', MSIX);
       if (setFds('irq_msix_reenable_after_disable', MSIX, 0, 1) === 0) {
         fire('msix_reenable', 0, efd[0]!);
         setIrqs('irq_msix_disable_start1_count0', NONE_TRIG, MSIX, 1, 0, [], 'none');
+        printMsix('msix_after_start1_count0', 'host_sysfs_mmap');
         disable('irq_msix_disable_after_start1_count0', MSIX);
       }
     }
@@ -380,12 +434,10 @@ export function runMsiProbe(o: MsiProbeOptions): string[] {
     mapAt('msi_map_dma_at_programmed_page', pg);
     if (pg + 0x1000n <= 0x80fffffn || pg >> 20n === 0xfeen) mapAt('msi_map_dma_at_next_page', pg + 0x1000n);
     if (o.container?.infoLines) out.push(...o.container.infoLines('msix_enabled'));
+    dumpTable('msixN_vfio_view', nx, 'vfio_mmap');
     if (nx >= 2) {
       setIrqs('irq_msix_deassign_vec1_fd_minus1', EVT, MSIX, 1, 1, [-1], 'fd');
-      const e = pci!.model.msixEntry(1);
-      out.push(
-        `MSIX_ENTRY phase=msixN_vec1_deassigned idx=1 addr=${hex16(e.addr)} data=${hexN(e.data, 8)} ctrl=${hexN(e.ctrl, 8)} masked=${e.ctrl & 1}`,
-      );
+      printMsix('msixN_vec1_deassigned', 'vfio_mmap');
     }
     disable('irq_msix_disable_n', MSIX);
   }

@@ -4,6 +4,7 @@ import { runMsiProbe, type ProbeContainer } from '../../../src/vfio/pci/msi-prob
 import { FdTable } from '../../../src/vfio/pci/eventfd.js';
 import { openVfioPciDevice, type VfioPciDevice } from '../../../src/vfio/pci/vfio-pci.js';
 import { type Machine, NIC, type TestPlatform, platform, vfioAttach } from '../../irq/machines.js';
+import { comparableProbeMsiLines } from '../../oracle/probe-msi-lines.js';
 
 /**
  * A stand-in for VFIO type1 MAP_DMA's reserved-region rule (spec 4.7): a mapping that is not inside one
@@ -46,27 +47,8 @@ export function openNic(m: Machine, version: '6.1' | '6.12', opts: { cookie?: bo
   return { p, file, fds, bdf };
 }
 
-/** Oracle CASE lines that are not the device file's (container set-up, host-side table mapping, GET_INFO). */
-export const PROBE_SKIPPED_CASES =
-  /^(msi_group_set_container|msi_set_iommu_type1v2|msi_get_device_fd|msix_table_\w+|get_info_\w+)$/;
-
-/** The probe lines compared with the oracle. */
-export function isComparedProbeLine(l: string): boolean {
-  return (
-    l.startsWith('CASE ') ||
-    l.startsWith('IRQINFO') ||
-    l.startsWith('REGION') ||
-    l.startsWith('MSI_ADDR') ||
-    l.startsWith('MSICAP phase') ||
-    l.startsWith('INFO command_') ||
-    l.startsWith('INFO msixN_delivered') ||
-    /^INFO \S+_vectors=/.test(l) ||
-    (l.startsWith('INFO irq_') && l.includes('eventfd_ready'))
-  );
-}
-
-/** The model's probe lines, filtered like the oracle's. */
-export function probeLines(m: Machine, version: '6.1' | '6.12'): string[] {
+/** The model's probe lines, filtered like the oracle's (test/oracle/probe-msi-lines.ts). */
+export function probeLines(m: Machine, version: '6.1' | '6.12', scenario: string = m): string[] {
   const n = openNic(m, version);
   const lines = runMsiProbe({
     file: n.file,
@@ -74,5 +56,5 @@ export function probeLines(m: Machine, version: '6.1' | '6.12'): string[] {
     fds: n.fds,
     container: fakeContainer(n.p, n.bdf),
   });
-  return lines.filter(isComparedProbeLine);
+  return comparableProbeMsiLines(lines, false, scenario);
 }
