@@ -57,8 +57,10 @@ export interface QuirkSubject {
 /** Machine facts some quirks depend on. */
 export interface QuirkEnv {
   /**
-   * pci_request_acs() was called before the devices were added (an IOMMU driver probed), so
-   * pci_enable_acs ran the device-specific enable hooks (pci_quirk_enable_intel_pch_acs).
+   * pci_request_acs() was called before the devices were added, so pci_enable_acs ran the
+   * device-specific enable hooks (pci_quirk_enable_intel_pch_acs). IOMMU firmware detection calls it
+   * early (detect_intel_iommu for DMAR, detect_ivrs for IVRS, acpi_viot_early_init, IORT, a DT host
+   * bridge with iommu-map): the model takes it as "an IOMMU driver of this kernel handles the machine".
    */
   readonly acsRequested: boolean;
   /** An ACPI IVRS table exists (AMD IOMMU), checked by pci_quirk_amd_sb_acs. */
