@@ -12,7 +12,7 @@ import type {
 } from './api.js';
 import type { IommuDriverOps } from './drivers/ops.js';
 import { IOMMU_READ, IOMMU_WRITE } from './resv-region.js';
-import { MappingStore } from './mapping-store.js';
+import { MappingStore, OWNED_RUN, type RunTree } from './mapping-store.js';
 import { ERRNO } from '../base/errno.js';
 import { U64_MAX, hex, lowestBit } from '../base/u64.js';
 
@@ -24,6 +24,15 @@ export function isPagingType(t: DomainType): boolean {
 export function isDmaType(t: DomainType): boolean {
   return t === 'dma' || t === 'dma-fq';
 }
+
+/** A user keeping its own records inside the domain's runs (see CoreDomain.shareStore). */
+export interface DomainStoreOwner {
+  /** Called before anyone else unmaps: the owner moves its records out (the runs stay). */
+  release(): void;
+}
+
+/** mapFramesOwned's answer when the request is outside its fast path (nothing was done). */
+export const MAP_NOT_HANDLED = 1;
 
 export class CoreDomain implements IommuDomain {
   readonly id: number;
@@ -48,6 +57,8 @@ export class CoreDomain implements IommuDomain {
   private readonly fastPhysHi: number;
   /** pgsizeBitmap is not empty (a number test on the hot path instead of a bigint one). */
   private readonly hasPages: boolean;
+  /** The user whose records live in the runs (VFIO type1 with this as its only domain), if any. */
+  private owner: DomainStoreOwner | undefined;
 
   constructor(id: number, type: DomainType, ops: IommuDriverOps) {
     this.id = id;
@@ -114,8 +125,62 @@ export class CoreDomain implements IommuDomain {
     return this.store.insert(s, last, p, prot & 0xff) ? 0 : -ERRNO.EEXIST;
   }
 
+  /**
+   * Lets one user keep its own per-mapping record in the runs it maps (VFIO type1's vfio_dma, while
+   * this is the container's only domain): one index instead of two. Only for unmanaged domains with
+   * 4 KiB pages (CPU frames are store frames). Returns the tree, or undefined when not possible. Any
+   * unmap by someone else first calls `owner.release()`.
+   */
+  shareStore(owner: DomainStoreOwner): RunTree | undefined {
+    if (this.owner !== undefined || this.type !== 'unmanaged' || !this.hasPages || this.shiftN !== 12)
+      return undefined;
+    this.owner = owner;
+    return this.store.tree;
+  }
+
+  /** Ends shareStore: the owner's records are dropped from the runs (the translations stay). */
+  unshareStore(): void {
+    this.owner = undefined;
+    this.store.disown();
+  }
+
+  /**
+   * mapFrames for the shareStore owner, storing its record (`aux`, `bits`) in the run: 0, -EEXIST, or
+   * MAP_NOT_HANDLED (nothing done) when the request needs the general path (the caller unshares and
+   * uses mapFrames).
+   */
+  mapFramesOwned(
+    iovaFrame: number,
+    physFrame: number,
+    frames: number,
+    prot: number,
+    aux: number,
+    bits: number,
+  ): number {
+    const last = iovaFrame + frames - 1;
+    if (
+      this.type !== 'unmanaged' ||
+      !this.hasPages ||
+      this.shiftN !== 12 ||
+      frames <= 0 ||
+      iovaFrame < this.fastIovaLo ||
+      last > this.fastIovaHi ||
+      physFrame + frames - 1 > this.fastPhysHi
+    )
+      return MAP_NOT_HANDLED;
+    return this.store.insertOwned(iovaFrame, last, physFrame, prot & 0xff, aux, bits | (OWNED_RUN >> 8))
+      ? 0
+      : -ERRNO.EEXIST;
+  }
+
+  private releaseOwner(): void {
+    const o = this.owner;
+    if (o !== undefined) o.release();
+  }
+
   /** iommu_unmap in CPU-page frames: frames unmapped (0 when misaligned), stopping at the first hole. */
   unmapFrames(iovaFrame: number, frames: number, frameShift = 12): number {
+    this.releaseOwner();
     if (frameShift === this.shiftN && this.type === 'unmanaged' && this.hasPages && frames > 0)
       return this.store.removeFrom(iovaFrame, iovaFrame + frames - 1);
     if (!isPagingType(this.type) || this.pgsizeBitmap === 0n) return 0;
@@ -162,6 +227,7 @@ export class CoreDomain implements IommuDomain {
    * `iova` on and stops at the first page that is not mapped. Returns the bytes unmapped.
    */
   unmap(iova: bigint, size: bigint): bigint {
+    this.releaseOwner();
     if (!isPagingType(this.type) || this.pgsizeBitmap === 0n) return 0n;
     const mask = this.minPage - 1n;
     if (((iova | size) & mask) !== 0n || size === 0n) return 0n;
@@ -172,6 +238,7 @@ export class CoreDomain implements IommuDomain {
 
   /** Removes every translation (domain free / VFIO unmap-all helpers). */
   unmapAll(): void {
+    this.releaseOwner();
     this.store.clear();
   }
 

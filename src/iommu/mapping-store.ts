@@ -16,17 +16,14 @@
 /** Slots per leaf (2^LOG_C). */
 const LOG_C = 4;
 const C = 1 << LOG_C;
-/** Words per leaf record: 4 columns of C words (keys first). */
-const LOG_LW = LOG_C + 2;
-const LW = 1 << LOG_LW;
+/** Column offsets in a leaf record (keys at 0): each column is C words. */
 const C1 = C;
 const C2 = 2 * C;
 const C3 = 3 * C;
+const C4 = 4 * C;
 /** Children per inner node; its record is FMAX separators (word 0 holds the count) + FMAX child ids. */
 const FMAX = 32;
 const IW = 2 * FMAX;
-/** Words of leaf metadata: count, next leaf, previous leaf, unused. */
-const LM = 4;
 /** Deepest tree supported (32 levels of fan-out >= 2 is far beyond any pool). */
 const MAX_DEPTH = 40;
 
@@ -34,14 +31,18 @@ const MAX_DEPTH = 40;
 export const RUN_NIL = -1;
 
 /**
- * Disjoint keyed records of four numbers (a key and three values), in key order. Records are named by
- * handles (`number`, leaf id << 6 | slot) that stay valid until the next insert, remove or clear.
+ * Disjoint keyed records of four or five numbers (a key and three or four values), in key order.
+ * Records are named by handles (`number`, the word offset of the key) that stay valid until the next
+ * insert, remove or clear.
  * The caller keeps keys distinct; the tree never compares values.
  */
 export class RunTree {
-  /** Leaf pool: leaf i's record starts at i * LW (keys, then value columns 1, 2, 3). */
+  /**
+   * Leaf pool: the leaf named m (= id * W) has its record at m * C: keys, then value columns 1..W-1,
+   * C words each.
+   */
   private d: Float64Array;
-  /** Leaf metadata pool: [count, next, prev, -] per leaf. */
+  /** Leaf metadata pool: [count, next, prev] at the leaf's name (W >= 4 words apart). */
   private lm: Int32Array;
   private leafCap: number;
   private leafTop = 0;
@@ -66,10 +67,14 @@ export class RunTree {
   private memoHi = -Infinity;
   private memoLeaf = 0;
 
-  constructor() {
+  /** Columns per record: 4 (key + 3 values) or 5 (key + 4 values). */
+  private readonly w: number;
+
+  constructor(width: 4 | 5 = 4) {
+    this.w = width;
     this.leafCap = 4;
-    this.d = new Float64Array(this.leafCap * LW);
-    this.lm = new Int32Array(this.leafCap * LM);
+    this.d = new Float64Array(this.leafCap * width * C);
+    this.lm = new Int32Array(this.leafCap * width);
     this.innerCap = 2;
     this.ik = new Float64Array(this.innerCap * IW);
     this.root = this.newLeaf();
@@ -83,7 +88,7 @@ export class RunTree {
   get byteSize(): number {
     const leaves = this.leafTop - this.leafFree.length;
     const inners = this.innerTop - this.innerFree.length;
-    return leaves * (LW * 8 + LM * 4) + inners * IW * 8;
+    return leaves * this.w * (C * 8 + 4) + inners * IW * 8;
   }
 
   clear(): void {
@@ -111,6 +116,13 @@ export class RunTree {
   c3(h: number): number {
     return this.d[h + C3]!;
   }
+  /** Column 4 (width 5 only). */
+  c4(h: number): number {
+    return this.d[h + C4]!;
+  }
+  setC4(h: number, v: number): void {
+    this.d[h + C4] = v;
+  }
   setC2(h: number, v: number): void {
     this.d[h + C2] = v;
   }
@@ -121,27 +133,28 @@ export class RunTree {
   // ------------------------------------------------------------------ pools
 
   private newLeaf(): number {
-    let id = this.leafFree.pop();
-    if (id === undefined) {
-      id = this.leafTop++;
+    // A leaf is named by id * W: its record starts at that << LOG_C, its metadata at that index.
+    let m = this.leafFree.pop();
+    if (m === undefined) {
+      const id = this.leafTop++;
+      m = id * this.w;
       if (id >= this.leafCap) {
         const cap = Math.ceil(this.leafCap * 1.5) + 4;
-        const d = new Float64Array(cap * LW);
+        const d = new Float64Array(cap * this.w * C);
         d.set(this.d);
-        const lm = new Int32Array(cap * LM);
+        const lm = new Int32Array(cap * this.w);
         lm.set(this.lm);
         this.d = d;
         this.lm = lm;
         this.leafCap = cap;
       }
     }
-    const m = id * LM;
     this.lm[m] = 0;
     this.lm[m + 1] = RUN_NIL;
     this.lm[m + 2] = RUN_NIL;
     // Unused key slots hold +Infinity, so searches can run over all C slots without branches.
-    this.d.fill(Infinity, id << LOG_LW, (id << LOG_LW) + C);
-    return id;
+    this.d.fill(Infinity, m << LOG_C, (m << LOG_C) + C);
+    return m;
   }
 
   private newInner(): number {
@@ -204,7 +217,7 @@ export class RunTree {
   /** Slot of the last key <= f in leaf `l`, or -1. */
   private pick(l: number, f: number): number {
     const d = this.d;
-    const b = l << LOG_LW;
+    const b = l << LOG_C;
     // Number of keys <= f among the C slots (unused ones are +Infinity), minus one; branch-free.
     let k = Number(d[b + 7]! <= f) << 3;
     k += Number(d[b + k + 3]! <= f) << 2;
@@ -217,54 +230,61 @@ export class RunTree {
   floor(f: number): number {
     const l = this.descend(f);
     const s = this.pick(l, f);
-    if (s >= 0) return (l << LOG_LW) | s;
+    if (s >= 0) return (l << LOG_C) | s;
     // Separators are lower bounds: after removals every key of the leaf may be above f, and the
     // floor is then the previous leaf's last record (non-root leaves are never empty).
-    const p = this.lm[l * LM + 2]!;
-    return p === RUN_NIL ? RUN_NIL : (p << LOG_LW) | (this.lm[p * LM]! - 1);
+    const p = this.lm[l + 2]!;
+    return p === RUN_NIL ? RUN_NIL : (p << LOG_C) | (this.lm[p]! - 1);
   }
 
   /** The record with the smallest key > f, or RUN_NIL. */
   higher(f: number): number {
     const l = this.descend(f);
     const s = this.pick(l, f) + 1;
-    if (s < this.lm[l * LM]!) return (l << LOG_LW) | s;
-    const nx = this.lm[l * LM + 1]!;
-    return nx === RUN_NIL ? RUN_NIL : nx << LOG_LW;
+    if (s < this.lm[l]!) return (l << LOG_C) | s;
+    const nx = this.lm[l + 1]!;
+    return nx === RUN_NIL ? RUN_NIL : nx << LOG_C;
   }
 
   /** The first record in key order, or RUN_NIL. */
   first(): number {
     let x = this.root;
     for (let lvl = 0; lvl < this.height; lvl++) x = this.ik[x * IW + FMAX]! | 0;
-    return this.lm[x * LM]! > 0 ? x << LOG_LW : RUN_NIL;
+    return this.lm[x]! > 0 ? x << LOG_C : RUN_NIL;
+  }
+
+  /** The previous record in key order, or RUN_NIL. */
+  prev(h: number): number {
+    if ((h & (C - 1)) > 0) return h - 1;
+    const p = this.lm[(h >> LOG_C) + 2]!;
+    return p === RUN_NIL ? RUN_NIL : (p << LOG_C) | (this.lm[p]! - 1);
   }
 
   /** The next record in key order, or RUN_NIL. */
   next(h: number): number {
-    const l = h >> LOG_LW;
-    if ((h & (C - 1)) + 1 < this.lm[l * LM]!) return h + 1;
-    const nx = this.lm[l * LM + 1]!;
-    return nx === RUN_NIL ? RUN_NIL : nx << LOG_LW;
+    const l = h >> LOG_C;
+    if ((h & (C - 1)) + 1 < this.lm[l]!) return h + 1;
+    const nx = this.lm[l + 1]!;
+    return nx === RUN_NIL ? RUN_NIL : nx << LOG_C;
   }
 
   // ------------------------------------------------------------------ insert
 
   /** Inserts a record; the caller guarantees `k` is not a key already. */
-  insert(k: number, v1: number, v2: number, v3: number): void {
+  insert(k: number, v1: number, v2: number, v3: number, v4 = 0): void {
     let l = this.descend(k);
     let s = this.pick(l, k) + 1;
-    if (this.lm[l * LM] === C) {
+    if (this.lm[l] === C) {
       const r = this.splitLeaf(l, s, k);
-      const mid = this.lm[l * LM]!;
+      const mid = this.lm[l]!;
       if (s > mid || s === C) {
         l = r;
         s -= mid;
       }
     }
     const d = this.d;
-    const b = l << LOG_LW;
-    const n = this.lm[l * LM]!;
+    const b = l << LOG_C;
+    const n = this.lm[l]!;
     for (let j = b + n; j > b + s; j--) {
       d[j] = d[j - 1]!;
       d[j + C1] = d[j + C1 - 1]!;
@@ -272,37 +292,42 @@ export class RunTree {
       d[j + C3] = d[j + C3 - 1]!;
     }
     const o = b + s;
+    if (this.w > 4) {
+      for (let j = b + n; j > o; j--) d[j + C4] = d[j + C4 - 1]!;
+      d[o + C4] = v4;
+    }
     d[o] = k;
     d[o + C1] = v1;
     d[o + C2] = v2;
     d[o + C3] = v3;
-    this.lm[l * LM] = n + 1;
+    this.lm[l] = n + 1;
     this.n++;
   }
 
   /** Splits full leaf `l` (an insert at slot `s` of key `k` follows); returns the new right leaf. */
   private splitLeaf(l: number, s: number, k: number): number {
     // An append at the right edge keeps the full leaf and starts an empty one (sequential fills stay dense).
-    const mid = s === C && this.lm[l * LM + 1] === RUN_NIL ? C : C >> 1;
+    const mid = s === C && this.lm[l + 1] === RUN_NIL ? C : C >> 1;
     const r = this.newLeaf();
     const d = this.d;
     const lm = this.lm;
-    const lb = l << LOG_LW;
-    const rb = r << LOG_LW;
+    const lb = l << LOG_C;
+    const rb = r << LOG_C;
     for (let j = mid; j < C; j++) {
       d[rb + j - mid] = d[lb + j]!;
       d[rb + C1 + j - mid] = d[lb + C1 + j]!;
       d[rb + C2 + j - mid] = d[lb + C2 + j]!;
       d[rb + C3 + j - mid] = d[lb + C3 + j]!;
+      if (this.w > 4) d[rb + C4 + j - mid] = d[lb + C4 + j]!;
     }
     d.fill(Infinity, lb + mid, lb + C);
-    lm[r * LM] = C - mid;
-    lm[l * LM] = mid;
-    const nx = lm[l * LM + 1]!;
-    lm[r * LM + 1] = nx;
-    if (nx !== RUN_NIL) lm[nx * LM + 2] = r;
-    lm[r * LM + 2] = l;
-    lm[l * LM + 1] = r;
+    lm[r] = C - mid;
+    lm[l] = mid;
+    const nx = lm[l + 1]!;
+    lm[r + 1] = nx;
+    if (nx !== RUN_NIL) lm[nx + 2] = r;
+    lm[r + 2] = l;
+    lm[l + 1] = r;
     this.insertUp(this.height - 1, mid === C ? k : d[rb]!, r);
     this.forget();
     return r;
@@ -377,18 +402,19 @@ export class RunTree {
   remove(k: number): boolean {
     const l = this.descend(k);
     const s = this.pick(l, k);
-    const b = l << LOG_LW;
+    const b = l << LOG_C;
     if (s < 0 || this.d[b + s] !== k) return false;
     const d = this.d;
-    const n = this.lm[l * LM]! - 1;
+    const n = this.lm[l]! - 1;
     for (let j = b + s; j < b + n; j++) {
       d[j] = d[j + 1]!;
       d[j + C1] = d[j + C1 + 1]!;
       d[j + C2] = d[j + C2 + 1]!;
       d[j + C3] = d[j + C3 + 1]!;
     }
+    if (this.w > 4) for (let j = b + s; j < b + n; j++) d[j + C4] = d[j + C4 + 1]!;
     d[b + n] = Infinity;
-    this.lm[l * LM] = n;
+    this.lm[l] = n;
     this.n--;
     if (n === 0 && this.height > 0) this.dropLeaf(l);
     return true;
@@ -398,10 +424,10 @@ export class RunTree {
   private dropLeaf(l: number): void {
     this.forget();
     const lm = this.lm;
-    const p = lm[l * LM + 2]!;
-    const nx = lm[l * LM + 1]!;
-    if (p !== RUN_NIL) lm[p * LM + 1] = nx;
-    if (nx !== RUN_NIL) lm[nx * LM + 2] = p;
+    const p = lm[l + 2]!;
+    const nx = lm[l + 1]!;
+    if (p !== RUN_NIL) lm[p + 1] = nx;
+    if (nx !== RUN_NIL) lm[nx + 2] = p;
     this.leafFree.push(l);
     const ik = this.ik;
     let lvl = this.height - 1;
@@ -444,17 +470,17 @@ export class RunTree {
     let prevLeaf = RUN_NIL;
     const walk = (x: number, lvl: number, lo: number, hi: number): string | undefined => {
       if (lvl === this.height) {
-        const n = this.lm[x * LM]!;
+        const n = this.lm[x]!;
         if (n === 0 && lvl > 0) return 'empty leaf';
         if (n > C) return 'leaf over capacity';
-        if (this.lm[x * LM + 2] !== prevLeaf) return `leaf ${x} has a wrong prev link`;
-        if (prevLeaf !== RUN_NIL && this.lm[prevLeaf * LM + 1] !== x)
+        if (this.lm[x + 2] !== prevLeaf) return `leaf ${x} has a wrong prev link`;
+        if (prevLeaf !== RUN_NIL && this.lm[prevLeaf + 1] !== x)
           return `leaf ${prevLeaf} has a wrong next link`;
         prevLeaf = x;
         for (let s = n; s < C; s++)
-          if (this.d[(x << LOG_LW) + s] !== Infinity) return `leaf ${x} slot ${s} not padded`;
+          if (this.d[(x << LOG_C) + s] !== Infinity) return `leaf ${x} slot ${s} not padded`;
         for (let s = 0; s < n; s++) {
-          const k = this.d[(x << LOG_LW) + s]!;
+          const k = this.d[(x << LOG_C) + s]!;
           if (k < lo || k >= hi) return `key ${k} outside its separators [${lo}, ${hi})`;
           if (k <= prevKey) return `key ${k} out of order`;
           prevKey = k;
@@ -479,7 +505,7 @@ export class RunTree {
     };
     const e = walk(this.root, 0, -Infinity, Infinity);
     if (e) return e;
-    if (prevLeaf !== RUN_NIL && this.lm[prevLeaf * LM + 1] !== RUN_NIL) return 'last leaf has a next link';
+    if (prevLeaf !== RUN_NIL && this.lm[prevLeaf + 1] !== RUN_NIL) return 'last leaf has a next link';
     return count === this.n ? undefined : `count ${count} != size ${this.n}`;
   }
 }
@@ -491,9 +517,25 @@ export interface StoredRun {
   readonly prot: number;
 }
 
-/** Runs keyed by start: column 1 the end, column 2 the physical frame, column 3 the prot. */
+/** Column 3 of an owned run: bits 0-7 the prot, bits 8-11 the owner's bits (OWNED_RUN among them). */
+export const RUN_PROT_MASK = 0xff;
+/** Marks a run whose owner (VFIO type1) keeps its own record in columns 3 (bits 8-10) and 4. */
+export const OWNED_RUN = 0x800;
+
+/**
+ * Runs keyed by start: column 1 the end, column 2 the physical frame, column 3 the prot (plus owner
+ * bits), column 4 an owner's value (see `insertOwned`).
+ */
 export class MappingStore {
-  private readonly t = new RunTree();
+  private readonly t = new RunTree(5);
+
+  /**
+   * The tree itself, for an owner that keeps its records in the runs (VFIO type1 with one domain):
+   * it reads them and removes the runs it inserted with `insertOwned`.
+   */
+  get tree(): RunTree {
+    return this.t;
+  }
 
   /** Number of runs. */
   get size(): number {
@@ -546,8 +588,31 @@ export class MappingStore {
     if (h !== RUN_NIL && t.c1(h) >= start) return false;
     const nx = h === RUN_NIL ? t.first() : t.next(h);
     if (nx !== RUN_NIL && t.key(nx) <= end) return false;
-    t.insert(start, end, pfn, prot & 0xff);
+    t.insert(start, end, pfn, prot & RUN_PROT_MASK);
     return true;
+  }
+
+  /**
+   * `insert` of a run that also carries its owner's record: `bits` (0-15, stored at bit 8 of column 3,
+   * OWNED_RUN included) and `aux` (column 4). Readers of the page table see only the prot.
+   */
+  insertOwned(start: number, end: number, pfn: number, prot: number, aux: number, bits: number): boolean {
+    const t = this.t;
+    const h = t.floor(start);
+    if (h !== RUN_NIL && t.c1(h) >= start) return false;
+    const nx = h === RUN_NIL ? t.first() : t.next(h);
+    if (nx !== RUN_NIL && t.key(nx) <= end) return false;
+    t.insert(start, end, pfn, (prot & RUN_PROT_MASK) | ((bits & 0xf) << 8), aux);
+    return true;
+  }
+
+  /** Drops every owner record (the runs stay, as plain translations). */
+  disown(): void {
+    const t = this.t;
+    for (let h = t.first(); h !== RUN_NIL; h = t.next(h)) {
+      t.setC3(h, t.c3(h) & RUN_PROT_MASK);
+      t.setC4(h, 0);
+    }
   }
 
   /**
@@ -563,7 +628,7 @@ export class MappingStore {
       const rs = t.key(h);
       const re = t.c1(h);
       const pfn = t.c2(h);
-      const prot = t.c3(h);
+      const prot = t.c3(h) & RUN_PROT_MASK;
       t.remove(rs);
       const s = Math.max(rs, start);
       const e = Math.min(re, end);
@@ -621,6 +686,6 @@ export class MappingStore {
 
   private run(h: number): StoredRun {
     const t = this.t;
-    return { start: t.key(h), end: t.c1(h), pfn: t.c2(h), prot: t.c3(h) };
+    return { start: t.key(h), end: t.c1(h), pfn: t.c2(h), prot: t.c3(h) & RUN_PROT_MASK };
   }
 }

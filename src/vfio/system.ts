@@ -39,6 +39,8 @@ export interface VfioSystemOptions {
   readonly design?: Type1Design;
   /** The process's descriptor table, shared with its eventfds (default: a new one). */
   readonly fds?: FdTable;
+  /** Type1Env.shareDomainStore (default true: vfio_dma records live in the only domain's runs). */
+  readonly shareDomainStore?: boolean;
 }
 
 /** The driver a device must be bound to for VFIO to expose it. */
@@ -73,6 +75,7 @@ export class VfioSystem {
       getMsiCookie: o.getMsiCookie ?? msiCookieFor(o.core),
       log: (l) => this.klog.push(l),
       design: o.design,
+      shareDomainStore: o.shareDomainStore,
     };
   }
 

@@ -134,63 +134,67 @@ test('MappingStore: sequential appends fill leaves (few nodes), lookups at the e
   assert.equal(st.overlaps(1, 2), true);
 });
 
-test('RunTree: random inserts/removes keep structure, order, floor/higher and the finger exact', () => {
-  let seed = 777;
-  const rnd = (n: number): number => {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    return seed % n;
-  };
-  const t = new RunTree();
-  const ref = new Set<number>();
-  const sorted = (): number[] => [...ref].sort((a, b) => a - b);
-  for (let round = 0; round < 4; round++) {
-    const space = round % 2 === 0 ? 4000 : 40_000;
-    for (let i = 0; i < 20_000; i++) {
-      // Mostly local keys (the finger path), sometimes far ones (descents).
-      const k = rnd(4) === 0 ? rnd(space) : (i * 7 + rnd(50)) % space;
-      if (rnd(10) < (round === 2 ? 3 : 6)) {
-        if (!ref.has(k)) {
-          t.insert(k, k + 1, k * 2, k & 7);
-          ref.add(k);
+for (const width of [4, 5] as const) {
+  test(`RunTree (${width} columns): random inserts/removes keep structure, order, floor/higher and the finger exact`, () => {
+    let seed = 777;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const t = new RunTree(width);
+    const ref = new Set<number>();
+    const sorted = (): number[] => [...ref].sort((a, b) => a - b);
+    for (let round = 0; round < 4; round++) {
+      const space = round % 2 === 0 ? 4000 : 40_000;
+      for (let i = 0; i < 20_000; i++) {
+        // Mostly local keys (the finger path), sometimes far ones (descents).
+        const k = rnd(4) === 0 ? rnd(space) : (i * 7 + rnd(50)) % space;
+        if (rnd(10) < (round === 2 ? 3 : 6)) {
+          if (!ref.has(k)) {
+            t.insert(k, k + 1, k * 2, k & 7, k * 3);
+            ref.add(k);
+          }
+        } else {
+          assert.equal(t.remove(k), ref.delete(k));
         }
-      } else {
-        assert.equal(t.remove(k), ref.delete(k));
+        if (i % 997 === 0) assert.equal(t.check(), undefined);
+        const q = rnd(space + 10) - 5;
+        const f = t.floor(q);
+        const h = t.higher(q);
+        let fr: number | undefined;
+        let hr: number | undefined;
+        for (const x of ref) {
+          if (x <= q && (fr === undefined || x > fr)) fr = x;
+          if (x > q && (hr === undefined || x < hr)) hr = x;
+        }
+        assert.equal(f === RUN_NIL ? undefined : t.key(f), fr, `floor ${q}`);
+        assert.equal(h === RUN_NIL ? undefined : t.key(h), hr, `higher ${q}`);
+        if (f !== RUN_NIL) assert.deepEqual([t.c1(f), t.c2(f), t.c3(f)], [fr! + 1, fr! * 2, fr! & 7]);
+        if (f !== RUN_NIL && width === 5) assert.equal(t.c4(f), fr! * 3);
+        if (h !== RUN_NIL) assert.equal(t.prev(h), f, `prev of higher(${q})`);
       }
-      if (i % 997 === 0) assert.equal(t.check(), undefined);
-      const q = rnd(space + 10) - 5;
-      const f = t.floor(q);
-      const h = t.higher(q);
-      let fr: number | undefined;
-      let hr: number | undefined;
-      for (const x of ref) {
-        if (x <= q && (fr === undefined || x > fr)) fr = x;
-        if (x > q && (hr === undefined || x < hr)) hr = x;
-      }
-      assert.equal(f === RUN_NIL ? undefined : t.key(f), fr, `floor ${q}`);
-      assert.equal(h === RUN_NIL ? undefined : t.key(h), hr, `higher ${q}`);
-      if (f !== RUN_NIL) assert.deepEqual([t.c1(f), t.c2(f), t.c3(f)], [fr! + 1, fr! * 2, fr! & 7]);
-    }
-    assert.equal(t.check(), undefined);
-    assert.equal(t.size, ref.size);
-    const keys: number[] = [];
-    for (let h = t.first(); h !== RUN_NIL; h = t.next(h)) keys.push(t.key(h));
-    assert.deepEqual(keys, sorted());
-    if (round === 1) {
-      // Empty it from the middle outwards: leaves and inner nodes drop, the root collapses.
-      const all = sorted();
-      for (let i = 0; i < all.length; i++) {
-        const k = all[(i * 7919) % all.length]!;
-        if (ref.delete(k)) assert.ok(t.remove(k));
-      }
-      for (const k of [...ref]) assert.ok(t.remove(k) && ref.delete(k));
-      assert.equal(t.size, 0);
       assert.equal(t.check(), undefined);
-      assert.equal(t.first(), RUN_NIL);
+      assert.equal(t.size, ref.size);
+      const keys: number[] = [];
+      for (let h = t.first(); h !== RUN_NIL; h = t.next(h)) keys.push(t.key(h));
+      assert.deepEqual(keys, sorted());
+      if (round === 1) {
+        // Empty it from the middle outwards: leaves and inner nodes drop, the root collapses.
+        const all = sorted();
+        for (let i = 0; i < all.length; i++) {
+          const k = all[(i * 7919) % all.length]!;
+          if (ref.delete(k)) assert.ok(t.remove(k));
+        }
+        for (const k of [...ref]) assert.ok(t.remove(k) && ref.delete(k));
+        assert.equal(t.size, 0);
+        assert.equal(t.check(), undefined);
+        assert.equal(t.first(), RUN_NIL);
+      }
     }
-  }
-  // Sequential fill keeps leaves full: 16 records per 528-byte leaf, plus inner nodes.
-  const s = new RunTree();
-  for (let i = 0; i < 100_000; i++) s.insert(i * 2, 1, 0, 0);
-  assert.equal(s.check(), undefined);
-  assert.ok(s.byteSize / s.size < 36, `${s.byteSize / s.size} bytes per record`);
-});
+    // Sequential fill keeps leaves full: 16 records per 528-byte leaf, plus inner nodes.
+    const s = new RunTree(width);
+    for (let i = 0; i < 100_000; i++) s.insert(i * 2, 1, 0, 0);
+    assert.equal(s.check(), undefined);
+    assert.ok(s.byteSize / s.size < width * 9, `${s.byteSize / s.size} bytes per record`);
+  });
+}

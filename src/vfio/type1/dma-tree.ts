@@ -9,7 +9,8 @@
  *
  * Handles (`number`) name one mapping; they stay valid until the next insert or remove.
  */
-import { RUN_NIL, RunTree } from '../../iommu/mapping-store.js';
+import type { CoreDomain } from '../../iommu/domain.js';
+import { OWNED_RUN, RUN_NIL, RunTree } from '../../iommu/mapping-store.js';
 
 /** Per-mapping flag bits stored next to the frames. */
 export const DMA_READ = 1;
@@ -141,5 +142,142 @@ export class DmaTree {
       count++;
     }
     return count === this.size ? undefined : `chain has ${count} mappings, size ${this.size}`;
+  }
+}
+
+/** Column 3 bits of a run that holds a vfio_dma: the DMA_* flags at bit 8, and the owner mark. */
+const FLAG_SHIFT = 8;
+const FLAG_MASK = 0x7 << FLAG_SHIFT;
+
+/**
+ * The `dma_list` kept inside the only domain's page-table runs (CoreDomain.shareStore): each vfio_dma
+ * is the run VFIO mapped for it, with its vaddr and flags stored beside the translation, so MAP and
+ * UNMAP search one tree instead of two. Runs not owned by VFIO (dma-iommu's MSI doorbell pages) are
+ * skipped by every lookup. Same handles and answers as DmaTree; type1 moves back to a DmaTree (see
+ * VfioIommuType1) before anything this index cannot express: a second domain, a mapping of several
+ * runs, or someone else unmapping in the domain.
+ */
+export class SharedDmaIndex {
+  private count = 0;
+
+  constructor(
+    private readonly t: RunTree,
+    readonly domain: CoreDomain,
+  ) {}
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** The records live in the domain's runs: nothing of its own (for benchmarks). */
+  get byteSize(): number {
+    return 0;
+  }
+
+  private owned(h: number): boolean {
+    return (this.t.c3(h) & OWNED_RUN) !== 0;
+  }
+
+  /** h, or the first owned run after it. */
+  private skip(h: number): number {
+    while (h !== RUN_NIL && !this.owned(h)) h = this.t.next(h);
+    return h;
+  }
+
+  entry(h: number): DmaEntry {
+    return { iova: this.iovaOf(h), pages: this.pagesOf(h), vaddr: this.vaddrOf(h), flags: this.flagsOf(h) };
+  }
+  iovaOf(h: number): number {
+    return this.t.key(h);
+  }
+  pagesOf(h: number): number {
+    return this.t.c1(h) - this.t.key(h) + 1;
+  }
+  lastOf(h: number): number {
+    return this.t.c1(h);
+  }
+  vaddrOf(h: number): number {
+    return this.t.c4(h);
+  }
+  flagsOf(h: number): number {
+    return (this.t.c3(h) & FLAG_MASK) >> FLAG_SHIFT;
+  }
+  setFlags(h: number, f: number): void {
+    this.t.setC3(h, (this.t.c3(h) & ~FLAG_MASK) | ((f << FLAG_SHIFT) & FLAG_MASK));
+  }
+  setVaddr(h: number, v: number): void {
+    this.t.setC4(h, v);
+  }
+
+  floor(f: number): number {
+    let h = this.t.floor(f);
+    while (h !== RUN_NIL && !this.owned(h)) h = this.t.prev(h);
+    return h;
+  }
+
+  higher(f: number): number {
+    return this.skip(this.t.higher(f));
+  }
+
+  findIntersecting(start: number, end: number): number {
+    const t = this.t;
+    // Runs are disjoint: only the floor run can hold `start`; later ones must start by `end`.
+    const h = t.floor(start);
+    if (h !== RUN_NIL && t.c1(h) >= start && this.owned(h)) return h;
+    for (let n = h === RUN_NIL ? t.first() : t.next(h); n !== RUN_NIL && t.key(n) <= end; n = t.next(n)) {
+      if (this.owned(n)) return n;
+    }
+    return RUN_NIL;
+  }
+
+  containing(f: number): number {
+    const h = this.t.floor(f);
+    return h !== RUN_NIL && this.t.c1(h) >= f && this.owned(h) ? h : RUN_NIL;
+  }
+
+  firstFrom(start: number): number {
+    const t = this.t;
+    const h = t.floor(start);
+    if (h !== RUN_NIL && t.c1(h) >= start && this.owned(h)) return h;
+    return this.skip(h === RUN_NIL ? t.first() : t.next(h));
+  }
+
+  next(h: number): number {
+    return this.skip(this.t.next(h));
+  }
+
+  *entries(): IterableIterator<DmaEntry> {
+    for (let h = this.skip(this.t.first()); h !== RUN_NIL; h = this.next(h)) yield this.entry(h);
+  }
+
+  /**
+   * vfio_pin_map_dma's map plus vfio_link_dma in one step: 0, -EEXIST, or MAP_NOT_HANDLED when the
+   * domain needs its general path (nothing done).
+   */
+  mapInsert(iova: number, phys: number, pages: number, prot: number, vaddr: number, flags: number): number {
+    const rc = this.domain.mapFramesOwned(iova, phys, pages, prot, vaddr, flags);
+    if (rc === 0) this.count++;
+    return rc;
+  }
+
+  /** vfio_unmap_unpin + vfio_remove_dma in one step: the run is the mapping. */
+  unmapRemove(h: number): void {
+    this.t.remove(this.t.key(h));
+    this.count--;
+  }
+
+  check(): string | undefined {
+    const e = this.t.check();
+    if (e) return e;
+    let prevEnd = -1;
+    let count = 0;
+    for (let h = this.skip(this.t.first()); h !== RUN_NIL; h = this.next(h)) {
+      const k = this.t.key(h);
+      if (k <= prevEnd) return `mapping at frame ${k} overlaps the previous one`;
+      if (!(this.pagesOf(h) >= 1)) return `mapping at frame ${k} has no pages`;
+      prevEnd = this.t.c1(h);
+      count++;
+    }
+    return count === this.count ? undefined : `chain has ${count} mappings, size ${this.count}`;
   }
 }

@@ -62,7 +62,8 @@ import {
   putU64,
 } from '../../uapi/vfio-type1.js';
 import { CapChain } from '../caps.js';
-import { DMA_NIL, DMA_READ, DMA_VADDR_INVALID, DMA_WRITE, DmaTree } from './dma-tree.js';
+import { CoreDomain, MAP_NOT_HANDLED } from '../../iommu/domain.js';
+import { DMA_NIL, DMA_READ, DMA_VADDR_INVALID, DMA_WRITE, DmaTree, SharedDmaIndex } from './dma-tree.js';
 import {
   type IovaList,
   aperConflict,
@@ -102,6 +103,11 @@ export interface Type1Env {
   readonly log: (line: string) => void;
   /** A historical design (src/designs) replacing parts of today's rules; undefined = today's kernel. */
   readonly design?: Type1Design;
+  /**
+   * Keep the vfio_dma records inside the only domain's runs (one index; default true). false keeps
+   * a separate DmaTree as the kernel does: same answers, for comparisons and tests.
+   */
+  readonly shareDomainStore?: boolean;
 }
 
 /**
@@ -171,7 +177,11 @@ export class VfioIommuType1 {
   readonly v2: boolean;
   readonly nesting: boolean;
   readonly domains: VfioDomain[] = [];
-  readonly dma = new DmaTree();
+  /**
+   * The vfio_dma list: kept inside the only domain's runs while there is exactly one (SharedDmaIndex,
+   * one tree for MAP/UNMAP to search), in a DmaTree of its own otherwise.
+   */
+  dma: DmaTree | SharedDmaIndex = new DmaTree();
   iovaList: IovaList = [];
   pgsizeBitmap: bigint = PAGE_MASK;
   dmaAvail: number;
@@ -405,6 +415,28 @@ export class VfioIommuType1 {
     this.minPageFrames = Number(low >> 12n);
     const only = this.domains.length === 1 ? this.domains[0]!.domain : undefined;
     this.oneDomain = only?.mapFrames && only.unmapFrames ? (only as FrameDomain) : undefined;
+    if (only === undefined) this.leaveShared();
+    else if (
+      this.env.shareDomainStore !== false &&
+      this.dma instanceof DmaTree &&
+      this.dma.size === 0 &&
+      only instanceof CoreDomain
+    ) {
+      // A container's first domain, before any mapping: keep the vfio_dma records in its runs.
+      const tree = only.shareStore({ release: () => this.leaveShared() });
+      if (tree) this.dma = new SharedDmaIndex(tree, only);
+    }
+  }
+
+  /** Moves the vfio_dma records out of the domain's runs into a DmaTree of their own. */
+  private leaveShared(): DmaTree {
+    const sh = this.dma;
+    if (sh instanceof DmaTree) return sh;
+    const tree = new DmaTree();
+    for (const e of sh.entries()) tree.insert(e.iova, e.pages, e.vaddr, e.flags);
+    this.dma = tree;
+    sh.domain.unshareStore();
+    return tree;
   }
 
   /** vfio_iommu_replay: map every existing mapping into a new domain (undone on failure). */
@@ -449,9 +481,16 @@ export class VfioIommuType1 {
   }
 
   private removeAt(i: number): void {
-    const iova = this.dma.iovaOf(i);
-    const pages = this.dma.pagesOf(i);
-    if ((this.dma.flagsOf(i) & DMA_VADDR_INVALID) !== 0) this.vaddrInvalidCount--;
+    const dma = this.dma;
+    if ((dma.flagsOf(i) & DMA_VADDR_INVALID) !== 0) this.vaddrInvalidCount--;
+    if (dma instanceof SharedDmaIndex) {
+      // The run is the mapping: iommu_unmap of exactly its pages, and the record goes with it.
+      dma.unmapRemove(i);
+      this.dmaAvail++;
+      return;
+    }
+    const iova = dma.iovaOf(i);
+    const pages = dma.pagesOf(i);
     const one = this.oneDomain;
     if (one !== undefined) one.unmapFrames(iova, pages, PAGE_SHIFT);
     else {
@@ -461,7 +500,7 @@ export class VfioIommuType1 {
         else d.unmap(bigOfFrame(iova), bigOfFrame(pages));
       }
     }
-    this.dma.remove(iova);
+    dma.remove(iova);
     this.dmaAvail++;
   }
 
@@ -612,15 +651,25 @@ export class VfioIommuType1 {
           ((dflags & DMA_READ) !== 0 ? IOMMU_READ : 0) |
           ((dflags & DMA_WRITE) !== 0 ? IOMMU_WRITE : 0) |
           IOMMU_CACHE;
+        const sh = this.dma;
+        if (sh instanceof SharedDmaIndex && !this.topSkipped) {
+          // Map and link in one step: the domain's run carries the vfio_dma record.
+          const rc = sh.mapInsert(iovaF, phys, sizeF, prot, vaddrF, dflags);
+          if (rc !== MAP_NOT_HANDLED) {
+            if (rc === 0) this.dmaAvail--;
+            return rc;
+          }
+        }
+        const tree = this.leaveShared();
         // The frame-number fast path (same rules and errnos as map).
         const mrc = dom.mapFrames(iovaF, phys, sizeF, prot, PAGE_SHIFT);
         if (mrc !== 0) return mrc;
-        if (this.topSkipped && this.dma.findIntersecting(iovaF, last) !== DMA_NIL) {
+        if (this.topSkipped && tree.findIntersecting(iovaF, last) !== DMA_NIL) {
           // Only reachable through the <= 6.17 top wrap with a domain that accepted an overlapping map.
           this.domains[0]!.domain.unmap(bigOfFrame(iovaF), bigOfFrame(sizeF));
           return -ERRNO.EEXIST;
         }
-        this.dma.insert(iovaF, sizeF, vaddrF, dflags);
+        tree.insert(iovaF, sizeF, vaddrF, dflags);
         this.dmaAvail--;
         return 0;
       }
@@ -629,6 +678,8 @@ export class VfioIommuType1 {
       // vfio_pin_map_dma: pin (FOLL_WRITE for device writes), then map into every domain.
       const rc = this.env.mm.pinCheck(vaddrF, sizeF, (dflags & DMA_WRITE) !== 0);
       if (rc !== 0) return rc;
+      // Several runs (or none of the fast path): the records need a tree of their own.
+      this.leaveShared();
       for (let k = 0; k < this.domains.length; k++) {
         const mrc = this.mapInto(this.domains[k]!.domain, iovaF, sizeF, vaddrF, dflags);
         if (mrc !== 0) {
@@ -637,11 +688,12 @@ export class VfioIommuType1 {
         }
       }
     }
-    if (this.topSkipped && this.dma.findIntersecting(iovaF, last) !== DMA_NIL) {
+    const tree = this.leaveShared();
+    if (this.topSkipped && tree.findIntersecting(iovaF, last) !== DMA_NIL) {
       for (const d of this.domains) d.domain.unmap(bigOfFrame(iovaF), bigOfFrame(sizeF));
       return -ERRNO.EEXIST;
     }
-    this.dma.insert(iovaF, sizeF, vaddrF, dflags);
+    tree.insert(iovaF, sizeF, vaddrF, dflags);
     this.dmaAvail--;
     return 0;
   }
