@@ -221,8 +221,9 @@ export class SharedDmaIndex {
 
   findIntersecting(start: number, end: number): number {
     const t = this.t;
-    // Runs are disjoint: only the floor run can hold `start`; later ones must start by `end`.
-    const h = t.floor(start);
+    // Runs are disjoint: only the floor run can hold `start`; later ones must start by `end`. (MAP's
+    // lookup: an insert at `start` usually follows.)
+    const h = t.floorToModify(start);
     if (h !== RUN_NIL && t.c1(h) >= start && this.owned(h)) return h;
     for (let n = h === RUN_NIL ? t.first() : t.next(h); n !== RUN_NIL && t.key(n) <= end; n = t.next(n)) {
       if (this.owned(n)) return n;
