@@ -64,6 +64,7 @@ const VID = {
   ASMEDIA: 0x1b21,
   TUNDRA: 0x10e3,
   ITE: 0x1283,
+  PLX: 0x10b5,
 } as const;
 
 const rows = (vendor: number, fn: AcsQuirkFn, devices: readonly number[]): AcsQuirkEntry[] =>
@@ -211,6 +212,7 @@ export type DmaAliasQuirkFn =
   | 'quirk_use_pcie_bridge_dma_alias'
   | 'quirk_mic_x200_dma_alias'
   | 'quirk_pex_vca_alias'
+  | 'quirk_plx_ntb_dma_alias'
   | 'quirk_bridge_cavm_thrx2_pcie_root';
 
 export interface DmaAliasQuirkEntry {
@@ -270,6 +272,8 @@ export const DMA_ALIAS_QUIRKS: readonly DmaAliasQuirkEntry[] = [
   // Intel MIC x200 NTB and Visual Compute Accelerator: requester IDs from the other side of the NTB.
   ...aliasRows(VID.INTEL, 'quirk_mic_x200_dma_alias', [0x2260, 0x2264]),
   ...aliasRows(VID.INTEL, 'quirk_pex_vca_alias', [0x2954, 0x2955, 0x2956, 0x2958, 0x2959, 0x295a]),
+  // PLX NTB: proxy requester IDs may be any of the 256 devfns of its bus.
+  ...aliasRows(VID.PLX, 'quirk_plx_ntb_dma_alias', [0x87b0, 0x87b1]),
   // Broadcom Vulcan / Cavium ThunderX2: the IOMMU sits below these root bridges; stop the alias walk.
   ...aliasRows(VID.BROADCOM, 'quirk_bridge_cavm_thrx2_pcie_root', [0x9000, 0x9084]),
 ];

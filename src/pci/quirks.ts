@@ -221,6 +221,10 @@ export function dmaAliasFixups(dev: QuirkSubject): DmaAliasFixups {
         for (let slot = 0; slot < 0x20; slot++) add(devfn(slot, 0), 5);
         did = true;
         break;
+      case 'quirk_plx_ntb_dma_alias':
+        add(0, 256);
+        did = true;
+        break;
       case 'quirk_bridge_cavm_thrx2_pcie_root':
         xlateRoot = true;
         did = true;

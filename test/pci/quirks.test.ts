@@ -210,6 +210,17 @@ test('quirk_mic_x200_dma_alias and quirk_pex_vca_alias: fixed sets of NTB reques
   assert.ok(vca.every((df) => (df & 7) <= 4));
 });
 
+test('quirk_plx_ntb_dma_alias: a PLX NTB aliases every devfn of its bus, so its bus is one group', () => {
+  // An NT endpoint and a DMA function of a PLX switch, both with ACS: only the alias ties them.
+  const machine = (ntbDevice: number) => [
+    port('00:01.0', 0x8086, 0x3c02, 4, { acs: true }),
+    fnc('04:00.0', 0x10b5, ntbDevice, { class: 0x068000, acs: true }),
+    fnc('04:00.1', 0x10b5, 0x87d0, { class: 0x088000, acs: true }),
+  ];
+  assert.deepEqual(groupOf(groups(machine(0x87b0)), '04:00.0'), ['04:00.0', '04:00.1']);
+  assert.deepEqual(groupOf(groups(machine(0x8725)), '04:00.0'), ['04:00.0']);
+});
+
 // ---- ACS quirks -------------------------------------------------------------------------------
 
 /** Two PCH root ports in slot 1c (a multifunction slot) without ACS capability, a NIC behind each. */
