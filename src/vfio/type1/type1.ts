@@ -821,17 +821,21 @@ export class VfioIommuType1 {
         this.dma.setFlags(i, f | DMA_VADDR_INVALID);
         this.vaddrInvalidCount++;
         touched.push(k);
-        unmapped += this.dma.pagesOf(i);
-        i = this.dma.next(i);
+        const pages = this.dma.pagesOf(i);
+        unmapped += pages;
+        // A mapping reaching endEx ends the walk: the next one starts at or after its end.
+        i = k + pages >= endEx ? DMA_NIL : this.dma.next(i);
       }
     } else {
       while (i !== DMA_NIL) {
         const k = this.dma.iovaOf(i);
         if (k >= endEx) break;
         if (!this.v2 && first > k) break;
-        unmapped += this.dma.pagesOf(i);
-        // The key of the next mapping, read before the removal shifts the leaf.
-        const nx = this.dma.next(i);
+        const pages = this.dma.pagesOf(i);
+        unmapped += pages;
+        // The key of the next mapping, read before the removal shifts the leaf (none to read when this
+        // one reaches endEx: the next starts at or after its end).
+        const nx = k + pages >= endEx ? DMA_NIL : this.dma.next(i);
         const nk = nx === DMA_NIL || this.dma.iovaOf(nx) >= endEx ? -1 : this.dma.iovaOf(nx);
         this.removeAt(i);
         i = nk < 0 ? DMA_NIL : this.dma.floor(nk);
