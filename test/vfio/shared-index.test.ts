@@ -7,7 +7,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import type { IommuDomain } from '../../src/iommu/api.js';
+import type { IommuCore, IommuDomain } from '../../src/iommu/api.js';
 import { kernelProfile } from '../../src/kernel/profile.js';
 import { AddressSpace, PROT_READ, PROT_WRITE } from '../../src/mm/address-space.js';
 import {
@@ -23,7 +23,7 @@ import {
 } from '../../src/uapi/vfio-type1.js';
 import { VfioSystem } from '../../src/vfio/system.js';
 import { DmaTree, SharedDmaIndex } from '../../src/vfio/type1/dma-tree.js';
-import type { VfioIommuType1 } from '../../src/vfio/type1/type1.js';
+import type { Type1Params, VfioIommuType1 } from '../../src/vfio/type1/type1.js';
 import { getInfo, setContainer } from '../../src/vfio/typed.js';
 import { BUF, RO, attached, boot, isNic, toVfio } from './machine.js';
 
@@ -39,20 +39,19 @@ interface Side {
   dom: IommuDomain;
 }
 
-function side(share: boolean, v2: boolean, limit: number): Side {
-  const core = boot('qemu-q35-intel-iommu');
-  const nic = toVfio(core, isNic);
+/** A process with BUF, BUF2 (right after it) and RO mapped, on `core`. */
+function vfioProcess(core: IommuCore, share: boolean, params: Partial<Type1Params>): VfioSystem {
   const mm = new AddressSpace();
   mm.map('buf', BUF, 16n << 20n, PROT_READ | PROT_WRITE);
   mm.map('buf2', BUF2, 1n << 20n, PROT_READ | PROT_WRITE);
   mm.map('robuf', RO, 0x10000n, PROT_READ);
-  const sys = new VfioSystem({
-    core,
-    profile: kernelProfile('6.12'),
-    params: { dmaEntryLimit: limit },
-    mm,
-    shareDomainStore: share,
-  });
+  return new VfioSystem({ core, profile: kernelProfile('6.12'), params, mm, shareDomainStore: share });
+}
+
+function side(share: boolean, v2: boolean, limit: number): Side {
+  const core = boot('qemu-q35-intel-iommu');
+  const nic = toVfio(core, isNic);
+  const sys = vfioProcess(core, share, { dmaEntryLimit: limit });
   const { container, rc } = attached({ core, sys, nic }, v2 ? VFIO_TYPE1v2_IOMMU : VFIO_TYPE1_IOMMU);
   assert.equal(rc, 0);
   const t1 = sys.container(container)!.iommu!;
@@ -192,15 +191,7 @@ test('a second domain moves the records into a DmaTree: replay, MAP and UNMAP ag
   // ampere-altra: groups behind two SMMUv3 instances end up in two domains of one container.
   const scenario = (share: boolean): unknown[] => {
     const core = boot('ampere-altra');
-    const mm = new AddressSpace();
-    mm.map('buf', BUF, 16n << 20n, PROT_READ | PROT_WRITE);
-    const sys = new VfioSystem({
-      core,
-      profile: kernelProfile('6.12'),
-      params: { allowUnsafeInterrupts: true },
-      mm,
-      shareDomainStore: share,
-    });
+    const sys = vfioProcess(core, share, { allowUnsafeInterrupts: true });
     const groups = core.groups().filter((g) => g.devices.length > 0);
     for (const g of groups) {
       for (const d of g.devices) {
