@@ -12,6 +12,7 @@ export { VERSION } from './version.js';
 export * from './vmm/index.js';
 export { loadPlatformText } from './platform/load.js';
 export { loadPreset, presetNames, presetText, isPresetName } from './platform/presets.js';
+export { buildPlatform, type PlatformModel } from './platform/build.js';
 export type * from './host/view.js';
 export { hostViewFromPlatform } from './host/from-platform.js';
 export { hostViewFromRaw, inferRegion, usableRanges } from './host/raw.js';
@@ -39,6 +40,8 @@ export {
   type RunOptions,
 } from './scenario/runner.js';
 export { registerStep, type StepSpec } from './scenario/registry.js';
+// Also installs the preset loader runScenario uses for a platform name.
+export { bootPreset } from './scenario/platforms.js';
 export { attachMsiFabric, msiFabricOf, msiCookieFor, MsiFabric, type MsiTrace } from './irq/fabric.js';
 export { summarizeMsiPath, formatMsiTrace, type MsiPathSummary } from './irq/explain.js';
 export {

@@ -71,3 +71,24 @@ export class NotFoundError extends IovamapError {
 export function isIovamapError(e: unknown): e is IovamapError {
   return e instanceof IovamapError;
 }
+
+/**
+ * YAML and JSON text holds no C0 control characters other than tab, LF and CR: one of them means the
+ * file is binary (or not what the user meant). Throws an InputError naming the file, line and column of
+ * the first one; `what` names the expected format ("YAML").
+ */
+export function assertTextInput(text: string, file: string, what = 'YAML'): void {
+  // eslint-disable-next-line no-control-regex
+  const m = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.exec(text);
+  if (m === null) return;
+  const before = text.slice(0, m.index);
+  const line = before.split('\n').length;
+  const column = m.index - before.lastIndexOf('\n');
+  const code = m[0].charCodeAt(0).toString(16).padStart(2, '0');
+  throw new InputError(`not a ${what} text file: control character 0x${code}`, {
+    file,
+    line,
+    column,
+    hint: 'give a text file (is it binary, compressed or in another encoding?)',
+  });
+}

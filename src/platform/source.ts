@@ -8,7 +8,7 @@
  */
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
-import { InputError } from '../base/errors.js';
+import { InputError, assertTextInput } from '../base/errors.js';
 
 export type ScalarValue = string | number | bigint | boolean | null;
 
@@ -25,6 +25,7 @@ export type LNode =
 
 /** Parses `text` (YAML or JSON). Syntax errors name the file and line. */
 export function parseLocated(text: string, file: string): LNode {
+  assertTextInput(text, file, /\.json$/i.test(file) ? 'JSON' : 'YAML');
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, intAsBigInt: true, prettyErrors: false, uniqueKeys: true });
   const err = doc.errors[0];

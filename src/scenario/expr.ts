@@ -88,6 +88,8 @@ export function parseExpr(src: string): Expr {
     if (/^[0-9]/.test(t)) {
       const v = parseNumber(t);
       if (v === undefined) throw new ExprError(`bad number "${t}"`);
+      // A literal is a u64 like a C constant: arithmetic wraps, but a literal that cannot be held is a mistake.
+      if (v > MASK) throw new ExprError(`number ${t} does not fit in 64 bits`);
       return { k: 'num', v };
     }
     if (t[0] === '"' || t[0] === "'") return { k: 'str', v: t.slice(1, -1) };

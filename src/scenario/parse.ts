@@ -4,7 +4,7 @@
  * expression, missing field, wrong type.
  */
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node, type YAMLMap } from 'yaml';
-import { InputError } from '../base/errors.js';
+import { InputError, assertTextInput } from '../base/errors.js';
 import { isKernelVersion, type KernelVersion } from '../kernel/profile.js';
 import { parseProt } from '../mm/address-space.js';
 import type { Type1Params } from '../vfio/type1/type1.js';
@@ -130,6 +130,7 @@ class Loader {
   }
 
   load(text: string): Scenario {
+    assertTextInput(text, this.file);
     const doc = parseDocument(text, { lineCounter: this.lc, prettyErrors: false, uniqueKeys: true });
     if (doc.errors.length > 0) {
       const e = doc.errors[0]!;

@@ -88,14 +88,24 @@ function irqIndex(ctx: RunContext, s: ScenarioStep): number {
   );
 }
 
+/** RLIMIT_NOFILE of the model's process: more eventfds than this cannot be opened. */
+const MAX_EVENTFDS = 65536;
+
 registerStep({
   op: 'eventfds',
   summary: 'creates the eventfd pool (EFD_NONBLOCK) the MSI steps use: efd[0..count-1]',
-  fields: { count: { kind: 'expr', help: 'default 64' }, device: deviceFd },
+  fields: { count: { kind: 'expr', help: 'default 64, at most 65536' }, device: deviceFd },
   run(ctx, s) {
     const dev = s.fields['device'] ? deviceFile(ctx, s) : undefined;
     const t = fdTable(ctx, dev);
-    const n = Number(ctx.num(s, 'count', 64n));
+    const n = ctx.u32(s, 'count', 64);
+    if (n > MAX_EVENTFDS)
+      throw ctx.err(
+        s,
+        `count ${n}: at most ${MAX_EVENTFDS} eventfds (the model's open-file limit)`,
+        'count',
+        s.fields['count']?.line,
+      );
     const fds = Array.from({ length: n }, () => t.eventfd());
     ctx.ext.set('msi.efd', fds);
     ctx.vars.set(
@@ -257,7 +267,7 @@ registerStep({
   },
   run(ctx, s) {
     const bdf = ctx.device(s, 'device').bdf;
-    const vec = Number(ctx.num(s, 'vector', 0n));
+    const vec = ctx.u32(s, 'vector', 0);
     const efd = Number(ctx.num(s, 'efd', BigInt(pool(ctx)[vec] ?? -1)));
     const t = fdTable(ctx, openDeviceOf(ctx));
     t.eventFd(efd)?.read();
@@ -312,7 +322,14 @@ registerStep({
     if (m === undefined) throw ctx.err(s, `${bdf} has no MSI or MSI-X`, 'device');
     const phase = ctx.text(s, 'phase');
     if ((m.msixCtrl & 0x8000) !== 0) {
-      const n = Number(ctx.num(s, 'vectors', BigInt(m.msixTableSize)));
+      const n = ctx.u32(s, 'vectors', m.msixTableSize);
+      if (n > m.msixTableSize)
+        throw ctx.err(
+          s,
+          `vectors ${n}: the MSI-X table of ${bdf} has ${m.msixTableSize} entries`,
+          'vectors',
+          s.fields['vectors']?.line,
+        );
       for (let i = 0; i < n; i++) {
         const e = m.msixEntry(i);
         ctx.emit(

@@ -41,6 +41,13 @@ import { type ScenarioStep, type StepSpec, registerStep, stepSpec } from './regi
 
 const hex = (v: bigint | number): string => '0x' + v.toString(16);
 
+/**
+ * An `unsigned long` ioctl argument (CHECK_EXTENSION, SET_IOMMU) for the byte layer, which takes a JS
+ * number: exact up to 2^53; anything larger is no extension or IOMMU type, like every unknown value.
+ */
+const ulongArg = (v: bigint): number =>
+  v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : Number.MAX_SAFE_INTEGER;
+
 /** Ioctl names the `ioctl` step knows: container/group/type1, and the vfio-pci device ioctls. */
 export const IOCTL_NAMES: Record<string, number> = {
   ...CONTAINER_IOCTL_NAMES,
@@ -191,8 +198,8 @@ def({
     fd: containerFd,
   },
   run(ctx, s) {
-    const ext = Number(ctx.num(s, 'ext') & 0xffffffffn);
-    const rc = ctx.sys.ioctl(ctx.fd(s, 'fd', 'container'), VFIO_CHECK_EXTENSION, ext);
+    const ext = ctx.num(s, 'ext');
+    const rc = ctx.sys.ioctl(ctx.fd(s, 'fd', 'container'), VFIO_CHECK_EXTENSION, ulongArg(ext));
     ctx.caseLine(ctx.text(s, 'name'), rc, ` ext=${ext}`, rc);
     return rc;
   },
@@ -203,11 +210,7 @@ def({
   summary: 'VFIO_SET_IOMMU(type): CASE <name> rc errno',
   fields: { name, type: { kind: 'expr', required: true, help: '1 TYPE1, 3 TYPE1v2' }, fd: containerFd },
   run(ctx, s) {
-    const rc = ctx.sys.ioctl(
-      ctx.fd(s, 'fd', 'container'),
-      VFIO_SET_IOMMU,
-      Number(ctx.num(s, 'type') & 0xffffffffn),
-    );
+    const rc = ctx.sys.ioctl(ctx.fd(s, 'fd', 'container'), VFIO_SET_IOMMU, ulongArg(ctx.num(s, 'type')));
     ctx.caseLine(ctx.text(s, 'name'), rc);
     return rc;
   },
@@ -602,7 +605,7 @@ def({
           s.fields['bytes']?.line,
         );
       arg = Uint8Array.from(parts.map((p) => parseInt(p, 16)));
-    } else if (s.fields['arg']) arg = Number(ctx.num(s, 'arg') & 0xffffffffn);
+    } else if (s.fields['arg']) arg = ulongArg(ctx.num(s, 'arg'));
     const rc = ctx.sys.ioctl(ctx.fd(s, 'fd', ''), cmd, arg);
     const out =
       arg instanceof Uint8Array
@@ -654,7 +657,8 @@ def({
   run(ctx, s) {
     const p = ctx.str(s, 'param')!;
     const v = ctx.num(s, 'value');
-    if (p === 'dma_entry_limit') ctx.sys.params.dmaEntryLimit = Number(v & 0xffffffffn);
+    // param_set_uint: a value beyond u32 is refused (-ERANGE), never truncated
+    if (p === 'dma_entry_limit') ctx.sys.params.dmaEntryLimit = ctx.u32(s, 'value');
     else if (p === 'allow_unsafe_interrupts') ctx.sys.params.allowUnsafeInterrupts = v !== 0n;
     else if (p === 'disable_hugepages') ctx.sys.params.disableHugepages = v !== 0n;
     else throw ctx.err(s, `unknown module parameter "${p}"`, 'param', s.fields['param']?.line);

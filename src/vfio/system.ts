@@ -37,10 +37,10 @@ export interface VfioSystemOptions {
   readonly openDevice?: (ctx: VfioPciContext) => VfioDeviceFile;
   /** A historical MSI design for every container (src/designs); default: today's kernel. */
   readonly design?: Type1Design;
-  /** The process's descriptor table, shared with its eventfds (default: a new one). */
-  readonly fds?: FdTable;
   /** Type1Env.shareDomainStore (default true: vfio_dma records live in the only domain's runs). */
   readonly shareDomainStore?: boolean;
+  /** The process's descriptor table, shared with its eventfds (default: a new one). */
+  readonly fds?: FdTable;
 }
 
 /** The driver a device must be bound to for VFIO to expose it. */

@@ -259,3 +259,14 @@ test('docs/platform-format.md documents every schema field', () => {
     assert.ok(doc.includes(`\`${leaf}\``), `docs/platform-format.md does not mention \`${leaf}\` (${p})`);
   }
 });
+
+test('a binary platform file is reported as not YAML text, with the line of the first control byte', () => {
+  assert.throws(
+    () => loadPlatformText(MINIMAL.replace('arch: x86_64', 'arch: x86\u0000_64'), 'bin.yaml'),
+    (e: unknown) =>
+      e instanceof InputError &&
+      e.file === 'bin.yaml' &&
+      e.line === 3 &&
+      /not a YAML text file: control character 0x00/.test(e.message),
+  );
+});

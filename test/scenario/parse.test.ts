@@ -53,6 +53,29 @@ test('bad numbers and expressions name the field', () => {
   fails('name: t\nparams:\n  dma_entry_limit: lots\nsteps: []\n', 3, /expected a number/, /dma_entry_limit/);
 });
 
+test('a number literal above 2^64-1 is a mistake, not silently wrapped', () => {
+  fails(
+    HEAD + '  - map_dma: { name: m, iova: 0x1ffffffffffffffff, size: 0x1000 }\n',
+    5,
+    /does not fit in 64 bits/,
+    /map_dma\.iova/,
+  );
+  fails(
+    HEAD + '  - check_extension: { name: e, ext: 99999999999999999999999 }\n',
+    5,
+    /does not fit in 64 bits/,
+  );
+  fails(HEAD + '  - map_dma: { name: m, iova: 0, size: 16EiB }\n', 5, /does not fit in 64 bits/);
+  fails(HEAD + '  - info: "x=${hex(18446744073709551616)}"\n', 5, /does not fit in 64 bits/);
+  // the largest u64 and wrapping arithmetic stay valid
+  parseScenario(HEAD + '  - map_dma: { name: m, iova: 0xffffffffffffffff, size: 15EiB + 1 }\n', 't.yaml');
+});
+
+test('a binary file is reported as not YAML text, with the line of the first control byte', () => {
+  fails('\u0000\u0001\u0002name: t\nsteps: []\n', 1, /not a YAML text file: control character 0x00/);
+  fails(HEAD + '  - info: "a\u0007b"\n', 5, /control character 0x07/);
+});
+
 test('missing fields, unknown fields and wrong types', () => {
   fails(HEAD + '  - map_dma: { name: m, iova: 0x1000 }\n', 5, /missing field "size"/);
   fails(HEAD + '  - map_dma: { name: m, iova: 0, size: 1, colour: red }\n', 5, /unknown field "colour"/);
