@@ -4,11 +4,15 @@
  * for the driver's page table. O(log n) lookup, insert and remove, so VFIO can hold 10^6 mappings.
  *
  * Both this store and VFIO type1's `vfio_dma` tree sit on `RunTree`, a B+ tree built for few cache
- * misses per operation: every leaf is one 512-byte record in a single pooled Float64Array (16 keys,
- * then three 16-word value columns), every inner node one 512-byte record in a second pool (its child
- * count, 31 separators, 32 child ids). A lookup reads one record per level and no object headers, and
- * an insert or remove shifts at most 16 slots. Appends at the right edge split unevenly, so sequential
- * filling keeps nodes full.
+ * misses per operation: every leaf is one record in a single pooled Float64Array (16 keys, then three
+ * or four 16-word value columns: 512 or 640 bytes), every inner node one 512-byte record in a second
+ * pool (its child count, 31 separators, 32 child ids). A lookup reads one record per level and no
+ * object headers, searches without data-dependent branches, and an insert or remove shifts at most
+ * 16 slots. Appends at the right edge leave 14 of 16 slots used, so sequential filling keeps nodes
+ * dense and later inserts among those records rarely split.
+ *
+ * A store's runs can also carry one owner's records (`insertOwned`, CoreDomain.shareStore): VFIO type1
+ * keeps its vfio_dma list there while the domain is its only one, so MAP/UNMAP search one tree.
  *
  * Frame numbers are JS numbers: with pages of at least 2 KiB a u64 address gives a frame below 2^53.
  */

@@ -2,7 +2,8 @@
  * The type1 `dma_list` (an rb-tree of `struct vfio_dma` keyed by iova in the kernel): non-overlapping
  * mappings with O(log n) lookup, insert and remove. Sits on the IOMMU layer's `RunTree` (a B+ tree of
  * 512-byte records in pooled typed arrays, see src/iommu/mapping-store.ts): key = first iova frame,
- * then pages, vaddr frame and flags.
+ * then pages, vaddr frame and flags. While a container has exactly one domain, type1 uses
+ * SharedDmaIndex (below) instead: the same list kept inside that domain's page-table runs.
  *
  * Units are 4 KiB page frames as JS numbers: type1 requires every iova, size and vaddr to be a multiple
  * of its minimum page size, which is never below PAGE_SIZE, so a u64 address gives a frame < 2^52.
