@@ -3,8 +3,6 @@
  * 6.5·10^4 and 10^6 live 4 KiB mappings (dma_entry_limit raised), and heap bytes per live mapping
  * (VFIO's DMA tree plus the IOMMU domain's page table model).
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { attachMsiFabric } from '../src/irq/fabric.js';
 import { kernelProfile } from '../src/kernel/profile.js';
 import { AddressSpace, PROT_READ, PROT_WRITE } from '../src/mm/address-space.js';
@@ -20,18 +18,11 @@ import {
   putU64,
 } from '../src/uapi/vfio-type1.js';
 import { VfioSystem } from '../src/vfio/system.js';
-import type { Benchmark, Figure } from './harness.js';
+import { gcNow, type Benchmark, type Figure } from './harness.js';
 
 const BUF = 0x7f0000000000n;
 /** Above 4 GiB: 10^6 mappings at every other page span 8 GiB, clear of the x86 MSI window. */
 const BASE = 0x100000000n;
-
-function gcNow(): void {
-  setFlagsFromString('--expose_gc');
-  const gc = runInNewContext('gc') as (() => void) | undefined;
-  gc?.();
-  gc?.();
-}
 
 function setup(limit: number): { sys: VfioSystem; c: number } {
   const desc = loadPreset('qemu-q35-intel-iommu');
