@@ -208,8 +208,6 @@ export class FastIovaTree implements IovaTree {
   private qCol = C0;
   private qShift = 0;
   private qNeed = 0;
-  /** Where touchLeaf() puts what it read (so that the loads are not dropped). */
-  private sink = 0;
   // scratch results of aggregate()
   private aMg = 0;
   private aC0 = 0;
@@ -789,7 +787,6 @@ export class FastIovaTree implements IovaTree {
     for (; i >= 0; i--) {
       if (!this.innerMay(w0 + i, f0 + i)) continue;
       const c = this.I.W[w0 + KEY + i]!;
-      if (kidsLeaf) this.touchLeaf(c);
       const r = kidsLeaf
         ? this.scanLeaf(c, this.blockCount(c, true) - 1)
         : this.scanInner(c, this.blockCount(c, false) - 1);
@@ -936,32 +933,9 @@ export class FastIovaTree implements IovaTree {
     return Number.isInteger(x) && x > 0 && x < this.sUsed && this.S[x] !== NIL;
   }
 
-  /**
-   * Load one word of every line of leaf b now, so that the misses of a distant leaf overlap instead of
-   * coming one after the other as the code below reaches each column (JS has no prefetch).
-   */
-  private touchLeaf(b: number): void {
-    const W = this.L.W;
-    const F = this.L.F;
-    const h = b * BLOCK_WORDS;
-    const f = b * BLOCK_FLOATS;
-    this.sink =
-      W[h]! +
-      W[h + KEY]! +
-      W[h + C0]! +
-      W[h + C1]! +
-      F[f + A]! +
-      F[f + A + 8]! +
-      F[f + G]! +
-      F[f + G + 8]! +
-      F[f + HI]! +
-      F[f + HI + 8]!;
-  }
-
   // __free_iova -> remove_iova
   freeIovaNode(x: number): void {
     if (!this.isLive(x) || x === this.anchor) return;
-    this.touchLeaf(this.S[x]!);
     const ex = this.entry(x);
     const en = this.nextEntry(ex);
     const next = this.key(en);
