@@ -2,6 +2,9 @@
  * A small benchmark harness: each benchmark reports named figures; `npm run bench` prints them as a
  * table and writes bench-results.json. Benchmarks measure; they never assert (tests do that).
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
 export interface Figure {
   readonly name: string;
   readonly value: number;
@@ -26,4 +29,15 @@ export function medianNs(reps: number, fn: () => void): number {
   }
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)]!;
+}
+
+/**
+ * A full garbage collection now. For memory figures only: before a timed region it would also throw
+ * away compiled code and make the first operations after it look slow.
+ */
+export function gcNow(): void {
+  setFlagsFromString('--expose_gc');
+  const gc = runInNewContext('gc') as (() => void) | undefined;
+  gc?.();
+  gc?.();
 }

@@ -59,6 +59,7 @@ export function inspectJson(view: HostView): unknown {
       usable: g.usable.map((u) => ({ start: u.start, end: u.end, size: u.end - u.start + 1n })),
       interruptSafety: g.interruptSafety ?? null,
       assignable: g.assignable ?? null,
+      quirks: g.quirks ?? null,
     })),
     ungrouped: (view.ungrouped ?? []).map(dev),
     notes: view.notes,
@@ -124,6 +125,7 @@ export function inspectText(view: HostView, s: Style): string {
     for (const u of g.usable) out.push(`    ${rangeWithSize(u.start, u.end)}`);
     if (g.interruptSafety) out.push(`  interrupts: ${g.interruptSafety.why}`);
     if (g.assignable) out.push(`  VFIO: ${g.assignable.why}`);
+    for (const q of g.quirks ?? []) out.push(`  grouping: ${q}`);
   }
   const ung = view.ungrouped ?? [];
   if (ung.length) {

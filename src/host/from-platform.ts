@@ -77,6 +77,7 @@ export function hostViewFromPlatform(
       usable: ap ? usableRanges(ap, regions) : [],
       interruptSafety: interruptSafety(model, g),
       assignable: probeAssignable(scratch, g.id),
+      quirks: groupQuirks(model, g),
     };
   });
   const ungrouped = core
@@ -101,6 +102,24 @@ export function hostViewFromPlatform(
     ungrouped,
     notes,
   };
+}
+
+/**
+ * The kernel quirks that shaped a group: those of its members and of every bridge above them (a root
+ * port's ACS quirk is what keeps the devices below it apart from the rest).
+ */
+function groupQuirks(model: PlatformModel, g: IommuGroup): string[] {
+  const topo = model.topology;
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const d of g.devices) {
+    for (let p = topo.get(d.bdf); p !== undefined; p = p.upstream) {
+      if (seen.has(p.bdf)) continue;
+      seen.add(p.bdf);
+      for (const r of topo.quirkReasons(p)) out.push(`${p.bdf} ${r}`);
+    }
+  }
+  return out;
 }
 
 function controllerWords(

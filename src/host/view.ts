@@ -62,6 +62,12 @@ export interface HostGroupView {
   readonly interruptSafety?: InterruptSafety;
   /** Assignable to VFIO at all (e.g. false when a device needs a DIRECT mapping), with the reason. */
   readonly assignable?: Assignability;
+  /**
+   * Where a kernel PCI quirk (drivers/pci/quirks.c) decided how this group formed, one line per device
+   * (a member or a bridge above one): `0000:00:1c.7 ACS: kernel quirk pci_quirk_intel_pch_acs (isolated)`.
+   * Known for platform models only.
+   */
+  readonly quirks?: readonly string[];
 }
 
 export interface HostView {

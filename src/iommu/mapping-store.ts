@@ -4,11 +4,15 @@
  * for the driver's page table. O(log n) lookup, insert and remove, so VFIO can hold 10^6 mappings.
  *
  * Both this store and VFIO type1's `vfio_dma` tree sit on `RunTree`, a B+ tree built for few cache
- * misses per operation: every leaf is one 512-byte record in a single pooled Float64Array (16 keys,
- * then three 16-word value columns), every inner node one 512-byte record in a second pool (its child
- * count, 31 separators, 32 child ids). A lookup reads one record per level and no object headers, and
- * an insert or remove shifts at most 16 slots. Appends at the right edge split unevenly, so sequential
- * filling keeps nodes full.
+ * misses per operation: every leaf is one record in a single pooled Float64Array (16 keys, then three
+ * or four 16-word value columns: 512 or 640 bytes), every inner node one 512-byte record in a second
+ * pool (its child count, 31 separators, 32 child ids). A lookup reads one record per level and no
+ * object headers, searches without data-dependent branches, and an insert or remove shifts at most
+ * 16 slots. Appends at the right edge leave 14 of 16 slots used, so sequential filling keeps nodes
+ * dense and later inserts among those records rarely split.
+ *
+ * A store's runs can also carry one owner's records (`insertOwned`, CoreDomain.shareStore): VFIO type1
+ * keeps its vfio_dma list there while the domain is its only one, so MAP/UNMAP search one tree.
  *
  * Frame numbers are JS numbers: with pages of at least 2 KiB a u64 address gives a frame below 2^53.
  */
@@ -21,6 +25,8 @@ const C1 = C;
 const C2 = 2 * C;
 const C3 = 3 * C;
 const C4 = 4 * C;
+/** Free slots an append-split leaves in the full leaf (a fill factor of 14/16). */
+const APPEND_SLACK = 2;
 /** Children per inner node; its record is FMAX separators (word 0 holds the count) + FMAX child ids. */
 const FMAX = 32;
 const IW = 2 * FMAX;
@@ -218,12 +224,16 @@ export class RunTree {
   private pick(l: number, f: number): number {
     const d = this.d;
     const b = l << LOG_C;
+    // Start loading the leaf's count and end column now: a branch-free search gives the CPU no
+    // slot to guess, so without this those lines would only be fetched after the keys arrive.
+    const early = d[b + C1]! + d[b + C1 + 8]! + this.lm[l]!;
     // Number of keys <= f among the C slots (unused ones are +Infinity), minus one; branch-free.
     let k = Number(d[b + 7]! <= f) << 3;
     k += Number(d[b + k + 3]! <= f) << 2;
     k += Number(d[b + k + 1]! <= f) << 1;
     k += Number(d[b + k]! <= f);
-    return k + Number(d[b + k]! <= f) - 1;
+    // `early` is finite (ends and counts), so this adds 0; it keeps the loads from being dropped.
+    return k + Number(d[b + k]! <= f) - 1 + Number(early !== early);
   }
 
   /** The record with the greatest key <= f, or RUN_NIL. */
@@ -233,6 +243,22 @@ export class RunTree {
     if (s >= 0) return (l << LOG_C) | s;
     // Separators are lower bounds: after removals every key of the leaf may be above f, and the
     // floor is then the previous leaf's last record (non-root leaves are never empty).
+    const p = this.lm[l + 2]!;
+    return p === RUN_NIL ? RUN_NIL : (p << LOG_C) | (this.lm[p]! - 1);
+  }
+
+  /**
+   * floor(f) ahead of an insert or remove near f: also starts loading the leaf's other value columns,
+   * which the insert's shift will write (see pick).
+   */
+  floorToModify(f: number): number {
+    const l = this.descend(f);
+    const d = this.d;
+    const b = l << LOG_C;
+    let early = d[b + C2]! + d[b + C2 + 8]! + d[b + C3]! + d[b + C3 + 8]!;
+    if (this.w > 4) early += d[b + C4]! + d[b + C4 + 8]!;
+    const s = this.pick(l, f) + Number(early !== early);
+    if (s >= 0) return (l << LOG_C) | s;
     const p = this.lm[l + 2]!;
     return p === RUN_NIL ? RUN_NIL : (p << LOG_C) | (this.lm[p]! - 1);
   }
@@ -275,7 +301,7 @@ export class RunTree {
     let l = this.descend(k);
     let s = this.pick(l, k) + 1;
     if (this.lm[l] === C) {
-      const r = this.splitLeaf(l, s, k);
+      const r = this.splitLeaf(l, s);
       const mid = this.lm[l]!;
       if (s > mid || s === C) {
         l = r;
@@ -304,10 +330,11 @@ export class RunTree {
     this.n++;
   }
 
-  /** Splits full leaf `l` (an insert at slot `s` of key `k` follows); returns the new right leaf. */
-  private splitLeaf(l: number, s: number, k: number): number {
-    // An append at the right edge keeps the full leaf and starts an empty one (sequential fills stay dense).
-    const mid = s === C && this.lm[l + 1] === RUN_NIL ? C : C >> 1;
+  /** Splits full leaf `l` (an insert at slot `s` follows); returns the new right leaf. */
+  private splitLeaf(l: number, s: number): number {
+    // An append at the right edge keeps all but APPEND_SLACK records in the full leaf: sequential
+    // fills stay dense, yet leave room for later inserts among them without a split each.
+    const mid = s === C && this.lm[l + 1] === RUN_NIL ? C - APPEND_SLACK : C >> 1;
     const r = this.newLeaf();
     const d = this.d;
     const lm = this.lm;
@@ -328,7 +355,7 @@ export class RunTree {
     if (nx !== RUN_NIL) lm[nx + 2] = r;
     lm[r + 2] = l;
     lm[l + 1] = r;
-    this.insertUp(this.height - 1, mid === C ? k : d[rb]!, r);
+    this.insertUp(this.height - 1, d[rb]!, r);
     this.forget();
     return r;
   }

@@ -25,22 +25,58 @@ export function pciDeviceGroup(
     const g = groupOf(br);
     if (g !== undefined) return g;
   }
-  // 3. get_pci_alias_group: quirk DMA aliases (dma_alias_mask) are not described; nothing to do.
-  // 4. get_pci_function_alias_group: functions of a multifunction slot without ACS share a group.
-  if (pdev.multifunction && !topo.acsEnabled(pdev)) {
-    for (const tmp of topo.addOrder()) {
-      if (
-        tmp === pdev ||
-        tmp.addr.segment !== pdev.addr.segment ||
-        tmp.addr.bus !== pdev.addr.bus ||
-        tmp.addr.device !== pdev.addr.device ||
-        topo.acsEnabled(tmp)
-      ) {
-        continue;
-      }
-      const g = groupOf(tmp);
-      if (g !== undefined) return g;
+  // 3. get_pci_alias_group: devices on the bus that alias this one, or that it aliases (DMA-alias quirks).
+  const devfns = new Set<number>();
+  const byAlias = aliasGroup(topo, pdev, devfns, groupOf);
+  if (byAlias !== undefined) return byAlias;
+  // 4. get_pci_function_alias_group: functions of a multifunction slot without ACS share a group,
+  //    together with their aliases. The devfn bitmap of step 3 stays: those devfns were already looked at.
+  return functionAliasGroup(topo, pdev, devfns, groupOf);
+}
+
+/**
+ * get_pci_alias_group: the device's group, else the group of any same-bus device that is a DMA alias of
+ * it (either direction), or of such a device's non-isolated sibling functions. `devfns` is the kernel's
+ * 256-bit search bitmap (keyed by devfn only, as the kernel's is), so each devfn is visited once.
+ */
+function aliasGroup(
+  topo: PciTopology,
+  pdev: PciDev,
+  devfns: Set<number>,
+  groupOf: (d: PciDev) => number | undefined,
+): number | undefined {
+  if (devfns.has(pdev.devfn)) return undefined;
+  devfns.add(pdev.devfn);
+  const own = groupOf(pdev);
+  if (own !== undefined) return own;
+  for (const tmp of topo.addOrder()) {
+    if (tmp === pdev || !topo.devsAreDmaAliases(pdev, tmp)) continue;
+    const g = aliasGroup(topo, tmp, devfns, groupOf) ?? functionAliasGroup(topo, tmp, devfns, groupOf);
+    if (g !== undefined) return g;
+  }
+  return undefined;
+}
+
+/** get_pci_function_alias_group: other functions of the slot without ACS, and their aliases. */
+function functionAliasGroup(
+  topo: PciTopology,
+  pdev: PciDev,
+  devfns: Set<number>,
+  groupOf: (d: PciDev) => number | undefined,
+): number | undefined {
+  if (!pdev.multifunction || topo.acsEnabled(pdev)) return undefined;
+  for (const tmp of topo.addOrder()) {
+    if (
+      tmp === pdev ||
+      tmp.addr.segment !== pdev.addr.segment ||
+      tmp.addr.bus !== pdev.addr.bus ||
+      tmp.addr.device !== pdev.addr.device ||
+      topo.acsEnabled(tmp)
+    ) {
+      continue;
     }
+    const g = aliasGroup(topo, tmp, devfns, groupOf);
+    if (g !== undefined) return g;
   }
   return undefined;
 }

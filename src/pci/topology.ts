@@ -5,6 +5,17 @@
  */
 import type { HostBridgeDescription, PciDeviceDescription } from '../platform/types.js';
 import { type Bdf, bdfDevfn, compareBdf, formatBdf, parseBdf, requesterId } from './bdf.js';
+import {
+  type AcsQuirkAnswer,
+  DEFAULT_QUIRK_ENV,
+  type DmaAliasFixups,
+  type PcieType,
+  type QuirkEnv,
+  type QuirkSubject,
+  REQ_ACS_FLAGS,
+  dmaAliasFixups,
+  pciDevSpecificAcsEnabled,
+} from './quirks.js';
 
 export class PciDev {
   readonly bdf: string;
@@ -16,6 +27,8 @@ export class PciDev {
   /** Other functions exist in the same slot (the header's multifunction bit). */
   multifunction = false;
   readonly children: PciDev[] = [];
+  /** What the DMA-alias header fixups (quirks.ts) did to this device; set when the topology is built. */
+  dmaFixups: DmaAliasFixups = { aliasDevfns: [], pcieBridgeAlias: false, xlateRoot: false, applied: [] };
 
   constructor(desc: PciDeviceDescription, addr: Bdf, hostBridge: HostBridgeDescription | undefined) {
     this.desc = desc;
@@ -47,6 +60,9 @@ export class PciDev {
   }
 }
 
+const hexRid = (rid: number): string =>
+  `${((rid >> 8) & 0xff).toString(16).padStart(2, '0')}:${((rid >> 3) & 0x1f).toString(16).padStart(2, '0')}.${rid & 7}`;
+
 export interface DmaAlias {
   readonly dev: PciDev;
   readonly rid: number;
@@ -55,8 +71,16 @@ export interface DmaAlias {
 export class PciTopology {
   private readonly byBdf = new Map<string, PciDev>();
   private readonly ordered: PciDev[];
+  private readonly acsQuirks = new Map<PciDev, AcsQuirkAnswer | undefined>();
+  /** Machine facts the quirks read (ACS requested by an IOMMU driver, IVRS present). */
+  readonly quirkEnv: QuirkEnv;
 
-  constructor(devices: readonly PciDeviceDescription[], hostBridges: readonly HostBridgeDescription[]) {
+  constructor(
+    devices: readonly PciDeviceDescription[],
+    hostBridges: readonly HostBridgeDescription[],
+    quirkEnv: QuirkEnv = DEFAULT_QUIRK_ENV,
+  ) {
+    this.quirkEnv = quirkEnv;
     const all: PciDev[] = [];
     for (const d of devices) {
       const addr = parseBdf(d.bdf);
@@ -110,6 +134,75 @@ export class PciTopology {
     }
     for (const list of rootBuses.values()) addBus(list);
     this.ordered = order;
+    // DECLARE_PCI_FIXUP_HEADER: the DMA-alias fixups run as each device's header is read.
+    for (const dev of all) dev.dmaFixups = dmaAliasFixups(this.quirkSubject(dev));
+  }
+
+  /** pci_pcie_type as the quirks read it: a PCIe endpoint on a root bus is a root-complex endpoint. */
+  private pcieType(dev: PciDev): PcieType {
+    const t = this.portType(dev);
+    return t === 'endpoint' && dev.onRootBus ? 'rc-end' : t;
+  }
+
+  /** Whether the device has an ACS capability (root ports inherit their host bridge's `acs`). */
+  private acsCap(dev: PciDev): boolean {
+    if (this.portType(dev) === 'root') return dev.desc.acs ?? dev.hostBridge?.acs ?? false;
+    return dev.desc.acs ?? false;
+  }
+
+  private quirkSubject(dev: PciDev): QuirkSubject {
+    const d = dev.desc;
+    const up = dev.upstream;
+    return {
+      vendor: d.vendor,
+      device: d.device,
+      ...(d.subsystemVendor !== undefined ? { subsystemVendor: d.subsystemVendor } : {}),
+      ...(d.subsystemDevice !== undefined ? { subsystemDevice: d.subsystemDevice } : {}),
+      devfn: dev.devfn,
+      pcie: dev.isPcie,
+      type: this.pcieType(dev),
+      isBridge: dev.isBridge,
+      multifunction: dev.multifunction,
+      onRootBus: dev.onRootBus,
+      acsCap: this.acsCap(dev),
+      ...(up !== undefined ? { upstream: { pcie: up.isPcie, type: this.pcieType(up) } } : {}),
+    };
+  }
+
+  /** pci_dev_specific_acs_enabled(dev, REQ_ACS_FLAGS), memoised: the quirk's answer, if one answers. */
+  acsQuirk(dev: PciDev): AcsQuirkAnswer | undefined {
+    if (this.acsQuirks.has(dev)) return this.acsQuirks.get(dev);
+    const a = pciDevSpecificAcsEnabled(this.quirkSubject(dev), REQ_ACS_FLAGS, this.quirkEnv);
+    this.acsQuirks.set(dev, a);
+    return a;
+  }
+
+  /**
+   * Where a kernel quirk decided something about this device, in words for `inspect`: an ACS answer
+   * that differs from what the capability alone gives, DMA aliases a fixup added, alias-walk changes.
+   */
+  quirkReasons(dev: PciDev): string[] {
+    const out: string[] = [];
+    const q = this.acsQuirk(dev);
+    if (q !== undefined && q.enabled !== this.acsByCapability(dev))
+      out.push(`ACS: kernel quirk ${q.fn} (${q.enabled ? 'isolated' : 'not isolated'})`);
+    const f = dev.dmaFixups;
+    for (const fn of f.applied) {
+      const what =
+        fn === 'quirk_use_pcie_bridge_dma_alias'
+          ? `aliases as a PCIe-to-PCI bridge (${hexRid(requesterId(dev.desc.bridge?.secondary ?? 0, 0))})`
+          : fn === 'quirk_bridge_cavm_thrx2_pcie_root'
+            ? 'DMA alias walk stops here'
+            : `requester IDs ${f.aliasDevfns.map((df) => hexRid(requesterId(dev.addr.bus, df))).join(', ')}`;
+      out.push(`DMA alias: kernel quirk ${fn}: ${what}`);
+    }
+    return out;
+  }
+
+  /** pci_devs_are_dma_aliases: same bus, and one's dma_alias_mask holds the other's devfn. */
+  devsAreDmaAliases(a: PciDev, b: PciDev): boolean {
+    if (a.addr.segment !== b.addr.segment || a.addr.bus !== b.addr.bus) return false;
+    return a.dmaFixups.aliasDevfns.includes(b.devfn) || b.dmaFixups.aliasDevfns.includes(a.devfn);
   }
 
   get(bdf: string): PciDev | undefined {
@@ -123,17 +216,23 @@ export class PciTopology {
   }
 
   /**
-   * pci_for_each_dma_alias: the device itself, then every upstream bridge that takes ownership of the
-   * transaction. PCIe ports pass requester IDs through; a PCIe-to-PCI bridge forwards with
-   * (secondary bus, devfn 0); a conventional PCI bridge with its own ID.
+   * pci_for_each_dma_alias: the device itself, its quirk aliases (dma_alias_mask, same bus), then every
+   * upstream bridge that takes ownership of the transaction. PCIe ports pass requester IDs through; a
+   * PCIe-to-PCI bridge (or a conventional bridge flagged by quirk_use_pcie_bridge_dma_alias) forwards
+   * with (secondary bus, devfn 0); a conventional PCI bridge with its own ID. The walk stops at a
+   * bridge flagged PCI_DEV_FLAGS_BRIDGE_XLATE_ROOT.
    */
   dmaAliases(dev: PciDev): DmaAlias[] {
     const out: DmaAlias[] = [{ dev, rid: dev.rid }];
+    for (const df of dev.dmaFixups.aliasDevfns) out.push({ dev, rid: requesterId(dev.addr.bus, df) });
     for (let tmp = dev.upstream; tmp !== undefined; tmp = tmp.upstream) {
+      if (tmp.dmaFixups.xlateRoot) break;
       const br = tmp.desc.bridge!;
       if (tmp.isPcie) {
         if (br.pcieToPci === true) out.push({ dev: tmp, rid: requesterId(br.secondary, 0) });
         // root, upstream and downstream ports: the requester ID passes unchanged
+      } else if (tmp.dmaFixups.pcieBridgeAlias) {
+        out.push({ dev: tmp, rid: requesterId(br.secondary, 0) });
       } else {
         out.push({ dev: tmp, rid: tmp.rid });
       }
@@ -148,11 +247,19 @@ export class PciTopology {
   }
 
   /**
-   * pci_acs_enabled(dev, REQ_ACS_FLAGS): conventional PCI never has ACS; root and downstream ports and
-   * multifunction endpoints need the capability (root ports inherit the host bridge's `acs` when the
-   * device does not say); other PCIe functions (single-function endpoints, upstream ports) are isolated.
+   * pci_acs_enabled(dev, REQ_ACS_FLAGS): a device-specific quirk answers first and, when it does, wins
+   * over the capability (quirks.ts). Otherwise: conventional PCI never has ACS; root and downstream
+   * ports and multifunction endpoints need the capability (root ports inherit the host bridge's `acs`
+   * when the device does not say); other PCIe functions (single-function endpoints, upstream ports) are
+   * isolated.
    */
   acsEnabled(dev: PciDev): boolean {
+    const q = this.acsQuirk(dev);
+    return q !== undefined ? q.enabled : this.acsByCapability(dev);
+  }
+
+  /** pci_acs_enabled without the quirk table: what the ACS capability alone answers. */
+  acsByCapability(dev: PciDev): boolean {
     if (!dev.isPcie) return false;
     switch (this.portType(dev)) {
       case 'pcie-to-pci':

@@ -30,11 +30,15 @@ export function buildPlatform(
   desc: PlatformDescription,
   profile: KernelProfile = kernelProfile(),
 ): PlatformModel {
-  const topology = new PciTopology(desc.devices, desc.hostBridges);
   // A driver the kernel was built without never probes its IOMMU (Debian 6.1: no virtio-iommu).
-  const drivers = desc.iommus
-    .filter((iommu) => iommu.driver !== 'virtio-iommu' || profile.virtioIommuBuilt)
-    .map((iommu) => createDriver({ platform: desc, iommu, profile, topology }));
+  const built = desc.iommus.filter((iommu) => iommu.driver !== 'virtio-iommu' || profile.virtioIommuBuilt);
+  // PCI quirks read two machine facts: whether an IOMMU driver asked for ACS (pci_request_acs), and
+  // whether ACPI has an IVRS table (pci_quirk_amd_sb_acs).
+  const topology = new PciTopology(desc.devices, desc.hostBridges, {
+    acsRequested: built.length > 0,
+    ivrs: desc.firmware === 'acpi' && desc.iommus.some((m) => m.driver === 'amd-iommu'),
+  });
+  const drivers = built.map((iommu) => createDriver({ platform: desc, iommu, profile, topology }));
   const core = new IommuCoreImpl(desc, profile, topology, drivers);
   core.boot();
   const msi = attachMsiFabric(core, desc);

@@ -17,7 +17,7 @@ import {
   getI32,
 } from '../uapi/vfio-type1.js';
 import { VfioContainer, VfioGroup } from './container.js';
-import { FdTable } from './pci/eventfd.js';
+import { FdTable, type OpenFile } from './pci/eventfd.js';
 import { type VfioDeviceFile, type VfioPciContext, openVfioPciDevice } from './pci/vfio-pci.js';
 import { type Type1Design, type Type1Env, type Type1Params, defaultType1Params } from './type1/type1.js';
 
@@ -37,10 +37,10 @@ export interface VfioSystemOptions {
   readonly openDevice?: (ctx: VfioPciContext) => VfioDeviceFile;
   /** A historical MSI design for every container (src/designs); default: today's kernel. */
   readonly design?: Type1Design;
-  /** The process's descriptor table, shared with its eventfds (default: a new one). */
-  readonly fds?: FdTable;
   /** Type1Env.shareDomainStore (default true: vfio_dma records live in the only domain's runs). */
   readonly shareDomainStore?: boolean;
+  /** The process's descriptor table, shared with its eventfds (default: a new one). */
+  readonly fds?: FdTable;
 }
 
 /** The driver a device must be bound to for VFIO to expose it. */
@@ -56,6 +56,9 @@ export class VfioSystem {
   /** The process's one descriptor table: VFIO files and eventfds share its numbers. */
   readonly fds: FdTable;
   private readonly mine = new WeakSet<VfioFile>();
+  /** The last open file `file()` resolved to a VFIO file, and that file. */
+  private lastOpen: OpenFile | undefined;
+  private lastFile: VfioFile | undefined;
   private readonly vgroups = new Map<number, VfioGroup>();
   private readonly env: Type1Env;
   private readonly openDevice: (ctx: VfioPciContext) => VfioDeviceFile;
@@ -82,7 +85,15 @@ export class VfioSystem {
   /** The VFIO file behind `fd` (undefined for a closed fd or another kind of file, e.g. an eventfd). */
   file(fd: number): VfioFile | undefined {
     const f = this.fds.get(fd);
-    return f?.kind === 'file' && this.mine.has(f.payload as VfioFile) ? (f.payload as VfioFile) : undefined;
+    // The same open file always gives the same answer: skip the WeakSet on repeated ioctls.
+    if (f !== undefined && f === this.lastOpen) return this.lastFile;
+    const v =
+      f?.kind === 'file' && this.mine.has(f.payload as VfioFile) ? (f.payload as VfioFile) : undefined;
+    if (v !== undefined) {
+      this.lastOpen = f;
+      this.lastFile = v;
+    }
+    return v;
   }
 
   private *vfioFiles(): Generator<VfioFile> {

@@ -137,6 +137,11 @@ export function hostViewFromObject(doc: unknown, file = 'snapshot.json'): HostVi
         assignable: { ok: s['ok'] === true, why: r.str(s['why'] ?? '', `${f}.assignable.why`) },
       };
     }
+    if (g['quirks'] !== undefined && g['quirks'] !== null)
+      group = {
+        ...group,
+        quirks: r.arr(g['quirks'], `${f}.quirks`).map((q, qi) => r.str(q, `${f}.quirks[${qi}]`)),
+      };
     return group;
   });
   let view: HostView = {

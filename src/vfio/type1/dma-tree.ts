@@ -2,7 +2,8 @@
  * The type1 `dma_list` (an rb-tree of `struct vfio_dma` keyed by iova in the kernel): non-overlapping
  * mappings with O(log n) lookup, insert and remove. Sits on the IOMMU layer's `RunTree` (a B+ tree of
  * 512-byte records in pooled typed arrays, see src/iommu/mapping-store.ts): key = first iova frame,
- * then pages, vaddr frame and flags.
+ * then pages, vaddr frame and flags. While a container has exactly one domain, type1 uses
+ * SharedDmaIndex (below) instead: the same list kept inside that domain's page-table runs.
  *
  * Units are 4 KiB page frames as JS numbers: type1 requires every iova, size and vaddr to be a multiple
  * of its minimum page size, which is never below PAGE_SIZE, so a u64 address gives a frame < 2^52.
@@ -221,8 +222,9 @@ export class SharedDmaIndex {
 
   findIntersecting(start: number, end: number): number {
     const t = this.t;
-    // Runs are disjoint: only the floor run can hold `start`; later ones must start by `end`.
-    const h = t.floor(start);
+    // Runs are disjoint: only the floor run can hold `start`; later ones must start by `end`. (MAP's
+    // lookup: an insert at `start` usually follows.)
+    const h = t.floorToModify(start);
     if (h !== RUN_NIL && t.c1(h) >= start && this.owned(h)) return h;
     for (let n = h === RUN_NIL ? t.first() : t.next(h); n !== RUN_NIL && t.key(n) <= end; n = t.next(n)) {
       if (this.owned(n)) return n;

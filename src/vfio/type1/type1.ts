@@ -224,7 +224,7 @@ export class VfioIommuType1 {
     this.dmaAvail = this.entryLimit;
     this.wrapErrno = -ERRNO[env.profile.mapOverflowErrno];
     this.wrapsAtTop = env.profile.type1EndWrapsAtTop;
-    this.recomputePgsize();
+    this.domainsChanged();
     this.hooks = env.design?.instance(this, env);
   }
 
@@ -342,7 +342,7 @@ export class VfioIommuType1 {
       }
     }
     this.domains.push({ domain, groups: [group], enforceCacheCoherency });
-    this.recomputePgsize();
+    this.domainsChanged();
     this.commitIovaList(copy);
     return 0;
   }
@@ -368,7 +368,7 @@ export class VfioIommuType1 {
           if (o.domain.geometry.apertureEnd < e) e = o.domain.geometry.apertureEnd;
         }
         expand = { start: s, end: e };
-        this.recomputePgsize();
+        this.domainsChanged();
       }
     }
     // vfio_iommu_resv_refresh: regions of every remaining group, merged into one list.
@@ -413,6 +413,11 @@ export class VfioIommuType1 {
     const low = bm === 0n ? PAGE_SIZE_BIG : bm & -bm;
     this.minPageBytes = Number(low);
     this.minPageFrames = Number(low >> 12n);
+  }
+
+  /** The domain list changed: page sizes, the one-domain hot path, and where the vfio_dma list lives. */
+  private domainsChanged(): void {
+    this.recomputePgsize();
     const only = this.domains.length === 1 ? this.domains[0]!.domain : undefined;
     this.oneDomain = only?.mapFrames && only.unmapFrames ? (only as FrameDomain) : undefined;
     if (only === undefined) this.leaveShared();
@@ -816,17 +821,21 @@ export class VfioIommuType1 {
         this.dma.setFlags(i, f | DMA_VADDR_INVALID);
         this.vaddrInvalidCount++;
         touched.push(k);
-        unmapped += this.dma.pagesOf(i);
-        i = this.dma.next(i);
+        const pages = this.dma.pagesOf(i);
+        unmapped += pages;
+        // A mapping reaching endEx ends the walk: the next one starts at or after its end.
+        i = k + pages >= endEx ? DMA_NIL : this.dma.next(i);
       }
     } else {
       while (i !== DMA_NIL) {
         const k = this.dma.iovaOf(i);
         if (k >= endEx) break;
         if (!this.v2 && first > k) break;
-        unmapped += this.dma.pagesOf(i);
-        // The key of the next mapping, read before the removal shifts the leaf.
-        const nx = this.dma.next(i);
+        const pages = this.dma.pagesOf(i);
+        unmapped += pages;
+        // The key of the next mapping, read before the removal shifts the leaf (none to read when this
+        // one reaches endEx: the next starts at or after its end).
+        const nx = k + pages >= endEx ? DMA_NIL : this.dma.next(i);
         const nk = nx === DMA_NIL || this.dma.iovaOf(nx) >= endEx ? -1 : this.dma.iovaOf(nx);
         this.removeAt(i);
         i = nk < 0 ? DMA_NIL : this.dma.floor(nk);
