@@ -18,12 +18,14 @@ function usage(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`),
     '',
     'Options: --help (per command too), --version',
-    'Run "iovamap <command> --help" for the options and examples of a command.',
+    'Run "iovamap <command> --help" (or "iovamap help <command>") for the options and examples of a command.',
   ];
   return lines.join('\n') + '\n';
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `iovamap help COMMAND` is `iovamap COMMAND --help`
+  if (argv[0] === 'help' && argv[1] !== undefined) argv = [argv[1], '--help'];
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage());

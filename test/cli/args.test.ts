@@ -66,3 +66,12 @@ test('the CLI answers --version, --help and unknown commands', () => {
   assert.match(u.stderr, /unknown command "frobnicate"/);
   assert.doesNotMatch(u.stderr, /at .*\.js/);
 });
+
+test('iovamap help COMMAND shows the help of COMMAND, like COMMAND --help', () => {
+  const h = runCli(['help', 'run']);
+  assert.equal(h.status, 0, h.stderr);
+  assert.equal(h.stdout, runCli(['run', '--help']).stdout);
+  const u = runCli(['help', 'frobnicate']);
+  assert.equal(u.status, 2);
+  assert.match(u.stderr, /unknown command "frobnicate"/);
+});
