@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -59,3 +59,16 @@ for (const ex of examples) {
     }
   });
 }
+
+test('every file or folder the docs name (`src/...`, `test/...`, `bench/...`, ...) exists', () => {
+  const missing: string[] = [];
+  for (const f of docs) {
+    const text = readFileSync(join(root, f), 'utf8');
+    for (const m of text.matchAll(/`((?:src|test|bench|scripts|presets|scenarios|docs)\/[^`\s]+)`/g)) {
+      const p = m[1]!.replace(/[:(].*$/, '');
+      if (/[*{}<>]|NN/.test(p)) continue; // patterns and placeholders
+      if (!existsSync(join(root, p))) missing.push(`${f}: ${p}`);
+    }
+  }
+  assert.deepEqual(missing, []);
+});
