@@ -24,6 +24,8 @@ export type LNode =
   | { readonly kind: 'scalar'; readonly line: number; readonly value: ScalarValue };
 
 /** Parses `text` (YAML or JSON). Syntax errors name the file and line. */
+const MAX_ALIAS_EXPANSIONS = 10_000;
+
 export function parseLocated(text: string, file: string): LNode {
   assertTextInput(text, file, /\.json$/i.test(file) ? 'JSON' : 'YAML');
   const lineCounter = new LineCounter();
@@ -39,10 +41,22 @@ export function parseLocated(text: string, file: string): LNode {
   }
   const lineOf = (n: { range?: [number, number, number] | null } | null | undefined, fallback: number) =>
     n && n.range ? lineCounter.linePos(n.range[0]).line : fallback;
+  // Aliases are expanded into copies: bound the expansions, or nested aliases ("billion laughs") make
+  // the copy exponential in the file's size.
+  let aliases = 0;
   const convert = (node: unknown, fallbackLine: number, depth: number): LNode => {
     if (depth > 64) throw new InputError('nesting too deep', { file, line: fallbackLine });
     if (node === null || node === undefined) return { kind: 'scalar', line: fallbackLine, value: null };
     if (isAlias(node)) {
+      if (++aliases > MAX_ALIAS_EXPANSIONS)
+        throw new InputError(
+          `too many YAML alias expansions (more than ${MAX_ALIAS_EXPANSIONS}): aliases nested in aliases grow exponentially`,
+          {
+            file,
+            line: lineOf(node, fallbackLine),
+            hint: 'write the repeated parts out, or alias less deeply',
+          },
+        );
       const target = node.resolve(doc as Document) as YamlNode | undefined;
       return convert(target, lineOf(node, fallbackLine), depth + 1);
     }

@@ -270,3 +270,27 @@ test('a binary platform file is reported as not YAML text, with the line of the 
       /not a YAML text file: control character 0x00/.test(e.message),
   );
 });
+
+test('a YAML alias bomb ("billion laughs") is refused quickly, not expanded for minutes', () => {
+  const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+  for (let i = 1; i < 9; i++) {
+    const prev = String.fromCharCode(96 + i);
+    const cur = String.fromCharCode(97 + i);
+    levels.push(`${cur}: &${cur} [${Array(9).fill(`*${prev}`).join(',')}]`);
+  }
+  const text = levels.join('\n') + '\nname: *i\n';
+  const t0 = process.hrtime.bigint();
+  assert.throws(
+    () => loadPlatformText(text, 'bomb.yaml'),
+    (e: unknown) =>
+      e instanceof InputError && e.file === 'bomb.yaml' && /too many YAML alias/.test(e.message),
+  );
+  // not a timing test of the model: a generous bound that only an exponential expansion exceeds
+  assert.ok(process.hrtime.bigint() - t0 < 10_000_000_000n);
+  // ordinary anchors and aliases still work
+  const d = loadPlatformText(
+    MINIMAL.replace('hostBridges: [pci0]', 'hostBridges: [&hb pci0]').replace('{ id: pci0,', '{ id: *hb,'),
+    'anchors.yaml',
+  );
+  assert.equal(d.name, 'tiny');
+});
