@@ -402,6 +402,29 @@ export class FastIovaTree implements IovaTree {
   }
 
   /**
+   * store(), then one level up as well when the parent's entry went down: the grandparent's bound for
+   * the parent is recomputed while the parent is in cache, instead of by a later fruitless search.
+   */
+  private storeTwoLevels(leaf: number): void {
+    const p = this.parent(leaf, true);
+    if (p === NIL) return;
+    const e = p * B + this.indexInParent(leaf, true);
+    const w = ew(e);
+    const o0 = this.I.W[w + C0]!;
+    const o1 = this.I.W[w + C1]!;
+    this.store(leaf, true);
+    if (this.I.W[w + C0] === o0 && this.I.W[w + C1] === o1) return;
+    if (this.parent(p, false) === NIL) return;
+    this.aggregate(p, false);
+    const pp = this.parent(p, false);
+    const pe = pp * B + this.indexInParent(p, false);
+    const pw = ew(pe);
+    this.I.F[ef(pe) + A] = this.aMg;
+    this.I.W[pw + C0] = this.aC0;
+    this.I.W[pw + C1] = this.aC1;
+  }
+
+  /**
    * Block b's lowest pfn_lo changed: store it in its parent's entry, and further up while b is its
    * parent's first child. (The lowest pfn_lo is exact at every level: lookups by pfn navigate by it.)
    */
@@ -692,7 +715,7 @@ export class FastIovaTree implements IovaTree {
         !lanesStay(old0, bmax(W[wnow + C0]!, W[wx + C0]!), this.I.W[w + C0]!) ||
         !lanesStay(old1, bmax(W[wnow + C1]!, W[wx + C1]!), this.I.W[w + C1]!)
       )
-        this.store(leaf, true);
+        this.storeTwoLevels(leaf);
     }
     if (split && glo !== 0) {
       // split() stored the halves' exact aggregates before x came in: fold x's gap in (above the
