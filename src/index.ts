@@ -41,7 +41,7 @@ export {
 } from './scenario/runner.js';
 export { registerStep, type StepSpec } from './scenario/registry.js';
 // Also installs the preset loader runScenario uses for a platform name.
-export { bootPreset } from './scenario/platforms.js';
+export { bootPreset, bootPlatform } from './scenario/platforms.js';
 export { attachMsiFabric, msiFabricOf, msiCookieFor, MsiFabric, type MsiTrace } from './irq/fabric.js';
 export { summarizeMsiPath, formatMsiTrace, type MsiPathSummary } from './irq/explain.js';
 export {

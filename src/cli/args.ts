@@ -75,11 +75,22 @@ function convert(spec: OptionSpec, raw: string): OptionValue {
       return raw;
     case 'size': {
       const v = parseSize(raw);
-      return v === undefined ? bad('not a size (examples: 4G, 512M, 0x100000000)') : v;
+      if (v !== undefined) return v;
+      // well formed but beyond u64: say so rather than "not a size"
+      if (
+        /^\s*(0[xX][0-9a-fA-F_]*[0-9a-fA-F][0-9a-fA-F_]*|[0-9][0-9_]*)\s*[kKmMgGtTpPeE]?(i?[bB])?\s*$/.test(
+          raw,
+        )
+      )
+        bad('too large: a size is at most 2^64-1 bytes (16 EiB - 1)');
+      return bad('not a size (examples: 4G, 512M, 0x100000000)');
     }
     case 'u64': {
       const v = parseU64(raw);
-      return v === undefined ? bad('not an unsigned 64-bit number') : v;
+      if (v !== undefined) return v;
+      if (/^\s*(0[xX][0-9a-fA-F_]*[0-9a-fA-F][0-9a-fA-F_]*|[0-9][0-9_]*)\s*$/.test(raw))
+        bad('too large: at most 2^64-1');
+      return bad('not an unsigned 64-bit number');
     }
     case 'int': {
       if (!/^[0-9]+$/.test(raw)) bad('not a whole number');

@@ -22,7 +22,7 @@ export const HOST_SOURCE_OPTIONS: readonly OptionSpec[] = [
     name: 'snapshot',
     type: 'string',
     metavar: 'FILE',
-    help: 'read a host snapshot written by "iovamap snapshot"',
+    help: 'read a host snapshot written by "iovamap snapshot" ("-": standard input)',
   },
   {
     name: 'kernel',

@@ -44,9 +44,9 @@ export function table(
   rows: readonly (readonly string[])[],
   align: string = '',
 ): string {
-  const widths = header.map((h, i) =>
-    Math.max(visibleLength(h), ...rows.map((r) => visibleLength(r[i] ?? ''))),
-  );
+  // a loop, not Math.max(...rows): a table may have more rows than a call may have arguments
+  const widths = header.map((h) => visibleLength(h));
+  for (const r of rows) widths.forEach((w, i) => (widths[i] = Math.max(w, visibleLength(r[i] ?? ''))));
   const fmt = (cells: readonly string[]) =>
     cells
       .map((c, i) => {

@@ -4,28 +4,45 @@
  * scenario (scenarios/*.yaml). Node-only (reads files).
  */
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { InputError } from '../base/errors.js';
 import { isKernelVersion, KERNEL_VERSIONS } from '../kernel/profile.js';
 import { parseU64 } from '../base/u64.js';
 import { builtinScenarioText, builtinScenarios, runScenarioFull } from '../scenario/runner.js';
 import { parseScenario } from '../scenario/parse.js';
-import '../scenario/platforms.js';
+import { bootPlatform, bootPreset } from '../scenario/platforms.js';
+import { setPlatformResolver } from '../scenario/runner.js';
+import { isPresetName } from '../platform/presets.js';
+import { resolvePlatform } from '../host/resolve.js';
 import type { Type1Params } from '../vfio/type1/type1.js';
 import { defineCommand, list, str } from './args.js';
 import { readFailure } from './output.js';
 
-function readScenario(arg: string): { text: string; file: string } {
+function readScenario(arg: string): { text: string; file: string; builtin: boolean } {
   const builtin = builtinScenarioText(arg);
   if (builtin !== undefined && !arg.includes('/') && !arg.endsWith('.yaml')) {
-    return { text: builtin, file: `scenarios/${arg}.yaml` };
+    return { text: builtin, file: `scenarios/${arg}.yaml`, builtin: true };
   }
   try {
-    return { text: readFileSync(arg, 'utf8'), file: arg };
+    if (arg === '-') return { text: readFileSync(0, 'utf8'), file: '<stdin>', builtin: false };
+    return { text: readFileSync(arg, 'utf8'), file: arg, builtin: false };
   } catch (e) {
     throw new InputError(`scenario ${JSON.stringify(arg)}: ${readFailure(e)}`, {
       hint: `give a YAML file or one of the shipped scenarios: ${builtinScenarios().join(', ')}`,
     });
   }
+}
+
+// A platform is a preset name or, on the command line, a platform YAML/JSON file (as for inspect).
+setPlatformResolver((name, profile) =>
+  isPresetName(name) ? bootPreset(name, profile) : bootPlatform(resolvePlatform(name), profile),
+);
+
+/** A scenario's `platform:` that names a file is relative to the scenario file, like an include. */
+function scenarioPlatform(platform: string | undefined, file: string, builtin: boolean): string | undefined {
+  if (platform === undefined || builtin || isPresetName(platform) || isAbsolute(platform)) return platform;
+  if (!/[/\\]/.test(platform) && !/\.(ya?ml|json)$/i.test(platform)) return platform;
+  return resolve(dirname(file), platform);
 }
 
 function parseParams(items: string[]): Partial<Type1Params> {
@@ -71,15 +88,15 @@ export const runCommand = defineCommand(
     name: 'run',
     summary: 'run a VFIO scenario on the model; print CASE/HEX/CAP lines like the oracle',
     description:
-      'FILE is a scenario YAML file (see docs/scenario-format.md) or the name of a shipped one: ' +
+      'FILE is a scenario YAML file (see docs/scenario-format.md; "-" reads standard input) or the name of a shipped one: ' +
       `${builtinScenarios().join(', ')}. Exit status: 0 done, 1 an "expect:" failed or the scenario stopped with "exit", 2 a mistake in the scenario or the arguments.`,
     positionals: [{ name: 'FILE', help: 'scenario file or shipped scenario name', required: true }],
     options: [
       {
         name: 'platform',
         type: 'string',
-        metavar: 'PRESET',
-        help: 'platform preset (overrides the scenario)',
+        metavar: 'NAME|FILE',
+        help: 'built-in platform (see "iovamap inspect --list") or a platform YAML/JSON file; overrides the scenario',
       },
       { name: 'kernel', type: 'string', metavar: 'V', help: 'kernel profile', choices: KERNEL_VERSIONS },
       { name: 'param', type: 'list', metavar: 'K=V', help: 'vfio_iommu_type1 module parameter (repeatable)' },
@@ -99,14 +116,14 @@ export const runCommand = defineCommand(
     ],
   },
   (args) => {
-    const { text, file } = readScenario(args.positionals[0]!);
+    const { text, file, builtin } = readScenario(args.positionals[0]!);
     const sc = parseScenario(text, file);
     if (args.values['check'] === true) {
       process.stdout.write(`${file}: ok (${sc.steps.length} steps)\n`);
       return 0;
     }
     const kernel = str(args, 'kernel');
-    const platform = str(args, 'platform');
+    const platform = str(args, 'platform') ?? scenarioPlatform(sc.platform, file, builtin);
     const r = runScenarioFull(sc, {
       ...(platform !== undefined ? { platform } : {}),
       ...(kernel !== undefined && isKernelVersion(kernel) ? { kernel } : {}),

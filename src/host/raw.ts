@@ -262,12 +262,12 @@ function deviceView(d: RawDevice): HostDeviceView {
 }
 
 /** The explanation shown when a host has no IOMMU groups at all. */
-export function noGroupsExplanation(arch: Arch | undefined): string {
+export function noGroupsExplanation(arch: Arch | undefined, groupsDir = '/sys/kernel/iommu_groups'): string {
   const how =
     arch === 'aarch64'
       ? 'boot with iommu.passthrough=0 and check that the SMMU driver probed (dmesg | grep -i smmu)'
       : arch === 'x86_64'
         ? 'enable VT-d / AMD-Vi (IOMMU, SVM/IOMMU) in the firmware setup and boot with intel_iommu=on (Intel) or amd_iommu=on (AMD); check dmesg | grep -e DMAR -e AMD-Vi'
         : 'enable the IOMMU in the firmware setup and boot with intel_iommu=on (Intel), amd_iommu=on (AMD) or iommu.passthrough=0 (ARM)';
-  return `no IOMMU groups: /sys/kernel/iommu_groups is empty or missing, so the IOMMU is off or has no driver and VFIO cannot assign devices. To turn it on: ${how}.`;
+  return `no IOMMU groups: ${groupsDir} is empty or missing, so the IOMMU is off or has no driver and VFIO cannot assign devices. To turn it on: ${how}.`;
 }

@@ -46,11 +46,11 @@ export function resolvePlatform(nameOrPath: string): PlatformDescription {
   return loadPreset(nameOrPath); // NotFoundError listing the presets
 }
 
-function readText(path: string): string {
+function readText(path: string | number, name = String(path)): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    throw new InputError(`cannot read: ${(e as Error).message}`, { file: path });
+    throw new InputError(`cannot read: ${(e as Error).message}`, { file: name });
   }
 }
 
@@ -83,6 +83,8 @@ export function resolveHostView(src: HostSource): HostView {
   }
   if (src.sysfs !== undefined) return hostViewFromSysfsDir(src.sysfs);
   if (src.snapshot !== undefined) {
+    // "-": standard input, as `iovamap snapshot --out -` writes it (e.g. piped from another machine)
+    if (src.snapshot === '-') return hostViewFromSnapshot(readText(0, '-'), '-');
     if (!existsSync(src.snapshot) || !statSync(src.snapshot).isFile())
       throw new InputError('no such snapshot file', {
         file: src.snapshot,
@@ -97,6 +99,9 @@ export function resolveHostView(src: HostSource): HostView {
       hint,
     });
   const view = hostViewFromSysfsDir(root);
-  if (view.groups.length === 0) throw new NotFoundError(noGroupsExplanation(view.arch), { hint });
+  if (view.groups.length === 0) {
+    const dir = root === '/sys' ? undefined : `${root.replace(/\/+$/, '')}/kernel/iommu_groups`;
+    throw new NotFoundError(noGroupsExplanation(view.arch, dir), { hint });
+  }
   return view;
 }

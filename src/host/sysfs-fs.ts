@@ -126,6 +126,9 @@ export function hostViewFromSysfsDir(dir: string): HostView {
     ...(names ? { names } : {}),
   });
   const view = hostViewFromRaw(raw);
-  if (view.groups.length === 0) return { ...view, notes: [noGroupsExplanation(view.arch), ...view.notes] };
+  if (view.groups.length === 0) {
+    const why = noGroupsExplanation(view.arch, live ? undefined : join(dir, 'kernel/iommu_groups'));
+    return { ...view, notes: [why, ...view.notes] };
+  }
   return view;
 }

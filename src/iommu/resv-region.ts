@@ -122,10 +122,27 @@ export function insertResvRegion(list: readonly ResvRegion[], nr: ResvRegion): R
       out.push(x);
     } else {
       const end = xEnd > tEnd ? xEnd : tEnd;
-      out[lastSameType] = { ...t, length: end - t.start + 1n };
+      // Model metadata only: a region that grew by a merge names every region that grew it.
+      const origin = xEnd > tEnd ? joinOrigins(t.origin, x.origin) : t.origin;
+      out[lastSameType] =
+        origin === undefined
+          ? { ...t, length: end - t.start + 1n }
+          : { ...t, length: end - t.start + 1n, origin };
     }
   }
   return out;
+}
+
+/**
+ * The origins of two merged regions, each named once: `a + b`. Parts are compared by their label
+ * before any " (" detail, so one firmware entry seen through two devices of a group is named once.
+ */
+function joinOrigins(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  const parts = a.split(' + ');
+  const label = (p: string): string => p.split(' (')[0]!;
+  for (const p of b.split(' + ')) if (!parts.some((q) => label(q) === label(p))) parts.push(p);
+  return parts.join(' + ');
 }
 
 /** Merge a sequence of regions in arrival order, as iommu_get_group_resv_regions does per device. */

@@ -52,9 +52,25 @@ function parseNumber(t: string): bigint | undefined {
   return undefined;
 }
 
+/** Limits that keep parsing and evaluation far from the JS stack limit (a scenario is hand-written). */
+const MAX_TOKENS = 4096;
+const MAX_NESTING = 128;
+
 export function parseExpr(src: string): Expr {
   const toks = tokenize(src);
+  if (toks.length > MAX_TOKENS)
+    throw new ExprError(`expression too long (${toks.length} tokens, at most ${MAX_TOKENS})`);
   let p = 0;
+  let depth = 0;
+  const nested = <T>(f: () => T): T => {
+    if (++depth > MAX_NESTING)
+      throw new ExprError(`expression nested too deeply (more than ${MAX_NESTING} levels)`);
+    try {
+      return f();
+    } finally {
+      depth--;
+    }
+  };
   const peek = (): string | undefined => toks[p];
   const eat = (t: string): boolean => {
     if (toks[p] === t) {
@@ -81,7 +97,7 @@ export function parseExpr(src: string): Expr {
     const t = toks[p++];
     if (t === undefined) throw new ExprError(`expression "${src}" ends too early`);
     if (t === '(') {
-      const e = or();
+      const e = nested(or);
       expect(')');
       return e;
     }
@@ -97,7 +113,7 @@ export function parseExpr(src: string): Expr {
       if (eat('(')) {
         const args: Expr[] = [];
         if (!eat(')')) {
-          do args.push(or());
+          do args.push(nested(or));
           while (eat(','));
           expect(')');
         }
@@ -116,7 +132,7 @@ export function parseExpr(src: string): Expr {
           throw new ExprError(`expected a field name after "." in "${src}"`);
         e = { k: 'member', obj: e, name: n };
       } else if (eat('[')) {
-        const idx = or();
+        const idx = nested(or);
         expect(']');
         e = { k: 'index', obj: e, idx };
       } else return e;
@@ -126,7 +142,7 @@ export function parseExpr(src: string): Expr {
     const t = peek();
     if (t === '-' || t === '~' || t === '!') {
       p++;
-      return { k: 'un', op: t, a: unary() };
+      return { k: 'un', op: t, a: nested(unary) };
     }
     return postfix();
   };

@@ -217,8 +217,12 @@ class Loader {
             'use r, rw or none',
           );
         const phys = m.get('phys', true);
+        const name = this.str(need('name'), `${f}.name`);
+        // the name is a variable holding the region's start: two regions cannot share it
+        if (memory.some((x) => x.name === name))
+          throw this.err(`duplicate memory region "${name}"`, need('name') as Node, `${f}.name`);
         memory.push({
-          name: this.str(need('name'), `${f}.name`),
+          name,
           start: this.u64(need('start'), `${f}.start`),
           size: this.u64(need('size'), `${f}.size`),
           prot,

@@ -112,6 +112,10 @@ test('check: usage and input errors exit 2 with a message, never a stack trace',
     [['check', '--vmm', 'bochs', '--memory', '4G', '--regions', AMD], /unknown VMM "bochs"/],
     [['check', '--vmm', 'qemu-q35', '--memory', 'lots', '--regions', AMD], /--memory "lots": not a size/],
     [
+      ['check', '--vmm', 'qemu-q35', '--memory', '99999999T', '--regions', AMD],
+      /--memory "99999999T": too large: a size is at most 2\^64-1 bytes/,
+    ],
+    [
       ['check', '--vmm', 'qemu-q35', '--memory', '4G', '--regions', '/nonexistent/rr'],
       /--regions \/nonexistent\/rr: no such file/,
     ],

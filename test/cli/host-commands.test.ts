@@ -165,6 +165,9 @@ test('a sysfs tree without IOMMU groups gets a plain explanation', () => {
       r.stdout,
       /0 IOMMU groups\nno IOMMU groups: .*the IOMMU is off.*intel_iommu=on.*amd_iommu=on/,
     );
+    // the explanation names the directory that was read, not /sys
+    assert.ok(r.stdout.includes(`${join(dir, 'kernel/iommu_groups')} is empty or missing`), r.stdout);
+    assert.doesNotMatch(r.stdout, /\/sys\/kernel\/iommu_groups/);
     const d = runCli(['inspect'], { env: { ...env, IOVAMAP_SYSFS_ROOT: dir } });
     assert.equal(d.status, 2);
     assert.match(d.stderr, /no IOMMU groups[\s\S]*hint: explore a built-in machine instead: --platform NAME/);
@@ -203,6 +206,17 @@ test('usage errors of sysfs and snapshot exit 2', () => {
   const s = runCli(['snapshot', '--platform', 'amd-seattle', '--out', '-']);
   assert.equal(s.status, 0, s.stderr);
   assert.equal(JSON.parse(s.stdout).format, 'iovamap-host-snapshot');
+});
+
+test('inspect --snapshot - reads the snapshot from standard input (as snapshot --out - writes it)', () => {
+  const s = runCli(['snapshot', '--platform', 'amd-seattle', '--out', '-']);
+  const r = runCli(['inspect', '--snapshot', '-'], { input: s.stdout });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^Host snapshot:- \(aarch64/);
+  assert.match(r.stdout, /^4 IOMMU groups$/m);
+  const bad = runCli(['inspect', '--snapshot', '-'], { input: 'not json' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /^iovamap inspect: -:1: /);
 });
 
 test('every command has --help with examples', () => {

@@ -10,6 +10,7 @@ import {
   insertResvRegion,
   mergeResvRegions,
   parseReservedRegions,
+  resvEnd,
   resvRegion,
 } from '../../src/iommu/resv-region.js';
 import { InputError } from '../../src/base/errors.js';
@@ -69,4 +70,17 @@ test('parse gives file and line on a garbled line', () => {
   );
   assert.throws(() => parseReservedRegions('0x10 0x0f msi\n'), /impossible range/);
   assert.throws(() => parseReservedRegions('0x10 0x1f weird\n'), /unknown reserved region type/);
+});
+
+test('a merged region keeps the origin of every region that extended it (not only the first)', () => {
+  const rmrr = (n: number, start: bigint, len: bigint) =>
+    resvRegion(start, len, IOMMU_READ | IOMMU_WRITE, ResvType.Direct, `intel: DMAR RMRR #${n}`);
+  const list = mergeResvRegions([
+    rmrr(0, 0xbdf6e000n, 0x1000n),
+    rmrr(1, 0xbdf6f000n, 0x10000n),
+    rmrr(0, 0xbdf6e000n, 0x1000n), // the same RMRR again (another device of the group): nothing new
+  ]);
+  assert.equal(list.length, 1);
+  assert.equal(resvEnd(list[0]!), 0xbdf7efffn);
+  assert.equal(list[0]!.origin, 'intel: DMAR RMRR #0 + intel: DMAR RMRR #1');
 });

@@ -1,8 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { runCli } from '../cli/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'iovamap-run-'));
@@ -110,4 +111,44 @@ test('expect: checks the CASE line and a failure gives status 1 with the line of
   assert.doesNotMatch(r.stderr, /: m2?: /);
   const ok = runCli(['run', file('expect-ok.yaml', text.split('\n').slice(0, -1).join('\n') + '\n')]);
   assert.equal(ok.status, 0, ok.stderr);
+});
+
+test('iovamap run takes a platform file, as inspect does (--platform FILE, or platform: relative to the scenario)', () => {
+  const preset = readFileSync(
+    fileURLToPath(new URL('../../../presets/qemu-virt-smmuv3-gicv3.yaml', import.meta.url)),
+    'utf8',
+  );
+  const sub = join(dir, 'plat');
+  mkdirSync(sub, { recursive: true });
+  const plat = join(sub, 'my-board.yaml');
+  writeFileSync(plat, preset.replace(/^name: .*$/m, 'name: my-board'));
+  const r = runCli(['run', 'type1_rules', '--platform', plat]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^CASE /m);
+  const sc = join(sub, 'sc.yaml');
+  writeFileSync(
+    sc,
+    'name: t\nplatform: ./my-board.yaml\nsteps:\n' +
+      '  - open_container: { name: open }\n' +
+      '  - bind_driver: { device: 8086:10d3, driver: vfio-pci }\n' +
+      '  - open_group: { name: grp, device: 8086:10d3 }\n',
+  );
+  const s = runCli(['run', sc], { cwd: tmpdir() });
+  assert.equal(s.status, 0, s.stderr);
+  assert.match(s.stdout, /^CASE grp rc=0 errno=0 path=\/dev\/vfio\/0$/m);
+  const missing = runCli(['run', 'type1_rules', '--platform', join(sub, 'nope.yaml')]);
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /nope\.yaml: no such platform file/);
+  assert.doesNotMatch(missing.stderr, /\n\s+at /);
+});
+
+test('iovamap run - reads the scenario from standard input', () => {
+  const r = runCli(['run', '-'], {
+    input: 'name: t\nplatform: qemu-virt-smmuv3-gicv3\nsteps:\n  - open_container: { name: open }\n',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'CASE open rc=0 errno=0\n');
+  const bad = runCli(['run', '-'], { input: 'name: t\nsteps:\n  - frob: {}\n' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /^iovamap run: <stdin>:3:/);
 });

@@ -76,6 +76,24 @@ test('a binary file is reported as not YAML text, with the line of the first con
   fails(HEAD + '  - info: "a\u0007b"\n', 5, /control character 0x07/);
 });
 
+test('an absurdly nested or long expression is a mistake, not an internal stack overflow', () => {
+  fails(HEAD + '  - info: "${' + '('.repeat(20000) + '1' + ')'.repeat(20000) + '}"\n', 5, /too long/);
+  fails(HEAD + '  - info: "${' + '('.repeat(1000) + '1' + ')'.repeat(1000) + '}"\n', 5, /nested too deeply/);
+  fails(HEAD + '  - info: "${' + '-'.repeat(1000) + '1}"\n', 5, /nested too deeply/);
+  fails(HEAD + '  - info: "${' + '1+'.repeat(50000) + '1}"\n', 5, /too long/);
+  // ordinary nesting stays fine
+  parseScenario(HEAD + '  - info: "${' + '('.repeat(50) + '1' + ')'.repeat(50) + '}"\n', 't.yaml');
+});
+
+test('duplicate memory region names are a mistake (the name is a variable)', () => {
+  fails(
+    'name: t\nmemory:\n  - { name: a, start: 0x1000, size: 0x1000, prot: rw }\n' +
+      '  - { name: a, start: 0x9000, size: 0x1000, prot: rw }\nsteps: []\n',
+    4,
+    /duplicate memory region "a"/,
+  );
+});
+
 test('missing fields, unknown fields and wrong types', () => {
   fails(HEAD + '  - map_dma: { name: m, iova: 0x1000 }\n', 5, /missing field "size"/);
   fails(HEAD + '  - map_dma: { name: m, iova: 0, size: 1, colour: red }\n', 5, /unknown field "colour"/);
