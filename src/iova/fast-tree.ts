@@ -9,7 +9,9 @@
  * when a search descends under a child and finds nothing, it replaces that child's bound by the child's
  * own aggregate. Answers stay exact (a bound only decides where to look; leaves are checked exactly),
  * and an allocation no longer recomputes a chain of inner blocks, which at 10^6 nodes was most of its
- * cost.
+ * cost. One exception keeps searches from visiting distant leaves in vain: the capacities a parent
+ * holds for a leaf child are kept exact (recomputed when the maximum goes down), only the largest gap
+ * there is a bound (it decides only unaligned and very large requests).
  *
  * Memory layout: every block is one record of BLOCK_BYTES in a pool (one ArrayBuffer seen as int32
  * words and float64s): a header line (count, parent, index in parent, leaf links), then one column per
@@ -400,6 +402,29 @@ export class FastIovaTree implements IovaTree {
   }
 
   /**
+   * store(), then one level up as well when the parent's entry went down: the grandparent's bound for
+   * the parent is recomputed while the parent is in cache, instead of by a later fruitless search.
+   */
+  private storeTwoLevels(leaf: number): void {
+    const p = this.parent(leaf, true);
+    if (p === NIL) return;
+    const e = p * B + this.indexInParent(leaf, true);
+    const w = ew(e);
+    const o0 = this.I.W[w + C0]!;
+    const o1 = this.I.W[w + C1]!;
+    this.store(leaf, true);
+    if (this.I.W[w + C0] === o0 && this.I.W[w + C1] === o1) return;
+    if (this.parent(p, false) === NIL) return;
+    this.aggregate(p, false);
+    const pp = this.parent(p, false);
+    const pe = pp * B + this.indexInParent(p, false);
+    const pw = ew(pe);
+    this.I.F[ef(pe) + A] = this.aMg;
+    this.I.W[pw + C0] = this.aC0;
+    this.I.W[pw + C1] = this.aC1;
+  }
+
+  /**
    * Block b's lowest pfn_lo changed: store it in its parent's entry, and further up while b is its
    * parent's first child. (The lowest pfn_lo is exact at every level: lookups by pfn navigate by it.)
    */
@@ -648,7 +673,6 @@ export class FastIovaTree implements IovaTree {
     const LF = this.L.F;
     const next = LW[wn + KEY]!;
     const glo = LF[fn + G]!;
-    const oldG = glo === 0 ? 0 : LF[fn + A]! - glo;
     const old0 = LW[wn + C0]!;
     const old1 = LW[wn + C1]!;
     // next's gap shrinks to what lies above x; x's own gap is the part below it. Both are parts of the
@@ -676,21 +700,22 @@ export class FastIovaTree implements IovaTree {
     const W = this.L.W; // (a split may have grown the pool)
     const F = this.L.F;
     if (!split && glo !== 0) {
-      // next's gap shrank, x holds a part of it: the leaf's aggregate (exact in its parent) changes only
-      // if a value that went down was the maximum
+      // next's gap shrank and x holds the rest of it: the leaf's capacities (exact in its parent) change
+      // only if a value that went down was the maximum and neither part keeps it (with clamped
+      // capacities x's lower part often does)
       const p = this.parent(leaf, true);
       if (p === NIL) return;
       const e = p * B + this.indexInParent(leaf, true);
       const w = ew(e);
       const wnow = ew(ex + 1);
-      const fnow = ef(ex + 1);
-      const newG = F[fnow + A]! - F[fnow + G]!;
+      const wx = ew(ex);
+      // (the largest gap may stay an upper bound, as in inner entries: only size-1 unaligned and
+      // alignments beyond the capacity bytes test it, and a miss there tightens it)
       if (
-        !(newG === oldG || oldG < this.I.F[ef(e) + A]!) ||
-        !lanesStay(old0, W[wnow + C0]!, this.I.W[w + C0]!) ||
-        !lanesStay(old1, W[wnow + C1]!, this.I.W[w + C1]!)
+        !lanesStay(old0, bmax(W[wnow + C0]!, W[wx + C0]!), this.I.W[w + C0]!) ||
+        !lanesStay(old1, bmax(W[wnow + C1]!, W[wx + C1]!), this.I.W[w + C1]!)
       )
-        this.store(leaf, true);
+        this.storeTwoLevels(leaf);
     }
     if (split && glo !== 0) {
       // split() stored the halves' exact aggregates before x came in: fold x's gap in (above the
@@ -791,14 +816,14 @@ export class FastIovaTree implements IovaTree {
         ? this.scanLeaf(c, this.blockCount(c, true) - 1)
         : this.scanInner(c, this.blockCount(c, false) - 1);
       if (r >= 0) return r;
-      if (!kidsLeaf) this.tightenAt(p, i, c);
+      this.tightenAt(p, i, c, kidsLeaf);
     }
     return -1;
   }
 
-  /** A search found no fit under entry i of inner block p (child c, inner): replace its bound by c's. */
-  private tightenAt(p: number, i: number, c: number): void {
-    this.aggregate(c, false);
+  /** A search found no fit under entry i of inner block p (child c): replace its bounds by c's. */
+  private tightenAt(p: number, i: number, c: number, leaf: boolean): void {
+    this.aggregate(c, leaf);
     const w = p * BLOCK_WORDS + i;
     this.I.F[p * BLOCK_FLOATS + i + A] = this.aMg;
     this.I.W[w + C0] = this.aC0;
@@ -1020,11 +1045,10 @@ export class FastIovaTree implements IovaTree {
         const w = ew(j);
         const IW = this.I.W;
         const IF = this.I.F;
+        if (IF[ef(j) + A]! < this.aMg) return `max gap bound of block ${c}`;
         if (kidsLeaf) {
-          if (IF[ef(j) + A] !== this.aMg) return `max gap of leaf ${c}`;
           if (IW[w + C0] !== this.aC0 || IW[w + C1] !== this.aC1) return `caps of leaf ${c}`;
         } else {
-          if (IF[ef(j) + A]! < this.aMg) return `max gap bound of block ${c}`;
           if (geMask(IW[w + C0]!, this.aC0) !== H || geMask(IW[w + C1]!, this.aC1) !== H)
             return `caps bound of block ${c}`;
         }
