@@ -85,7 +85,14 @@ export function inspectText(view: HostView, s: Style): string {
         ? s.green('interrupt-safe')
         : s.red('interrupts NOT isolated')
       : s.dim('interrupt isolation unknown');
-    const vfio = g.assignable ? (g.assignable.ok ? s.green('assignable') : s.red('NOT assignable')) : '';
+    // VFIO_SET_IOMMU refuses a group without isolated MSIs (EPERM) unless allow_unsafe_interrupts is set
+    const vfio = g.assignable
+      ? !g.assignable.ok
+        ? s.red('NOT assignable')
+        : g.interruptSafety && !g.interruptSafety.safe
+          ? s.yellow('assignable only with allow_unsafe_interrupts')
+          : s.green('assignable')
+      : '';
     out.push('', `${s.bold(`IOMMU group ${g.id}`)}  type ${g.type}  ${irq}${vfio ? `  ${vfio}` : ''}`);
     out.push(
       indent(
