@@ -53,6 +53,15 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `iovamap ... | head`: when the reader goes away, stop quietly like other command-line tools
+// (the default is an unhandled 'error' event and a stack trace).
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

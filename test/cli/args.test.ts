@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type CommandSpec, formatHelp, parseArgs } from '../../src/cli/args.js';
 import { InputError } from '../../src/base/errors.js';
+import { fileURLToPath } from 'node:url';
 import { runCli } from './run-cli.js';
 
 const SPEC: CommandSpec = {
@@ -74,4 +75,22 @@ test('iovamap help COMMAND shows the help of COMMAND, like COMMAND --help', () =
   const u = runCli(['help', 'frobnicate']);
   assert.equal(u.status, 2);
   assert.match(u.stderr, /unknown command "frobnicate"/);
+});
+
+test('output into a closed pipe (iovamap ... | head) ends quietly, without an EPIPE stack trace', async () => {
+  const { spawn } = await import('node:child_process');
+  const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  for (const args of [
+    ['designs', 'list'],
+    ['run', 'probe_full'],
+    ['inspect', '--list'],
+  ]) {
+    const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // the reader went away before the first line, like `| head -0`
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const status = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    assert.doesNotMatch(stderr, /EPIPE|\n\s+at /, `${args.join(' ')}: ${stderr}`);
+    assert.equal(status, 0, `${args.join(' ')}: ${stderr}`);
+  }
 });
