@@ -13,7 +13,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { release } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { InputError } from '../base/errors.js';
 import type { Arch } from '../platform/types.js';
 import { BUILTIN_PCI_IDS, lspciDeviceName, parsePciIds } from './pci-ids.js';
@@ -54,6 +54,19 @@ export function systemDeviceNames(): ((v: number, d: number) => string | undefin
   return (v, d) => (ids.vendorName(v) !== undefined ? lspciDeviceName(ids, v, d) : undefined);
 }
 
+/**
+ * mkdir -p, one component at a time: Node's `mkdirSync(p, { recursive: true })` retries forever where
+ * mkdir answers ENOENT under an existing parent (/proc), so `--out /proc/x` hung.
+ */
+function mkdirs(path: string): void {
+  const missing: string[] = [];
+  for (let p = resolve(path); !existsSync(p); p = dirname(p)) {
+    missing.push(p);
+    if (dirname(p) === p) break;
+  }
+  for (const p of missing.reverse()) mkdirSync(p);
+}
+
 /** Writes a sysfs tree under `dir`, which must not exist or be empty. */
 export function writeSysfsTree(tree: SysfsTree, dir: string): void {
   if (existsSync(dir)) {
@@ -65,9 +78,9 @@ export function writeSysfsTree(tree: SysfsTree, dir: string): void {
       });
   }
   try {
-    mkdirSync(dir, { recursive: true });
+    mkdirs(dir);
     const entries = [...tree.entries()].sort(([a], [b]) => a.localeCompare(b));
-    for (const [p, n] of entries) if (n.kind === 'dir') mkdirSync(join(dir, p), { recursive: true });
+    for (const [p, n] of entries) if (n.kind === 'dir') mkdirs(join(dir, p));
     for (const [p, n] of entries) {
       if (n.kind === 'file') writeFileSync(join(dir, p), n.content);
       else if (n.kind === 'symlink') symlinkSync(n.target, join(dir, p));

@@ -1,11 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli } from './run-cli.js';
 
+const CLI_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const PCI_IDS = fileURLToPath(new URL('../../../test/host/fixtures/pci.ids', import.meta.url));
 const env = { IOVAMAP_PCI_IDS: PCI_IDS };
 const noStack = (s: string) => assert.doesNotMatch(s, /\n\s+at |internal error/, 'no stack trace');
@@ -228,4 +230,16 @@ test('every command has --help with examples', () => {
     assert.match(r.stdout, new RegExp(`^Usage: iovamap ${c}`));
     assert.match(r.stdout, /Examples:\n {2}# /);
   }
+});
+
+test('sysfs export into a place where no directory can be made fails at once (Node loops on mkdir -p in /proc)', () => {
+  if (!existsSync('/proc/self')) return; // Linux only
+  const r = spawnSync(
+    process.execPath,
+    [CLI_MAIN, 'sysfs', 'export', '--platform', 'amd-epyc', '--out', '/proc/iovamap-cannot-be/x'],
+    { encoding: 'utf8', timeout: 20_000 },
+  );
+  assert.equal(r.status, 2, `status ${r.status} signal ${r.signal}: ${r.stderr}`);
+  assert.match(r.stderr, /\/proc\/iovamap-cannot-be\/x: cannot write the tree/);
+  noStack(r.stderr);
 });
