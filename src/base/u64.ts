@@ -77,9 +77,15 @@ export function alignUp(v: bigint, align: bigint): bigint | undefined {
  * Returns `undefined` for anything else (negative, fractional, too large, empty).
  */
 export function parseU64(text: string): bigint | undefined {
-  const t = text.trim().replace(/_/g, '');
-  if (!/^(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|[0-9]+)$/.test(t)) return undefined;
-  const v = BigInt(t);
+  const t = text.trim();
+  // `_` separates digits (1_000, 0xffff_ffff), as in JS and C23 literals; never first, last or doubled
+  if (
+    !/^(0[xX][0-9a-fA-F]+(_[0-9a-fA-F]+)*|0[oO][0-7]+(_[0-7]+)*|0[bB][01]+(_[01]+)*|[0-9]+(_[0-9]+)*)$/.test(
+      t,
+    )
+  )
+    return undefined;
+  const v = BigInt(t.replace(/_/g, ''));
   return isU64(v) ? v : undefined;
 }
 

@@ -37,6 +37,9 @@ test('bit helpers', () => {
 test('parsing numbers and sizes', () => {
   assert.equal(parseU64('0x8000000'), 0x8000000n);
   assert.equal(parseU64('1_000'), 1000n);
+  assert.equal(parseU64('0xffff_ffff'), 0xffffffffn);
+  // a separator only between digits: a stray underscore is a typo, not a digit to skip
+  for (const bad of ['_5', '5_', '1__0', '0x_10', '_', '0x1_']) assert.equal(parseU64(bad), undefined, bad);
   assert.equal(parseU64('-1'), undefined);
   assert.equal(parseU64('0x1' + '0'.repeat(16)), undefined);
   assert.equal(parseSize('4G'), 4n << 30n);
