@@ -3,7 +3,7 @@
  * an InputError naming the file, line, column and field: unknown step or field, bad number or
  * expression, missing field, wrong type.
  */
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node, type YAMLMap } from 'yaml';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, visit, type Node, type YAMLMap } from 'yaml';
 import { InputError, assertTextInput } from '../base/errors.js';
 import { isKernelVersion, type KernelVersion } from '../kernel/profile.js';
 import { parseProt } from '../mm/address-space.js';
@@ -141,6 +141,18 @@ class Loader {
         column: p.col,
       });
     }
+    // Anchors and aliases (&x / *x) would make a value's line ambiguous and are not part of the format:
+    // say so where one is used, instead of a type error about the alias node.
+    visit(doc, {
+      Alias: (_, node) => {
+        throw this.err(
+          `YAML alias *${node.source} is not supported in scenario files`,
+          node as Node,
+          undefined,
+          'write the value out, or name it once under "vars:" and use the name in expressions',
+        );
+      },
+    });
     const root = doc.contents;
     if (!isMap(root))
       throw this.err('a scenario is a mapping with at least "name" and "steps"', root as Node);

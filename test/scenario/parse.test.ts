@@ -117,3 +117,12 @@ test('expressions: sizes, u64 wrap, members, templates', () => {
   const sc = parseScenario(HEAD + '  - info: "x=${hex(16MiB)} y=${hex(0 - 1)}"\n', 't.yaml');
   assert.equal(sc.steps.length, 2);
 });
+
+test('a YAML alias is refused where it is used, with what to write instead', () => {
+  const e = fails(
+    'name: t\nplatform: qemu-q35-intel-iommu\nsteps:\n  - open_container: { name: &c c }\n  - get_api_version: { fd: *c }\n',
+    5,
+    /YAML alias \*c is not supported in scenario files/,
+  );
+  assert.match(e.hint ?? '', /vars:/);
+});
