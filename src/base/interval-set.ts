@@ -1,10 +1,43 @@
 /**
  * A set of u64 addresses kept as sorted, disjoint, non-adjacent inclusive ranges.
- * Used for "usable minus reserved" arithmetic. Operations are O(n) in the number of ranges, which is
- * small (tens) wherever this set is used; hot paths (allocator, DMA mappings) have their own trees.
+ * Used for "usable minus reserved" arithmetic. Building a set sorts once (O(n log n)); union, subtract
+ * and intersect are linear sweeps over both sorted lists; membership tests are binary searches. (A host
+ * may report thousands of reserved regions; hot paths such as the allocator have their own trees.)
  */
 import { type Range, compareRanges } from './range.js';
 import { U64_MAX } from './u64.js';
+
+/** Does b start at or right after a's end (so that the two merge)? Careful with a.end == U64_MAX. */
+function touches(a: Range, b: Range): boolean {
+  return a.end === U64_MAX || b.start <= a.end + 1n;
+}
+
+/** Merge ranges sorted by start into the canonical form (disjoint, non-adjacent). */
+function normalizeSorted(sorted: readonly Range[]): Range[] {
+  const out: Range[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last !== undefined && touches(last, r)) {
+      if (r.end > last.end) out[out.length - 1] = { start: last.start, end: r.end };
+    } else out.push({ start: r.start, end: r.end });
+  }
+  return out;
+}
+
+/** Index of the last range whose start is <= a, or -1. */
+function lastStartingAtOrBefore(items: readonly Range[], a: bigint): number {
+  let lo = 0;
+  let hi = items.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (items[mid]!.start <= a) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
+}
 
 export class IntervalSet {
   private readonly items: Range[];
@@ -22,9 +55,9 @@ export class IntervalSet {
   }
 
   static of(ranges: Iterable<Range>): IntervalSet {
-    const s = IntervalSet.empty();
-    for (const r of ranges) s.addInPlace(r);
-    return s;
+    const all = [...ranges].filter((r) => r.start <= r.end);
+    all.sort(compareRanges);
+    return new IntervalSet(normalizeSorted(all));
   }
 
   get ranges(): readonly Range[] {
@@ -40,84 +73,77 @@ export class IntervalSet {
   }
 
   union(other: IntervalSet): IntervalSet {
-    const s = this.clone();
-    for (const r of other.items) s.addInPlace(r);
-    return s;
+    // merge two sorted lists, then normalize
+    const a = this.items;
+    const b = other.items;
+    const merged: Range[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < a.length || j < b.length) {
+      if (j >= b.length || (i < a.length && a[i]!.start <= b[j]!.start)) merged.push(a[i++]!);
+      else merged.push(b[j++]!);
+    }
+    return new IntervalSet(normalizeSorted(merged));
   }
 
   subtract(other: IntervalSet | Range): IntervalSet {
-    const s = this.clone();
-    const rs = other instanceof IntervalSet ? other.items : [other];
-    for (const r of rs) s.removeInPlace(r);
-    return s;
+    const rs = other instanceof IntervalSet ? other.items : other.start <= other.end ? [other] : [];
+    const out: Range[] = [];
+    let j = 0;
+    for (const a of this.items) {
+      while (j < rs.length && rs[j]!.end < a.start) j++;
+      let s = a.start;
+      let covered = false;
+      for (let k = j; k < rs.length && rs[k]!.start <= a.end; k++) {
+        const b = rs[k]!;
+        if (b.start > s) out.push({ start: s, end: b.start - 1n });
+        if (b.end >= a.end) {
+          covered = true;
+          break;
+        }
+        if (b.end >= s) s = b.end + 1n;
+      }
+      if (!covered) out.push({ start: s, end: a.end });
+    }
+    return new IntervalSet(out);
   }
 
   intersect(other: IntervalSet | Range): IntervalSet {
-    const rs = other instanceof IntervalSet ? other.items : [other];
+    const rs = other instanceof IntervalSet ? other.items : other.start <= other.end ? [other] : [];
+    const a = this.items;
     const out: Range[] = [];
-    for (const a of this.items) {
-      for (const b of rs) {
-        const s = a.start > b.start ? a.start : b.start;
-        const e = a.end < b.end ? a.end : b.end;
-        if (s <= e) out.push({ start: s, end: e });
-      }
+    let i = 0;
+    let j = 0;
+    while (i < a.length && j < rs.length) {
+      const x = a[i]!;
+      const y = rs[j]!;
+      const s = x.start > y.start ? x.start : y.start;
+      const e = x.end < y.end ? x.end : y.end;
+      if (s <= e) out.push({ start: s, end: e });
+      if (x.end < y.end) i++;
+      else j++;
     }
-    return IntervalSet.of(out.sort(compareRanges));
+    return new IntervalSet(normalizeSorted(out));
   }
 
   containsRange(r: Range): boolean {
-    return this.items.some((x) => x.start <= r.start && r.end <= x.end);
+    const i = lastStartingAtOrBefore(this.items, r.start);
+    return i >= 0 && r.end <= this.items[i]!.end;
   }
 
   containsAddr(a: bigint): boolean {
-    return this.items.some((x) => x.start <= a && a <= x.end);
+    const i = lastStartingAtOrBefore(this.items, a);
+    return i >= 0 && a <= this.items[i]!.end;
   }
 
   overlapsRange(r: Range): boolean {
-    return this.items.some((x) => x.start <= r.end && r.start <= x.end);
+    // the last range starting at or before r.end is the only candidate (ranges are disjoint, sorted)
+    const i = lastStartingAtOrBefore(this.items, r.end);
+    return i >= 0 && this.items[i]!.end >= r.start;
   }
 
   /** Total number of bytes covered (may be 2^64). */
   get size(): bigint {
     return this.items.reduce((n, r) => n + (r.end - r.start + 1n), 0n);
-  }
-
-  private addInPlace(r: Range): void {
-    let start = r.start;
-    let end = r.end;
-    const kept: Range[] = [];
-    let inserted = false;
-    for (const x of this.items) {
-      // Merge overlapping or touching ranges (careful with end == U64_MAX).
-      const touches =
-        x.start <= (end === U64_MAX ? end : end + 1n) && start <= (x.end === U64_MAX ? x.end : x.end + 1n);
-      if (touches) {
-        if (x.start < start) start = x.start;
-        if (x.end > end) end = x.end;
-      } else if (x.end < start) {
-        kept.push(x);
-      } else {
-        if (!inserted) {
-          kept.push({ start, end });
-          inserted = true;
-        }
-        kept.push(x);
-      }
-    }
-    if (!inserted) kept.push({ start, end });
-    this.items.splice(0, this.items.length, ...kept);
-  }
-
-  private removeInPlace(r: Range): void {
-    const out: Range[] = [];
-    for (const x of this.items) {
-      if (x.end < r.start || x.start > r.end) {
-        out.push(x);
-        continue;
-      }
-      if (x.start < r.start) out.push({ start: x.start, end: r.start - 1n });
-      if (x.end > r.end) out.push({ start: r.end + 1n, end: x.end });
-    }
-    this.items.splice(0, this.items.length, ...out);
   }
 }

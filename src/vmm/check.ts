@@ -172,19 +172,16 @@ function vfioAnswer(r: GuestRange, usable: IntervalSet): string {
 
 function causesFor(outside: readonly Range[], groups: readonly SelectedGroup[], host: HostView): Cause[] {
   const causes: RegionCause[] = [];
+  // one cause per (region, overlap), found by key: a host may report thousands of regions
+  const byKey = new Map<string, RegionCause>();
   for (const piece of outside) {
     for (const g of groups) {
       for (const reg of g.group.regions) {
         if (reg.typeString === 'direct-relaxable') continue;
         const ov = intersect(reg, piece);
         if (!ov) continue;
-        const same = causes.find(
-          (c) =>
-            c.region.start === reg.start &&
-            c.region.end === reg.end &&
-            c.region.typeString === reg.typeString &&
-            c.overlap.start === ov.start,
-        );
+        const key = `${reg.start}:${reg.end}:${reg.typeString}:${ov.start}`;
+        const same = byKey.get(key);
         if (same) {
           if (!same.groups.some((x) => x.id === g.id)) {
             (same.groups as { id: number; devices: readonly string[] }[]).push({
@@ -195,14 +192,16 @@ function causesFor(outside: readonly Range[], groups: readonly SelectedGroup[], 
           continue;
         }
         const d = describeRegion(reg, host.arch);
-        causes.push({
+        const cause: RegionCause = {
           kind: 'region',
           region: reg,
           name: d.name,
           why: d.why,
           overlap: ov,
           groups: [{ id: g.id, devices: g.devices }],
-        });
+        };
+        causes.push(cause);
+        byKey.set(key, cause);
       }
     }
   }
