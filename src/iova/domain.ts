@@ -9,7 +9,13 @@ import { FastIovaTree } from './fast-tree.js';
 import { IovaRcaches } from './rcache.js';
 import { RefIovaTree } from './ref-tree.js';
 import type { IovaDomainOptions, IovaTree } from './types.js';
-import { IOVA_RANGE_CACHE_MAX_SIZE, MAX_MODEL_PFN, granuleShift, isModelPfn } from './util.js';
+import {
+  IOVA_RANGE_CACHE_MAX_SIZE,
+  MAX_MODEL_PFN,
+  granuleShift,
+  iovaDomainGeometry,
+  isModelPfn,
+} from './util.js';
 
 /** alloc_iova_fast rounds sizes below this (1 << (IOVA_RANGE_CACHE_MAX_SIZE - 1)) up to a power of two. */
 const ROUND_BELOW = 1 << (IOVA_RANGE_CACHE_MAX_SIZE - 1);
@@ -155,8 +161,7 @@ export class IovaDomain {
  * granule that is not a power of two up to 64 KiB (the kernel BUGs) or a start_pfn the model cannot hold.
  */
 export function initIovaDomain(init: IovaDomainInit & { readonly rcaches?: boolean }): Result<IovaDomain> {
-  const s = granuleShift(init.granule);
-  if (s < 0 || s > 16 || !isModelPfn(init.startPfn)) return fail(-ERRNO.EINVAL);
+  if (iovaDomainGeometry(init.granule, init.startPfn) === undefined) return fail(-ERRNO.EINVAL);
   const d = new IovaDomain(init);
   if (init.rcaches === true) d.initRcaches();
   return ok(d);

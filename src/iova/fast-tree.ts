@@ -48,7 +48,7 @@ import {
   alignDown,
   alignUp,
   allocAlignment,
-  granuleShift,
+  iovaDomainGeometry,
   isModelPfn,
   log2Pow2,
 } from './util.js';
@@ -218,14 +218,15 @@ export class FastIovaTree implements IovaTree {
 
   // init_iova_domain
   constructor(opts: IovaDomainOptions) {
-    this.shift = granuleShift(opts.granule);
-    if (this.shift < 0 || this.shift > 16 || !isModelPfn(opts.startPfn)) {
+    const geo = iovaDomainGeometry(opts.granule, opts.startPfn);
+    if (geo === undefined) {
       throw new RangeError(`iova: bad domain granule ${opts.granule} or start_pfn ${opts.startPfn}`);
     }
+    this.shift = geo.shift;
     this.granule = opts.granule;
     this.startPfn = opts.startPfn;
     this.legacy411 = opts.legacy411 === true;
-    this.dma32bitPfn = 2 ** (32 - this.shift);
+    this.dma32bitPfn = geo.dma32bitPfn;
     this.max32AllocSize = this.dma32bitPfn;
     this.growSlots(64);
     const a = this.newSlot();

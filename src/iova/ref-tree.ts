@@ -5,7 +5,7 @@
  * It is O(n) per allocation, like the kernel, and only meant for tests and small domains.
  */
 import type { IovaDomainOptions, IovaTree } from './types.js';
-import { IOVA_ANCHOR, alignDown, allocAlignment, granuleShift, isModelPfn } from './util.js';
+import { IOVA_ANCHOR, alignDown, allocAlignment, iovaDomainGeometry, isModelPfn } from './util.js';
 
 interface RefNode {
   id: number;
@@ -37,14 +37,15 @@ export class RefIovaTree implements IovaTree {
 
   // init_iova_domain: empty tree holding only the anchor; both cached nodes point at it.
   constructor(opts: IovaDomainOptions) {
-    this.shift = granuleShift(opts.granule);
-    if (this.shift < 0 || this.shift > 16 || !isModelPfn(opts.startPfn)) {
+    const geo = iovaDomainGeometry(opts.granule, opts.startPfn);
+    if (geo === undefined) {
       throw new RangeError(`iova: bad domain granule ${opts.granule} or start_pfn ${opts.startPfn}`);
     }
+    this.shift = geo.shift;
     this.granule = opts.granule;
     this.startPfn = opts.startPfn;
     this.legacy411 = opts.legacy411 === true;
-    this.dma32bitPfn = 2 ** (32 - this.shift);
+    this.dma32bitPfn = geo.dma32bitPfn;
     this.max32AllocSize = this.dma32bitPfn;
     this.anchorNode = this.newNode(IOVA_ANCHOR, IOVA_ANCHOR);
     this.anchor = this.anchorNode.id;

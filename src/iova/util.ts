@@ -70,3 +70,18 @@ export function granuleShift(granule: number): number {
   const s = Math.log2(granule);
   return Number.isInteger(s) ? s : -1;
 }
+
+/**
+ * What init_iova_domain(granule, start_pfn) derives, or undefined for arguments it refuses (the kernel
+ * BUGs on a granule that is not a power of two; the model also keeps granules to 64 KiB and start pfns
+ * it can hold exactly). One rule for both trees and for initIovaDomain.
+ */
+export function iovaDomainGeometry(
+  granule: number,
+  startPfn: number,
+): { readonly shift: number; readonly dma32bitPfn: number } | undefined {
+  const shift = granuleShift(granule);
+  if (shift < 0 || shift > 16 || !isModelPfn(startPfn)) return undefined;
+  // dma_32bit_pfn: the first pfn at or above 4 GiB
+  return { shift, dma32bitPfn: 2 ** (32 - shift) };
+}
