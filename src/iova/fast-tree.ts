@@ -591,8 +591,11 @@ export class FastIovaTree implements IovaTree {
     if (!leaf) this.reindex(b, i);
   }
 
-  /** Split full block b: its upper half moves to a new right sibling, linked into the parent. */
-  private split(b: number, leaf: boolean): number {
+  /**
+   * Split full block b: its upper half moves to a new right sibling, linked into the parent. With
+   * `keep` > 0 only the first `keep` entries stay (see linkBefore: the front of the lowest leaf).
+   */
+  private split(b: number, leaf: boolean, keep = 0): number {
     const P = this.pool(leaf);
     let p = this.parent(b, leaf);
     if (p === NIL) {
@@ -606,12 +609,14 @@ export class FastIovaTree implements IovaTree {
       this.root = p;
       this.rootIsLeaf = false;
     } else if (this.blockCount(p, false) === B) {
-      this.split(p, false);
+      // the lowest leaf's ancestors are their level's first blocks: the same uneven split (the new
+      // sibling goes right after b, which stays alone)
+      this.split(p, false, keep > 0 && this.indexInParent(b, leaf) === 0 ? 1 : 0);
       p = this.parent(b, leaf);
     }
     const r = P.alloc();
     const W = P.W; // (alloc may have grown the pool)
-    const half = B >> 1;
+    const half = keep > 0 ? keep : B >> 1;
     for (let i = 0; i < B - half; i++) this.moveEntry(P, b, half + i, r, i);
     const bh = b * BLOCK_WORDS;
     const rh = r * BLOCK_WORDS;
@@ -688,7 +693,13 @@ export class FastIovaTree implements IovaTree {
     }
     let split = false;
     if (this.blockCount(leaf, true) === B) {
-      this.split(leaf, true);
+      // A top-down allocator grows the tree at the front of the lowest leaf, just above the few
+      // reserved nodes at the bottom. Halving there would leave every leaf behind that front half
+      // empty for good; keep only the entries up to next and move the rest, so they stay nearly full
+      // (fewer leaves and inner blocks: at 10^6 nodes, fewer cache misses).
+      const i0 = en & LOW;
+      const front = i0 <= 2 && this.L.W[leaf * BLOCK_WORDS + PREV] === NIL;
+      this.split(leaf, true, front ? i0 + 1 : 0);
       leaf = this.S[next]!;
       split = true;
     }
