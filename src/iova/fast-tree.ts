@@ -167,6 +167,11 @@ class BlockPool {
   release(b: number): void {
     this.free.push(b);
   }
+
+  /** Blocks in use. */
+  get live(): number {
+    return this.used - 1 - this.free.length;
+  }
 }
 
 export class FastIovaTree implements IovaTree {
@@ -991,6 +996,11 @@ export class FastIovaTree implements IovaTree {
 
   pfnHi(x: number): number {
     return this.isLive(x) ? this.hi(this.entry(x)) : -1;
+  }
+
+  /** Leaves and inner blocks in use (tests, benchmarks). */
+  blockCounts(): { leaves: number; inner: number } {
+    return { leaves: this.L.live, inner: this.I.live };
   }
 
   cachedNode(): number {
