@@ -4,26 +4,15 @@
 // the working tree after `npm run build`. Both builds run in this process, in alternating order per
 // round, so that the machine's other load falls on both alike; the figure to judge is the median of
 // the per-round differences of the 10^6 window.
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { abArgs, cpuNs, importBuilt, median } from './perf-ab-common.mjs';
 
-const [dirA, dirB, roundsArg] = process.argv.slice(2);
-if (!dirA || !dirB) {
-  console.error('usage: node scripts/perf-ab-iova.mjs DIR_A DIR_B [rounds]');
-  process.exit(2);
-}
-const rounds = Number(roundsArg ?? 5);
-const load = (d) => import(pathToFileURL(resolve(d, 'dist/src/iova/trace.js')).href);
+const [dirA, dirB, rounds] = abArgs('perf-ab-iova.mjs', 5);
+const load = (d) => importBuilt(d, 'dist/src/iova/trace.js');
 const mods = [await load(dirA), await load(dirB)];
 const full = mods[0].generateFragTrace(true, 1_000_000);
 const prefix = mods[0].generateFragTrace(true, 100_000);
-const cpuNs = () => {
-  const c = process.cpuUsage();
-  return (c.user + c.system) * 1000;
-};
 const windows = (r) =>
   r.markRecords.end.map((e, k) => (r.marks.end[k] - r.marks.begin[k]) / (e - r.markRecords.begin[k] - 1));
-const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 for (const m of mods) for (let i = 0; i < 3; i++) m.replayTrace(prefix, { mode: 'plain', now: cpuNs });
 const small = [
   [[], [], []],

@@ -2,27 +2,16 @@
 // vfio_dma records): floorToModify + insert + remove at random keys among 10^3 and 10^6 records, the way
 // a MAP_DMA + UNMAP_DMA pair uses it. See perf-ab-iova.mjs for the method.
 // usage: node scripts/perf-ab-runtree.mjs DIR_A DIR_B [rounds]
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { abArgs, cpuNs, importBuilt, median } from './perf-ab-common.mjs';
 
-const [dirA, dirB, roundsArg] = process.argv.slice(2);
-if (!dirA || !dirB) {
-  console.error('usage: node scripts/perf-ab-runtree.mjs DIR_A DIR_B [rounds]');
-  process.exit(2);
-}
-const rounds = Number(roundsArg ?? 21);
-const load = async (d) =>
-  (await import(pathToFileURL(resolve(d, 'dist/src/iommu/mapping-store.js')).href)).RunTree;
+const [dirA, dirB, rounds] = abArgs('perf-ab-runtree.mjs', 21);
+const load = async (d) => (await importBuilt(d, 'dist/src/iommu/mapping-store.js')).RunTree;
 const trees = [await load(dirA), await load(dirB)];
 const sizes = [1000, 1_000_000];
 const build = (RunTree, n) => {
   const t = new RunTree(5);
   for (let i = 0; i < n; i++) t.insert(2 * i, 2 * i, i, 3, 7);
   return t;
-};
-const cpuNs = () => {
-  const c = process.cpuUsage();
-  return (c.user + c.system) * 1000;
 };
 const run = (t, n, count) => {
   let x = 12345;
@@ -37,7 +26,6 @@ const run = (t, n, count) => {
   }
   return (cpuNs() - c0) / count + acc * 0;
 };
-const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 const built = trees.map((T) => sizes.map((n) => build(T, n)));
 sizes.forEach((n, i) => {
   const a = [];

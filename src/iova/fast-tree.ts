@@ -59,6 +59,11 @@ const LOG_B = 4;
 /** Items per block. */
 const B = 1 << LOG_B;
 const LOW = B - 1;
+/**
+ * Positions at the front of the lowest leaf that count as a top-down allocator's growth front (the
+ * reserved nodes below it: the PCI hole and the MSI window on an x86 host). See linkBefore.
+ */
+const FRONT_SLOTS = 2;
 /** int32 words per block record: a 16-word header, then three int32 and three float64 columns. */
 const BLOCK_WORDS = 16 + 9 * B;
 /** float64s per block record. */
@@ -621,12 +626,12 @@ export class FastIovaTree implements IovaTree {
     }
     const r = P.alloc();
     const W = P.W; // (alloc may have grown the pool)
-    const half = keep > 0 ? keep : B >> 1;
-    for (let i = 0; i < B - half; i++) this.moveEntry(P, b, half + i, r, i);
+    const stay = keep > 0 ? keep : B >> 1;
+    for (let i = 0; i < B - stay; i++) this.moveEntry(P, b, stay + i, r, i);
     const bh = b * BLOCK_WORDS;
     const rh = r * BLOCK_WORDS;
     if (leaf) {
-      for (let i = 0; i < B - half; i++) this.S[W[rh + KEY + i]!] = r;
+      for (let i = 0; i < B - stay; i++) this.S[W[rh + KEY + i]!] = r;
       const nx = W[bh + NEXT]!;
       W[rh + NEXT] = nx;
       if (nx !== NIL) W[nx * BLOCK_WORDS + PREV] = r;
@@ -636,10 +641,10 @@ export class FastIovaTree implements IovaTree {
       const kidsLeaf = W[bh + KIDS_LEAF]!;
       W[rh + KIDS_LEAF] = kidsLeaf;
       const CW = this.pool(kidsLeaf === 1).W;
-      for (let i = 0; i < B - half; i++) CW[W[rh + KEY + i]! * BLOCK_WORDS + PAR] = r;
+      for (let i = 0; i < B - stay; i++) CW[W[rh + KEY + i]! * BLOCK_WORDS + PAR] = r;
     }
-    W[bh + CNT] = half;
-    W[rh + CNT] = B - half;
+    W[bh + CNT] = stay;
+    W[rh + CNT] = B - stay;
     if (!leaf) this.reindex(r, 0);
     const at = this.indexInParent(b, leaf) + 1;
     this.openAt(this.I, p, at);
@@ -703,7 +708,7 @@ export class FastIovaTree implements IovaTree {
       // empty for good; keep only the entries up to next and move the rest, so they stay nearly full
       // (fewer leaves and inner blocks: at 10^6 nodes, fewer cache misses).
       const i0 = en & LOW;
-      const front = i0 <= 2 && this.L.W[leaf * BLOCK_WORDS + PREV] === NIL;
+      const front = i0 <= FRONT_SLOTS && this.L.W[leaf * BLOCK_WORDS + PREV] === NIL;
       this.split(leaf, true, front ? i0 + 1 : 0);
       leaf = this.S[next]!;
       split = true;
