@@ -210,7 +210,14 @@ export class FastIovaTree implements IovaTree {
   private cachedHi = 0;
   private cached32Lo = 0;
   private cached32Hi = 0;
+  // the leaves where the cached nodes and the lowest node were last seen (hints: entryNear checks them
+  // before the handle table, whose line at 10^6 nodes is a cache miss)
+  private cachedLeaf = NIL;
+  private cached32Leaf = NIL;
+  private lowestLeaf = NIL;
   private lowest = NIL;
+  /** Entry of the node the last linkBefore inserted. */
+  private linked = -1;
   /** The node whose gap the last successful walk used (the new node's successor). */
   private found = NIL;
   // the current search (setQuery)
@@ -246,22 +253,26 @@ export class FastIovaTree implements IovaTree {
     this.ownCaps(leaf * B);
     this.anchor = a;
     this.lowest = a;
-    this.setCached(a, IOVA_ANCHOR, IOVA_ANCHOR);
-    this.setCached32(a, IOVA_ANCHOR, IOVA_ANCHOR);
+    this.setCached(a, IOVA_ANCHOR, IOVA_ANCHOR, leaf);
+    this.setCached32(a, IOVA_ANCHOR, IOVA_ANCHOR, leaf);
+    this.lowestLeaf = leaf;
   }
 
   // ---- storage
 
-  private setCached(x: number, lo: number, hi: number): void {
+  /** The cached node becomes x = [lo, hi], last seen in leaf `leaf` (a hint, see entryNear). */
+  private setCached(x: number, lo: number, hi: number, leaf: number): void {
     this.cached = x;
     this.cachedLo = lo;
     this.cachedHi = hi;
+    this.cachedLeaf = leaf;
   }
 
-  private setCached32(x: number, lo: number, hi: number): void {
+  private setCached32(x: number, lo: number, hi: number, leaf: number): void {
     this.cached32 = x;
     this.cached32Lo = lo;
     this.cached32Hi = hi;
+    this.cached32Leaf = leaf;
   }
 
   private growSlots(n: number): void {
@@ -314,6 +325,18 @@ export class FastIovaTree implements IovaTree {
     let i = 0;
     while (i < n && W[h + KEY + i] !== x) i++;
     return leaf * B + i;
+  }
+
+  /**
+   * Entry of live handle x, looked for first in leaf `hint` (where x was last seen: it is there unless
+   * a split or a dropped block moved it; a reused block holds other handles, so a hit is always right).
+   */
+  private entryNear(x: number, hint: number): number {
+    const h = hint * BLOCK_WORDS;
+    const W = this.L.W;
+    const n = W[h + CNT]!;
+    for (let i = 0; i < n; i++) if (W[h + KEY + i] === x) return hint * B + i;
+    return this.entry(x);
   }
 
   /** Own capacity words of leaf entry e from its gap (zero for the lowest node, see the header). */
@@ -699,23 +722,30 @@ export class FastIovaTree implements IovaTree {
       // x becomes the lowest node (not aggregated) and next's remaining gap starts to count: raise it
       // now, before a split stores the halves' aggregates (which would stop the raise one level up)
       this.lowest = x;
+      this.lowestLeaf = leaf;
       this.raise(leaf, LF[fn + A]! - LF[fn + G]!, LW[wn + C0]!, LW[wn + C1]!);
     }
     let split = false;
+    // next's position (known: no handle-table lookup, which at 10^6 nodes is a cache miss)
+    let i = en & LOW;
     if (this.blockCount(leaf, true) === B) {
       // A top-down allocator grows the tree at the front of the lowest leaf, just above the few
       // reserved nodes at the bottom. Halving there would leave every leaf behind that front half
       // empty for good; keep only the entries up to next and move the rest, so they stay nearly full
       // (fewer leaves and inner blocks: at 10^6 nodes, fewer cache misses).
-      const i0 = en & LOW;
-      const front = i0 <= FRONT_SLOTS && this.L.W[leaf * BLOCK_WORDS + PREV] === NIL;
-      this.split(leaf, true, front ? i0 + 1 : 0);
-      leaf = this.S[next]!;
+      const front = i <= FRONT_SLOTS && this.L.W[leaf * BLOCK_WORDS + PREV] === NIL;
+      const keep = front ? i + 1 : 0;
+      const r = this.split(leaf, true, keep);
+      const stay = keep > 0 ? keep : B >> 1;
+      if (i >= stay) {
+        leaf = r;
+        i -= stay;
+      }
       split = true;
     }
-    const i = this.entry(next) - leaf * B;
     this.insertAt(leaf, i, x, lo, hi, glo);
     const ex = leaf * B + i;
+    this.linked = ex;
     this.ownCaps(ex);
     this.count++;
     if (i === 0) this.fixMinLo(leaf, true);
@@ -756,7 +786,10 @@ export class FastIovaTree implements IovaTree {
     this.L.F[ef(en) + G] = this.L.F[ef(ex) + G]!;
     this.ownCaps(en);
     const wasLowest = x === this.lowest;
-    if (wasLowest) this.lowest = this.key(en);
+    if (wasLowest) {
+      this.lowest = this.key(en);
+      this.lowestLeaf = nleaf;
+    }
     this.removeAt(leaf, xi, true);
     this.S[x] = NIL;
     this.sFree.push(x);
@@ -866,7 +899,7 @@ export class FastIovaTree implements IovaTree {
       leaf = false;
     }
     // the frontier below the lowest node is the last candidate
-    const el = this.entry(this.lowest);
+    const el = this.entryNear(this.lowest, this.lowestLeaf);
     return this.fits(el, size, align) ? el : -1;
   }
 
@@ -874,7 +907,15 @@ export class FastIovaTree implements IovaTree {
    * One pass of the kernel's walk starting at node c (pfn_lo cLo) over [low, limit): the pfn of the
    * block the kernel would choose (the entry of its successor node in `this.found`), or -1 for "no room".
    */
-  private walk(c: number, cLo: number, limit: number, size: number, align: number, low: number): number {
+  private walk(
+    c: number,
+    cLeaf: number,
+    cLo: number,
+    limit: number,
+    size: number,
+    align: number,
+    low: number,
+  ): number {
     let en = -1;
     let h = 0;
     if (cLo >= limit) {
@@ -888,7 +929,7 @@ export class FastIovaTree implements IovaTree {
         h = en < 0 ? 0 : this.lo(en);
       }
     } else {
-      en = this.highestFitAtOrBelow(this.entry(c), size, align);
+      en = this.highestFitAtOrBelow(this.entryNear(c, cLeaf), size, align);
       h = en < 0 ? 0 : this.lo(en);
     }
     if (en < 0) return -1;
@@ -910,10 +951,13 @@ export class FastIovaTree implements IovaTree {
     const low32 = limit <= this.dma32bitPfn;
     const c = low32 ? this.cached32 : this.cached;
     const retryPfn = low32 ? this.cached32Hi : this.cachedHi;
-    let newPfn = this.walk(c, low32 ? this.cached32Lo : this.cachedLo, limit, size, align, this.startPfn);
+    const cLeaf = low32 ? this.cached32Leaf : this.cachedLeaf;
+    const cLo = low32 ? this.cached32Lo : this.cachedLo;
+    let newPfn = this.walk(c, cLeaf, cLo, limit, size, align, this.startPfn);
     if (newPfn < 0 && retryPfn < limit) {
-      // retry pass above the cached node, from iova_find_limit (equivalently the anchor)
-      newPfn = this.walk(this.anchor, IOVA_ANCHOR, limit, size, align, retryPfn + 1);
+      // retry pass above the cached node, from iova_find_limit (equivalently the anchor; the walk
+      // starts at the limit then, so the anchor's leaf is never looked for)
+      newPfn = this.walk(this.anchor, NIL, IOVA_ANCHOR, limit, size, align, retryPfn + 1);
     }
     if (newPfn < 0) {
       this.max32AllocSize = size;
@@ -923,8 +967,9 @@ export class FastIovaTree implements IovaTree {
     const hi = newPfn + size - 1;
     this.linkBefore(x, newPfn, hi, this.found);
     // __cached_rbnode_insert_update
-    if (hi < this.dma32bitPfn) this.setCached32(x, newPfn, hi);
-    else this.setCached(x, newPfn, hi);
+    const xl = this.linked >> LOG_B;
+    if (hi < this.dma32bitPfn) this.setCached32(x, newPfn, hi, xl);
+    else this.setCached(x, newPfn, hi, xl);
     return x;
   }
 
@@ -957,23 +1002,30 @@ export class FastIovaTree implements IovaTree {
     return x;
   }
 
+  /** Entry of the live node holding pfn (never the anchor), or -1. */
+  private entryHolding(pfn: number): number {
+    const leaf = this.leafFor(pfn);
+    const base = leaf * B;
+    const F = this.L.F;
+    for (let e = base + this.blockCount(leaf, true) - 1; e >= base; e--) {
+      const f = ef(e);
+      if (F[f + A]! <= pfn) return pfn <= F[f + HI]! && this.key(e) !== this.anchor ? e : -1;
+    }
+    return -1;
+  }
+
   // find_iova -> private_find_iova
   findIova(pfn: number): number {
     if (!isModelPfn(pfn)) return 0;
-    const leaf = this.leafFor(pfn);
-    const base = leaf * B;
-    for (let e = base + this.blockCount(leaf, true) - 1; e >= base; e--) {
-      if (this.lo(e) <= pfn) {
-        const x = this.key(e);
-        return x !== this.anchor && pfn <= this.hi(e) ? x : NIL;
-      }
-    }
-    return NIL;
+    const e = this.entryHolding(pfn);
+    return e < 0 ? NIL : this.key(e);
   }
 
+  // free_iova: find_iova, then __free_iova on the node found (its leaf entry is at hand: no handle lookup)
   freeIova(pfn: number): void {
-    const h = this.findIova(pfn);
-    if (h !== NIL) this.freeIovaNode(h);
+    if (!isModelPfn(pfn)) return;
+    const e = this.entryHolding(pfn);
+    if (e >= 0) this.freeEntry(this.key(e), e);
   }
 
   private isLive(x: number): boolean {
@@ -983,15 +1035,19 @@ export class FastIovaTree implements IovaTree {
   // __free_iova -> remove_iova
   freeIovaNode(x: number): void {
     if (!this.isLive(x) || x === this.anchor) return;
-    const ex = this.entry(x);
+    this.freeEntry(x, this.entry(x));
+  }
+
+  /** Free live node x (not the anchor) at leaf entry ex. */
+  private freeEntry(x: number, ex: number): void {
     const en = this.nextEntry(ex);
     const next = this.key(en);
     // __cached_rbnode_delete_update
     const xlo = this.lo(ex);
     if (x === this.cached32 || (this.hi(ex) < this.dma32bitPfn && xlo >= this.cached32Lo))
-      this.setCached32(next, this.lo(en), this.hi(en));
+      this.setCached32(next, this.lo(en), this.hi(en), en >> LOG_B);
     if (xlo < this.dma32bitPfn) this.max32AllocSize = this.dma32bitPfn;
-    if (xlo >= this.cachedLo) this.setCached(next, this.lo(en), this.hi(en));
+    if (xlo >= this.cachedLo) this.setCached(next, this.lo(en), this.hi(en), en >> LOG_B);
     this.unlink(x, ex, en);
   }
 
