@@ -24,7 +24,7 @@ const BUF = 0x7f0000000000n;
 /** Above 4 GiB: 10^6 mappings at every other page span 8 GiB, clear of the x86 MSI window. */
 const BASE = 0x100000000n;
 
-function setup(limit: number): { sys: VfioSystem; c: number } {
+export function setup(limit: number): { sys: VfioSystem; c: number } {
   const desc = loadPreset('qemu-q35-intel-iommu');
   const core = buildPlatform(desc, kernelProfile('6.12')).iommu;
   attachMsiFabric(core, desc);
@@ -42,7 +42,7 @@ function setup(limit: number): { sys: VfioSystem; c: number } {
 }
 
 /** Live mappings at even pages from BASE; the measured pairs use odd pages. */
-function fill(sys: VfioSystem, c: number, n: number): void {
+export function fill(sys: VfioSystem, c: number, n: number): void {
   const b = new Uint8Array(DMA_MAP_SIZE);
   putU32(b, 0, DMA_MAP_SIZE);
   putU32(b, 4, 3);
@@ -59,7 +59,7 @@ function fill(sys: VfioSystem, c: number, n: number): void {
  * (process.cpuUsage) is what the figures use: the build machine is shared, so wall time mostly measures
  * the other processes.
  */
-function pairs(sys: VfioSystem, c: number, live: number, count: number): [number, number] {
+export function pairs(sys: VfioSystem, c: number, live: number, count: number): [number, number] {
   const m = new Uint8Array(DMA_MAP_SIZE);
   putU32(m, 0, DMA_MAP_SIZE);
   putU32(m, 4, 3);

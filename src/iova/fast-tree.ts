@@ -92,6 +92,8 @@ const HI = G + B;
 const Q_GAP = 0;
 const Q_CAP = 1;
 const Q_BOUND = 2;
+/** A capacity byte as a filter (it must be saturated), then the exact test: 256 pages at order 8. */
+const Q_CAP_SAT = 3;
 
 /** Word index of entry e's column base (add KEY, C0 or C1); e = block * B + position. */
 function ew(e: number): number {
@@ -823,31 +825,36 @@ export class FastIovaTree implements IovaTree {
   /**
    * Set the current search (size, alignment): how a leaf entry's own gap and an inner entry's bound are
    * tested. Orders 1..8 with need <= 127 read one byte of one capacity word (exact); order 0 compares
-   * the gap length; larger alignments use the largest-gap bound, then fits() at the leaf.
+   * the gap length; 256 pages at order 8 (need 128, beyond a byte) can only fit where that byte is
+   * saturated, which filters inner entries and leaf entries before fits(): far fewer descents than the
+   * largest-gap bound, which says nothing about alignment. Larger alignments use that bound, then fits().
    */
   private setQuery(size: number, align: number): void {
     const k = align === 1 ? 0 : log2Pow2(align);
     const need = size - (align >> 1);
     this.qSize = size;
     this.qAlign = align;
-    this.qMode = k === 0 ? Q_GAP : k > CAP_ORDERS || need > MAX_NEED ? Q_BOUND : Q_CAP;
+    this.qMode = k === 0 ? Q_GAP : k > CAP_ORDERS ? Q_BOUND : need > MAX_NEED ? Q_CAP_SAT : Q_CAP;
     this.qCol = k <= 4 ? C0 : C1;
     this.qShift = ((k - 1) & 3) << 3;
-    this.qNeed = need;
+    this.qNeed = need > MAX_NEED ? MAX_NEED : need;
   }
 
   /** Does leaf entry i of block b (word index w, float index f) fit the current search? */
   private leafFits(w: number, f: number): boolean {
     const F = this.L.F;
     if (this.qMode === Q_GAP) return F[f + A]! - F[f + G]! >= this.qSize;
-    if (this.qMode === Q_CAP && F[f + G] !== 0)
-      return ((this.L.W[w + this.qCol]! >>> this.qShift) & 0xff) >= this.qNeed;
+    if (this.qMode !== Q_BOUND && F[f + G] !== 0) {
+      const byteFits = ((this.L.W[w + this.qCol]! >>> this.qShift) & 0xff) >= this.qNeed;
+      if (this.qMode === Q_CAP || !byteFits) return byteFits;
+    }
     return F[f + A]! - alignUp(F[f + G]!, this.qAlign) >= this.qSize;
   }
 
   /** May inner entry (word index w, float index f) hold a fit for the current search? */
   private innerMay(w: number, f: number): boolean {
-    if (this.qMode === Q_CAP) return ((this.I.W[w + this.qCol]! >>> this.qShift) & 0xff) >= this.qNeed;
+    if (this.qMode === Q_CAP || this.qMode === Q_CAP_SAT)
+      return ((this.I.W[w + this.qCol]! >>> this.qShift) & 0xff) >= this.qNeed;
     return this.I.F[f + A]! >= this.qSize;
   }
 
