@@ -712,7 +712,6 @@ export class FastIovaTree implements IovaTree {
     const fn = ef(en);
     const LW = this.L.W;
     const LF = this.L.F;
-    const next = LW[wn + KEY]!;
     const glo = LF[fn + G]!;
     const old0 = LW[wn + C0]!;
     const old1 = LW[wn + C1]!;
