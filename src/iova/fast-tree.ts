@@ -35,9 +35,10 @@
  * (sizes 2..256 pages, every size the range caches and the traces use) the aggregates also hold, per k,
  * the largest aligned capacity `pfn_lo - ALIGN(glo, 2^k)`, stored as clamp(cap - 2^(k-1), 0, 2^(k-1))
  * in a byte: an aligned size s of order k lies in (2^(k-1), 2^k], so "cap >= s" is exactly
- * "byte >= s - 2^(k-1)". Bytes are kept below 128 (order 8 clamps at 127, so exactly 256 pages falls
- * back to the bound below) so that eight of them are combined with 32-bit SWAR arithmetic. Larger
- * alignments use the largest-gap bound (exact answers, just more nodes visited).
+ * "byte >= s - 2^(k-1)". Bytes are kept below 128 so that eight of them are combined with 32-bit SWAR
+ * arithmetic; order 8 clamps at 127, so exactly 256 pages can only fit where that byte is saturated,
+ * which then filters the search before an exact test. Larger alignments use the largest-gap bound
+ * (exact answers, just more nodes visited).
  *
  * The free space below the lowest node (the frontier of a top-down allocator) changes with almost every
  * allocation there; it is left out of the aggregates and checked last, explicitly.
