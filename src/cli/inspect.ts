@@ -66,6 +66,18 @@ export function inspectJson(view: HostView): unknown {
   };
 }
 
+/**
+ * Where a view came from, for people: `platform:NAME` reads "platform NAME", `sysfs:/sys` "sysfs /sys",
+ * `snapshot:-` "snapshot from standard input".
+ */
+export function sourceText(source: string): string {
+  const colon = source.indexOf(':');
+  if (colon < 0) return source;
+  const kind = source.slice(0, colon);
+  const what = source.slice(colon + 1);
+  return kind === 'snapshot' && what === '-' ? 'snapshot from standard input' : `${kind} ${what}`;
+}
+
 /** The human report. */
 export function inspectText(view: HostView, s: Style): string {
   const { ids } = systemPciIds();
@@ -73,7 +85,7 @@ export function inspectText(view: HostView, s: Style): string {
   const facts = [view.arch, view.kernel !== undefined ? `kernel ${view.kernel}` : undefined].filter(
     (x) => x !== undefined,
   );
-  out.push(`${s.bold('Host')} ${view.source}${facts.length ? ` (${facts.join(', ')})` : ''}`);
+  out.push(`${s.bold('Host:')} ${sourceText(view.source)}${facts.length ? ` (${facts.join(', ')})` : ''}`);
   if (view.aperture) out.push(`IOMMU aperture ${rangeWithSize(view.aperture.start, view.aperture.end)}`);
   out.push(`${view.groups.length} IOMMU group${view.groups.length === 1 ? '' : 's'}`);
   const noGroups =
