@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { PciTopology } from '../../src/pci/topology.js';
-import { pciDeviceGroup } from '../../src/pci/group.js';
+import { groupIds } from './groups.js';
 import type { HostBridgeDescription, PciDeviceDescription } from '../../src/platform/types.js';
 
 const HB = (acs: boolean): HostBridgeDescription => ({
@@ -43,14 +43,7 @@ const port = (
 
 /** Assign groups in add order like the core does; returns bdf -> group number. */
 function groupsOf(devs: PciDeviceDescription[], acs: boolean): Map<string, number> {
-  const topo = new PciTopology(devs, [HB(acs)]);
-  const g = new Map<string, number>();
-  let next = 0;
-  for (const d of topo.addOrder()) {
-    const id = pciDeviceGroup(topo, d, (x) => g.get(x.bdf));
-    g.set(d.bdf, id ?? next++);
-  }
-  return g;
+  return groupIds(new PciTopology(devs, [HB(acs)]));
 }
 
 test('add order: bus 0 in devfn order, then each bridge subtree', () => {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { PciTopology } from '../../src/pci/topology.js';
-import { pciDeviceGroup } from '../../src/pci/group.js';
+import { groupIds } from './groups.js';
 import {
   DEFAULT_QUIRK_ENV,
   type QuirkEnv,
@@ -58,11 +58,8 @@ const port = (
 /** Groups in add order as the IOMMU core forms them: each group as its sorted short BDFs. */
 function groups(devs: PciDeviceDescription[], hbAcs = true, env: QuirkEnv = DEFAULT_QUIRK_ENV): string[][] {
   const topo = new PciTopology(devs, [HB(hbAcs)], env);
-  const g = new Map<string, number>();
-  let next = 0;
-  for (const d of topo.addOrder()) g.set(d.bdf, pciDeviceGroup(topo, d, (x) => g.get(x.bdf)) ?? next++);
   const out: string[][] = [];
-  for (const [bdf, id] of g) (out[id] ??= []).push(bdf.slice(5));
+  for (const [bdf, id] of groupIds(topo)) (out[id] ??= []).push(bdf.slice(5));
   return out.map((m) => m.sort());
 }
 
