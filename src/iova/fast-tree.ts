@@ -219,8 +219,6 @@ export class FastIovaTree implements IovaTree {
   private cached32Leaf = NIL;
   private lowestLeaf = NIL;
   private lowest = NIL;
-  /** Entry of the node the last linkBefore inserted. */
-  private linked = -1;
   /** The node whose gap the last successful walk used (the new node's successor). */
   private found = NIL;
   // the current search (setQuery)
@@ -705,9 +703,9 @@ export class FastIovaTree implements IovaTree {
 
   /**
    * Insert node x = [lo, hi] into the gap below the node at entry en: x takes the lower part of that
-   * gap and becomes its predecessor in the same leaf.
+   * gap and becomes its predecessor in the same leaf. Returns x's entry.
    */
-  private linkBefore(x: number, lo: number, hi: number, en: number): void {
+  private linkBefore(x: number, lo: number, hi: number, en: number): number {
     let leaf = en >> LOG_B;
     const wn = ew(en);
     const fn = ef(en);
@@ -747,7 +745,6 @@ export class FastIovaTree implements IovaTree {
     }
     this.insertAt(leaf, i, x, lo, hi, glo);
     const ex = leaf * B + i;
-    this.linked = ex;
     this.ownCaps(ex);
     this.count++;
     if (i === 0) this.fixMinLo(leaf, true);
@@ -758,7 +755,7 @@ export class FastIovaTree implements IovaTree {
       // only if a value that went down was the maximum and neither part keeps it (with clamped
       // capacities x's lower part often does)
       const p = this.parent(leaf, true);
-      if (p === NIL) return;
+      if (p === NIL) return ex;
       const e = p * B + this.indexInParent(leaf, true);
       const w = ew(e);
       const wnow = ew(ex + 1);
@@ -778,6 +775,7 @@ export class FastIovaTree implements IovaTree {
       const fx = ef(ex);
       this.raise(leaf, F[fx + A]! - F[fx + G]!, W[wx + C0]!, W[wx + C1]!);
     }
+    return ex;
   }
 
   /** Remove live node x at entry ex (never the anchor); its gap joins its successor's (entry en). */
@@ -972,9 +970,8 @@ export class FastIovaTree implements IovaTree {
     }
     const x = this.newSlot();
     const hi = newPfn + size - 1;
-    this.linkBefore(x, newPfn, hi, this.found);
+    const xl = this.linkBefore(x, newPfn, hi, this.found) >> LOG_B;
     // __cached_rbnode_insert_update
-    const xl = this.linked >> LOG_B;
     if (hi < this.dma32bitPfn) this.setCached32(x, newPfn, hi, xl);
     else this.setCached(x, newPfn, hi, xl);
     return x;
