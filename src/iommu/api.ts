@@ -10,6 +10,7 @@
 import type { KernelProfile } from '../kernel/profile.js';
 import type { Range } from '../base/range.js';
 import type { ResvRegion } from './resv-region.js';
+import type { Arch } from '../platform/types.js';
 
 export type Result<T> =
   { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errno: number };
@@ -134,6 +135,8 @@ export type IommuCapability = 'cache-coherency' | 'intr-remap' | 'noexec' | 'def
  */
 export interface IommuCore {
   readonly profile: KernelProfile;
+  /** The machine's architecture (user address space limits, arch defaults). */
+  readonly arch: Arch;
   /** Groups in group-number order. */
   groups(): readonly IommuGroup[];
   group(id: number): IommuGroup | undefined;

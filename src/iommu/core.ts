@@ -31,6 +31,7 @@ import type { PciDev, PciTopology } from '../pci/topology.js';
 export class IommuCoreImpl implements IommuCore {
   readonly profile: KernelProfile;
   readonly platform: PlatformDescription;
+
   readonly topology: PciTopology;
   readonly drivers: readonly IommuDriverOps[];
   private readonly devs: CoreDevice[] = [];
@@ -41,6 +42,10 @@ export class IommuCoreImpl implements IommuCore {
   private nextDomainId = 1;
   private readonly resvCache = new Map<CoreDevice, ResvRegion[]>();
   private msiIsolation: ((dev: Device) => boolean) | undefined = undefined;
+
+  get arch(): PlatformDescription['arch'] {
+    return this.platform.arch;
+  }
 
   constructor(
     platform: PlatformDescription,

@@ -2,6 +2,9 @@
  * A process address space, simply: non-overlapping regions (like VMAs) with protections, each backed by
  * physically contiguous memory. Enough for VFIO's pinning (vfio_pin_pages_remote -> pin_user_pages):
  * a vaddr the process does not have, or a read-only page pinned for device writes, is -EFAULT.
+ * Contents exist where the kernel copies to or from user memory (copy_to_user / copy_from_user, e.g.
+ * type1's dirty bitmaps): sparse, per virtual page, zero until written (aliases through an explicit
+ * shared `phys` are not followed).
  *
  * Addresses are 4 KiB page frames (JS numbers) in the lookups, bigint at the API.
  */
@@ -35,6 +38,8 @@ interface Vma {
 export class AddressSpace {
   private vmas: Vma[] = [];
   private nextPhys = 0x1_0000_0000n;
+  /** Page contents written so far, by virtual frame (a page never written reads as zeros). */
+  private readonly contents = new Map<number, Uint8Array>();
 
   get regions(): readonly MemRegion[] {
     return this.vmas.map((v) => v.region);
@@ -129,6 +134,53 @@ export class AddressSpace {
     if (first + pages - 1 > v.last || (v.prot & PROT_READ) === 0 || (write && (v.prot & PROT_WRITE) === 0))
       return -1;
     return v.physFirst + (first - v.first);
+  }
+
+  /**
+   * copy_to_user: writes `src` at user address `addr`, page by page, and stops at the first page that
+   * is not mapped writable (the bytes before it stay written). Returns the bytes not copied, 0 on
+   * success, as the kernel's copy_to_user does.
+   */
+  copyToUser(addr: bigint, src: Uint8Array): number {
+    return this.copy(addr, src, true);
+  }
+
+  /**
+   * copy_from_user: fills `dst` from user address `addr`; a page that is not mapped readable ends the
+   * copy and the rest of `dst` is zeroed. Returns the bytes not copied, 0 on success.
+   */
+  copyFromUser(dst: Uint8Array, addr: bigint): number {
+    const left = this.copy(addr, dst, false);
+    if (left > 0) dst.fill(0, dst.length - left);
+    return left;
+  }
+
+  private copy(addr: bigint, buf: Uint8Array, toUser: boolean): number {
+    if (addr < 0n || addr + BigInt(buf.length) > 1n << 64n) return buf.length;
+    let done = 0;
+    let frame = Number(addr >> BigInt(PAGE_SHIFT));
+    let off = Number(addr & BigInt(PAGE_SIZE - 1));
+    // a write needs a writable page; a read any access (x86 and arm64 pages that are writable are
+    // also readable)
+    const need = toUser ? PROT_WRITE : PROT_READ | PROT_WRITE;
+    while (done < buf.length) {
+      const i = this.find(frame);
+      if (i < 0 || (this.vmas[i]!.prot & need) === 0) return buf.length - done;
+      const n = Math.min(PAGE_SIZE - off, buf.length - done);
+      let page = this.contents.get(frame);
+      if (toUser) {
+        if (page === undefined) {
+          page = new Uint8Array(PAGE_SIZE);
+          this.contents.set(frame, page);
+        }
+        page.set(buf.subarray(done, done + n), off);
+      } else if (page === undefined) buf.fill(0, done, done + n);
+      else buf.set(page.subarray(off, off + n), done);
+      done += n;
+      frame++;
+      off = 0;
+    }
+    return 0;
   }
 
   /** The run [physFrame, count] starting at `f` and staying inside one region (hot path), or undefined. */

@@ -6,9 +6,14 @@
 import { errnoName } from '../base/errno.js';
 import { hex16 } from '../base/u64.js';
 import {
+  DIRTY_BITMAP_GET_SIZE,
+  DIRTY_BITMAP_SIZE,
   DMA_MAP_SIZE,
   DMA_UNMAP_SIZE,
   TYPE1_INFO_SIZE,
+  VFIO_BITMAP_SIZE,
+  VFIO_IOMMU_DIRTY_PAGES,
+  VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP,
   VFIO_CHECK_EXTENSION,
   VFIO_GET_API_VERSION,
   VFIO_API_VERSION,
@@ -22,6 +27,7 @@ import {
   getU32,
   getU64,
   putU32,
+  putU64,
 } from '../uapi/vfio-type1.js';
 import {
   decodeDmaMap,
@@ -32,6 +38,7 @@ import {
   getDeviceFd,
   groupStatus,
   setContainer,
+  type VfioBitmap,
 } from '../vfio/typed.js';
 import { DMA_MANAGED_DRIVERS } from '../vfio/container.js';
 import { isType1ParamName, readType1Param } from '../vfio/params.js';
@@ -472,24 +479,61 @@ def({
   },
 });
 
+/** Fields of a struct vfio_bitmap (UNMAP with GET_DIRTY_BITMAP, DIRTY_PAGES with GET_BITMAP). */
+const bitmapFields = {
+  bitmap: { kind: 'expr', help: 'user address of the dirty bitmap (a memory region name works)' },
+  bitmap_size: {
+    kind: 'expr',
+    help: 'bytes of the bitmap (default: one bit per page of size, whole u64 words)',
+  },
+  pgsize: { kind: 'expr', help: 'bytes per bit (default 4096)' },
+} as const;
+
+function readBitmap(ctx: RunContext, s: ScenarioStep, size: bigint): VfioBitmap {
+  const pgsize = ctx.num(s, 'pgsize', 4096n);
+  const pages = pgsize > 0n ? size / pgsize : 0n;
+  return { pgsize, size: ctx.num(s, 'bitmap_size', ((pages + 63n) / 64n) * 8n), data: ctx.num(s, 'bitmap') };
+}
+
+/**
+ * ` bitmap=w0,w1,...`: the user's bitmap as hex u64 words read back from the process's memory, up to
+ * the last non-zero word (at most 64 words, then `...`).
+ */
+function bitmapText(ctx: RunContext, m: VfioBitmap): string {
+  const n = Number(m.size < 512n ? m.size : 512n) >> 3;
+  const b = new Uint8Array(n * 8);
+  if (ctx.sys.mm.copyFromUser(b, m.data) !== 0) return ' bitmap=unreadable';
+  const v = new DataView(b.buffer);
+  const w = Array.from({ length: n }, (_, i) => v.getBigUint64(i * 8, true));
+  let last = w.length;
+  while (last > 1 && w[last - 1] === 0n) last--;
+  const more = m.size > BigInt(n * 8) ? ',...' : '';
+  return ` bitmap=${w.slice(0, last).map(hex).join(',')}${more}`;
+}
+
 def({
   op: 'unmap_dma',
   summary:
-    'VFIO_IOMMU_UNMAP_DMA: CASE <name> rc errno op=UNMAP flags iova size out_* (out_size = bytes unmapped)',
+    'VFIO_IOMMU_UNMAP_DMA: CASE <name> rc errno op=UNMAP flags iova size out_* (out_size = bytes unmapped); ' +
+    'with `bitmap` (flags 1 = GET_DIRTY_BITMAP) the struct vfio_bitmap follows and the line ends with bitmap=',
   fields: {
     name,
     iova: { kind: 'expr', help: 'default 0' },
     size: { kind: 'expr', help: 'default 0' },
     flags: { kind: 'expr', help: 'default 0; 2 = ALL, 4 = VADDR, 1 = GET_DIRTY_BITMAP' },
-    argsz: { kind: 'expr', help: 'default 24' },
+    argsz: { kind: 'expr', help: 'default 24 (48 with a bitmap)' },
+    ...bitmapFields,
     fd: containerFd,
   },
   run(ctx, s) {
+    const size = ctx.num(s, 'size', 0n);
+    const bitmap = s.fields['bitmap'] ? readBitmap(ctx, s, size) : undefined;
     const f = {
-      argsz: ctx.u32(s, 'argsz', DMA_UNMAP_SIZE),
+      argsz: ctx.u32(s, 'argsz', DMA_UNMAP_SIZE + (bitmap ? VFIO_BITMAP_SIZE : 0)),
       flags: ctx.u32(s, 'flags', 0),
       iova: ctx.num(s, 'iova', 0n),
-      size: ctx.num(s, 'size', 0n),
+      size,
+      ...(bitmap ? { bitmap } : {}),
     };
     const buf = encodeDmaUnmap(f);
     const rc = ctx.sys.ioctl(ctx.fd(s, 'fd', 'container'), VFIO_IOMMU_UNMAP_DMA, buf);
@@ -498,8 +542,48 @@ def({
       ctx.text(s, 'name'),
       rc,
       ` op=UNMAP flags=${hex(f.flags)} iova=${hex(f.iova)} size=${hex(f.size)}` +
-        ` out_argsz=${o.argsz} out_flags=${hex(o.flags)} out_iova=${hex(o.iova)} out_size=${hex(o.size)}`,
+        ` out_argsz=${o.argsz} out_flags=${hex(o.flags)} out_iova=${hex(o.iova)} out_size=${hex(o.size)}` +
+        (bitmap ? bitmapText(ctx, bitmap) : ''),
     );
+    return rc;
+  },
+});
+
+def({
+  op: 'dirty_pages',
+  summary:
+    'VFIO_IOMMU_DIRTY_PAGES: CASE <name> rc errno op=DIRTY flags; GET_BITMAP adds iova size and, on ' +
+    'success, bitmap= (the user bitmap read back as u64 words)',
+  fields: {
+    name,
+    flags: { kind: 'expr', required: true, help: '1 = START, 2 = STOP, 4 = GET_BITMAP' },
+    iova: { kind: 'expr', help: 'GET_BITMAP: first IOVA (default 0)' },
+    size: { kind: 'expr', help: 'GET_BITMAP: bytes (default 0)' },
+    ...bitmapFields,
+    argsz: { kind: 'expr', help: 'default 8 (48 with GET_BITMAP)' },
+    fd: containerFd,
+  },
+  run(ctx, s) {
+    const flags = ctx.u32(s, 'flags');
+    const fd = ctx.fd(s, 'fd', 'container');
+    const get = (flags & VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP) !== 0;
+    const iova = ctx.num(s, 'iova', 0n);
+    const size = ctx.num(s, 'size', 0n);
+    const bitmap = get ? readBitmap(ctx, s, size) : undefined;
+    const b = new Uint8Array(DIRTY_BITMAP_SIZE + (bitmap ? DIRTY_BITMAP_GET_SIZE : 0));
+    putU32(b, 0, ctx.u32(s, 'argsz', b.length));
+    putU32(b, 4, flags);
+    if (bitmap) {
+      putU64(b, 8, iova);
+      putU64(b, 16, size);
+      putU64(b, 24, bitmap.pgsize);
+      putU64(b, 32, bitmap.size);
+      putU64(b, 40, bitmap.data);
+    }
+    const rc = ctx.sys.ioctl(fd, VFIO_IOMMU_DIRTY_PAGES, b);
+    const range = bitmap ? ` iova=${hex(iova)} size=${hex(size)}` : '';
+    const bits = bitmap && rc === 0 ? bitmapText(ctx, bitmap) : '';
+    ctx.caseLine(ctx.text(s, 'name'), rc, ` op=DIRTY flags=${hex(flags)}${range}${bits}`);
     return rc;
   },
 });

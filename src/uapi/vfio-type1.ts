@@ -104,6 +104,8 @@ export const DIRTY_BITMAP_SIZE = 8;
 export const VFIO_IOMMU_DIRTY_PAGES_FLAG_START = 1 << 0;
 export const VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP = 1 << 1;
 export const VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP = 1 << 2;
+// struct vfio_iommu_type1_dirty_bitmap_get { u64 iova; u64 size; struct vfio_bitmap bitmap; }
+export const DIRTY_BITMAP_GET_SIZE = 16 + VFIO_BITMAP_SIZE;
 
 /** Little-endian field access on a user buffer. Callers check the length first. */
 export const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);

@@ -4,6 +4,8 @@
  */
 import {
   CAP_HEADER_SIZE,
+  DIRTY_BITMAP_GET_SIZE,
+  DIRTY_BITMAP_SIZE,
   DMA_MAP_SIZE,
   DMA_UNMAP_SIZE,
   GROUP_STATUS_SIZE,
@@ -11,6 +13,9 @@ import {
   VFIO_GROUP_GET_DEVICE_FD,
   VFIO_GROUP_GET_STATUS,
   VFIO_GROUP_SET_CONTAINER,
+  VFIO_BITMAP_SIZE,
+  VFIO_IOMMU_DIRTY_PAGES,
+  VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP,
   VFIO_IOMMU_GET_INFO,
   VFIO_IOMMU_MAP_DMA,
   VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
@@ -49,6 +54,15 @@ export interface DmaUnmapFields {
   flags: number;
   iova: bigint;
   size: bigint;
+  /** struct vfio_bitmap after the 24 bytes (UNMAP with GET_DIRTY_BITMAP). */
+  bitmap?: VfioBitmap;
+}
+
+/** struct vfio_bitmap: page size of one bit, bytes of the user's bitmap, its user address. */
+export interface VfioBitmap {
+  pgsize: bigint;
+  size: bigint;
+  data: bigint;
 }
 
 /** Encodes a vfio_iommu_type1_dma_map; the buffer is max(argsz, 32) bytes long (at least what the kernel reads). */
@@ -72,13 +86,51 @@ export function decodeDmaMap(b: Uint8Array): DmaMapFields {
   };
 }
 
-export function encodeDmaUnmap(f: DmaUnmapFields, bufLen = Math.max(f.argsz, DMA_UNMAP_SIZE)): Uint8Array {
+export function encodeDmaUnmap(
+  f: DmaUnmapFields,
+  bufLen = Math.max(f.argsz, DMA_UNMAP_SIZE + (f.bitmap ? VFIO_BITMAP_SIZE : 0)),
+): Uint8Array {
   const b = new Uint8Array(bufLen);
   putU32(b, 0, f.argsz);
   putU32(b, 4, f.flags);
   putU64(b, 8, f.iova);
   putU64(b, 16, f.size);
+  if (f.bitmap) putBitmap(b, DMA_UNMAP_SIZE, f.bitmap);
   return b;
+}
+
+function putBitmap(b: Uint8Array, off: number, m: VfioBitmap): void {
+  putU64(b, off, m.pgsize);
+  putU64(b, off + 8, m.size);
+  putU64(b, off + 16, m.data);
+}
+
+/** VFIO_IOMMU_DIRTY_PAGES with START (1), STOP (2) or another flag word and no payload: 0 or -errno. */
+export function dirtyPages(sys: VfioSystem, fd: number, flags: number): number {
+  const b = new Uint8Array(DIRTY_BITMAP_SIZE);
+  putU32(b, 0, DIRTY_BITMAP_SIZE);
+  putU32(b, 4, flags);
+  return sys.ioctl(fd, VFIO_IOMMU_DIRTY_PAGES, b);
+}
+
+/**
+ * VFIO_IOMMU_DIRTY_PAGES with GET_BITMAP: the dirty bits of [iova, iova + size) go to the user's bitmap
+ * (read them back with the address space's copyFromUser). 0 or -errno.
+ */
+export function getDirtyBitmap(
+  sys: VfioSystem,
+  fd: number,
+  iova: bigint,
+  size: bigint,
+  bitmap: VfioBitmap,
+): number {
+  const b = new Uint8Array(DIRTY_BITMAP_SIZE + DIRTY_BITMAP_GET_SIZE);
+  putU32(b, 0, b.length);
+  putU32(b, 4, VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP);
+  putU64(b, 8, iova);
+  putU64(b, 16, size);
+  putBitmap(b, 24, bitmap);
+  return sys.ioctl(fd, VFIO_IOMMU_DIRTY_PAGES, b);
 }
 
 export function decodeDmaUnmap(b: Uint8Array): DmaUnmapFields {

@@ -15,15 +15,20 @@ for (const preset of PRESETS) {
       .devices()
       .find((d) => d.vendor === 0x8086 && d.deviceId === 0x10d3);
     if (nic?.groupId === undefined) continue;
-    test(`type1_rules expectations hold on ${preset} ${kernel}`, () => {
-      const r = runScenarioFull(builtinScenarioText('type1_rules')!, {
-        file: 'type1_rules.yaml',
-        platform: preset,
-        kernel,
+    for (const [name, cases] of [
+      ['type1_rules', 20],
+      ['type1_dirty', 23],
+    ] as const) {
+      test(`${name} expectations hold on ${preset} ${kernel}`, () => {
+        const r = runScenarioFull(builtinScenarioText(name)!, {
+          file: `${name}.yaml`,
+          platform: preset,
+          kernel,
+        });
+        assert.deepEqual(r.failures, []);
+        assert.equal(r.exitCode, 0);
+        assert.ok(r.lines.filter((l) => l.startsWith('CASE ')).length >= cases);
       });
-      assert.deepEqual(r.failures, []);
-      assert.equal(r.exitCode, 0);
-      assert.ok(r.lines.filter((l) => l.startsWith('CASE ')).length >= 20);
-    });
+    }
   }
 }

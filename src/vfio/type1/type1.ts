@@ -21,6 +21,7 @@ import {
   CAP_DMA_AVAIL_SIZE,
   CAP_IOVA_RANGE_SIZE,
   CAP_MIGRATION_SIZE,
+  DIRTY_BITMAP_GET_SIZE,
   DIRTY_BITMAP_SIZE,
   DIRTY_BITMAP_SIZE_MAX,
   DMA_MAP_SIZE,
@@ -63,6 +64,8 @@ import {
 } from '../../uapi/vfio-type1.js';
 import { CapChain } from '../caps.js';
 import { CoreDomain, MAP_NOT_HANDLED } from '../../iommu/domain.js';
+import { accessOk } from '../../mm/uaccess.js';
+import { DirtyBitmaps } from './dirty-bitmap.js';
 import { DMA_NIL, DMA_READ, DMA_VADDR_INVALID, DMA_WRITE, DmaTree, SharedDmaIndex } from './dma-tree.js';
 import {
   type IovaList,
@@ -187,6 +190,8 @@ export class VfioIommuType1 {
   dmaAvail: number;
   vaddrInvalidCount = 0;
   dirtyTracking = false;
+  /** The mappings' dirty bitmaps while tracking is on (vfio_dma->bitmap). */
+  private readonly dirty = new DirtyBitmaps();
   /** The last findDma skipped a mapping or a range at 2^64-1 (<= 6.17 wrap): an overlap is possible. */
   private topSkipped = false;
   /** dma_entry_limit when the instance was created. */
@@ -488,6 +493,7 @@ export class VfioIommuType1 {
   private removeAt(i: number): void {
     const dma = this.dma;
     if ((dma.flagsOf(i) & DMA_VADDR_INVALID) !== 0) this.vaddrInvalidCount--;
+    if (this.dirtyTracking) this.dirty.forget(dma.iovaOf(i));
     if (dma instanceof SharedDmaIndex) {
       // The run is the mapping: iommu_unmap of exactly its pages, and the record goes with it.
       dma.unmapRemove(i);
@@ -759,11 +765,14 @@ export class VfioIommuType1 {
     const invalidate = (flags & VFIO_DMA_UNMAP_FLAG_VADDR) !== 0;
     if (dirty && (all || invalidate)) return -ERRNO.EINVAL;
     let bitmapPgsize = 0n;
+    let bitmapData = 0n;
     if (dirty) {
       if (argsz < DMA_UNMAP_SIZE + VFIO_BITMAP_SIZE) return -ERRNO.EINVAL;
       if (arg.length < DMA_UNMAP_SIZE + VFIO_BITMAP_SIZE) return -ERRNO.EFAULT;
       bitmapPgsize = getU64(arg, 24);
       const bsize = getU64(arg, 32);
+      bitmapData = getU64(arg, 40);
+      if (!accessOk(this.env.core.arch, bitmapData, bsize)) return -ERRNO.EINVAL;
       const npages = bitmapPgsize === 0n ? 0n : getU64(arg, 16) >> BigInt(lowBit(bitmapPgsize));
       if (verifyBitmapSize(npages, bsize) !== 0) return -ERRNO.EINVAL;
     }
@@ -832,6 +841,12 @@ export class VfioIommuType1 {
         if (k >= endEx) break;
         if (!this.v2 && first > k) break;
         const pages = this.dma.pagesOf(i);
+        if (dirty) {
+          // the mapping's bits go to the user's bitmap before it goes; a fault stops the walk (what
+          // was removed stays removed) and the ioctl fails without copying the size back
+          const rc = this.reportDirty(k, pages, first, bitmapData, false);
+          if (rc !== 0) return rc;
+        }
         unmapped += pages;
         // The key of the next mapping, read before the removal shifts the leaf (none to read when this
         // one reaches endEx: the next starts at or after its end).
@@ -863,29 +878,63 @@ export class VfioIommuType1 {
     // Exactly one of the three bits.
     if (flags === 0 || (flags & (flags - 1)) !== 0) return -ERRNO.EINVAL;
     if (flags === VFIO_IOMMU_DIRTY_PAGES_FLAG_START) {
+      // vfio_dma_bitmap_alloc_all: zero bitmaps (no page is pinned by an emulated device here)
+      if (!this.dirtyTracking) this.dirty.reset();
       this.dirtyTracking = true;
       return 0;
     }
     if (flags === VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP) {
+      if (this.dirtyTracking) this.dirty.reset();
       this.dirtyTracking = false;
       return 0;
     }
     // GET_BITMAP: struct vfio_iommu_type1_dirty_bitmap_get (40 bytes) follows the header.
-    if (argsz < DIRTY_BITMAP_SIZE + 40) return -ERRNO.EINVAL;
-    if (arg.length < DIRTY_BITMAP_SIZE + 40) return -ERRNO.EFAULT;
+    if (argsz < DIRTY_BITMAP_SIZE + DIRTY_BITMAP_GET_SIZE) return -ERRNO.EINVAL;
+    if (arg.length < DIRTY_BITMAP_SIZE + DIRTY_BITMAP_GET_SIZE) return -ERRNO.EFAULT;
     const iova = getU64(arg, 8);
     const size = getU64(arg, 16);
     const pgsize = getU64(arg, 24);
     const bsize = getU64(arg, 32);
-    if (size === 0n) return -ERRNO.EINVAL;
-    if (iova + size - 1n > U64_MAX) return -ERRNO.EINVAL;
+    const data = getU64(arg, 40);
+    // `iova + size < iova` in u64: a range ending exactly at 2^64 wraps too
+    if (iova + size > U64_MAX) return -ERRNO.EINVAL;
+    if (!accessOk(this.env.core.arch, data, bsize)) return -ERRNO.EINVAL;
     const npages = pgsize === 0n ? 0n : size >> BigInt(lowBit(pgsize));
     if (verifyBitmapSize(npages, bsize) !== 0) return -ERRNO.EINVAL;
     const pg = BigInt(this.minPageBytes);
     if (pgsize !== pg) return -ERRNO.EINVAL;
-    if ((iova & (pg - 1n)) !== 0n || (size & (pg - 1n)) !== 0n) return -ERRNO.EINVAL;
+    if ((iova & (pg - 1n)) !== 0n || size === 0n || (size & (pg - 1n)) !== 0n) return -ERRNO.EINVAL;
     if (!this.dirtyTracking) return -ERRNO.EINVAL;
+    return this.iovaDirtyBitmap(Number(iova >> 12n), Number((iova + size) >> 12n), data);
+  }
+
+  /**
+   * vfio_iova_dirty_bitmap over frames [first, endEx): the range must not cut a mapping at either end
+   * (-EINVAL), then every mapping starting inside it reports its pages, in ascending order.
+   */
+  private iovaDirtyBitmap(first: number, endEx: number, data: bigint): number {
+    let i = this.dma.firstFrom(first);
+    // vfio_find_dma(iova, 1) / vfio_find_dma(iova + size - 1, 0); a mapping ending at 2^64 is never
+    // found by them (<= 6.17), as in UNMAP
+    if (i !== DMA_NIL && this.dma.iovaOf(i) < first && !this.hiddenAtTop(i)) return -ERRNO.EINVAL;
+    const b = this.dma.containing(endEx - 1);
+    if (b !== DMA_NIL && !this.hiddenAtTop(b) && this.dma.iovaOf(b) + this.dma.pagesOf(b) !== endEx) {
+      return -ERRNO.EINVAL;
+    }
+    for (; i !== DMA_NIL; i = this.dma.next(i)) {
+      const k = this.dma.iovaOf(i);
+      if (k < first) continue;
+      if (k >= endEx) break;
+      const rc = this.reportDirty(k, this.dma.pagesOf(i), first, data, true);
+      if (rc !== 0) return rc;
+    }
     return 0;
+  }
+
+  /** update_user_bitmap for the mapping at frame `k` of `pages` frames, the user's bitmap based at frame `base`. */
+  private reportDirty(k: number, pages: number, base: number, data: bigint, rearm: boolean): number {
+    const f = this.minPageFrames;
+    return this.dirty.report(this.env.mm, k, pages / f, (k - base) / f, data, rearm);
   }
 
   /** Invariants the fuzz tests check after every call. Returns a problem or undefined. */
