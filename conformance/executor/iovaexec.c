@@ -291,26 +291,135 @@ static void op_map(const char *name)
 	putchar('\n');
 }
 
+/*
+ * A user dirty bitmap: bitmap=buf+OFF|ro+OFF|abs+ADDR bsize=BYTES pgsize(4096), plus fill=BYTE (memset
+ * of the dumped words first; buf only) and dump=WORDS (u64 words read back after the call; buf or ro).
+ */
+struct ubitmap {
+	const char *spec;
+	uint64_t addr, pgsize, size, dump;
+	int fill;
+};
+
+static void bitmap_fields(struct ubitmap *m)
+{
+	m->spec = opt("bitmap");
+	m->pgsize = unum("pgsize", PAGE);
+	m->size = unum("bsize", 0);
+	m->dump = unum("dump", 0);
+	const char *f = opt("fill");
+	m->fill = f ? (int)(num(f, "fill") & 0xff) : -1;
+	if (!m->spec)
+		fatal("missing field bitmap");
+	m->addr = vaddr_of(m->spec);
+	int inbuf = !strncmp(m->spec, "buf+", 4), inro = !strncmp(m->spec, "ro+", 3);
+	uint64_t off = num(strchr(m->spec, '+') + 1, "bitmap");
+	if ((m->dump || m->fill >= 0) && !inbuf && !inro)
+		fatal("bitmap: dump/fill need buf+ or ro+");
+	if (m->fill >= 0 && !inbuf)
+		fatal("bitmap: fill needs buf+");
+	if ((inbuf || inro) && (m->dump > 64 || off + m->dump * 8 > (inbuf ? BUF_BYTES : RO_BYTES)))
+		fatal("bitmap: dump beyond the buffer");
+	if (m->fill >= 0)
+		memset((void *)(uintptr_t)m->addr, m->fill, m->dump * 8);
+}
+
+/* " bitmap=SPEC" and, with dump, " words=w0,w1,..." */
+static void bitmap_print(const struct ubitmap *m)
+{
+	char vt[64];
+	vaddr_text(m->spec, vt, sizeof(vt));
+	printf(" bitmap=%s", vt);
+	if (m->dump) {
+		const unsigned char *b = (const unsigned char *)(uintptr_t)m->addr;
+		printf(" words=");
+		for (uint64_t i = 0; i < m->dump; i++) {
+			uint64_t w;
+			memcpy(&w, b + i * 8, 8);
+			printf("%s0x%" PRIx64, i ? "," : "", w);
+		}
+	}
+}
+
 static void op_unmap(const char *name)
 {
-	struct vfio_iommu_type1_dma_unmap u;
+	struct {
+		struct vfio_iommu_type1_dma_unmap u;
+		struct vfio_bitmap b;
+	} a;
+	struct vfio_iommu_type1_dma_unmap *u = &a.u;
+	struct ubitmap m = { 0 };
 	int c = slot("c");
-	memset(&u, 0, sizeof(u));
-	u.argsz = (uint32_t)unum("argsz", sizeof(u));
-	u.flags = (uint32_t)unum("flags", 0);
-	u.iova = unum("iova", 0);
-	u.size = unum("size", 0);
+	int with = opt("bitmap") != NULL;
+	memset(&a, 0, sizeof(a));
+	u->argsz = (uint32_t)unum("argsz", with ? sizeof(a) : sizeof(*u));
+	u->flags = (uint32_t)unum("flags", 0);
+	u->iova = unum("iova", 0);
+	u->size = unum("size", 0);
+	if (with) {
+		bitmap_fields(&m);
+		a.b.pgsize = m.pgsize;
+		a.b.size = m.size;
+		a.b.data = (__u64 *)(uintptr_t)m.addr;
+	}
 	done_fields("unmap");
-	struct vfio_iommu_type1_dma_unmap in = u;
-	int rc = ioctl(containers[c], VFIO_IOMMU_UNMAP_DMA, &u);
+	struct vfio_iommu_type1_dma_unmap in = *u;
+	int rc = ioctl(containers[c], VFIO_IOMMU_UNMAP_DMA, &a);
 	int e = rc ? errno : 0;
 	caserc(name, rc, e);
 	if (!compact)
 		printf(" op=UNMAP flags=0x%x iova=0x%" PRIx64 " size=0x%" PRIx64 " out_argsz=%u out_flags=0x%x out_iova=0x%" PRIx64
-		       " out_size=0x%" PRIx64 "\n",
-		       in.flags, (uint64_t)in.iova, (uint64_t)in.size, u.argsz, u.flags, (uint64_t)u.iova, (uint64_t)u.size);
+		       " out_size=0x%" PRIx64,
+		       in.flags, (uint64_t)in.iova, (uint64_t)in.size, u->argsz, u->flags, (uint64_t)u->iova, (uint64_t)u->size);
 	else
-		printf(" out_size=0x%" PRIx64 "\n", (uint64_t)u.size);
+		printf(" out_size=0x%" PRIx64, (uint64_t)u->size);
+	if (with)
+		bitmap_print(&m);
+	putchar('\n');
+}
+
+/* VFIO_IOMMU_DIRTY_PAGES without payload: START (1), STOP (2), or any flag word */
+static void op_dirty(const char *name)
+{
+	struct vfio_iommu_type1_dirty_bitmap d;
+	int c = slot("c");
+	d.argsz = (uint32_t)unum("argsz", sizeof(d));
+	d.flags = (uint32_t)req("flags");
+	done_fields("dirty");
+	uint32_t flags = d.flags;
+	int rc = ioctl(containers[c], VFIO_IOMMU_DIRTY_PAGES, &d);
+	int e = rc ? errno : 0;
+	caserc(name, rc, e);
+	printf(" op=DIRTY flags=0x%x\n", flags);
+}
+
+/* VFIO_IOMMU_DIRTY_PAGES with GET_BITMAP for [iova, iova + size) */
+static void op_dirty_get(const char *name)
+{
+	struct {
+		struct vfio_iommu_type1_dirty_bitmap d;
+		struct vfio_iommu_type1_dirty_bitmap_get g;
+	} a;
+	struct ubitmap m;
+	int c = slot("c");
+	memset(&a, 0, sizeof(a));
+	a.d.argsz = (uint32_t)unum("argsz", sizeof(a));
+	a.d.flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
+	a.g.iova = req("iova");
+	a.g.size = req("size");
+	bitmap_fields(&m);
+	a.g.bitmap.pgsize = m.pgsize;
+	a.g.bitmap.size = m.size;
+	a.g.bitmap.data = (__u64 *)(uintptr_t)m.addr;
+	done_fields("dirty_get");
+	uint64_t iova = a.g.iova, size = a.g.size;
+	int rc = ioctl(containers[c], VFIO_IOMMU_DIRTY_PAGES, &a);
+	int e = rc ? errno : 0;
+	caserc(name, rc, e);
+	printf(" op=DIRTY_GET iova=0x%" PRIx64 " size=0x%" PRIx64 " pgsize=0x%" PRIx64 " bsize=0x%" PRIx64, iova, size,
+	       m.pgsize, m.size);
+	bitmap_print(&m);
+	putchar('\n');
 }
 
 /* map one page at base, base+4K, ... until the kernel refuses or max entries */
@@ -886,7 +995,8 @@ static void run_line(char *line)
 		{ "device_fd", op_device_fd }, { "device_info", op_device_info }, { "irq_info", op_irq_info },
 		{ "set_irqs", op_set_irqs }, { "efd_read", op_efd_read }, { "param_get", op_param_get },
 		{ "param_set", op_param_set }, { "groups", op_groups }, { "resv", op_resv },
-		{ "msi_read", op_msi_read }, { "msi_fire", op_msi_fire },
+		{ "msi_read", op_msi_read }, { "msi_fire", op_msi_fire }, { "dirty", op_dirty },
+		{ "dirty_get", op_dirty_get },
 	};
 	if (!strcmp(op, "close_container"))
 		return op_close(name, containers, "c", op);

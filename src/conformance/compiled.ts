@@ -22,7 +22,9 @@ export const OPS = {
   set_iommu: ['c', 'type'],
   get_info: ['c', 'argsz', 'fill', 'dump'],
   map: ['c', 'argsz', 'flags', 'iova', 'size', 'vaddr'],
-  unmap: ['c', 'argsz', 'flags', 'iova', 'size'],
+  unmap: ['c', 'argsz', 'flags', 'iova', 'size', 'bitmap', 'pgsize', 'bsize', 'fill', 'dump'],
+  dirty: ['c', 'argsz', 'flags'],
+  dirty_get: ['c', 'argsz', 'iova', 'size', 'bitmap', 'pgsize', 'bsize', 'fill', 'dump'],
   fill: ['c', 'base', 'max', 'vaddr'],
   param_get: ['p'],
   param_set: ['p', 'value'],
@@ -44,6 +46,8 @@ export type OpName = keyof typeof OPS;
 const REQUIRED: Partial<Record<OpName, readonly string[]>> = {
   check_ext: ['ext'],
   map: ['iova', 'size'],
+  dirty: ['flags'],
+  dirty_get: ['iova', 'size', 'bitmap'],
   fill: ['base'],
   param_get: ['p'],
   param_set: ['p', 'value'],
@@ -71,7 +75,7 @@ export type Statement = Directive | Operation;
 const NAME_RE = /^[A-Za-z0-9_.:+-]+$/;
 const NUM_RE = /^-?(0x[0-9a-fA-F]+|[0-9]+)$/;
 /** Fields whose value is not a number. */
-const TEXT_FIELDS = new Set(['vaddr', 'data', 'p', 'value', 'argsz']);
+const TEXT_FIELDS = new Set(['vaddr', 'bitmap', 'data', 'p', 'value', 'argsz']);
 
 function isOp(s: string): s is OpName {
   return Object.prototype.hasOwnProperty.call(OPS, s);

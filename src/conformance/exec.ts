@@ -27,6 +27,7 @@ export const VFIO_IOCTL = {
   IOMMU_GET_INFO: 0x3b70,
   IOMMU_MAP_DMA: 0x3b71,
   IOMMU_UNMAP_DMA: 0x3b72,
+  IOMMU_DIRTY_PAGES: 0x3b75,
 } as const;
 
 /** The executor's process memory: `buf` (read-write) and `ro` (read-only) anonymous mappings. */
@@ -36,6 +37,8 @@ export interface ExecMemory {
   readonly size: bigint;
   readonly prot: 'rw' | 'r';
 }
+/** The byte iovaexec fills `buf` with before running anything. */
+export const EXEC_BUF_FILL = 0x5a;
 export const EXEC_MEMORY: readonly ExecMemory[] = [
   { name: 'buf', addr: 0x7f0000000000n, size: 64n << 20n, prot: 'rw' },
   { name: 'ro', addr: 0x7f1000000000n, size: 1n << 20n, prot: 'r' },
@@ -71,6 +74,12 @@ export interface ConformanceTarget {
   /** pread/pwrite on a device fd (config space, BARs), for the MSI operations. */
   pread?(fd: number, buf: Uint8Array, offset: bigint): number;
   pwrite?(fd: number, buf: Uint8Array, offset: bigint): number;
+  /**
+   * The executor's own loads and stores in its memory (EXEC_MEMORY), for the dirty bitmaps it fills
+   * and reads back; the bytes a kernel copied there are visible.
+   */
+  readMemory?(addr: bigint, buf: Uint8Array): number;
+  writeMemory?(addr: bigint, bytes: Uint8Array): number;
   /** Wall-clock wait (the kernel executor sleeps/polls here); the model may ignore it. */
   settle?(ms: number): void;
 }
@@ -191,6 +200,59 @@ export function runCompiled(
       for (let i = off; i < off + 16 && i < n; i++) l += ' ' + b[i]!.toString(16).padStart(2, '0');
       out.push(l);
     }
+  };
+  /**
+   * A user dirty bitmap (iovaexec's struct ubitmap): bitmap=buf+OFF|ro+OFF|abs+ADDR bsize pgsize(4096);
+   * fill=BYTE sets the dumped words first (buf only), dump=WORDS reads them back after the call.
+   */
+  interface UBitmap {
+    spec: string;
+    addr: bigint;
+    pgsize: bigint;
+    size: bigint;
+    dump: number;
+  }
+  const bitmapFields = (s: Operation): UBitmap => {
+    const f = s.fields;
+    const spec = f.get('bitmap');
+    if (spec === undefined) throw new ExecError('missing field bitmap');
+    const addr = vaddrOf(spec);
+    const m: UBitmap = {
+      spec,
+      addr,
+      pgsize: f.has('pgsize') ? num(f.get('pgsize')!) : 0x1000n,
+      size: f.has('bsize') ? num(f.get('bsize')!) : 0n,
+      dump: f.has('dump') ? Number(num(f.get('dump')!)) : 0,
+    };
+    const inBuf = spec.startsWith('buf+');
+    const inRo = spec.startsWith('ro+');
+    const fill = f.has('fill') ? Number(num(f.get('fill')!) & 0xffn) : -1;
+    if ((m.dump || fill >= 0) && !inBuf && !inRo) throw new ExecError('bitmap: dump/fill need buf+ or ro+');
+    if (fill >= 0 && !inBuf) throw new ExecError('bitmap: fill needs buf+');
+    const mem = EXEC_MEMORY.find((x) => x.name === (inBuf ? 'buf' : 'ro'))!;
+    if ((inBuf || inRo) && (m.dump > 64 || addr - mem.addr + BigInt(m.dump * 8) > mem.size))
+      throw new ExecError('bitmap: dump beyond the buffer');
+    if (fill >= 0) memory('write')(addr, new Uint8Array(m.dump * 8).fill(fill));
+    return m;
+  };
+  const memory = (dir: 'read' | 'write'): ((addr: bigint, b: Uint8Array) => number) => {
+    const fn = dir === 'read' ? target.readMemory : target.writeMemory;
+    if (!fn) throw new ExecError('this target has no process memory (bitmaps)');
+    return fn.bind(target);
+  };
+  const putBitmap = (b: Uint8Array, off: number, m: UBitmap): void => {
+    put64(b, off, m.pgsize);
+    put64(b, off + 8, m.size);
+    put64(b, off + 16, m.addr);
+  };
+  const bitmapText = (m: UBitmap): string => {
+    let t = ` bitmap=${vaddrText(m.spec)}`;
+    if (m.dump) {
+      const b = new Uint8Array(m.dump * 8);
+      memory('read')(m.addr, b);
+      t += ' words=' + Array.from({ length: m.dump }, (_, i) => hx(le64(b, i * 8))).join(',');
+    }
+    return t;
   };
   const caps = (b: Uint8Array, len: number, first: number): void => {
     let off = first;
@@ -384,19 +446,48 @@ export function runCompiled(
       }
       case 'unmap': {
         const c = slot('c');
-        const b = new Uint8Array(24);
+        const m = has('bitmap') ? bitmapFields(s) : undefined;
+        const b = new Uint8Array(m ? 48 : 24);
         const flags = Number(BigInt.asUintN(32, u('flags', 0n)));
         const iova = u('iova', 0n);
         const size = u('size', 0n);
-        put32(b, 0, Number(BigInt.asUintN(32, u('argsz', 24n))));
+        put32(b, 0, Number(BigInt.asUintN(32, u('argsz', BigInt(b.length)))));
         put32(b, 4, flags);
         put64(b, 8, iova);
         put64(b, 16, size);
+        if (m) putBitmap(b, 24, m);
         const [rc, e] = rcOf(target.ioctl(containers[c]!, VFIO_IOCTL.IOMMU_UNMAP_DMA, b));
         out.push(
-          compact
+          (compact
             ? `${caseLine(name, rc, e)} out_size=${hx(le64(b, 16))}`
-            : `${caseLine(name, rc, e)} op=UNMAP flags=${hx(flags)} iova=${hx(iova)} size=${hx(size)} out_argsz=${le32(b, 0)} out_flags=${hx(le32(b, 4))} out_iova=${hx(le64(b, 8))} out_size=${hx(le64(b, 16))}`,
+            : `${caseLine(name, rc, e)} op=UNMAP flags=${hx(flags)} iova=${hx(iova)} size=${hx(size)} out_argsz=${le32(b, 0)} out_flags=${hx(le32(b, 4))} out_iova=${hx(le64(b, 8))} out_size=${hx(le64(b, 16))}`) +
+            (m ? bitmapText(m) : ''),
+        );
+        return;
+      }
+      case 'dirty': {
+        const b = new Uint8Array(8);
+        const flags = Number(BigInt.asUintN(32, num(f.get('flags')!)));
+        put32(b, 0, Number(BigInt.asUintN(32, u('argsz', 8n))));
+        put32(b, 4, flags);
+        const [rc, e] = rcOf(target.ioctl(containers[slot('c')]!, VFIO_IOCTL.IOMMU_DIRTY_PAGES, b));
+        out.push(`${caseLine(name, rc, e)} op=DIRTY flags=${hx(flags)}`);
+        return;
+      }
+      case 'dirty_get': {
+        const c = slot('c');
+        const b = new Uint8Array(48);
+        const iova = num(f.get('iova')!);
+        const size = num(f.get('size')!);
+        const m = bitmapFields(s);
+        put32(b, 0, Number(BigInt.asUintN(32, u('argsz', 48n))));
+        put32(b, 4, 4); // VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP
+        put64(b, 8, iova);
+        put64(b, 16, size);
+        putBitmap(b, 24, m);
+        const [rc, e] = rcOf(target.ioctl(containers[c]!, VFIO_IOCTL.IOMMU_DIRTY_PAGES, b));
+        out.push(
+          `${caseLine(name, rc, e)} op=DIRTY_GET iova=${hx(iova)} size=${hx(size)} pgsize=${hx(m.pgsize)} bsize=${hx(m.size)}${bitmapText(m)}`,
         );
         return;
       }

@@ -20,7 +20,7 @@ import type { VfioDeviceFile } from '../vfio/pci/vfio-pci.js';
 import { VfioSystem } from '../vfio/system.js';
 import { defaultType1Params, type Type1Params } from '../vfio/type1/type1.js';
 import type { OpName } from './compiled.js';
-import { EXEC_MEMORY, type ConformanceTarget, type ExecArgs } from './exec.js';
+import { EXEC_BUF_FILL, EXEC_MEMORY, type ConformanceTarget, type ExecArgs } from './exec.js';
 import { MACHINES } from './machines.js';
 import type { TargetFactory } from './runner.js';
 
@@ -156,6 +156,8 @@ export function modelVfioTarget(m: PlatformModel): ConformanceTarget {
   const mm = new AddressSpace();
   for (const r of EXEC_MEMORY)
     mm.map(r.name, r.addr, r.size, r.prot === 'rw' ? PROT_READ | PROT_WRITE : PROT_READ);
+  // iovaexec fills its read-write buffer with 0x5a at start
+  mm.memsetRegion('buf', EXEC_BUF_FILL);
   // one descriptor table for the VFIO files and the eventfds, like the executor's process
   const sys = new VfioSystem({ core: m.iommu, profile: m.profile, mm });
   const fds = sys.fds;
@@ -178,6 +180,9 @@ export function modelVfioTarget(m: PlatformModel): ConformanceTarget {
     open: (path) => sys.open(path),
     close: (fd) => sys.close(fd),
     ioctl: (fd, cmd, arg) => sys.ioctl(fd, cmd, typeof arg === 'string' ? cString(arg) : arg),
+    // the executor's own loads and stores (bitmaps it fills and reads back)
+    readMemory: (addr, buf) => mm.copyFromUser(buf, addr),
+    writeMemory: (addr, bytes) => mm.copyToUser(addr, bytes),
     eventfd: () => fds.eventfd(),
     readEventfd: (fd) => fds.eventFd(fd)?.read() ?? -11, // -EAGAIN
     pread: (fd, buf, off) => device(fd)?.pread(off, buf) ?? -ERRNO.EBADF,

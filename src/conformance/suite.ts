@@ -3,6 +3,7 @@
  * same list drives the kernel run (files written to conformance/scenarios/) and the model run.
  */
 
+import { dirtyScenario } from './dirty.js';
 import { generateScenario } from './generator.js';
 import { MACHINES, type ConformanceMachine } from './machines.js';
 import { probeScenario } from './probe.js';
@@ -23,6 +24,9 @@ export function genFileName(i: number): string {
   return `gen-${String(i).padStart(2, '0')}.iovx`;
 }
 
+/** Dirty-page tracking (src/conformance/dirty.ts), last on every machine. */
+export const DIRTY_FILE = 'dirty.iovx';
+
 /** Machines with a second vfio-pci group also run a generated scenario that moves both groups around. */
 export const MULTI_GEN_FILE = 'gen-multi.iovx';
 const MULTI_GEN_INDEX = 100;
@@ -41,6 +45,7 @@ export function suiteFiles(): SuiteFile[] {
       text: generateScenario(GEN_SEED, i, { steps: GEN_STEPS }),
     });
   }
+  files.push({ path: `common/${DIRTY_FILE}`, text: dirtyScenario() });
   return files;
 }
 
@@ -49,5 +54,6 @@ export function filesForMachine(m: ConformanceMachine): string[] {
   const out = [`${m.name}/probe.iovx`];
   if (m.secondGroup) out.push(`${m.name}/${MULTI_GEN_FILE}`);
   for (let i = 0; i < GEN_SCENARIOS; i++) out.push(`common/${genFileName(i)}`);
+  out.push(`common/${DIRTY_FILE}`);
   return out;
 }

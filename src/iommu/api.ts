@@ -137,6 +137,8 @@ export interface IommuCore {
   readonly profile: KernelProfile;
   /** The machine's architecture (user address space limits, arch defaults). */
   readonly arch: Arch;
+  /** x86_64 CPU with 5-level paging (LA57): user addresses up to 2^56. */
+  readonly la57: boolean;
   /** Groups in group-number order. */
   groups(): readonly IommuGroup[];
   group(id: number): IommuGroup | undefined;

@@ -47,6 +47,10 @@ export class IommuCoreImpl implements IommuCore {
     return this.platform.arch;
   }
 
+  get la57(): boolean {
+    return this.platform.la57 ?? false;
+  }
+
   constructor(
     platform: PlatformDescription,
     profile: KernelProfile,

@@ -87,6 +87,12 @@ export interface KernelProfile {
    * the addressable limit").
    */
   readonly type1EndWrapsAtTop: boolean;
+  /**
+   * arm64 CONFIG_ARM64_VA_BITS of Debian's build: TASK_SIZE_MAX = 2^VA_BITS bounds the user pointers
+   * access_ok accepts (48 in 6.1, 52 in 6.12: a dirty bitmap at 2^48 is EINVAL on 6.1, EFAULT on 6.12
+   * in conformance/golden).
+   */
+  readonly arm64VaBits: 48 | 52;
 }
 
 const P61: KernelProfile = {
@@ -116,6 +122,7 @@ const P61: KernelProfile = {
   type1InfoCopiesMin24: false,
   setContainerForeignFdErrno: 'EINVAL',
   type1EndWrapsAtTop: true,
+  arm64VaBits: 48,
 };
 
 const P612: KernelProfile = {
@@ -145,6 +152,7 @@ const P612: KernelProfile = {
   type1InfoCopiesMin24: true,
   setContainerForeignFdErrno: 'EBADFD',
   type1EndWrapsAtTop: true,
+  arm64VaBits: 52,
 };
 
 const PROFILES: Record<KernelVersion, KernelProfile> = { '6.1': P61, '6.12': P612 };

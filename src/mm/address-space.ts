@@ -33,6 +33,8 @@ interface Vma {
   readonly prot: number;
   readonly physFirst: number;
   readonly region: MemRegion;
+  /** What a byte the process never wrote reads as (0 for fresh anonymous memory). */
+  initial: number;
 }
 
 export class AddressSpace {
@@ -63,7 +65,7 @@ export class AddressSpace {
     const p = phys ?? this.nextPhys;
     if (phys === undefined) this.nextPhys += (size + 0x1f_ffffn) & ~0x1f_ffffn;
     const region: MemRegion = { name, start, size, prot, phys: p };
-    this.vmas.push({ first, last, prot, physFirst: Number(p >> BigInt(PAGE_SHIFT)), region });
+    this.vmas.push({ first, last, prot, physFirst: Number(p >> BigInt(PAGE_SHIFT)), region, initial: 0 });
     this.vmas.sort((a, b) => a.first - b.first);
     return region;
   }
@@ -137,6 +139,18 @@ export class AddressSpace {
   }
 
   /**
+   * The process filled region `name` with `byte` (memset) before anything else wrote there: pages not
+   * written since read as that byte. false if there is no such region.
+   */
+  memsetRegion(name: string, byte: number): boolean {
+    const v = this.vmas.find((x) => x.region.name === name);
+    if (!v) return false;
+    v.initial = byte & 0xff;
+    for (let f = v.first; f <= v.last; f++) this.contents.delete(f);
+    return true;
+  }
+
+  /**
    * copy_to_user: writes `src` at user address `addr`, page by page, and stops at the first page that
    * is not mapped writable (the bytes before it stay written). Returns the bytes not copied, 0 on
    * success, as the kernel's copy_to_user does.
@@ -167,14 +181,15 @@ export class AddressSpace {
       const i = this.find(frame);
       if (i < 0 || (this.vmas[i]!.prot & need) === 0) return buf.length - done;
       const n = Math.min(PAGE_SIZE - off, buf.length - done);
+      const initial = this.vmas[i]!.initial;
       let page = this.contents.get(frame);
       if (toUser) {
         if (page === undefined) {
-          page = new Uint8Array(PAGE_SIZE);
+          page = new Uint8Array(PAGE_SIZE).fill(initial);
           this.contents.set(frame, page);
         }
         page.set(buf.subarray(done, done + n), off);
-      } else if (page === undefined) buf.fill(0, done, done + n);
+      } else if (page === undefined) buf.fill(initial, done, done + n);
       else buf.set(page.subarray(off, off + n), done);
       done += n;
       frame++;

@@ -261,6 +261,7 @@ export const PLATFORM: Spec = {
       'default domain: translated (DMA; iommu=nopt) or passthrough (identity; iommu=pt)',
     ),
     dmaStrict: f({ t: 'bool' }, 'iommu.strict: DMA (strict) or DMA-FQ (lazy); default by arch'),
+    la57: f({ t: 'bool' }, 'x86_64: 5-level paging (LA57), user space up to 2^56; default false'),
     firmwareTables: f(FIRMWARE_TABLES, 'RMRR / IVMD / IORT RMR', {
       default: { rmrr: [], ivmd: [], iortRmr: [] },
     }),

@@ -38,6 +38,11 @@ export interface PlatformDescription {
    * force strict (IommuDescription.cachingMode).
    */
   readonly dmaStrict?: boolean;
+  /**
+   * x86_64: the CPU has LA57 and the kernel runs 5-level paging, so user space reaches 2^56 instead of
+   * 2^47 (access_ok limits, e.g. for dirty bitmaps). QEMU's `-cpu max` has it. Absent: false.
+   */
+  readonly la57?: boolean;
 }
 
 export interface IommuDescription {

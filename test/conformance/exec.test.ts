@@ -191,3 +191,51 @@ test('msi_fire programs the e1000e like iovaexec: BME on, mask, clear, unthrottl
     'd8=ffffffff',
   ]);
 });
+
+test('dirty ops: DIRTY_PAGES payloads, the vfio_bitmap after UNMAP, fill before and words after', () => {
+  const { t, calls } = recorder();
+  const mem = new Map<bigint, number>();
+  t.writeMemory = (addr, b) => (b.forEach((v, i) => mem.set(addr + BigInt(i), v)), 0);
+  t.readMemory = (addr, b) => (b.forEach((_, i) => (b[i] = mem.get(addr + BigInt(i)) ?? 0x5a)), 0);
+  // the "kernel" sets bit 1 of the first word it is given
+  const ioctl = t.ioctl.bind(t);
+  t.ioctl = (fd, cmd, arg) => {
+    const r = ioctl(fd, cmd, arg);
+    if (cmd === VFIO_IOCTL.IOMMU_DIRTY_PAGES && arg instanceof Uint8Array && arg.length === 48) {
+      const at = new DataView(arg.buffer).getBigUint64(40, true);
+      mem.set(at, (mem.get(at) ?? 0) | 2);
+    }
+    return r;
+  };
+  const buf = EXEC_MEMORY[0]!.addr;
+  const text = [
+    'open_container c',
+    'dirty s flags=1',
+    'dirty_get g iova=0x100000 size=0x4000 bsize=8 bitmap=buf+0x100 fill=0 dump=2',
+    'unmap u flags=1 iova=0x100000 size=0x4000 bsize=8 bitmap=buf+0x200 dump=1',
+    'dirty_get bad iova=0 size=0x1000 bsize=8 bitmap=abs+0x1000 dump=1',
+  ].join('\n');
+  const out = runCompiled(parseCompiled(text, 't.iovx'), t, { groups: [], devices: [] });
+  assert.deepEqual(out, [
+    'CASE c rc=0 errno=0',
+    'CASE s rc=0 errno=0 op=DIRTY flags=0x1',
+    'CASE g rc=0 errno=0 op=DIRTY_GET iova=0x100000 size=0x4000 pgsize=0x1000 bsize=0x8 bitmap=0x100 words=0x2,0x0',
+    'CASE u rc=0 errno=0 op=UNMAP flags=0x1 iova=0x100000 size=0x4000 out_argsz=48 out_flags=0x1 out_iova=0x100000 out_size=0x4000 bitmap=0x200 words=0x5a5a5a5a5a5a5a5a',
+    'ERROR line 5: bitmap: dump/fill need buf+ or ro+',
+  ]);
+  const get = calls.find(
+    (c) => c.cmd === VFIO_IOCTL.IOMMU_DIRTY_PAGES && c.arg instanceof Uint8Array && c.arg.length === 48,
+  )!;
+  const dv = new DataView((get.arg as Uint8Array).buffer);
+  assert.deepEqual(
+    [dv.getUint32(0, true), dv.getUint32(4, true), dv.getBigUint64(8, true), dv.getBigUint64(16, true)],
+    [48, 4, 0x100000n, 0x4000n],
+  );
+  assert.deepEqual(
+    [dv.getBigUint64(24, true), dv.getBigUint64(32, true), dv.getBigUint64(40, true)],
+    [0x1000n, 8n, buf + 0x100n],
+  );
+  const um = calls.find((c) => c.cmd === VFIO_IOCTL.IOMMU_UNMAP_DMA)!.arg as Uint8Array;
+  assert.equal(um.length, 48);
+  assert.equal(new DataView(um.buffer).getBigUint64(40, true), buf + 0x200n);
+});

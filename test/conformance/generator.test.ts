@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Prng, generateScenario } from '../../src/conformance/generator.js';
 import { parseCompiled } from '../../src/conformance/compiled.js';
-import { suiteFiles, GEN_SCENARIOS } from '../../src/conformance/suite.js';
+import { suiteFiles, DIRTY_FILE, GEN_SCENARIOS } from '../../src/conformance/suite.js';
 import { MACHINES } from '../../src/conformance/machines.js';
 
 test('the PRNG is deterministic per seed', () => {
@@ -90,6 +90,7 @@ test('generated addresses never leave u64 and cover every op family', () => {
 test('the suite has a probe per machine and the common generated set', () => {
   const files = suiteFiles();
   for (const m of MACHINES) assert.ok(files.some((f) => f.path === `${m.name}/probe.iovx`));
-  assert.equal(files.filter((f) => f.path.startsWith('common/')).length, GEN_SCENARIOS);
+  assert.equal(files.filter((f) => f.path.startsWith('common/gen-')).length, GEN_SCENARIOS);
+  assert.ok(files.some((f) => f.path === `common/${DIRTY_FILE}`));
   for (const f of files) parseCompiled(f.text, f.path);
 });

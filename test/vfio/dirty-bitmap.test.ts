@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { ERRNO } from '../../src/base/errno.js';
-import { KERNEL_VERSIONS } from '../../src/kernel/profile.js';
+import { KERNEL_VERSIONS, kernelProfile } from '../../src/kernel/profile.js';
+import { taskSizeMax } from '../../src/mm/uaccess.js';
 import { AddressSpace, PROT_READ, PROT_WRITE } from '../../src/mm/address-space.js';
 import { dirtyPages, getDirtyBitmap, mapDma, unmapDma, type VfioBitmap } from '../../src/vfio/typed.js';
 import { BUF, RO, attached, machine, type Machine } from './machine.js';
@@ -98,28 +99,34 @@ test('GET_BITMAP errors: cut mappings, tracking off, range wrapping at 2^64, bit
   assert.equal(get(0x101000n, 0x3000n), -ERRNO.EINVAL, 'starts inside a mapping');
   assert.equal(get(0x100000n, 0x2000n), -ERRNO.EINVAL, 'ends inside a mapping');
   assert.equal(get(0xfffffffffffff000n, 0x1000n), -ERRNO.EINVAL, 'iova + size wraps to 0');
-  assert.equal(get(0x100000n, 0x4000n, bm(8n, 0x7ffffffff000n)), -ERRNO.EINVAL, 'above TASK_SIZE_MAX');
+  assert.equal(
+    get(0x100000n, 0x4000n, bm(8n, 0xfffffffffff000n)),
+    -ERRNO.EINVAL,
+    'past TASK_SIZE_MAX (LA57)',
+  );
   assert.equal(get(0x100000n, 0x4000n, bm(8n, 0x7fffffffeff8n)), -ERRNO.EFAULT, 'in user space, not mapped');
   assert.equal(get(0x100000n, 0x4000n, bm(8n, RO)), -ERRNO.EFAULT, 'read-only');
   assert.equal(get(0x100000n, 0x4000n), 0);
   assert.equal(get(0x200000n, 0x4000n), 0, 'no mapping in the range: nothing written');
 });
 
-test('access_ok follows the architecture: 2^47 - 4 KiB on x86_64, 2^48 on arm64', () => {
-  const x86 = setup('qemu-q35-intel-iommu');
-  const arm = setup('qemu-virt-smmuv3-gicv3');
-  for (const { m, c, map } of [x86, arm]) {
+test('access_ok stops at TASK_SIZE_MAX: x86_64 2^47 or 2^56 - 4 KiB (LA57), arm64 2^48 (6.1) or 2^52 (6.12)', () => {
+  assert.equal(taskSizeMax({ arch: 'x86_64' }, kernelProfile('6.1')), 0x7ffffffff000n);
+  assert.equal(taskSizeMax({ arch: 'x86_64', la57: true }, kernelProfile('6.12')), 0xfffffffffff000n);
+  // the machines of conformance/golden: q35 with -cpu max (LA57), arm64 virt on both kernels
+  for (const [preset, k, limit] of [
+    ['qemu-q35-intel-iommu', '6.1', 0xfffffffffff000n],
+    ['qemu-virt-smmuv3-gicv3', '6.1', 1n << 48n],
+    ['qemu-virt-smmuv3-gicv3', '6.12', 1n << 52n],
+  ] as const) {
+    const { m, c, map } = setup(preset, k);
     assert.equal(map(0x100000n, 1n), 0);
     assert.equal(dirtyPages(m.sys, c, START), 0);
+    const get = (at: bigint, size: bigint) => getDirtyBitmap(m.sys, c, 0x100000n, 0x1000n, bm(size, at));
+    assert.equal(get(limit - 8n, 8n), -ERRNO.EFAULT, `${preset} ${k}: passes access_ok, then faults`);
+    assert.equal(get(limit - 8n, 16n), -ERRNO.EINVAL, `${preset} ${k}`);
+    assert.equal(get(limit, 8n), -ERRNO.EINVAL, `${preset} ${k}`);
   }
-  const at = (1n << 48n) - 8n;
-  assert.equal(getDirtyBitmap(x86.m.sys, x86.c, 0x100000n, 0x1000n, bm(8n, at)), -ERRNO.EINVAL);
-  assert.equal(
-    getDirtyBitmap(arm.m.sys, arm.c, 0x100000n, 0x1000n, bm(8n, at)),
-    -ERRNO.EFAULT,
-    'passes, then faults',
-  );
-  assert.equal(getDirtyBitmap(arm.m.sys, arm.c, 0x100000n, 0x1000n, bm(16n, at)), -ERRNO.EINVAL);
 });
 
 test('UNMAP with GET_DIRTY_BITMAP reports the removed mappings; a fault stops the walk', () => {
@@ -130,7 +137,7 @@ test('UNMAP with GET_DIRTY_BITMAP reports the removed mappings; a fault stops th
     unmapDma(m.sys, c, { argsz: 48, flags: 1, iova: 0x100000n, size: 0x4000n, bitmap: bm(8n, data) });
   assert.equal(unmap(BITMAP).rc, -ERRNO.EINVAL, 'tracking is off');
   assert.equal(dirtyPages(m.sys, c, START), 0);
-  assert.equal(unmap(0x7ffffffff000n).rc, -ERRNO.EINVAL, 'access_ok');
+  assert.equal(unmap(0xfffffffffff000n).rc, -ERRNO.EINVAL, 'access_ok');
   const f = unmap(RO);
   assert.equal(f.rc, -ERRNO.EFAULT);
   assert.equal(f.out.size, 0x4000n, 'size not copied back on failure');
@@ -154,4 +161,11 @@ test('copy_to_user / copy_from_user: page by page, stopping at the first page wi
   assert.equal(mm.copyFromUser(back, 0x12c00n), 0xc00, 'unmapped after the read-only page');
   assert.equal(back[0x3ff], 0);
   assert.equal(mm.copyToUser((1n << 64n) - 4n, new Uint8Array(8)), 8, 'past 2^64');
+  // a region the process memset first (iovaexec fills its buffer with 0x5a)
+  assert.equal(mm.memsetRegion('a', 0x5a), true);
+  assert.equal(mm.memsetRegion('nope', 0), false);
+  assert.equal(mm.copyToUser(0x10010n, Uint8Array.of(1, 2)), 0);
+  const w = new Uint8Array(4);
+  assert.equal(mm.copyFromUser(w, 0x1000fn), 0);
+  assert.deepEqual([...w], [0x5a, 1, 2, 0x5a]);
 });

@@ -64,7 +64,7 @@ import {
 } from '../../uapi/vfio-type1.js';
 import { CapChain } from '../caps.js';
 import { CoreDomain, MAP_NOT_HANDLED } from '../../iommu/domain.js';
-import { accessOk } from '../../mm/uaccess.js';
+import { accessOk, taskSizeMax } from '../../mm/uaccess.js';
 import { DirtyBitmaps } from './dirty-bitmap.js';
 import { DMA_NIL, DMA_READ, DMA_VADDR_INVALID, DMA_WRITE, DmaTree, SharedDmaIndex } from './dma-tree.js';
 import {
@@ -192,6 +192,8 @@ export class VfioIommuType1 {
   dirtyTracking = false;
   /** The mappings' dirty bitmaps while tracking is on (vfio_dma->bitmap). */
   private readonly dirty = new DirtyBitmaps();
+  /** TASK_SIZE_MAX of the process (access_ok on user bitmap pointers). */
+  private readonly taskSizeMax: bigint;
   /** The last findDma skipped a mapping or a range at 2^64-1 (<= 6.17 wrap): an overlap is possible. */
   private topSkipped = false;
   /** dma_entry_limit when the instance was created. */
@@ -229,6 +231,7 @@ export class VfioIommuType1 {
     this.dmaAvail = this.entryLimit;
     this.wrapErrno = -ERRNO[env.profile.mapOverflowErrno];
     this.wrapsAtTop = env.profile.type1EndWrapsAtTop;
+    this.taskSizeMax = taskSizeMax(env.core, env.profile);
     this.domainsChanged();
     this.hooks = env.design?.instance(this, env);
   }
@@ -772,7 +775,7 @@ export class VfioIommuType1 {
       bitmapPgsize = getU64(arg, 24);
       const bsize = getU64(arg, 32);
       bitmapData = getU64(arg, 40);
-      if (!accessOk(this.env.core.arch, bitmapData, bsize)) return -ERRNO.EINVAL;
+      if (!accessOk(this.taskSizeMax, bitmapData, bsize)) return -ERRNO.EINVAL;
       const npages = bitmapPgsize === 0n ? 0n : getU64(arg, 16) >> BigInt(lowBit(bitmapPgsize));
       if (verifyBitmapSize(npages, bsize) !== 0) return -ERRNO.EINVAL;
     }
@@ -898,7 +901,7 @@ export class VfioIommuType1 {
     const data = getU64(arg, 40);
     // `iova + size < iova` in u64: a range ending exactly at 2^64 wraps too
     if (iova + size > U64_MAX) return -ERRNO.EINVAL;
-    if (!accessOk(this.env.core.arch, data, bsize)) return -ERRNO.EINVAL;
+    if (!accessOk(this.taskSizeMax, data, bsize)) return -ERRNO.EINVAL;
     const npages = pgsize === 0n ? 0n : size >> BigInt(lowBit(pgsize));
     if (verifyBitmapSize(npages, bsize) !== 0) return -ERRNO.EINVAL;
     const pg = BigInt(this.minPageBytes);
