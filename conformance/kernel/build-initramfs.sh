@@ -7,16 +7,19 @@
 # and the
 # kernel modules the guest needs (with their dependencies, in load order,
 # decompressed). Writes OUTDIR/{vmlinuz,initramfs.cpio.gz}.
-# ARCH: x86_64 | arm64. Reproducible: files are sorted and timestamps fixed.
+# ARCH: x86_64 | arm64 | arm64-16k (the 16 KiB-page flavour of the arm64 kernel). Reproducible: files
+# are sorted and timestamps fixed.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 ARCH=$1 KVER=$2 OUT=$3
 shift 3
 CACHE=$HERE/cache
+FLAVOUR=
 case $ARCH in
 x86_64) DARCH=amd64 CC=gcc BUSYBOX=/bin/busybox ;;
-arm64)
+arm64 | arm64-16k)
 	DARCH=arm64 CC=aarch64-linux-gnu-gcc
+	[ "$ARCH" = arm64-16k ] && FLAVOUR=-16k
 	BB=$CACHE/busybox-arm64
 	if [ ! -x "$BB/bin/busybox" ]; then
 		rm -rf "$BB"
@@ -26,13 +29,17 @@ arm64)
 	;;
 *) echo "unknown arch $ARCH" >&2; exit 2 ;;
 esac
-KROOT=$CACHE/kernels/$KVER-$DARCH
+KROOT=$CACHE/kernels/$KVER-$DARCH$FLAVOUR
 if [ ! -d "$KROOT/lib/modules" ]; then
 	rm -rf "$KROOT"
 	mkdir -p "$KROOT"
-	dpkg-deb -x "$CACHE"/debs/linux-image-"$KVER"-"$DARCH"_*_"$DARCH".deb "$KROOT"
+	if [ -n "$FLAVOUR" ]; then
+		dpkg-deb -x "$CACHE"/debs/linux-image-"$KVER"-"$DARCH$FLAVOUR"-unsigned_*_"$DARCH".deb "$KROOT"
+	else
+		dpkg-deb -x "$CACHE"/debs/linux-image-"$KVER"-"$DARCH"_*_"$DARCH".deb "$KROOT"
+	fi
 fi
-MODDIR=$KROOT/lib/modules/$KVER-$DARCH
+MODDIR=$KROOT/lib/modules/$KVER-$DARCH$FLAVOUR
 STAGE=$OUT/stage
 rm -rf "$STAGE"
 mkdir -p "$OUT" "$STAGE"/{bin,lib/modules,proc,sys,dev,tmp,scen}
@@ -60,7 +67,7 @@ add_mod() {
 	local ko dep
 	ko=$(find_ko "$1")
 	if [ -z "$ko" ]; then
-		echo "module $1: built in or not configured in $KVER-$DARCH" >&2
+		echo "module $1: built in or not configured in $KVER-$DARCH$FLAVOUR" >&2
 		return 0
 	fi
 	[ -n "${seen[$ko]:-}" ] && return 0
@@ -81,5 +88,5 @@ for ko in "${order[@]}"; do
 done
 find "$STAGE" -exec touch -h -d @0 {} +
 (cd "$STAGE" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1 -n) >"$OUT/initramfs.cpio.gz"
-cp "$KROOT/boot/vmlinuz-$KVER-$DARCH" "$OUT/vmlinuz"
+cp "$KROOT/boot/vmlinuz-$KVER-$DARCH$FLAVOUR" "$OUT/vmlinuz"
 echo "initramfs $ARCH $KVER: modules $(tr '\n' ' ' <"$STAGE/modules.list")" >&2

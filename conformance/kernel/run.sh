@@ -33,7 +33,9 @@ for line in "${MACHINES[@]}"; do
 	for V in $KERNELS; do
 		want || continue
 		KVER=$(cat "$CACHE/KVER-$V")
-		DARCH=$([ "$ARCH" = arm64 ] && echo arm64 || echo amd64)
+		# arm64-16k: the 16 KiB-page flavour of the arm64 kernel (same build, package ...-arm64-16k-unsigned)
+		DARCH=$([ "${ARCH%-16k}" = arm64 ] && echo arm64 || echo amd64)
+		FLAVOUR=$([ "$ARCH" = arm64-16k ] && echo -16k-unsigned || true)
 		BUILD=$CACHE/build/$NAME-k$V
 		files=()
 		# the machine's probe first (its sysfs snapshot precedes everything), then the rest, sorted
@@ -44,7 +46,7 @@ for line in "${MACHINES[@]}"; do
 			done
 		done
 		"$HERE/kernel/build-initramfs.sh" "$ARCH" "$KVER" "$BUILD" "${files[@]}"
-		QEMU=qemu-system-$([ "$ARCH" = arm64 ] && echo aarch64 || echo x86_64)
+		QEMU=qemu-system-$([ "$DARCH" = arm64 ] && echo aarch64 || echo x86_64)
 		APPEND="rdinit=/init panic=-1 loglevel=1 $CMDLINE conf.machine=$NAME $EXTRA"
 		# shellcheck disable=SC2206
 		CMD=($QEMU $QARGS -accel tcg -smp 2 -m 2048 -device e1000e,romfile=,netdev=n0 -netdev user,id=n0
@@ -62,7 +64,7 @@ for line in "${MACHINES[@]}"; do
 			echo "$NAME-k$V: boot attempt $attempt failed (qemu exit $RC), see $LOG.attempt$attempt" >&2
 		done
 		T1=$(date +%s)
-		DEB=$(cd "$CACHE/debs" && ls linux-image-"$KVER"-"$DARCH"_*_"$DARCH".deb)
+		DEB=$(cd "$CACHE/debs" && ls linux-image-"$KVER"-"$DARCH$FLAVOUR"_*_"$DARCH".deb)
 		GOLD=$HERE/golden/$NAME-k$V.txt
 		if [ "$RC" != 0 ] || ! grep -q '^@@DONE' "$LOG"; then
 			echo "$NAME-k$V: FAILED (qemu exit $RC, ${T1}-${T0}s), see $LOG" >&2
@@ -73,7 +75,7 @@ for line in "${MACHINES[@]}"; do
 			echo "# iovamap conformance golden: written by npm run conformance:kernel, do not edit"
 			echo "# machine: $NAME"
 			echo "# kernel-series: $V"
-			echo "# kernel: $KVER-$DARCH ($DEB)"
+			echo "# kernel: $KVER-$DARCH${FLAVOUR%-unsigned} ($DEB)"
 			echo "# qemu: $($QEMU --version | head -1)"
 			echo "# qemu-args: $QARGS -accel tcg -smp 2 -m 2048 -device e1000e,romfile=,netdev=n0 -netdev user,id=n0"
 			echo "# cmdline: $CMDLINE $EXTRA"

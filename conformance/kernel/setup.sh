@@ -6,7 +6,8 @@
 #   * bookworm's linux-image-amd64 / -arm64 (6.1) through the system apt sources,
 #   * bookworm-backports' kernels (6.12) through a private apt configuration
 #     under cache/apt/ so that the system's sources.list is never modified,
-#   * busybox-static:arm64 for the arm64 initramfs.
+#   * busybox-static:arm64 for the arm64 initramfs,
+#   * bookworm-backports' arm64-16k flavour of the 6.12 kernel (16 KiB pages).
 # Idempotent: a second run only re-checks what is already there.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -70,6 +71,8 @@ KVER612=${KVER612:-$(abi_of linux-image-amd64 "${APTO[@]}")}
 [ -n "$KVER612" ] || { echo "cannot resolve the backports kernel ABI" >&2; exit 1; }
 fetch "linux-image-$KVER612-amd64_*_amd64.deb" "linux-image-$KVER612-amd64" "${APTO[@]}"
 fetch "linux-image-$KVER612-arm64_*_arm64.deb" "linux-image-$KVER612-arm64:arm64" "${APTO[@]}"
+# the arm64 16k-page flavour of the same build (Debian ships it unsigned only)
+fetch "linux-image-$KVER612-arm64-16k-unsigned_*_arm64.deb" "linux-image-$KVER612-arm64-16k-unsigned:arm64" "${APTO[@]}"
 chmod 755 .
 
 echo "$KVER61" >"$CACHE/KVER-6.1"

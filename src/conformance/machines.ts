@@ -19,6 +19,8 @@ export interface ConformanceMachine {
   readonly secondGroup: boolean;
   /** PCI address of that second device (the guest init's conf.dev2). */
   readonly secondDevice?: string;
+  /** The kernel's PAGE_SIZE when it is not 4 KiB (the arm64-16k flavour): adds a dirty scenario in it. */
+  readonly pageBytes?: number;
 }
 
 export const MACHINES: readonly ConformanceMachine[] = [
@@ -87,6 +89,19 @@ export const MACHINES: readonly ConformanceMachine[] = [
     iovaRanges: [
       [0x0n, 0x808ffffn],
       [0x80a0000n, 0xffffffffffffffffn],
+    ],
+    secondGroup: false,
+  },
+  {
+    // Debian's 16 KiB-page arm64 flavour on the gicv3 machine (-cpu max: cortex-a57 lacks the 16K granule)
+    name: 'arm64-smmuv3-gicv3-16k',
+    preset: 'qemu-virt-smmuv3-gicv3-16k',
+    arch: 'arm64',
+    kernels: ['6.12'],
+    pageBytes: 16384,
+    iovaRanges: [
+      [0x0n, 0x7ffffffn],
+      [0x8100000n, 0xffffffffffffn],
     ],
     secondGroup: false,
   },

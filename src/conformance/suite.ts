@@ -24,8 +24,10 @@ export function genFileName(i: number): string {
   return `gen-${String(i).padStart(2, '0')}.iovx`;
 }
 
-/** Dirty-page tracking (src/conformance/dirty.ts), last on every machine. */
+/** Dirty-page tracking (src/conformance/dirty.ts) in 4 KiB pages, on every machine. */
 export const DIRTY_FILE = 'dirty.iovx';
+/** The same in the machine's own page size, on machines whose kernel has larger pages. */
+export const DIRTY_PAGE_FILE = 'dirty-pages.iovx';
 
 /** Machines with a second vfio-pci group also run a generated scenario that moves both groups around. */
 export const MULTI_GEN_FILE = 'gen-multi.iovx';
@@ -46,14 +48,24 @@ export function suiteFiles(): SuiteFile[] {
     });
   }
   files.push({ path: `common/${DIRTY_FILE}`, text: dirtyScenario() });
+  for (const m of MACHINES.filter((x) => x.pageBytes !== undefined))
+    files.push({ path: `${m.name}/${DIRTY_PAGE_FILE}`, text: dirtyScenario(BigInt(m.pageBytes!)) });
   return files;
 }
 
-/** The scenario files that run on a machine, in run order (the guest runs them sorted by this order). */
+/**
+ * The scenario files that run on a machine, in run order: the probe, the machine's other files, then
+ * the common ones, each directory in byte order (conformance/kernel/run.sh).
+ */
 export function filesForMachine(m: ConformanceMachine): string[] {
-  const out = [`${m.name}/probe.iovx`];
-  if (m.secondGroup) out.push(`${m.name}/${MULTI_GEN_FILE}`);
-  for (let i = 0; i < GEN_SCENARIOS; i++) out.push(`common/${genFileName(i)}`);
-  out.push(`common/${DIRTY_FILE}`);
-  return out;
+  const own: string[] = [];
+  if (m.pageBytes !== undefined) own.push(DIRTY_PAGE_FILE);
+  if (m.secondGroup) own.push(MULTI_GEN_FILE);
+  const common = [DIRTY_FILE, ...Array.from({ length: GEN_SCENARIOS }, (_, i) => genFileName(i))];
+  const sorted = (a: string[]): string[] => [...a].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+  return [
+    `${m.name}/probe.iovx`,
+    ...sorted(own).map((f) => `${m.name}/${f}`),
+    ...sorted(common).map((f) => `common/${f}`),
+  ];
 }

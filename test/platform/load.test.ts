@@ -225,6 +225,7 @@ test('every preset loads, and each is named after its file', () => {
     'qemu-q35-intel-iommu',
     'qemu-q35-virtio-iommu',
     'qemu-virt-smmuv3-gicv2',
+    'qemu-virt-smmuv3-gicv3-16k',
     'qemu-virt-smmuv3-gicv3',
     'qemu-virt-virtio-iommu',
   ]);
