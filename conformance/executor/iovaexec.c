@@ -765,6 +765,38 @@ static void read_small(const char *path, char *out, size_t n)
 	fclose(f);
 }
 
+/*
+ * group_type g=SLOT | nr=N value=TEXT: echo TEXT > /sys/kernel/iommu_groups/<group>/type (the newline
+ * included, as echo writes it), then read the type back. rc is write(2)'s answer (bytes written).
+ */
+static void op_group_type(const char *name)
+{
+	const char *v = opt("value");
+	const char *nrs = opt("nr");
+	int g = nrs ? (int)num(nrs, "nr") : group_nr[slot("g")];
+	char path[128], buf[80], t[64];
+	done_fields("group_type");
+	if (!v)
+		fatal("group_type: needs value=");
+	if (g < 0)
+		fatal("group_type: no group number for that slot");
+	snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%d/type", g);
+	snprintf(buf, sizeof(buf), "%s\n", v);
+	int fd = open(path, O_WRONLY);
+	int rc = -1, e = 0;
+	if (fd >= 0) {
+		ssize_t w = write(fd, buf, strlen(buf));
+		rc = w < 0 ? -1 : (int)w;
+		e = w < 0 ? errno : 0;
+		close(fd);
+	} else {
+		e = errno;
+	}
+	read_small(path, t, sizeof(t));
+	caserc(name, rc, e);
+	printf(" op=GROUP_TYPE group=%d value=%s type=%s\n", g, v, t);
+}
+
 static void dump_group(int g, int with_devices)
 {
 	char path[256], t[64];
@@ -996,7 +1028,7 @@ static void run_line(char *line)
 		{ "set_irqs", op_set_irqs }, { "efd_read", op_efd_read }, { "param_get", op_param_get },
 		{ "param_set", op_param_set }, { "groups", op_groups }, { "resv", op_resv },
 		{ "msi_read", op_msi_read }, { "msi_fire", op_msi_fire }, { "dirty", op_dirty },
-		{ "dirty_get", op_dirty_get },
+		{ "dirty_get", op_dirty_get }, { "group_type", op_group_type },
 	};
 	if (!strcmp(op, "close_container"))
 		return op_close(name, containers, "c", op);

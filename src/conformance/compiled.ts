@@ -37,6 +37,7 @@ export const OPS = {
   msi_read: ['d'],
   msi_fire: ['d', 'cause'],
   groups: [],
+  group_type: ['g', 'nr', 'value'],
   resv: ['g'],
 } as const satisfies Record<string, readonly string[]>;
 
@@ -47,6 +48,7 @@ const REQUIRED: Partial<Record<OpName, readonly string[]>> = {
   check_ext: ['ext'],
   map: ['iova', 'size'],
   dirty: ['flags'],
+  group_type: ['value'],
   dirty_get: ['iova', 'size', 'bitmap'],
   fill: ['base'],
   param_get: ['p'],

@@ -614,6 +614,15 @@ export function runCompiled(
         out.push(`${caseLine(name, rc, e)} param=${p} value=${v}`);
         return;
       }
+      case 'group_type': {
+        const v = f.get('value')!;
+        const g = has('nr') ? Number(num(f.get('nr')!)) : (args.groups[slot('g')] ?? -1);
+        if (g < 0) throw new ExecError('group_type: no group number for that slot');
+        const path = `/sys/kernel/iommu_groups/${g}/type`;
+        const [rc, e] = rcOf(target.writeFile(path, `${v}\n`));
+        out.push(`${caseLine(name, rc, e)} op=GROUP_TYPE group=${g} value=${v} type=${readSmall(path)}`);
+        return;
+      }
       case 'groups': {
         const ents = target.listDir('/sys/kernel/iommu_groups');
         const nrs = (typeof ents === 'number' ? [] : ents.filter((x) => !x.startsWith('.')).map(Number)).sort(

@@ -24,7 +24,13 @@ import { EXEC_BUF_FILL, EXEC_MEMORY, type ConformanceTarget, type ExecArgs } fro
 import { MACHINES } from './machines.js';
 import type { TargetFactory } from './runner.js';
 
-const SYSFS_OPS: ReadonlySet<OpName> = new Set<OpName>(['groups', 'resv', 'param_get', 'param_set']);
+const SYSFS_OPS: ReadonlySet<OpName> = new Set<OpName>([
+  'groups',
+  'resv',
+  'param_get',
+  'param_set',
+  'group_type',
+]);
 const NIC = { vendor: 0x8086, device: 0x10d3 };
 
 const hex4 = (n: number): string => '0x' + n.toString(16).padStart(4, '0');
@@ -75,8 +81,13 @@ export function modelSysfsTarget(
     },
     writeFile(path, text) {
       const pm = /^\/sys\/module\/vfio_iommu_type1\/parameters\/([a-z_]+)$/.exec(path);
-      if (!pm) return -ERRNO.EACCES;
-      return isType1ParamName(pm[1]!) ? writeType1Param(params, pm[1], text) : -ERRNO.ENOENT;
+      if (pm) return isType1ParamName(pm[1]!) ? writeType1Param(params, pm[1], text) : -ERRNO.ENOENT;
+      const gp = groupOf(path);
+      const g = gp && core.group(gp[0]);
+      if (!gp || !g) return -ERRNO.ENOENT;
+      // iommu_group_store_type
+      if (gp[1].length === 1 && gp[1][0] === 'type') return core.storeGroupType(g, text);
+      return -ERRNO.EACCES;
     },
     listDir(path) {
       if (path === '/sys/kernel/iommu_groups') return core.groups().map((g) => String(g.id));

@@ -5,6 +5,7 @@
 
 import { dirtyScenario } from './dirty.js';
 import { generateScenario } from './generator.js';
+import { groupTypeScenario } from './group-type.js';
 import { MACHINES, type ConformanceMachine } from './machines.js';
 import { probeScenario } from './probe.js';
 
@@ -26,6 +27,8 @@ export function genFileName(i: number): string {
 
 /** Dirty-page tracking (src/conformance/dirty.ts) in 4 KiB pages, on every machine. */
 export const DIRTY_FILE = 'dirty.iovx';
+/** Writes to the groups' sysfs `type` (src/conformance/group-type.ts), on every machine. */
+export const GROUP_TYPE_FILE = 'group-type.iovx';
 /** The same in the machine's own page size, on machines whose kernel has larger pages. */
 export const DIRTY_PAGE_FILE = 'dirty-pages.iovx';
 
@@ -48,6 +51,7 @@ export function suiteFiles(): SuiteFile[] {
     });
   }
   files.push({ path: `common/${DIRTY_FILE}`, text: dirtyScenario() });
+  files.push({ path: `common/${GROUP_TYPE_FILE}`, text: groupTypeScenario() });
   for (const m of MACHINES.filter((x) => x.pageBytes !== undefined))
     files.push({ path: `${m.name}/${DIRTY_PAGE_FILE}`, text: dirtyScenario(BigInt(m.pageBytes!)) });
   return files;
@@ -61,7 +65,11 @@ export function filesForMachine(m: ConformanceMachine): string[] {
   const own: string[] = [];
   if (m.pageBytes !== undefined) own.push(DIRTY_PAGE_FILE);
   if (m.secondGroup) own.push(MULTI_GEN_FILE);
-  const common = [DIRTY_FILE, ...Array.from({ length: GEN_SCENARIOS }, (_, i) => genFileName(i))];
+  const common = [
+    DIRTY_FILE,
+    GROUP_TYPE_FILE,
+    ...Array.from({ length: GEN_SCENARIOS }, (_, i) => genFileName(i)),
+  ];
   const sorted = (a: string[]): string[] => [...a].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
   return [
     `${m.name}/probe.iovx`,

@@ -239,3 +239,23 @@ test('dirty ops: DIRTY_PAGES payloads, the vfio_bitmap after UNMAP, fill before 
   assert.equal(um.length, 48);
   assert.equal(new DataView(um.buffer).getBigUint64(40, true), buf + 0x200n);
 });
+
+test('group_type writes VALUE and a newline to the group type file and reads the type back', () => {
+  const { t, files } = recorder();
+  files.set('/sys/kernel/iommu_groups/7/type', 'DMA\n');
+  t.writeFile = (p, v) =>
+    p.endsWith('/7/type') && v === 'identity\n' ? (files.set(p, 'identity\n'), 9) : -16;
+  const out = runCompiled(
+    parseCompiled(
+      'group_type a g=0 value=identity\ngroup_type b nr=7 value=DMA\ngroup_type c g=1 value=DMA\n',
+      't.iovx',
+    ),
+    t,
+    { groups: [7], devices: [] },
+  );
+  assert.deepEqual(out, [
+    'CASE a rc=9 errno=0 op=GROUP_TYPE group=7 value=identity type=identity',
+    'CASE b rc=-1 errno=EBUSY op=GROUP_TYPE group=7 value=DMA type=identity',
+    'ERROR line 3: group_type: no group number for that slot',
+  ]);
+});
