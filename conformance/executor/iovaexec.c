@@ -597,6 +597,38 @@ static void op_irq_info(const char *name)
 	printf(" index=%u flags=0x%x count=%u\n", index, ii.flags, ii.count);
 }
 
+/*
+ * region_info d index argsz(32) fill(0) dump(0): VFIO_DEVICE_GET_REGION_INFO in a buffer of
+ * max(argsz, 32) bytes filled with `fill`; prints the struct as it is afterwards (the kernel copies it
+ * back only on success) and, with dump, the bytes up to min(argsz_in, argsz_out) (the capability chain).
+ */
+static void op_region_info(const char *name)
+{
+	int d = slot("d");
+	uint32_t index = (uint32_t)req("index");
+	uint32_t argsz = (uint32_t)unum("argsz", sizeof(struct vfio_region_info));
+	int fill = (int)(unum("fill", 0) & 0xff);
+	int dump = (int)unum("dump", 0);
+	done_fields("region_info");
+	size_t len = argsz > sizeof(struct vfio_region_info) ? argsz : sizeof(struct vfio_region_info);
+	if (len > 4096)
+		fatal("region_info: argsz above 4096");
+	unsigned char *b = malloc(len);
+	memset(b, fill, len);
+	struct vfio_region_info *ri = (struct vfio_region_info *)b;
+	ri->argsz = argsz;
+	ri->index = index;
+	int rc = ioctl(devices[d], VFIO_DEVICE_GET_REGION_INFO, b);
+	int e = rc ? errno : 0;
+	caserc(name, rc, e);
+	printf(" op=REGION_INFO index=%u argsz_in=%u argsz_out=%u flags=0x%x cap_offset=%u size=0x%" PRIx64
+	       " offset=0x%" PRIx64 "\n",
+	       index, argsz, ri->argsz, ri->flags, ri->cap_offset, (uint64_t)ri->size, (uint64_t)ri->offset);
+	if (dump && rc == 0)
+		hexdump(b, argsz < ri->argsz ? argsz : ri->argsz);
+	free(b);
+}
+
 static int efd(int k)
 {
 	if (k < 0 || k >= MAXEFD)
@@ -1028,7 +1060,7 @@ static void run_line(char *line)
 		{ "set_irqs", op_set_irqs }, { "efd_read", op_efd_read }, { "param_get", op_param_get },
 		{ "param_set", op_param_set }, { "groups", op_groups }, { "resv", op_resv },
 		{ "msi_read", op_msi_read }, { "msi_fire", op_msi_fire }, { "dirty", op_dirty },
-		{ "dirty_get", op_dirty_get }, { "group_type", op_group_type },
+		{ "dirty_get", op_dirty_get }, { "group_type", op_group_type }, { "region_info", op_region_info },
 	};
 	if (!strcmp(op, "close_container"))
 		return op_close(name, containers, "c", op);

@@ -30,6 +30,7 @@ export const OPS = {
   param_set: ['p', 'value'],
   device_fd: ['g', 'd'],
   device_info: ['d'],
+  region_info: ['d', 'index', 'argsz', 'fill', 'dump'],
   close_device: ['d'],
   irq_info: ['d', 'index'],
   set_irqs: ['d', 'index', 'start', 'count', 'flags', 'data', 'argsz'],
@@ -54,6 +55,7 @@ const REQUIRED: Partial<Record<OpName, readonly string[]>> = {
   param_get: ['p'],
   param_set: ['p', 'value'],
   irq_info: ['index'],
+  region_info: ['index'],
   set_irqs: ['index', 'flags'],
   efd_read: ['e'],
 };

@@ -536,6 +536,22 @@ export function runCompiled(
         );
         return;
       }
+      case 'region_info': {
+        const index = Number(BigInt.asUintN(32, num(f.get('index')!)));
+        const argsz = Number(BigInt.asUintN(32, u('argsz', 32n)));
+        const fill = Number(u('fill', 0n) & 0xffn);
+        const b = new Uint8Array(Math.max(argsz, 32)).fill(fill);
+        if (b.length > 4096) throw new ExecError('region_info: argsz above 4096');
+        put32(b, 0, argsz);
+        put32(b, 8, index);
+        const [rc, e] = rcOf(target.ioctl(devices[slot('d')]!, VFIO_IOCTL.DEVICE_GET_REGION_INFO, b));
+        const argszOut = le32(b, 0);
+        out.push(
+          `${caseLine(name, rc, e)} op=REGION_INFO index=${index} argsz_in=${argsz} argsz_out=${argszOut} flags=${hx(le32(b, 4))} cap_offset=${le32(b, 12)} size=${hx(le64(b, 16))} offset=${hx(le64(b, 24))}`,
+        );
+        if (u('dump', 0n) !== 0n && rc === 0) hexdump(b, Math.min(argsz, argszOut));
+        return;
+      }
       case 'irq_info': {
         const index = Number(u('index', 0n));
         const b = new Uint8Array(16);

@@ -3,6 +3,7 @@
  * same list drives the kernel run (files written to conformance/scenarios/) and the model run.
  */
 
+import { deviceScenario } from './device.js';
 import { dirtyScenario } from './dirty.js';
 import { generateScenario } from './generator.js';
 import { groupTypeScenario } from './group-type.js';
@@ -27,6 +28,8 @@ export function genFileName(i: number): string {
 
 /** Dirty-page tracking (src/conformance/dirty.ts) in 4 KiB pages, on every machine. */
 export const DIRTY_FILE = 'dirty.iovx';
+/** The device's regions (src/conformance/device.ts), on every machine. */
+export const DEVICE_FILE = 'device.iovx';
 /** Writes to the groups' sysfs `type` (src/conformance/group-type.ts), on every machine. */
 export const GROUP_TYPE_FILE = 'group-type.iovx';
 /** The same in the machine's own page size, on machines whose kernel has larger pages. */
@@ -52,6 +55,7 @@ export function suiteFiles(): SuiteFile[] {
   }
   files.push({ path: `common/${DIRTY_FILE}`, text: dirtyScenario() });
   files.push({ path: `common/${GROUP_TYPE_FILE}`, text: groupTypeScenario() });
+  files.push({ path: `common/${DEVICE_FILE}`, text: deviceScenario() });
   for (const m of MACHINES.filter((x) => x.pageBytes !== undefined))
     files.push({ path: `${m.name}/${DIRTY_PAGE_FILE}`, text: dirtyScenario(BigInt(m.pageBytes!)) });
   return files;
@@ -66,6 +70,7 @@ export function filesForMachine(m: ConformanceMachine): string[] {
   if (m.pageBytes !== undefined) own.push(DIRTY_PAGE_FILE);
   if (m.secondGroup) own.push(MULTI_GEN_FILE);
   const common = [
+    DEVICE_FILE,
     DIRTY_FILE,
     GROUP_TYPE_FILE,
     ...Array.from({ length: GEN_SCENARIOS }, (_, i) => genFileName(i)),
