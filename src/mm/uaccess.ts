@@ -11,6 +11,9 @@
  * - x86_64 6.12: arch/x86/include/asm/uaccess_64.h __access_ok for a size not known at compile time:
  *   the sum must not wrap and must not pass USER_PTR_MAX + 1 = TASK_SIZE_MAX (after "x86: fix
  *   off-by-one in access_ok()", which the 6.12 stable series carries).
+ * The conformance runs pin these down (dirty.iovx, bitmaps placed around each limit): EFAULT just below,
+ * EINVAL from the limit on, on both kernels, QEMU's `-cpu max` q35 (LA57) and the arm64 virt machines
+ * (4 KiB and 16 KiB pages).
  */
 import type { KernelProfile } from '../kernel/profile.js';
 import type { Arch } from '../platform/types.js';
