@@ -139,6 +139,8 @@ export interface IommuCore {
   readonly arch: Arch;
   /** x86_64 CPU with 5-level paging (LA57): user addresses up to 2^56. */
   readonly la57: boolean;
+  /** The CPU's PAGE_SIZE in bytes (4096; 16384 or 65536 on some arm64 kernels). */
+  readonly pageSize: number;
   /** Groups in group-number order. */
   groups(): readonly IommuGroup[];
   group(id: number): IommuGroup | undefined;

@@ -51,6 +51,10 @@ export class IommuCoreImpl implements IommuCore {
     return this.platform.la57 ?? false;
   }
 
+  get pageSize(): number {
+    return this.platform.pageSize;
+  }
+
   constructor(
     platform: PlatformDescription,
     profile: KernelProfile,

@@ -80,7 +80,7 @@ export class RunContext {
       case 'dma_avail':
         return this.info.dmaAvail === undefined ? undefined : BigInt(this.info.dmaAvail);
       case 'page_size':
-        return 4096n;
+        return BigInt(this.sys.core.pageSize);
       default:
         return undefined;
     }

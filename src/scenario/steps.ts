@@ -486,11 +486,11 @@ const bitmapFields = {
     kind: 'expr',
     help: 'bytes of the bitmap (default: one bit per page of size, whole u64 words)',
   },
-  pgsize: { kind: 'expr', help: 'bytes per bit (default 4096)' },
+  pgsize: { kind: 'expr', help: 'bytes per bit (default page_size, the platform page size)' },
 } as const;
 
 function readBitmap(ctx: RunContext, s: ScenarioStep, size: bigint): VfioBitmap {
-  const pgsize = ctx.num(s, 'pgsize', 4096n);
+  const pgsize = ctx.num(s, 'pgsize', BigInt(ctx.sys.core.pageSize));
   const pages = pgsize > 0n ? size / pgsize : 0n;
   return { pgsize, size: ctx.num(s, 'bitmap_size', ((pages + 63n) / 64n) * 8n), data: ctx.num(s, 'bitmap') };
 }
