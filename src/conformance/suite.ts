@@ -7,6 +7,7 @@ import { deviceScenario } from './device.js';
 import { dirtyScenario } from './dirty.js';
 import { generateScenario } from './generator.js';
 import { groupTypeScenario } from './group-type.js';
+import { paramsScenario } from './params.js';
 import { MACHINES, type ConformanceMachine } from './machines.js';
 import { probeScenario } from './probe.js';
 
@@ -28,6 +29,8 @@ export function genFileName(i: number): string {
 
 /** Dirty-page tracking (src/conformance/dirty.ts) in 4 KiB pages, on every machine. */
 export const DIRTY_FILE = 'dirty.iovx';
+/** Module parameter writes (src/conformance/params.ts), on every machine. */
+export const PARAMS_FILE = 'params.iovx';
 /** The device's regions (src/conformance/device.ts), on every machine. */
 export const DEVICE_FILE = 'device.iovx';
 /** Writes to the groups' sysfs `type` (src/conformance/group-type.ts), on every machine. */
@@ -56,6 +59,7 @@ export function suiteFiles(): SuiteFile[] {
   files.push({ path: `common/${DIRTY_FILE}`, text: dirtyScenario() });
   files.push({ path: `common/${GROUP_TYPE_FILE}`, text: groupTypeScenario() });
   files.push({ path: `common/${DEVICE_FILE}`, text: deviceScenario() });
+  files.push({ path: `common/${PARAMS_FILE}`, text: paramsScenario() });
   for (const m of MACHINES.filter((x) => x.pageBytes !== undefined))
     files.push({ path: `${m.name}/${DIRTY_PAGE_FILE}`, text: dirtyScenario(BigInt(m.pageBytes!)) });
   return files;
@@ -73,6 +77,7 @@ export function filesForMachine(m: ConformanceMachine): string[] {
     DEVICE_FILE,
     DIRTY_FILE,
     GROUP_TYPE_FILE,
+    PARAMS_FILE,
     ...Array.from({ length: GEN_SCENARIOS }, (_, i) => genFileName(i)),
   ];
   const sorted = (a: string[]): string[] => [...a].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));

@@ -25,25 +25,60 @@ export function readType1Param(p: Type1Params, name: Type1ParamName): string {
   }
 }
 
-/** kstrtobool: y/Y/1/on -> true, n/N/0/off -> false (first characters), else undefined. */
+/**
+ * kstrtobool (lib/kstrtox.c): only the first character decides, the second after an `o`: e/E, y/Y,
+ * t/T, 1 and `on` are true; d/D, n/N, f/F, 0 and `off` false; anything else undefined (-EINVAL).
+ * ("true", "Yellow" and "1xyz" are true, as the conformance runs show.)
+ */
 function kstrtobool(s: string): boolean | undefined {
-  const t = s.replace(/\n$/, '');
-  if (/^[yY1]/.test(t) || /^[oO][nN]/.test(t)) return true;
-  if (/^[nN0]/.test(t) || /^[oO][fF]/.test(t)) return false;
+  const c = s[0] ?? '';
+  if ('eEyYtT1'.includes(c) && c !== '') return true;
+  if ('dDnNfF0'.includes(c) && c !== '') return false;
+  if (c === 'o' || c === 'O') {
+    const d = s[1] ?? '';
+    if (d === 'n' || d === 'N') return true;
+    if (d === 'f' || d === 'F') return false;
+  }
   return undefined;
+}
+
+/**
+ * kstrtouint(s, 0): an optional leading `+`, the radix from the prefix (`0x`/`0X` followed by a hex
+ * digit: 16; another leading `0`: 8; else 10), at least one digit, at most one trailing newline and
+ * nothing else (no spaces); -ERANGE beyond u64 while parsing or beyond u32 at the end.
+ */
+function kstrtouint(text: string): number {
+  let s = text.startsWith('+') ? text.slice(1) : text;
+  let base = 10;
+  if (s[0] === '0') {
+    if ((s[1] === 'x' || s[1] === 'X') && /^[0-9a-fA-F]$/.test(s[2] ?? '')) {
+      base = 16;
+      s = s.slice(2);
+    } else base = 8;
+  }
+  let v = 0n;
+  let i = 0;
+  let overflow = false;
+  for (; i < s.length; i++) {
+    const d = parseInt(s[i]!, 16);
+    if (Number.isNaN(d) || d >= base) break;
+    v = v * BigInt(base) + BigInt(d);
+    if (v > 0xffffffffffffffffn) overflow = true;
+  }
+  // kstrtoull: overflow first, then no digit, then what follows; kstrtouint: the u32 range
+  if (overflow) return -ERRNO.ERANGE;
+  if (i === 0) return -ERRNO.EINVAL;
+  const rest = s.slice(i);
+  if (rest !== '' && rest !== '\n') return -ERRNO.EINVAL;
+  if (v > 0xffffffffn) return -ERRNO.ERANGE;
+  return Number(v);
 }
 
 /** A write to the file: 0 or -EINVAL (the text is not a valid value). */
 export function writeType1Param(p: Type1Params, name: Type1ParamName, text: string): number {
   if (name === 'dma_entry_limit') {
-    const t = text.replace(/\n$/, '').trim();
-    if (!/^(0x[0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$/.test(t)) return -ERRNO.EINVAL;
-    const v = t.startsWith('0x')
-      ? parseInt(t, 16)
-      : t.length > 1 && t.startsWith('0')
-        ? parseInt(t, 8)
-        : Number(t);
-    if (!Number.isSafeInteger(v) || v > 0xffffffff) return -ERRNO.ERANGE;
+    const v = kstrtouint(text);
+    if (v < 0) return v;
     p.dmaEntryLimit = v;
     return 0;
   }
