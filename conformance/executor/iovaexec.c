@@ -629,6 +629,29 @@ static void op_region_info(const char *name)
 	free(b);
 }
 
+/*
+ * device_feature d flags argsz(8): VFIO_DEVICE_FEATURE with `flags` (feature index | GET 1<<16 | SET
+ * 1<<17 | PROBE 1<<18) and argsz - 8 zero bytes of data after the header.
+ */
+static void op_device_feature(const char *name)
+{
+	int d = slot("d");
+	uint32_t flags = (uint32_t)req("flags");
+	uint32_t argsz = (uint32_t)unum("argsz", 8);
+	done_fields("device_feature");
+	size_t len = argsz > 8 ? argsz : 8;
+	if (len > 4096)
+		fatal("device_feature: argsz above 4096");
+	unsigned char *b = calloc(1, len);
+	memcpy(b, &argsz, 4);
+	memcpy(b + 4, &flags, 4);
+	int rc = ioctl(devices[d], VFIO_DEVICE_FEATURE, b);
+	int e = rc ? errno : 0;
+	caserc(name, rc, e);
+	printf(" op=DEVICE_FEATURE flags=0x%x argsz=%u\n", flags, argsz);
+	free(b);
+}
+
 static int efd(int k)
 {
 	if (k < 0 || k >= MAXEFD)
@@ -1061,6 +1084,7 @@ static void run_line(char *line)
 		{ "param_set", op_param_set }, { "groups", op_groups }, { "resv", op_resv },
 		{ "msi_read", op_msi_read }, { "msi_fire", op_msi_fire }, { "dirty", op_dirty },
 		{ "dirty_get", op_dirty_get }, { "group_type", op_group_type }, { "region_info", op_region_info },
+		{ "device_feature", op_device_feature },
 	};
 	if (!strcmp(op, "close_container"))
 		return op_close(name, containers, "c", op);

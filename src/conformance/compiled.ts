@@ -31,6 +31,7 @@ export const OPS = {
   device_fd: ['g', 'd'],
   device_info: ['d'],
   region_info: ['d', 'index', 'argsz', 'fill', 'dump'],
+  device_feature: ['d', 'flags', 'argsz'],
   close_device: ['d'],
   irq_info: ['d', 'index'],
   set_irqs: ['d', 'index', 'start', 'count', 'flags', 'data', 'argsz'],
@@ -56,6 +57,7 @@ const REQUIRED: Partial<Record<OpName, readonly string[]>> = {
   param_set: ['p', 'value'],
   irq_info: ['index'],
   region_info: ['index'],
+  device_feature: ['flags'],
   set_irqs: ['index', 'flags'],
   efd_read: ['e'],
 };

@@ -39,3 +39,52 @@ export function deviceScenario(): string {
   w.op('param_set', 'v.safe', { p: 'allow_unsafe_interrupts', value: '0' });
   return w.text();
 }
+
+/**
+ * `common/device-feature.iovx`: VFIO_DEVICE_FEATURE on the e1000e's fd: every feature index with PROBE,
+ * PROBE with GET/SET, GET and SET without PROBE, bad flags and argsz, and the low-power features set
+ * for real (entry, then exit).
+ */
+export function deviceFeatureScenario(): string {
+  const w = new CompiledWriter();
+  w.directive('format', 'full');
+  w.directive('section', 'device_feature');
+  w.op('param_set', 'f.unsafe', { p: 'allow_unsafe_interrupts', value: '1' });
+  w.op('open_container', 'f.open_container');
+  w.op('open_group', 'f.open_group', { g: 0 });
+  w.op('set_container', 'f.set_container', { g: 0 });
+  w.op('set_iommu', 'f.set_iommu', { type: 3 });
+  w.op('device_fd', 'f.device_fd', { g: 0, d: 0 });
+  const GET = 0x10000;
+  const SET = 0x20000;
+  const PROBE = 0x40000;
+  const f = (name: string, flags: number, argsz?: number) =>
+    w.op('device_feature', `f.${name}`, { d: 0, flags, ...(argsz === undefined ? {} : { argsz }) });
+  for (const i of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 99]) f(`probe${i}`, PROBE | i);
+  for (const i of [0, 1, 3, 5]) {
+    f(`probe${i}_get`, PROBE | GET | i);
+    f(`probe${i}_set`, PROBE | SET | i);
+  }
+  f('probe3_getset', PROBE | GET | SET | 3);
+  f('getset3', GET | SET | 3);
+  f('none3', 3);
+  f('get0', GET);
+  f('set0', SET, 24);
+  f('get1', GET | 1, 16);
+  f('get2', GET | 2, 16);
+  f('get3', GET | 3);
+  f('unknown_flag', 0x80000 | PROBE);
+  f('argsz7', PROBE, 7);
+  f('argsz0', PROBE, 0);
+  f('get99', GET | 99);
+  f('wakeup_short', SET | 4, 8);
+  f('low_power_entry', SET | 3);
+  f('low_power_exit', SET | 5);
+  f('low_power_exit_again', SET | 5);
+  w.op('close_device', 'f.close_device', { d: 0 });
+  w.op('device_feature', 'f.closed', { d: 0, flags: PROBE | 3 });
+  w.op('close_group', 'f.close_group', { g: 0 });
+  w.op('close_container', 'f.close_container');
+  w.op('param_set', 'f.safe', { p: 'allow_unsafe_interrupts', value: '0' });
+  return w.text();
+}

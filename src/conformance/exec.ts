@@ -28,6 +28,8 @@ export const VFIO_IOCTL = {
   IOMMU_MAP_DMA: 0x3b71,
   IOMMU_UNMAP_DMA: 0x3b72,
   IOMMU_DIRTY_PAGES: 0x3b75,
+  /** On a device fd (the same number as IOMMU_DIRTY_PAGES on a container fd). */
+  DEVICE_FEATURE: 0x3b75,
 } as const;
 
 /** The executor's process memory: `buf` (read-write) and `ro` (read-only) anonymous mappings. */
@@ -550,6 +552,17 @@ export function runCompiled(
           `${caseLine(name, rc, e)} op=REGION_INFO index=${index} argsz_in=${argsz} argsz_out=${argszOut} flags=${hx(le32(b, 4))} cap_offset=${le32(b, 12)} size=${hx(le64(b, 16))} offset=${hx(le64(b, 24))}`,
         );
         if (u('dump', 0n) !== 0n && rc === 0) hexdump(b, Math.min(argsz, argszOut));
+        return;
+      }
+      case 'device_feature': {
+        const flags = Number(BigInt.asUintN(32, num(f.get('flags')!)));
+        const argsz = Number(BigInt.asUintN(32, u('argsz', 8n)));
+        if (argsz > 4096) throw new ExecError('device_feature: argsz above 4096');
+        const b = new Uint8Array(Math.max(argsz, 8));
+        put32(b, 0, argsz);
+        put32(b, 4, flags);
+        const [rc, e] = rcOf(target.ioctl(devices[slot('d')]!, VFIO_IOCTL.DEVICE_FEATURE, b));
+        out.push(`${caseLine(name, rc, e)} op=DEVICE_FEATURE flags=${hx(flags)} argsz=${argsz}`);
         return;
       }
       case 'irq_info': {

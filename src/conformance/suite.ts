@@ -3,7 +3,7 @@
  * same list drives the kernel run (files written to conformance/scenarios/) and the model run.
  */
 
-import { deviceScenario } from './device.js';
+import { deviceFeatureScenario, deviceScenario } from './device.js';
 import { dirtyScenario } from './dirty.js';
 import { generateScenario } from './generator.js';
 import { groupTypeScenario } from './group-type.js';
@@ -31,6 +31,8 @@ export function genFileName(i: number): string {
 export const DIRTY_FILE = 'dirty.iovx';
 /** Module parameter writes (src/conformance/params.ts), on every machine. */
 export const PARAMS_FILE = 'params.iovx';
+/** VFIO_DEVICE_FEATURE on the device (src/conformance/device.ts), on every machine. */
+export const DEVICE_FEATURE_FILE = 'device-feature.iovx';
 /** The device's regions (src/conformance/device.ts), on every machine. */
 export const DEVICE_FILE = 'device.iovx';
 /** Writes to the groups' sysfs `type` (src/conformance/group-type.ts), on every machine. */
@@ -59,6 +61,7 @@ export function suiteFiles(): SuiteFile[] {
   files.push({ path: `common/${DIRTY_FILE}`, text: dirtyScenario() });
   files.push({ path: `common/${GROUP_TYPE_FILE}`, text: groupTypeScenario() });
   files.push({ path: `common/${DEVICE_FILE}`, text: deviceScenario() });
+  files.push({ path: `common/${DEVICE_FEATURE_FILE}`, text: deviceFeatureScenario() });
   files.push({ path: `common/${PARAMS_FILE}`, text: paramsScenario() });
   for (const m of MACHINES.filter((x) => x.pageBytes !== undefined))
     files.push({ path: `${m.name}/${DIRTY_PAGE_FILE}`, text: dirtyScenario(BigInt(m.pageBytes!)) });
@@ -74,6 +77,7 @@ export function filesForMachine(m: ConformanceMachine): string[] {
   if (m.pageBytes !== undefined) own.push(DIRTY_PAGE_FILE);
   if (m.secondGroup) own.push(MULTI_GEN_FILE);
   const common = [
+    DEVICE_FEATURE_FILE,
     DEVICE_FILE,
     DIRTY_FILE,
     GROUP_TYPE_FILE,

@@ -1,6 +1,6 @@
 /**
  * Byte layouts of the VFIO *device* ioctls (include/uapi/linux/vfio.h, LP64 little-endian):
- * VFIO_DEVICE_GET_INFO, GET_REGION_INFO, GET_IRQ_INFO, SET_IRQS, RESET. The container/group ioctls live
+ * VFIO_DEVICE_GET_INFO, GET_REGION_INFO, GET_IRQ_INFO, SET_IRQS, RESET, FEATURE. The container/group ioctls live
  * in the files of the vfio engineer (vfio-type1.ts and friends).
  *
  * The byte layer reads and writes `Uint8Array` user buffers with explicit offsets; the typed helpers on
@@ -16,6 +16,16 @@ export const VFIO_DEVICE_GET_REGION_INFO = vfioIo(8);
 export const VFIO_DEVICE_GET_IRQ_INFO = vfioIo(9);
 export const VFIO_DEVICE_SET_IRQS = vfioIo(10);
 export const VFIO_DEVICE_RESET = vfioIo(11);
+/** On a device fd; the same number is VFIO_IOMMU_DIRTY_PAGES on a container fd. */
+export const VFIO_DEVICE_FEATURE = vfioIo(17);
+// struct vfio_device_feature { u32 argsz; u32 flags; u8 data[]; }: flags = feature index | GET | SET | PROBE
+export const VFIO_DEVICE_FEATURE_MASK = 0xffff;
+export const VFIO_DEVICE_FEATURE_GET = 1 << 16;
+export const VFIO_DEVICE_FEATURE_SET = 1 << 17;
+export const VFIO_DEVICE_FEATURE_PROBE = 1 << 18;
+export const VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY = 3;
+export const VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP = 4;
+export const VFIO_DEVICE_FEATURE_LOW_POWER_EXIT = 5;
 
 // struct vfio_device_info { argsz, flags, num_regions, num_irqs, cap_offset, pad } (24 bytes)
 export const VFIO_DEVICE_INFO_SIZE = 24;

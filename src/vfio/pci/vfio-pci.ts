@@ -1,7 +1,7 @@
 /**
  * The vfio-pci device file (drivers/vfio/pci/vfio_pci_core.c): what VFIO_GROUP_GET_DEVICE_FD returns.
  * The container/group code (src/vfio/) creates it; the device ioctls (GET_INFO, GET_REGION_INFO,
- * GET_IRQ_INFO, SET_IRQS, RESET), config-space and BAR access through the fd, and the MSI/MSI-X state
+ * GET_IRQ_INFO, SET_IRQS, RESET, FEATURE in feature.ts), config-space and BAR access through the fd, and the MSI/MSI-X state
  * live here and in this folder (intrs.ts, config.ts, eventfd.ts).
  */
 import type { Device, IommuCore } from '../../iommu/api.js';
@@ -15,6 +15,7 @@ import {
   VFIO_DEVICE_FLAGS_RESET,
   VFIO_DEVICE_GET_INFO,
   VFIO_DEVICE_GET_IRQ_INFO,
+  VFIO_DEVICE_FEATURE,
   VFIO_DEVICE_GET_REGION_INFO,
   VFIO_DEVICE_INFO_CAPSZ,
   VFIO_DEVICE_INFO_MINSZ,
@@ -45,6 +46,7 @@ import {
 import { VfioPciConfig } from './config.js';
 import { FdTable } from './eventfd.js';
 import { VfioPciIrqs } from './intrs.js';
+import { deviceFeature } from './feature.js';
 
 export interface VfioDeviceFile {
   readonly bdf: string;
@@ -141,6 +143,11 @@ export class VfioPciDevice implements VfioDeviceFile {
       case VFIO_DEVICE_RESET:
         // reset_works: pci_try_reset_function saves and restores MSI/MSI-X state around the reset.
         return this.pci !== undefined ? 0 : -ERRNO.EINVAL;
+      case VFIO_DEVICE_FEATURE:
+        return deviceFeature(arg, (fd) => {
+          const e = this.fds.eventfdCtxFdget(fd);
+          return typeof e === 'number' ? e : 0;
+        });
       default:
         return -ERRNO.ENOTTY;
     }
