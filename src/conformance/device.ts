@@ -5,6 +5,7 @@
  * ones; then VFIO_DEVICE_GET_INFO and the regions again after the device fd is closed and reopened.
  */
 
+import { attachNic, detachNic } from './attach.js';
 import { CompiledWriter } from './compiled.js';
 
 /** BAR0-5, ROM, config, VGA, then the first indexes past VFIO_PCI_NUM_REGIONS. */
@@ -14,11 +15,7 @@ export function deviceScenario(): string {
   const w = new CompiledWriter();
   w.directive('format', 'full');
   w.directive('section', 'device');
-  w.op('param_set', 'v.unsafe', { p: 'allow_unsafe_interrupts', value: '1' });
-  w.op('open_container', 'v.open_container');
-  w.op('open_group', 'v.open_group', { g: 0 });
-  w.op('set_container', 'v.set_container', { g: 0 });
-  w.op('set_iommu', 'v.set_iommu', { type: 3 });
+  attachNic(w, 'v.');
   w.op('device_fd', 'v.device_fd', { g: 0, d: 0 });
   w.op('device_info', 'v.device_info', { d: 0 });
   for (const i of INDEXES) w.op('region_info', `v.region${i}`, { d: 0, index: i });
@@ -34,9 +31,7 @@ export function deviceScenario(): string {
   w.op('device_fd', 'v.device_fd_again', { g: 0, d: 0 });
   w.op('region_info', 'v.region3_again', { d: 0, index: 3, argsz: 64, dump: 1 });
   w.op('close_device', 'v.close_device_again', { d: 0 });
-  w.op('close_group', 'v.close_group', { g: 0 });
-  w.op('close_container', 'v.close_container');
-  w.op('param_set', 'v.safe', { p: 'allow_unsafe_interrupts', value: '0' });
+  detachNic(w, 'v.');
   return w.text();
 }
 
@@ -49,11 +44,7 @@ export function deviceFeatureScenario(): string {
   const w = new CompiledWriter();
   w.directive('format', 'full');
   w.directive('section', 'device_feature');
-  w.op('param_set', 'f.unsafe', { p: 'allow_unsafe_interrupts', value: '1' });
-  w.op('open_container', 'f.open_container');
-  w.op('open_group', 'f.open_group', { g: 0 });
-  w.op('set_container', 'f.set_container', { g: 0 });
-  w.op('set_iommu', 'f.set_iommu', { type: 3 });
+  attachNic(w, 'f.');
   w.op('device_fd', 'f.device_fd', { g: 0, d: 0 });
   const GET = 0x10000;
   const SET = 0x20000;
@@ -83,8 +74,6 @@ export function deviceFeatureScenario(): string {
   f('low_power_exit_again', SET | 5);
   w.op('close_device', 'f.close_device', { d: 0 });
   w.op('device_feature', 'f.closed', { d: 0, flags: PROBE | 3 });
-  w.op('close_group', 'f.close_group', { g: 0 });
-  w.op('close_container', 'f.close_container');
-  w.op('param_set', 'f.safe', { p: 'allow_unsafe_interrupts', value: '0' });
+  detachNic(w, 'f.');
   return w.text();
 }

@@ -6,6 +6,7 @@
  * a shifted report, the range and access_ok checks (the arm64 and x86_64 user address limits differ).
  */
 
+import { attachNic } from './attach.js';
 import { CompiledWriter } from './compiled.js';
 
 /** The bitmaps live at the end of the executor's 64 MiB buffer (never mapped for DMA here). */
@@ -28,12 +29,7 @@ export function dirtyScenario(page = 0x1000n): string {
   const w = new CompiledWriter();
   w.directive('format', 'full');
   w.directive('section', 'dirty');
-  w.op('param_set', 'd.unsafe', { p: 'allow_unsafe_interrupts', value: '1' });
-  w.op('param_set', 'd.limit', { p: 'dma_entry_limit', value: '65535' });
-  w.op('open_container', 'd.open_container');
-  w.op('open_group', 'd.open_group', { g: 0 });
-  w.op('set_container', 'd.set_container', { g: 0 });
-  w.op('set_iommu', 'd.set_iommu', { type: 3 });
+  attachNic(w, 'd.', (x) => x.op('param_set', 'd.limit', { p: 'dma_entry_limit', value: '65535' }));
   // pages of the range: a = 0-2, b = 4-5, c = 63-64 (across a word), big = 256-325
   w.op('map', 'd.map_a', { iova: at(0), size: pages(3), vaddr: 'buf+0' });
   w.op('map', 'd.map_b', { iova: at(4), size: pages(2), vaddr: 'buf+0' });

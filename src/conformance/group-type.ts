@@ -7,6 +7,7 @@
  * default.
  */
 
+import { attachNic, detachNic } from './attach.js';
 import { CompiledWriter } from './compiled.js';
 
 export function groupTypeScenario(): string {
@@ -29,19 +30,13 @@ export function groupTypeScenario(): string {
   g0('dma_fq', 'DMA-FQ');
   g0('auto', 'auto');
   // VFIO owns the group from SET_CONTAINER on
-  w.op('param_set', 't.unsafe', { p: 'allow_unsafe_interrupts', value: '1' });
-  w.op('open_container', 't.open_container');
-  w.op('open_group', 't.open_group', { g: 0 });
-  w.op('set_container', 't.set_container', { g: 0 });
-  w.op('set_iommu', 't.set_iommu', { type: 3 });
+  attachNic(w, 't.');
   nic('owned_identity', 'identity');
   nic('owned_dma', 'DMA');
   nic('owned_dma_fq', 'DMA-FQ');
   nic('owned_auto', 'auto');
   w.op('map', 't.map_while_owned', { iova: 0x100000n, size: 0x10000n, vaddr: 'buf+0' });
-  w.op('close_group', 't.close_group', { g: 0 });
-  w.op('close_container', 't.close_container');
-  w.op('param_set', 't.safe', { p: 'allow_unsafe_interrupts', value: '0' });
+  detachNic(w, 't.');
   nic('released_auto', 'auto');
   g0('end_auto', 'auto');
   return w.text();
