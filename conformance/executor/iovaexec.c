@@ -652,6 +652,32 @@ static void op_device_feature(const char *name)
 	free(b);
 }
 
+/*
+ * raw_ioctl c=|g=|d=SLOT cmd=N len(64): ioctl(2) with command N on that slot's fd and a zeroed buffer
+ * of `len` bytes (unknown numbers, and one kind of file's commands sent to another).
+ */
+static void op_raw_ioctl(const char *name)
+{
+	const char *cs = opt("c"), *gs = opt("g"), *ds = opt("d");
+	uint32_t cmd = (uint32_t)req("cmd");
+	uint32_t len = (uint32_t)unum("len", 64);
+	done_fields("raw_ioctl");
+	if (!!cs + !!gs + !!ds != 1)
+		fatal("raw_ioctl: exactly one of c=, g=, d=");
+	int s = (int)num(cs ? cs : gs ? gs : ds, "slot");
+	if (s < 0 || s >= MAXSLOT)
+		fatal("raw_ioctl: slot out of range");
+	if (len < 8 || len > 4096)
+		fatal("raw_ioctl: len must be 8..4096");
+	int fd = cs ? containers[s] : gs ? groups[s] : devices[s];
+	unsigned char *b = calloc(1, len);
+	int rc = ioctl(fd, cmd, b);
+	int e = rc < 0 ? errno : 0;
+	caserc(name, rc < 0 ? -1 : rc, e);
+	printf(" op=RAW_IOCTL file=%s cmd=0x%x\n", cs ? "container" : gs ? "group" : "device", cmd);
+	free(b);
+}
+
 static int efd(int k)
 {
 	if (k < 0 || k >= MAXEFD)
@@ -1084,7 +1110,7 @@ static void run_line(char *line)
 		{ "param_set", op_param_set }, { "groups", op_groups }, { "resv", op_resv },
 		{ "msi_read", op_msi_read }, { "msi_fire", op_msi_fire }, { "dirty", op_dirty },
 		{ "dirty_get", op_dirty_get }, { "group_type", op_group_type }, { "region_info", op_region_info },
-		{ "device_feature", op_device_feature },
+		{ "device_feature", op_device_feature }, { "raw_ioctl", op_raw_ioctl },
 	};
 	if (!strcmp(op, "close_container"))
 		return op_close(name, containers, "c", op);

@@ -32,6 +32,7 @@ export const OPS = {
   device_info: ['d'],
   region_info: ['d', 'index', 'argsz', 'fill', 'dump'],
   device_feature: ['d', 'flags', 'argsz'],
+  raw_ioctl: ['c', 'g', 'd', 'cmd', 'len'],
   close_device: ['d'],
   irq_info: ['d', 'index'],
   set_irqs: ['d', 'index', 'start', 'count', 'flags', 'data', 'argsz'],
@@ -58,6 +59,7 @@ const REQUIRED: Partial<Record<OpName, readonly string[]>> = {
   irq_info: ['index'],
   region_info: ['index'],
   device_feature: ['flags'],
+  raw_ioctl: ['cmd'],
   set_irqs: ['index', 'flags'],
   efd_read: ['e'],
 };

@@ -77,3 +77,30 @@ export function deviceFeatureScenario(): string {
   detachNic(w, 'f.');
   return w.text();
 }
+
+/**
+ * `common/ioctl-kinds.iovx`: ioctl numbers a file does not implement: unknown ones, another type byte,
+ * and the container's, group's and device's commands sent to the other kinds (a zeroed 64-byte buffer),
+ * on a container with and without an IOMMU driver. vfio-pci's hot-reset and ioeventfd commands are left
+ * out (the model does not have them).
+ */
+export function ioctlKindsScenario(): string {
+  const w = new CompiledWriter();
+  w.directive('format', 'full');
+  w.directive('section', 'ioctl_kinds');
+  w.op('open_container', 'k.bare_container', { c: 1 });
+  for (const cmd of [0x3b63, 0x3b67, 0x3b70, 0x3b72, 0x3b75, 0x3b7f, 0x1234])
+    w.op('raw_ioctl', `k.bare_${cmd.toString(16)}`, { c: 1, cmd });
+  attachNic(w, 'k.');
+  w.op('device_fd', 'k.device_fd', { g: 0, d: 0 });
+  for (const cmd of [0x3b63, 0x3b67, 0x3b69, 0x3b6b, 0x3b6d, 0x3b6f, 0x3b7f, 0x3bff, 0x1234])
+    w.op('raw_ioctl', `k.container_${cmd.toString(16)}`, { c: 0, cmd });
+  for (const cmd of [0x3b63, 0x3b64, 0x3b65, 0x3b66, 0x3b6b, 0x3b70, 0x3b71, 0x3b72, 0x3b75, 0x3b7f, 0x1234])
+    w.op('raw_ioctl', `k.group_${cmd.toString(16)}`, { g: 0, cmd });
+  for (const cmd of [0x3b63, 0x3b64, 0x3b65, 0x3b66, 0x3b67, 0x3b69, 0x3b6a, 0x3b72, 0x3b73, 0x3b7f, 0x1234])
+    w.op('raw_ioctl', `k.device_${cmd.toString(16)}`, { d: 0, cmd });
+  w.op('close_device', 'k.close_device', { d: 0 });
+  w.op('close_container', 'k.close_bare', { c: 1 });
+  detachNic(w, 'k.');
+  return w.text();
+}

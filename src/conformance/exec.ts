@@ -554,6 +554,21 @@ export function runCompiled(
         if (u('dump', 0n) !== 0n && rc === 0) hexdump(b, Math.min(argsz, argszOut));
         return;
       }
+      case 'raw_ioctl': {
+        const kinds = (['c', 'g', 'd'] as const).filter((k) => has(k));
+        if (kinds.length !== 1) throw new ExecError('raw_ioctl: exactly one of c=, g=, d=');
+        const k = kinds[0]!;
+        const s = slot(k);
+        const cmd = Number(BigInt.asUintN(32, num(f.get('cmd')!)));
+        const len = Number(u('len', 64n));
+        if (len < 8 || len > 4096) throw new ExecError('raw_ioctl: len must be 8..4096');
+        const fd = (k === 'c' ? containers : k === 'g' ? groups : devices)[s]!;
+        const r = target.ioctl(fd, cmd, new Uint8Array(len));
+        const [rc, e] = rcOf(r);
+        const file = k === 'c' ? 'container' : k === 'g' ? 'group' : 'device';
+        out.push(`${caseLine(name, rc, e)} op=RAW_IOCTL file=${file} cmd=${hx(cmd)}`);
+        return;
+      }
       case 'device_feature': {
         const flags = Number(BigInt.asUintN(32, num(f.get('flags')!)));
         const argsz = Number(BigInt.asUintN(32, u('argsz', 8n)));

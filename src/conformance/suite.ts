@@ -3,7 +3,7 @@
  * same list drives the kernel run (files written to conformance/scenarios/) and the model run.
  */
 
-import { deviceFeatureScenario, deviceScenario } from './device.js';
+import { deviceFeatureScenario, deviceScenario, ioctlKindsScenario } from './device.js';
 import { dirtyScenario } from './dirty.js';
 import { generateScenario } from './generator.js';
 import { groupTypeScenario } from './group-type.js';
@@ -31,6 +31,8 @@ export function genFileName(i: number): string {
 export const DIRTY_FILE = 'dirty.iovx';
 /** Module parameter writes (src/conformance/params.ts), on every machine. */
 export const PARAMS_FILE = 'params.iovx';
+/** ioctl numbers sent to the wrong kind of file (src/conformance/device.ts), on every machine. */
+export const IOCTL_KINDS_FILE = 'ioctl-kinds.iovx';
 /** VFIO_DEVICE_FEATURE on the device (src/conformance/device.ts), on every machine. */
 export const DEVICE_FEATURE_FILE = 'device-feature.iovx';
 /** The device's regions (src/conformance/device.ts), on every machine. */
@@ -62,6 +64,7 @@ export function suiteFiles(): SuiteFile[] {
   files.push({ path: `common/${GROUP_TYPE_FILE}`, text: groupTypeScenario() });
   files.push({ path: `common/${DEVICE_FILE}`, text: deviceScenario() });
   files.push({ path: `common/${DEVICE_FEATURE_FILE}`, text: deviceFeatureScenario() });
+  files.push({ path: `common/${IOCTL_KINDS_FILE}`, text: ioctlKindsScenario() });
   files.push({ path: `common/${PARAMS_FILE}`, text: paramsScenario() });
   for (const m of MACHINES.filter((x) => x.pageBytes !== undefined))
     files.push({ path: `${m.name}/${DIRTY_PAGE_FILE}`, text: dirtyScenario(BigInt(m.pageBytes!)) });
@@ -81,6 +84,7 @@ export function filesForMachine(m: ConformanceMachine): string[] {
     DEVICE_FILE,
     DIRTY_FILE,
     GROUP_TYPE_FILE,
+    IOCTL_KINDS_FILE,
     PARAMS_FILE,
     ...Array.from({ length: GEN_SCENARIOS }, (_, i) => genFileName(i)),
   ];
