@@ -1,10 +1,15 @@
 /**
- * The opening and closing steps the hand-written conformance scenarios share: the NIC's group (slot
+ * The opening and closing steps the hand-written conformance scenarios share (and their writer): the NIC's group (slot
  * g0) in a TYPE1v2 container with `allow_unsafe_interrupts=1` (so GICv2m machines attach too), and back.
  * Case names are `<prefix>unsafe`, `<prefix>open_container`, ... as the goldens record them.
  */
 
-import type { CompiledWriter } from './compiled.js';
+import { CompiledWriter } from './compiled.js';
+
+/** A writer for a hand-written scenario: full output format, one section. */
+export function scenarioWriter(section: string): CompiledWriter {
+  return new CompiledWriter().directive('format', 'full').directive('section', section);
+}
 
 export function attachNic(w: CompiledWriter, p: string, extra: (w: CompiledWriter) => void = () => {}): void {
   w.op('param_set', `${p}unsafe`, { p: 'allow_unsafe_interrupts', value: '1' });

@@ -5,16 +5,18 @@
  * ones; then VFIO_DEVICE_GET_INFO and the regions again after the device fd is closed and reopened.
  */
 
-import { attachNic, detachNic } from './attach.js';
-import { CompiledWriter } from './compiled.js';
+import {
+  VFIO_DEVICE_FEATURE_GET,
+  VFIO_DEVICE_FEATURE_PROBE,
+  VFIO_DEVICE_FEATURE_SET,
+} from '../uapi/vfio-device.js';
+import { attachNic, detachNic, scenarioWriter } from './attach.js';
 
 /** BAR0-5, ROM, config, VGA, then the first indexes past VFIO_PCI_NUM_REGIONS. */
 const INDEXES = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0xffffffff];
 
 export function deviceScenario(): string {
-  const w = new CompiledWriter();
-  w.directive('format', 'full');
-  w.directive('section', 'device');
+  const w = scenarioWriter('device');
   attachNic(w, 'v.');
   w.op('device_fd', 'v.device_fd', { g: 0, d: 0 });
   w.op('device_info', 'v.device_info', { d: 0 });
@@ -41,14 +43,12 @@ export function deviceScenario(): string {
  * for real (entry, then exit).
  */
 export function deviceFeatureScenario(): string {
-  const w = new CompiledWriter();
-  w.directive('format', 'full');
-  w.directive('section', 'device_feature');
+  const w = scenarioWriter('device_feature');
   attachNic(w, 'f.');
   w.op('device_fd', 'f.device_fd', { g: 0, d: 0 });
-  const GET = 0x10000;
-  const SET = 0x20000;
-  const PROBE = 0x40000;
+  const GET = VFIO_DEVICE_FEATURE_GET;
+  const SET = VFIO_DEVICE_FEATURE_SET;
+  const PROBE = VFIO_DEVICE_FEATURE_PROBE;
   const f = (name: string, flags: number, argsz?: number) =>
     w.op('device_feature', `f.${name}`, { d: 0, flags, ...(argsz === undefined ? {} : { argsz }) });
   for (const i of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 99]) f(`probe${i}`, PROBE | i);
@@ -85,9 +85,7 @@ export function deviceFeatureScenario(): string {
  * out (the model does not have them).
  */
 export function ioctlKindsScenario(): string {
-  const w = new CompiledWriter();
-  w.directive('format', 'full');
-  w.directive('section', 'ioctl_kinds');
+  const w = scenarioWriter('ioctl_kinds');
   w.op('open_container', 'k.bare_container', { c: 1 });
   for (const cmd of [0x3b63, 0x3b67, 0x3b70, 0x3b72, 0x3b75, 0x3b7f, 0x1234])
     w.op('raw_ioctl', `k.bare_${cmd.toString(16)}`, { c: 1, cmd });

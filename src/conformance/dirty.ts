@@ -6,8 +6,7 @@
  * a shifted report, the range and access_ok checks (the arm64 and x86_64 user address limits differ).
  */
 
-import { attachNic } from './attach.js';
-import { CompiledWriter } from './compiled.js';
+import { attachNic, scenarioWriter } from './attach.js';
 
 /** The bitmaps live at the end of the executor's 64 MiB buffer (never mapped for DMA here). */
 const BM = 0x3f00000;
@@ -26,9 +25,7 @@ export function dirtyScenario(page = 0x1000n): string {
   const pages = (n: number): bigint => BigInt(n) * P;
   // a 4 KiB kernel keeps the bitmap's default page size (the field is left out)
   const pg: Record<string, bigint> = P === 0x1000n ? {} : { pgsize: P };
-  const w = new CompiledWriter();
-  w.directive('format', 'full');
-  w.directive('section', 'dirty');
+  const w = scenarioWriter('dirty');
   attachNic(w, 'd.', (x) => x.op('param_set', 'd.limit', { p: 'dma_entry_limit', value: '65535' }));
   // pages of the range: a = 0-2, b = 4-5, c = 63-64 (across a word), big = 256-325
   w.op('map', 'd.map_a', { iova: at(0), size: pages(3), vaddr: 'buf+0' });

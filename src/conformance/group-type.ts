@@ -7,13 +7,10 @@
  * default.
  */
 
-import { attachNic, detachNic } from './attach.js';
-import { CompiledWriter } from './compiled.js';
+import { attachNic, detachNic, scenarioWriter } from './attach.js';
 
 export function groupTypeScenario(): string {
-  const w = new CompiledWriter();
-  w.directive('format', 'full');
-  w.directive('section', 'group_type');
+  const w = scenarioWriter('group_type');
   const nic = (name: string, value: string) => w.op('group_type', `t.nic_${name}`, { g: 0, value });
   const g0 = (name: string, value: string) => w.op('group_type', `t.g0_${name}`, { nr: 0, value });
   nic('bogus', 'bogus');

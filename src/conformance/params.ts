@@ -5,15 +5,13 @@
  * count), then the defaults again.
  */
 
-import { CompiledWriter } from './compiled.js';
+import { scenarioWriter } from './attach.js';
 
 const LIMIT_VALUES = ['+16', '0X20', '0x', '010', '08', '4294967295', '4294967296', '-1', '1a', '0', '65535'];
 const BOOL_VALUES = ['yes', 'Yellow', '1xyz', 'on', 'oFF', 'o', 'true', 'n', 'Y', 'N', '2'];
 
 export function paramsScenario(): string {
-  const w = new CompiledWriter();
-  w.directive('format', 'full');
-  w.directive('section', 'params');
+  const w = scenarioWriter('params');
   LIMIT_VALUES.forEach((v, i) => {
     w.op('param_set', `p.limit_set${i}`, { p: 'dma_entry_limit', value: v });
     w.op('param_get', `p.limit_get${i}`, { p: 'dma_entry_limit' });

@@ -6,8 +6,6 @@
 import { errnoName } from '../base/errno.js';
 import { hex16 } from '../base/u64.js';
 import {
-  DIRTY_BITMAP_GET_SIZE,
-  DIRTY_BITMAP_SIZE,
   DMA_MAP_SIZE,
   DMA_UNMAP_SIZE,
   TYPE1_INFO_SIZE,
@@ -27,13 +25,13 @@ import {
   getU32,
   getU64,
   putU32,
-  putU64,
 } from '../uapi/vfio-type1.js';
 import {
   decodeDmaMap,
   decodeDmaUnmap,
   decodeType1Caps,
   encodeDmaMap,
+  encodeDirtyPages,
   encodeDmaUnmap,
   getDeviceFd,
   groupStatus,
@@ -570,16 +568,11 @@ def({
     const iova = ctx.num(s, 'iova', 0n);
     const size = ctx.num(s, 'size', 0n);
     const bitmap = get ? readBitmap(ctx, s, size) : undefined;
-    const b = new Uint8Array(DIRTY_BITMAP_SIZE + (bitmap ? DIRTY_BITMAP_GET_SIZE : 0));
-    putU32(b, 0, ctx.u32(s, 'argsz', b.length));
-    putU32(b, 4, flags);
-    if (bitmap) {
-      putU64(b, 8, iova);
-      putU64(b, 16, size);
-      putU64(b, 24, bitmap.pgsize);
-      putU64(b, 32, bitmap.size);
-      putU64(b, 40, bitmap.data);
-    }
+    const b = encodeDirtyPages(
+      flags,
+      bitmap ? { iova, size, bitmap } : undefined,
+      s.fields['argsz'] ? ctx.u32(s, 'argsz') : undefined,
+    );
     const rc = ctx.sys.ioctl(fd, VFIO_IOMMU_DIRTY_PAGES, b);
     const range = bitmap ? ` iova=${hex(iova)} size=${hex(size)}` : '';
     const bits = bitmap && rc === 0 ? bitmapText(ctx, bitmap) : '';

@@ -31,14 +31,8 @@ export function readType1Param(p: Type1Params, name: Type1ParamName): string {
  * ("true", "Yellow" and "1xyz" are true, as the conformance runs show.)
  */
 function kstrtobool(s: string): boolean | undefined {
-  const c = s[0] ?? '';
-  if ('eEyYtT1'.includes(c) && c !== '') return true;
-  if ('dDnNfF0'.includes(c) && c !== '') return false;
-  if (c === 'o' || c === 'O') {
-    const d = s[1] ?? '';
-    if (d === 'n' || d === 'N') return true;
-    if (d === 'f' || d === 'F') return false;
-  }
+  if (/^([eEyYtT1]|[oO][nN])/.test(s)) return true;
+  if (/^([dDnNfF0]|[oO][fF])/.test(s)) return false;
   return undefined;
 }
 

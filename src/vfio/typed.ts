@@ -105,12 +105,30 @@ function putBitmap(b: Uint8Array, off: number, m: VfioBitmap): void {
   putU64(b, off + 16, m.data);
 }
 
+/**
+ * Encodes a VFIO_IOMMU_DIRTY_PAGES argument: the 8-byte header, then with a bitmap the
+ * vfio_iommu_type1_dirty_bitmap_get payload (iova, size, struct vfio_bitmap). argsz defaults to the
+ * buffer's length.
+ */
+export function encodeDirtyPages(
+  flags: number,
+  get?: { iova: bigint; size: bigint; bitmap: VfioBitmap },
+  argsz?: number,
+): Uint8Array {
+  const b = new Uint8Array(DIRTY_BITMAP_SIZE + (get ? DIRTY_BITMAP_GET_SIZE : 0));
+  putU32(b, 0, argsz ?? b.length);
+  putU32(b, 4, flags);
+  if (get) {
+    putU64(b, 8, get.iova);
+    putU64(b, 16, get.size);
+    putBitmap(b, 24, get.bitmap);
+  }
+  return b;
+}
+
 /** VFIO_IOMMU_DIRTY_PAGES with START (1), STOP (2) or another flag word and no payload: 0 or -errno. */
 export function dirtyPages(sys: VfioSystem, fd: number, flags: number): number {
-  const b = new Uint8Array(DIRTY_BITMAP_SIZE);
-  putU32(b, 0, DIRTY_BITMAP_SIZE);
-  putU32(b, 4, flags);
-  return sys.ioctl(fd, VFIO_IOMMU_DIRTY_PAGES, b);
+  return sys.ioctl(fd, VFIO_IOMMU_DIRTY_PAGES, encodeDirtyPages(flags));
 }
 
 /**
@@ -124,12 +142,7 @@ export function getDirtyBitmap(
   size: bigint,
   bitmap: VfioBitmap,
 ): number {
-  const b = new Uint8Array(DIRTY_BITMAP_SIZE + DIRTY_BITMAP_GET_SIZE);
-  putU32(b, 0, b.length);
-  putU32(b, 4, VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP);
-  putU64(b, 8, iova);
-  putU64(b, 16, size);
-  putBitmap(b, 24, bitmap);
+  const b = encodeDirtyPages(VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP, { iova, size, bitmap });
   return sys.ioctl(fd, VFIO_IOMMU_DIRTY_PAGES, b);
 }
 

@@ -9,9 +9,9 @@
 import { ERRNO } from '../../base/errno.js';
 import {
   VFIO_DEVICE_FEATURE_GET,
-  VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY as FEATURE_LOW_POWER_ENTRY,
-  VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP as FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP,
-  VFIO_DEVICE_FEATURE_LOW_POWER_EXIT as FEATURE_LOW_POWER_EXIT,
+  VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY,
+  VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP,
+  VFIO_DEVICE_FEATURE_LOW_POWER_EXIT,
   VFIO_DEVICE_FEATURE_MASK,
   VFIO_DEVICE_FEATURE_PROBE,
   VFIO_DEVICE_FEATURE_SET,
@@ -49,12 +49,12 @@ export function deviceFeature(arg: Uint8Array, isEventfd: (fd: number) => number
   if ((flags & VFIO_DEVICE_FEATURE_PROBE) === 0 && (flags & getSet) === getSet) return -ERRNO.EINVAL;
   const payload = argsz - FEATURE_MINSZ;
   switch (flags & VFIO_DEVICE_FEATURE_MASK) {
-    case FEATURE_LOW_POWER_ENTRY:
-    case FEATURE_LOW_POWER_EXIT: {
+    case VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY:
+    case VFIO_DEVICE_FEATURE_LOW_POWER_EXIT: {
       const rc = checkFeature(flags, payload, VFIO_DEVICE_FEATURE_SET, 0);
       return rc !== 1 ? rc : 0;
     }
-    case FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP: {
+    case VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP: {
       const rc = checkFeature(flags, payload, VFIO_DEVICE_FEATURE_SET, WAKEUP_MINSZ);
       if (rc !== 1) return rc;
       if (arg.length < FEATURE_MINSZ + WAKEUP_MINSZ) return -ERRNO.EFAULT;
