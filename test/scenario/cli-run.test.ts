@@ -67,6 +67,11 @@ for (const [what, text, re] of [
     'name: t\nplatform: qemu-q35-intel-iommu\nsteps:\n  - get_api_version: { name: v }\n',
     /:4:\d+: .*no open file named "container"/,
   ],
+  [
+    'dirty bitmap without an address',
+    'name: t\nplatform: qemu-q35-intel-iommu\nsteps:\n  - open_container: { name: c }\n  - dirty_pages: { name: g, flags: 4, size: 0x1000 }\n',
+    /:5:\d+: dirty_pages\.bitmap: missing field "bitmap"/,
+  ],
   ['unknown platform', 'name: t\nplatform: qemu-nope\nsteps: []\n', /qemu-nope/],
 ] as const) {
   test(`iovamap run reports a scenario mistake with its line, exit 2, no stack trace: ${what}`, () => {
