@@ -688,6 +688,200 @@ static int efd(int k)
 }
 
 /*
+ * A file descriptor named in a field: e:K (eventfd slot K), c:N / g:N / d:N (that slot's fd, -1 when
+ * it is not open), bad (1000, never open), or a plain number (negative ones included).
+ */
+static int32_t fdspec(const char *s, const char *k)
+{
+	if (!strcmp(s, "bad"))
+		return 1000;
+	if (s[0] && s[1] == ':') {
+		int n = (int)num(s + 2, k);
+		if (s[0] == 'e')
+			return efd(n);
+		if (n < 0 || n >= MAXSLOT)
+			fatal("%s: slot %d out of range", k, n);
+		if (s[0] == 'c')
+			return containers[n];
+		if (s[0] == 'g')
+			return groups[n];
+		if (s[0] == 'd')
+			return devices[n];
+		fatal("%s: unknown fd kind in '%s'", k, s);
+	}
+	return (int32_t)num(s, k);
+}
+
+/*
+ * hot_reset_info d argsz(12) fill(0) dump(0): VFIO_DEVICE_GET_PCI_HOT_RESET_INFO in a buffer of
+ * max(argsz, 12) bytes filled with `fill` (argsz in front); prints the header as it is afterwards and,
+ * with dump after a success, the bytes of the devices it counts that fit in argsz.
+ */
+static void op_hot_reset_info(const char *name)
+{
+	int d = slot("d");
+	uint32_t argsz = (uint32_t)unum("argsz", sizeof(struct vfio_pci_hot_reset_info));
+	int fill = (int)(unum("fill", 0) & 0xff);
+	int dump = (int)unum("dump", 0);
+	done_fields("hot_reset_info");
+	size_t len = argsz > sizeof(struct vfio_pci_hot_reset_info) ? argsz : sizeof(struct vfio_pci_hot_reset_info);
+	if (len > 4096)
+		fatal("hot_reset_info: argsz above 4096");
+	unsigned char *b = malloc(len);
+	memset(b, fill, len);
+	struct vfio_pci_hot_reset_info *h = (struct vfio_pci_hot_reset_info *)b;
+	h->argsz = argsz;
+	int rc = ioctl(devices[d], VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, b);
+	int e = rc ? errno : 0;
+	caserc(name, rc, e);
+	printf(" op=HOT_RESET_INFO argsz_in=%u argsz_out=%u flags=0x%x count=%u\n", argsz, h->argsz, h->flags,
+	       h->count);
+	if (dump && rc == 0) {
+		size_t n = sizeof(*h) + (size_t)h->count * sizeof(struct vfio_pci_dependent_device);
+		hexdump(b, n < argsz ? n : argsz);
+	}
+	free(b);
+}
+
+/*
+ * hot_reset d fds=LIST(none) count(entries) flags(0) argsz(12 + 4 * entries): VFIO_DEVICE_PCI_HOT_RESET
+ * with the comma-separated fds (see fdspec) as the group fd array.
+ */
+static void op_hot_reset(const char *name)
+{
+	int d = slot("d");
+	const char *fds = opt("fds");
+	const char *cs = opt("count"), *as = opt("argsz");
+	uint32_t flags = (uint32_t)unum("flags", 0);
+	int32_t list[64];
+	uint32_t n = 0;
+	if (fds && strcmp(fds, "none")) {
+		char tmp[512];
+		snprintf(tmp, sizeof(tmp), "%s", fds);
+		for (char *tok = strtok(tmp, ","); tok; tok = strtok(NULL, ",")) {
+			if (n == 64)
+				fatal("hot_reset: more than 64 fds");
+			list[n++] = fdspec(tok, "fds");
+		}
+	}
+	done_fields("hot_reset");
+	size_t hdr = sizeof(struct vfio_pci_hot_reset);
+	uint32_t count = cs ? (uint32_t)num(cs, "count") : n;
+	uint32_t argsz = as ? (uint32_t)num(as, "argsz") : (uint32_t)(hdr + 4 * n);
+	size_t len = hdr + 4 * n > argsz ? hdr + 4 * n : argsz;
+	if (len > 4096)
+		fatal("hot_reset: argsz above 4096");
+	unsigned char *b = calloc(1, len);
+	struct vfio_pci_hot_reset *r = (struct vfio_pci_hot_reset *)b;
+	r->argsz = argsz;
+	r->flags = flags;
+	r->count = count;
+	memcpy(b + hdr, list, 4 * n);
+	int rc = ioctl(devices[d], VFIO_DEVICE_PCI_HOT_RESET, b);
+	int e = rc ? errno : 0;
+	free(b);
+	caserc(name, rc, e);
+	printf(" op=HOT_RESET argsz=%u flags=0x%x count=%u fds=%u\n", argsz, flags, count, n);
+}
+
+/*
+ * ioeventfd d flags index(0) pos(0) data(0) fd argsz(32): VFIO_DEVICE_IOEVENTFD for the write of
+ * `data` at `pos` in region `index` (offset = index << 40 | pos); fd as in fdspec.
+ */
+static void op_ioeventfd(const char *name)
+{
+	int d = slot("d");
+	uint32_t flags = (uint32_t)req("flags");
+	uint64_t index = unum("index", 0), pos = unum("pos", 0), data = unum("data", 0);
+	const char *fs = opt("fd");
+	uint32_t argsz = (uint32_t)unum("argsz", sizeof(struct vfio_device_ioeventfd));
+	if (!fs)
+		fatal("missing field fd");
+	int32_t fd = fdspec(fs, "fd");
+	done_fields("ioeventfd");
+	size_t len = argsz > sizeof(struct vfio_device_ioeventfd) ? argsz : sizeof(struct vfio_device_ioeventfd);
+	if (len > 4096)
+		fatal("ioeventfd: argsz above 4096");
+	unsigned char *b = calloc(1, len);
+	struct vfio_device_ioeventfd *io = (struct vfio_device_ioeventfd *)b;
+	io->argsz = argsz;
+	io->flags = flags;
+	io->offset = index << 40 | pos;
+	io->data = data;
+	io->fd = fd;
+	int rc = ioctl(devices[d], VFIO_DEVICE_IOEVENTFD, b);
+	int e = rc ? errno : 0;
+	free(b);
+	caserc(name, rc, e);
+	printf(" op=IOEVENTFD flags=0x%x index=0x%" PRIx64 " pos=0x%" PRIx64 " data=0x%" PRIx64 " fd=%s\n", flags,
+	       index, pos, data, fs);
+}
+
+/*
+ * ioeventfd_fill d flags index pos fd data(0) max: VFIO_DEVICE_IOEVENTFD for data, data+1, ... on the
+ * same fd until one is refused or `max` are registered.
+ */
+static void op_ioeventfd_fill(const char *name)
+{
+	int d = slot("d");
+	uint32_t flags = (uint32_t)req("flags");
+	uint64_t index = unum("index", 0), pos = unum("pos", 0), data = unum("data", 0);
+	uint64_t max = req("max");
+	const char *fs = opt("fd");
+	if (!fs)
+		fatal("missing field fd");
+	int32_t fd = fdspec(fs, "fd");
+	done_fields("ioeventfd_fill");
+	uint64_t i;
+	int rc = 0, e = 0;
+	for (i = 0; i < max; i++) {
+		struct vfio_device_ioeventfd io = { .argsz = sizeof(io), .flags = flags, .offset = index << 40 | pos,
+						    .data = data + i, .fd = fd };
+		rc = ioctl(devices[d], VFIO_DEVICE_IOEVENTFD, &io);
+		if (rc) {
+			e = errno;
+			break;
+		}
+	}
+	caserc(name, rc, e);
+	printf(" op=IOEVENTFD_FILL registered=%" PRIu64 "%s\n", i, rc ? "" : " stopped=max");
+}
+
+/* efd_write e value(1): write(2) of a u64 to eventfd slot e (signals it) */
+static void op_efd_write(const char *name)
+{
+	int k = (int)req("e");
+	uint64_t v = unum("value", 1);
+	done_fields("efd_write");
+	ssize_t r = write(efd(k), &v, sizeof(v));
+	int e = r < 0 ? errno : 0;
+	caserc(name, r < 0 ? -1 : 0, e);
+	printf(" value=%" PRIu64 "\n", v);
+}
+
+/*
+ * region_read d index pos len(4) wait_ms(0): pread(2) of len (1, 2, 4 or 8) bytes at region `index`,
+ * `pos` of the device fd, after waiting wait_ms (for deferred writes); prints the little-endian value.
+ */
+static void op_region_read(const char *name)
+{
+	int d = slot("d");
+	uint64_t index = unum("index", 0), pos = unum("pos", 0);
+	uint32_t len = (uint32_t)unum("len", 4);
+	int wait_ms = (int)unum("wait_ms", 0);
+	done_fields("region_read");
+	if (len != 1 && len != 2 && len != 4 && len != 8)
+		fatal("region_read: len must be 1, 2, 4 or 8");
+	if (wait_ms)
+		poll(NULL, 0, wait_ms);
+	uint64_t v = 0;
+	ssize_t r = pread(devices[d], &v, len, (off_t)(index << 40 | pos));
+	int e = r < 0 ? errno : 0;
+	caserc(name, r < 0 ? -1 : (int)r, e);
+	printf(" op=REGION_READ index=0x%" PRIx64 " pos=0x%" PRIx64 " value=0x%" PRIx64 "\n", index, pos, r < 0 ? 0 : v);
+}
+
+/*
  * SET_IRQS. data=none | bool:B,B,... | efd:K,K,...  (K: eventfd slot, or -1,
  * or bad for an fd number that is not open). argsz defaults to header + data.
  */
@@ -1111,6 +1305,8 @@ static void run_line(char *line)
 		{ "msi_read", op_msi_read }, { "msi_fire", op_msi_fire }, { "dirty", op_dirty },
 		{ "dirty_get", op_dirty_get }, { "group_type", op_group_type }, { "region_info", op_region_info },
 		{ "device_feature", op_device_feature }, { "raw_ioctl", op_raw_ioctl },
+		{ "hot_reset_info", op_hot_reset_info }, { "hot_reset", op_hot_reset }, { "ioeventfd", op_ioeventfd },
+		{ "ioeventfd_fill", op_ioeventfd_fill }, { "efd_write", op_efd_write }, { "region_read", op_region_read },
 	};
 	if (!strcmp(op, "close_container"))
 		return op_close(name, containers, "c", op);

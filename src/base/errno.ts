@@ -4,6 +4,7 @@ export const ERRNO = {
   ENOENT: 2,
   EIO: 5,
   EBADF: 9,
+  EAGAIN: 11,
   ENOMEM: 12,
   EACCES: 13,
   EFAULT: 14,

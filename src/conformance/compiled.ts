@@ -33,6 +33,12 @@ export const OPS = {
   region_info: ['d', 'index', 'argsz', 'fill', 'dump'],
   device_feature: ['d', 'flags', 'argsz'],
   raw_ioctl: ['c', 'g', 'd', 'cmd', 'len'],
+  hot_reset_info: ['d', 'argsz', 'fill', 'dump'],
+  hot_reset: ['d', 'fds', 'count', 'flags', 'argsz'],
+  ioeventfd: ['d', 'flags', 'index', 'pos', 'data', 'fd', 'argsz'],
+  ioeventfd_fill: ['d', 'flags', 'index', 'pos', 'data', 'fd', 'max'],
+  efd_write: ['e', 'value'],
+  region_read: ['d', 'index', 'pos', 'len', 'wait_ms'],
   close_device: ['d'],
   irq_info: ['d', 'index'],
   set_irqs: ['d', 'index', 'start', 'count', 'flags', 'data', 'argsz'],
@@ -60,6 +66,9 @@ const REQUIRED: Partial<Record<OpName, readonly string[]>> = {
   region_info: ['index'],
   device_feature: ['flags'],
   raw_ioctl: ['cmd'],
+  ioeventfd: ['flags', 'fd'],
+  ioeventfd_fill: ['flags', 'fd', 'max'],
+  efd_write: ['e'],
   set_irqs: ['index', 'flags'],
   efd_read: ['e'],
 };
@@ -83,7 +92,7 @@ export type Statement = Directive | Operation;
 const NAME_RE = /^[A-Za-z0-9_.:+-]+$/;
 const NUM_RE = /^-?(0x[0-9a-fA-F]+|[0-9]+)$/;
 /** Fields whose value is not a number. */
-const TEXT_FIELDS = new Set(['vaddr', 'bitmap', 'data', 'p', 'value', 'argsz']);
+const TEXT_FIELDS = new Set(['vaddr', 'bitmap', 'data', 'p', 'value', 'argsz', 'fds', 'fd']);
 
 function isOp(s: string): s is OpName {
   return Object.prototype.hasOwnProperty.call(OPS, s);

@@ -81,8 +81,8 @@ export function deviceFeatureScenario(): string {
 /**
  * `common/ioctl-kinds.iovx`: ioctl numbers a file does not implement: unknown ones, another type byte,
  * and the container's, group's and device's commands sent to the other kinds (a zeroed 64-byte buffer),
- * on a container with and without an IOMMU driver. vfio-pci's hot-reset and ioeventfd commands are left
- * out (the model does not have them).
+ * on a container with and without an IOMMU driver. vfio-pci's hot-reset and ioeventfd commands have
+ * their own scenarios (device-ioctls.ts).
  */
 export function ioctlKindsScenario(): string {
   const w = scenarioWriter('ioctl_kinds');

@@ -28,6 +28,10 @@ export const VFIO_IOCTL = {
   IOMMU_MAP_DMA: 0x3b71,
   IOMMU_UNMAP_DMA: 0x3b72,
   IOMMU_DIRTY_PAGES: 0x3b75,
+  /** On a device fd (the same numbers as IOMMU_GET_INFO, MAP_DMA and DISABLE on a container fd). */
+  DEVICE_GET_PCI_HOT_RESET_INFO: 0x3b70,
+  DEVICE_PCI_HOT_RESET: 0x3b71,
+  DEVICE_IOEVENTFD: 0x3b74,
   /** On a device fd (the same number as IOMMU_DIRTY_PAGES on a container fd). */
   DEVICE_FEATURE: 0x3b75,
 } as const;
@@ -73,6 +77,8 @@ export interface ConformanceTarget {
   eventfd(): number;
   /** Non-blocking read of an eventfd counter: the count, or -EAGAIN when zero. */
   readEventfd(fd: number): bigint | number;
+  /** write(2) of a u64 to an eventfd (signals it): 8, or -errno. */
+  writeEventfd?(fd: number, value: bigint): number;
   /** pread/pwrite on a device fd (config space, BARs), for the MSI operations. */
   pread?(fd: number, buf: Uint8Array, offset: bigint): number;
   pwrite?(fd: number, buf: Uint8Array, offset: bigint): number;
@@ -180,6 +186,20 @@ export function runCompiled(
     if (k < 0 || k >= MAXEFD) throw new ExecError(`eventfd slot ${k} out of range`);
     if (efds[k]! < 0) efds[k] = target.eventfd();
     return efds[k]!;
+  };
+  /** A file descriptor field, as iovaexec's fdspec: e:K, c:N / g:N / d:N, bad (1000), or a number. */
+  const fdSpec = (t: string, k: string): number => {
+    if (t === 'bad') return 1000;
+    if (t.length > 1 && t[1] === ':') {
+      const n = Number(BigInt.asIntN(32, num(t.slice(2))));
+      if (t[0] === 'e') return efd(n);
+      if (n < 0 || n >= MAXSLOT) throw new ExecError(`${k}: slot ${n} out of range`);
+      if (t[0] === 'c') return containers[n]!;
+      if (t[0] === 'g') return groups[n]!;
+      if (t[0] === 'd') return devices[n]!;
+      throw new ExecError(`${k}: unknown fd kind in '${t}'`);
+    }
+    return Number(BigInt.asIntN(32, num(t)));
   };
   const vaddrOf = (spec: string): bigint => {
     const plus = spec.indexOf('+');
@@ -578,6 +598,107 @@ export function runCompiled(
         put32(b, 4, flags);
         const [rc, e] = rcOf(target.ioctl(devices[slot('d')]!, VFIO_IOCTL.DEVICE_FEATURE, b));
         out.push(`${caseLine(name, rc, e)} op=DEVICE_FEATURE flags=${hx(flags)} argsz=${argsz}`);
+        return;
+      }
+      case 'hot_reset_info': {
+        const argsz = Number(BigInt.asUintN(32, u('argsz', 12n)));
+        const fill = Number(u('fill', 0n) & 0xffn);
+        if (argsz > 4096) throw new ExecError('hot_reset_info: argsz above 4096');
+        const b = new Uint8Array(Math.max(argsz, 12)).fill(fill);
+        put32(b, 0, argsz);
+        const [rc, e] = rcOf(target.ioctl(devices[slot('d')]!, VFIO_IOCTL.DEVICE_GET_PCI_HOT_RESET_INFO, b));
+        const count = le32(b, 8);
+        out.push(
+          `${caseLine(name, rc, e)} op=HOT_RESET_INFO argsz_in=${argsz} argsz_out=${le32(b, 0)} flags=${hx(le32(b, 4))} count=${count}`,
+        );
+        if (u('dump', 0n) !== 0n && rc === 0) hexdump(b, Math.min(argsz, 12 + 8 * count));
+        return;
+      }
+      case 'hot_reset': {
+        const spec = f.get('fds') ?? 'none';
+        const list = spec === 'none' ? [] : spec.split(',').map((t) => fdSpec(t, 'fds'));
+        if (list.length > 64) throw new ExecError('hot_reset: more than 64 fds');
+        const count = has('count') ? Number(BigInt.asUintN(32, num(f.get('count')!))) : list.length;
+        const argsz = has('argsz') ? Number(BigInt.asUintN(32, num(f.get('argsz')!))) : 12 + 4 * list.length;
+        const flags = Number(BigInt.asUintN(32, u('flags', 0n)));
+        const len = Math.max(12 + 4 * list.length, argsz);
+        if (len > 4096) throw new ExecError('hot_reset: argsz above 4096');
+        const b = new Uint8Array(len);
+        put32(b, 0, argsz);
+        put32(b, 4, flags);
+        put32(b, 8, count);
+        list.forEach((fd, i) => put32(b, 12 + 4 * i, fd));
+        const [rc, e] = rcOf(target.ioctl(devices[slot('d')]!, VFIO_IOCTL.DEVICE_PCI_HOT_RESET, b));
+        out.push(
+          `${caseLine(name, rc, e)} op=HOT_RESET argsz=${argsz} flags=${hx(flags)} count=${count} fds=${list.length}`,
+        );
+        return;
+      }
+      case 'ioeventfd':
+      case 'ioeventfd_fill': {
+        const flags = Number(BigInt.asUintN(32, num(f.get('flags')!)));
+        const index = u('index', 0n);
+        const pos = u('pos', 0n);
+        const data = u('data', 0n);
+        const fs = f.get('fd')!;
+        const fd = fdSpec(fs, 'fd');
+        const argsz = Number(BigInt.asUintN(32, u('argsz', 32n)));
+        if (argsz > 4096) throw new ExecError('ioeventfd: argsz above 4096');
+        const call = (value: bigint): number => {
+          const b = new Uint8Array(Math.max(argsz, 32));
+          put32(b, 0, argsz);
+          put32(b, 4, flags);
+          put64(b, 8, (index << 40n) | pos);
+          put64(b, 16, value);
+          put32(b, 24, fd);
+          return target.ioctl(devices[slot('d')]!, VFIO_IOCTL.DEVICE_IOEVENTFD, b);
+        };
+        if (s.op === 'ioeventfd') {
+          const [rc, e] = rcOf(call(data));
+          out.push(
+            `${caseLine(name, rc, e)} op=IOEVENTFD flags=${hx(flags)} index=${hx(index)} pos=${hx(pos)} data=${hx(data)} fd=${fs}`,
+          );
+          return;
+        }
+        const max = num(f.get('max')!);
+        let i = 0n;
+        let r = 0;
+        for (; i < max; i++) {
+          r = call(BigInt.asUintN(64, data + i));
+          if (r < 0) break;
+        }
+        const [rc, e] = rcOf(Math.min(r, 0));
+        out.push(`${caseLine(name, rc, e)} op=IOEVENTFD_FILL registered=${i}${r < 0 ? '' : ' stopped=max'}`);
+        return;
+      }
+      case 'efd_write': {
+        const fd = efd(Number(num(f.get('e')!)));
+        const v = u('value', 1n);
+        if (target.writeEventfd === undefined)
+          throw new ExecError('efd_write: the target cannot write eventfds');
+        const [rc, e] = rcOf(Math.min(0, target.writeEventfd(fd, v)));
+        out.push(`${caseLine(name, rc, e)} value=${v}`);
+        return;
+      }
+      case 'region_read': {
+        const index = u('index', 0n);
+        const pos = u('pos', 0n);
+        const len = Number(u('len', 4n));
+        if (len !== 1 && len !== 2 && len !== 4 && len !== 8)
+          throw new ExecError('region_read: len must be 1, 2, 4 or 8');
+        const wait = Number(u('wait_ms', 0n));
+        if (wait) target.settle?.(wait);
+        if (target.pread === undefined) throw new ExecError('region_read: the target has no pread');
+        const b = new Uint8Array(8);
+        const r = target.pread(
+          devices[slot('d')]!,
+          b.subarray(0, len),
+          BigInt.asIntN(64, (index << 40n) | pos),
+        );
+        const [rc, e] = rcOf(r);
+        out.push(
+          `${caseLine(name, rc, e)} op=REGION_READ index=${hx(index)} pos=${hx(pos)} value=${hx(r < 0 ? 0n : le64(b, 0))}`,
+        );
         return;
       }
       case 'irq_info': {

@@ -196,6 +196,7 @@ export function modelVfioTarget(m: PlatformModel): ConformanceTarget {
     writeMemory: (addr, bytes) => mm.copyToUser(addr, bytes),
     eventfd: () => fds.eventfd(),
     readEventfd: (fd) => fds.eventFd(fd)?.read() ?? -11, // -EAGAIN
+    writeEventfd: (fd, v) => fds.writeEventfd(fd, v),
     pread: (fd, buf, off) => device(fd)?.pread(off, buf) ?? -ERRNO.EBADF,
     pwrite(fd, buf, off) {
       const d = device(fd);

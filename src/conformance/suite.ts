@@ -4,6 +4,7 @@
  */
 
 import { deviceFeatureScenario, deviceScenario, ioctlKindsScenario } from './device.js';
+import { hotResetScenario, ioeventfdScenario } from './device-ioctls.js';
 import { dirtyScenario } from './dirty.js';
 import { generateScenario } from './generator.js';
 import { groupTypeScenario } from './group-type.js';
@@ -37,6 +38,10 @@ export const IOCTL_KINDS_FILE = 'ioctl-kinds.iovx';
 export const DEVICE_FEATURE_FILE = 'device-feature.iovx';
 /** The device's regions (src/conformance/device.ts), on every machine. */
 export const DEVICE_FILE = 'device.iovx';
+/** vfio-pci's hot-reset ioctls (src/conformance/device-ioctls.ts), on every machine. */
+export const HOT_RESET_FILE = 'hot-reset.iovx';
+/** VFIO_DEVICE_IOEVENTFD (src/conformance/device-ioctls.ts), on every machine. */
+export const IOEVENTFD_FILE = 'ioeventfd.iovx';
 /** Writes to the groups' sysfs `type` (src/conformance/group-type.ts), on every machine. */
 export const GROUP_TYPE_FILE = 'group-type.iovx';
 /** The same in the machine's own page size, on machines whose kernel has larger pages. */
@@ -65,6 +70,8 @@ export function suiteFiles(): SuiteFile[] {
   files.push({ path: `common/${DEVICE_FILE}`, text: deviceScenario() });
   files.push({ path: `common/${DEVICE_FEATURE_FILE}`, text: deviceFeatureScenario() });
   files.push({ path: `common/${IOCTL_KINDS_FILE}`, text: ioctlKindsScenario() });
+  files.push({ path: `common/${HOT_RESET_FILE}`, text: hotResetScenario() });
+  files.push({ path: `common/${IOEVENTFD_FILE}`, text: ioeventfdScenario() });
   files.push({ path: `common/${PARAMS_FILE}`, text: paramsScenario() });
   for (const m of MACHINES.filter((x) => x.pageBytes !== undefined))
     files.push({ path: `${m.name}/${DIRTY_PAGE_FILE}`, text: dirtyScenario(BigInt(m.pageBytes!)) });
@@ -84,7 +91,9 @@ export function filesForMachine(m: ConformanceMachine): string[] {
     DEVICE_FILE,
     DIRTY_FILE,
     GROUP_TYPE_FILE,
+    HOT_RESET_FILE,
     IOCTL_KINDS_FILE,
+    IOEVENTFD_FILE,
     PARAMS_FILE,
     ...Array.from({ length: GEN_SCENARIOS }, (_, i) => genFileName(i)),
   ];

@@ -11,6 +11,7 @@ import type { KernelProfile } from '../kernel/profile.js';
 import type { Range } from '../base/range.js';
 import type { ResvRegion } from './resv-region.js';
 import type { Arch } from '../platform/types.js';
+import type { PciTopology } from '../pci/topology.js';
 
 export type Result<T> =
   { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errno: number };
@@ -141,6 +142,8 @@ export interface IommuCore {
   readonly la57: boolean;
   /** The CPU's PAGE_SIZE in bytes (4096; 16384 or 65536 on some arm64 kernels). */
   readonly pageSize: number;
+  /** The PCI hierarchy the devices sit in (bridges, buses), for what crosses devices (bus resets). */
+  readonly topology: PciTopology;
   /** Groups in group-number order. */
   groups(): readonly IommuGroup[];
   group(id: number): IommuGroup | undefined;

@@ -67,6 +67,17 @@ export interface KernelProfile {
   /** vfio_pci_ioctl_get_info: copies min(argsz, 24) bytes back (>= 6.6) instead of 16, or 20 when argsz >= 20. */
   readonly deviceInfoCopiesWholeStruct: boolean;
   /**
+   * VFIO_DEVICE_PCI_HOT_RESET from a group-opened device refuses an empty group list before probing
+   * the reset (6.12: count 0 is the iommufd form, vfio_device_cdev_opened); 6.1 probes first (ENODEV
+   * on a root bus).
+   */
+  readonly hotResetNeedsGroupList: boolean;
+  /**
+   * VFIO_DEVICE_GET_PCI_HOT_RESET_INFO writes its header back when filling the device list fails
+   * (EPERM: a device without an IOMMU group): 6.1 yes (flags 0, the caller's count), 6.12 no.
+   */
+  readonly hotResetInfoHeaderOnError: boolean;
+  /**
    * vfio_pci_intrs.c: MSI contexts in a sparse xarray (6.5+) instead of a fixed array of num_ctx; with
    * the array, vfio_msi_set_block rejects any vector >= num_ctx before touching the others.
    */
@@ -115,6 +126,8 @@ const P61: KernelProfile = {
   ofIommuResvRegions: false,
   perDeviceMsiDomains: false,
   deviceInfoCopiesWholeStruct: false,
+  hotResetNeedsGroupList: false,
+  hotResetInfoHeaderOnError: true,
   vfioSparseIrqCtx: false,
   iovaMagSize: 127,
   iovaDepot: 'array',
@@ -145,6 +158,8 @@ const P612: KernelProfile = {
   ofIommuResvRegions: true,
   perDeviceMsiDomains: true,
   deviceInfoCopiesWholeStruct: true,
+  hotResetNeedsGroupList: true,
+  hotResetInfoHeaderOnError: false,
   vfioSparseIrqCtx: true,
   iovaMagSize: 127,
   iovaDepot: 'list',

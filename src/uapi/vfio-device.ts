@@ -1,6 +1,7 @@
 /**
  * Byte layouts of the VFIO *device* ioctls (include/uapi/linux/vfio.h, LP64 little-endian):
- * VFIO_DEVICE_GET_INFO, GET_REGION_INFO, GET_IRQ_INFO, SET_IRQS, RESET, FEATURE. The container/group ioctls live
+ * VFIO_DEVICE_GET_INFO, GET_REGION_INFO, GET_IRQ_INFO, SET_IRQS, RESET, GET_PCI_HOT_RESET_INFO,
+ * PCI_HOT_RESET, IOEVENTFD, FEATURE. The container/group ioctls live
  * in the files of the vfio engineer (vfio-type1.ts and friends).
  *
  * The byte layer reads and writes `Uint8Array` user buffers with explicit offsets; the typed helpers on
@@ -16,6 +17,9 @@ export const VFIO_DEVICE_GET_REGION_INFO = vfioIo(8);
 export const VFIO_DEVICE_GET_IRQ_INFO = vfioIo(9);
 export const VFIO_DEVICE_SET_IRQS = vfioIo(10);
 export const VFIO_DEVICE_RESET = vfioIo(11);
+export const VFIO_DEVICE_GET_PCI_HOT_RESET_INFO = vfioIo(12);
+export const VFIO_DEVICE_PCI_HOT_RESET = vfioIo(13);
+export const VFIO_DEVICE_IOEVENTFD = vfioIo(16);
 /** On a device fd; the same number is VFIO_IOMMU_DIRTY_PAGES on a container fd. */
 export const VFIO_DEVICE_FEATURE = vfioIo(17);
 // struct vfio_device_feature { u32 argsz; u32 flags; u8 data[]; }: flags = feature index | GET | SET | PROBE
@@ -252,4 +256,90 @@ export function encodeIrqSet(s: IrqSet, slack = 0): Uint8Array {
 /** The IRQ index name the oracle prints (`IDX?` beyond the five). */
 export function irqIndexName(i: number): string {
   return i >= 0 && i < IRQ_INDEX_NAMES.length ? IRQ_INDEX_NAMES[i]! : 'IDX?';
+}
+
+// struct vfio_pci_hot_reset_info { u32 argsz; u32 flags; u32 count; struct vfio_pci_dependent_device devices[]; }
+// struct vfio_pci_hot_reset { u32 argsz; u32 flags; u32 count; s32 group_fds[]; }
+/** The header both share (offsetofend(..., count) is their minsz). */
+export const VFIO_PCI_HOT_RESET_HEADER_SIZE = 12;
+// struct vfio_pci_dependent_device { u32 group_id (6.12: or devid); u16 segment; u8 bus; u8 devfn; }
+export const VFIO_PCI_DEPENDENT_DEVICE_SIZE = 8;
+// struct vfio_device_ioeventfd { u32 argsz; u32 flags; u64 offset; u64 data; s32 fd; u32 reserved; }
+export const VFIO_DEVICE_IOEVENTFD_SIZE = 32;
+/** offsetofend(struct vfio_device_ioeventfd, fd): `reserved` is never read. */
+export const VFIO_DEVICE_IOEVENTFD_MINSZ = 28;
+/** VFIO_DEVICE_IOEVENTFD_{8,16,32,64} = 1, 2, 4, 8: one bit, the write's size in bytes. */
+export const VFIO_DEVICE_IOEVENTFD_SIZE_MASK = 0xf;
+
+/** A device a bus or slot reset also resets. */
+export interface DependentDevice {
+  readonly group: number;
+  readonly segment: number;
+  readonly bus: number;
+  readonly devfn: number;
+}
+
+export interface HotResetInfo {
+  readonly argsz: number;
+  readonly flags: number;
+  readonly count: number;
+  /** The entries the buffer holds (at most `count`). */
+  readonly devices: readonly DependentDevice[];
+}
+
+/** A GET_PCI_HOT_RESET_INFO buffer of `argsz` bytes (at least the header). */
+export function encodeHotResetInfo(argsz = VFIO_PCI_HOT_RESET_HEADER_SIZE): Uint8Array {
+  const b = new Uint8Array(Math.max(argsz, VFIO_PCI_HOT_RESET_HEADER_SIZE));
+  wrU32(b, 0, argsz);
+  return b;
+}
+
+export function decodeHotResetInfo(b: Uint8Array): HotResetInfo {
+  const count = rdU32(b, 8);
+  const devices: DependentDevice[] = [];
+  for (let i = 0; i < count; i++) {
+    const o = VFIO_PCI_HOT_RESET_HEADER_SIZE + i * VFIO_PCI_DEPENDENT_DEVICE_SIZE;
+    if (!fits(b, o, VFIO_PCI_DEPENDENT_DEVICE_SIZE)) break;
+    devices.push({
+      group: rdU32(b, o),
+      segment: view(b).getUint16(o + 4, true),
+      bus: b[o + 6]!,
+      devfn: b[o + 7]!,
+    });
+  }
+  return { argsz: rdU32(b, 0), flags: rdU32(b, 4), count, devices };
+}
+
+/** A PCI_HOT_RESET buffer naming `groupFds` (argsz and count from the list unless given). */
+export function encodeHotReset(
+  groupFds: readonly number[],
+  o: { argsz?: number; flags?: number; count?: number } = {},
+): Uint8Array {
+  const b = new Uint8Array(VFIO_PCI_HOT_RESET_HEADER_SIZE + 4 * groupFds.length);
+  wrU32(b, 0, o.argsz ?? b.length);
+  wrU32(b, 4, o.flags ?? 0);
+  wrU32(b, 8, o.count ?? groupFds.length);
+  groupFds.forEach((fd, i) => view(b).setInt32(VFIO_PCI_HOT_RESET_HEADER_SIZE + 4 * i, fd, true));
+  return b;
+}
+
+export interface IoeventfdFields {
+  /** VFIO_DEVICE_IOEVENTFD_* size flags (1, 2, 4 or 8; anything for tests). */
+  readonly flags: number;
+  /** Device fd offset of the write: region index << 40 | position. */
+  readonly offset: bigint;
+  readonly data: bigint;
+  /** The eventfd, or -1 to remove the matching ioeventfd. */
+  readonly fd: number;
+  readonly argsz?: number;
+}
+
+export function encodeIoeventfd(f: IoeventfdFields): Uint8Array {
+  const b = new Uint8Array(VFIO_DEVICE_IOEVENTFD_SIZE);
+  wrU32(b, 0, f.argsz ?? VFIO_DEVICE_IOEVENTFD_SIZE);
+  wrU32(b, 4, f.flags);
+  wrU64(b, 8, f.offset);
+  wrU64(b, 16, f.data);
+  view(b).setInt32(24, f.fd, true);
+  return b;
 }

@@ -18,7 +18,12 @@ import {
 } from '../uapi/vfio-type1.js';
 import { VfioContainer, VfioGroup } from './container.js';
 import { FdTable, type OpenFile } from './pci/eventfd.js';
-import { type VfioDeviceFile, type VfioPciContext, openVfioPciDevice } from './pci/vfio-pci.js';
+import {
+  VFIO_PCI_DRIVER,
+  type VfioDeviceFile,
+  type VfioPciContext,
+  openVfioPciDevice,
+} from './pci/vfio-pci.js';
 import { type Type1Design, type Type1Env, type Type1Params, defaultType1Params } from './type1/type1.js';
 
 export type VfioFile =
@@ -43,8 +48,7 @@ export interface VfioSystemOptions {
   readonly fds?: FdTable;
 }
 
-/** The driver a device must be bound to for VFIO to expose it. */
-export const VFIO_PCI_DRIVER = 'vfio-pci';
+export { VFIO_PCI_DRIVER } from './pci/vfio-pci.js';
 
 export class VfioSystem {
   readonly core: IommuCore;
@@ -219,7 +223,17 @@ export class VfioSystem {
     if (!dev) return -ERRNO.ENODEV;
     // vfio_device_assign_container
     if (!g.container || !g.container.iommu || g.containerUsers === 0) return -ERRNO.EINVAL;
-    const file = this.openDevice({ core: this.core, device: dev, profile: this.profile, fds: this.fds });
+    const file = this.openDevice({
+      core: this.core,
+      device: dev,
+      profile: this.profile,
+      fds: this.fds,
+      groupOfFd: (fd) => {
+        if (this.fds.get(fd) === undefined) return 'closed';
+        const f = this.file(fd);
+        return f?.kind === 'group' ? { group: f.group.iommuGroup.id } : 'not-a-group';
+      },
+    });
     g.containerUsers++;
     return this.install({ kind: 'device', device: file, group: g });
   }

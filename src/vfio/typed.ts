@@ -2,6 +2,7 @@
  * The typed convenience layer: builds the uapi byte buffers, calls the byte layer (`VfioSystem.ioctl`)
  * and decodes what the kernel wrote back. It never bypasses the bytes.
  */
+import { ERRNO } from '../base/errno.js';
 import {
   CAP_HEADER_SIZE,
   DIRTY_BITMAP_GET_SIZE,
@@ -31,8 +32,18 @@ import {
   putU64,
 } from '../uapi/vfio-type1.js';
 import {
+  VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,
+  VFIO_DEVICE_IOEVENTFD,
+  VFIO_DEVICE_PCI_HOT_RESET,
   VFIO_DEVICE_SET_IRQS,
   VFIO_IRQ_SET_ACTION_TRIGGER,
+  VFIO_PCI_DEPENDENT_DEVICE_SIZE,
+  VFIO_PCI_HOT_RESET_HEADER_SIZE,
+  type DependentDevice,
+  decodeHotResetInfo,
+  encodeHotReset,
+  encodeHotResetInfo,
+  encodeIoeventfd,
   VFIO_IRQ_SET_DATA_EVENTFD,
   VFIO_PCI_CONFIG_REGION_INDEX,
   encodeIrqSet,
@@ -223,6 +234,40 @@ export function setIrqEventfds(
 ): number {
   const flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
   return file.ioctl(VFIO_DEVICE_SET_IRQS, encodeIrqSet({ flags, index, start, count: fds.length, fds }));
+}
+
+/**
+ * VFIO_DEVICE_GET_PCI_HOT_RESET_INFO as userspace asks it: the header first (ENOSPC tells how many
+ * devices), then a buffer with room for them. `rc` is the final answer (0 or -errno).
+ */
+export function pciHotResetInfo(file: VfioDeviceFile): { rc: number; devices: readonly DependentDevice[] } {
+  const probe = encodeHotResetInfo();
+  let rc = file.ioctl(VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, probe);
+  if (rc !== -ERRNO.ENOSPC) return { rc, devices: [] };
+  const n = decodeHotResetInfo(probe).count;
+  const b = encodeHotResetInfo(VFIO_PCI_HOT_RESET_HEADER_SIZE + n * VFIO_PCI_DEPENDENT_DEVICE_SIZE);
+  rc = file.ioctl(VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, b);
+  return { rc, devices: rc === 0 ? decodeHotResetInfo(b).devices : [] };
+}
+
+/** VFIO_DEVICE_PCI_HOT_RESET with the group fds that prove ownership of every device it resets. */
+export function pciHotReset(file: VfioDeviceFile, groupFds: readonly number[]): number {
+  return file.ioctl(VFIO_DEVICE_PCI_HOT_RESET, encodeHotReset(groupFds));
+}
+
+/**
+ * VFIO_DEVICE_IOEVENTFD: each signal of eventfd `fd` makes the kernel write `data` (`size` bytes) at
+ * `pos` of BAR `bar`; fd -1 removes that ioeventfd.
+ */
+export function setIoeventfd(
+  file: VfioDeviceFile,
+  w: { bar: number; pos: number; size: 1 | 2 | 4 | 8; data: bigint; fd: number },
+): number {
+  const offset = vfioPciIndexToOffset(w.bar) + BigInt(w.pos);
+  return file.ioctl(
+    VFIO_DEVICE_IOEVENTFD,
+    encodeIoeventfd({ flags: w.size, offset, data: w.data, fd: w.fd }),
+  );
 }
 
 export interface Type1InfoHeader {

@@ -14,9 +14,24 @@ export class EventFd {
   count = 0n;
   /** Total signals ever received (for traces; reads do not clear it). */
   signals = 0;
+  /** Kernel waiters (virqfds), most recently added first, as add_wait_queue puts them. */
+  private waiters: (() => void)[] = [];
   signal(n = 1n): void {
     this.count += n;
     this.signals++;
+    if (this.waiters.length === 0) return;
+    // virqfd_wakeup: the first waiter reads the counter (eventfd_ctx_do_read), then every waiter's
+    // handler runs, in queue order.
+    this.count = 0n;
+    for (const w of [...this.waiters]) w();
+  }
+  /** Queues a kernel waiter woken by every signal (vfio_virqfd_enable); returns its removal. */
+  addWaiter(fn: () => void): () => void {
+    this.waiters.unshift(fn);
+    return () => {
+      const i = this.waiters.indexOf(fn);
+      if (i >= 0) this.waiters.splice(i, 1);
+    };
   }
   /** read(2) on a non-blocking eventfd: the counter (cleared), or undefined for -EAGAIN. */
   read(): bigint | undefined {
@@ -68,6 +83,19 @@ export class FdTable {
   eventFd(fd: number): EventFd | undefined {
     const f = this.files.get(fd);
     return f instanceof EventFd ? f : undefined;
+  }
+  /**
+   * write(2) of a u64 to a non-blocking eventfd (eventfd_write): 8; -EINVAL for 2^64-1, -EAGAIN when
+   * the counter would pass 2^64-2, -EBADF for a closed fd, -EINVAL for a file that is not an eventfd
+   * (the model's other files take no plain writes).
+   */
+  writeEventfd(fd: number, value: bigint): number {
+    const e = this.eventfdCtxFdget(fd);
+    if (typeof e === 'number') return e;
+    if (value === 0xffffffffffffffffn) return -ERRNO.EINVAL;
+    if (0xffffffffffffffffn - e.count <= value) return -ERRNO.EAGAIN;
+    e.signal(value);
+    return 8;
   }
   /** eventfd_ctx_fdget: the eventfd, -EBADF, or -EINVAL. */
   eventfdCtxFdget(fd: number): EventFd | number {

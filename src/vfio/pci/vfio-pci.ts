@@ -1,7 +1,8 @@
 /**
  * The vfio-pci device file (drivers/vfio/pci/vfio_pci_core.c): what VFIO_GROUP_GET_DEVICE_FD returns.
  * The container/group code (src/vfio/) creates it; the device ioctls (GET_INFO, GET_REGION_INFO,
- * GET_IRQ_INFO, SET_IRQS, RESET, FEATURE in feature.ts), config-space and BAR access through the fd, and the MSI/MSI-X state
+ * GET_IRQ_INFO, SET_IRQS, RESET, FEATURE in feature.ts, GET_PCI_HOT_RESET_INFO and PCI_HOT_RESET in
+ * hot-reset.ts, IOEVENTFD in ioeventfd.ts), config-space and BAR access through the fd, and the MSI/MSI-X state
  * live here and in this folder (intrs.ts, config.ts, eventfd.ts).
  */
 import type { Device, IommuCore } from '../../iommu/api.js';
@@ -15,6 +16,9 @@ import {
   VFIO_DEVICE_FLAGS_RESET,
   VFIO_DEVICE_GET_INFO,
   VFIO_DEVICE_GET_IRQ_INFO,
+  VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,
+  VFIO_DEVICE_IOEVENTFD,
+  VFIO_DEVICE_PCI_HOT_RESET,
   VFIO_DEVICE_FEATURE,
   VFIO_DEVICE_GET_REGION_INFO,
   VFIO_DEVICE_INFO_CAPSZ,
@@ -47,6 +51,8 @@ import { VfioPciConfig } from './config.js';
 import { FdTable } from './eventfd.js';
 import { VfioPciIrqs } from './intrs.js';
 import { deviceFeature } from './feature.js';
+import { type GroupFdAnswer, type HotResetContext, getPciHotResetInfo, pciHotReset } from './hot-reset.js';
+import { VfioPciIoeventfds } from './ioeventfd.js';
 
 export interface VfioDeviceFile {
   readonly bdf: string;
@@ -59,6 +65,9 @@ export interface VfioDeviceFile {
   close(): void;
 }
 
+/** The driver a device must be bound to for VFIO to expose it. */
+export const VFIO_PCI_DRIVER = 'vfio-pci';
+
 export interface VfioPciContext {
   readonly core: IommuCore;
   readonly device: Device;
@@ -67,6 +76,8 @@ export interface VfioPciContext {
   readonly fabric?: MsiFabric;
   /** The opening process's descriptors (eventfds); a per-core default table when absent. */
   readonly fds?: FdTable;
+  /** What a descriptor of the process is, for the hot-reset group list; every fd 'closed' when absent. */
+  readonly groupOfFd?: (fd: number) => GroupFdAnswer;
 }
 
 const DEFAULT_FDS = new WeakMap<IommuCore, FdTable>();
@@ -99,6 +110,7 @@ export class VfioPciDevice implements VfioDeviceFile {
   readonly pci: PciMsiCore | undefined;
   readonly irqs: VfioPciIrqs;
   readonly config: VfioPciConfig | undefined;
+  readonly ioeventfds: VfioPciIoeventfds;
   private closed = false;
 
   constructor(private readonly ctx: VfioPciContext) {
@@ -127,6 +139,16 @@ export class VfioPciDevice implements VfioDeviceFile {
       this.config = new VfioPciConfig(m);
       OPEN.set(pci, this);
     }
+    const msix = pci?.model.layout.msix;
+    this.ioeventfds = new VfioPciIoeventfds(
+      {
+        barLength: (bar) => this.pci?.model.layout.bars.find((b) => b.index === bar)?.size ?? 0n,
+        // vdev->msix_size: the whole vector table
+        msix: msix && { bar: msix.tableBar, offset: msix.tableOffset, size: msix.tableSize * 16 },
+        write: (bar, pos, size, data) => this.ioeventfdWrite(bar, pos, size, data),
+      },
+      this.fds,
+    );
   }
 
   ioctl(cmd: number, arg: Uint8Array): number {
@@ -143,6 +165,12 @@ export class VfioPciDevice implements VfioDeviceFile {
       case VFIO_DEVICE_RESET:
         // reset_works: pci_try_reset_function saves and restores MSI/MSI-X state around the reset.
         return this.pci !== undefined ? 0 : -ERRNO.EINVAL;
+      case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO:
+        return getPciHotResetInfo(this.hotResetContext(), arg);
+      case VFIO_DEVICE_PCI_HOT_RESET:
+        return pciHotReset(this.hotResetContext(), arg);
+      case VFIO_DEVICE_IOEVENTFD:
+        return this.ioeventfds.ioctl(arg);
       case VFIO_DEVICE_FEATURE:
         return deviceFeature(arg, (fd) => {
           const e = this.fds.eventfdCtxFdget(fd);
@@ -150,6 +178,33 @@ export class VfioPciDevice implements VfioDeviceFile {
         });
       default:
         return -ERRNO.ENOTTY;
+    }
+  }
+
+  private hotResetContext(): HotResetContext {
+    return {
+      core: this.ctx.core,
+      profile: this.ctx.profile,
+      bdf: this.bdf,
+      groupOfFd: this.ctx.groupOfFd ?? (() => 'closed' as const),
+      isVfioPci: (bdf: string) => this.ctx.core.device(bdf)?.driver === VFIO_PCI_DRIVER,
+    };
+  }
+
+  /**
+   * vfio_pci_ioeventfd_do_write through vfio_pci_iowriteN: a memory BAR is written only while the
+   * command register decodes memory (the write is dropped otherwise); 8 bytes go as two dwords.
+   */
+  private ioeventfdWrite(bar: number, pos: number, size: number, data: bigint): void {
+    const m = this.pci?.model;
+    if (m === undefined) return;
+    const b = m.layout.bars.find((x) => x.index === bar);
+    if (b === undefined || (b.kind !== 'io' && (m.command & PCI_COMMAND_MEMORY) === 0)) return;
+    if (size === 8) {
+      m.barWrite(bar, pos, 4, Number(data & 0xffffffffn));
+      m.barWrite(bar, pos + 4, 4, Number((data >> 32n) & 0xffffffffn));
+    } else {
+      m.barWrite(bar, pos, size, Number(data & ((1n << BigInt(8 * size)) - 1n)));
     }
   }
 
@@ -304,6 +359,7 @@ export class VfioPciDevice implements VfioDeviceFile {
     if (this.closed) return;
     this.closed = true;
     this.irqs.releaseAll();
+    this.ioeventfds.releaseAll();
     if (this.pci !== undefined) {
       OPEN.delete(this.pci);
       this.pci.model.command = this.pci.model.command & ~PCI_COMMAND_MASTER;

@@ -3,9 +3,13 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ERRNO } from '../../../src/base/errno.js';
 import {
+  VFIO_DEVICE_FEATURE,
   VFIO_DEVICE_GET_INFO,
   VFIO_DEVICE_GET_IRQ_INFO,
+  VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,
   VFIO_DEVICE_GET_REGION_INFO,
+  VFIO_DEVICE_IOEVENTFD,
+  VFIO_DEVICE_PCI_HOT_RESET,
   VFIO_DEVICE_RESET,
   VFIO_DEVICE_SET_IRQS,
   wrU32,
@@ -20,6 +24,10 @@ const CMDS = [
   VFIO_DEVICE_GET_IRQ_INFO,
   VFIO_DEVICE_SET_IRQS,
   VFIO_DEVICE_RESET,
+  VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,
+  VFIO_DEVICE_PCI_HOT_RESET,
+  VFIO_DEVICE_IOEVENTFD,
+  VFIO_DEVICE_FEATURE,
 ];
 
 /** A SET_IRQS request drawn from values around every boundary, or raw bytes for any ioctl. */
@@ -104,6 +112,7 @@ function checkInvariants(n: OpenNic): void {
     if (pci.mode === 'msix')
       assert.equal((pci.model.msixEntry(d.index).ctrl & 1) === 0, hasTrigger, 'unmasked iff started');
   }
+  assert.ok(n.file.ioeventfds.size <= 1000, 'VFIO_PCI_IOEVENTFD_MAX');
   const m = pci.model;
   assert.equal((m.msixCtrl & 0x8000) !== 0, pci.mode === 'msix');
   assert.equal((m.msiCtrl & 1) !== 0, pci.mode === 'msi');
