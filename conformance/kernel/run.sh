@@ -29,7 +29,8 @@ SELECT=("$@")
 FAILED=0
 T_ALL=$(date +%s)
 for line in "${MACHINES[@]}"; do
-	IFS='|' read -r NAME ARCH KERNELS QARGS CMDLINE EXTRA <<<"$line"
+	IFS='|' read -r NAME ARCH KERNELS QARGS CMDLINE EXTRA NICARGS <<<"$line"
+	NICARGS=${NICARGS:-romfile=,netdev=n0}
 	for V in $KERNELS; do
 		want || continue
 		KVER=$(cat "$CACHE/KVER-$V")
@@ -49,7 +50,7 @@ for line in "${MACHINES[@]}"; do
 		QEMU=qemu-system-$([ "$DARCH" = arm64 ] && echo aarch64 || echo x86_64)
 		APPEND="rdinit=/init panic=-1 loglevel=1 $CMDLINE conf.machine=$NAME $EXTRA"
 		# shellcheck disable=SC2206
-		CMD=($QEMU $QARGS -accel tcg -smp 2 -m 2048 -device e1000e,romfile=,netdev=n0 -netdev user,id=n0
+		CMD=($QEMU $QARGS -accel tcg -smp 2 -m 2048 -device e1000e,$NICARGS -netdev user,id=n0
 			-nographic -no-reboot -kernel "$BUILD/vmlinuz" -initrd "$BUILD/initramfs.cpio.gz" -append "$APPEND")
 		LOG=$CACHE/logs/$NAME-k$V.log
 		T0=$(date +%s)
@@ -77,7 +78,7 @@ for line in "${MACHINES[@]}"; do
 			echo "# kernel-series: $V"
 			echo "# kernel: $KVER-$DARCH${FLAVOUR%-unsigned} ($DEB)"
 			echo "# qemu: $($QEMU --version | head -1)"
-			echo "# qemu-args: $QARGS -accel tcg -smp 2 -m 2048 -device e1000e,romfile=,netdev=n0 -netdev user,id=n0"
+			echo "# qemu-args: $QARGS -accel tcg -smp 2 -m 2048 -device e1000e,$NICARGS -netdev user,id=n0"
 			echo "# cmdline: $CMDLINE $EXTRA"
 			sed -n '/^@@BEGIN /,/^@@END /p' "$LOG"
 		} >"$GOLD.tmp"

@@ -37,6 +37,18 @@ export const MACHINES: readonly ConformanceMachine[] = [
     secondDevice: '0000:00:1f.2',
   },
   {
+    // x86-intel with the e1000e behind a PCIe root port (01:00.0): a bus it can be reset with
+    name: 'x86-intel-rp',
+    preset: 'qemu-q35-intel-iommu-rootport',
+    arch: 'x86_64',
+    kernels: ['6.1', '6.12'],
+    iovaRanges: [
+      [0x0n, 0xfedfffffn],
+      [0xfef00000n, 0x7fffffffffn],
+    ],
+    secondGroup: false,
+  },
+  {
     name: 'x86-amd',
     preset: 'qemu-q35-amd-iommu',
     arch: 'x86_64',

@@ -88,6 +88,15 @@ export class MsiFabric {
       }
       this.functions.set(d.bdf, new PciMsiCore(dev, model, env));
     }
+    // Port services (drivers/pci/pcie/portdrv.c pcie_port_enable_irq_vec): a port bound to pcieport at
+    // boot keeps one MSI-X (else MSI) vector for PME/AER/hotplug, so it holds its IRTE and CPU vector
+    // before any endpoint driver or VFIO asks for theirs.
+    for (const d of desc.devices) {
+      const f = this.functions.get(d.bdf);
+      if (f === undefined || core.device(d.bdf)?.driver !== 'pcieport') continue;
+      if (f.allocIrqVectors(1, d.msix !== undefined) === 1)
+        f.requestIrq(0, { name: `PCIe PME, aerdrv (${d.bdf})`, handler: () => {} });
+    }
   }
 
   private buildController(

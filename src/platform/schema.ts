@@ -138,6 +138,11 @@ export const PCI_DEVICE: Spec = {
           secondary: req(u8, 'secondary bus'),
           subordinate: req(u8, 'subordinate bus'),
           pcieToPci: f({ t: 'bool' }, 'PCIe-to-PCI bridge (aliases the requester ID)'),
+          linkUpAfterReset: f(
+            { t: 'bool' },
+            'the link below comes back after a secondary bus reset (false: the kernel fails the reset, ENOTTY)',
+            { default: true },
+          ),
         },
       },
       'PCI bridge or PCIe port: its bus range',

@@ -162,6 +162,12 @@ export interface PciDeviceDescription {
     readonly secondary: number;
     readonly subordinate: number;
     readonly pcieToPci?: boolean;
+    /**
+     * After a secondary bus reset the kernel waits for the link below to report Data Link Layer Link
+     * Active (pci_bridge_wait_for_secondary_bus) and fails the reset with -ENOTTY when it does not.
+     * Default true; QEMU's generic root port (7.2, TCG) never reports it back.
+     */
+    readonly linkUpAfterReset?: boolean;
   };
   /** Has an ACS capability that isolates it (for root ports and multifunction devices). */
   readonly acs?: boolean;

@@ -76,6 +76,10 @@ export function closest(name: string, known: readonly string[]): string | undefi
   const lower = name.toLowerCase();
   const partial = known.filter((k) => lower.length >= 3 && k.toLowerCase().includes(lower));
   if (partial.length === 1) return partial[0];
+  // several names contain it: the shortest, when only one is that short ("qemu-q35-intel" is most
+  // likely qemu-q35-intel-iommu, not qemu-q35-intel-iommu-rootport)
+  const byLength = [...partial].sort((a, b) => a.length - b.length);
+  if (byLength.length > 1 && byLength[0]!.length < byLength[1]!.length) return byLength[0];
   let best: string | undefined;
   let bestD = Infinity;
   for (const k of known) {

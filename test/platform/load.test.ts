@@ -222,6 +222,7 @@ test('every preset loads, and each is named after its file', () => {
     'hisilicon-hi1616-like',
     'intel-xeon-hpe-rmrr',
     'qemu-q35-amd-iommu',
+    'qemu-q35-intel-iommu-rootport',
     'qemu-q35-intel-iommu',
     'qemu-q35-virtio-iommu',
     'qemu-virt-smmuv3-gicv2',
