@@ -6,6 +6,7 @@
 import { errnoName } from '../base/errno.js';
 import { InputError } from '../base/errors.js';
 import type { Device } from '../iommu/api.js';
+import type { VfioDeviceFile } from '../vfio/pci/vfio-pci.js';
 import type { VfioSystem } from '../vfio/system.js';
 import { ExprError, evalExpr, renderTemplate, type Scope, type Value } from './expr.js';
 import type { Scenario } from './parse.js';
@@ -148,6 +149,24 @@ export class RunContext {
     }
   }
 
+  /** A list-of-expressions field (`[a, b]`) as numbers; [] when absent. */
+  nums(step: ScenarioStep, field: string): bigint[] {
+    const f = step.fields[field];
+    if (!f) return [];
+    if (f.kind !== 'exprs') throw this.err(step, 'expected a list of expressions', field, f.line);
+    return f.exprs.map((e) => {
+      let x;
+      try {
+        x = evalExpr(e, this.scope);
+      } catch (err) {
+        if (err instanceof ExprError) throw this.err(step, err.message, field, f.line);
+        throw err;
+      }
+      if (typeof x !== 'bigint') throw this.err(step, 'expected numbers', field, f.line);
+      return x;
+    });
+  }
+
   /** A u32 field (argsz, flags): larger values are a scenario mistake. */
   u32(step: ScenarioStep, field: string, dflt?: number): number {
     const v = this.num(step, field, dflt === undefined ? undefined : BigInt(dflt));
@@ -196,6 +215,14 @@ export class RunContext {
     if (!f) return dflt;
     if (f.kind !== 'bool') throw this.err(step, 'expected true or false', field, f.line);
     return f.value;
+  }
+
+  /** The vfio device file behind the `device` handle (default "device"); a scenario mistake otherwise. */
+  deviceFile(step: ScenarioStep): VfioDeviceFile {
+    const f = this.sys.file(this.fd(step, 'device', 'device'));
+    if (f?.kind !== 'device')
+      throw this.err(step, `handle "${this.str(step, 'device', 'device')}" is not a device fd`, 'device');
+    return f.device;
   }
 
   /** The fd saved under a handle name (a scenario mistake when never opened). */

@@ -4,4 +4,5 @@
  */
 import './steps.js';
 import './steps-msi.js';
+import './steps-device.js';
 import '../designs/steps-designs.js';

@@ -40,7 +40,6 @@ import { type ProbeContainer, runMsiProbe } from '../vfio/pci/msi-probe.js';
 import { VfioPciDevice, type VfioDeviceFile } from '../vfio/pci/vfio-pci.js';
 import type { RunContext } from './context.js';
 import { type ScenarioStep, registerStep } from './registry.js';
-import { ExprError, evalExpr } from './expr.js';
 import { errnoName } from '../base/errno.js';
 
 const hex = (v: bigint | number): string => '0x' + v.toString(16);
@@ -53,14 +52,6 @@ const INDEX: Record<string, number> = { INTX: 0, MSI: 1, MSIX: 2, ERR: 3, REQ: 4
 function pool(ctx: RunContext): number[] {
   const p = ctx.ext.get('msi.efd');
   return Array.isArray(p) ? (p as number[]) : [];
-}
-
-function deviceFile(ctx: RunContext, s: ScenarioStep): VfioDeviceFile {
-  const fd = ctx.fd(s, 'device', 'device');
-  const f = ctx.sys.file(fd);
-  if (f?.kind !== 'device')
-    throw ctx.err(s, `handle "${ctx.str(s, 'device', 'device')}" is not a device fd`, 'device');
-  return f.device;
 }
 
 /** The process's descriptor table: a vfio-pci device's own, else the VFIO system's (normally the same). */
@@ -96,7 +87,7 @@ registerStep({
   summary: 'creates the eventfd pool (EFD_NONBLOCK) the MSI steps use: efd[0..count-1]',
   fields: { count: { kind: 'expr', help: 'default 64, at most 65536' }, device: deviceFd },
   run(ctx, s) {
-    const dev = s.fields['device'] ? deviceFile(ctx, s) : undefined;
+    const dev = s.fields['device'] ? ctx.deviceFile(s) : undefined;
     const t = fdTable(ctx, dev);
     const n = ctx.u32(s, 'count', 64);
     if (n > MAX_EVENTFDS)
@@ -130,26 +121,11 @@ registerStep({
     argsz: { kind: 'expr', help: 'default 20 + payload' },
   },
   run(ctx, s) {
-    const dev = deviceFile(ctx, s);
+    const dev = ctx.deviceFile(s);
     const flags = ctx.u32(s, 'flags');
     const index = irqIndex(ctx, s);
     const start = ctx.u32(s, 'start', 0);
     const count = ctx.u32(s, 'count', 1);
-    const exprs = (f: string): bigint[] => {
-      const v = s.fields[f];
-      if (v?.kind !== 'exprs') return [];
-      return v.exprs.map((e) => {
-        let x;
-        try {
-          x = evalExpr(e, ctx.scope);
-        } catch (err) {
-          if (err instanceof ExprError) throw ctx.err(s, err.message, f, v.line);
-          throw err;
-        }
-        if (typeof x !== 'bigint') throw ctx.err(s, 'expected numbers', f, v.line);
-        return x;
-      });
-    };
     let data: number[] = [];
     let width = 0;
     if (
@@ -159,11 +135,11 @@ registerStep({
       width = 4;
       const efd = pool(ctx);
       data = s.fields['fds']
-        ? exprs('fds').map((x) => Number(BigInt.asIntN(32, x)))
+        ? ctx.nums(s, 'fds').map((x) => Number(BigInt.asIntN(32, x)))
         : Array.from({ length: Math.min(count, 64) }, (_, i) => efd[(start + i) % 64] ?? -1);
     } else if (s.fields['bools'] || (flags & VFIO_IRQ_SET_DATA_TYPE_MASK) === VFIO_IRQ_SET_DATA_BOOL) {
       width = 1;
-      data = exprs('bools').map((x) => Number(x & 0xffn));
+      data = ctx.nums(s, 'bools').map((x) => Number(x & 0xffn));
     }
     const dlen = data.length * width;
     const argsz = ctx.u32(s, 'argsz', VFIO_IRQ_SET_SIZE + dlen);
@@ -186,7 +162,7 @@ registerStep({
     'sets MEM|BUS_MASTER in COMMAND through the VFIO config region: INFO command_vfio_before written write_rc vfio_after',
   fields: { device: deviceFd },
   run(ctx, s) {
-    const dev = deviceFile(ctx, s);
+    const dev = ctx.deviceFile(s);
     const off = vfioPciIndexToOffset(VFIO_PCI_CONFIG_REGION_INDEX) + 4n;
     const b = new Uint8Array(2);
     dev.pread(off, b);
@@ -210,7 +186,7 @@ registerStep({
     index: { kind: 'string', required: true, help: 'INTX, MSI, MSIX, ERR, REQ or a number' },
   },
   run(ctx, s) {
-    const dev = deviceFile(ctx, s);
+    const dev = ctx.deviceFile(s);
     const i = irqIndex(ctx, s);
     const b = encodeIrqInfo(i);
     const rc = dev.ioctl(VFIO_DEVICE_GET_IRQ_INFO, b);
@@ -232,7 +208,7 @@ registerStep({
     'VFIO_DEVICE_GET_REGION_INFO with argsz negotiation: REGION index rc errno flags size offset cap_offset [caps]',
   fields: { device: deviceFd, index: { kind: 'expr', required: true, help: 'region index' } },
   run(ctx, s) {
-    const dev = deviceFile(ctx, s);
+    const dev = ctx.deviceFile(s);
     const i = ctx.u32(s, 'index');
     let argsz = 32;
     let b = encodeRegionInfo(i, argsz);
@@ -409,7 +385,7 @@ registerStep({
     vaddr: { kind: 'expr', help: 'user buffer for the MAP_DMA cases (default: the vaddr_base region)' },
   },
   run(ctx, s) {
-    const dev = deviceFile(ctx, s);
+    const dev = ctx.deviceFile(s);
     const base = ctx.scenario.vaddrBase ? ctx.sys.mm.region(ctx.scenario.vaddrBase)?.start : undefined;
     const vaddr = s.fields['vaddr'] ? ctx.num(s, 'vaddr') : (base ?? 0n);
     const container = probeContainer(ctx, ctx.fd(s, 'container', 'container'), vaddr);

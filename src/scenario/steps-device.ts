@@ -1,0 +1,157 @@
+/**
+ * Scenario steps for vfio-pci's bus reset and ioeventfd ioctls (plug-in module of the step registry):
+ * VFIO_DEVICE_GET_PCI_HOT_RESET_INFO (which devices a reset of this one's bus also resets),
+ * VFIO_DEVICE_PCI_HOT_RESET with a list of group handles, VFIO_DEVICE_IOEVENTFD, signalling an
+ * eventfd as userspace does (write(2)), and reading a BAR through the device fd to see the write an
+ * ioeventfd made. Every step goes through the device fd's uapi bytes.
+ */
+import { errnoName } from '../base/errno.js';
+import {
+  VFIO_DEVICE_IOEVENTFD,
+  VFIO_DEVICE_PCI_HOT_RESET,
+  encodeHotReset,
+  encodeIoeventfd,
+  vfioPciIndexToOffset,
+} from '../uapi/vfio-device.js';
+import { pciHotResetInfo } from '../vfio/typed.js';
+import type { RunContext } from './context.js';
+import { registerStep } from './registry.js';
+
+const hex = (v: bigint | number): string => '0x' + v.toString(16);
+const name = { kind: 'template', required: true, help: 'case name printed after CASE' } as const;
+const deviceFd = { kind: 'string', help: 'handle of the device fd (default "device")' } as const;
+
+/** efd[0] of the `eventfds` step's pool, -1 without one. */
+function firstEventfd(ctx: RunContext): bigint {
+  const pool = ctx.vars.get('efd');
+  return Array.isArray(pool) && typeof pool[0] === 'bigint' ? pool[0] : -1n;
+}
+
+const bdfText = (segment: number, bus: number, devfn: number): string =>
+  `${segment.toString(16).padStart(4, '0')}:${bus.toString(16).padStart(2, '0')}:` +
+  `${(devfn >> 3).toString(16).padStart(2, '0')}.${devfn & 7}`;
+
+registerStep({
+  op: 'hot_reset_info',
+  summary:
+    'VFIO_DEVICE_GET_PCI_HOT_RESET_INFO (header, then room for the count): CASE <name> rc errno op=HOT_RESET_INFO count devices=<bdf>@g<group>,...',
+  fields: { name, device: deviceFd },
+  run(ctx, s) {
+    const r = pciHotResetInfo(ctx.deviceFile(s));
+    const list = r.devices.map((d) => `${bdfText(d.segment, d.bus, d.devfn)}@g${d.group}`).join(',');
+    ctx.caseLine(
+      ctx.text(s, 'name'),
+      r.rc,
+      ` op=HOT_RESET_INFO count=${r.devices.length} devices=${list || '-'}`,
+    );
+    return r.rc < 0 ? r.rc : 0;
+  },
+});
+
+registerStep({
+  op: 'hot_reset',
+  summary: 'VFIO_DEVICE_PCI_HOT_RESET with group fds: CASE <name> rc errno op=HOT_RESET count',
+  fields: {
+    name,
+    device: deviceFd,
+    groups: {
+      kind: 'string',
+      help: 'comma-separated handles of the group fds that own the devices (default "group"); "none" for an empty list',
+    },
+    fds: { kind: 'exprs', help: 'raw fd numbers instead of handles (e.g. [-1, 1000])' },
+  },
+  run(ctx, s) {
+    const dev = ctx.deviceFile(s);
+    let fds: number[];
+    if (s.fields['fds'] !== undefined) {
+      fds = ctx.nums(s, 'fds').map((x) => Number(BigInt.asIntN(32, x)));
+    } else {
+      const text = ctx.str(s, 'groups', 'group')!;
+      fds = [];
+      if (text.trim() !== 'none') {
+        for (const h of text.split(',').map((x) => x.trim())) {
+          const fd = ctx.handles.get(h);
+          if (fd === undefined)
+            throw ctx.err(s, `no open file named "${h}"`, 'groups', s.fields['groups']?.line);
+          fds.push(fd);
+        }
+      }
+    }
+    const rc = dev.ioctl(VFIO_DEVICE_PCI_HOT_RESET, encodeHotReset(fds));
+    ctx.caseLine(ctx.text(s, 'name'), rc, ` op=HOT_RESET count=${fds.length}`);
+    return rc < 0 ? rc : 0;
+  },
+});
+
+registerStep({
+  op: 'ioeventfd',
+  summary:
+    'VFIO_DEVICE_IOEVENTFD: each signal of `efd` writes `data` (`size` bytes) at `pos` of BAR `bar`; efd -1 removes it. CASE <name> rc errno op=IOEVENTFD bar pos size data fd',
+  fields: {
+    name,
+    device: deviceFd,
+    bar: { kind: 'expr', required: true, help: 'BAR index (region index 0..5; others are refused)' },
+    pos: { kind: 'expr', required: true, help: 'offset in the BAR' },
+    size: {
+      kind: 'expr',
+      help: 'bytes written: 1, 2, 4 or 8 (default 4; anything else is sent as the flags)',
+    },
+    data: { kind: 'expr', help: 'value written (default 0)' },
+    efd: { kind: 'expr', help: 'the eventfd (default efd[0]), -1 to remove' },
+  },
+  run(ctx, s) {
+    const dev = ctx.deviceFile(s);
+    const bar = ctx.u32(s, 'bar');
+    const pos = ctx.num(s, 'pos');
+    const size = ctx.u32(s, 'size', 4);
+    const data = ctx.num(s, 'data', 0n);
+    const fd = Number(BigInt.asIntN(32, ctx.num(s, 'efd', firstEventfd(ctx))));
+    const offset = vfioPciIndexToOffset(bar) + BigInt.asUintN(40, pos);
+    const rc = dev.ioctl(VFIO_DEVICE_IOEVENTFD, encodeIoeventfd({ flags: size, offset, data, fd }));
+    ctx.caseLine(
+      ctx.text(s, 'name'),
+      rc,
+      ` op=IOEVENTFD bar=${bar} pos=${hex(pos)} size=${size} data=${hex(data)} fd=${fd}`,
+    );
+    return rc < 0 ? rc : 0;
+  },
+});
+
+registerStep({
+  op: 'signal_eventfd',
+  summary: 'write(2) of a count to an eventfd, as userspace signals one: INFO <name> rc errno',
+  fields: {
+    name,
+    efd: { kind: 'expr', help: 'default efd[0]' },
+    value: { kind: 'expr', help: 'count added (default 1)' },
+  },
+  run(ctx, s) {
+    const fd = Number(BigInt.asIntN(32, ctx.num(s, 'efd', firstEventfd(ctx))));
+    const rc = ctx.sys.fds.writeEventfd(fd, BigInt.asUintN(64, ctx.num(s, 'value', 1n)));
+    ctx.emit(`INFO ${ctx.text(s, 'name')} rc=${rc < 0 ? -1 : 0} errno=${rc < 0 ? errnoName(rc) : '0'}`);
+    return rc < 0 ? rc : 0;
+  },
+});
+
+registerStep({
+  op: 'read_bar',
+  summary: 'pread(2) of a BAR register through the device fd: INFO <name> rc value',
+  fields: {
+    name,
+    device: deviceFd,
+    bar: { kind: 'expr', required: true, help: 'BAR index' },
+    pos: { kind: 'expr', required: true, help: 'offset in the BAR' },
+    size: { kind: 'expr', help: '1, 2 or 4 bytes (default 4)' },
+  },
+  run(ctx, s) {
+    const dev = ctx.deviceFile(s);
+    const size = ctx.u32(s, 'size', 4);
+    if (size !== 1 && size !== 2 && size !== 4) throw ctx.err(s, 'size must be 1, 2 or 4', 'size');
+    const b = new Uint8Array(size);
+    const rc = dev.pread(vfioPciIndexToOffset(ctx.u32(s, 'bar')) + BigInt.asUintN(40, ctx.num(s, 'pos')), b);
+    let v = 0;
+    for (let i = size - 1; i >= 0; i--) v = v * 256 + b[i]!;
+    ctx.emit(`INFO ${ctx.text(s, 'name')} rc=${rc} value=${rc < 0 ? '-' : hex(v)}`);
+    return rc < 0 ? rc : 0;
+  },
+});
