@@ -20,6 +20,8 @@ export function hotResetScenario(): string {
   info('info_argsz0', { argsz: 0 });
   info('info_argsz11', { argsz: 11 });
   info('info');
+  info('info_argsz20', { argsz: 20, dump: 1 });
+  info('info_argsz28', { argsz: 28, dump: 1 });
   info('info_room', { argsz: 64, fill: 0xff, dump: 1 });
   info('info_argsz_max', { argsz: 4096, dump: 1 });
   const reset = (name: string, f: Record<string, number | string>) =>
@@ -38,7 +40,8 @@ export function hotResetScenario(): string {
   reset('reset_eventfd', { fds: 'e:0' });
   reset('reset_twice', { fds: 'g:0,g:0' });
   reset('reset_count_short', { fds: 'g:0,g:0', count: 1 });
-  reset('reset_count_long', { fds: 'g:0', count: 2 });
+  // more groups than the reset reaches devices (the kernel reads no fd then)
+  reset('reset_count_long', { fds: 'g:0', count: 3 });
   reset('reset_count_huge', { fds: 'g:0', count: 0x10000 });
   // the iommufd-only device commands (BIND_IOMMUFD, ATTACH/DETACH_IOMMUFD_PT) and the next numbers
   for (const cmd of [0x3b76, 0x3b77, 0x3b78, 0x3b79, 0x3b7a])

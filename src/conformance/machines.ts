@@ -37,7 +37,8 @@ export const MACHINES: readonly ConformanceMachine[] = [
     secondDevice: '0000:00:1f.2',
   },
   {
-    // x86-intel with the e1000e behind a PCIe root port (01:00.0): a bus it can be reset with
+    // x86-intel with the e1000e behind a PCIe root port (01:00.0) and a second e1000e as its function 1
+    // (one group: no ACS between the functions; both handed to vfio-pci): a bus it can be reset with
     name: 'x86-intel-rp',
     preset: 'qemu-q35-intel-iommu-rootport',
     arch: 'x86_64',
@@ -47,6 +48,7 @@ export const MACHINES: readonly ConformanceMachine[] = [
       [0xfef00000n, 0x7fffffffffn],
     ],
     secondGroup: false,
+    secondDevice: '0000:01:00.1',
   },
   {
     name: 'x86-amd',
