@@ -8,6 +8,7 @@ import { InputError } from '../base/errors.js';
 import { formatSize, hex16 } from '../base/u64.js';
 import { resvTypeName } from '../iommu/resv-region.js';
 import { lspciClassName } from '../host/pci-ids.js';
+import { busResetLines, busResetScope } from '../host/reset-scope.js';
 import { resolveHostView } from '../host/resolve.js';
 import { systemPciIds } from '../host/sysfs-fs.js';
 import type { HostDeviceView, HostView } from '../host/view.js';
@@ -60,6 +61,14 @@ export function inspectJson(view: HostView): unknown {
       interruptSafety: g.interruptSafety ?? null,
       assignable: g.assignable ?? null,
       quirks: g.quirks ?? null,
+      busResets: g.devices.map((d) => {
+        const r = busResetScope(view, d.bdf);
+        return {
+          bdf: d.bdf,
+          bridge: r?.bridge ?? null,
+          devices: r?.devices.map((x) => ({ bdf: x.bdf, group: x.group ?? null })) ?? [],
+        };
+      }),
     })),
     ungrouped: (view.ungrouped ?? []).map(dev),
     notes: view.notes,
@@ -144,6 +153,7 @@ export function inspectText(view: HostView, s: Style): string {
     for (const u of g.usable) out.push(`    ${rangeWithSize(u.start, u.end)}`);
     if (g.interruptSafety) out.push(`  interrupts: ${g.interruptSafety.why}`);
     if (g.assignable) out.push(`  VFIO: ${g.assignable.why}`);
+    if (g.assignable?.ok) for (const l of busResetLines(view, g.devices)) out.push(`  bus reset: ${l}`);
     for (const q of g.quirks ?? []) out.push(`  grouping: ${q}`);
   }
   const ung = view.ungrouped ?? [];

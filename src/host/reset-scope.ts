@@ -1,0 +1,76 @@
+/**
+ * Which devices a bus reset of a device also resets, from a host view (platform model, sysfs or
+ * snapshot alike): what VFIO_DEVICE_GET_PCI_HOT_RESET_INFO would list (vfio_pci_for_each_slot_or_bus:
+ * every device on the device's bus and everything below the bridges among them). A device on a root
+ * bus has no bridge to reset its bus with, and VFIO answers ENODEV. Whether the reset then succeeds
+ * also depends on the hardware (NO_BUS_RESET quirks, a link that does not come back): not shown here.
+ */
+import type { HostDeviceView, HostView } from './view.js';
+
+export interface BusResetScope {
+  /** The bridge whose secondary bus is reset. */
+  readonly bridge: string;
+  /** Every device the reset reaches, in bus order, with its IOMMU group (undefined: none). */
+  readonly devices: readonly { readonly bdf: string; readonly group: number | undefined }[];
+}
+
+/** The bus reset that covers `bdf`, or undefined for a device on a root bus (or one not in the view). */
+export function busResetScope(view: HostView, bdf: string): BusResetScope | undefined {
+  const all: { d: HostDeviceView; group: number | undefined }[] = [];
+  for (const g of view.groups) for (const d of g.devices) all.push({ d, group: g.id });
+  for (const d of view.ungrouped ?? []) all.push({ d, group: undefined });
+  const self = all.find((x) => x.d.bdf === bdf);
+  const bridge = self?.d.parent;
+  if (bridge === undefined) return undefined;
+  const children = new Map<string, typeof all>();
+  for (const x of all) {
+    if (x.d.parent === undefined) continue;
+    const list = children.get(x.d.parent) ?? [];
+    list.push(x);
+    children.set(x.d.parent, list);
+  }
+  const out: { bdf: string; group: number | undefined }[] = [];
+  const walk = (parent: string): void => {
+    const list = [...(children.get(parent) ?? [])].sort((a, b) => (a.d.bdf < b.d.bdf ? -1 : 1));
+    for (const x of list) {
+      out.push({ bdf: x.d.bdf, group: x.group });
+      walk(x.d.bdf);
+    }
+  };
+  walk(bridge);
+  return { bridge, devices: out };
+}
+
+/**
+ * One line per distinct bus reset among a group's devices, in words: which devices it reaches and
+ * the groups whose fds VFIO_DEVICE_PCI_HOT_RESET needs, or why there is none.
+ */
+export function busResetLines(view: HostView, devices: readonly HostDeviceView[]): string[] {
+  const lines: string[] = [];
+  const seen = new Set<string>();
+  const onRoot: string[] = [];
+  for (const d of devices) {
+    const s = busResetScope(view, d.bdf);
+    if (s === undefined) {
+      onRoot.push(d.bdf);
+      continue;
+    }
+    if (seen.has(s.bridge)) continue;
+    seen.add(s.bridge);
+    const groups = [...new Set(s.devices.map((x) => x.group))];
+    const noGroup = groups.includes(undefined);
+    const ids = groups.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+    lines.push(
+      `below ${s.bridge}: resets ${s.devices.map((x) => x.bdf).join(', ')}; ` +
+        (noGroup
+          ? 'a device without an IOMMU group is among them, so VFIO refuses (EPERM)'
+          : `VFIO_DEVICE_PCI_HOT_RESET needs ${ids.length > 1 ? 'fds of groups' : 'an fd of group'} ` +
+            `${ids.join(', ')} and all of them bound to vfio-pci`),
+    );
+  }
+  if (onRoot.length > 0)
+    lines.push(
+      `none for ${onRoot.join(', ')}: on a root bus, no bridge to reset it with (VFIO_DEVICE_PCI_HOT_RESET: ENODEV)`,
+    );
+  return lines;
+}
