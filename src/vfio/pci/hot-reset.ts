@@ -12,6 +12,8 @@
  * because QEMU's port never reports its link back). Behind a bridge the model does a bus reset:
  * a PCIe port's secondary bus holds one slot, so a slot reset (pciehp) would list the same devices; on
  * a conventional bus with several slots the kernel may reset one slot where the model names the bus.
+ * Not modelled: the PCI_DEV_FLAGS_NO_BUS_RESET quirks (devices known to break on a bus reset, which
+ * make both probes fail) and the cdev/iommufd form of both ioctls.
  */
 import type { IommuCore } from '../../iommu/api.js';
 import type { KernelProfile } from '../../kernel/profile.js';
@@ -127,6 +129,6 @@ export function pciHotReset(ctx: HotResetContext, arg: Uint8Array): number {
   }
   // pci_reset_bus saves and restores every function's config state around the reset; the bridge
   // then waits for the link below (pci_bridge_wait_for_secondary_bus): -ENOTTY if it stays down
-  if (dev!.upstream!.desc.bridge?.linkUpAfterReset === false) return -ERRNO.ENOTTY;
+  if (dev?.upstream?.desc.bridge?.linkUpAfterReset === false) return -ERRNO.ENOTTY;
   return 0;
 }
