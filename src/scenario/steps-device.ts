@@ -71,8 +71,7 @@ registerStep({
       if (text.trim() !== 'none') {
         for (const h of text.split(',').map((x) => x.trim())) {
           const fd = ctx.handles.get(h);
-          if (fd === undefined)
-            throw ctx.err(s, `no open file named "${h}"`, 'groups', s.fields['groups']?.line);
+          if (fd === undefined) throw ctx.err(s, `no open file named "${h}"`, 'groups');
           fds.push(fd);
         }
       }

@@ -72,6 +72,16 @@ for (const [what, text, re] of [
     'name: t\nplatform: qemu-q35-intel-iommu\nsteps:\n  - open_container: { name: c }\n  - dirty_pages: { name: g, flags: 4, size: 0x1000 }\n',
     /:5:\d+: dirty_pages\.bitmap: missing field "bitmap"/,
   ],
+  [
+    'hot reset naming a group handle never opened',
+    'name: t\nplatform: qemu-q35-intel-iommu-rootport\nsteps:\n  - bind_driver: { device: "0000:01:00.0", driver: vfio-pci }\n  - bind_driver: { device: "0000:01:00.1", driver: vfio-pci }\n  - open_container: { name: c }\n  - open_group: { name: g, device: "0000:01:00.0" }\n  - set_container: { name: s }\n  - set_iommu: { name: i, type: 3 }\n  - get_device_fd: { name: d, device: "0000:01:00.0" }\n  - hot_reset: { name: r, groups: "group, other" }\n',
+    /:11:\d+: hot_reset\.groups: no open file named "other"/,
+  ],
+  [
+    'a BAR read of 8 bytes',
+    'name: t\nplatform: qemu-q35-intel-iommu\nsteps:\n  - bind_driver: { device: "8086:10d3", driver: vfio-pci }\n  - open_container: { name: c }\n  - open_group: { name: g, device: "8086:10d3" }\n  - set_container: { name: s }\n  - set_iommu: { name: i, type: 3 }\n  - get_device_fd: { name: d, device: "8086:10d3" }\n  - read_bar: { name: r, bar: 0, pos: 0, size: 8 }\n',
+    /:10:\d+: read_bar\.size: size must be 1, 2 or 4/,
+  ],
   ['unknown platform', 'name: t\nplatform: qemu-nope\nsteps: []\n', /qemu-nope/],
 ] as const) {
   test(`iovamap run reports a scenario mistake with its line, exit 2, no stack trace: ${what}`, () => {
