@@ -102,3 +102,19 @@ export function ioctlKindsScenario(): string {
   detachNic(w, 'k.');
   return w.text();
 }
+
+/**
+ * `common/config.iovx`: the e1000e's config space read through the vfio-pci device fd (region 7), one
+ * dword at a time: the standard header and capabilities (0x00-0xff) and the start of the extended
+ * space (0x100-0x17f: QEMU's AER and DSN capabilities).
+ */
+export function configScenario(): string {
+  const w = scenarioWriter('config');
+  attachNic(w, 'c.');
+  w.op('device_fd', 'c.device_fd', { g: 0, d: 0 });
+  for (let pos = 0; pos < 0x180; pos += 4)
+    w.op('region_read', `c.cfg${pos.toString(16).padStart(3, '0')}`, { d: 0, index: 7, pos });
+  w.op('close_device', 'c.close_device', { d: 0 });
+  detachNic(w, 'c.');
+  return w.text();
+}

@@ -3,7 +3,7 @@
  * same list drives the kernel run (files written to conformance/scenarios/) and the model run.
  */
 
-import { deviceFeatureScenario, deviceScenario, ioctlKindsScenario } from './device.js';
+import { configScenario, deviceFeatureScenario, deviceScenario, ioctlKindsScenario } from './device.js';
 import { hotResetScenario, ioeventfdScenario } from './device-ioctls.js';
 import { dirtyScenario } from './dirty.js';
 import { generateScenario } from './generator.js';
@@ -34,6 +34,8 @@ export const DIRTY_FILE = 'dirty.iovx';
 export const PARAMS_FILE = 'params.iovx';
 /** ioctl numbers sent to the wrong kind of file (src/conformance/device.ts), on every machine. */
 export const IOCTL_KINDS_FILE = 'ioctl-kinds.iovx';
+/** The device's config space read through the device fd (src/conformance/device.ts), on every machine. */
+export const CONFIG_FILE = 'config.iovx';
 /** VFIO_DEVICE_FEATURE on the device (src/conformance/device.ts), on every machine. */
 export const DEVICE_FEATURE_FILE = 'device-feature.iovx';
 /** The device's regions (src/conformance/device.ts), on every machine. */
@@ -68,6 +70,7 @@ export function suiteFiles(): SuiteFile[] {
   files.push({ path: `common/${DIRTY_FILE}`, text: dirtyScenario() });
   files.push({ path: `common/${GROUP_TYPE_FILE}`, text: groupTypeScenario() });
   files.push({ path: `common/${DEVICE_FILE}`, text: deviceScenario() });
+  files.push({ path: `common/${CONFIG_FILE}`, text: configScenario() });
   files.push({ path: `common/${DEVICE_FEATURE_FILE}`, text: deviceFeatureScenario() });
   files.push({ path: `common/${IOCTL_KINDS_FILE}`, text: ioctlKindsScenario() });
   files.push({ path: `common/${HOT_RESET_FILE}`, text: hotResetScenario() });
@@ -87,6 +90,7 @@ export function filesForMachine(m: ConformanceMachine): string[] {
   if (m.pageBytes !== undefined) own.push(DIRTY_PAGE_FILE);
   if (m.secondGroup) own.push(MULTI_GEN_FILE);
   const common = [
+    CONFIG_FILE,
     DEVICE_FEATURE_FILE,
     DEVICE_FILE,
     DIRTY_FILE,

@@ -79,7 +79,11 @@ export class MsiFabric {
             iommuDmaInitDomain({ domain: dom, bridge, regions: core.deviceResvRegions(x), profile });
         },
       };
-      const model = new MsiDeviceModel(d);
+      const pd = core.topology.get(d.bdf);
+      const model = new MsiDeviceModel(d, undefined, {
+        onRootBus: pd?.onRootBus ?? true,
+        multifunction: pd?.multifunction ?? false,
+      });
       if (desc.arch === 'x86_64') {
         // The BIOS (SeaBIOS on q35) enables decoding and SERR# on every function it sizes.
         let cmd = PCI_COMMAND_SERR;

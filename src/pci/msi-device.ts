@@ -55,6 +55,8 @@ export interface DeviceLayout {
   };
   readonly interruptPin: number;
   readonly pcie: boolean;
+  /** A device model whose remaining config registers are known exactly (QEMU's e1000e). */
+  readonly model?: 'qemu-e1000e';
 }
 
 /** QEMU hw/net/e1000e.c as the oracle's sysfs config dump shows it. */
@@ -71,6 +73,7 @@ export const QEMU_E1000E_LAYOUT: DeviceLayout = {
   msix: { tableSize: 5, tableBar: 3, tableOffset: 0, pbaBar: 3, pbaOffset: 0x2000 },
   interruptPin: 1,
   pcie: true,
+  model: 'qemu-e1000e',
 };
 
 /** The layout of a described device: a known model when vendor/device match, else a generic one. */
@@ -137,6 +140,44 @@ export type RaiseAttempt =
   | { readonly kind: 'pending'; readonly why: string }
   | { readonly kind: 'none'; readonly why: string };
 
+/**
+ * The rest of QEMU's e1000e config space (hw/net/e1000e.c, hw/pci/pcie.c, hw/pci/pcie_aer.c), as read
+ * through vfio-pci on the conformance machines: PM capability version 2 with DSI; a version-1 PCIe
+ * capability whose type is "root complex integrated endpoint" on a root bus and "endpoint" behind a
+ * port, role-based error reporting, a x1 2.5 GT/s link with L0s; the AER extended capability at 0x100
+ * with QEMU's default severities and masks, then the Device Serial Number at 0x140 built from the MAC.
+ */
+function qemuE1000eConfig(
+  dv: DataView,
+  layout: DeviceLayout,
+  desc: PciDeviceDescription,
+  onRootBus: boolean,
+): void {
+  if (layout.caps.pm !== undefined) dv.setUint16(layout.caps.pm + 2, 0x0022, true);
+  const e = layout.caps.pcie;
+  if (e !== undefined) {
+    dv.setUint16(e + 2, 0x0001 | ((onRootBus ? 0x9 : 0x0) << 4), true); // PCI_EXP_TYPE_RC_END / ENDPOINT
+    dv.setUint32(e + 4, 0x00008000, true); // DEVCAP: role-based error reporting
+    dv.setUint32(e + 0x0c, 0x00000411, true); // LNKCAP: L0s, x1, 2.5 GT/s
+    dv.setUint16(e + 0x12, 0x0011, true); // LNKSTA: x1, 2.5 GT/s
+  }
+  dv.setUint32(0x100, 0x14020001, true); // AER, version 2, next 0x140
+  dv.setUint32(0x10c, 0x00462030, true); // uncorrectable severity
+  dv.setUint32(0x114, 0x0000e000, true); // correctable mask
+  dv.setUint32(0x118, 0x000000a0, true); // ECRC generation and check capable
+  dv.setUint32(0x140, 0x00010003, true); // Device Serial Number, version 1, last
+  const mac = (desc.mac ?? '52:54:00:12:34:56').split(':').map((x) => parseInt(x, 16));
+  // e1000e_gen_dsn: the MAC's halves around ff:ff, EUI-64 style
+  dv.setUint8(0x144, mac[5]!);
+  dv.setUint8(0x145, mac[4]!);
+  dv.setUint8(0x146, mac[3]!);
+  dv.setUint8(0x147, 0xff);
+  dv.setUint8(0x148, 0xff);
+  dv.setUint8(0x149, mac[2]!);
+  dv.setUint8(0x14a, mac[1]!);
+  dv.setUint8(0x14b, mac[0]!);
+}
+
 export class MsiDeviceModel {
   readonly bdf: string;
   readonly layout: DeviceLayout;
@@ -148,11 +189,24 @@ export class MsiDeviceModel {
   /** Other BAR registers (the device's own registers): offset -> value, per BAR. */
   private readonly regs = new Map<string, number>();
 
-  constructor(desc: PciDeviceDescription, layout: DeviceLayout = layoutFor(desc)) {
+  constructor(
+    desc: PciDeviceDescription,
+    layout: DeviceLayout = layoutFor(desc),
+    where: { readonly onRootBus?: boolean; readonly multifunction?: boolean } = {},
+  ) {
     this.bdf = desc.bdf;
     this.layout = layout;
     const c = this.config;
     const dv = new DataView(c.buffer);
+    if (where.multifunction) c[0x0e] = 0x80;
+    c[0x3c] = desc.interruptLine ?? 0;
+    // BARs as the firmware assigned them: memory BARs 32-bit non-prefetchable, I/O BARs with bit 0
+    for (const b of desc.bars ?? []) {
+      if (b.addr === undefined) continue;
+      const kind = layout.bars.find((x) => x.index === b.index)?.kind ?? 'mem';
+      dv.setUint32(0x10 + 4 * b.index, Number(b.addr & 0xffffffffn) | (kind === 'io' ? 1 : 0), true);
+      if (kind === 'mem64') dv.setUint32(0x14 + 4 * b.index, Number(b.addr >> 32n), true);
+    }
     dv.setUint16(0, desc.vendor, true);
     dv.setUint16(2, desc.device, true);
     c[0x09] = desc.class & 0xff;
@@ -185,6 +239,7 @@ export class MsiDeviceModel {
       if (layout.msi.perVectorMask) ctrl |= PCI_MSI_FLAGS_MASKBIT;
       dv.setUint16(o + 2, ctrl, true);
     }
+    if (layout.model === 'qemu-e1000e') qemuE1000eConfig(dv, layout, desc, where.onRootBus ?? false);
     const tableSize = layout.msix?.tableSize ?? 0;
     this.msixTable = new Uint8Array(tableSize * PCI_MSIX_ENTRY_SIZE);
     this.pba = new Uint8Array(Math.max(8, Math.ceil(tableSize / 64) * 8));

@@ -187,9 +187,21 @@ export const PCI_DEVICE: Spec = {
           },
         },
       },
-      'memory BARs',
+      "BARs (memory; an I/O BAR's addr is its port), written into the device's config space",
     ),
     interruptPin: f({ t: 'int', min: 0, max: 4 }, 'INTx pin (1 = INTA)'),
+    interruptLine: f(
+      { t: 'int', min: 0, max: 255 },
+      'the Interrupt Line register the firmware wrote (x86: the legacy IRQ)',
+    ),
+    mac: f(
+      {
+        t: 'string',
+        pattern: /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/,
+        what: 'a MAC address like 52:54:00:12:34:56',
+      },
+      "a NIC's MAC address (QEMU's e1000e builds its Device Serial Number from it)",
+    ),
     name: f({ t: 'string' }, 'human name (otherwise looked up in pci.ids)'),
   },
 };

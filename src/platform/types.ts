@@ -176,6 +176,10 @@ export interface PciDeviceDescription {
   /** Memory BARs: index → size in bytes (for peer-to-peer checks and region info). */
   readonly bars?: readonly { readonly index: number; readonly size: bigint; readonly addr?: bigint }[];
   readonly interruptPin?: number;
+  /** The Interrupt Line register as the firmware left it (config 0x3c). */
+  readonly interruptLine?: number;
+  /** A NIC's MAC address, `52:54:00:12:34:56` (QEMU's e1000e derives its Device Serial Number from it). */
+  readonly mac?: string;
   /** Human name when known (otherwise looked up in pci.ids). */
   readonly name?: string;
 }
