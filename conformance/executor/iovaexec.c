@@ -881,6 +881,22 @@ static void op_region_read(const char *name)
 	printf(" op=REGION_READ index=0x%" PRIx64 " pos=0x%" PRIx64 " value=0x%" PRIx64 "\n", index, pos, r < 0 ? 0 : v);
 }
 
+/* region_write d index pos len(4) value: pwrite(2) of len (1, 2 or 4) little-endian bytes of value */
+static void op_region_write(const char *name)
+{
+	int d = slot("d");
+	uint64_t index = unum("index", 0), pos = unum("pos", 0);
+	uint32_t len = (uint32_t)unum("len", 4);
+	uint64_t v = req("value");
+	done_fields("region_write");
+	if (len != 1 && len != 2 && len != 4)
+		fatal("region_write: len must be 1, 2 or 4");
+	ssize_t r = pwrite(devices[d], &v, len, (off_t)(index << 40 | pos));
+	int e = r < 0 ? errno : 0;
+	caserc(name, r < 0 ? -1 : (int)r, e);
+	printf(" op=REGION_WRITE index=0x%" PRIx64 " pos=0x%" PRIx64 " value=0x%" PRIx64 "\n", index, pos, v);
+}
+
 /*
  * SET_IRQS. data=none | bool:B,B,... | efd:K,K,...  (K: eventfd slot, or -1,
  * or bad for an fd number that is not open). argsz defaults to header + data.
@@ -1307,6 +1323,7 @@ static void run_line(char *line)
 		{ "device_feature", op_device_feature }, { "raw_ioctl", op_raw_ioctl },
 		{ "hot_reset_info", op_hot_reset_info }, { "hot_reset", op_hot_reset }, { "ioeventfd", op_ioeventfd },
 		{ "ioeventfd_fill", op_ioeventfd_fill }, { "efd_write", op_efd_write }, { "region_read", op_region_read },
+		{ "region_write", op_region_write },
 	};
 	if (!strcmp(op, "close_container"))
 		return op_close(name, containers, "c", op);

@@ -39,6 +39,7 @@ export const OPS = {
   ioeventfd_fill: ['d', 'flags', 'index', 'pos', 'data', 'fd', 'max'],
   efd_write: ['e', 'value'],
   region_read: ['d', 'index', 'pos', 'len', 'wait_ms'],
+  region_write: ['d', 'index', 'pos', 'len', 'value'],
   close_device: ['d'],
   irq_info: ['d', 'index'],
   set_irqs: ['d', 'index', 'start', 'count', 'flags', 'data', 'argsz'],

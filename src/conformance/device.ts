@@ -114,7 +114,27 @@ export function configScenario(): string {
   w.op('device_fd', 'c.device_fd', { g: 0, d: 0 });
   for (let pos = 0; pos < 0x180; pos += 4)
     w.op('region_read', `c.cfg${pos.toString(16).padStart(3, '0')}`, { d: 0, index: 7, pos });
+  // what vfio-pci virtualises: BAR sizing (all ones, read back, restore), the ROM BAR, the IRQ line,
+  // and writes to read-only registers (IDs, class, capability pointer, the MSI-X table offset)
+  const rw = (n: string, pos: number, value: number, len = 4) => {
+    w.op('region_write', `c.w_${n}`, { d: 0, index: 7, pos, value, ...(len !== 4 ? { len } : {}) });
+    w.op('region_read', `c.r_${n}`, { d: 0, index: 7, pos: pos & ~3 });
+  };
+  for (const bar of [0, 1, 2, 3, 4, 5]) rw(`bar${bar}_ones`, 0x10 + 4 * bar, 0xffffffff);
+  rw('rom_ones', 0x30, 0xfffff800);
+  rw('rom_enable', 0x30, 0xfffff801);
+  rw('bar0_low_bits', 0x10, 0x0000000f);
+  rw('bar0_addr', 0x10, 0x12340000);
+  rw('irq_line', 0x3c, 0x55, 1);
+  rw('vendor', 0x00, 0x12345678);
+  rw('class', 0x08, 0xffffffff);
+  rw('cap_ptr', 0x34, 0x40, 1);
+  rw('msix_table_offset', 0xa4, 0x1000);
   w.op('close_device', 'c.close_device', { d: 0 });
+  w.op('device_fd', 'c.device_fd_again', { g: 0, d: 0 });
+  for (const pos of [0x10, 0x18, 0x30, 0x3c])
+    w.op('region_read', `c.reopened_cfg${pos.toString(16).padStart(3, '0')}`, { d: 0, index: 7, pos });
+  w.op('close_device', 'c.close_device_again', { d: 0 });
   detachNic(w, 'c.');
   return w.text();
 }

@@ -701,6 +701,19 @@ export function runCompiled(
         );
         return;
       }
+      case 'region_write': {
+        const index = u('index', 0n);
+        const pos = u('pos', 0n);
+        const len = Number(u('len', 4n));
+        if (len !== 1 && len !== 2 && len !== 4) throw new ExecError('region_write: len must be 1, 2 or 4');
+        if (target.pwrite === undefined) throw new ExecError('region_write: the target has no pwrite');
+        const v = num(f.get('value')!);
+        const b = new Uint8Array(8);
+        put64(b, 0, v);
+        const [rc, e] = rcOf(target.pwrite(devices[slot('d')]!, b.subarray(0, len), (index << 40n) | pos));
+        out.push(`${caseLine(name, rc, e)} op=REGION_WRITE index=${hx(index)} pos=${hx(pos)} value=${hx(v)}`);
+        return;
+      }
       case 'irq_info': {
         const index = Number(u('index', 0n));
         const b = new Uint8Array(16);
