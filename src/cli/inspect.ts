@@ -8,7 +8,7 @@ import { InputError } from '../base/errors.js';
 import { formatSize, hex16 } from '../base/u64.js';
 import { resvTypeName } from '../iommu/resv-region.js';
 import { lspciClassName } from '../host/pci-ids.js';
-import { busResetLines, busResetScope } from '../host/reset-scope.js';
+import { busResetLines, busResetLookup } from '../host/reset-scope.js';
 import { resolveHostView } from '../host/resolve.js';
 import { systemPciIds } from '../host/sysfs-fs.js';
 import type { HostDeviceView, HostView } from '../host/view.js';
@@ -38,6 +38,7 @@ export function inspectJson(view: HostView): unknown {
     name: deviceName(d),
     parent: d.parent ?? null,
   });
+  const scopeOf = busResetLookup(view);
   return {
     schema: 'iovamap-inspect/1',
     source: view.source,
@@ -62,7 +63,7 @@ export function inspectJson(view: HostView): unknown {
       assignable: g.assignable ?? null,
       quirks: g.quirks ?? null,
       busResets: g.devices.map((d) => {
-        const r = busResetScope(view, d.bdf);
+        const r = scopeOf(d.bdf);
         return {
           bdf: d.bdf,
           bridge: r?.bridge ?? null,
@@ -91,6 +92,7 @@ export function sourceText(source: string): string {
 export function inspectText(view: HostView, s: Style): string {
   const { ids } = systemPciIds();
   const out: string[] = [];
+  const scopeOf = busResetLookup(view);
   const facts = [view.arch, view.kernel !== undefined ? `kernel ${view.kernel}` : undefined].filter(
     (x) => x !== undefined,
   );
@@ -153,7 +155,7 @@ export function inspectText(view: HostView, s: Style): string {
     for (const u of g.usable) out.push(`    ${rangeWithSize(u.start, u.end)}`);
     if (g.interruptSafety) out.push(`  interrupts: ${g.interruptSafety.why}`);
     if (g.assignable) out.push(`  VFIO: ${g.assignable.why}`);
-    if (g.assignable?.ok) for (const l of busResetLines(view, g.devices)) out.push(`  bus reset: ${l}`);
+    if (g.assignable?.ok) for (const l of busResetLines(scopeOf, g.devices)) out.push(`  bus reset: ${l}`);
     for (const q of g.quirks ?? []) out.push(`  grouping: ${q}`);
   }
   const ung = view.ungrouped ?? [];

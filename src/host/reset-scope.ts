@@ -14,43 +14,51 @@ export interface BusResetScope {
   readonly devices: readonly { readonly bdf: string; readonly group: number | undefined }[];
 }
 
+/** Looks up bus reset scopes in a view: the device index is built once, each lookup walks one bus. */
+export type BusResetLookup = (bdf: string) => BusResetScope | undefined;
+
+export function busResetLookup(view: HostView): BusResetLookup {
+  const byBdf = new Map<string, { d: HostDeviceView; group: number | undefined }>();
+  for (const g of view.groups) for (const d of g.devices) byBdf.set(d.bdf, { d, group: g.id });
+  for (const d of view.ungrouped ?? []) byBdf.set(d.bdf, { d, group: undefined });
+  const children = new Map<string, { bdf: string; group: number | undefined }[]>();
+  for (const { d, group } of byBdf.values()) {
+    if (d.parent === undefined) continue;
+    const list = children.get(d.parent) ?? [];
+    list.push({ bdf: d.bdf, group });
+    children.set(d.parent, list);
+  }
+  for (const list of children.values()) list.sort((a, b) => (a.bdf < b.bdf ? -1 : 1));
+  return (bdf) => {
+    const bridge = byBdf.get(bdf)?.d.parent;
+    if (bridge === undefined) return undefined;
+    const out: { bdf: string; group: number | undefined }[] = [];
+    const walk = (parent: string): void => {
+      for (const x of children.get(parent) ?? []) {
+        out.push(x);
+        walk(x.bdf);
+      }
+    };
+    walk(bridge);
+    return { bridge, devices: out };
+  };
+}
+
 /** The bus reset that covers `bdf`, or undefined for a device on a root bus (or one not in the view). */
 export function busResetScope(view: HostView, bdf: string): BusResetScope | undefined {
-  const all: { d: HostDeviceView; group: number | undefined }[] = [];
-  for (const g of view.groups) for (const d of g.devices) all.push({ d, group: g.id });
-  for (const d of view.ungrouped ?? []) all.push({ d, group: undefined });
-  const self = all.find((x) => x.d.bdf === bdf);
-  const bridge = self?.d.parent;
-  if (bridge === undefined) return undefined;
-  const children = new Map<string, typeof all>();
-  for (const x of all) {
-    if (x.d.parent === undefined) continue;
-    const list = children.get(x.d.parent) ?? [];
-    list.push(x);
-    children.set(x.d.parent, list);
-  }
-  const out: { bdf: string; group: number | undefined }[] = [];
-  const walk = (parent: string): void => {
-    const list = [...(children.get(parent) ?? [])].sort((a, b) => (a.d.bdf < b.d.bdf ? -1 : 1));
-    for (const x of list) {
-      out.push({ bdf: x.d.bdf, group: x.group });
-      walk(x.d.bdf);
-    }
-  };
-  walk(bridge);
-  return { bridge, devices: out };
+  return busResetLookup(view)(bdf);
 }
 
 /**
  * One line per distinct bus reset among a group's devices, in words: which devices it reaches and
  * the groups whose fds VFIO_DEVICE_PCI_HOT_RESET needs, or why there is none.
  */
-export function busResetLines(view: HostView, devices: readonly HostDeviceView[]): string[] {
+export function busResetLines(scopeOf: BusResetLookup, devices: readonly HostDeviceView[]): string[] {
   const lines: string[] = [];
   const seen = new Set<string>();
   const onRoot: string[] = [];
   for (const d of devices) {
-    const s = busResetScope(view, d.bdf);
+    const s = scopeOf(d.bdf);
     if (s === undefined) {
       onRoot.push(d.bdf);
       continue;

@@ -149,6 +149,12 @@ export class RunContext {
     }
   }
 
+  /** The eventfds the `eventfds` step opened (the probe's efd[]), in order; [] before it. */
+  eventfdPool(): number[] {
+    const p = this.ext.get('msi.efd');
+    return Array.isArray(p) ? (p as number[]) : [];
+  }
+
   /** A list-of-expressions field (`[a, b]`) as numbers; [] when absent. */
   nums(step: ScenarioStep, field: string): bigint[] {
     const f = step.fields[field];

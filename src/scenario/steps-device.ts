@@ -21,12 +21,6 @@ const hex = (v: bigint | number): string => '0x' + v.toString(16);
 const name = { kind: 'template', required: true, help: 'case name printed after CASE' } as const;
 const deviceFd = { kind: 'string', help: 'handle of the device fd (default "device")' } as const;
 
-/** efd[0] of the `eventfds` step's pool, -1 without one. */
-function firstEventfd(ctx: RunContext): bigint {
-  const pool = ctx.vars.get('efd');
-  return Array.isArray(pool) && typeof pool[0] === 'bigint' ? pool[0] : -1n;
-}
-
 const bdfText = (segment: number, bus: number, devfn: number): string =>
   `${segment.toString(16).padStart(4, '0')}:${bus.toString(16).padStart(2, '0')}:` +
   `${(devfn >> 3).toString(16).padStart(2, '0')}.${devfn & 7}`;
@@ -104,7 +98,7 @@ registerStep({
     const pos = ctx.num(s, 'pos');
     const size = ctx.u32(s, 'size', 4);
     const data = ctx.num(s, 'data', 0n);
-    const fd = Number(BigInt.asIntN(32, ctx.num(s, 'efd', firstEventfd(ctx))));
+    const fd = Number(BigInt.asIntN(32, ctx.num(s, 'efd', BigInt(ctx.eventfdPool()[0] ?? -1))));
     const offset = vfioPciIndexToOffset(bar) + BigInt.asUintN(40, pos);
     const rc = dev.ioctl(VFIO_DEVICE_IOEVENTFD, encodeIoeventfd({ flags: size, offset, data, fd }));
     ctx.caseLine(
@@ -125,7 +119,7 @@ registerStep({
     value: { kind: 'expr', help: 'count added (default 1)' },
   },
   run(ctx, s) {
-    const fd = Number(BigInt.asIntN(32, ctx.num(s, 'efd', firstEventfd(ctx))));
+    const fd = Number(BigInt.asIntN(32, ctx.num(s, 'efd', BigInt(ctx.eventfdPool()[0] ?? -1))));
     const rc = ctx.sys.fds.writeEventfd(fd, BigInt.asUintN(64, ctx.num(s, 'value', 1n)));
     ctx.emit(`INFO ${ctx.text(s, 'name')} rc=${rc < 0 ? -1 : 0} errno=${rc < 0 ? errnoName(rc) : '0'}`);
     return rc < 0 ? rc : 0;

@@ -48,12 +48,6 @@ const deviceFd = { kind: 'string', help: 'handle of the device fd (default "devi
 const name = { kind: 'template', required: true, help: 'case name printed after CASE' } as const;
 const INDEX: Record<string, number> = { INTX: 0, MSI: 1, MSIX: 2, ERR: 3, REQ: 4 };
 
-/** The eventfd pool of a run (the probe's efd[64]). */
-function pool(ctx: RunContext): number[] {
-  const p = ctx.ext.get('msi.efd');
-  return Array.isArray(p) ? (p as number[]) : [];
-}
-
 /** The process's descriptor table: a vfio-pci device's own, else the VFIO system's (normally the same). */
 function fdTable(ctx: RunContext, dev?: VfioDeviceFile): FdTable {
   return dev instanceof VfioPciDevice ? dev.fds : ctx.sys.fds;
@@ -133,7 +127,7 @@ registerStep({
       ((flags & VFIO_IRQ_SET_DATA_TYPE_MASK) === VFIO_IRQ_SET_DATA_EVENTFD && !s.fields['bools'])
     ) {
       width = 4;
-      const efd = pool(ctx);
+      const efd = ctx.eventfdPool();
       data = s.fields['fds']
         ? ctx.nums(s, 'fds').map((x) => Number(BigInt.asIntN(32, x)))
         : Array.from({ length: Math.min(count, 64) }, (_, i) => efd[(start + i) % 64] ?? -1);
@@ -244,7 +238,7 @@ registerStep({
   run(ctx, s) {
     const bdf = ctx.device(s, 'device').bdf;
     const vec = ctx.u32(s, 'vector', 0);
-    const efd = Number(ctx.num(s, 'efd', BigInt(pool(ctx)[vec] ?? -1)));
+    const efd = Number(ctx.num(s, 'efd', BigInt(ctx.eventfdPool()[vec] ?? -1)));
     const t = fdTable(ctx, openDeviceOf(ctx));
     t.eventFd(efd)?.read();
     const tr = fabric(ctx, s).raise(bdf, vec);
@@ -326,7 +320,7 @@ registerStep({
   summary: 'INFO <name> eventfd_ready count (reads and clears the counter)',
   fields: { name, efd: { kind: 'expr', help: 'default efd[0]' } },
   run(ctx, s) {
-    const efd = Number(ctx.num(s, 'efd', BigInt(pool(ctx)[0] ?? -1)));
+    const efd = Number(ctx.num(s, 'efd', BigInt(ctx.eventfdPool()[0] ?? -1)));
     const v = fdTable(ctx, openDeviceOf(ctx)).eventFd(efd)?.read() ?? 0n;
     ctx.emit(`INFO ${ctx.text(s, 'name')} eventfd_ready=${v > 0n ? 1 : 0} count=${v}`);
   },

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { busResetLines, busResetScope } from '../../src/host/reset-scope.js';
+import { busResetLines, busResetLookup, busResetScope } from '../../src/host/reset-scope.js';
 import { hostViewFromPlatform } from '../../src/host/from-platform.js';
 import { kernelProfile } from '../../src/kernel/profile.js';
 import { buildPlatform } from '../../src/platform/build.js';
@@ -27,11 +27,11 @@ test('the host view gives the bus reset scope the vfio-pci model uses, on every 
 test('bus reset lines: a root bus has none; below a bridge, the devices and the groups to own', () => {
   const view = hostViewFromPlatform(loadPreset('amd-epyc'), kernelProfile('6.12'));
   const g = view.groups.find((x) => x.devices.some((d) => d.bdf === '0000:41:10.1'))!;
-  const [line] = busResetLines(view, g.devices);
+  const [line] = busResetLines(busResetLookup(view), g.devices);
   assert.match(line!, /^below 0000:40:03\.1: resets 0000:41:00\.0, 0000:41:00\.1, 0000:41:10\.1; /);
   assert.match(line!, /needs fds of groups \d+, \d+, \d+ and all of them bound to vfio-pci$/);
   const root = view.groups.find((x) => x.devices.some((d) => d.bdf === '0000:00:00.0'))!;
-  assert.deepEqual(busResetLines(view, root.devices), [
+  assert.deepEqual(busResetLines(busResetLookup(view), root.devices), [
     'none for 0000:00:00.0: on a root bus, no bridge to reset it with (VFIO_DEVICE_PCI_HOT_RESET: ENODEV)',
   ]);
 });
