@@ -14,7 +14,6 @@ import {
   vfioPciIndexToOffset,
 } from '../uapi/vfio-device.js';
 import { pciHotResetInfo } from '../vfio/typed.js';
-import type { RunContext } from './context.js';
 import { registerStep } from './registry.js';
 
 const hex = (v: bigint | number): string => '0x' + v.toString(16);
