@@ -14,11 +14,20 @@ import {
   vfioPciIndexToOffset,
 } from '../uapi/vfio-device.js';
 import { pciHotResetInfo } from '../vfio/typed.js';
-import { registerStep } from './registry.js';
+import type { RunContext } from './context.js';
+import { type ScenarioStep, registerStep } from './registry.js';
 
 const hex = (v: bigint | number): string => '0x' + v.toString(16);
 const name = { kind: 'template', required: true, help: 'case name printed after CASE' } as const;
 const deviceFd = { kind: 'string', help: 'handle of the device fd (default "device")' } as const;
+
+/** A `pos` field: an offset inside one region (below 2^40, the region index above it). */
+function regionPos(ctx: RunContext, s: ScenarioStep): bigint {
+  const pos = ctx.num(s, 'pos');
+  if (pos < 0n || pos >= 1n << 40n)
+    throw ctx.err(s, `${pos} is not an offset inside a region (0 .. 2^40-1)`, 'pos');
+  return pos;
+}
 
 const bdfText = (segment: number, bus: number, devfn: number): string =>
   `${segment.toString(16).padStart(4, '0')}:${bus.toString(16).padStart(2, '0')}:` +
@@ -94,11 +103,11 @@ registerStep({
   run(ctx, s) {
     const dev = ctx.deviceFile(s);
     const bar = ctx.u32(s, 'bar');
-    const pos = ctx.num(s, 'pos');
+    const pos = regionPos(ctx, s);
     const size = ctx.u32(s, 'size', 4);
     const data = ctx.num(s, 'data', 0n);
     const fd = Number(BigInt.asIntN(32, ctx.num(s, 'efd', BigInt(ctx.eventfdPool()[0] ?? -1))));
-    const offset = vfioPciIndexToOffset(bar) + BigInt.asUintN(40, pos);
+    const offset = vfioPciIndexToOffset(bar) + pos;
     const rc = dev.ioctl(VFIO_DEVICE_IOEVENTFD, encodeIoeventfd({ flags: size, offset, data, fd }));
     ctx.caseLine(
       ctx.text(s, 'name'),
@@ -140,7 +149,7 @@ registerStep({
     const size = ctx.u32(s, 'size', 4);
     if (size !== 1 && size !== 2 && size !== 4) throw ctx.err(s, 'size must be 1, 2 or 4', 'size');
     const b = new Uint8Array(size);
-    const rc = dev.pread(vfioPciIndexToOffset(ctx.u32(s, 'bar')) + BigInt.asUintN(40, ctx.num(s, 'pos')), b);
+    const rc = dev.pread(vfioPciIndexToOffset(ctx.u32(s, 'bar')) + regionPos(ctx, s), b);
     let v = 0;
     for (let i = size - 1; i >= 0; i--) v = v * 256 + b[i]!;
     ctx.emit(`INFO ${ctx.text(s, 'name')} rc=${rc} value=${rc < 0 ? '-' : hex(v)}`);

@@ -82,6 +82,11 @@ for (const [what, text, re] of [
     'name: t\nplatform: qemu-q35-intel-iommu\nsteps:\n  - bind_driver: { device: "8086:10d3", driver: vfio-pci }\n  - open_container: { name: c }\n  - open_group: { name: g, device: "8086:10d3" }\n  - set_container: { name: s }\n  - set_iommu: { name: i, type: 3 }\n  - get_device_fd: { name: d, device: "8086:10d3" }\n  - read_bar: { name: r, bar: 0, pos: 0, size: 8 }\n',
     /:10:\d+: read_bar\.size: size must be 1, 2 or 4/,
   ],
+  [
+    'an ioeventfd position past the region',
+    'name: t\nplatform: qemu-q35-intel-iommu\nsteps:\n  - bind_driver: { device: "8086:10d3", driver: vfio-pci }\n  - open_container: { name: c }\n  - open_group: { name: g, device: "8086:10d3" }\n  - set_container: { name: s }\n  - set_iommu: { name: i, type: 3 }\n  - get_device_fd: { name: d, device: "8086:10d3" }\n  - ioeventfd: { name: e, bar: 0, pos: 0x10000000000 }\n',
+    /:10:\d+: ioeventfd\.pos: 1099511627776 is not an offset inside a region/,
+  ],
   ['unknown platform', 'name: t\nplatform: qemu-nope\nsteps: []\n', /qemu-nope/],
 ] as const) {
   test(`iovamap run reports a scenario mistake with its line, exit 2, no stack trace: ${what}`, () => {
