@@ -108,6 +108,9 @@ export function ioctlKindsScenario(): string {
  * dword at a time: the standard header and capabilities (0x00-0xff) and the start of the extended
  * space (0x100-0x17f: QEMU's AER and DSN capabilities).
  */
+/** e1000e RDBAL0, a plain read-write register of BAR0 (also the ioeventfd scenario's). */
+const RDBAL0 = 0x2800;
+
 export function configScenario(): string {
   const w = scenarioWriter('config');
   attachNic(w, 'c.');
@@ -130,6 +133,51 @@ export function configScenario(): string {
   rw('class', 0x08, 0xffffffff);
   rw('cap_ptr', 0x34, 0x40, 1);
   rw('msix_table_offset', 0xa4, 0x1000);
+  // the command register (INTx disable virtual, the rest to the device) and the read-only status
+  rw('cmd_master_intx', 0x04, 0x0507, 2);
+  rw('cmd_restore', 0x04, 0x0103, 2);
+  rw('status', 0x06, 0xffff, 2);
+  // a gap between capabilities (raw access to the device)
+  rw('gap_40', 0x40, 0xffffffff);
+  // power management: the next pointer and PME bits virtual, the state through pci_set_power_state,
+  // and what a BAR access does while the function is in D3hot
+  rw('pm_header', 0xc8, 0xffffffff);
+  rw('pm_pme_en', 0xcc, 0x0100, 2);
+  rw('pm_data_sel', 0xcc, 0x1e00, 2);
+  rw('pm_pme_status', 0xcc, 0x8000, 2);
+  w.op('region_write', 'c.w_bar_before_d3', { d: 0, index: 0, pos: RDBAL0, value: 0x5a5a5000 });
+  rw('pm_d3hot', 0xcc, 0x0003, 2);
+  w.op('region_read', 'c.bar_in_d3', { d: 0, index: 0, pos: RDBAL0 });
+  w.op('region_write', 'c.w_bar_in_d3', { d: 0, index: 0, pos: RDBAL0, value: 0x12345000 });
+  rw('pm_d0', 0xcc, 0x0000, 2);
+  w.op('region_read', 'c.bar_after_d0', { d: 0, index: 0, pos: RDBAL0 });
+  // (the register keeps its value across opens of the fd: later scenarios expect the reset value)
+  w.op('region_write', 'c.w_bar_restore', { d: 0, index: 0, pos: RDBAL0, value: 0 });
+  // PCI Express: device control (FLR, payload and read request size virtual, phantom functions
+  // refused), the rest read-only; on a root bus the capability ends before the link registers
+  rw('exp_header', 0xe0, 0xffffffff);
+  rw('exp_devcap', 0xe4, 0xffffffff);
+  rw('exp_devctl_ones', 0xe8, 0xffff, 2);
+  rw('exp_devctl_hi_byte', 0xe9, 0x00, 1);
+  rw('exp_devctl_zero', 0xe8, 0x0000, 2);
+  rw('exp_devsta', 0xea, 0xffff, 2);
+  rw('exp_lnkctl', 0xf0, 0xffff, 2);
+  // MSI-X: its control word belongs to the interrupt ioctls
+  rw('msix_ctrl', 0xa2, 0xc000, 2);
+  // AER (header virtual, the error masks and ECRC enables writable) and DSN (read-only)
+  rw('aer_header', 0x100, 0xffffffff);
+  rw('aer_uncor_status', 0x104, 0xffffffff);
+  rw('aer_uncor_mask', 0x108, 0xffffffff);
+  rw('aer_uncor_sever', 0x10c, 0);
+  rw('aer_uncor_sever_ones', 0x10c, 0xffffffff);
+  rw('aer_uncor_sever_default', 0x10c, 0x00462030);
+  rw('aer_cor_status', 0x110, 0xffffffff);
+  rw('aer_cor_mask', 0x114, 0xffffffff);
+  rw('aer_cap', 0x118, 0xffffffff);
+  rw('aer_header_log', 0x11c, 0xffffffff);
+  rw('after_aer', 0x12c, 0xffffffff);
+  rw('dsn', 0x144, 0xffffffff);
+  rw('ext_gap', 0x150, 0xffffffff);
   w.op('close_device', 'c.close_device', { d: 0 });
   w.op('device_fd', 'c.device_fd_again', { g: 0, d: 0 });
   for (const pos of [0x10, 0x18, 0x30, 0x3c])

@@ -178,11 +178,77 @@ function qemuE1000eConfig(
   dv.setUint8(0x14b, mac[0]!);
 }
 
+/** Capability sizes as QEMU registers them (pci_add_capability / pcie_add_capability): read-only spans. */
+const QEMU_CAP_SPANS = (l: DeviceLayout): Array<[number, number]> => {
+  const spans: Array<[number, number]> = [];
+  if (l.caps.pm !== undefined) spans.push([l.caps.pm, 8]);
+  if (l.caps.msi !== undefined && l.msi)
+    spans.push([l.caps.msi, 10 + (l.msi.addr64 ? 4 : 0) + (l.msi.perVectorMask ? 10 : 0)]);
+  if (l.caps.pcie !== undefined) spans.push([l.caps.pcie, 0x14]); // PCI_EXP_VER1_SIZEOF
+  if (l.caps.msix !== undefined) spans.push([l.caps.msix, 12]);
+  return spans;
+};
+
+/**
+ * Which config bits a write changes (wmask) and which a written one clears (w1cmask), as a config write
+ * reaching the function applies them. QEMU's rules (hw/pci/pci.c pci_init_wmask and
+ * pci_default_write_config): the command bits it implements, cache line and interrupt line; every byte
+ * outside the header and the capabilities writable (QEMU keeps them as plain storage); capabilities
+ * read-only except their control registers (PMCSR state, PME enable and data select, PME status
+ * write-one-to-clear; MSI enable, queue size, address and data; MSI-X enable and mask-all); AER's
+ * severities, correctable mask and ECRC enables (its uncorrectable mask does not take writes on QEMU
+ * 7.2, as the conformance runs show). Other devices: the same control registers, no writable gaps.
+ */
+function writeMasks(l: DeviceLayout): { wmask: Uint8Array; w1cmask: Uint8Array } {
+  const wmask = new Uint8Array(4096);
+  const w1cmask = new Uint8Array(4096);
+  const dv = new DataView(wmask.buffer);
+  const dc = new DataView(w1cmask.buffer);
+  const qemu = l.model === 'qemu-e1000e';
+  if (qemu) {
+    wmask.fill(0xff, 0x40);
+    for (const [o, n] of QEMU_CAP_SPANS(l)) wmask.fill(0, o, o + n);
+    wmask.fill(0, 0x100, 0x148); // AER (PCI_ERR_SIZEOF)
+    wmask.fill(0, 0x140, 0x14c); // DSN
+    dv.setUint32(0x10c, 0x03fff030, true); // AER uncorrectable severity
+    dv.setUint32(0x114, 0x0000f1c1, true); // AER correctable mask
+    dv.setUint32(0x118, 0x00000140, true); // AER ECRC generation / check enable
+    dc.setUint32(0x104, 0x03fff030, true); // AER uncorrectable status
+    dc.setUint32(0x110, 0x0000f1c1, true); // AER correctable status
+  }
+  dv.setUint16(
+    PCI_COMMAND,
+    PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | 0x400 | PCI_COMMAND_SERR,
+    true,
+  );
+  wmask[0x0c] = 0xff;
+  wmask[0x3c] = 0xff;
+  if (l.caps.pm !== undefined) {
+    dv.setUint16(l.caps.pm + 4, PCI_PM_CTRL_STATE_MASK | 0x0100 | (qemu ? 0x1e00 : 0), true);
+    dc.setUint16(l.caps.pm + 4, 0x8000, true);
+  }
+  if (l.caps.msi !== undefined && l.msi) {
+    const o = l.caps.msi;
+    dv.setUint16(o + 2, 0x0071, true);
+    dv.setUint32(o + 4, 0xfffffffc, true);
+    if (l.msi.addr64) dv.setUint32(o + 8, 0xffffffff, true);
+    dv.setUint16(o + (l.msi.addr64 ? 12 : 8), 0xffff, true);
+    if (l.msi.perVectorMask) dv.setUint32(o + (l.msi.addr64 ? 16 : 12), 0xffffffff, true);
+  }
+  if (l.caps.msix !== undefined) dv.setUint16(l.caps.msix + 2, 0xc000, true);
+  return { wmask, w1cmask };
+}
+
+export const PCI_PM_CTRL_STATE_MASK = 0x0003;
+
 export class MsiDeviceModel {
   readonly bdf: string;
   readonly layout: DeviceLayout;
   /** 4 KiB PCIe config space (the device's real registers, what sysfs `config` shows). */
   readonly config = new Uint8Array(4096);
+  /** Bits a config write changes, and bits a written one clears (see writeMasks). */
+  private readonly wmask: Uint8Array;
+  private readonly w1cmask: Uint8Array;
   /** MSI-X table + PBA backing (BAR memory of the table BAR). */
   private readonly msixTable: Uint8Array;
   private readonly pba: Uint8Array;
@@ -196,6 +262,7 @@ export class MsiDeviceModel {
   ) {
     this.bdf = desc.bdf;
     this.layout = layout;
+    ({ wmask: this.wmask, w1cmask: this.w1cmask } = writeMasks(layout));
     const c = this.config;
     const dv = new DataView(c.buffer);
     if (where.multifunction) c[0x0e] = 0x80;
@@ -271,6 +338,27 @@ export class MsiDeviceModel {
     if (size === 1) this.config[off] = value & 0xff;
     else if (size === 2) this.dv.setUint16(off, value & 0xffff, true);
     else this.dv.setUint32(off, value >>> 0, true);
+  }
+
+  /**
+   * A config write as it reaches the function (pci_user_write_config_*): each byte keeps its read-only
+   * bits, takes the writable ones and clears the write-one-to-clear ones that are written as 1.
+   */
+  busWrite(off: number, size: 1 | 2 | 4, value: number): void {
+    if (off < 0 || off + size > this.config.length) return;
+    let v = value >>> 0;
+    for (let i = 0; i < size; i++, v = Math.floor(v / 256)) {
+      const b = v & 0xff;
+      const a = off + i;
+      const wm = this.wmask[a]!;
+      this.config[a] = ((this.config[a]! & ~wm) | (b & wm)) & ~(b & this.w1cmask[a]!);
+    }
+  }
+
+  /** Power state from PMCSR (0 = D0 .. 3 = D3hot); D0 without a PM capability. */
+  get powerState(): number {
+    const pm = this.layout.caps.pm;
+    return pm === undefined ? 0 : this.cfgRead(pm + 4, 2) & PCI_PM_CTRL_STATE_MASK;
   }
 
   get command(): number {

@@ -1,55 +1,195 @@
 /**
- * Config-space access through the vfio-pci device fd (drivers/vfio/pci/vfio_pci_config.c):
- * - the standard header follows vfio's perm bits (init_pci_cap_basic_perm): IDs, the capability
- *   pointer and the interrupt pin read from vconfig (a copy taken at open) and ignore writes; the BARs,
- *   the ROM BAR and the interrupt line are virtual (writes land in vconfig only; vfio_bar_fixup masks a
- *   BAR to its size and sets its type bits on the next read, so writing all ones sizes it; a BAR the
- *   host did not map reads 0); cache line, latency timer and BIST pass writes to the device; the
- *   command register passes through; other header registers read the device and drop writes;
- * - the MSI capability is fully virtualised (reads come from vconfig, which was copied at open and is
- *   only changed by the user's own writes: the oracle reads enable=0 and addr/data=0 while the hardware
- *   has MSI enabled);
- * - everything else reads the hardware and ignores writes.
- * Checked in conformance/golden (`common/config.iovx`).
+ * Config-space access through the vfio-pci device fd (drivers/vfio/pci/vfio_pci_config.c).
+ *
+ * At open (vfio_config_init) every byte gets an owner: the standard header, a capability found on the
+ * device's lists (a capability vfio does not know is hidden: the previous next pointer skips it in
+ * vconfig), or nobody. An access is cut into aligned pieces of at most a dword inside one owner
+ * (vfio_config_do_rw); each piece follows its owner's perm bits (config-perms.ts): virtual bits read and
+ * write vconfig, writable non-virtual bits go to the device, which applies its own write masks. On top:
+ * BAR sizing (vfio_bar_fixup), the command register's memory/IO bookkeeping, PMCSR state writes turned
+ * into power transitions, the PCIe FLR bit and MSI flags (vfio_msi_config_write). Bytes nobody owns
+ * pass to the device both ways (unassigned_perms). Checked in conformance/golden (`common/config.iovx`).
  */
 import type { MsiDeviceModel } from '../../pci/msi-device.js';
-import { PCI_COMMAND, PCI_MSI_FLAGS_ENABLE } from '../../pci/msi-device.js';
+import { PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MEMORY } from '../../pci/msi-device.js';
+import { pciSetPowerState } from '../../pci/power.js';
+import {
+  BASIC_PERMS,
+  ERR_PERMS,
+  EXP_PERMS,
+  PCI_CAP_LENGTH,
+  PCI_EXP_DEVCTL_BCR_FLR,
+  PCI_EXT_CAP_LENGTH,
+  PCI_PM_CAP_PME_MASK,
+  PCI_PM_CTRL_PME_ENABLE,
+  PCI_PM_CTRL_PME_STATUS,
+  PM_PERMS,
+  PWR_PERMS,
+  msiPerms,
+  type PermBits,
+} from './config-perms.js';
 
-/** Header bytes whose reads come from vconfig (virtualised) and whose writes land there. */
-const HDR_VIRT_RO = new Set([0x00, 0x01, 0x02, 0x03, 0x34, 0x3d]);
-const HDR_VIRT_RW = new Set([...range(0x10, 0x28), 0x30, 0x31, 0x32, 0x33, 0x3c]);
-/** Header bytes whose writes go to the device (reads too). */
-const HDR_PASS_RW = new Set([PCI_COMMAND, PCI_COMMAND + 1, 0x0c, 0x0d, 0x0f]);
+const CAP_BASIC = 0;
+const CAP_PM = 0x01;
+const CAP_MSI = 0x05;
+const CAP_VNDR = 0x09;
+const CAP_EXP = 0x10;
+const ECAP_ERR = 0x01;
+const ECAP_PWR = 0x04;
+const ECAP_VNDR = 0x0b;
+const ECAP_DVSEC = 0x23;
+/** PCI_CAP_ID_INVALID: a byte no capability owns. */
+const UNOWNED = 0xff;
 
-function range(a: number, b: number): number[] {
-  return Array.from({ length: b - a }, (_, i) => a + i);
+/** How a piece is read and written once its owner is known. */
+type Access = 'basic' | 'perms' | 'direct' | 'direct-raw-write' | 'raw';
+
+export interface VfioPciConfigHooks {
+  /** vdev->irq_type is MSI (vfio_msi_config_write keeps the enable bit only then). */
+  readonly msiActive?: () => boolean;
 }
 
 export class VfioPciConfig {
   /** vdev->vconfig */
   readonly vconfig: Uint8Array;
-  private readonly msi: { start: number; end: number } | undefined;
+  /** vdev->pci_config_map: the owner of each byte (a capability ID, CAP_BASIC or UNOWNED). */
+  private readonly map = new Uint8Array(4096).fill(UNOWNED);
+  private readonly msiPerm: PermBits | undefined;
+  private msiQmax = 0;
   /** vdev->bardirty: the BARs were written since the last fixup (true at open). */
   private barDirty = true;
 
-  constructor(private readonly m: MsiDeviceModel) {
+  constructor(
+    private readonly m: MsiDeviceModel,
+    private readonly hooks: VfioPciConfigHooks = {},
+  ) {
     this.vconfig = m.config.slice();
-    const o = m.layout.caps.msi;
-    if (o !== undefined) {
-      const ctrl = m.msiCtrl;
-      const a64 = (ctrl & 0x80) !== 0;
-      const pvm = (ctrl & 0x100) !== 0;
-      const len = 10 + (a64 ? 4 : 0) + (pvm ? 10 : 0);
-      this.msi = { start: o, end: o + len };
-      // vfio_msi_cap init: virtual enable/MME start cleared, message registers start at zero.
-      const v = new DataView(this.vconfig.buffer);
-      v.setUint16(o + 2, ctrl & ~(PCI_MSI_FLAGS_ENABLE | 0x70), true);
-      this.vconfig.fill(0, o + 4, this.msi.end);
-    }
+    this.map.fill(CAP_BASIC, 0, 64);
+    this.msiPerm = this.capInit();
+    this.ecapInit();
   }
 
-  private inMsi(off: number): boolean {
-    return this.msi !== undefined && off >= this.msi.start && off < this.msi.end;
+  /** vfio_cap_init: walk the capability list, size each capability, hide the unknown ones. */
+  private capInit(): PermBits | undefined {
+    let msi: PermBits | undefined;
+    if ((this.m.cfgRead(0x06, 2) & 0x10) === 0) return undefined;
+    let pos = this.m.cfgRead(0x34, 1);
+    let prev = 0x34;
+    let caps = 0;
+    for (let loops = (256 - 64) / 4; pos !== 0 && loops > 0; loops--) {
+      const cap = this.m.cfgRead(pos, 1);
+      const next = this.m.cfgRead(pos + 1, 1);
+      let len = cap !== 0 ? (PCI_CAP_LENGTH[cap] ?? 0) : 0;
+      if (len === 0xff) len = this.capLen(cap, pos);
+      if (len === 0) {
+        this.vconfig[prev] = next;
+        pos = next;
+        continue;
+      }
+      this.map.fill(cap, pos, Math.min(256, pos + len));
+      if (cap === CAP_PM) {
+        // vfio_update_pm_vconfig_bytes: the user sees no PME support and no PME state
+        const v = new DataView(this.vconfig.buffer);
+        v.setUint16(pos + 2, v.getUint16(pos + 2, true) & ~PCI_PM_CAP_PME_MASK, true);
+        v.setUint16(
+          pos + 4,
+          v.getUint16(pos + 4, true) & ~(PCI_PM_CTRL_PME_ENABLE | PCI_PM_CTRL_PME_STATUS),
+          true,
+        );
+      }
+      if (cap === CAP_MSI) {
+        const flags = this.m.cfgRead(pos + 2, 2);
+        msi = msiPerms(len, flags);
+        this.msiQmax = (flags >> 1) & 7;
+        // vfio_msi_cap init (vfio_pci_core_enable leaves MSI off): enable and queue size start cleared
+        const v = new DataView(this.vconfig.buffer);
+        v.setUint16(pos + 2, flags & ~0x71, true);
+        this.vconfig.fill(0, pos + 4, pos + len);
+      }
+      prev = pos + 1;
+      pos = next;
+      caps++;
+    }
+    if (caps === 0) this.vconfig[0x06] = this.vconfig[0x06]! & ~0x10;
+    return msi;
+  }
+
+  /** vfio_cap_len for the variable-length capabilities. */
+  private capLen(cap: number, pos: number): number {
+    const m = this.m;
+    if (cap === CAP_MSI) {
+      const flags = m.cfgRead(pos + 2, 2);
+      return 10 + (flags & 0x80 ? 4 : 0) + (flags & 0x100 ? 10 : 0);
+    }
+    if (cap === CAP_VNDR) return m.cfgRead(pos + 2, 1);
+    if (cap === CAP_EXP) {
+      const flags = m.cfgRead(pos + 2, 2);
+      const rcEnd = ((flags >> 4) & 0xf) === 0x9;
+      if ((flags & 0xf) === 1) return rcEnd ? 0xc : 0x14;
+      return rcEnd ? 0x2c : 0x3c;
+    }
+    return 0;
+  }
+
+  /** vfio_ecap_init: the extended list (an unknown first capability stays as a 4-byte placeholder). */
+  private ecapInit(): void {
+    if (!this.m.layout.pcie || this.m.cfgRead(0x100, 4) === 0) return;
+    let epos = 0x100;
+    let prev = -1;
+    let ecaps = 0;
+    for (let loops = (4096 - 256) / 4; loops > 0 && epos >= 0x100; loops--) {
+      const header = this.m.cfgRead(epos, 4);
+      const ecap = header & 0xffff;
+      const next = (header >>> 20) & 0xffc;
+      let len = PCI_EXT_CAP_LENGTH[ecap] ?? 0;
+      let hidden = false;
+      if (len === 0) {
+        if (prev >= 0) {
+          const v = new DataView(this.vconfig.buffer);
+          v.setUint32(prev, ((v.getUint32(prev, true) & ~(0xffc << 20)) | (next << 20)) >>> 0, true);
+          epos = next;
+          continue;
+        }
+        len = 4;
+        hidden = true;
+      }
+      this.map.fill(ecap, epos, Math.min(4096, epos + len));
+      if (hidden) {
+        const v = new DataView(this.vconfig.buffer);
+        v.setUint32(epos, (v.getUint32(epos, true) & (0xffc << 20)) >>> 0, true);
+      } else ecaps++;
+      prev = epos;
+      epos = next;
+    }
+    if (ecaps === 0) new DataView(this.vconfig.buffer).setUint32(0x100, 0, true);
+  }
+
+  /** The owner's access kind and perm bits for the byte at pos. */
+  private owner(pos: number): { access: Access; perm?: PermBits; cap: number; start: number } {
+    const cap = this.map[pos]!;
+    if (cap === UNOWNED) return { access: 'raw', cap, start: pos };
+    if (pos < 64) return { access: 'basic', perm: BASIC_PERMS, cap, start: 0 };
+    let start = pos;
+    const base = pos >= 256 ? 256 : 64;
+    while (start - 1 >= base && this.map[start - 1] === cap) start--;
+    if (pos >= 256) {
+      if (cap === ECAP_ERR) return { access: 'perms', perm: ERR_PERMS, cap, start };
+      if (cap === ECAP_PWR) return { access: 'perms', perm: PWR_PERMS, cap, start };
+      const rawWrite = cap === ECAP_VNDR || cap === ECAP_DVSEC;
+      return { access: rawWrite ? 'direct-raw-write' : 'direct', cap, start };
+    }
+    if (cap === CAP_PM) return { access: 'perms', perm: PM_PERMS, cap, start };
+    if (cap === CAP_EXP) return { access: 'perms', perm: EXP_PERMS, cap, start };
+    if (cap === CAP_MSI && this.msiPerm) return { access: 'perms', perm: this.msiPerm, cap, start };
+    return { access: cap === CAP_VNDR ? 'direct-raw-write' : 'direct', cap, start };
+  }
+
+  /** vfio_config_do_rw's piece: at most a dword, aligned, inside one owner. */
+  private pieceLen(pos: number, count: number): 1 | 2 | 4 {
+    let same = 1;
+    while ((pos + same) % 4 !== 0 && this.map[pos + same] === this.map[pos]) same++;
+    const n = Math.min(count, same);
+    return n >= 4 && pos % 4 === 0 ? 4 : n >= 2 && pos % 2 === 0 ? 2 : 1;
   }
 
   /**
@@ -79,34 +219,103 @@ export class VfioPciConfig {
     this.barDirty = false;
   }
 
+  /** __vfio_pci_memory_enabled: the virtual command decodes memory and the function is above D3hot. */
+  memoryEnabled(): boolean {
+    return this.m.powerState < 3 && (this.vconfig[PCI_COMMAND]! & PCI_COMMAND_MEMORY) !== 0;
+  }
+
   read(pos: number, buf: Uint8Array): number {
-    const n = Math.min(buf.length, 4096 - pos);
-    if (this.barDirty && pos < 0x34 && pos + n > 0x10) this.barFixup();
-    for (let i = 0; i < n; i++) {
-      const off = pos + i;
-      const virt = this.inMsi(off) || HDR_VIRT_RO.has(off) || HDR_VIRT_RW.has(off);
-      buf[i] = virt ? this.vconfig[off]! : this.m.config[off]!;
+    const total = Math.min(buf.length, 4096 - pos);
+    for (let done = 0; done < total;) {
+      const at = pos + done;
+      const n = this.pieceLen(at, total - done);
+      const o = this.owner(at);
+      if (o.access === 'basic' && this.barDirty && ((at >= 0x10 && at < 0x28) || (at >= 0x30 && at < 0x34)))
+        this.barFixup();
+      if (o.cap === CAP_MSI && o.access === 'perms' && at - o.start <= 2 && at - o.start + n >= 2) {
+        // vfio_msi_config_read: the queue-size field shows what the device offers
+        const f = o.start + 2;
+        this.vconfig[f] = (this.vconfig[f]! & ~0x0e) | (this.msiQmax << 1);
+      }
+      for (let i = 0; i < n; i++) {
+        const b = at + i;
+        const off = b - o.start;
+        let virt = 0;
+        if (o.perm) virt = o.perm.virt[off] ?? 0;
+        else if (o.access !== 'raw') {
+          // vfio_direct_config_read: a capability's ID and next pointer, an extended one's header, from vconfig
+          virt = (b < 256 ? off < 2 : off < 4) ? 0xff : 0;
+        }
+        buf[done + i] = (this.m.config[b]! & ~virt) | (this.vconfig[b]! & virt);
+      }
+      done += n;
     }
-    return n;
+    return total;
   }
 
   write(pos: number, buf: Uint8Array): number {
-    const n = Math.min(buf.length, 4096 - pos);
-    for (let i = 0; i < n; i++) {
-      const off = pos + i;
-      const b = buf[i]!;
-      if (this.inMsi(off)) {
-        const rel = off - this.msi!.start;
-        if (rel === 2) this.vconfig[off] = (this.vconfig[off]! & ~0x71) | (b & 0x71);
-        else if (rel >= 4) this.vconfig[off] = b;
-      } else if (HDR_VIRT_RW.has(off)) {
-        this.vconfig[off] = b;
-        if (off < 0x28 || (off >= 0x30 && off < 0x34)) this.barDirty = true;
-      } else if (HDR_PASS_RW.has(off)) {
-        this.m.config[off] = b;
-        this.vconfig[off] = b;
-      }
+    const total = Math.min(buf.length, 4096 - pos);
+    for (let done = 0; done < total;) {
+      const at = pos + done;
+      const n = this.pieceLen(at, total - done);
+      const o = this.owner(at);
+      let val = 0;
+      for (let i = n - 1; i >= 0; i--) val = val * 256 + buf[done + i]!;
+      if (o.access === 'raw' || o.access === 'direct-raw-write') this.m.busWrite(at, n, val);
+      else if (o.perm) this.permWrite(o.cap, o.start, at, n, val, o.perm);
+      done += n;
     }
-    return n;
+    return total;
+  }
+
+  /** vfio_default_config_write, then the owner's own write function. */
+  private permWrite(cap: number, start: number, at: number, n: 1 | 2 | 4, val: number, perm: PermBits): void {
+    const offset = at - start;
+    const basic = at < 64;
+    const ctrl = start + 8; // PCI_EXP_DEVCTL
+    let hwMask = 0;
+    let hwVal = 0;
+    for (let i = 0; i < n; i++) {
+      const b = at + i;
+      const w = perm.write[offset + i] ?? 0;
+      const v = perm.virt[offset + i] ?? 0;
+      const byte = (val >>> (8 * i)) & 0xff;
+      this.vconfig[b] = (this.vconfig[b]! & ~(w & v)) | (byte & w & v);
+      hwMask += (w & ~v & 0xff) * 256 ** i;
+      hwVal += (byte & w & ~v) * 256 ** i;
+    }
+    if (hwMask !== 0) {
+      // read, merge the writable bits, write the piece back
+      const phys = this.m.cfgRead(at, n);
+      this.m.busWrite(at, n, (phys & ~hwMask) + hwVal);
+    }
+    if (basic) {
+      if (offset === PCI_COMMAND) {
+        // vfio_basic_config_write keeps the memory/IO enables the user wrote in vconfig
+        const mask = PCI_COMMAND_MEMORY | PCI_COMMAND_IO;
+        this.vconfig[PCI_COMMAND] = (this.vconfig[PCI_COMMAND]! & ~mask) | (val & mask);
+      }
+      if ((offset >= 0x10 && offset < 0x28) || (offset >= 0x30 && offset < 0x34)) this.barDirty = true;
+      return;
+    }
+    if (cap === CAP_PM && offset === 4) {
+      // vfio_pm_config_write: the state field becomes a power transition (D1/D2 fail on a function
+      // without them, which vfio ignores)
+      pciSetPowerState(this.m, val & 3);
+    } else if (cap === CAP_EXP) {
+      // vfio_exp_config_write: FLR always reads 0 (the model's functions have no FLR: DEVCAP bit 28),
+      // a new read request size is set on the device (invisible: the field is virtual)
+      this.vconfig[ctrl + 1] = this.vconfig[ctrl + 1]! & ~(PCI_EXP_DEVCTL_BCR_FLR >> 8);
+    } else if (cap === CAP_MSI && offset <= 2 && offset + n >= 2) {
+      // vfio_msi_config_write: enable only while MSI is the interrupt type, queue size at most what the
+      // device offers; the flags go to the device too
+      const f = start + 2;
+      let flags = this.vconfig[f]! | (this.vconfig[f + 1]! << 8);
+      if (!(this.hooks.msiActive?.() ?? false)) flags &= ~1;
+      if (((flags >> 4) & 7) > this.msiQmax) flags = (flags & ~0x70) | (this.msiQmax << 4);
+      this.vconfig[f] = flags & 0xff;
+      this.vconfig[f + 1] = flags >> 8;
+      this.m.busWrite(f, 2, flags);
+    }
   }
 }

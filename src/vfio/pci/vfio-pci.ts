@@ -29,6 +29,7 @@ import {
   VFIO_INFO_CAP_HEADER_SIZE,
   VFIO_IRQ_INFO_SIZE,
   VFIO_PCI_CONFIG_REGION_INDEX,
+  VFIO_PCI_MSI_IRQ_INDEX,
   VFIO_PCI_NUM_IRQS,
   VFIO_PCI_NUM_REGIONS,
   VFIO_PCI_OFFSET_SHIFT,
@@ -48,6 +49,7 @@ import {
   wrU64,
 } from '../../uapi/vfio-device.js';
 import { VfioPciConfig } from './config.js';
+import { pciSetPowerState } from '../../pci/power.js';
 import { FdTable } from './eventfd.js';
 import { VfioPciIrqs } from './intrs.js';
 import { deviceFeature } from './feature.js';
@@ -136,7 +138,8 @@ export class VfioPciDevice implements VfioDeviceFile {
       let cmd = m.command & ~PCI_COMMAND_MASTER;
       for (const b of m.layout.bars) cmd |= b.kind === 'io' ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY;
       m.command = cmd;
-      this.config = new VfioPciConfig(m);
+      pciSetPowerState(m, 0); // vfio_pci_set_power_state(vdev, PCI_D0)
+      this.config = new VfioPciConfig(m, { msiActive: () => this.irqs.irqType === VFIO_PCI_MSI_IRQ_INDEX });
       OPEN.set(pci, this);
     }
     const msix = pci?.model.layout.msix;
@@ -199,7 +202,7 @@ export class VfioPciDevice implements VfioDeviceFile {
     const m = this.pci?.model;
     if (m === undefined) return;
     const b = m.layout.bars.find((x) => x.index === bar);
-    if (b === undefined || (b.kind !== 'io' && (m.command & PCI_COMMAND_MEMORY) === 0)) return;
+    if (b === undefined || (b.kind !== 'io' && !this.config!.memoryEnabled())) return;
     if (size === 8) {
       m.barWrite(bar, pos, 4, Number(data & 0xffffffffn));
       m.barWrite(bar, pos + 4, 4, Number((data >> 32n) & 0xffffffffn));
@@ -332,6 +335,8 @@ export class VfioPciDevice implements VfioDeviceFile {
     if (r.index > 5) return -ERRNO.EINVAL;
     const bar = m.layout.bars.find((b) => b.index === r.index);
     if (bar === undefined || BigInt(r.pos) >= bar.size) return -ERRNO.EINVAL;
+    // vfio_pci_core_do_io_rw(test_mem): memory BARs only while memory decoding is on and above D3hot
+    if (bar.kind !== 'io' && !this.config!.memoryEnabled()) return -ERRNO.EIO;
     const count = Math.min(buf.length, Number(bar.size - BigInt(r.pos)));
     const x = m.layout.msix;
     for (let done = 0; done < count;) {

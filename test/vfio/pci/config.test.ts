@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import { VFIO_PCI_CONFIG_REGION_INDEX, vfioPciIndexToOffset } from '../../../src/uapi/vfio-device.js';
 import type { VfioDeviceFile } from '../../../src/vfio/pci/vfio-pci.js';
 import { getDeviceFd } from '../../../src/vfio/typed.js';
+import { ERRNO } from '../../../src/base/errno.js';
+import { msiFabricOf } from '../../../src/irq/fabric.js';
 import { attached, machine } from '../machine.js';
 
 const CFG = vfioPciIndexToOffset(VFIO_PCI_CONFIG_REGION_INDEX);
@@ -53,4 +55,85 @@ test('vfio-pci config virtualisation: BAR sizing, virtual IRQ line, read-only ID
   f = open();
   assert.equal(rd(f, 0x10), 0xfeba0000);
   assert.equal(rd(f, 0x3c), 0x10b);
+});
+
+test('vfio-pci config perm bits: PM, PCIe, MSI-X, AER, gaps (conformance/golden config.iovx)', () => {
+  const m = machine('qemu-q35-intel-iommu');
+  const a = attached(m);
+  const fd = getDeviceFd(m.sys, a.group, m.nic.bdf);
+  const x = m.sys.file(fd);
+  assert.ok(x?.kind === 'device');
+  const f = x.device;
+  const bar0 = (v?: number): number => {
+    const b = new Uint8Array(4);
+    if (v !== undefined) new DataView(b.buffer).setUint32(0, v, true);
+    const r = v === undefined ? f.pread(0x2800n, b) : f.pwrite(0x2800n, b);
+    return r < 0 ? r : new DataView(b.buffer).getUint32(0, true);
+  };
+  // command: INTx disable virtual, bus master to the device; status read-only
+  wr(f, 0x04, 0x0507, 2);
+  assert.equal(rd(f, 0x04), 0x00100507);
+  assert.equal(msiFabricOf(m.core)!.pci(m.nic.bdf)!.model.command & 0x400, 0, 'INTx disable stays virtual');
+  wr(f, 0x04, 0x0103, 2);
+  wr(f, 0x06, 0xffff, 2);
+  assert.equal(rd(f, 0x04), 0x00100103);
+  // a gap between capabilities is the device's (QEMU keeps what is written)
+  wr(f, 0x40, 0xffffffff);
+  assert.equal(rd(f, 0x40), 0xffffffff);
+  // PM: PME enable/status virtual and not writable, data select to the device, the state a transition
+  wr(f, 0xcc, 0x0100, 2);
+  assert.equal(rd(f, 0xcc), 0);
+  wr(f, 0xcc, 0x1e00, 2);
+  assert.equal(rd(f, 0xcc), 0x1e00);
+  assert.equal(bar0(0x5a5a5000), 0x5a5a5000);
+  wr(f, 0xcc, 0x0003, 2);
+  assert.equal(rd(f, 0xcc), 0x3, 'D3hot, data select cleared by the write');
+  assert.equal(bar0(), -ERRNO.EIO, 'no BAR access in D3hot');
+  assert.equal(bar0(0x1234), -ERRNO.EIO);
+  wr(f, 0xcc, 0, 2);
+  assert.equal(rd(f, 0xcc), 0);
+  assert.equal(bar0(), 0x5a5a5000);
+  // PCIe device control: FLR, payload and read request virtual; the rest goes to a device that keeps none
+  wr(f, 0xe8, 0xffff, 2);
+  assert.equal(rd(f, 0xe8), 0x70e0);
+  wr(f, 0xe9, 0, 1);
+  assert.equal(rd(f, 0xe8), 0xe0);
+  // a root-complex integrated endpoint's capability ends before the link registers
+  wr(f, 0xf0, 0xffff, 2);
+  assert.equal(rd(f, 0xf0), 0x110000);
+  // MSI-X control belongs to the interrupt ioctls
+  wr(f, 0xa2, 0xc000, 2);
+  assert.equal(rd(f, 0xa0), 0x40011);
+  // AER: header virtual, the correctable mask and ECRC enables writable, the uncorrectable mask not on QEMU
+  wr(f, 0x100, 0xffffffff);
+  assert.equal(rd(f, 0x100), 0x14020001);
+  wr(f, 0x108, 0xffffffff);
+  assert.equal(rd(f, 0x108), 0);
+  wr(f, 0x114, 0xffffffff);
+  assert.equal(rd(f, 0x114), 0xf1c1);
+  wr(f, 0x118, 0xffffffff);
+  assert.equal(rd(f, 0x118), 0x1e0);
+  wr(f, 0x144, 0xffffffff);
+  assert.equal(rd(f, 0x144), 0xff123456, 'DSN read-only');
+  wr(f, 0x150, 0xffffffff);
+  assert.equal(rd(f, 0x150), 0xffffffff);
+});
+
+test('vfio-pci config: a capability vfio does not know is hidden from the chain', () => {
+  const m = machine('qemu-q35-intel-iommu');
+  const a = attached(m);
+  const model = msiFabricOf(m.core)!.pci(m.nic.bdf)!.model;
+  // put a debug-port capability (ID 0x0a, length 0: hidden) between PM (0xc8) and MSI (0xd0)
+  model.config[0x40] = 0x0a;
+  model.config[0x41] = model.config[0xc9]!;
+  model.config[0xc9] = 0x40;
+  const fd = getDeviceFd(m.sys, a.group, m.nic.bdf);
+  const x = m.sys.file(fd);
+  assert.ok(x?.kind === 'device');
+  assert.equal((rd(x.device, 0xc8) >> 8) & 0xff, 0xd0, 'PM next skips the hidden capability');
+  assert.equal(
+    rd(x.device, 0x40) & 0xffff,
+    0xd00a,
+    'its bytes belong to no capability: read from the device',
+  );
 });
