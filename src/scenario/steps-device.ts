@@ -156,3 +156,103 @@ registerStep({
     return rc < 0 ? rc : 0;
   },
 });
+
+/** pread/pwrite of `size` bytes at `pos` of region `index` through the device fd. */
+function regionAccess(
+  ctx: RunContext,
+  s: ScenarioStep,
+  index: number,
+  write: bigint | undefined,
+): { rc: number; value: number; pos: bigint; size: number } {
+  const dev = ctx.deviceFile(s);
+  const size = ctx.u32(s, 'size', 4);
+  if (size !== 1 && size !== 2 && size !== 4) throw ctx.err(s, 'size must be 1, 2 or 4', 'size');
+  const pos = regionPos(ctx, s);
+  const b = new Uint8Array(size);
+  if (write !== undefined) {
+    if (write < 0n || write >= 1n << BigInt(8 * size))
+      throw ctx.err(s, `value does not fit in ${size} byte${size > 1 ? 's' : ''}`, 'value');
+    for (let i = 0; i < size; i++) b[i] = Number((write >> BigInt(8 * i)) & 0xffn);
+  }
+  const off = vfioPciIndexToOffset(index) + pos;
+  const rc = write === undefined ? dev.pread(off, b) : dev.pwrite(off, b);
+  let value = 0;
+  for (let i = size - 1; i >= 0; i--) value = value * 256 + b[i]!;
+  return { rc, value, pos, size };
+}
+
+const CONFIG_INDEX = 7; // VFIO_PCI_CONFIG_REGION_INDEX
+
+registerStep({
+  op: 'read_config',
+  summary:
+    'pread(2) of config space through the device fd (region 7), as vfio-pci virtualises it: CASE <name> rc errno value (rc = bytes read)',
+  fields: {
+    name,
+    device: deviceFd,
+    pos: { kind: 'expr', required: true, help: 'offset in config space (0-4095)' },
+    size: { kind: 'expr', help: '1, 2 or 4 bytes (default 4)' },
+  },
+  run(ctx, s) {
+    const r = regionAccess(ctx, s, CONFIG_INDEX, undefined);
+    const v = r.rc < 0 ? '-' : hex(r.value);
+    ctx.caseLine(
+      ctx.text(s, 'name'),
+      r.rc,
+      ` op=CONFIG_READ pos=${hex(r.pos)} size=${r.size} value=${v}`,
+      r.rc,
+    );
+    return r.rc < 0 ? r.rc : 0;
+  },
+});
+
+registerStep({
+  op: 'write_config',
+  summary:
+    "pwrite(2) of config space through the device fd (region 7): what lands in vfio's virtual copy, what reaches the device, what is dropped follows the kernel's perm bits: CASE <name> rc errno (rc = bytes written)",
+  fields: {
+    name,
+    device: deviceFd,
+    pos: { kind: 'expr', required: true, help: 'offset in config space (0-4095)' },
+    value: { kind: 'expr', required: true, help: 'value written (little-endian)' },
+    size: { kind: 'expr', help: '1, 2 or 4 bytes (default 4)' },
+  },
+  run(ctx, s) {
+    const value = ctx.num(s, 'value');
+    const r = regionAccess(ctx, s, CONFIG_INDEX, value);
+    ctx.caseLine(
+      ctx.text(s, 'name'),
+      r.rc,
+      ` op=CONFIG_WRITE pos=${hex(r.pos)} size=${r.size} value=${hex(value)}`,
+      r.rc,
+    );
+    return r.rc < 0 ? r.rc : 0;
+  },
+});
+
+registerStep({
+  op: 'write_bar',
+  summary:
+    'pwrite(2) of a BAR register through the device fd (EIO while memory decoding is off or the function is in D3hot): CASE <name> rc errno',
+  fields: {
+    name,
+    device: deviceFd,
+    bar: { kind: 'expr', required: true, help: 'BAR index (0-5)' },
+    pos: { kind: 'expr', required: true, help: 'offset in the BAR' },
+    value: { kind: 'expr', required: true, help: 'value written (little-endian)' },
+    size: { kind: 'expr', help: '1, 2 or 4 bytes (default 4)' },
+  },
+  run(ctx, s) {
+    const bar = ctx.u32(s, 'bar');
+    if (bar > 5) throw ctx.err(s, 'bar must be 0-5 (config space: write_config)', 'bar');
+    const value = ctx.num(s, 'value');
+    const r = regionAccess(ctx, s, bar, value);
+    ctx.caseLine(
+      ctx.text(s, 'name'),
+      r.rc,
+      ` op=BAR_WRITE bar=${bar} pos=${hex(r.pos)} size=${r.size} value=${hex(value)}`,
+      r.rc,
+    );
+    return r.rc < 0 ? r.rc : 0;
+  },
+});

@@ -87,6 +87,16 @@ for (const [what, text, re] of [
     'name: t\nplatform: qemu-q35-intel-iommu\nsteps:\n  - bind_driver: { device: "8086:10d3", driver: vfio-pci }\n  - open_container: { name: c }\n  - open_group: { name: g, device: "8086:10d3" }\n  - set_container: { name: s }\n  - set_iommu: { name: i, type: 3 }\n  - get_device_fd: { name: d, device: "8086:10d3" }\n  - ioeventfd: { name: e, bar: 0, pos: 0x10000000000 }\n',
     /:10:\d+: ioeventfd\.pos: 1099511627776 is not an offset inside a region/,
   ],
+  [
+    'a config write wider than its size',
+    'name: t\nplatform: qemu-q35-intel-iommu\nsteps:\n  - bind_driver: { device: "8086:10d3", driver: vfio-pci }\n  - open_container: { name: c }\n  - open_group: { name: g, device: "8086:10d3" }\n  - set_container: { name: s }\n  - set_iommu: { name: i, type: 3 }\n  - get_device_fd: { name: d, device: "8086:10d3" }\n  - write_config: { name: w, pos: 0xe8, size: 2, value: 0x10000 }\n',
+    /:10:\d+: write_config\.value: value does not fit in 2 bytes/,
+  ],
+  [
+    'a BAR write naming the config region',
+    'name: t\nplatform: qemu-q35-intel-iommu\nsteps:\n  - bind_driver: { device: "8086:10d3", driver: vfio-pci }\n  - open_container: { name: c }\n  - open_group: { name: g, device: "8086:10d3" }\n  - set_container: { name: s }\n  - set_iommu: { name: i, type: 3 }\n  - get_device_fd: { name: d, device: "8086:10d3" }\n  - write_bar: { name: w, bar: 7, pos: 0, value: 1 }\n',
+    /:10:\d+: write_bar\.bar: bar must be 0-5/,
+  ],
   ['unknown platform', 'name: t\nplatform: qemu-nope\nsteps: []\n', /qemu-nope/],
 ] as const) {
   test(`iovamap run reports a scenario mistake with its line, exit 2, no stack trace: ${what}`, () => {

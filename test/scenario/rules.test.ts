@@ -45,3 +45,16 @@ for (const kernel of KERNEL_VERSIONS) {
     assert.ok(r.lines.includes('INFO rdbal_after rc=4 value=0xabcdef0'));
   });
 }
+
+for (const kernel of KERNEL_VERSIONS) {
+  test(`vfio_pci_config expectations hold on qemu-q35-intel-iommu ${kernel}`, () => {
+    const r = runScenarioFull(builtinScenarioText('vfio_pci_config')!, {
+      file: 'vfio_pci_config.yaml',
+      kernel,
+    });
+    assert.deepEqual(r.failures, []);
+    assert.equal(r.exitCode, 0);
+    assert.ok(r.lines.includes('INFO bar_read_in_d3hot rc=-5 value=-'));
+    assert.ok(r.lines.includes('INFO rdbal_after_d0 rc=4 value=0x5a5a5000'));
+  });
+}
