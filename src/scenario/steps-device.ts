@@ -145,15 +145,9 @@ registerStep({
     size: { kind: 'expr', help: '1, 2 or 4 bytes (default 4)' },
   },
   run(ctx, s) {
-    const dev = ctx.deviceFile(s);
-    const size = ctx.u32(s, 'size', 4);
-    if (size !== 1 && size !== 2 && size !== 4) throw ctx.err(s, 'size must be 1, 2 or 4', 'size');
-    const b = new Uint8Array(size);
-    const rc = dev.pread(vfioPciIndexToOffset(ctx.u32(s, 'bar')) + regionPos(ctx, s), b);
-    let v = 0;
-    for (let i = size - 1; i >= 0; i--) v = v * 256 + b[i]!;
-    ctx.emit(`INFO ${ctx.text(s, 'name')} rc=${rc} value=${rc < 0 ? '-' : hex(v)}`);
-    return rc < 0 ? rc : 0;
+    const r = regionAccess(ctx, s, ctx.u32(s, 'bar'), undefined);
+    ctx.emit(`INFO ${ctx.text(s, 'name')} rc=${r.rc} value=${r.rc < 0 ? '-' : hex(r.value)}`);
+    return r.rc < 0 ? r.rc : 0;
   },
 });
 
