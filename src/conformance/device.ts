@@ -178,6 +178,24 @@ export function configScenario(): string {
   rw('after_aer', 0x12c, 0xffffffff);
   rw('dsn', 0x144, 0xffffffff);
   rw('ext_gap', 0x150, 0xffffffff);
+  // the edges of the region: pieces across a dword, 8 bytes at once, the end of config space
+  w.op('region_read', 'c.cfg_unaligned', { d: 0, index: 7, pos: 0x0e, len: 4 });
+  w.op('region_read', 'c.cfg_read8', { d: 0, index: 7, pos: 0x10, len: 8 });
+  w.op('region_read', 'c.cfg_last_dword', { d: 0, index: 7, pos: 0xffc });
+  w.op('region_read', 'c.cfg_across_end', { d: 0, index: 7, pos: 0xffe });
+  w.op('region_read', 'c.cfg_past_end', { d: 0, index: 7, pos: 0x1000 });
+  w.op('region_write', 'c.w_cfg_past_end', { d: 0, index: 7, pos: 0x1000, value: 0 });
+  // memory decoding off in the (virtual) command register: BAR access refused until it is back on
+  rw('cmd_mem_off', 0x04, 0x0101, 2);
+  w.op('region_read', 'c.bar_mem_off', { d: 0, index: 0, pos: RDBAL0 });
+  w.op('region_read', 'c.io_bar_mem_off', { d: 0, index: 2, pos: 0 });
+  rw('cmd_mem_on', 0x04, 0x0103, 2);
+  w.op('region_read', 'c.bar_mem_on', { d: 0, index: 0, pos: RDBAL0 });
+  // a BAR the device does not have, the (absent) ROM, a read past the end of BAR0
+  w.op('region_read', 'c.bar4_absent', { d: 0, index: 4, pos: 0 });
+  w.op('region_read', 'c.rom_absent', { d: 0, index: 6, pos: 0 });
+  w.op('region_read', 'c.bar0_past_end', { d: 0, index: 0, pos: 0x20000 });
+  w.op('region_read', 'c.bar0_across_end', { d: 0, index: 0, pos: 0x1fffe });
   w.op('close_device', 'c.close_device', { d: 0 });
   w.op('device_fd', 'c.device_fd_again', { g: 0, d: 0 });
   for (const pos of [0x10, 0x18, 0x30, 0x3c])

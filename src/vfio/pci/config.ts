@@ -56,6 +56,8 @@ export class VfioPciConfig {
   private readonly map = new Uint8Array(4096).fill(UNOWNED);
   private readonly msiPerm: PermBits | undefined;
   private msiQmax = 0;
+  /** pdev->cfg_size: 4 KiB for PCI Express, 256 bytes for conventional PCI. */
+  readonly size: number;
   /** vdev->bardirty: the BARs were written since the last fixup (true at open). */
   private barDirty = true;
 
@@ -63,6 +65,7 @@ export class VfioPciConfig {
     private readonly m: MsiDeviceModel,
     private readonly hooks: VfioPciConfigHooks = {},
   ) {
+    this.size = m.layout.pcie ? 4096 : 256;
     this.vconfig = m.config.slice();
     this.map.fill(CAP_BASIC, 0, 64);
     this.msiPerm = this.capInit();
@@ -225,14 +228,20 @@ export class VfioPciConfig {
   }
 
   read(pos: number, buf: Uint8Array): number {
-    const total = Math.min(buf.length, 4096 - pos);
+    const total = Math.min(buf.length, this.size - pos);
     for (let done = 0; done < total;) {
       const at = pos + done;
       const n = this.pieceLen(at, total - done);
       const o = this.owner(at);
       if (o.access === 'basic' && this.barDirty && ((at >= 0x10 && at < 0x28) || (at >= 0x30 && at < 0x34)))
         this.barFixup();
-      if (o.cap === CAP_MSI && o.access === 'perms' && at - o.start <= 2 && at - o.start + n >= 2) {
+      if (
+        at < 256 &&
+        o.cap === CAP_MSI &&
+        o.access === 'perms' &&
+        at - o.start <= 2 &&
+        at - o.start + n >= 2
+      ) {
         // vfio_msi_config_read: the queue-size field shows what the device offers
         const f = o.start + 2;
         this.vconfig[f] = (this.vconfig[f]! & ~0x0e) | (this.msiQmax << 1);
@@ -254,7 +263,7 @@ export class VfioPciConfig {
   }
 
   write(pos: number, buf: Uint8Array): number {
-    const total = Math.min(buf.length, 4096 - pos);
+    const total = Math.min(buf.length, this.size - pos);
     for (let done = 0; done < total;) {
       const at = pos + done;
       const n = this.pieceLen(at, total - done);
@@ -298,6 +307,7 @@ export class VfioPciConfig {
       if ((offset >= 0x10 && offset < 0x28) || (offset >= 0x30 && offset < 0x34)) this.barDirty = true;
       return;
     }
+    if (at >= 256) return; // extended capabilities (AER, power budgeting) have no write function
     if (cap === CAP_PM && offset === 4) {
       // vfio_pm_config_write: the state field becomes a power transition (D1/D2 fail on a function
       // without them, which vfio ignores)

@@ -241,7 +241,7 @@ export class VfioPciDevice implements VfioDeviceFile {
     const caps: Uint8Array[] = [];
     const m = this.pci?.model;
     if (index === VFIO_PCI_CONFIG_REGION_INDEX) {
-      size = 4096n;
+      size = BigInt(this.config?.size ?? 4096); // pdev->cfg_size
       flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
     } else if (index <= 5) {
       const bar = m?.layout.bars.find((b) => b.index === index);
@@ -329,7 +329,8 @@ export class VfioPciDevice implements VfioDeviceFile {
     const m = this.pci?.model;
     if (r === undefined || m === undefined) return -ERRNO.EINVAL;
     if (r.index === VFIO_PCI_CONFIG_REGION_INDEX) {
-      if (r.pos >= 4096) return -ERRNO.EINVAL;
+      // vfio_config_do_rw: the whole access inside cfg_size, else EFAULT (no short read)
+      if (r.pos + buf.length > this.config!.size) return -ERRNO.EFAULT;
       return write ? this.config!.write(r.pos, buf) : this.config!.read(r.pos, buf);
     }
     if (r.index > 5) return -ERRNO.EINVAL;

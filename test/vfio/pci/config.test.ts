@@ -117,6 +117,18 @@ test('vfio-pci config perm bits: PM, PCIe, MSI-X, AER, gaps (conformance/golden 
   assert.equal(rd(f, 0x144), 0xff123456, 'DSN read-only');
   wr(f, 0x150, 0xffffffff);
   assert.equal(rd(f, 0x150), 0xffffffff);
+  // AER shares ID 1 with PM: its offset 4 (uncorrectable status) is no power-state write
+  wr(f, 0x104, 0xffffffff);
+  assert.equal(rd(f, 0xcc), 0, 'still D0');
+  assert.equal(bar0(), 0x5a5a5000);
+  // memory decoding off in the virtual command register refuses BAR access; the end of config space
+  wr(f, 0x04, 0x0101, 2);
+  assert.equal(bar0(), -ERRNO.EIO);
+  wr(f, 0x04, 0x0103, 2);
+  assert.equal(bar0(), 0x5a5a5000);
+  assert.equal(f.pread(CFG + 0xffcn, new Uint8Array(4)), 4);
+  assert.equal(f.pread(CFG + 0xffen, new Uint8Array(4)), -ERRNO.EFAULT, 'no short read across the end');
+  assert.equal(f.pwrite(CFG + 0x1000n, new Uint8Array(4)), -ERRNO.EFAULT);
 });
 
 test('vfio-pci config: a capability vfio does not know is hidden from the chain', () => {
