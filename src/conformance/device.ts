@@ -196,6 +196,19 @@ export function configScenario(): string {
   w.op('region_read', 'c.rom_absent', { d: 0, index: 6, pos: 0 });
   w.op('region_read', 'c.bar0_past_end', { d: 0, index: 0, pos: 0x20000 });
   w.op('region_read', 'c.bar0_across_end', { d: 0, index: 0, pos: 0x1fffe });
+  // VFIO_DEVICE_RESET from D3hot: back to D0 first, then pci_try_reset_function (a PM reset here, the
+  // e1000e having no FLR), whose restore puts back what the user had written to the device
+  rw('pm_d3_before_reset', 0xcc, 0x0003, 2);
+  w.op('raw_ioctl', 'c.device_reset', { d: 0, cmd: 0x3b6f });
+  for (const [n, pos] of [
+    ['pmcsr', 0xcc],
+    ['cmd', 0x04],
+    ['gap', 0x40],
+    ['cor_mask', 0x114],
+    ['aer_cap', 0x118],
+  ] as const)
+    w.op('region_read', `c.${n}_after_reset`, { d: 0, index: 7, pos });
+  w.op('region_read', 'c.bar_after_reset', { d: 0, index: 0, pos: RDBAL0 });
   w.op('close_device', 'c.close_device', { d: 0 });
   w.op('device_fd', 'c.device_fd_again', { g: 0, d: 0 });
   for (const pos of [0x10, 0x18, 0x30, 0x3c])

@@ -50,6 +50,7 @@ import {
 } from '../../uapi/vfio-device.js';
 import { VfioPciConfig } from './config.js';
 import { pciSetPowerState } from '../../pci/power.js';
+import { type ResetMethod, pciResetFunction, probeResetMethod } from '../../pci/reset.js';
 import { FdTable } from './eventfd.js';
 import { VfioPciIrqs } from './intrs.js';
 import { deviceFeature } from './feature.js';
@@ -112,6 +113,8 @@ export class VfioPciDevice implements VfioDeviceFile {
   readonly pci: PciMsiCore | undefined;
   readonly irqs: VfioPciIrqs;
   readonly config: VfioPciConfig | undefined;
+  /** vdev->reset_works, as the method pci_probe_reset_function found at open. */
+  private readonly resetMethod: ResetMethod | undefined;
   readonly ioeventfds: VfioPciIoeventfds;
   private closed = false;
 
@@ -139,6 +142,7 @@ export class VfioPciDevice implements VfioDeviceFile {
       for (const b of m.layout.bars) cmd |= b.kind === 'io' ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY;
       m.command = cmd;
       pciSetPowerState(m, 0); // vfio_pci_set_power_state(vdev, PCI_D0)
+      this.resetMethod = probeResetMethod(m, ctx.core.topology.get(this.bdf));
       this.config = new VfioPciConfig(m, { msiActive: () => this.irqs.irqType === VFIO_PCI_MSI_IRQ_INDEX });
       OPEN.set(pci, this);
     }
@@ -166,8 +170,7 @@ export class VfioPciDevice implements VfioDeviceFile {
       case VFIO_DEVICE_SET_IRQS:
         return this.irqs.setIrqs(arg);
       case VFIO_DEVICE_RESET:
-        // reset_works: pci_try_reset_function saves and restores MSI/MSI-X state around the reset.
-        return this.pci !== undefined ? 0 : -ERRNO.EINVAL;
+        return this.reset();
       case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO:
         return getPciHotResetInfo(this.hotResetContext(), arg);
       case VFIO_DEVICE_PCI_HOT_RESET:
@@ -182,6 +185,19 @@ export class VfioPciDevice implements VfioDeviceFile {
       default:
         return -ERRNO.ENOTTY;
     }
+  }
+
+  /**
+   * vfio_pci_ioctl_reset: EINVAL unless a reset method was found at open (vdev->reset_works); the
+   * function goes back to D0 first (vfio_pci_set_power_state), then pci_try_reset_function, which
+   * saves and restores MSI/MSI-X state around the reset.
+   */
+  private reset(): number {
+    const m = this.pci?.model;
+    if (m === undefined || this.resetMethod === undefined) return -ERRNO.EINVAL;
+    pciSetPowerState(m, 0);
+    pciResetFunction(m, this.resetMethod);
+    return 0;
   }
 
   private hotResetContext(): HotResetContext {
@@ -222,7 +238,7 @@ export class VfioPciDevice implements VfioDeviceFile {
     if (!fits(arg, 0, copy)) return -ERRNO.EFAULT;
     const out = new Uint8Array(VFIO_DEVICE_INFO_SIZE);
     wrU32(out, 0, argsz);
-    wrU32(out, 4, VFIO_DEVICE_FLAGS_PCI | (this.pci !== undefined ? VFIO_DEVICE_FLAGS_RESET : 0));
+    wrU32(out, 4, VFIO_DEVICE_FLAGS_PCI | (this.resetMethod !== undefined ? VFIO_DEVICE_FLAGS_RESET : 0));
     wrU32(out, 8, VFIO_PCI_NUM_REGIONS);
     wrU32(out, 12, VFIO_PCI_NUM_IRQS);
     arg.set(out.subarray(0, copy), 0);

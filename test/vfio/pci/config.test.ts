@@ -1,6 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { VFIO_PCI_CONFIG_REGION_INDEX, vfioPciIndexToOffset } from '../../../src/uapi/vfio-device.js';
+import {
+  VFIO_DEVICE_RESET,
+  VFIO_PCI_CONFIG_REGION_INDEX,
+  vfioPciIndexToOffset,
+} from '../../../src/uapi/vfio-device.js';
 import type { VfioDeviceFile } from '../../../src/vfio/pci/vfio-pci.js';
 import { getDeviceFd } from '../../../src/vfio/typed.js';
 import { ERRNO } from '../../../src/base/errno.js';
@@ -148,4 +152,22 @@ test('vfio-pci config: a capability vfio does not know is hidden from the chain'
     0xd00a,
     'its bytes belong to no capability: read from the device',
   );
+});
+
+test('VFIO_DEVICE_RESET: a PM reset for the e1000e (no FLR), from D3hot back to D0; EINVAL with no method', () => {
+  const m = machine('qemu-q35-intel-iommu');
+  const a = attached(m);
+  const fd = getDeviceFd(m.sys, a.group, m.nic.bdf);
+  const x = m.sys.file(fd);
+  assert.ok(x?.kind === 'device');
+  wr(x.device, 0xcc, 3, 2);
+  assert.equal(rd(x.device, 0xcc), 3);
+  assert.equal(m.sys.ioctl(fd, VFIO_DEVICE_RESET, new Uint8Array(0)), 0);
+  assert.equal(rd(x.device, 0xcc), 0, 'D0 after the reset');
+  // a function with No_Soft_Reset, no FLR and on a root bus has no reset method (vdev->reset_works)
+  m.sys.close(fd);
+  const model = msiFabricOf(m.core)!.pci(m.nic.bdf)!.model;
+  model.config[0xcc] = 0x08;
+  const fd2 = getDeviceFd(m.sys, a.group, m.nic.bdf);
+  assert.equal(m.sys.ioctl(fd2, VFIO_DEVICE_RESET, new Uint8Array(0)), -ERRNO.EINVAL);
 });
