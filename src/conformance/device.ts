@@ -162,6 +162,14 @@ export function configScenario(): string {
   rw('exp_devctl_zero', 0xe8, 0x0000, 2);
   rw('exp_devsta', 0xea, 0xffff, 2);
   rw('exp_lnkctl', 0xf0, 0xffff, 2);
+  // MSI (at 0xd0, 64-bit): flags, address and data virtual; enable only while MSI is the interrupt
+  // type, the queue size clamped to what the device offers, the flags also written to the device
+  rw('msi_flags_ones', 0xd2, 0xffff, 2);
+  rw('msi_addr_lo', 0xd4, 0xfee01004);
+  rw('msi_addr_hi', 0xd8, 0x12345678);
+  rw('msi_data', 0xdc, 0xabcd, 2);
+  rw('msi_flags_byte', 0xd2, 0x31, 1);
+  rw('msi_flags_zero', 0xd2, 0, 2);
   // MSI-X: its control word belongs to the interrupt ioctls
   rw('msix_ctrl', 0xa2, 0xc000, 2);
   // AER (header virtual, the error masks and ECRC enables writable) and DSN (read-only)

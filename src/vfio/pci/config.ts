@@ -47,6 +47,8 @@ type Access = 'basic' | 'perms' | 'direct' | 'direct-raw-write' | 'raw';
 export interface VfioPciConfigHooks {
   /** vdev->irq_type is MSI (vfio_msi_config_write keeps the enable bit only then). */
   readonly msiActive?: () => boolean;
+  /** vdev->msi_qmax: set when MSI is enabled (fls(nvec * 2 - 1) - 1), 0 before. */
+  readonly msiQmax?: () => number;
 }
 
 export class VfioPciConfig {
@@ -55,7 +57,6 @@ export class VfioPciConfig {
   /** vdev->pci_config_map: the owner of each byte (a capability ID, CAP_BASIC or UNOWNED). */
   private readonly map = new Uint8Array(4096).fill(UNOWNED);
   private readonly msiPerm: PermBits | undefined;
-  private msiQmax = 0;
   /** pdev->cfg_size: 4 KiB for PCI Express, 256 bytes for conventional PCI. */
   readonly size: number;
   /** vdev->bardirty: the BARs were written since the last fixup (true at open). */
@@ -103,7 +104,6 @@ export class VfioPciConfig {
       if (cap === CAP_MSI) {
         const flags = this.m.cfgRead(pos + 2, 2);
         msi = msiPerms(len, flags);
-        this.msiQmax = (flags >> 1) & 7;
         // vfio_msi_cap init (vfio_pci_core_enable leaves MSI off): enable and queue size start cleared
         const v = new DataView(this.vconfig.buffer);
         v.setUint16(pos + 2, flags & ~0x71, true);
@@ -115,6 +115,10 @@ export class VfioPciConfig {
     }
     if (caps === 0) this.vconfig[0x06] = this.vconfig[0x06]! & ~0x10;
     return msi;
+  }
+
+  private qmax(): number {
+    return this.hooks.msiQmax?.() ?? 0;
   }
 
   /** vfio_cap_len for the variable-length capabilities. */
@@ -242,9 +246,11 @@ export class VfioPciConfig {
         at - o.start <= 2 &&
         at - o.start + n >= 2
       ) {
-        // vfio_msi_config_read: the queue-size field shows what the device offers
-        const f = o.start + 2;
-        this.vconfig[f] = (this.vconfig[f]! & ~0x0e) | (this.msiQmax << 1);
+        // vfio_msi_config_read means to show msi_qmax in the flags' Multiple Message Capable field but
+        // addresses the capability's first word (vfio_find_cap_start without + PCI_MSI_FLAGS): it
+        // rewrites bits 1-3 of the ID byte in vconfig, which reads come from the device for, so the
+        // user sees the flags as written (conformance: r_msi_flags_ones reads 0x8e, not 0x80)
+        this.vconfig[o.start] = (this.vconfig[o.start]! & ~0x0e) | (this.qmax() << 1);
       }
       for (let i = 0; i < n; i++) {
         const b = at + i;
@@ -322,7 +328,7 @@ export class VfioPciConfig {
       const f = start + 2;
       let flags = this.vconfig[f]! | (this.vconfig[f + 1]! << 8);
       if (!(this.hooks.msiActive?.() ?? false)) flags &= ~1;
-      if (((flags >> 4) & 7) > this.msiQmax) flags = (flags & ~0x70) | (this.msiQmax << 4);
+      if (((flags >> 4) & 7) > this.qmax()) flags = (flags & ~0x70) | (this.qmax() << 4);
       this.vconfig[f] = flags & 0xff;
       this.vconfig[f + 1] = flags >> 8;
       this.m.busWrite(f, 2, flags);

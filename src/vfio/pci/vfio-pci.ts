@@ -143,7 +143,10 @@ export class VfioPciDevice implements VfioDeviceFile {
       m.command = cmd;
       pciSetPowerState(m, 0); // vfio_pci_set_power_state(vdev, PCI_D0)
       this.resetMethod = probeResetMethod(m, ctx.core.topology.get(this.bdf));
-      this.config = new VfioPciConfig(m, { msiActive: () => this.irqs.irqType === VFIO_PCI_MSI_IRQ_INDEX });
+      this.config = new VfioPciConfig(m, {
+        msiActive: () => this.irqs.irqType === VFIO_PCI_MSI_IRQ_INDEX,
+        msiQmax: () => this.irqs.msiQmax,
+      });
       OPEN.set(pci, this);
     }
     const msix = pci?.model.layout.msix;
