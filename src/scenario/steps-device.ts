@@ -136,7 +136,8 @@ registerStep({
 
 registerStep({
   op: 'read_bar',
-  summary: 'pread(2) of a BAR register through the device fd: INFO <name> rc value',
+  summary:
+    'pread(2) of a BAR register through the device fd (EIO while memory decoding is off or the function is in D3hot): CASE <name> rc errno value (rc = bytes read)',
   fields: {
     name,
     device: deviceFd,
@@ -145,8 +146,15 @@ registerStep({
     size: { kind: 'expr', help: '1, 2 or 4 bytes (default 4)' },
   },
   run(ctx, s) {
-    const r = regionAccess(ctx, s, ctx.u32(s, 'bar'), undefined);
-    ctx.emit(`INFO ${ctx.text(s, 'name')} rc=${r.rc} value=${r.rc < 0 ? '-' : hex(r.value)}`);
+    const bar = ctx.u32(s, 'bar');
+    const r = regionAccess(ctx, s, bar, undefined);
+    const v = r.rc < 0 ? '-' : hex(r.value);
+    ctx.caseLine(
+      ctx.text(s, 'name'),
+      r.rc,
+      ` op=BAR_READ bar=${bar} pos=${hex(r.pos)} size=${r.size} value=${v}`,
+      r.rc,
+    );
     return r.rc < 0 ? r.rc : 0;
   },
 });

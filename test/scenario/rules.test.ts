@@ -42,7 +42,9 @@ for (const kernel of KERNEL_VERSIONS) {
     });
     assert.deepEqual(r.failures, []);
     assert.equal(r.exitCode, 0);
-    assert.ok(r.lines.includes('INFO rdbal_after rc=4 value=0xabcdef0'));
+    assert.ok(
+      r.lines.includes('CASE rdbal_after rc=4 errno=0 op=BAR_READ bar=0 pos=0x2800 size=4 value=0xabcdef0'),
+    );
   });
 }
 
@@ -54,7 +56,13 @@ for (const kernel of KERNEL_VERSIONS) {
     });
     assert.deepEqual(r.failures, []);
     assert.equal(r.exitCode, 0);
-    assert.ok(r.lines.includes('INFO bar_read_in_d3hot rc=-5 value=-'));
-    assert.ok(r.lines.includes('INFO rdbal_after_d0 rc=4 value=0x5a5a5000'));
+    assert.ok(
+      r.lines.includes('CASE bar_read_in_d3hot rc=-1 errno=EIO op=BAR_READ bar=0 pos=0x2800 size=4 value=-'),
+    );
+    assert.ok(
+      r.lines.includes(
+        'CASE rdbal_after_d0 rc=4 errno=0 op=BAR_READ bar=0 pos=0x2800 size=4 value=0x5a5a5000',
+      ),
+    );
   });
 }
