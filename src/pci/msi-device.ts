@@ -20,6 +20,7 @@ export const PCI_COMMAND_IO = 0x1;
 export const PCI_COMMAND_MEMORY = 0x2;
 export const PCI_COMMAND_MASTER = 0x4;
 export const PCI_COMMAND_SERR = 0x100;
+export const PCI_COMMAND_INTX_DISABLE = 0x400;
 
 export const PCI_MSI_FLAGS_ENABLE = 0x1;
 export const PCI_MSI_FLAGS_64BIT = 0x80;
@@ -178,12 +179,22 @@ function qemuE1000eConfig(
   dv.setUint8(0x14b, mac[0]!);
 }
 
+/** Length of an MSI capability with these flags: 10 bytes, +4 for 64-bit addresses, +10 for per-vector masks. */
+export function msiCapLength(flags: number): number {
+  return 10 + (flags & PCI_MSI_FLAGS_64BIT ? 4 : 0) + (flags & PCI_MSI_FLAGS_MASKBIT ? 10 : 0);
+}
+
 /** Capability sizes as QEMU registers them (pci_add_capability / pcie_add_capability): read-only spans. */
 const QEMU_CAP_SPANS = (l: DeviceLayout): Array<[number, number]> => {
   const spans: Array<[number, number]> = [];
   if (l.caps.pm !== undefined) spans.push([l.caps.pm, 8]);
   if (l.caps.msi !== undefined && l.msi)
-    spans.push([l.caps.msi, 10 + (l.msi.addr64 ? 4 : 0) + (l.msi.perVectorMask ? 10 : 0)]);
+    spans.push([
+      l.caps.msi,
+      msiCapLength(
+        (l.msi.addr64 ? PCI_MSI_FLAGS_64BIT : 0) | (l.msi.perVectorMask ? PCI_MSI_FLAGS_MASKBIT : 0),
+      ),
+    ]);
   if (l.caps.pcie !== undefined) spans.push([l.caps.pcie, 0x14]); // PCI_EXP_VER1_SIZEOF
   if (l.caps.msix !== undefined) spans.push([l.caps.msix, 12]);
   return spans;
@@ -218,7 +229,7 @@ function writeMasks(l: DeviceLayout): { wmask: Uint8Array; w1cmask: Uint8Array }
   }
   dv.setUint16(
     PCI_COMMAND,
-    PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | 0x400 | PCI_COMMAND_SERR,
+    PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE | PCI_COMMAND_SERR,
     true,
   );
   wmask[0x0c] = 0xff;

@@ -5,6 +5,7 @@
  * A capability without a table reads the device directly (its ID and next pointer from vconfig) and
  * drops writes; bytes outside every capability pass to the device both ways.
  */
+import { PCI_COMMAND_INTX_DISABLE } from '../../pci/msi-device.js';
 
 /** One capability's bits: `virt[i]` and `write[i]` for byte i of the capability. */
 export interface PermBits {
@@ -33,7 +34,7 @@ export const BASIC_PERMS: PermBits = (() => {
   const { p, setb, setw, setd } = table(64);
   setw(0x00, 0xffff, 0); // vendor
   setw(0x02, 0xffff, 0); // device
-  setw(0x04, 0x0400, 0xffff); // command: INTx disable virtual
+  setw(0x04, PCI_COMMAND_INTX_DISABLE, 0xffff); // command: INTx disable virtual
   setw(0x06, 0x0010, 0); // status: capability list virtual
   setb(0x0c, 0, 0xff); // cache line size
   setb(0x0d, 0, 0xff); // latency timer
@@ -63,7 +64,7 @@ export const PM_PERMS: PermBits = (() => {
 
 /** PCI_EXP_DEVCTL fields. */
 export const PCI_EXP_DEVCTL_BCR_FLR = 0x8000;
-export const PCI_EXP_DEVCTL_READRQ = 0x7000;
+const PCI_EXP_DEVCTL_READRQ = 0x7000;
 const PCI_EXP_DEVCTL_PAYLOAD = 0x00e0;
 const PCI_EXP_DEVCTL_PHANTOM = 0x0200;
 

@@ -11,7 +11,7 @@
  * pass to the device both ways (unassigned_perms). Checked in conformance/golden (`common/config.iovx`).
  */
 import type { MsiDeviceModel } from '../../pci/msi-device.js';
-import { PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MEMORY } from '../../pci/msi-device.js';
+import { PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MEMORY, msiCapLength } from '../../pci/msi-device.js';
 import { pciSetPowerState } from '../../pci/power.js';
 import {
   BASIC_PERMS,
@@ -41,8 +41,18 @@ const ECAP_DVSEC = 0x23;
 /** PCI_CAP_ID_INVALID: a byte no capability owns. */
 const UNOWNED = 0xff;
 
-/** How a piece is read and written once its owner is known. */
-type Access = 'basic' | 'perms' | 'direct' | 'direct-raw-write' | 'raw';
+/**
+ * What owns a piece, which decides how it is read and written: the header, a capability with perm bits
+ * and its own write function (standard PM, PCIe and MSI; extended AER and power budgeting), one read
+ * directly from the device (writes dropped, or raw for vendor-specific ones), or nobody (raw). Kinds,
+ * not capability IDs: the standard and extended ID spaces overlap (AER and PM are both 1).
+ */
+type OwnerKind = 'basic' | 'pm' | 'exp' | 'msi' | 'err' | 'pwr' | 'direct' | 'direct-raw-write' | 'raw';
+
+/** is_bar(): a byte of a BAR or of the expansion ROM BAR. */
+function isBar(off: number): boolean {
+  return (off >= 0x10 && off < 0x28) || (off >= 0x30 && off < 0x34);
+}
 
 export interface VfioPciConfigHooks {
   /** vdev->irq_type is MSI (vfio_msi_config_write keeps the enable bit only then). */
@@ -124,10 +134,7 @@ export class VfioPciConfig {
   /** vfio_cap_len for the variable-length capabilities. */
   private capLen(cap: number, pos: number): number {
     const m = this.m;
-    if (cap === CAP_MSI) {
-      const flags = m.cfgRead(pos + 2, 2);
-      return 10 + (flags & 0x80 ? 4 : 0) + (flags & 0x100 ? 10 : 0);
-    }
+    if (cap === CAP_MSI) return msiCapLength(m.cfgRead(pos + 2, 2));
     if (cap === CAP_VNDR) return m.cfgRead(pos + 2, 1);
     if (cap === CAP_EXP) {
       const flags = m.cfgRead(pos + 2, 2);
@@ -171,24 +178,23 @@ export class VfioPciConfig {
     if (ecaps === 0) new DataView(this.vconfig.buffer).setUint32(0x100, 0, true);
   }
 
-  /** The owner's access kind and perm bits for the byte at pos. */
-  private owner(pos: number): { access: Access; perm?: PermBits; cap: number; start: number } {
+  /** The owner of the byte at pos: its kind, its perm bits when it has some, where it starts. */
+  private owner(pos: number): { kind: OwnerKind; perm?: PermBits; start: number } {
     const cap = this.map[pos]!;
-    if (cap === UNOWNED) return { access: 'raw', cap, start: pos };
-    if (pos < 64) return { access: 'basic', perm: BASIC_PERMS, cap, start: 0 };
+    if (cap === UNOWNED) return { kind: 'raw', start: pos };
+    if (pos < 64) return { kind: 'basic', perm: BASIC_PERMS, start: 0 };
     let start = pos;
     const base = pos >= 256 ? 256 : 64;
     while (start - 1 >= base && this.map[start - 1] === cap) start--;
     if (pos >= 256) {
-      if (cap === ECAP_ERR) return { access: 'perms', perm: ERR_PERMS, cap, start };
-      if (cap === ECAP_PWR) return { access: 'perms', perm: PWR_PERMS, cap, start };
-      const rawWrite = cap === ECAP_VNDR || cap === ECAP_DVSEC;
-      return { access: rawWrite ? 'direct-raw-write' : 'direct', cap, start };
+      if (cap === ECAP_ERR) return { kind: 'err', perm: ERR_PERMS, start };
+      if (cap === ECAP_PWR) return { kind: 'pwr', perm: PWR_PERMS, start };
+      return { kind: cap === ECAP_VNDR || cap === ECAP_DVSEC ? 'direct-raw-write' : 'direct', start };
     }
-    if (cap === CAP_PM) return { access: 'perms', perm: PM_PERMS, cap, start };
-    if (cap === CAP_EXP) return { access: 'perms', perm: EXP_PERMS, cap, start };
-    if (cap === CAP_MSI && this.msiPerm) return { access: 'perms', perm: this.msiPerm, cap, start };
-    return { access: cap === CAP_VNDR ? 'direct-raw-write' : 'direct', cap, start };
+    if (cap === CAP_PM) return { kind: 'pm', perm: PM_PERMS, start };
+    if (cap === CAP_EXP) return { kind: 'exp', perm: EXP_PERMS, start };
+    if (cap === CAP_MSI && this.msiPerm) return { kind: 'msi', perm: this.msiPerm, start };
+    return { kind: cap === CAP_VNDR ? 'direct-raw-write' : 'direct', start };
   }
 
   /** vfio_config_do_rw's piece: at most a dword, aligned, inside one owner. */
@@ -237,15 +243,8 @@ export class VfioPciConfig {
       const at = pos + done;
       const n = this.pieceLen(at, total - done);
       const o = this.owner(at);
-      if (o.access === 'basic' && this.barDirty && ((at >= 0x10 && at < 0x28) || (at >= 0x30 && at < 0x34)))
-        this.barFixup();
-      if (
-        at < 256 &&
-        o.cap === CAP_MSI &&
-        o.access === 'perms' &&
-        at - o.start <= 2 &&
-        at - o.start + n >= 2
-      ) {
+      if (o.kind === 'basic' && this.barDirty && isBar(at)) this.barFixup();
+      if (o.kind === 'msi' && at - o.start <= 2 && at - o.start + n >= 2) {
         // vfio_msi_config_read means to show msi_qmax in the flags' Multiple Message Capable field but
         // addresses the capability's first word (vfio_find_cap_start without + PCI_MSI_FLAGS): it
         // rewrites bits 1-3 of the ID byte in vconfig, which reads come from the device for, so the
@@ -257,7 +256,7 @@ export class VfioPciConfig {
         const off = b - o.start;
         let virt = 0;
         if (o.perm) virt = o.perm.virt[off] ?? 0;
-        else if (o.access !== 'raw') {
+        else if (o.kind !== 'raw') {
           // vfio_direct_config_read: a capability's ID and next pointer, an extended one's header, from vconfig
           virt = (b < 256 ? off < 2 : off < 4) ? 0xff : 0;
         }
@@ -276,18 +275,23 @@ export class VfioPciConfig {
       const o = this.owner(at);
       let val = 0;
       for (let i = n - 1; i >= 0; i--) val = val * 256 + buf[done + i]!;
-      if (o.access === 'raw' || o.access === 'direct-raw-write') this.m.busWrite(at, n, val);
-      else if (o.perm) this.permWrite(o.cap, o.start, at, n, val, o.perm);
+      if (o.kind === 'raw' || o.kind === 'direct-raw-write') this.m.busWrite(at, n, val);
+      else if (o.perm) this.permWrite(o.kind, o.start, at, n, val, o.perm);
       done += n;
     }
     return total;
   }
 
   /** vfio_default_config_write, then the owner's own write function. */
-  private permWrite(cap: number, start: number, at: number, n: 1 | 2 | 4, val: number, perm: PermBits): void {
+  private permWrite(
+    kind: OwnerKind,
+    start: number,
+    at: number,
+    n: 1 | 2 | 4,
+    val: number,
+    perm: PermBits,
+  ): void {
     const offset = at - start;
-    const basic = at < 64;
-    const ctrl = start + 8; // PCI_EXP_DEVCTL
     let hwMask = 0;
     let hwVal = 0;
     for (let i = 0; i < n; i++) {
@@ -304,25 +308,23 @@ export class VfioPciConfig {
       const phys = this.m.cfgRead(at, n);
       this.m.busWrite(at, n, (phys & ~hwMask) + hwVal);
     }
-    if (basic) {
+    if (kind === 'basic') {
       if (offset === PCI_COMMAND) {
         // vfio_basic_config_write keeps the memory/IO enables the user wrote in vconfig
         const mask = PCI_COMMAND_MEMORY | PCI_COMMAND_IO;
         this.vconfig[PCI_COMMAND] = (this.vconfig[PCI_COMMAND]! & ~mask) | (val & mask);
       }
-      if ((offset >= 0x10 && offset < 0x28) || (offset >= 0x30 && offset < 0x34)) this.barDirty = true;
-      return;
-    }
-    if (at >= 256) return; // extended capabilities (AER, power budgeting) have no write function
-    if (cap === CAP_PM && offset === 4) {
+      if (isBar(offset)) this.barDirty = true;
+    } else if (kind === 'pm' && offset === 4) {
       // vfio_pm_config_write: the state field becomes a power transition (D1/D2 fail on a function
       // without them, which vfio ignores)
       pciSetPowerState(this.m, val & 3);
-    } else if (cap === CAP_EXP) {
+    } else if (kind === 'exp') {
       // vfio_exp_config_write: FLR always reads 0 (the model's functions have no FLR: DEVCAP bit 28),
       // a new read request size is set on the device (invisible: the field is virtual)
+      const ctrl = start + 8; // PCI_EXP_DEVCTL
       this.vconfig[ctrl + 1] = this.vconfig[ctrl + 1]! & ~(PCI_EXP_DEVCTL_BCR_FLR >> 8);
-    } else if (cap === CAP_MSI && offset <= 2 && offset + n >= 2) {
+    } else if (kind === 'msi' && offset <= 2 && offset + n >= 2) {
       // vfio_msi_config_write: enable only while MSI is the interrupt type, queue size at most what the
       // device offers; the flags go to the device too
       const f = start + 2;
