@@ -9,6 +9,8 @@ import type { VfioDeviceFile } from '../../../src/vfio/pci/vfio-pci.js';
 import { getDeviceFd } from '../../../src/vfio/typed.js';
 import { ERRNO } from '../../../src/base/errno.js';
 import { msiFabricOf } from '../../../src/irq/fabric.js';
+import { MsiDeviceModel } from '../../../src/pci/msi-device.js';
+import { VfioPciConfig } from '../../../src/vfio/pci/config.js';
 import { attached, machine } from '../machine.js';
 
 const CFG = vfioPciIndexToOffset(VFIO_PCI_CONFIG_REGION_INDEX);
@@ -170,4 +172,22 @@ test('VFIO_DEVICE_RESET: a PM reset for the e1000e (no FLR), from D3hot back to 
   model.config[0xcc] = 0x08;
   const fd2 = getDeviceFd(m.sys, a.group, m.nic.bdf);
   assert.equal(m.sys.ioctl(fd2, VFIO_DEVICE_RESET, new Uint8Array(0)), -ERRNO.EINVAL);
+});
+
+test('vfio-pci config: a conventional PCI function has 256 bytes of config space (pdev->cfg_size)', () => {
+  const model = new MsiDeviceModel({
+    bdf: '0000:00:05.0',
+    vendor: 0x1234,
+    device: 0x5678,
+    class: 0x020000,
+    driver: 'vfio-pci',
+    pcie: false,
+    msi: { vectors: 1, addr64: false, perVectorMask: false },
+  });
+  const cfg = new VfioPciConfig(model);
+  assert.equal(cfg.size, 256);
+  const b = new Uint8Array(8);
+  assert.equal(cfg.read(0xfc, b), 4, 'reads stop at the end of the 256 bytes');
+  assert.equal(cfg.read(0, b.subarray(0, 4)), 4);
+  assert.equal(new DataView(b.buffer).getUint32(0, true), 0x56781234);
 });
