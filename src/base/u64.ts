@@ -89,15 +89,45 @@ export function parseU64(text: string): bigint | undefined {
   return isU64(v) ? v : undefined;
 }
 
-/** Sizes written as `512M`, `4G`, `1T`, `4KiB`, `0x1000` or plain bytes. */
+const SIZE_SHIFT: Readonly<Record<string, bigint>> = {
+  '': 0n,
+  k: 10n,
+  m: 20n,
+  g: 30n,
+  t: 40n,
+  p: 50n,
+  e: 60n,
+};
+
+/**
+ * Sizes written as `512M`, `4G`, `1T`, `4KiB`, `0x1000` or plain bytes, and decimal fractions with a
+ * unit as QEMU's size parser takes them (`3.5G`, `1.25M`) when they come to a whole number of bytes
+ * (QEMU would drop the fraction of a byte; a layout check should not guess: see isFractionalSize).
+ */
 export function parseSize(text: string): bigint | undefined {
+  const f = FRACTIONAL_SIZE.exec(text);
+  if (f) {
+    const digits = f[2]!;
+    const scale = 10n ** BigInt(digits.length);
+    const scaled = (BigInt(f[1]!) * scale + BigInt(digits)) << SIZE_SHIFT[f[3]!.toLowerCase()]!;
+    if (scaled % scale !== 0n) return undefined;
+    const v = scaled / scale;
+    return isU64(v) ? v : undefined;
+  }
   const m = /^\s*([0-9_]+|0[xX][0-9a-fA-F_]+)\s*([kKmMgGtTpPeE]?)(i?[bB])?\s*$/.exec(text);
   if (!m) return undefined;
   const base = parseU64(m[1]!);
   if (base === undefined) return undefined;
-  const shift = { '': 0n, k: 10n, m: 20n, g: 30n, t: 40n, p: 50n, e: 60n }[m[2]!.toLowerCase()] ?? 0n;
-  const v = base << shift;
+  const v = base << SIZE_SHIFT[m[2]!.toLowerCase()]!;
   return isU64(v) ? v : undefined;
+}
+
+/** A decimal fraction with a unit: `3.5G`. */
+const FRACTIONAL_SIZE = /^\s*([0-9]+)\.([0-9]+)\s*([kKmMgGtTpPeE])(i?[bB])?\s*$/;
+
+/** Is `text` a fractional size (`3.3G`)? parseSize refuses one that is not a whole number of bytes. */
+export function isFractionalSize(text: string): boolean {
+  return FRACTIONAL_SIZE.test(text);
 }
 
 /**

@@ -3,7 +3,7 @@
  * message naming the option) and `--help` text come from that one spec.
  */
 import { InputError } from '../base/errors.js';
-import { parseSize, parseU64 } from '../base/u64.js';
+import { isFractionalSize, parseSize, parseU64 } from '../base/u64.js';
 import type { Command } from './commands.js';
 
 export type OptionType = 'string' | 'boolean' | 'size' | 'u64' | 'int' | 'list';
@@ -76,6 +76,11 @@ function convert(spec: OptionSpec, raw: string): OptionValue {
     case 'size': {
       const v = parseSize(raw);
       if (v !== undefined) return v;
+      if (isFractionalSize(raw)) {
+        if (parseSize(raw.replace(/\.[0-9]+/, '')) === undefined)
+          bad('too large: a size is at most 2^64-1 bytes (16 EiB - 1)');
+        bad('not a whole number of bytes (write it in a smaller unit: 3.5G or 3584M, not 3.3G)');
+      }
       // well formed but beyond u64: say so rather than "not a size"
       if (
         /^\s*(0[xX][0-9a-fA-F_]*[0-9a-fA-F][0-9a-fA-F_]*|[0-9][0-9_]*)\s*[kKmMgGtTpPeE]?(i?[bB])?\s*$/.test(

@@ -33,7 +33,7 @@ export const VMM_OPTIONS: readonly OptionSpec[] = [
     help: "guest architecture (default: the host's)",
     choices: ['x86_64', 'aarch64'],
   },
-  { name: 'memory', short: 'm', type: 'size', metavar: 'SIZE', help: 'guest RAM, e.g. 4G, 3054M' },
+  { name: 'memory', short: 'm', type: 'size', metavar: 'SIZE', help: 'guest RAM, e.g. 4G, 3054M, 1022.75G' },
   {
     name: 'opt',
     short: 'o',

@@ -9,6 +9,7 @@ import {
   hex16,
   lastByte,
   lowestBit,
+  isFractionalSize,
   parseSize,
   parseU64,
 } from '../../src/base/u64.js';
@@ -46,6 +47,18 @@ test('parsing numbers and sizes', () => {
   assert.equal(parseSize('512MiB'), 512n << 20n);
   assert.equal(parseSize('1T'), 1n << 40n);
   assert.equal(parseSize('abc'), undefined);
+});
+
+test('parseSize takes a decimal fraction with a unit, as QEMU does, when it is a whole number of bytes', () => {
+  assert.equal(parseSize('3.5G'), 3584n << 20n);
+  assert.equal(parseSize('1.25MiB'), 1280n << 10n);
+  assert.equal(parseSize('0.5k'), 512n);
+  assert.equal(parseSize('3.3G'), undefined, '3543348019.2 bytes');
+  assert.equal(parseSize('1.5'), undefined, 'a fraction of a byte needs a unit');
+  assert.equal(parseSize('.5G'), undefined);
+  assert.equal(parseSize('15.5E'), 31n << 59n);
+  assert.equal(parseSize('16.0E'), undefined, 'beyond u64');
+  assert.ok(isFractionalSize('3.3G') && !isFractionalSize('3G'));
 });
 
 test('formatSize uses binary units', () => {

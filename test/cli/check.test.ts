@@ -105,6 +105,15 @@ test('check --json: bigint addresses as 0x strings, the VMM message and the fixe
   assert.equal(less.memory, '0xfcc0000000');
 });
 
+test('check: --memory 1022.75G is the same request as 1047296M (QEMU takes fractional sizes too)', () => {
+  const line = (m: string) =>
+    `check --vmm qemu --machine pc-q35-4.2 --memory ${m} --regions 258=${AMD} --device 0000:41:10.1 --host-arch x86_64`;
+  const a = cli(line('1022.75G'));
+  const b = cli(line('1047296M'));
+  assert.equal(a.status, 1, a.stderr);
+  assert.equal(a.stdout, b.stdout);
+});
+
 test('check: usage and input errors exit 2 with a message, never a stack trace', () => {
   const cases: [string[], RegExp][] = [
     [['check', '--memory', '4G', '--regions', AMD], /--vmm is required/],
@@ -114,6 +123,10 @@ test('check: usage and input errors exit 2 with a message, never a stack trace',
     [
       ['check', '--vmm', 'qemu-q35', '--memory', '99999999T', '--regions', AMD],
       /--memory "99999999T": too large: a size is at most 2\^64-1 bytes/,
+    ],
+    [
+      ['check', '--vmm', 'qemu-q35', '--memory', '3.3G', '--regions', AMD],
+      /--memory "3.3G": not a whole number of bytes/,
     ],
     [
       ['check', '--vmm', 'qemu-q35', '--memory', '4G', '--regions', '/nonexistent/rr'],
