@@ -30,6 +30,7 @@ export {
 } from './vfio/type1/iova-list.js';
 export { type Type1Params, defaultType1Params } from './vfio/type1/type1.js';
 export { AddressSpace } from './mm/address-space.js';
+export { TaskCreds, RLIM_INFINITY, MLOCK_LIMIT } from './kernel/task.js';
 export { parseScenario, type Scenario } from './scenario/parse.js';
 export {
   runScenario,

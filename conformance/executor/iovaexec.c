@@ -30,8 +30,11 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <linux/vfio.h>
 
 #define MAXSLOT 4
@@ -1024,6 +1027,57 @@ static void op_param_set(const char *name)
 	printf(" param=%s value=%s\n", p, v);
 }
 
+/* ---- locked memory: what type1 charges for pinned pages (mm->locked_vm against RLIMIT_MEMLOCK) ---- */
+
+/* rlimit_memlock value=BYTES|inf: the soft RLIMIT_MEMLOCK (the hard one unlimited) */
+static void op_rlimit_memlock(const char *name)
+{
+	const char *v = opt("value");
+	done_fields("rlimit_memlock");
+	if (!v)
+		fatal("rlimit_memlock: needs value=");
+	struct rlimit r = { .rlim_cur = strcmp(v, "inf") ? num(v, "value") : RLIM_INFINITY, .rlim_max = RLIM_INFINITY };
+	int rc = setrlimit(RLIMIT_MEMLOCK, &r);
+	caserc(name, rc, rc ? errno : 0);
+	printf(" op=RLIMIT_MEMLOCK value=%s\n", v);
+}
+
+/* cap_ipc_lock value=0|1: CAP_IPC_LOCK in the effective set (it stays permitted, so it can come back) */
+static void op_cap_ipc_lock(const char *name)
+{
+	uint64_t on = unum("value", 1);
+	done_fields("cap_ipc_lock");
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[2];
+	int rc = (int)syscall(SYS_capget, &h, d);
+	if (!rc) {
+		if (on)
+			d[0].effective |= 1u << CAP_IPC_LOCK;
+		else
+			d[0].effective &= ~(1u << CAP_IPC_LOCK);
+		rc = (int)syscall(SYS_capset, &h, d);
+	}
+	caserc(name, rc, rc ? errno : 0);
+	printf(" op=CAP_IPC_LOCK value=%" PRIu64 "\n", on);
+}
+
+/* vmlck: the process's locked memory as /proc/self/status shows it (VmLck, kB) */
+static void op_vmlck(const char *name)
+{
+	done_fields("vmlck");
+	FILE *f = fopen("/proc/self/status", "r");
+	int e = f ? 0 : errno;
+	long kb = -1;
+	char line[256];
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmLck:", 6))
+			kb = strtol(line + 6, NULL, 10);
+	if (f)
+		fclose(f);
+	caserc(name, f ? 0 : -1, e);
+	printf(" op=VMLCK kb=%ld\n", kb);
+}
+
 /* ---- sysfs evidence ---- */
 static int cmp_int(const void *a, const void *b)
 {
@@ -1323,7 +1377,8 @@ static void run_line(char *line)
 		{ "device_feature", op_device_feature }, { "raw_ioctl", op_raw_ioctl },
 		{ "hot_reset_info", op_hot_reset_info }, { "hot_reset", op_hot_reset }, { "ioeventfd", op_ioeventfd },
 		{ "ioeventfd_fill", op_ioeventfd_fill }, { "efd_write", op_efd_write }, { "region_read", op_region_read },
-		{ "region_write", op_region_write },
+		{ "region_write", op_region_write }, { "rlimit_memlock", op_rlimit_memlock },
+		{ "cap_ipc_lock", op_cap_ipc_lock }, { "vmlck", op_vmlck },
 	};
 	if (!strcmp(op, "close_container"))
 		return op_close(name, containers, "c", op);

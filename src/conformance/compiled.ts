@@ -49,6 +49,9 @@ export const OPS = {
   groups: [],
   group_type: ['g', 'nr', 'value'],
   resv: ['g'],
+  rlimit_memlock: ['value'],
+  cap_ipc_lock: ['value'],
+  vmlck: [],
 } as const satisfies Record<string, readonly string[]>;
 
 export type OpName = keyof typeof OPS;
@@ -72,6 +75,7 @@ const REQUIRED: Partial<Record<OpName, readonly string[]>> = {
   efd_write: ['e'],
   set_irqs: ['index', 'flags'],
   efd_read: ['e'],
+  rlimit_memlock: ['value'],
 };
 
 export type Directive =

@@ -10,6 +10,7 @@
  */
 
 import type { OpName, Operation, Statement } from './compiled.js';
+import { U64_MAX } from '../base/u64.js';
 
 /** VFIO ioctl numbers: _IO(';', 100 + n). */
 export const VFIO_IOCTL = {
@@ -90,6 +91,10 @@ export interface ConformanceTarget {
   writeMemory?(addr: bigint, bytes: Uint8Array): number;
   /** Wall-clock wait (the kernel executor sleeps/polls here); the model may ignore it. */
   settle?(ms: number): void;
+  /** setrlimit(RLIMIT_MEMLOCK, {cur, RLIM_INFINITY}): 0 or -errno. */
+  setrlimitMemlock?(cur: bigint): number;
+  /** CAP_IPC_LOCK into (true) or out of the effective capability set (capset): 0 or -errno. */
+  setCapIpcLock?(on: boolean): number;
 }
 
 export interface ExecArgs {
@@ -790,6 +795,27 @@ export function runCompiled(
           Math.min(0, target.writeFile(`/sys/module/vfio_iommu_type1/parameters/${p}`, v)),
         );
         out.push(`${caseLine(name, rc, e)} param=${p} value=${v}`);
+        return;
+      }
+      case 'rlimit_memlock': {
+        const v = f.get('value')!;
+        if (!target.setrlimitMemlock) throw new ExecError('rlimit_memlock: the target has no setrlimit');
+        const [rc, e] = rcOf(target.setrlimitMemlock(v === 'inf' ? U64_MAX : num(v)));
+        out.push(`${caseLine(name, rc, e)} op=RLIMIT_MEMLOCK value=${v}`);
+        return;
+      }
+      case 'cap_ipc_lock': {
+        const on = has('value') ? num(f.get('value')!) : 1n;
+        if (!target.setCapIpcLock) throw new ExecError('cap_ipc_lock: the target has no capset');
+        const [rc, e] = rcOf(target.setCapIpcLock(on !== 0n));
+        out.push(`${caseLine(name, rc, e)} op=CAP_IPC_LOCK value=${on}`);
+        return;
+      }
+      case 'vmlck': {
+        const t = target.readFile('/proc/self/status');
+        const m = typeof t === 'string' ? /^VmLck:\s*(\d+)/m.exec(t) : null;
+        const [rc, e] = typeof t === 'number' ? [-1, -t] : [0, 0];
+        out.push(`${caseLine(name, rc, e)} op=VMLCK kb=${m ? m[1] : -1}`);
         return;
       }
       case 'group_type': {

@@ -14,6 +14,7 @@ import { buildPlatform, type PlatformModel } from '../platform/build.js';
 import { loadPreset } from '../platform/presets.js';
 import { attachMsiFabric, msiFabricOf, type MsiFabric } from '../irq/fabric.js';
 import { AddressSpace, PROT_READ, PROT_WRITE } from '../mm/address-space.js';
+import { RLIM_INFINITY } from '../kernel/task.js';
 import { cString } from '../uapi/vfio-type1.js';
 import { isType1ParamName, readType1Param, writeType1Param } from '../vfio/params.js';
 import type { VfioDeviceFile } from '../vfio/pci/vfio-pci.js';
@@ -183,6 +184,8 @@ export function modelVfioTarget(m: PlatformModel): ConformanceTarget {
     ...sysfs,
     supports: undefined,
     readFile(path) {
+      // the executor's own process: VmLck is mm->locked_vm (what VFIO charged for its pins), in kB
+      if (path === '/proc/self/status') return `VmLck:\t${String(mm.lockedVmBytes / 1024).padStart(8)} kB\n`;
       const c = /^\/sys\/bus\/pci\/devices\/([0-9a-f:.]+)\/config$/.exec(path);
       if (!c) return sysfs.readFile(path);
       const cfg = fabric?.pci(c[1]!)?.model.config;
@@ -194,6 +197,12 @@ export function modelVfioTarget(m: PlatformModel): ConformanceTarget {
     // the executor's own loads and stores (bitmaps it fills and reads back)
     readMemory: (addr, buf) => mm.copyFromUser(buf, addr),
     writeMemory: (addr, bytes) => mm.copyToUser(addr, bytes),
+    // the executor runs as root: raising the hard limit is allowed (CAP_SYS_RESOURCE)
+    setrlimitMemlock: (cur) => sys.task.setMemlock(cur, RLIM_INFINITY),
+    setCapIpcLock(on) {
+      sys.task.capIpcLock = on;
+      return 0;
+    },
     eventfd: () => fds.eventfd(),
     readEventfd: (fd) => fds.eventFd(fd)?.read() ?? -11, // -EAGAIN
     writeEventfd: (fd, v) => fds.writeEventfd(fd, v),

@@ -6,6 +6,7 @@
 import { configScenario, deviceFeatureScenario, deviceScenario, ioctlKindsScenario } from './device.js';
 import { hotResetScenario, ioeventfdScenario } from './device-ioctls.js';
 import { dirtyScenario } from './dirty.js';
+import { memlockScenario } from './memlock.js';
 import { generateScenario } from './generator.js';
 import { groupTypeScenario } from './group-type.js';
 import { paramsScenario } from './params.js';
@@ -48,6 +49,10 @@ export const IOEVENTFD_FILE = 'ioeventfd.iovx';
 export const GROUP_TYPE_FILE = 'group-type.iovx';
 /** The same in the machine's own page size, on machines whose kernel has larger pages. */
 export const DIRTY_PAGE_FILE = 'dirty-pages.iovx';
+/** Locked-memory charges and RLIMIT_MEMLOCK (src/conformance/memlock.ts), on every machine. */
+export const MEMLOCK_FILE = 'memlock.iovx';
+/** The same in the machine's own page size, on machines whose kernel has larger pages. */
+export const MEMLOCK_PAGE_FILE = 'memlock-pages.iovx';
 
 /** Machines with a second vfio-pci group also run a generated scenario that moves both groups around. */
 export const MULTI_GEN_FILE = 'gen-multi.iovx';
@@ -76,8 +81,11 @@ export function suiteFiles(): SuiteFile[] {
   files.push({ path: `common/${HOT_RESET_FILE}`, text: hotResetScenario() });
   files.push({ path: `common/${IOEVENTFD_FILE}`, text: ioeventfdScenario() });
   files.push({ path: `common/${PARAMS_FILE}`, text: paramsScenario() });
-  for (const m of MACHINES.filter((x) => x.pageBytes !== undefined))
+  files.push({ path: `common/${MEMLOCK_FILE}`, text: memlockScenario() });
+  for (const m of MACHINES.filter((x) => x.pageBytes !== undefined)) {
     files.push({ path: `${m.name}/${DIRTY_PAGE_FILE}`, text: dirtyScenario(BigInt(m.pageBytes!)) });
+    files.push({ path: `${m.name}/${MEMLOCK_PAGE_FILE}`, text: memlockScenario(BigInt(m.pageBytes!)) });
+  }
   return files;
 }
 
@@ -87,7 +95,7 @@ export function suiteFiles(): SuiteFile[] {
  */
 export function filesForMachine(m: ConformanceMachine): string[] {
   const own: string[] = [];
-  if (m.pageBytes !== undefined) own.push(DIRTY_PAGE_FILE);
+  if (m.pageBytes !== undefined) own.push(DIRTY_PAGE_FILE, MEMLOCK_PAGE_FILE);
   if (m.secondGroup) own.push(MULTI_GEN_FILE);
   const common = [
     CONFIG_FILE,
@@ -98,6 +106,7 @@ export function filesForMachine(m: ConformanceMachine): string[] {
     HOT_RESET_FILE,
     IOCTL_KINDS_FILE,
     IOEVENTFD_FILE,
+    MEMLOCK_FILE,
     PARAMS_FILE,
     ...Array.from({ length: GEN_SCENARIOS }, (_, i) => genFileName(i)),
   ];

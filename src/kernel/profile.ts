@@ -58,6 +58,14 @@ export interface KernelProfile {
    * (the oracle had to boot 6.12 for virtio-iommu), so there a virtio-iommu translates nothing.
    */
   readonly virtioIommuBuilt: boolean;
+  /**
+   * gup_must_unshare: a long-term read-only pin (vfio's vaddr_get_pfns without IOMMU_WRITE) of a page
+   * of a private mapping that still maps the shared zero page unshares it first (6.12, mm/internal.h:
+   * non-anonymous pages of COW mappings too), so vfio pins, and charges to RLIMIT_MEMLOCK, a page of its
+   * own; 6.1 (include/linux/mm.h: anonymous pages only) pins the zero page, which
+   * is_invalid_reserved_pfn counts as reserved: not charged.
+   */
+  readonly roPinUnsharesZeroPage: boolean;
   /** iommu_dma_get_resv_regions adds device-tree reserved-memory regions (of_iommu_get_resv_regions, 6.3+). */
   readonly ofIommuResvRegions: boolean;
   /** iommu_group_show_resv_regions: output bounded to one page by sysfs_emit_at (6.12) vs sprintf (6.1). */
@@ -123,6 +131,7 @@ const P61: KernelProfile = {
   resvSysfsPageLimit: false,
   groupTypeStoreSingleDevice: true,
   virtioIommuBuilt: false,
+  roPinUnsharesZeroPage: false,
   ofIommuResvRegions: false,
   perDeviceMsiDomains: false,
   deviceInfoCopiesWholeStruct: false,
@@ -155,6 +164,7 @@ const P612: KernelProfile = {
   resvSysfsPageLimit: true,
   groupTypeStoreSingleDevice: false,
   virtioIommuBuilt: true,
+  roPinUnsharesZeroPage: true,
   ofIommuResvRegions: true,
   perDeviceMsiDomains: true,
   deviceInfoCopiesWholeStruct: true,

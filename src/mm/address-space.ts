@@ -35,10 +35,41 @@ interface Vma {
   readonly region: MemRegion;
   /** What a byte the process never wrote reads as (0 for fresh anonymous memory). */
   initial: number;
+  /** Every page has been written (memset): none still maps the shared zero page. */
+  populated: boolean;
+}
+
+/** Something that charges pinned pages to an mm (see AddressSpace.lockedVmBytes). */
+export interface LockedVmSource {
+  /** 4 KiB frames charged. */
+  readonly lockedFrames: number;
 }
 
 export class AddressSpace {
+  /**
+   * Who charges pinned pages to this mm (VFIO type1 backends, vfio_lock_acct): each keeps its own count
+   * of 4 KiB frames, so a MAP or UNMAP updates a field of its own and mm->locked_vm is their sum.
+   */
+  private readonly lockers = new Set<LockedVmSource>();
   private vmas: Vma[] = [];
+
+  /**
+   * mm->locked_vm in bytes: what VFIO charged for the pages it pinned, checked against RLIMIT_MEMLOCK
+   * unless the task has CAP_IPC_LOCK. /proc/self/status shows it as VmLck.
+   */
+  get lockedVmBytes(): number {
+    let frames = 0;
+    for (const l of this.lockers) frames += l.lockedFrames;
+    return frames * PAGE_SIZE;
+  }
+
+  addLocker(l: LockedVmSource): void {
+    this.lockers.add(l);
+  }
+
+  removeLocker(l: LockedVmSource): void {
+    this.lockers.delete(l);
+  }
   private nextPhys = 0x1_0000_0000n;
   /** Page contents written so far, by virtual frame (a page never written reads as zeros). */
   private readonly contents = new Map<number, Uint8Array>();
@@ -65,7 +96,16 @@ export class AddressSpace {
     const p = phys ?? this.nextPhys;
     if (phys === undefined) this.nextPhys += (size + 0x1f_ffffn) & ~0x1f_ffffn;
     const region: MemRegion = { name, start, size, prot, phys: p };
-    this.vmas.push({ first, last, prot, physFirst: Number(p >> BigInt(PAGE_SHIFT)), region, initial: 0 });
+    this.vmas.push({
+      first,
+      last,
+      prot,
+      physFirst: Number(p >> BigInt(PAGE_SHIFT)),
+      region,
+      initial: 0,
+      // anonymous memory starts on the shared zero page; an explicit `phys` is memory of its own
+      populated: phys !== undefined,
+    });
     this.vmas.sort((a, b) => a.first - b.first);
     return region;
   }
@@ -89,32 +129,61 @@ export class AddressSpace {
    * or lacks the protection (`write` asks for a writable page, as FOLL_WRITE does).
    */
   pinCheck(first: number, pages: number, write: boolean): number {
+    return this.pinnable(first, pages, write) < pages ? -ERRNO.EFAULT : 0;
+  }
+
+  /** How many frames of [first, first+pages) pin before the first that pinCheck refuses (`pages`: all). */
+  pinnable(first: number, pages: number, write: boolean): number {
     let f = first;
     const end = first + pages - 1;
     while (f <= end) {
       const i = this.find(f);
-      if (i < 0) return -ERRNO.EFAULT;
+      if (i < 0) return f - first;
       const v = this.vmas[i]!;
-      if ((v.prot & PROT_READ) === 0 || (write && (v.prot & PROT_WRITE) === 0)) return -ERRNO.EFAULT;
+      if ((v.prot & PROT_READ) === 0 || (write && (v.prot & PROT_WRITE) === 0)) return f - first;
       f = v.last + 1;
     }
-    return 0;
+    return pages;
+  }
+
+  /**
+   * Frames of [first, first+pages) (all mapped) that still map the shared zero page: pages of anonymous
+   * memory the process never wrote. A read-only pin may find the zero page there (gup_must_unshare).
+   */
+  zeroPageFrames(first: number, pages: number): number {
+    let n = 0;
+    this.eachSpan(first, pages, (v, f, last) => {
+      if (v.populated) return;
+      let written = 0;
+      if (this.contents.size < last - f + 1) {
+        for (const k of this.contents.keys()) if (k >= f && k <= last) written++;
+      } else {
+        for (let g = f; g <= last; g++) if (this.contents.has(g)) written++;
+      }
+      n += last - f + 1 - written;
+    });
+    return n;
   }
 
   /** Physically contiguous runs backing frames [first, first+pages): [physFrame, count] pairs. */
   physRuns(first: number, pages: number): [number, number][] {
     const out: [number, number][] = [];
+    this.eachSpan(first, pages, (v, f, last) => out.push([v.physFirst + (f - v.first), last - f + 1]));
+    return out;
+  }
+
+  /** Calls `fn` for each region's part [f, last] of frames [first, first+pages), up to the first hole. */
+  private eachSpan(first: number, pages: number, fn: (v: Vma, f: number, last: number) => void): void {
     let f = first;
     const end = first + pages - 1;
     while (f <= end) {
       const i = this.find(f);
-      if (i < 0) break;
+      if (i < 0) return;
       const v = this.vmas[i]!;
-      const n = Math.min(v.last, end) - f + 1;
-      out.push([v.physFirst + (f - v.first), n]);
-      f += n;
+      const last = Math.min(v.last, end);
+      fn(v, f, last);
+      f = last + 1;
     }
-    return out;
   }
 
   /** Physical frame of one mapped frame, or -1. */
@@ -146,6 +215,7 @@ export class AddressSpace {
     const v = this.vmas.find((x) => x.region.name === name);
     if (!v) return false;
     v.initial = byte & 0xff;
+    v.populated = true;
     for (let f = v.first; f <= v.last; f++) this.contents.delete(f);
     return true;
   }

@@ -8,6 +8,7 @@ import { msiCookieFor } from '../irq/fabric.js';
 import type { IommuCore, IommuDomain } from '../iommu/api.js';
 import { type KernelProfile, kernelProfile } from '../kernel/profile.js';
 import { AddressSpace } from '../mm/address-space.js';
+import { TaskCreds } from '../kernel/task.js';
 import {
   VFIO_GROUP_GET_DEVICE_FD,
   VFIO_GROUP_GET_STATUS,
@@ -36,6 +37,8 @@ export interface VfioSystemOptions {
   readonly profile?: KernelProfile;
   readonly params?: Partial<Type1Params>;
   readonly mm?: AddressSpace;
+  /** The process's RLIMIT_MEMLOCK and capabilities (default: root's, see TaskCreds). */
+  readonly task?: TaskCreds;
   /** iommu_get_msi_cookie (default: src/dma-iommu, the MSI-only cookie the doorbell mapping uses). */
   readonly getMsiCookie?: (domain: IommuDomain, base: bigint) => number;
   /** Opens a vfio-pci device file (default: src/vfio/pci). */
@@ -55,6 +58,8 @@ export class VfioSystem {
   readonly profile: KernelProfile;
   readonly params: Type1Params;
   readonly mm: AddressSpace;
+  /** The process's RLIMIT_MEMLOCK and CAP_IPC_LOCK: what MAP_DMA's pinning is charged against. */
+  readonly task: TaskCreds;
   /** Kernel log lines (pr_warn). */
   readonly klog: string[] = [];
   /** The process's one descriptor table: VFIO files and eventfds share its numbers. */
@@ -72,6 +77,7 @@ export class VfioSystem {
     this.profile = o.profile ?? o.core.profile ?? kernelProfile();
     this.params = { ...defaultType1Params(), ...o.params };
     this.mm = o.mm ?? new AddressSpace();
+    this.task = o.task ?? new TaskCreds();
     this.fds = o.fds ?? new FdTable();
     this.openDevice = o.openDevice ?? openVfioPciDevice;
     this.env = {
@@ -79,6 +85,7 @@ export class VfioSystem {
       profile: this.profile,
       params: this.params,
       mm: this.mm,
+      task: this.task,
       getMsiCookie: o.getMsiCookie ?? msiCookieFor(o.core),
       log: (l) => this.klog.push(l),
       design: o.design,

@@ -17,6 +17,7 @@ import {
 } from '../../iommu/resv-region.js';
 import type { KernelProfile } from '../../kernel/profile.js';
 import { type AddressSpace, PAGE_SHIFT } from '../../mm/address-space.js';
+import type { TaskCreds } from '../../kernel/task.js';
 import {
   CAP_DMA_AVAIL_SIZE,
   CAP_IOVA_RANGE_SIZE,
@@ -100,6 +101,8 @@ export interface Type1Env {
   readonly profile: KernelProfile;
   readonly params: Type1Params;
   readonly mm: AddressSpace;
+  /** The calling process's RLIMIT_MEMLOCK and CAP_IPC_LOCK (undefined: never refused, as root). */
+  readonly task?: TaskCreds;
   /** iommu_get_msi_cookie (dma-iommu): 0 or -errno. */
   readonly getMsiCookie: (domain: IommuDomain, base: bigint) => number;
   /** Kernel log (pr_warn and friends). */
@@ -196,6 +199,15 @@ export class VfioIommuType1 {
   private readonly taskSizeMax: bigint;
   /** The last findDma skipped a mapping or a range at 2^64-1 (<= 6.17 wrap): an overlap is possible. */
   private topSkipped = false;
+  /**
+   * Mappings (by first IOVA frame) whose frames were not all charged to mm->locked_vm: shared zero pages
+   * pinned read-only (6.1), or no domain to pin for. Every other mapping charged all its frames.
+   */
+  private readonly uncharged = new Map<number, number>();
+  /** Frames this backend charged to the process's mm->locked_vm (AddressSpace.lockedVmBytes sums them). */
+  lockedFrames = 0;
+  /** uncharged.size, as a plain field for the UNMAP hot path. */
+  private unchargedCount = 0;
   /** dma_entry_limit when the instance was created. */
   readonly entryLimit: number;
   /** Smallest page size in frames and bytes (cached from pgsizeBitmap). */
@@ -234,6 +246,7 @@ export class VfioIommuType1 {
     this.taskSizeMax = taskSizeMax(env.core, env.profile);
     this.domainsChanged();
     this.hooks = env.design?.instance(this, env);
+    env.mm.addLocker(this);
   }
 
   /** Some vfio_dma intersects [start, end] (inclusive byte addresses). */
@@ -392,6 +405,7 @@ export class VfioIommuType1 {
   /** vfio_iommu_type1_release: unmap everything, detach and free every domain. */
   release(): void {
     this.removeAllDma();
+    this.env.mm.removeLocker(this);
     for (const d of this.domains) {
       for (const g of d.groups) this.env.core.detachGroup(d.domain, g);
       this.env.core.freeDomain(d.domain);
@@ -497,6 +511,9 @@ export class VfioIommuType1 {
     const dma = this.dma;
     if ((dma.flagsOf(i) & DMA_VADDR_INVALID) !== 0) this.vaddrInvalidCount--;
     if (this.dirtyTracking) this.dirty.forget(dma.iovaOf(i));
+    // vfio_unmap_unpin gives the mapping's charge back (a plain field: this is the UNMAP hot path)
+    this.lockedFrames -=
+      this.unchargedCount === 0 ? dma.pagesOf(i) : this.chargeOf(dma.iovaOf(i), dma.pagesOf(i));
     if (dma instanceof SharedDmaIndex) {
       // The run is the mapping: iommu_unmap of exactly its pages, and the record goes with it.
       dma.unmapRemove(i);
@@ -516,6 +533,46 @@ export class VfioIommuType1 {
     }
     dma.remove(iova);
     this.dmaAvail++;
+  }
+
+  /**
+   * vfio_pin_pages_remote's charge for pinning frames [vaddrF, vaddrF+pinned), the frames before the
+   * first that does not pin: how many frames go to mm->locked_vm (on 6.1 a read-only pin of a page still
+   * on the shared zero page pins that page, which is_invalid_reserved_pfn leaves uncharged), or -ENOMEM
+   * when, without CAP_IPC_LOCK, one of them would take locked_vm past RLIMIT_MEMLOCK (with the kernel's
+   * pr_warn; vfio_pin_map_dma then undoes the whole map). The caller adds the charge once the map is in.
+   */
+  private pinCharge(vaddrF: number, pinned: number, write: boolean): number {
+    let charged = pinned;
+    if (!write && pinned > 0 && !this.env.profile.roPinUnsharesZeroPage)
+      charged -= this.env.mm.zeroPageFrames(vaddrF, pinned);
+    const task = this.env.task;
+    if (task === undefined || task.capIpcLock || charged === 0) return charged;
+    const pg = this.env.core.pageSize;
+    const limit = task.memlockPages(pg);
+    if (this.env.mm.lockedVmBytes / pg + (charged * 4096) / pg > limit) {
+      this.env.log(`vfio_pin_pages_remote: RLIMIT_MEMLOCK (${BigInt(limit) * BigInt(pg)}) exceeded`);
+      return -ERRNO.ENOMEM;
+    }
+    return charged;
+  }
+
+  /** A new mapping of `frames` frames at iovaF charged `charged` of them (vfio_lock_acct). */
+  private commitCharge(iovaF: number, frames: number, charged: number): void {
+    this.lockedFrames += charged;
+    if (charged !== frames) {
+      this.uncharged.set(iovaF, frames - charged);
+      this.unchargedCount = this.uncharged.size;
+    }
+  }
+
+  /** What the mapping at iovaF (`frames` frames), now going, had charged; forgets its exception. */
+  private chargeOf(iovaF: number, frames: number): number {
+    const u = this.uncharged.get(iovaF);
+    if (u === undefined) return frames;
+    this.uncharged.delete(iovaF);
+    this.unchargedCount = this.uncharged.size;
+    return frames - u;
   }
 
   /** vfio_iommu_unmap_unpin_all */
@@ -659,8 +716,14 @@ export class VfioIommuType1 {
     const dom = this.oneDomain;
     if (dom !== undefined) {
       // Hot path: one domain and one user region behind the whole range.
-      const phys = this.env.mm.pinSingle(vaddrF, sizeF, (dflags & DMA_WRITE) !== 0);
+      const write = (dflags & DMA_WRITE) !== 0;
+      const phys = this.env.mm.pinSingle(vaddrF, sizeF, write);
       if (phys >= 0) {
+        // pinCharge only matters without CAP_IPC_LOCK, or for a read-only pin (the 6.1 zero page)
+        const task = this.env.task;
+        const charged =
+          write && (task === undefined || task.capIpcLock) ? sizeF : this.pinCharge(vaddrF, sizeF, write);
+        if (charged < 0) return charged;
         const prot =
           ((dflags & DMA_READ) !== 0 ? IOMMU_READ : 0) |
           ((dflags & DMA_WRITE) !== 0 ? IOMMU_WRITE : 0) |
@@ -670,7 +733,10 @@ export class VfioIommuType1 {
           // Map and link in one step: the domain's run carries the vfio_dma record.
           const rc = sh.mapInsert(iovaF, phys, sizeF, prot, vaddrF, dflags);
           if (rc !== MAP_NOT_HANDLED) {
-            if (rc === 0) this.dmaAvail--;
+            if (rc === 0) {
+              this.dmaAvail--;
+              this.commitCharge(iovaF, sizeF, charged);
+            }
             return rc;
           }
         }
@@ -685,13 +751,21 @@ export class VfioIommuType1 {
         }
         tree.insert(iovaF, sizeF, vaddrF, dflags);
         this.dmaAvail--;
+        this.commitCharge(iovaF, sizeF, charged);
         return 0;
       }
     }
+    // No domain: nothing is pinned, so nothing is charged (vfio_dma_do_map pins only with domains).
+    let charged = 0;
     if (this.domains.length > 0) {
-      // vfio_pin_map_dma: pin (FOLL_WRITE for device writes), then map into every domain.
-      const rc = this.env.mm.pinCheck(vaddrF, sizeF, (dflags & DMA_WRITE) !== 0);
-      if (rc !== 0) return rc;
+      // vfio_pin_map_dma: pin (FOLL_WRITE for device writes), then map into every domain. The charge
+      // is checked page by page as they pin: a page past RLIMIT_MEMLOCK before the first bad address
+      // is -ENOMEM, else that address is -EFAULT.
+      const write = (dflags & DMA_WRITE) !== 0;
+      const pinned = this.env.mm.pinnable(vaddrF, sizeF, write);
+      charged = this.pinCharge(vaddrF, pinned, write);
+      if (charged < 0) return charged;
+      if (pinned < sizeF) return -ERRNO.EFAULT;
       // Several runs (or none of the fast path): the records need a tree of their own.
       this.leaveShared();
       for (let k = 0; k < this.domains.length; k++) {
@@ -709,6 +783,7 @@ export class VfioIommuType1 {
     }
     tree.insert(iovaF, sizeF, vaddrF, dflags);
     this.dmaAvail--;
+    this.commitCharge(iovaF, sizeF, charged);
     return 0;
   }
 
