@@ -102,6 +102,11 @@ export const runCommand = defineCommand(
       { name: 'param', type: 'list', metavar: 'K=V', help: 'vfio_iommu_type1 module parameter (repeatable)' },
       { name: 'var', type: 'list', metavar: 'K=N', help: 'override a scenario variable (repeatable)' },
       { name: 'check', type: 'boolean', help: 'only load and check the scenario' },
+      {
+        name: 'dmesg',
+        type: 'boolean',
+        help: 'after the run, print what the kernel logged (pr_warn: RLIMIT_MEMLOCK exceeded, no interrupt remapping...) to stderr',
+      },
     ],
     examples: [
       [
@@ -112,6 +117,7 @@ export const runCommand = defineCommand(
         'iovamap run probe_attach --platform qemu-virt-smmuv3-gicv2 --param allow_unsafe_interrupts=Y',
         'GICv2m attach with unsafe interrupts allowed',
       ],
+      ['iovamap run vfio_memlock --kernel 6.1 --dmesg', 'ENOMEM from RLIMIT_MEMLOCK, with the kernel log'],
       ['iovamap run my-scenario.yaml', 'a scenario of your own'],
     ],
   },
@@ -131,6 +137,7 @@ export const runCommand = defineCommand(
       vars: parseVars(list(args, 'var')),
     });
     process.stdout.write(r.lines.map((l) => l + '\n').join(''));
+    if (args.values['dmesg'] === true) for (const l of r.system.klog) process.stderr.write(`kernel: ${l}\n`);
     for (const f of r.failures) process.stderr.write(`iovamap run: expectation failed: ${f}\n`);
     return r.exitCode === 0 && r.failures.length === 0 ? 0 : 1;
   },

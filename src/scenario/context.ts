@@ -82,6 +82,8 @@ export class RunContext {
         return this.info.dmaAvail === undefined ? undefined : BigInt(this.info.dmaAvail);
       case 'page_size':
         return BigInt(this.sys.core.pageSize);
+      case 'kernel':
+        return this.sys.profile.version;
       default:
         return undefined;
     }

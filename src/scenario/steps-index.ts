@@ -5,4 +5,5 @@
 import './steps.js';
 import './steps-msi.js';
 import './steps-device.js';
+import './steps-task.js';
 import '../designs/steps-designs.js';

@@ -182,3 +182,13 @@ test('iovamap run - reads the scenario from standard input', () => {
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /^iovamap run: <stdin>:3:/);
 });
+
+test('iovamap run --dmesg prints what the kernel logged to stderr; without it, stderr stays quiet', () => {
+  const r = runCli(['run', 'vfio_memlock', '--kernel', '6.1', '--dmesg']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^CASE one_page_more rc=-1 errno=ENOMEM op=MAP /m);
+  assert.match(r.stderr, /^kernel: vfio_pin_pages_remote: RLIMIT_MEMLOCK \(33554432\) exceeded$/m);
+  const quiet = runCli(['run', 'vfio_memlock', '--kernel', '6.1']);
+  assert.equal(quiet.stderr, '');
+  assert.equal(quiet.stdout, r.stdout);
+});

@@ -66,3 +66,19 @@ for (const kernel of KERNEL_VERSIONS) {
     );
   });
 }
+
+for (const kernel of KERNEL_VERSIONS) {
+  test(`vfio_memlock expectations hold on qemu-q35-intel-iommu ${kernel}`, () => {
+    const r = runScenarioFull(builtinScenarioText('vfio_memlock')!, { file: 'vfio_memlock.yaml', kernel });
+    assert.deepEqual(r.failures, []);
+    assert.equal(r.exitCode, 0);
+    // the read-only map of never-written memory: the shared zero page on 6.1, a page of its own on 6.12
+    const rom = r.lines.find((l) => l.startsWith('CASE rom_'));
+    assert.equal(
+      rom,
+      kernel === '6.1'
+        ? 'CASE rom_on_zero_page rc=0 errno=0 op=VMLCK kb=32768'
+        : 'CASE rom_charged rc=0 errno=0 op=VMLCK kb=33792',
+    );
+  });
+}
