@@ -8,6 +8,13 @@
 import { IntervalSet } from '../base/interval-set.js';
 import { type Range, intersect, overlaps } from '../base/range.js';
 import { ERRNO, errnoNumber } from '../base/errno.js';
+import { formatSize } from '../base/u64.js';
+
+/** `4 GiB`, or `4295360512 bytes (~4.0 GiB)` when no unit says it exactly. */
+function exactBytes(b: bigint): string {
+  const f = formatSize(b);
+  return f.startsWith('~') ? `${b} bytes (${f})` : f;
+}
 import type { HostGroupView, HostRegionView, HostView } from '../host/view.js';
 import { strerror } from './common.js';
 import { describeRegion } from './describe.js';
@@ -57,6 +64,17 @@ export interface Conflict {
   readonly failure: VmmFailure;
   /** Whether the VMM stops (RAM, ROM) or only warns (BAR windows). */
   readonly fatal: boolean;
+}
+
+/**
+ * Bytes of the guest ranges VFIO pins when it maps them: RAM and firmware (vfio_pin_pages_remote charges
+ * each page to RLIMIT_MEMLOCK); PCI windows are device memory (VM_PFNMAP, not charged) and mapped only
+ * for peer-to-peer.
+ */
+export function pinnedBytes(layout: GuestLayout): bigint {
+  let n = 0n;
+  for (const r of layout.ranges) if (r.kind !== 'pci-window') n += r.end - r.start + 1n;
+  return n;
 }
 
 /** A group VFIO refuses before any mapping: firmware-required mappings, unsafe interrupts, no usable IOVA. */
@@ -348,6 +366,16 @@ export function checkLayout(
   }
   const blockers = blockersFor(model, layout, groups);
   if (groups.length === 0) notes.push('no group selected: nothing to assign, so nothing can conflict');
+  else {
+    const pinned = pinnedBytes(layout);
+    if (pinned > 0n)
+      notes.push(
+        `VFIO pins the ${exactBytes(pinned)} of RAM and firmware it maps and charges them to the VMM's ` +
+          `locked memory (VmLck): without CAP_IPC_LOCK the VMM needs RLIMIT_MEMLOCK of at least that, per ` +
+          'container (memory mapped twice counts twice), or the mapping fails with ENOMEM, "Cannot allocate ' +
+          'memory" ("iovamap run vfio_memlock" shows it)',
+      );
+  }
   return {
     layout,
     groups,

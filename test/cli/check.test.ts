@@ -233,3 +233,12 @@ test('check --help lists the options, the per-VMM options and examples', () => {
   assert.match(r.stdout, /qemu-q35: version, max-ram-below-4g, cpu-vendor=amd\|intel/);
   assert.match(r.stdout, /--regions FILE/);
 });
+
+test('check: notes how much memory VFIO pins, what RLIMIT_MEMLOCK the VMM needs without CAP_IPC_LOCK', () => {
+  const r = cli('check --vmm firecracker --memory 2G --platform qemu-virt-smmuv3-gicv3');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(
+    r.stdout,
+    /VFIO pins the 2 GiB of RAM and firmware it maps .* without CAP_IPC_LOCK the VMM needs RLIMIT_MEMLOCK of at least that/,
+  );
+});
