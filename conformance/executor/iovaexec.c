@@ -1061,6 +1061,32 @@ static void op_cap_ipc_lock(const char *name)
 	printf(" op=CAP_IPC_LOCK value=%" PRIu64 "\n", on);
 }
 
+/* mlock|munlock vaddr=SPEC size=N: the process locks (or unlocks) its own pages, which count in VmLck too */
+static void op_mlock_common(const char *name, int lock)
+{
+	const char *vs = opt("vaddr");
+	uint64_t size = unum("size", PAGE);
+	done_fields(lock ? "mlock" : "munlock");
+	if (!vs)
+		fatal("%s: needs vaddr=", lock ? "mlock" : "munlock");
+	char vt[64];
+	uint64_t va = vaddr_of(vs);
+	vaddr_text(vs, vt, sizeof(vt));
+	int rc = lock ? mlock((void *)(uintptr_t)va, size) : munlock((void *)(uintptr_t)va, size);
+	caserc(name, rc, rc ? errno : 0);
+	printf(" op=%s vaddr_off=%s size=0x%" PRIx64 "\n", lock ? "MLOCK" : "MUNLOCK", vt, size);
+}
+
+static void op_mlock(const char *name)
+{
+	op_mlock_common(name, 1);
+}
+
+static void op_munlock(const char *name)
+{
+	op_mlock_common(name, 0);
+}
+
 /* vmlck: the process's locked memory as /proc/self/status shows it (VmLck, kB) */
 static void op_vmlck(const char *name)
 {
@@ -1378,7 +1404,8 @@ static void run_line(char *line)
 		{ "hot_reset_info", op_hot_reset_info }, { "hot_reset", op_hot_reset }, { "ioeventfd", op_ioeventfd },
 		{ "ioeventfd_fill", op_ioeventfd_fill }, { "efd_write", op_efd_write }, { "region_read", op_region_read },
 		{ "region_write", op_region_write }, { "rlimit_memlock", op_rlimit_memlock },
-		{ "cap_ipc_lock", op_cap_ipc_lock }, { "vmlck", op_vmlck },
+		{ "cap_ipc_lock", op_cap_ipc_lock }, { "vmlck", op_vmlck }, { "mlock", op_mlock },
+		{ "munlock", op_munlock },
 	};
 	if (!strcmp(op, "close_container"))
 		return op_close(name, containers, "c", op);

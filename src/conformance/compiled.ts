@@ -52,6 +52,8 @@ export const OPS = {
   rlimit_memlock: ['value'],
   cap_ipc_lock: ['value'],
   vmlck: [],
+  mlock: ['vaddr', 'size'],
+  munlock: ['vaddr', 'size'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type OpName = keyof typeof OPS;
@@ -76,6 +78,8 @@ const REQUIRED: Partial<Record<OpName, readonly string[]>> = {
   set_irqs: ['index', 'flags'],
   efd_read: ['e'],
   rlimit_memlock: ['value'],
+  mlock: ['vaddr'],
+  munlock: ['vaddr'],
 };
 
 export type Directive =

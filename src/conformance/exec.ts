@@ -93,6 +93,8 @@ export interface ConformanceTarget {
   settle?(ms: number): void;
   /** setrlimit(RLIMIT_MEMLOCK, {cur, RLIM_INFINITY}): 0 or -errno. */
   setrlimitMemlock?(cur: bigint): number;
+  /** mlock(2) (`lock`) or munlock(2) of the executor's own memory: 0 or -errno. */
+  mlock?(addr: bigint, len: bigint, lock: boolean): number;
   /** CAP_IPC_LOCK into (true) or out of the effective capability set (capset): 0 or -errno. */
   setCapIpcLock?(on: boolean): number;
 }
@@ -809,6 +811,17 @@ export function runCompiled(
         if (!target.setCapIpcLock) throw new ExecError('cap_ipc_lock: the target has no capset');
         const [rc, e] = rcOf(target.setCapIpcLock(on !== 0n));
         out.push(`${caseLine(name, rc, e)} op=CAP_IPC_LOCK value=${on}`);
+        return;
+      }
+      case 'mlock':
+      case 'munlock': {
+        const vs = f.get('vaddr')!;
+        const size = u('size', 0x1000n);
+        if (!target.mlock) throw new ExecError(`${s.op}: the target has no mlock`);
+        const [rc, e] = rcOf(target.mlock(vaddrOf(vs), size, s.op === 'mlock'));
+        out.push(
+          `${caseLine(name, rc, e)} op=${s.op.toUpperCase()} vaddr_off=${vaddrText(vs)} size=${hx(size)}`,
+        );
         return;
       }
       case 'vmlck': {

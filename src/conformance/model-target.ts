@@ -199,6 +199,7 @@ export function modelVfioTarget(m: PlatformModel): ConformanceTarget {
     writeMemory: (addr, bytes) => mm.copyToUser(addr, bytes),
     // the executor runs as root: raising the hard limit is allowed (CAP_SYS_RESOURCE)
     setrlimitMemlock: (cur) => sys.task.setMemlock(cur, RLIM_INFINITY),
+    mlock: (addr, len, lock) => mm.mlock(addr, len, lock, sys.task, m.iommu.pageSize),
     setCapIpcLock(on) {
       sys.task.capIpcLock = on;
       return 0;

@@ -45,12 +45,21 @@ export interface LockedVmSource {
   readonly lockedFrames: number;
 }
 
+/** What mlock needs of the task (src/kernel/task.ts TaskCreds has it). */
+export interface MlockTask {
+  readonly memlock: { readonly cur: bigint };
+  readonly capIpcLock: boolean;
+}
+
 export class AddressSpace {
   /**
    * Who charges pinned pages to this mm (VFIO type1 backends, vfio_lock_acct): each keeps its own count
    * of 4 KiB frames, so a MAP or UNMAP updates a field of its own and mm->locked_vm is their sum.
    */
   private readonly lockers = new Set<LockedVmSource>();
+  /** Frames the process mlock()ed (VM_LOCKED), as sorted disjoint [first, last] runs, and their count. */
+  private mlockedRuns: [number, number][] = [];
+  private mlockedFrames = 0;
   private vmas: Vma[] = [];
 
   /**
@@ -58,9 +67,79 @@ export class AddressSpace {
    * unless the task has CAP_IPC_LOCK. /proc/self/status shows it as VmLck.
    */
   get lockedVmBytes(): number {
-    let frames = 0;
+    let frames = this.mlockedFrames;
     for (const l of this.lockers) frames += l.lockedFrames;
     return frames * PAGE_SIZE;
+  }
+
+  /**
+   * mlock(2) (`lock`) or munlock(2) of [start, start+len) for a task (do_mlock, apply_vma_lock_flags,
+   * mlock_fixup), in the kernel's pages of `pageBytes`: the range grows to whole pages; mlock needs a
+   * non-zero RLIMIT_MEMLOCK or CAP_IPC_LOCK (-EPERM), and without the capability the pages it adds to
+   * the ones already locked must stay within the limit (-ENOMEM). The regions are changed in address
+   * order: a range that starts outside every region is -ENOMEM with nothing changed, one that runs into
+   * a hole is -ENOMEM after the regions before the hole changed. mm->locked_vm counts locked pages once.
+   */
+  mlock(start: bigint, len: bigint, lock: boolean, task: MlockTask, pageBytes: number): number {
+    const pg = BigInt(pageBytes);
+    if (lock && task.memlock.cur === 0n && !task.capIpcLock) return -ERRNO.EPERM;
+    const off = start % pg;
+    const bytes = ((len + off + pg - 1n) / pg) * pg;
+    const first = start - off;
+    const end = first + bytes;
+    const frames = Number(bytes >> BigInt(PAGE_SHIFT));
+    const firstF = Number(first >> BigInt(PAGE_SHIFT));
+    if (lock && !task.capIpcLock) {
+      const limit = task.memlock.cur / pg;
+      const pages = BigInt(frames / (pageBytes / PAGE_SIZE));
+      let locked = pages + BigInt(this.lockedVmBytes / pageBytes);
+      if (locked > limit) locked -= BigInt(this.mlockedIn(firstF, frames) / (pageBytes / PAGE_SIZE));
+      if (locked > limit) return -ERRNO.ENOMEM;
+    }
+    if (end > 1n << 64n) return -ERRNO.EINVAL;
+    if (frames === 0) return 0;
+    let f = firstF;
+    const last = firstF + frames - 1;
+    if (this.find(f) < 0) return -ERRNO.ENOMEM;
+    while (f <= last) {
+      const i = this.find(f);
+      if (i < 0) return -ERRNO.ENOMEM;
+      const v = this.vmas[i]!;
+      const to = Math.min(v.last, last);
+      this.setLocked(f, to, lock);
+      f = to + 1;
+    }
+    return 0;
+  }
+
+  /** Frames of [first, first+frames) that are mlocked (count_mm_mlocked_page_nr). */
+  private mlockedIn(first: number, frames: number): number {
+    const last = first + frames - 1;
+    let n = 0;
+    for (const [a, b] of this.mlockedRuns) {
+      const lo = Math.max(a, first);
+      const hi = Math.min(b, last);
+      if (lo <= hi) n += hi - lo + 1;
+    }
+    return n;
+  }
+
+  /** Frames [first, last] become locked (or unlocked); mlockedFrames follows. */
+  private setLocked(first: number, last: number, lock: boolean): void {
+    const kept: [number, number][] = [];
+    for (const [a, b] of this.mlockedRuns) {
+      if (b < first || a > last) kept.push([a, b]);
+      else {
+        if (a < first) kept.push([a, first - 1]);
+        if (b > last) kept.push([last + 1, b]);
+      }
+    }
+    if (lock) kept.push([first, last]);
+    kept.sort((x, y) => x[0] - y[0]);
+    this.mlockedRuns = kept;
+    let n = 0;
+    for (const [a, b] of kept) n += b - a + 1;
+    this.mlockedFrames = n;
   }
 
   addLocker(l: LockedVmSource): void {
