@@ -7,6 +7,7 @@
  */
 import { RLIM_INFINITY } from '../kernel/task.js';
 import { registerStep } from './registry.js';
+import { vaddrOff } from './steps.js';
 
 const name = { kind: 'template', required: true, help: 'case name printed after CASE' } as const;
 
@@ -64,3 +65,32 @@ registerStep({
     return 0;
   },
 });
+
+for (const lock of [true, false]) {
+  const op = lock ? 'mlock' : 'munlock';
+  registerStep({
+    op,
+    summary: lock
+      ? "mlock(2) of the process's own memory: CASE <name> rc errno op=MLOCK vaddr_off size; locked pages count in VmLck " +
+        'once, and again when VFIO pins them (QEMU -overcommit mem-lock=on); without CAP_IPC_LOCK the new pages must ' +
+        'fit RLIMIT_MEMLOCK (ENOMEM), a zero limit is EPERM'
+      : 'munlock(2): CASE <name> rc errno op=MUNLOCK vaddr_off size',
+    fields: {
+      name,
+      vaddr: { kind: 'expr', help: 'user address (default: the vaddr_base region); rounded down to a page' },
+      size: { kind: 'expr', required: true, help: 'bytes (rounded up to whole pages)' },
+    },
+    run(ctx, s) {
+      const base = ctx.scenario.vaddrBase ? ctx.sys.mm.region(ctx.scenario.vaddrBase)?.start : undefined;
+      const vaddr = s.fields['vaddr'] ? ctx.num(s, 'vaddr') : (base ?? 0n);
+      const size = ctx.num(s, 'size');
+      const rc = ctx.sys.mm.mlock(vaddr, size, lock, ctx.sys.task, ctx.sys.core.pageSize);
+      ctx.caseLine(
+        ctx.text(s, 'name'),
+        rc,
+        ` op=${op.toUpperCase()} vaddr_off=0x${vaddrOff(ctx, vaddr).toString(16)} size=0x${size.toString(16)}`,
+      );
+      return rc;
+    },
+  });
+}

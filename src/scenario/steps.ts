@@ -436,7 +436,7 @@ def({
   },
 });
 
-function vaddrOff(ctx: RunContext, vaddr: bigint): bigint {
+export function vaddrOff(ctx: RunContext, vaddr: bigint): bigint {
   const base = ctx.scenario.vaddrBase;
   const r = base === undefined ? undefined : ctx.sys.mm.region(base);
   if (r && vaddr >= r.start && vaddr < r.start + r.size) return vaddr - r.start;

@@ -372,7 +372,8 @@ export function checkLayout(
       notes.push(
         `VFIO pins the ${exactBytes(pinned)} of RAM and firmware it maps and charges them to the VMM's ` +
           `locked memory (VmLck): without CAP_IPC_LOCK the VMM needs RLIMIT_MEMLOCK of at least that, per ` +
-          'container (memory mapped twice counts twice), or the mapping fails with ENOMEM, "Cannot allocate ' +
+          'container (memory mapped twice counts twice, memory the VMM mlock()s once more, e.g. QEMU ' +
+          '-overcommit mem-lock=on), or the mapping fails with ENOMEM, "Cannot allocate ' +
           'memory" ("iovamap run vfio_memlock" shows it)',
       );
   }
