@@ -176,6 +176,14 @@ export class RunContext {
   }
 
   /** A u32 field (argsz, flags): larger values are a scenario mistake. */
+  /** A field that the kernel takes as an unsigned 64-bit value: a negative or wider one is a mistake. */
+  u64(step: ScenarioStep, field: string, dflt?: bigint): bigint {
+    const v = this.num(step, field, dflt);
+    if (v < 0n || v > 0xffffffffffffffffn)
+      throw this.err(step, `${v} is not an unsigned 64-bit value`, field, step.fields[field]?.line);
+    return v;
+  }
+
   u32(step: ScenarioStep, field: string, dflt?: number): number {
     const v = this.num(step, field, dflt === undefined ? undefined : BigInt(dflt));
     if (v > 0xffffffffn)

@@ -29,8 +29,8 @@ registerStep({
   },
   run(ctx, s) {
     const unlimited = ctx.bool(s, 'unlimited', false);
-    const cur = unlimited ? RLIM_INFINITY : ctx.num(s, 'bytes');
-    const max = s.fields['hard'] ? ctx.num(s, 'hard') : RLIM_INFINITY;
+    const cur = unlimited ? RLIM_INFINITY : ctx.u64(s, 'bytes');
+    const max = s.fields['hard'] ? ctx.u64(s, 'hard') : RLIM_INFINITY;
     const rc = ctx.sys.task.setMemlock(cur, max);
     ctx.caseLine(
       ctx.text(s, 'name'),
@@ -82,8 +82,8 @@ for (const lock of [true, false]) {
     },
     run(ctx, s) {
       const base = ctx.scenario.vaddrBase ? ctx.sys.mm.region(ctx.scenario.vaddrBase)?.start : undefined;
-      const vaddr = s.fields['vaddr'] ? ctx.num(s, 'vaddr') : (base ?? 0n);
-      const size = ctx.num(s, 'size');
+      const vaddr = s.fields['vaddr'] ? ctx.u64(s, 'vaddr') : (base ?? 0n);
+      const size = ctx.u64(s, 'size');
       const rc = ctx.sys.mm.mlock(vaddr, size, lock, ctx.sys.task, ctx.sys.core.pageSize);
       ctx.caseLine(
         ctx.text(s, 'name'),

@@ -192,3 +192,24 @@ test('iovamap run --dmesg prints what the kernel logged to stderr; without it, s
   assert.equal(quiet.stderr, '');
   assert.equal(quiet.stdout, r.stdout);
 });
+
+test('iovamap run: the memlock steps refuse a limit given twice and a size past 64 bits with the line', () => {
+  const head =
+    'name: bad\nplatform: qemu-q35-intel-iommu\nmemory:\n  - { name: ram, start: 0x7f0000000000, size: 1MiB, prot: rw }\nvaddr_base: ram\nsteps:\n';
+  const both = runCli([
+    'run',
+    file('both.yaml', head + '  - set_rlimit_memlock: { name: l, bytes: 4MiB, unlimited: true }\n'),
+  ]);
+  assert.equal(both.status, 2);
+  assert.match(
+    both.stderr,
+    /both\.yaml:7: steps\[0\]\.set_rlimit_memlock\.bytes: give either "bytes" or "unlimited: true"/,
+  );
+  const wide = runCli([
+    'run',
+    file('wide.yaml', head + '  - mlock: { name: m, size: 0x10000000000000000 }\n'),
+  ]);
+  assert.equal(wide.status, 2);
+  assert.match(wide.stderr, /wide\.yaml:7:\d+: steps\[0\]\.mlock\.size: .*does not fit in 64 bits/);
+  assert.doesNotMatch(both.stderr + wide.stderr, /at .*\.js:\d+/, 'no stack trace');
+});
