@@ -96,7 +96,8 @@ export class AddressSpace {
       if (locked > limit) locked -= BigInt(this.mlockedIn(firstF, frames) / (pageBytes / PAGE_SIZE));
       if (locked > limit) return -ERRNO.ENOMEM;
     }
-    if (end > 1n << 64n) return -ERRNO.EINVAL;
+    // apply_vma_lock_flags: `end < start` once start + len wraps (reaching 2^64 exactly wraps to 0)
+    if (end >= 1n << 64n) return -ERRNO.EINVAL;
     if (frames === 0) return 0;
     let f = firstF;
     const last = firstF + frames - 1;

@@ -58,3 +58,10 @@ test('16 KiB pages: the range grows to whole 16 KiB pages, the limit counts them
   assert.equal(mm.mlock(A + 0x800n, 0x1000n, true, task, 0x4000), 0);
   assert.equal(mm.lockedVmBytes, 0x4000);
 });
+
+test('a range that wraps past 2^64 is EINVAL (ending exactly at 2^64 wraps too); length 0 is nothing', () => {
+  const { mm, task } = space();
+  assert.equal(mm.mlock(0xfffffffffffff000n, 0x1000n, true, task, P), -ERRNO.EINVAL);
+  assert.equal(mm.mlock(0xfffffffffffff000n, 0x2000n, true, task, P), -ERRNO.EINVAL);
+  assert.equal(mm.mlock(0xfffffffffffff000n, 0n, true, task, P), 0);
+});
