@@ -184,7 +184,7 @@ export class VmmPanel {
         ),
       );
     });
-    for (const n of r.notes) parts.push(el('p', { class: 'lane-sub' }, n));
+    for (const n of [...r.notes, ...rep.notes]) parts.push(el('p', { class: 'lane-sub' }, n));
     this.result.replaceChildren(...parts);
   }
 }
