@@ -115,6 +115,8 @@ export interface GenOptions {
   readonly steps: number;
   /** Whether a second group (slot g1) exists on the machine; generated scenarios never require it. */
   readonly secondGroup?: boolean;
+  /** Random RLIMIT_MEMLOCK, CAP_IPC_LOCK and mlock steps among the others (default false). */
+  readonly limits?: boolean;
 }
 
 /** Generates scenario number `index` of the seed; the text is a pure function of (seed, index, opts). */
@@ -403,6 +405,23 @@ export function generateScenario(seed: number, index: number, opts: GenOptions):
     w.op('set_irqs', name(), f);
   };
 
+  // The process's locked memory: RLIMIT_MEMLOCK, CAP_IPC_LOCK, mlock; maps then meet ENOMEM at random.
+  const doLimits = (): void => {
+    const k = r.int(6);
+    if (k === 0)
+      w.op('rlimit_memlock', name(), {
+        value: r.pick(['0x10000', '0x100000', '0x400000', '0x4000000', 'inf', '0']),
+      });
+    else if (k === 1) w.op('cap_ipc_lock', name(), { value: r.chance(0.5) ? 1 : 0 });
+    else if (k === 2) w.op('vmlck', name());
+    else {
+      const sz = r.pick([PAGE, 16n * PAGE, 0x200000n, BUF]);
+      const room = (BUF - sz) / PAGE;
+      const at = 'buf+0x' + (BigInt(r.int(Number(room) + 1)) * PAGE).toString(16);
+      w.op(k === 5 ? 'munlock' : 'mlock', name(), { vaddr: at, size: sz });
+    }
+  };
+
   for (let i = 0; i < opts.steps; i++) {
     if (!st.attached && r.chance(0.4)) {
       repair();
@@ -416,6 +435,7 @@ export function generateScenario(seed: number, index: number, opts: GenOptions):
       [2, doContainer],
       [2, doFill],
       [6, doIrq],
+      [opts.limits === true ? 8 : 0, doLimits],
     ]);
     k();
   }
@@ -427,5 +447,9 @@ export function generateScenario(seed: number, index: number, opts: GenOptions):
   if (st.container1Open) w.op('close_container', name(), { c: 1 });
   w.op('param_set', name(), { p: 'dma_entry_limit', value: '65535' });
   w.op('param_set', name(), { p: 'allow_unsafe_interrupts', value: '0' });
+  if (opts.limits === true) {
+    w.op('cap_ipc_lock', name(), { value: 1 });
+    w.op('rlimit_memlock', name(), { value: '0x800000' });
+  }
   return w.text();
 }

@@ -143,6 +143,9 @@ function mlockSteps(
   unlock('past_end', buf(RW_END - pages(2)), pages(4));
   vmlck('past_end_unlocked');
   lock('unmapped', buf(RW_END), pages(1));
+  // a range reaching 2^64 wraps: EINVAL before any region is looked at
+  lock('top', `abs+0x${((1n << 64n) - P).toString(16)}`, P);
+  lock('top_len_0', `abs+0x${((1n << 64n) - P).toString(16)}`, 0n);
   lock('unaligned', buf(L + 0x800n), 0x1000n);
   vmlck('unaligned');
   unlock('unaligned', buf(L + 0x800n), 0x1000n);

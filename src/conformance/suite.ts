@@ -54,6 +54,13 @@ export const MEMLOCK_FILE = 'memlock.iovx';
 /** The same in the machine's own page size, on machines whose kernel has larger pages. */
 export const MEMLOCK_PAGE_FILE = 'memlock-pages.iovx';
 
+/** Generated scenarios that also change RLIMIT_MEMLOCK, CAP_IPC_LOCK and mlock at random, on every machine. */
+export const GEN_MEMLOCK_SCENARIOS = 4;
+const GEN_MEMLOCK_INDEX = 200;
+export function genMemlockFileName(i: number): string {
+  return `gen-memlock-${String(i).padStart(2, '0')}.iovx`;
+}
+
 /** Machines with a second vfio-pci group also run a generated scenario that moves both groups around. */
 export const MULTI_GEN_FILE = 'gen-multi.iovx';
 const MULTI_GEN_INDEX = 100;
@@ -70,6 +77,12 @@ export function suiteFiles(): SuiteFile[] {
     files.push({
       path: `common/${genFileName(i)}`,
       text: generateScenario(GEN_SEED, i, { steps: GEN_STEPS }),
+    });
+  }
+  for (let i = 0; i < GEN_MEMLOCK_SCENARIOS; i++) {
+    files.push({
+      path: `common/${genMemlockFileName(i)}`,
+      text: generateScenario(GEN_SEED, GEN_MEMLOCK_INDEX + i, { steps: GEN_STEPS, limits: true }),
     });
   }
   files.push({ path: `common/${DIRTY_FILE}`, text: dirtyScenario() });
@@ -109,6 +122,7 @@ export function filesForMachine(m: ConformanceMachine): string[] {
     MEMLOCK_FILE,
     PARAMS_FILE,
     ...Array.from({ length: GEN_SCENARIOS }, (_, i) => genFileName(i)),
+    ...Array.from({ length: GEN_MEMLOCK_SCENARIOS }, (_, i) => genMemlockFileName(i)),
   ];
   const sorted = (a: string[]): string[] => [...a].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
   return [

@@ -60,6 +60,16 @@ export class AddressSpace {
   /** Frames the process mlock()ed (VM_LOCKED), as sorted disjoint [first, last] runs, and their count. */
   private mlockedRuns: [number, number][] = [];
   private mlockedFrames = 0;
+  /** Charges nobody gives back any more (see strand): they stay in locked_vm for the process's life. */
+  private strandedFrames = 0;
+
+  /**
+   * `frames` charged pages whose owner went away without giving them back (a <= 6.17 VFIO mapping that
+   * ends at 2^64-1: vfio_unmap_unpin's `iova < end` loop never runs, as end wrapped to 0).
+   */
+  strand(frames: number): void {
+    this.strandedFrames += frames;
+  }
   private vmas: Vma[] = [];
 
   /**
@@ -67,7 +77,7 @@ export class AddressSpace {
    * unless the task has CAP_IPC_LOCK. /proc/self/status shows it as VmLck.
    */
   get lockedVmBytes(): number {
-    let frames = this.mlockedFrames;
+    let frames = this.mlockedFrames + this.strandedFrames;
     for (const l of this.lockers) frames += l.lockedFrames;
     return frames * PAGE_SIZE;
   }

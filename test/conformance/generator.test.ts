@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Prng, generateScenario } from '../../src/conformance/generator.js';
 import { parseCompiled } from '../../src/conformance/compiled.js';
-import { suiteFiles, DIRTY_FILE, GEN_SCENARIOS } from '../../src/conformance/suite.js';
+import { suiteFiles, DIRTY_FILE, GEN_MEMLOCK_SCENARIOS, GEN_SCENARIOS } from '../../src/conformance/suite.js';
 import { MACHINES } from '../../src/conformance/machines.js';
 
 test('the PRNG is deterministic per seed', () => {
@@ -90,7 +90,21 @@ test('generated addresses never leave u64 and cover every op family', () => {
 test('the suite has a probe per machine and the common generated set', () => {
   const files = suiteFiles();
   for (const m of MACHINES) assert.ok(files.some((f) => f.path === `${m.name}/probe.iovx`));
-  assert.equal(files.filter((f) => f.path.startsWith('common/gen-')).length, GEN_SCENARIOS);
+  assert.equal(files.filter((f) => /^common\/gen-\d/.test(f.path)).length, GEN_SCENARIOS);
+  assert.equal(files.filter((f) => f.path.startsWith('common/gen-memlock-')).length, GEN_MEMLOCK_SCENARIOS);
   assert.ok(files.some((f) => f.path === `common/${DIRTY_FILE}`));
   for (const f of files) parseCompiled(f.text, f.path);
+});
+
+test('generated locked-memory scenarios change limits, the capability and mlock, and put everything back', () => {
+  const text = generateScenario(7, 200, { steps: 250, limits: true });
+  for (const op of ['rlimit_memlock', 'cap_ipc_lock', 'vmlck'])
+    assert.match(text, new RegExp(`^${op} `, 'm'), op);
+  assert.match(text, /^m(un)?lock /m);
+  const tail = text.trimEnd().split('\n').slice(-2);
+  assert.deepEqual(
+    tail.map((l) => l.replace(/ s\S+/, '')),
+    ['cap_ipc_lock value=1', 'rlimit_memlock value=0x800000'],
+  );
+  assert.doesNotMatch(generateScenario(7, 200, { steps: 250 }), /rlimit_memlock|cap_ipc_lock|mlock|vmlck/);
 });

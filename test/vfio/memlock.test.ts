@@ -68,3 +68,24 @@ test('a page written by the process is no longer the zero page (6.1 charges it)'
   assert.equal(mm.lockedVmBytes, 4 * KiB, 'only the written page');
   assert.equal(mm.zeroPageFrames(Number(0x7f0020000000n >> 12n), 4), 3);
 });
+
+test('a mapping that ends at 2^64-1 strands its charge when it goes (vfio_unmap_unpin: end wrapped to 0)', () => {
+  for (const kernel of ['6.1', '6.12'] as const) {
+    const core = boot('qemu-q35-amd-iommu', kernel);
+    const nic = toVfio(core, isNic);
+    const mm = new AddressSpace();
+    mm.map('buf', BUF, 16n << 20n, PROT_READ | PROT_WRITE);
+    const sys = new VfioSystem({ core, profile: kernelProfile(kernel), params: {}, mm });
+    const { container, group } = attached({ core, sys, nic });
+    const map = (iova: bigint) =>
+      mapDma(sys, container, { argsz: 32, flags: 3, vaddr: BUF, iova, size: 0x1000n }).rc;
+    assert.equal(map(0xfffffffffffff000n), 0, 'the top page is usable on AMD');
+    assert.equal(map(0x100000n), 0);
+    assert.equal(mm.lockedVmBytes, 8 * KiB);
+    assert.equal(unmapDma(sys, container, { argsz: 24, flags: 2, iova: 0n, size: 0n }).rc, 0);
+    assert.equal(mm.lockedVmBytes, 4 * KiB, `${kernel}: the top page's charge stays`);
+    assert.equal(sys.close(group), 0);
+    assert.equal(sys.close(container), 0);
+    assert.equal(mm.lockedVmBytes, 4 * KiB, 'for the life of the process');
+  }
+});

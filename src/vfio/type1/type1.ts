@@ -512,8 +512,11 @@ export class VfioIommuType1 {
     if ((dma.flagsOf(i) & DMA_VADDR_INVALID) !== 0) this.vaddrInvalidCount--;
     if (this.dirtyTracking) this.dirty.forget(dma.iovaOf(i));
     // vfio_unmap_unpin gives the mapping's charge back (a plain field: this is the UNMAP hot path)
-    this.lockedFrames -=
-      this.unchargedCount === 0 ? dma.pagesOf(i) : this.chargeOf(dma.iovaOf(i), dma.pagesOf(i));
+    const charge = this.unchargedCount === 0 ? dma.pagesOf(i) : this.chargeOf(dma.iovaOf(i), dma.pagesOf(i));
+    this.lockedFrames -= charge;
+    // <= 6.17: a mapping that ends at 2^64-1 has `iova + size == 0`, so vfio_unmap_unpin's loop never
+    // runs: its pages stay pinned and charged to the process (checked on the kernels: gen-memlock)
+    if (this.wrapsAtTop && dma.iovaOf(i) + dma.pagesOf(i) === FRAMES_U64) this.env.mm.strand(charge);
     if (dma instanceof SharedDmaIndex) {
       // The run is the mapping: iommu_unmap of exactly its pages, and the record goes with it.
       dma.unmapRemove(i);
