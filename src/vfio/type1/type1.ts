@@ -516,7 +516,7 @@ export class VfioIommuType1 {
     this.lockedFrames -= charge;
     // <= 6.17: a mapping that ends at 2^64-1 has `iova + size == 0`, so vfio_unmap_unpin's loop never
     // runs: its pages stay pinned and charged to the process (checked on the kernels: gen-memlock)
-    if (this.wrapsAtTop && dma.iovaOf(i) + dma.pagesOf(i) === FRAMES_U64) this.env.mm.strand(charge);
+    if (this.wrapsAtTop && dma.lastOf(i) === FRAMES_U64 - 1) this.env.mm.strand(charge);
     if (dma instanceof SharedDmaIndex) {
       // The run is the mapping: iommu_unmap of exactly its pages, and the record goes with it.
       dma.unmapRemove(i);
