@@ -1,9 +1,9 @@
 /**
  * Scenario steps for the process itself, as far as VFIO's charge for pinned memory goes: RLIMIT_MEMLOCK,
- * CAP_IPC_LOCK, and the VmLck line of /proc/self/status (mm->locked_vm). A scenario starts as root: every
+ * CAP_IPC_LOCK, mlock/munlock, and the VmLck line of /proc/self/status (mm->locked_vm). A scenario starts as root: every
  * capability and the default 8 MiB limit, so nothing is refused until it drops CAP_IPC_LOCK, as a QEMU
  * started by libvirt or kubevirt runs. Lines as the conformance executor prints them (op=RLIMIT_MEMLOCK,
- * op=CAP_IPC_LOCK, op=VMLCK).
+ * op=CAP_IPC_LOCK, op=MLOCK, op=MUNLOCK, op=VMLCK).
  */
 import { RLIM_INFINITY } from '../kernel/task.js';
 import { registerStep } from './registry.js';
