@@ -9,16 +9,16 @@ import { IntervalSet } from '../base/interval-set.js';
 import { type Range, intersect, overlaps } from '../base/range.js';
 import { ERRNO, errnoNumber } from '../base/errno.js';
 import { formatSize } from '../base/u64.js';
+import type { HostGroupView, HostRegionView, HostView } from '../host/view.js';
+import { strerror } from './common.js';
+import { describeRegion } from './describe.js';
+import type { GuestLayout, GuestRange, VmmFailure, VmmModel } from './types.js';
 
 /** `4 GiB`, or `4295360512 bytes (~4.0 GiB)` when no unit says it exactly. */
 function exactBytes(b: bigint): string {
   const f = formatSize(b);
   return f.startsWith('~') ? `${b} bytes (${f})` : f;
 }
-import type { HostGroupView, HostRegionView, HostView } from '../host/view.js';
-import { strerror } from './common.js';
-import { describeRegion } from './describe.js';
-import type { GuestLayout, GuestRange, VmmFailure, VmmModel } from './types.js';
 
 export interface GroupSelection {
   /** Group numbers to assign. */
