@@ -10,26 +10,40 @@
  */
 
 import { attachNic, detachNic, scenarioWriter } from './attach.js';
+import type { CompiledWriter } from './compiled.js';
 
 /** The executor's read-only buffer is 1 MiB, its read-write buffer 64 MiB (EXEC_MEMORY). */
 const RW_END = 0x4000000n;
 
+/** The scenario's step writers, counted in pages of `P` bytes (case names `m.<op>_<name>`). */
+function stepWriters(w: CompiledWriter, P: bigint) {
+  return {
+    pages: (n: number): bigint => BigInt(n) * P,
+    buf: (off: bigint): string => `buf+0x${off.toString(16)}`,
+    ro: (off: bigint): string => `ro+0x${off.toString(16)}`,
+    vmlck: (n: string) => w.op('vmlck', `m.vmlck_${n}`),
+    map: (n: string, iova: bigint, size: bigint, vaddr: string, flags = 3) =>
+      w.op('map', `m.map_${n}`, { iova, size, vaddr, ...(flags === 3 ? {} : { flags }) }),
+    unmap: (n: string, iova: bigint, size: bigint) => w.op('unmap', `m.unmap_${n}`, { iova, size }),
+    limit: (n: string, value: bigint | 'inf') =>
+      w.op('rlimit_memlock', `m.limit_${n}`, { value: value === 'inf' ? 'inf' : value }),
+    cap: (n: string, on: number) => w.op('cap_ipc_lock', `m.cap_${n}`, { value: on }),
+    lock: (n: string, vaddr: string, size: bigint) => w.op('mlock', `m.mlock_${n}`, { vaddr, size }),
+    unlock: (n: string, vaddr: string, size: bigint) => w.op('munlock', `m.munlock_${n}`, { vaddr, size }),
+  };
+}
+
+type Steps = ReturnType<typeof stepWriters>;
+
+const MB = 0x100000n;
+
 /** The scenario for a kernel whose page size is `page` bytes; sizes are counted in pages. */
 export function memlockScenario(page = 0x1000n): string {
-  const P = page;
-  const pages = (n: number): bigint => BigInt(n) * P;
-  const buf = (off: bigint): string => `buf+0x${off.toString(16)}`;
-  const ro = (off: bigint): string => `ro+0x${off.toString(16)}`;
-  const MB = 0x100000n;
   const w = scenarioWriter('memlock');
+  const st = stepWriters(w, page);
+  const { pages, buf, ro, vmlck, map, unmap, limit, cap } = st;
+  const P = page;
   attachNic(w, 'm.');
-  const vmlck = (n: string) => w.op('vmlck', `m.vmlck_${n}`);
-  const map = (n: string, iova: bigint, size: bigint, vaddr: string, flags = 3) =>
-    w.op('map', `m.map_${n}`, { iova, size, vaddr, ...(flags === 3 ? {} : { flags }) });
-  const unmap = (n: string, iova: bigint, size: bigint) => w.op('unmap', `m.unmap_${n}`, { iova, size });
-  const limit = (n: string, value: bigint | 'inf') =>
-    w.op('rlimit_memlock', `m.limit_${n}`, { value: value === 'inf' ? 'inf' : value });
-  const cap = (n: string, on: number) => w.op('cap_ipc_lock', `m.cap_${n}`, { value: on });
 
   // As root (CAP_IPC_LOCK): charged, never refused.
   vmlck('start');
@@ -87,7 +101,7 @@ export function memlockScenario(page = 0x1000n): string {
   vmlck('vaddr_invalid');
   map('new_vaddr', 12n * MB, pages(8), buf(7n * MB), 4);
   vmlck('new_vaddr');
-  mlockSteps(w, P, map, unmap, vmlck, limit, cap);
+  mlockSteps(st);
   detachNic(w, 'm.');
   vmlck('closed');
   cap('root_again', 1);
@@ -95,30 +109,16 @@ export function memlockScenario(page = 0x1000n): string {
   return w.text();
 }
 
-type Step = (n: string) => unknown;
-
 /**
  * The process's own mlock() counts in the same mm->locked_vm (QEMU's -overcommit mem-lock=on): a page
  * once however often it is locked, again when VFIO pins it; mlock's own limit check discounts pages
  * already locked; a range that runs out of the buffer is changed up to the hole; a zero limit without
  * CAP_IPC_LOCK makes mlock EPERM (can_do_mlock).
  */
-function mlockSteps(
-  w: ReturnType<typeof scenarioWriter>,
-  P: bigint,
-  map: (n: string, iova: bigint, size: bigint, vaddr: string, flags?: number) => unknown,
-  unmap: (n: string, iova: bigint, size: bigint) => unknown,
-  vmlck: Step,
-  limit: (n: string, value: bigint | 'inf') => unknown,
-  cap: (n: string, on: number) => unknown,
-): void {
-  const MB = 0x100000n;
+function mlockSteps(st: Steps): void {
+  const { pages, buf, vmlck, map, unmap, limit, cap, lock, unlock } = st;
+  const P = pages(1);
   const L = 8n * MB;
-  const pages = (n: number): bigint => BigInt(n) * P;
-  const buf = (off: bigint): string => `buf+0x${off.toString(16)}`;
-  const lock = (n: string, vaddr: string, size: bigint) => w.op('mlock', `m.mlock_${n}`, { vaddr, size });
-  const unlock = (n: string, vaddr: string, size: bigint) =>
-    w.op('munlock', `m.munlock_${n}`, { vaddr, size });
   // 8 pages are mapped ("left") here, without CAP_IPC_LOCK and without a limit.
   lock('16', buf(L), pages(16));
   vmlck('mlock_16');
