@@ -116,35 +116,40 @@ function median(v: number[]): number {
 const growth: Benchmark = {
   name: 'iova-growth',
   run({ quick, log }) {
-    // Windows 10^3..10^5 from 11 repeated 10^5-live prefixes, the median per window (the 10^3 window is
-    // only 576 operations, so one run is noisy; the first run only warms the JIT); window 10^6 from
-    // the median of three full runs.
+    // Windows 10^3..10^5 from repeated 10^5-live prefixes, the median per window (the 10^3 window is
+    // only 576 operations, so one run is noisy; the first run only warms the JIT); window 10^6 from the
+    // median of three full runs. The full runs are interleaved with the prefix runs (three prefixes, a
+    // full run, ...), so that a change in the machine's other load falls on both sides of the ratio.
     const prefix = generateFragTrace(true, 100_000);
-    const reps = quick ? 3 : 11;
+    const full = quick ? undefined : generateFragTrace(true, 1_000_000);
+    const rounds = quick ? 1 : 3;
+    const perRound = quick ? 3 : 4;
     const per: number[][] = [[], [], []];
+    const w3s: number[] = [];
     let digest = '';
-    for (let i = 0; i <= reps; i++) {
-      const r = replayTrace(prefix, { mode: 'plain', now: cpuNs });
-      if (i === 0) continue;
-      digest = r.digest();
-      windowCosts(r).forEach((ns, k) => per[k]!.push(ns));
-    }
-    const w = per.map(median);
-    log(`growth plain, 10^5-live prefix x${reps}: digest ${digest}`);
-    const figs: Figure[] = w.map((ns, k) =>
-      fig(`growth window 10^${k + 3} live ns/op (cpu; kernel ${NATIVE_WINDOW[k]})`, ns, 'ns/op'),
-    );
-    if (!quick) {
-      const full = generateFragTrace(true, 1_000_000);
-      const w3s: number[] = [];
-      for (let i = 0; i < 3; i++) {
+    replayTrace(prefix, { mode: 'plain', now: cpuNs });
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < perRound; i++) {
+        const r = replayTrace(prefix, { mode: 'plain', now: cpuNs });
+        digest = r.digest();
+        windowCosts(r).forEach((ns, k) => per[k]!.push(ns));
+      }
+      if (full) {
         const r = replayTrace(full, { mode: 'plain', now: cpuNs });
         w3s.push(windowCosts(r)[3]!);
-        if (i === 0)
+        if (round === 0)
           log(
             `growth plain to 10^6 live: digest ${r.digest()}, ${(r.elapsed / r.ops).toFixed(1)} cpu ns/op overall`,
           );
       }
+    }
+    const w = per.map(median);
+    log(`growth plain, 10^5-live prefix x${rounds * perRound}: digest ${digest}`);
+    log(`growth window 10^3: median of ${per[0]!.map((v) => v.toFixed(0)).join(' / ')} ns/op`);
+    const figs: Figure[] = w.map((ns, k) =>
+      fig(`growth window 10^${k + 3} live ns/op (cpu; kernel ${NATIVE_WINDOW[k]})`, ns, 'ns/op'),
+    );
+    if (full) {
       const w3 = median(w3s);
       log(`growth window 10^6: median of ${w3s.map((v) => v.toFixed(0)).join(' / ')} ns/op`);
       figs.push(fig(`growth window 10^6 live ns/op (cpu; kernel ${NATIVE_WINDOW[3]})`, w3, 'ns/op'));
