@@ -215,14 +215,10 @@ export class AddressSpace {
   }
 
   /**
-   * pin_user_pages over frames [first, first+pages): 0, or -EFAULT at the first frame that is not mapped
-   * or lacks the protection (`write` asks for a writable page, as FOLL_WRITE does).
+   * pin_user_pages over frames [first, first+pages): how many frames pin before the first that is not
+   * mapped or lacks the protection (`write` asks for a writable page, as FOLL_WRITE does); `pages` when
+   * all pin (vfio_pin_pages_remote then answers -EFAULT at that frame).
    */
-  pinCheck(first: number, pages: number, write: boolean): number {
-    return this.pinnable(first, pages, write) < pages ? -ERRNO.EFAULT : 0;
-  }
-
-  /** How many frames of [first, first+pages) pin before the first that pinCheck refuses (`pages`: all). */
   pinnable(first: number, pages: number, write: boolean): number {
     let f = first;
     const end = first + pages - 1;
@@ -242,38 +238,25 @@ export class AddressSpace {
    */
   zeroPageFrames(first: number, pages: number): number {
     let n = 0;
-    this.eachSpan(first, pages, (v, f, last) => {
-      if (v.populated) return;
-      let written = 0;
-      if (this.contents.size < last - f + 1) {
-        for (const k of this.contents.keys()) if (k >= f && k <= last) written++;
-      } else {
-        for (let g = f; g <= last; g++) if (this.contents.has(g)) written++;
-      }
-      n += last - f + 1 - written;
-    });
-    return n;
-  }
-
-  /** Physically contiguous runs backing frames [first, first+pages): [physFrame, count] pairs. */
-  physRuns(first: number, pages: number): [number, number][] {
-    const out: [number, number][] = [];
-    this.eachSpan(first, pages, (v, f, last) => out.push([v.physFirst + (f - v.first), last - f + 1]));
-    return out;
-  }
-
-  /** Calls `fn` for each region's part [f, last] of frames [first, first+pages), up to the first hole. */
-  private eachSpan(first: number, pages: number, fn: (v: Vma, f: number, last: number) => void): void {
     let f = first;
     const end = first + pages - 1;
     while (f <= end) {
       const i = this.find(f);
-      if (i < 0) return;
+      if (i < 0) break;
       const v = this.vmas[i]!;
       const last = Math.min(v.last, end);
-      fn(v, f, last);
+      if (!v.populated) {
+        let written = 0;
+        if (this.contents.size < last - f + 1) {
+          for (const k of this.contents.keys()) if (k >= f && k <= last) written++;
+        } else {
+          for (let g = f; g <= last; g++) if (this.contents.has(g)) written++;
+        }
+        n += last - f + 1 - written;
+      }
       f = last + 1;
     }
+    return n;
   }
 
   /** Physical frame of one mapped frame, or -1. */

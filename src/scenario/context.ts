@@ -176,6 +176,12 @@ export class RunContext {
   }
 
   /** A u32 field (argsz, flags): larger values are a scenario mistake. */
+  /** Start of the scenario's `vaddr_base` region: the default user address of maps (undefined: none). */
+  vaddrBaseStart(): bigint | undefined {
+    const base = this.scenario.vaddrBase;
+    return base === undefined ? undefined : this.sys.mm.region(base)?.start;
+  }
+
   /** A field that the kernel takes as an unsigned 64-bit value: a negative or wider one is a mistake. */
   u64(step: ScenarioStep, field: string, dflt?: bigint): bigint {
     const v = this.num(step, field, dflt);

@@ -64,6 +64,13 @@ export interface StepSpec {
 const REGISTRY = new Map<string, StepSpec>();
 
 /** Registers a step; registering the same op twice is a programming error. */
+/** The `name` field of every step that prints a CASE line. */
+export const CASE_NAME_FIELD = {
+  kind: 'template',
+  required: true,
+  help: 'case name printed after CASE',
+} as const;
+
 export function registerStep(spec: StepSpec): void {
   if (REGISTRY.has(spec.op)) throw new Error(`scenario step "${spec.op}" registered twice`);
   REGISTRY.set(spec.op, spec);

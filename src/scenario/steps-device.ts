@@ -15,10 +15,10 @@ import {
 } from '../uapi/vfio-device.js';
 import { pciHotResetInfo } from '../vfio/typed.js';
 import type { RunContext } from './context.js';
-import { type ScenarioStep, registerStep } from './registry.js';
+import { CASE_NAME_FIELD, type ScenarioStep, registerStep } from './registry.js';
 
 const hex = (v: bigint | number): string => '0x' + v.toString(16);
-const name = { kind: 'template', required: true, help: 'case name printed after CASE' } as const;
+const name = CASE_NAME_FIELD;
 const deviceFd = { kind: 'string', help: 'handle of the device fd (default "device")' } as const;
 
 /** A `pos` field: an offset inside one region (below 2^40, the region index above it). */

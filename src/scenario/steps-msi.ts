@@ -39,13 +39,13 @@ import type { FdTable } from '../vfio/pci/eventfd.js';
 import { type ProbeContainer, runMsiProbe } from '../vfio/pci/msi-probe.js';
 import { VfioPciDevice, type VfioDeviceFile } from '../vfio/pci/vfio-pci.js';
 import type { RunContext } from './context.js';
-import { type ScenarioStep, registerStep } from './registry.js';
+import { CASE_NAME_FIELD, type ScenarioStep, registerStep } from './registry.js';
 import { errnoName } from '../base/errno.js';
 
 const hex = (v: bigint | number): string => '0x' + v.toString(16);
 const hex16 = (v: bigint): string => '0x' + v.toString(16).padStart(16, '0');
 const deviceFd = { kind: 'string', help: 'handle of the device fd (default "device")' } as const;
-const name = { kind: 'template', required: true, help: 'case name printed after CASE' } as const;
+const name = CASE_NAME_FIELD;
 const INDEX: Record<string, number> = { INTX: 0, MSI: 1, MSIX: 2, ERR: 3, REQ: 4 };
 
 /** The process's descriptor table: a vfio-pci device's own, else the VFIO system's (normally the same). */
@@ -380,7 +380,7 @@ registerStep({
   },
   run(ctx, s) {
     const dev = ctx.deviceFile(s);
-    const base = ctx.scenario.vaddrBase ? ctx.sys.mm.region(ctx.scenario.vaddrBase)?.start : undefined;
+    const base = ctx.vaddrBaseStart();
     const vaddr = s.fields['vaddr'] ? ctx.num(s, 'vaddr') : (base ?? 0n);
     const container = probeContainer(ctx, ctx.fd(s, 'container', 'container'), vaddr);
     for (const l of runMsiProbe({ file: dev, fabric: fabric(ctx, s), fds: fdTable(ctx, dev), container }))

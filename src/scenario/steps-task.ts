@@ -6,10 +6,10 @@
  * op=CAP_IPC_LOCK, op=MLOCK, op=MUNLOCK, op=VMLCK).
  */
 import { RLIM_INFINITY } from '../kernel/task.js';
-import { registerStep } from './registry.js';
+import { CASE_NAME_FIELD, registerStep } from './registry.js';
 import { vaddrOff } from './steps.js';
 
-const name = { kind: 'template', required: true, help: 'case name printed after CASE' } as const;
+const name = CASE_NAME_FIELD;
 
 registerStep({
   op: 'set_rlimit_memlock',
@@ -81,7 +81,7 @@ for (const lock of [true, false]) {
       size: { kind: 'expr', required: true, help: 'bytes (rounded up to whole pages)' },
     },
     run(ctx, s) {
-      const base = ctx.scenario.vaddrBase ? ctx.sys.mm.region(ctx.scenario.vaddrBase)?.start : undefined;
+      const base = ctx.vaddrBaseStart();
       const vaddr = s.fields['vaddr'] ? ctx.u64(s, 'vaddr') : (base ?? 0n);
       const size = ctx.u64(s, 'size');
       const rc = ctx.sys.mm.mlock(vaddr, size, lock, ctx.sys.task, ctx.sys.core.pageSize);

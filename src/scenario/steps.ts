@@ -42,7 +42,7 @@ import { DMA_MANAGED_DRIVERS } from '../vfio/container.js';
 import { isType1ParamName, readType1Param } from '../vfio/params.js';
 import { evalExpr, truthy } from './expr.js';
 import type { RunContext } from './context.js';
-import { type ScenarioStep, type StepSpec, registerStep, stepSpec } from './registry.js';
+import { CASE_NAME_FIELD, type ScenarioStep, type StepSpec, registerStep, stepSpec } from './registry.js';
 
 const hex = (v: bigint | number): string => '0x' + v.toString(16);
 
@@ -119,7 +119,7 @@ function checkExpectation(ctx: RunContext, s: ScenarioStep, from: number): void 
   if (bad.length) ctx.failures.push(`${where}: ${caseName}: expected ${bad.join(', ')}`);
 }
 
-const name = { kind: 'template', required: true, help: 'case name printed after CASE' } as const;
+const name = CASE_NAME_FIELD;
 const containerFd = { kind: 'string', help: 'handle of the container fd (default "container")' } as const;
 const groupFd = { kind: 'string', help: 'handle of the group fd (default "group")' } as const;
 
@@ -456,7 +456,7 @@ def({
     fd: containerFd,
   },
   run(ctx, s) {
-    const base = ctx.scenario.vaddrBase ? ctx.sys.mm.region(ctx.scenario.vaddrBase)?.start : undefined;
+    const base = ctx.vaddrBaseStart();
     const f = {
       argsz: ctx.u32(s, 'argsz', DMA_MAP_SIZE),
       flags: ctx.u32(s, 'flags', 3),
@@ -595,7 +595,7 @@ def({
     const fd = ctx.fd(s, 'fd', 'container');
     const base = ctx.num(s, 'base');
     const max = ctx.num(s, 'max', 1n << 32n);
-    const vb = ctx.scenario.vaddrBase ? ctx.sys.mm.region(ctx.scenario.vaddrBase)?.start : undefined;
+    const vb = ctx.vaddrBaseStart();
     const vaddr = s.fields['vaddr'] ? ctx.num(s, 'vaddr') : (vb ?? 0n);
     const buf = encodeDmaMap({ argsz: DMA_MAP_SIZE, flags: 3, vaddr, iova: base, size: 0x1000n });
     let n = 0n;
