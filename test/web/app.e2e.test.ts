@@ -236,6 +236,11 @@ describe('web view in Chromium', () => {
     await frame(page);
     assert.match((await page.textContent('#vmm-panel')) ?? '', /QEMU q35 \(x86_64\) with 1 TiB fits group 2/);
     assert.match((await page.textContent('#vmm-panel')) ?? '', /RAM above 4 GiB starts at 1 TiB/);
+    // check's own notes too: what VFIO pins, and the RLIMIT_MEMLOCK that needs
+    assert.match(
+      (await page.textContent('#vmm-panel')) ?? '',
+      /without CAP_IPC_LOCK the VMM needs RLIMIT_MEMLOCK/,
+    );
     const ram = await hover(page, 'group-2', 0x10000000000n, 'guest');
     assert.match(ram, /QEMU q35 \(x86_64\): RAM above 4 GiB/);
     await h.shot(page, 'vmm-qemu-q35-fits');
