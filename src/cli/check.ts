@@ -3,7 +3,10 @@
  * refuses for the groups being assigned, why, what the VMM prints, and what would fix it.
  * Exit status: 0 fits, 1 conflicts (or a group VFIO refuses), 2 usage or input error.
  */
-import { bool, defineCommand } from './args.js';
+import { InputError } from '../base/errors.js';
+import { isFractionalSize, parseSize } from '../base/u64.js';
+import type { MemlockLimit } from '../vmm/memlock.js';
+import { bool, defineCommand, str, type ParsedArgs } from './args.js';
 import { styleFor, toJson } from './output.js';
 import {
   HOST_OPTIONS,
@@ -18,10 +21,29 @@ import {
   vmmRequest,
 } from './vmm-args.js';
 import { checkLayout, type CheckReport } from '../vmm/check.js';
-import { blockerLines, conflictLines, conflictTitle } from '../vmm/explain.js';
+import { blockerLines, conflictLines, conflictTitle, memlockLines } from '../vmm/explain.js';
+import { memlockAdvice } from '../vmm/memlock.js';
 import { planLayout, type Plan } from '../vmm/plan.js';
 import { hostDefaults } from '../vmm/host-defaults.js';
 import { VMM_MODELS } from '../vmm/registry.js';
+
+/** --memlock: a size in bytes (units allowed), or unlimited / infinity / -1. */
+function memlockArg(a: ParsedArgs): MemlockLimit | undefined {
+  const text = str(a, 'memlock');
+  if (text === undefined) return undefined;
+  if (/^\s*(unlimited|infinity|-1)\s*$/i.test(text)) return 'unlimited';
+  const v = parseSize(text);
+  if (v === undefined)
+    throw new InputError(
+      isFractionalSize(text)
+        ? `--memlock ${text}: not a whole number of bytes`
+        : `--memlock ${JSON.stringify(text)}: not a size or "unlimited"`,
+      {
+        hint: '--memlock 64M, --memlock 65536K ("ulimit -l" prints KiB), --memlock 8388608 (bytes, as /proc/PID/limits shows)',
+      },
+    );
+  return v;
+}
 
 function jsonReport(r: CheckReport, plan: Plan | undefined, notes: readonly string[]): unknown {
   return {
@@ -46,6 +68,29 @@ function jsonReport(r: CheckReport, plan: Plan | undefined, notes: readonly stri
       effect: c.failure.effect,
     })),
     blockers: r.blockers,
+    ...(r.memlock
+      ? {
+          memlock: {
+            limit: r.memlock.limit,
+            pageSize: r.memlock.pageSize,
+            pageSizeAssumed: r.memlock.pageSizeAssumed,
+            pinned: r.memlock.pinned,
+            ...(r.memlock.failure
+              ? {
+                  refused: {
+                    range: r.memlock.failure.range,
+                    chargedBefore: r.memlock.failure.chargedBefore,
+                    vfio: r.memlock.failure.vfio,
+                    kernelLog: r.memlock.failure.kernelLog,
+                    vmmPrints: r.memlock.failure.failure.lines,
+                    effect: r.memlock.failure.failure.effect,
+                    fix: memlockAdvice(r.memlock),
+                  },
+                }
+              : {}),
+          },
+        }
+      : {}),
     fixes: plan
       ? [plan.largest, ...plan.options, ...plan.others]
           .filter((s) => s !== undefined)
@@ -73,6 +118,12 @@ export const checkCommand = defineCommand(
       ...VMM_OPTIONS,
       ...HOST_OPTIONS,
       { name: 'p2p', type: 'boolean', help: 'also check the PCI windows where BARs land (peer-to-peer DMA)' },
+      {
+        name: 'memlock',
+        type: 'string',
+        metavar: 'SIZE',
+        help: "the VMM's RLIMIT_MEMLOCK (e.g. 64M, 65536K, unlimited): which mapping fails with ENOMEM",
+      },
       { name: 'json', type: 'boolean', help: 'machine-readable output (addresses as 0x strings)' },
     ],
     examples: [
@@ -88,6 +139,10 @@ export const checkCommand = defineCommand(
         'iovamap check --vmm cloud-hypervisor --memory 16G --sysfs /sys --device 0000:01:00.0',
         'one device of this host',
       ],
+      [
+        'iovamap check --vmm qemu --memory 8G --platform qemu-q35-intel-iommu --memlock 4G',
+        'a VMM without CAP_IPC_LOCK whose RLIMIT_MEMLOCK is too small for the RAM VFIO pins',
+      ],
     ],
   },
   async (a) => {
@@ -97,7 +152,11 @@ export const checkCommand = defineCommand(
     const p2p = bool(a, 'p2p');
     const laid = model.layout(request);
     if (!laid.ok) throw new Error('unreachable: vmmRequest validated the layout');
-    const report = checkLayout(model, laid.layout, host, groups, { p2p });
+    const memlock = memlockArg(a);
+    const report = checkLayout(model, laid.layout, host, groups, {
+      p2p,
+      ...(memlock !== undefined ? { memlock } : {}),
+    });
     const plan =
       report.conflicts.some((c) => c.fatal) && report.blockers.length === 0
         ? planLayout(model, request, host, groups, {
@@ -136,6 +195,11 @@ export const checkCommand = defineCommand(
       out.push('', st.red(`CONFLICT ${i + 1}: ${conflictTitle(c)}`));
       for (const l of conflictLines(c, model.family)) out.push(`${'  '.repeat(l.depth + 1)}${l.text}`);
     });
+    if (report.memlock?.failure) {
+      const t = memlockLines(report.memlock, model.family);
+      out.push('', st.red(`LOCKED MEMORY: ${t.title}`));
+      for (const l of t.lines) out.push(`${'  '.repeat(l.depth + 1)}${l.text}`);
+    }
     if (plan) {
       out.push('', 'what would fix it:');
       if (plan.largest) {
@@ -161,7 +225,12 @@ export const checkCommand = defineCommand(
       report.fits
         ? st.green(`fits: VFIO accepts every range ${model.family} maps`)
         : st.red(
-            `does not fit: ${nConf} conflict${nConf === 1 ? '' : 's'}${nBlock ? `, ${nBlock} refused group${nBlock === 1 ? '' : 's'}` : ''}`,
+            'does not fit: ' +
+              [
+                ...(nConf ? [`${nConf} conflict${nConf === 1 ? '' : 's'}`] : []),
+                ...(nBlock ? [`${nBlock} refused group${nBlock === 1 ? '' : 's'}`] : []),
+                ...(report.memlock?.failure ? ['the pinned memory passes RLIMIT_MEMLOCK'] : []),
+              ].join(', '),
           ),
     );
     process.stdout.write(out.join('\n') + '\n');

@@ -44,6 +44,7 @@ export function inspectJson(view: HostView): unknown {
     source: view.source,
     arch: view.arch ?? null,
     kernel: view.kernel ?? null,
+    pageSize: view.pageSize ?? null,
     aperture: view.aperture ?? null,
     groups: view.groups.map((g) => ({
       id: g.id,
@@ -93,9 +94,11 @@ export function inspectText(view: HostView, s: Style): string {
   const { ids } = systemPciIds();
   const out: string[] = [];
   const scopeOf = busResetLookup(view);
-  const facts = [view.arch, view.kernel !== undefined ? `kernel ${view.kernel}` : undefined].filter(
-    (x) => x !== undefined,
-  );
+  const facts = [
+    view.arch,
+    view.kernel !== undefined ? `kernel ${view.kernel}` : undefined,
+    view.pageSize !== undefined ? `${view.pageSize / 1024} KiB pages` : undefined,
+  ].filter((x) => x !== undefined);
   out.push(`${s.bold('Host:')} ${sourceText(view.source)}${facts.length ? ` (${facts.join(', ')})` : ''}`);
   if (view.aperture) out.push(`IOMMU aperture ${rangeWithSize(view.aperture.start, view.aperture.end)}`);
   out.push(`${view.groups.length} IOMMU group${view.groups.length === 1 ? '' : 's'}`);

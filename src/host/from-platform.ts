@@ -97,6 +97,7 @@ export function hostViewFromPlatform(
     source: `platform:${desc.name}`,
     arch: desc.arch,
     kernel: profile.version,
+    pageSize: desc.pageSize,
     ...(aperture !== undefined && apertures.size === 1 ? { aperture } : {}),
     groups,
     ungrouped,

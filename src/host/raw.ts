@@ -35,6 +35,7 @@ export interface RawHost {
   readonly arch?: Arch;
   readonly kernel?: string;
   readonly aperture?: Range;
+  readonly pageSize?: number;
   readonly groups: readonly RawGroup[];
   readonly ungrouped: readonly RawDevice[];
   readonly notes?: readonly string[];
@@ -222,6 +223,7 @@ export function hostViewFromRaw(raw: RawHost): HostView {
     notes,
     ...(inferredArch !== undefined ? { arch: inferredArch } : {}),
     ...(raw.kernel !== undefined ? { kernel: raw.kernel } : {}),
+    ...(raw.pageSize !== undefined ? { pageSize: raw.pageSize } : {}),
     ...(raw.aperture !== undefined ? { aperture: raw.aperture } : commonAperture(raw.groups)),
   };
   return view;

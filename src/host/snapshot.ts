@@ -11,6 +11,7 @@ import { parseLocated } from '../platform/source.js';
 import { validate } from '../platform/validate.js';
 import type { LineMap, Spec } from '../platform/validate.js';
 import type { Arch } from '../platform/types.js';
+import { PAGE_SIZES } from './page-size.js';
 import { hostViewFromRaw, isDerivedNote } from './raw.js';
 import type { RawDevice, RawHost } from './raw.js';
 import type { HostDeviceView, HostView } from './view.js';
@@ -43,6 +44,7 @@ const SNAPSHOT: Spec = {
     kernelRelease: { spec: { t: 'string' }, doc: 'uname -r' },
     arch: { spec: { t: 'enum', values: ['x86_64', 'aarch64'] }, doc: 'uname -m' },
     aperture: { spec: { t: 'range' }, doc: 'IOMMU aperture when known' },
+    pageSize: { spec: { t: 'int', min: 4096, max: 65536 }, doc: 'getconf PAGESIZE' },
     groups: {
       spec: {
         t: 'array',
@@ -94,6 +96,7 @@ interface Snap {
   kernelRelease?: string;
   arch?: Arch;
   aperture?: { start: bigint; end: bigint };
+  pageSize?: number;
   groups: SnapGroup[];
   pciDevices: SnapDevice[];
   notes: string[];
@@ -123,6 +126,7 @@ export function snapshotText(view: HostView, capturedBy?: string): string {
     ...(capturedBy !== undefined ? { capturedBy } : {}),
     ...(view.kernel !== undefined ? { kernelRelease: view.kernel } : {}),
     ...(view.arch !== undefined ? { arch: view.arch } : {}),
+    ...(view.pageSize !== undefined ? { pageSize: view.pageSize } : {}),
     ...(view.aperture !== undefined
       ? { aperture: { start: hex(view.aperture.start), end: hex(view.aperture.end) } }
       : {}),
@@ -163,6 +167,12 @@ export function parseSnapshot(text: string, file: string): RawHost {
         field: 'version',
       },
     );
+  if (snap.pageSize !== undefined && !PAGE_SIZES.includes(snap.pageSize))
+    throw new InputError(`${snap.pageSize} is not a kernel page size (4096, 16384 or 65536)`, {
+      file,
+      line: lines.get('pageSize'),
+      field: 'pageSize',
+    });
   const seen = new Set<number>();
   const groups = snap.groups.map((g, i) => {
     if (seen.has(g.id))
@@ -201,6 +211,7 @@ export function parseSnapshot(text: string, file: string): RawHost {
     ],
     ...(snap.arch !== undefined ? { arch: snap.arch } : {}),
     ...(snap.kernelRelease !== undefined ? { kernel: snap.kernelRelease } : {}),
+    ...(snap.pageSize !== undefined ? { pageSize: snap.pageSize } : {}),
     ...(snap.aperture !== undefined ? { aperture: snap.aperture } : {}),
   };
 }

@@ -16,6 +16,7 @@ import { hex16 } from '../base/u64.js';
 import { normalizeBdf } from '../platform/validate.js';
 import type { Range } from '../base/range.js';
 import { U64_MAX } from '../base/u64.js';
+import { HPAGE_PMD_SIZE_FILE, pageSizeOfPmd, pmdSizeOf } from './page-size.js';
 import { intelApertureFromCap } from './raw.js';
 import type { RawDevice, RawGroup, RawHost } from './raw.js';
 import type { HostDeviceView, HostView } from './view.js';
@@ -103,6 +104,10 @@ export function sysfsTreeFromHostView(view: HostView): SysfsTree {
     }
     link(`bus/pci/devices/${dev.bdf}`, `${up('bus/pci/devices')}${p}`);
   }
+  if (view.pageSize !== undefined) {
+    dir(HPAGE_PMD_SIZE_FILE.slice(0, HPAGE_PMD_SIZE_FILE.lastIndexOf('/')));
+    file(HPAGE_PMD_SIZE_FILE, `${pmdSizeOf(view.pageSize)}\n`);
+  }
   return tree;
 }
 
@@ -175,6 +180,21 @@ function readHexFile(r: SysfsReader, path: string, digits: number, what: string)
       hint: `the kernel writes 0x and ${digits} hex digits, e.g. ${what === 'class' ? '0x020000' : '0x8086'}`,
     });
   return parseInt(first, 16);
+}
+
+/** PAGE_SIZE from hpage_pmd_size, when the tree has it (kernels with transparent huge pages). */
+function readPageSize(r: SysfsReader): number | undefined {
+  const text = r.readText(HPAGE_PMD_SIZE_FILE);
+  if (text === undefined) return undefined;
+  const first = text.split('\n')[0]!.trim();
+  const size = /^[0-9]{1,12}$/.test(first) ? pageSizeOfPmd(Number(first)) : undefined;
+  if (size === undefined)
+    throw new InputError(`cannot parse hpage_pmd_size: ${JSON.stringify(first)}`, {
+      file: r.show(HPAGE_PMD_SIZE_FILE),
+      line: 1,
+      hint: 'the kernel writes the PMD size in bytes: 2097152 (4 KiB pages), 33554432 (16 KiB), 536870912 (64 KiB)',
+    });
+  return size;
 }
 
 function basename(p: string): string {
@@ -298,10 +318,12 @@ export function readSysfs(r: SysfsReader, opts: ReadSysfsOptions): RawHost {
       });
     ungrouped.push(readDevice(r, `bus/pci/devices/${b}`, b, opts.names));
   }
+  const pageSize = readPageSize(r);
   return {
     source: opts.source,
     groups,
     ungrouped,
+    ...(pageSize !== undefined ? { pageSize } : {}),
     ...(opts.arch !== undefined ? { arch: opts.arch } : {}),
     ...(opts.kernel !== undefined ? { kernel: opts.kernel } : {}),
   };

@@ -78,6 +78,11 @@ export interface HostView {
   readonly kernel?: string;
   /** IOMMU input address range (aperture) used for `usable`, when known. */
   readonly aperture?: Range;
+  /**
+   * The kernel's page size (PAGE_SIZE: 4096, 16384 or 65536), when known: VFIO counts what it pins, and
+   * RLIMIT_MEMLOCK, in these pages.
+   */
+  readonly pageSize?: number;
   readonly groups: readonly HostGroupView[];
   /** PCI functions that have no IOMMU group (no IOMMU, the IOMMU's own function, not probed on DT/IORT). */
   readonly ungrouped?: readonly HostDeviceView[];

@@ -12,6 +12,7 @@ import { formatSize } from '../base/u64.js';
 import type { HostGroupView, HostRegionView, HostView } from '../host/view.js';
 import { strerror } from './common.js';
 import { describeRegion } from './describe.js';
+import { checkMemlock, memlockAdvice, type MemlockLimit, type MemlockReport } from './memlock.js';
 import type { GuestLayout, GuestRange, VmmFailure, VmmModel } from './types.js';
 
 /** `4 GiB`, or `4295360512 bytes (~4.0 GiB)` when no unit says it exactly. */
@@ -93,8 +94,10 @@ export interface CheckReport {
   readonly usable: readonly Range[];
   readonly conflicts: readonly Conflict[];
   readonly blockers: readonly Blocker[];
+  /** Locked memory against the VMM's RLIMIT_MEMLOCK, when a limit was given and a group is assigned. */
+  readonly memlock?: MemlockReport;
   readonly notes: readonly string[];
-  /** No conflict (BAR windows included when asked for) and no blocker. */
+  /** No conflict (BAR windows included when asked for), no blocker, and the pins fit RLIMIT_MEMLOCK. */
   readonly fits: boolean;
 }
 
@@ -313,7 +316,7 @@ export function checkLayout(
   layout: GuestLayout,
   host: HostView,
   groups: readonly SelectedGroup[],
-  opts: { p2p?: boolean } = {},
+  opts: { p2p?: boolean; memlock?: MemlockLimit } = {},
 ): CheckReport {
   const usable = containerUsable(groups);
   const notes: string[] = [];
@@ -365,8 +368,22 @@ export function checkLayout(
     );
   }
   const blockers = blockersFor(model, layout, groups);
+  let memlock: MemlockReport | undefined;
   if (groups.length === 0) notes.push('no group selected: nothing to assign, so nothing can conflict');
-  else {
+  else if (opts.memlock !== undefined) {
+    // only what VFIO accepts is pinned: a refused range fails before vfio_pin_map_dma
+    const accepted = layout.ranges.filter((r) => r.kind !== 'pci-window' && usable.containsRange(r));
+    memlock = checkMemlock(model, layout, accepted, opts.memlock, host, {
+      ...(device !== undefined ? { device } : {}),
+      ...(groups[0] !== undefined ? { group: groups[0].id } : {}),
+    });
+    if (!memlock.failure) notes.push(memlockAdvice(memlock));
+    else if (fatal.some((c) => c.range.start < memlock!.failure!.range.start))
+      notes.push(
+        `${model.family} stops at the refused mapping below ${hex(memlock.failure.range.start)} first; the ` +
+          'locked-memory failure shows up once that is fixed',
+      );
+  } else {
     const pinned = pinnedBytes(layout);
     if (pinned > 0n)
       notes.push(
@@ -383,7 +400,8 @@ export function checkLayout(
     usable: usable.ranges,
     conflicts,
     blockers,
+    ...(memlock !== undefined ? { memlock } : {}),
     notes,
-    fits: blockers.length === 0 && conflicts.length === 0,
+    fits: blockers.length === 0 && conflicts.length === 0 && memlock?.failure === undefined,
   };
 }

@@ -4,6 +4,7 @@
  */
 import { formatSize, hex16 } from '../base/u64.js';
 import type { Blocker, Conflict } from './check.js';
+import { memlockAdvice, type MemlockReport } from './memlock.js';
 
 /** `4 GiB`, `3054 MiB`, `640 KiB`: exact when the size is a whole number of a unit (as VMM sizes are). */
 export function exactSize(b: bigint): string {
@@ -64,5 +65,27 @@ export function blockerLines(b: Blocker): { readonly title: string; readonly lin
   return {
     title: `group ${b.group}${b.devices.length ? ` (${b.devices.join(', ')})` : ''}: ${b.why}`,
     lines: b.lines,
+  };
+}
+
+/** A mapping refused for locked memory: heading and explanation (the report must have a failure). */
+export function memlockLines(
+  m: MemlockReport,
+  vmmName: string,
+): { readonly title: string; readonly lines: readonly { readonly depth: number; readonly text: string }[] } {
+  const f = m.failure!;
+  const lines: { depth: number; text: string }[] = [
+    { depth: 0, text: `VFIO: ${f.vfio}` },
+    { depth: 0, text: `kernel log: ${f.kernelLog}` },
+  ];
+  if (f.failure.lines.length) {
+    lines.push({ depth: 0, text: `${vmmName} prints:` });
+    for (const l of f.failure.lines) lines.push({ depth: 1, text: l });
+  }
+  lines.push({ depth: 0, text: `effect: ${f.failure.effect}` });
+  lines.push({ depth: 0, text: `fix: ${memlockAdvice(m)}` });
+  return {
+    title: `${f.range.what} [${f.range.name}] ${rangeText(f.range.start, f.range.end)} is refused with ENOMEM (RLIMIT_MEMLOCK)`,
+    lines,
   };
 }

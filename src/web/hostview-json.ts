@@ -10,6 +10,7 @@ import type { Range } from '../base/range.js';
 import { parseU64 } from '../base/u64.js';
 import type { HostDeviceView, HostGroupView, HostRegionView, HostView } from '../host/view.js';
 import { parseResvTypeName } from '../iommu/resv-region.js';
+import { PAGE_SIZES } from '../host/page-size.js';
 
 /** Marks a HostView JSON document (so a dropped file can be recognised). */
 export const HOSTVIEW_FORMAT = 'iovamap-hostview/1';
@@ -161,5 +162,10 @@ export function hostViewFromObject(doc: unknown, file = 'snapshot.json'): HostVi
   }
   if (o['kernel'] !== undefined) view = { ...view, kernel: r.str(o['kernel'], 'kernel') };
   if (o['aperture'] !== undefined) view = { ...view, aperture: r.range(o['aperture'], 'aperture') };
+  if (o['pageSize'] !== undefined) {
+    const p = r.num(o['pageSize'], 'pageSize');
+    if (!PAGE_SIZES.includes(p)) r.fail('pageSize', 'expected 4096, 16384 or 65536');
+    view = { ...view, pageSize: p };
+  }
   return view;
 }

@@ -19,7 +19,7 @@ function tmp(): string {
 test('inspect --platform prints groups, regions, usable ranges and interrupt safety', () => {
   const r = runCli(['inspect', '--platform', 'qemu-virt-smmuv3-gicv2', '--kernel', '6.1'], { env });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /^Host: platform qemu-virt-smmuv3-gicv2 \(aarch64, kernel 6\.1\)$/m);
+  assert.match(r.stdout, /^Host: platform qemu-virt-smmuv3-gicv2 \(aarch64, kernel 6\.1, 4 KiB pages\)$/m);
   assert.match(r.stdout, /IOMMU group 0 +type DMA +interrupts NOT isolated +assignable/);
   // VFIO_SET_IOMMU fails with EPERM by default there: the header says on what condition
   assert.match(r.stdout, /IOMMU group 0 .*assignable only with allow_unsafe_interrupts$/m);

@@ -42,6 +42,8 @@ for (const name of presetNames()) {
         readSysfs(memoryReader(sysfsTreeFromHostView(view)), { source: 'sysfs:mem' }),
       );
       assert.deepEqual(sysfsFacts(back), sysfsFacts(view));
+      // PAGE_SIZE travels as kernel/mm/transparent_hugepage/hpage_pmd_size
+      assert.equal(back.pageSize, view.pageSize);
       // The architecture is inferred from the MSI windows; a doorbell elsewhere leaves it unknown.
       assert.ok(back.arch === view.arch || back.arch === undefined, `arch ${back.arch}`);
       // With the model's aperture the imported regions give VFIO's usable ranges exactly.
@@ -59,6 +61,7 @@ for (const name of presetNames()) {
       const back = hostViewFromSnapshot(text, 'snap.json');
       assert.deepEqual(sysfsFacts(back), sysfsFacts(view));
       assert.equal(back.kernel, kernel);
+      assert.equal(back.pageSize, view.pageSize);
       assert.deepEqual(back.aperture, view.aperture);
       assert.deepEqual(
         back.groups.map((g) => g.usable),

@@ -201,6 +201,27 @@ test('something that is not a sysfs tree is refused', () => {
   );
 });
 
+test('hpage_pmd_size gives the page size; a garbled one names the file', () => {
+  const pmd = (content: string) =>
+    read(tree({ 'kernel/mm/transparent_hugepage/hpage_pmd_size': { kind: 'file', content } }));
+  assert.equal(pmd('2097152\n').pageSize, 4096);
+  assert.equal(pmd('33554432\n').pageSize, 16384);
+  assert.equal(pmd('536870912\n').pageSize, 65536);
+  assert.equal(read(tree()).pageSize, undefined);
+  expectInputError(
+    () => pmd('1048576\n'),
+    '/host/sys/kernel/mm/transparent_hugepage/hpage_pmd_size',
+    1,
+    /cannot parse hpage_pmd_size: "1048576"/,
+  );
+  expectInputError(
+    () => pmd('2M\n'),
+    '/host/sys/kernel/mm/transparent_hugepage/hpage_pmd_size',
+    1,
+    /cannot parse hpage_pmd_size/,
+  );
+});
+
 test('a broken snapshot names file, line and field', () => {
   const good = {
     format: 'iovamap-host-snapshot',
@@ -229,6 +250,15 @@ test('a broken snapshot names file, line and field', () => {
   assert.throws(
     () => parseSnapshot(text({ ...good, format: 'x' }), 's.json'),
     (e: unknown) => e instanceof InputError && e.line === 2 && /not a host snapshot/.test(e.message),
+  );
+  assert.equal(parseSnapshot(text({ ...good, pageSize: 65536 }), 's.json').pageSize, 65536);
+  assert.throws(
+    () => parseSnapshot(text({ ...good, pageSize: 8192 }), 's.json'),
+    (e: unknown) =>
+      e instanceof InputError &&
+      e.line === 15 &&
+      e.field === 'pageSize' &&
+      /8192 is not a kernel page size/.test(e.message),
   );
   assert.throws(
     () => parseSnapshot(text({ ...good, extra: 1 }), 's.json'),

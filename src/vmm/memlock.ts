@@ -1,0 +1,128 @@
+/**
+ * Locked memory: VFIO type1 pins every page of RAM it maps and charges it to the VMM process's locked
+ * memory (mm->locked_vm, VmLck). Without CAP_IPC_LOCK, a page that would take the charge past
+ * RLIMIT_MEMLOCK makes VFIO_IOMMU_MAP_DMA fail with -ENOMEM, the kernel logs
+ * "vfio_pin_pages_remote: RLIMIT_MEMLOCK (<bytes>) exceeded", and nothing of that mapping stays
+ * (vfio_pin_pages_remote, vfio_pin_map_dma). The VMM maps its ranges in address order and stops at the
+ * first refused one. Pure: the same rules as src/vfio/type1 (checked against the kernels), applied to a
+ * VMM's layout.
+ */
+import { ERRNO } from '../base/errno.js';
+import { formatSize } from '../base/u64.js';
+import { strerror } from './common.js';
+import type { GuestLayout, GuestRange, VmmFailure, VmmModel } from './types.js';
+
+/** The VMM process's RLIMIT_MEMLOCK (soft limit, bytes) or `unlimited` (RLIM_INFINITY, or CAP_IPC_LOCK). */
+export type MemlockLimit = bigint | 'unlimited';
+
+export interface MemlockFailure {
+  readonly range: GuestRange;
+  /** Bytes the mappings before it had charged. */
+  readonly chargedBefore: bigint;
+  /** What the kernel logs (pr_warn in vfio_pin_pages_remote). */
+  readonly kernelLog: string;
+  /** What VFIO answers for this mapping. */
+  readonly vfio: string;
+  /** What the VMM prints and does. */
+  readonly failure: VmmFailure;
+}
+
+export interface MemlockReport {
+  readonly limit: MemlockLimit;
+  /** PAGE_SIZE the charge and the limit are counted in. */
+  readonly pageSize: number;
+  /** Whether pageSize was assumed (4 KiB) rather than known from the host. */
+  readonly pageSizeAssumed: boolean;
+  /** Bytes VFIO pins for every range it accepts: the limit the VMM needs at least. */
+  readonly pinned: bigint;
+  /** The first mapping refused with ENOMEM, when the limit is too small. */
+  readonly failure?: MemlockFailure;
+}
+
+/** The host pages a guest range spans (RAM is backed page-aligned as the range is). */
+function pagesOf(r: GuestRange, page: bigint): bigint {
+  return r.end / page - r.start / page + 1n;
+}
+
+function hex(v: bigint): string {
+  return '0x' + v.toString(16);
+}
+
+function bytesText(b: bigint): string {
+  const f = formatSize(b);
+  return f.startsWith('~') ? `${b} bytes (${f})` : f;
+}
+
+/**
+ * Charges the ranges VFIO pins (`pinnedRanges`: RAM and firmware it accepts, in any order) as the VMM
+ * maps them, lowest address first, against `limit`.
+ */
+export function checkMemlock(
+  model: VmmModel,
+  layout: GuestLayout,
+  pinnedRanges: readonly GuestRange[],
+  limit: MemlockLimit,
+  host: { readonly pageSize?: number },
+  who: { readonly device?: string; readonly group?: number },
+): MemlockReport {
+  const pageSize = host.pageSize ?? 4096;
+  const page = BigInt(pageSize);
+  const ranges = [...pinnedRanges].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  let pinned = 0n;
+  for (const r of ranges) pinned += pagesOf(r, page) * page;
+  const base = { limit, pageSize, pageSizeAssumed: host.pageSize === undefined, pinned };
+  if (limit === 'unlimited') return base;
+  // rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT: the limit counts whole pages
+  const limitPages = limit / page;
+  let charged = 0n;
+  for (const r of ranges) {
+    const pages = pagesOf(r, page);
+    if (charged + pages <= limitPages) {
+      charged += pages;
+      continue;
+    }
+    const size = r.end - r.start + 1n;
+    const failure = model.failure(
+      {
+        range: r,
+        errno: ERRNO.ENOMEM,
+        errnoName: 'ENOMEM',
+        strerror: strerror(ERRNO.ENOMEM),
+        device: who.device ?? '<bdf>',
+        group: who.group,
+      },
+      layout,
+    );
+    return {
+      ...base,
+      failure: {
+        range: r,
+        chargedBefore: charged * page,
+        kernelLog: `vfio_pin_pages_remote: RLIMIT_MEMLOCK (${limitPages * page}) exceeded`,
+        vfio:
+          `VFIO_IOMMU_MAP_DMA(iova=${hex(r.start)}, size=${hex(size)}) = -ENOMEM: its ${bytesText(pages * page)}` +
+          (charged > 0n ? ` on top of the ${bytesText(charged * page)} already pinned` : '') +
+          ` pass RLIMIT_MEMLOCK (${bytesText(limitPages * page)}); the pages it pinned are released`,
+        failure,
+      },
+    };
+  }
+  return base;
+}
+
+/** The note for a limit that suffices, or the fix for one that does not. */
+export function memlockAdvice(m: MemlockReport): string {
+  const need = bytesText(m.pinned);
+  const assumed = m.pageSizeAssumed
+    ? ` (counted in ${m.pageSize / 1024} KiB pages: the host's page size is not known)`
+    : '';
+  if (m.limit === 'unlimited')
+    return `RLIMIT_MEMLOCK unlimited: the ${need} VFIO pins are charged to the VMM's locked memory (VmLck) but never refused${assumed}`;
+  if (!m.failure) return `RLIMIT_MEMLOCK ${bytesText(m.limit)} covers the ${need} VFIO pins${assumed}`;
+  return (
+    `raise the VMM's RLIMIT_MEMLOCK to at least ${need} (prlimit --pid PID ` +
+    `--memlock=${m.pinned}:${m.pinned}, systemd LimitMEMLOCK=${m.pinned}, docker/podman --ulimit ` +
+    `memlock=${m.pinned}:${m.pinned}), or start it with CAP_IPC_LOCK; memory the VMM also mlock()s ` +
+    `(e.g. QEMU -overcommit mem-lock=on) counts once more${assumed}`
+  );
+}

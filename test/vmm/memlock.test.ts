@@ -1,0 +1,204 @@
+/**
+ * `check --memlock`: which of a VMM's mappings VFIO refuses for RLIMIT_MEMLOCK. The checker's answer is
+ * compared with the type1 model itself (src/vfio/type1, checked against the kernels): the same layout
+ * mapped through MAP_DMA ioctls fails at the same range with the same kernel log line.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { attachMsiFabric } from '../../src/irq/fabric.js';
+import { hostViewFromPlatform } from '../../src/host/from-platform.js';
+import type { HostView } from '../../src/host/view.js';
+import { kernelProfile, type KernelVersion } from '../../src/kernel/profile.js';
+import { TaskCreds } from '../../src/kernel/task.js';
+import { AddressSpace, PROT_READ, PROT_WRITE } from '../../src/mm/address-space.js';
+import { buildPlatform } from '../../src/platform/build.js';
+import { loadPreset } from '../../src/platform/presets.js';
+import { VFIO_GROUP_SET_CONTAINER, VFIO_SET_IOMMU, intArg } from '../../src/uapi/vfio-type1.js';
+import { VfioSystem } from '../../src/vfio/system.js';
+import { mapDma } from '../../src/vfio/typed.js';
+import { checkLayout, selectGroups } from '../../src/vmm/check.js';
+import { checkMemlock, memlockAdvice, type MemlockLimit } from '../../src/vmm/memlock.js';
+import { QEMU_Q35, QEMU_VIRT } from '../../src/vmm/qemu.js';
+import { CLOUD_HYPERVISOR_X86_64 } from '../../src/vmm/rust-vmms.js';
+import type { GuestLayout, GuestRange, VmmModel } from '../../src/vmm/types.js';
+
+const G = 1n << 30n;
+const NIC = '0000:00:01.0';
+const PRESET = 'qemu-q35-intel-iommu';
+
+function layoutOf(model: VmmModel, memory: bigint, options: Record<string, string> = {}): GuestLayout {
+  const l = model.layout({ memory, options });
+  if (!l.ok) assert.fail(l.reason);
+  return l.layout;
+}
+
+function checkWith(model: VmmModel, host: HostView, layout: GuestLayout, memlock: MemlockLimit, p2p = false) {
+  const sel = selectGroups(host, { devices: [NIC] });
+  if (!sel.ok) assert.fail(sel.reason);
+  return checkLayout(model, layout, host, sel.groups, { memlock, p2p });
+}
+
+/**
+ * Maps the layout's pinned ranges, lowest first, through the type1 model as a VMM without CAP_IPC_LOCK
+ * whose RLIMIT_MEMLOCK is `limit`: the first range answered -ENOMEM (or none), and the kernel log.
+ */
+function mapThroughType1(
+  version: KernelVersion,
+  ranges: readonly GuestRange[],
+  limit: bigint,
+): { refused?: GuestRange; rc?: number; klog: readonly string[]; vmlck: bigint } {
+  const desc = loadPreset(PRESET);
+  const core = buildPlatform(desc, kernelProfile(version)).iommu;
+  attachMsiFabric(core, desc);
+  const nic = core.devices().find((d) => d.bdf === NIC)!;
+  core.unbindDriver(nic);
+  core.bindDriver(nic, 'vfio-pci', true);
+  const mm = new AddressSpace();
+  const BASE = 0x7f0000000000n;
+  const top = ranges.reduce((m, r) => (r.end > m ? r.end : m), 0n);
+  mm.map('guest', BASE, top + 1n, PROT_READ | PROT_WRITE);
+  const task = new TaskCreds();
+  task.capIpcLock = false;
+  assert.equal(task.setMemlock(limit, limit), 0);
+  const sys = new VfioSystem({
+    core,
+    profile: kernelProfile(version),
+    mm,
+    task,
+    params: { allowUnsafeInterrupts: true },
+  });
+  const c = sys.open('/dev/vfio/vfio');
+  const g = sys.open(`/dev/vfio/${nic.groupId}`);
+  assert.equal(sys.ioctl(g, VFIO_GROUP_SET_CONTAINER, intArg(c)), 0);
+  assert.equal(sys.ioctl(c, VFIO_SET_IOMMU, 3), 0);
+  const sorted = [...ranges].sort((a, b) => (a.start < b.start ? -1 : 1));
+  for (const r of sorted) {
+    const { rc } = mapDma(sys, c, {
+      argsz: 32,
+      flags: 3,
+      vaddr: BASE + r.start,
+      iova: r.start,
+      size: r.end - r.start + 1n,
+    });
+    if (rc !== 0) return { refused: r, rc, klog: sys.klog, vmlck: BigInt(mm.lockedVmBytes) };
+  }
+  return { klog: sys.klog, vmlck: BigInt(mm.lockedVmBytes) };
+}
+
+for (const version of ['6.1', '6.12'] as const) {
+  test(`check --memlock agrees with the type1 model on ${version}: same refused range, same kernel log`, () => {
+    const host = hostViewFromPlatform(loadPreset(PRESET), kernelProfile(version));
+    const layout = layoutOf(QEMU_Q35, 3n * G);
+    const pinnedRanges = layout.ranges.filter((r) => r.kind !== 'pci-window');
+    const pinned = pinnedRanges.reduce((s, r) => s + (r.end - r.start + 1n), 0n);
+    // too small for the RAM above 4 GiB, then one page short of everything, then exactly enough
+    for (const limit of [2n * G, pinned - 4096n, pinned - 1n, pinned]) {
+      const r = checkWith(QEMU_Q35, host, layout, limit);
+      const m = mapThroughType1(version, pinnedRanges, limit);
+      assert.equal(r.memlock?.pinned, pinned);
+      assert.equal(r.memlock?.failure?.range, m.refused, `limit ${limit}`);
+      if (m.refused) {
+        assert.equal(m.rc, -12);
+        assert.deepEqual(m.klog, [r.memlock!.failure!.kernelLog]);
+        assert.equal(r.fits, false);
+        assert.equal(r.memlock!.failure!.chargedBefore, m.vmlck);
+      } else {
+        assert.equal(m.vmlck, pinned);
+        assert.equal(r.fits, true);
+      }
+    }
+  });
+}
+
+test("the limit counts whole pages; a guest's RAM alone fills a limit of its size, its firmware then fails", () => {
+  const host = hostViewFromPlatform(loadPreset(PRESET), kernelProfile('6.12'));
+  const layout = layoutOf(QEMU_Q35, 2n * G);
+  const r = checkWith(QEMU_Q35, host, layout, 2n * G);
+  assert.ok(r.memlock!.pinned > 2n * G, 'firmware is pinned too');
+  // the RAM itself fits exactly; the BIOS flash mapped after it does not
+  assert.equal(r.memlock?.failure?.range.name, 'pc.bios');
+  assert.equal(r.memlock?.failure?.range.start, 0xfffc0000n);
+  // everything below it: the RAM and the ROMs below 1 MiB, less the 128 KiB VGA window QEMU does not map
+  assert.equal(r.memlock?.failure?.chargedBefore, 2n * G - 0x20000n);
+  assert.equal(r.memlock?.failure?.kernelLog, 'vfio_pin_pages_remote: RLIMIT_MEMLOCK (2147483648) exceeded');
+  const odd = checkWith(QEMU_Q35, host, layout, r.memlock!.pinned + 4095n);
+  assert.equal(odd.memlock?.failure, undefined);
+  const short = checkWith(QEMU_Q35, host, layout, r.memlock!.pinned - 1n);
+  // rounded down to pages: 4095 bytes less than the pinned total
+  assert.match(short.memlock!.failure!.kernelLog, new RegExp(`\\(${r.memlock!.pinned - 4096n}\\)`));
+});
+
+test('QEMU prints -12 (Cannot allocate memory) for the refused region, and exits', () => {
+  const host = hostViewFromPlatform(loadPreset(PRESET), kernelProfile('6.12'));
+  const r = checkWith(QEMU_Q35, host, layoutOf(QEMU_Q35, 8n * G, { version: '9.2' }), 4n * G);
+  const f = r.memlock!.failure!;
+  assert.equal(f.range.start, 4n * G);
+  assert.deepEqual(f.failure.lines, [
+    `qemu-system-x86_64: -device vfio-pci,host=${NIC}: VFIO_MAP_DMA failed: Cannot allocate memory`,
+    `qemu-system-x86_64: -device vfio-pci,host=${NIC}: vfio ${NIC}: failed to setup container for group 1: ` +
+      'memory listener initialization failed: Region pc.ram: vfio_container_dma_map(0x..., 0x100000000, ' +
+      '0x180000000, 0x...) = -12 (Cannot allocate memory)',
+  ]);
+  assert.match(f.failure.effect, /^fatal/);
+  assert.match(memlockAdvice(r.memlock!), /^raise the VMM's RLIMIT_MEMLOCK to at least 8590065664 bytes/);
+});
+
+test('ranges VFIO refuses with EINVAL are not pinned, PCI windows never are, nothing without a group', () => {
+  // an RMRR inside the guest's low RAM: that mapping fails before anything is pinned
+  const host: HostView = {
+    source: 'test',
+    arch: 'x86_64',
+    aperture: { start: 0n, end: (1n << 48n) - 1n },
+    pageSize: 4096,
+    notes: [],
+    groups: [
+      {
+        id: 7,
+        type: 'DMA',
+        devices: [{ bdf: NIC, vendor: 0x8086, device: 0x10d3, class: 0x020000, driver: 'vfio-pci' }],
+        regions: [{ start: 0x40000000n, end: 0x40000fffn, typeString: 'direct' }],
+        usable: [
+          { start: 0n, end: 0x3fffffffn },
+          { start: 0x40001000n, end: (1n << 48n) - 1n },
+        ],
+      },
+    ],
+  };
+  const layout = layoutOf(QEMU_Q35, 3n * G);
+  const r = checkWith(QEMU_Q35, host, layout, 'unlimited', true);
+  assert.equal(r.conflicts.filter((c) => c.fatal).length, 1);
+  const refused = r.conflicts[0]!.range;
+  const windows = layout.ranges.filter((x) => x.kind === 'pci-window');
+  assert.ok(windows.length > 0);
+  const expected = layout.ranges
+    .filter((x) => x.kind !== 'pci-window' && x !== refused)
+    .reduce((s, x) => s + (x.end - x.start + 1n), 0n);
+  assert.equal(r.memlock?.pinned, expected);
+  assert.equal(r.memlock?.failure, undefined);
+  assert.match(memlockAdvice(r.memlock!), /^RLIMIT_MEMLOCK unlimited/);
+  // a limit that fails above the refused range: the VMM stops at the refused one first
+  const tight = checkWith(QEMU_Q35, host, layout, 1n * G);
+  assert.ok(tight.memlock?.failure);
+  assert.ok(tight.notes.some((n) => /stops at the refused mapping below 0x[0-9a-f]+ first/.test(n)));
+  const none = checkLayout(QEMU_Q35, layout, host, [], { memlock: 0n });
+  assert.equal(none.memlock, undefined);
+});
+
+test('64 KiB pages: the limit and the ranges are counted in them; an unknown page size is said to be assumed', () => {
+  const layout = layoutOf(QEMU_VIRT, 1n * G);
+  const ram = layout.ranges.filter((r) => r.kind !== 'pci-window');
+  const at64k = checkMemlock(QEMU_VIRT, layout, ram, 1n * G + 65535n, { pageSize: 65536 }, {});
+  assert.equal(at64k.pageSizeAssumed, false);
+  assert.equal(at64k.failure, undefined);
+  const short = checkMemlock(QEMU_VIRT, layout, ram, 1n * G - 1n, { pageSize: 65536 }, {});
+  assert.equal(
+    short.failure?.kernelLog,
+    `vfio_pin_pages_remote: RLIMIT_MEMLOCK (${1n * G - 65536n}) exceeded`,
+  );
+  const unknown = checkMemlock(CLOUD_HYPERVISOR_X86_64, layout, ram, 1n * G, {}, {});
+  assert.equal(unknown.pageSize, 4096);
+  assert.match(memlockAdvice(unknown), /counted in 4 KiB pages: the host's page size is not known/);
+  // a 4 KiB range on a 64 KiB host spans a whole page
+  const tiny: GuestRange = { start: 0x10000n, end: 0x10fffn, kind: 'ram', name: 'r', what: 'RAM' };
+  assert.equal(checkMemlock(QEMU_VIRT, layout, [tiny], 'unlimited', { pageSize: 65536 }, {}).pinned, 65536n);
+});
