@@ -8,6 +8,7 @@
  */
 import type { HostView } from '../host/view.js';
 import { type CheckReport, type Conflict, checkLayout, selectGroups } from '../vmm/check.js';
+import type { MemlockLimit } from '../vmm/memlock.js';
 import { conflictLines as explainConflict } from '../vmm/explain.js';
 import { hostDefaults } from '../vmm/host-defaults.js';
 import type { GuestRange, VmmModel } from '../vmm/types.js';
@@ -21,6 +22,8 @@ export interface VmmRequest {
   readonly groups?: readonly number[];
   /** Also check the PCI windows (VMMs that DMA-map BARs for peer-to-peer). */
   readonly p2p?: boolean;
+  /** The VMM's RLIMIT_MEMLOCK, to check what VFIO pins against (unchecked when absent). */
+  readonly memlock?: MemlockLimit;
 }
 
 export type VmmOverlayResult =
@@ -59,7 +62,11 @@ export function vmmOverlay(host: HostView, req: VmmRequest): VmmOverlayResult {
   if (!laid.ok) return { ok: false, reason: laid.reason };
   const sel = selectGroups(host, { groups: req.groups ?? [] });
   if (!sel.ok) return { ok: false, reason: sel.reason };
-  const report = checkLayout(req.model, laid.layout, host, sel.groups, { p2p: req.p2p ?? false });
+  const report = checkLayout(req.model, laid.layout, host, sel.groups, {
+    p2p: req.p2p ?? false,
+    ...(req.memlock !== undefined ? { memlock: req.memlock } : {}),
+  });
+  const refused = report.memlock?.failure?.range;
   const conflictOf = new Map<GuestRange, Conflict>(report.conflicts.map((c) => [c.range, c]));
   const items: SceneItem[] = [];
   for (const r of laid.layout.ranges) {
@@ -77,6 +84,17 @@ export function vmmOverlay(host: HostView, req: VmmRequest): VmmOverlayResult {
       ],
       ...(c ? { conflict: true } : {}),
     });
+    if (r === refused) {
+      items.push({
+        start: r.start,
+        end: r.end,
+        layer: 'conflict',
+        cls: 'conflict',
+        label: `locked memory: ${r.what} is refused with ENOMEM (RLIMIT_MEMLOCK)`,
+        notes: [report.memlock!.failure!.vfio, `kernel log: ${report.memlock!.failure!.kernelLog}`],
+        conflict: true,
+      });
+    }
     if (c) {
       for (const o of c.outside) {
         items.push({

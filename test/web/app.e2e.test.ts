@@ -244,6 +244,27 @@ describe('web view in Chromium', () => {
     const ram = await hover(page, 'group-2', 0x10000000000n, 'guest');
     assert.match(ram, /QEMU q35 \(x86_64\): RAM above 4 GiB/);
     await h.shot(page, 'vmm-qemu-q35-fits');
+    // The VMM's RLIMIT_MEMLOCK: half the RAM, and the RAM above 4 GiB is refused with ENOMEM.
+    await page.fill('#vmm-memlock', '512G');
+    await page.press('#vmm-memlock', 'Enter');
+    await page.waitForSelector('#vmm-memlock-result');
+    const locked = (await page.textContent('#vmm-panel')) ?? '';
+    assert.match(locked, /does not fit group 2: 0 conflicts, over RLIMIT_MEMLOCK/);
+    assert.match(
+      locked,
+      /LOCKED MEMORY: RAM above 4 GiB, relocated to 1 TiB \[pc\.ram\] 0x0000010000000000-/,
+    );
+    assert.match(locked, /kernel log: vfio_pin_pages_remote: RLIMIT_MEMLOCK \(549755813888\) exceeded/);
+    assert.match(locked, /= -12 \(Cannot allocate memory\)/);
+    await frame(page);
+    assert.match(await hover(page, 'group-2', 0x10000000000n, 'conflict'), /locked memory: RAM above 4 GiB/);
+    await page.fill('#vmm-memlock', 'unlimited');
+    await page.press('#vmm-memlock', 'Enter');
+    await page.waitForSelector('#vmm-verdict.ok-line');
+    assert.match(
+      (await page.textContent('#vmm-panel')) ?? '',
+      /RLIMIT_MEMLOCK unlimited: the 1099511758848 bytes \(~1\.0 TiB\) VFIO pins/,
+    );
     assert.deepEqual(pageErrors(page), []);
   });
 

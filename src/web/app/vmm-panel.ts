@@ -4,7 +4,8 @@
  */
 import { parseSize, formatSize } from '../../base/u64.js';
 import type { HostView } from '../../host/view.js';
-import { blockerLines, conflictTitle } from '../../vmm/explain.js';
+import { blockerLines, conflictTitle, memlockLines } from '../../vmm/explain.js';
+import type { MemlockLimit } from '../../vmm/memlock.js';
 import { VMM_MODELS } from '../../vmm/registry.js';
 import type { Overlay } from '../scene.js';
 import { conflictLines, vmmOverlay } from '../vmm-overlay.js';
@@ -21,6 +22,7 @@ export class VmmPanel {
   private readonly memory: HTMLInputElement;
   private readonly opts: HTMLInputElement;
   private readonly p2p: HTMLInputElement;
+  private readonly memlock: HTMLInputElement;
   private readonly groups: HTMLElement;
   private readonly result: HTMLElement;
   private host: HostView | undefined;
@@ -44,6 +46,14 @@ export class VmmPanel {
       'aria-label': 'VMM options',
     }) as HTMLInputElement;
     this.p2p = el('input', { id: 'vmm-p2p', type: 'checkbox' }) as HTMLInputElement;
+    this.memlock = el('input', {
+      id: 'vmm-memlock',
+      placeholder: 'RLIMIT_MEMLOCK',
+      size: '12',
+      'aria-label': "the VMM's RLIMIT_MEMLOCK",
+      title:
+        "the VMM's RLIMIT_MEMLOCK (64M, unlimited; empty: not checked): which mapping VFIO refuses with ENOMEM",
+    }) as HTMLInputElement;
     this.groups = el('div', { class: 'row', id: 'vmm-groups' });
     this.result = el('div', { id: 'vmm-result' });
     this.root = el(
@@ -62,6 +72,7 @@ export class VmmPanel {
           this.p2p,
           ' BAR windows',
         ),
+        this.memlock,
       ),
       el('div', { class: 'row' }, 'assign: ', this.groups),
       this.result,
@@ -71,7 +82,7 @@ export class VmmPanel {
       this.update();
     });
     this.p2p.addEventListener('change', () => this.update());
-    for (const c of [this.memory, this.opts]) c.addEventListener('change', () => this.update());
+    for (const c of [this.memory, this.opts, this.memlock]) c.addEventListener('change', () => this.update());
   }
 
   /** A new host: list its groups and pick a VMM for its architecture. */
@@ -139,7 +150,26 @@ export class VmmPanel {
     const groups = [...this.groups.querySelectorAll<HTMLInputElement>('input:checked')].map((b) =>
       Number(b.value),
     );
-    const r = vmmOverlay(host, { model, memory, options, groups, p2p: this.p2p.checked });
+    const limitText = this.memlock.value.trim();
+    let memlock: MemlockLimit | undefined;
+    if (/^(unlimited|infinity|-1)$/i.test(limitText)) memlock = 'unlimited';
+    else if (limitText !== '') {
+      memlock = parseSize(limitText);
+      if (memlock === undefined) {
+        this.result.replaceChildren(
+          el('div', { class: 'conflict' }, `RLIMIT_MEMLOCK "${limitText}": not a size or "unlimited"`),
+        );
+        return;
+      }
+    }
+    const r = vmmOverlay(host, {
+      model,
+      memory,
+      options,
+      groups,
+      p2p: this.p2p.checked,
+      ...(memlock !== undefined ? { memlock } : {}),
+    });
     if (!r.ok) {
       this.app.setOverlay('vmm', undefined);
       this.result.replaceChildren(el('div', { class: 'conflict' }, r.reason));
@@ -155,7 +185,7 @@ export class VmmPanel {
         { class: rep.fits ? 'ok-line' : 'conflict', id: 'vmm-verdict' },
         rep.fits
           ? `${model.label} with ${formatSize(memory)} fits ${assigned}: every range it DMA-maps is inside the usable IOVA ranges.`
-          : `${model.label} with ${formatSize(memory)} does not fit ${assigned}: ${rep.conflicts.length} conflict${rep.conflicts.length === 1 ? '' : 's'}${rep.blockers.length ? `, ${rep.blockers.length} group(s) refused` : ''}.`,
+          : `${model.label} with ${formatSize(memory)} does not fit ${assigned}: ${rep.conflicts.length} conflict${rep.conflicts.length === 1 ? '' : 's'}${rep.blockers.length ? `, ${rep.blockers.length} group(s) refused` : ''}${rep.memlock?.failure ? ', over RLIMIT_MEMLOCK' : ''}.`,
       ),
     );
     for (const b of rep.blockers) {
@@ -184,6 +214,23 @@ export class VmmPanel {
         ),
       );
     });
+    if (rep.memlock?.failure) {
+      const t = memlockLines(rep.memlock, model.family);
+      const zoom = el('button', { type: 'button', class: 'zoom-conflict' }, 'show');
+      const range = rep.memlock.failure.range;
+      zoom.addEventListener('click', () => this.app.zoomTo(range.start, range.end));
+      parts.push(
+        el(
+          'div',
+          { class: 'conflict', id: 'vmm-memlock-result' },
+          el('b', {}, `LOCKED MEMORY: ${t.title} `),
+          zoom,
+          ...t.lines.map((l) =>
+            el('div', { class: l.depth > 0 ? 'mono' : '' }, `${'  '.repeat(l.depth)}${l.text}`),
+          ),
+        ),
+      );
+    }
     for (const n of [...r.notes, ...rep.notes]) parts.push(el('p', { class: 'lane-sub' }, n));
     this.result.replaceChildren(...parts);
   }
