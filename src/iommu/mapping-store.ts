@@ -4,12 +4,13 @@
  * for the driver's page table. O(log n) lookup, insert and remove, so VFIO can hold 10^6 mappings.
  *
  * Both this store and VFIO type1's `vfio_dma` tree sit on `RunTree`, a B+ tree built for few cache
- * misses per operation: every leaf is one record in a single pooled Float64Array (16 keys, then three
- * or four 16-word value columns: 512 or 640 bytes), every inner node one 512-byte record in a second
- * pool (its child count, 31 separators, 32 child ids). A lookup reads one record per level and no
- * object headers, searches without data-dependent branches, and an insert or remove shifts at most
- * 16 slots. Appends at the right edge leave 14 of 16 slots used, so sequential filling keeps nodes
- * dense and later inserts among those records rarely split.
+ * misses per operation: every leaf is one record in a single pooled Float64Array (16 key slots, then
+ * three or four 16-word value columns: 512 or 640 bytes; up to 15 records, the last slot of the value
+ * columns holds the leaf's count and links), every inner node one 512-byte record in a second pool (its
+ * child count, 31 separators, 32 child ids). A lookup reads one record per level and no object headers,
+ * searches without data-dependent branches, and an insert or remove shifts at most 15 slots. Appends
+ * at the right edge leave 14 of 15 slots used, so sequential filling keeps nodes dense and later
+ * inserts among those records rarely split.
  *
  * A store's runs can also carry one owner's records (`insertOwned`, CoreDomain.shareStore): VFIO type1
  * keeps its vfio_dma list there while the domain is its only one, so MAP/UNMAP search one tree.
@@ -25,8 +26,18 @@ const C1 = C;
 const C2 = 2 * C;
 const C3 = 3 * C;
 const C4 = 4 * C;
-/** Free slots an append-split leaves in the full leaf (a fill factor of 14/16). */
-const APPEND_SLACK = 2;
+/**
+ * Records per leaf: one slot less than C. The last slot of the value columns 1-3 holds the leaf's own
+ * metadata (count, next and previous leaf), so the lines a search loads bring them too (the last key
+ * slot stays +Infinity for the branch-free search).
+ */
+const CAP = C - 1;
+/** Offsets in a leaf record of its record count, next leaf and previous leaf (RUN_NIL when none). */
+const M_CNT = C1 + CAP;
+const M_NEXT = C2 + CAP;
+const M_PREV = C3 + CAP;
+/** Free slots an append-split leaves in the full leaf (a fill factor of 14/15). */
+const APPEND_SLACK = 1;
 /** Children per inner node; its record is FMAX separators (word 0 holds the count) + FMAX child ids. */
 const FMAX = 32;
 const IW = 2 * FMAX;
@@ -48,8 +59,6 @@ export class RunTree {
    * C words each.
    */
   private d: Float64Array;
-  /** Leaf metadata pool: [count, next, prev] at the leaf's name (W >= 4 words apart). */
-  private lm: Int32Array;
   private leafCap: number;
   private leafTop = 0;
   private leafFree: number[] = [];
@@ -80,7 +89,6 @@ export class RunTree {
     this.w = width;
     this.leafCap = 4;
     this.d = new Float64Array(this.leafCap * width * C);
-    this.lm = new Int32Array(this.leafCap * width);
     this.innerCap = 2;
     this.ik = new Float64Array(this.innerCap * IW);
     this.root = this.newLeaf();
@@ -94,7 +102,7 @@ export class RunTree {
   get byteSize(): number {
     const leaves = this.leafTop - this.leafFree.length;
     const inners = this.innerTop - this.innerFree.length;
-    return leaves * this.w * (C * 8 + 4) + inners * IW * 8;
+    return leaves * this.w * C * 8 + inners * IW * 8;
   }
 
   clear(): void {
@@ -139,7 +147,7 @@ export class RunTree {
   // ------------------------------------------------------------------ pools
 
   private newLeaf(): number {
-    // A leaf is named by id * W: its record starts at that << LOG_C, its metadata at that index.
+    // A leaf is named by id * W: its record starts at that << LOG_C.
     let m = this.leafFree.pop();
     if (m === undefined) {
       const id = this.leafTop++;
@@ -148,16 +156,14 @@ export class RunTree {
         const cap = Math.ceil(this.leafCap * 1.5) + 4;
         const d = new Float64Array(cap * this.w * C);
         d.set(this.d);
-        const lm = new Int32Array(cap * this.w);
-        lm.set(this.lm);
         this.d = d;
-        this.lm = lm;
         this.leafCap = cap;
       }
     }
-    this.lm[m] = 0;
-    this.lm[m + 1] = RUN_NIL;
-    this.lm[m + 2] = RUN_NIL;
+    const b = m << LOG_C;
+    this.d[b + M_CNT] = 0;
+    this.d[b + M_NEXT] = RUN_NIL;
+    this.d[b + M_PREV] = RUN_NIL;
     // Unused key slots hold +Infinity, so searches can run over all C slots without branches.
     this.d.fill(Infinity, m << LOG_C, (m << LOG_C) + C);
     return m;
@@ -227,10 +233,10 @@ export class RunTree {
   private pick(l: number, f: number): number {
     const d = this.d;
     const b = l << LOG_C;
-    // Start loading the leaf's count, its second line of keys and its end column now: a branch-free
-    // search gives the CPU no slot to guess, so without this those lines would only be fetched after
-    // the first keys arrive.
-    const early = d[b + C1]! + d[b + C1 + 8]! + this.lm[l]! + d[b + 8]!;
+    // Start loading the second line of keys and the end column (whose second line holds the count) now:
+    // a branch-free search gives the CPU no slot to guess, so without this those lines would only be
+    // fetched after the first keys arrive.
+    const early = d[b + C1]! + d[b + C1 + 8]! + d[b + 8]!;
     // Number of keys <= f among the C slots (unused ones are +Infinity), minus one; branch-free.
     let k = Number(d[b + 7]! <= f) << 3;
     k += Number(d[b + k + 3]! <= f) << 2;
@@ -248,8 +254,8 @@ export class RunTree {
     if (s >= 0) return (l << LOG_C) | s;
     // Separators are lower bounds: after removals every key of the leaf may be above f, and the
     // floor is then the previous leaf's last record (non-root leaves are never empty).
-    const p = this.lm[l + 2]!;
-    return p === RUN_NIL ? RUN_NIL : (p << LOG_C) | (this.lm[p]! - 1);
+    const p = this.d[(l << LOG_C) + M_PREV]! | 0;
+    return p === RUN_NIL ? RUN_NIL : (p << LOG_C) | ((this.d[(p << LOG_C) + M_CNT]! | 0) - 1);
   }
 
   /**
@@ -264,16 +270,16 @@ export class RunTree {
     if (this.w > 4) early += d[b + C4]! + d[b + C4 + 8]!;
     const s = this.pick(l, f) + Number(early !== early);
     if (s >= 0) return (l << LOG_C) | s;
-    const p = this.lm[l + 2]!;
-    return p === RUN_NIL ? RUN_NIL : (p << LOG_C) | (this.lm[p]! - 1);
+    const p = this.d[(l << LOG_C) + M_PREV]! | 0;
+    return p === RUN_NIL ? RUN_NIL : (p << LOG_C) | ((this.d[(p << LOG_C) + M_CNT]! | 0) - 1);
   }
 
   /** The record with the smallest key > f, or RUN_NIL. */
   higher(f: number): number {
     const l = this.descend(f);
     const s = this.pick(l, f) + 1;
-    if (s < this.lm[l]!) return (l << LOG_C) | s;
-    const nx = this.lm[l + 1]!;
+    if (s < (this.d[(l << LOG_C) + M_CNT]! | 0)) return (l << LOG_C) | s;
+    const nx = this.d[(l << LOG_C) + M_NEXT]! | 0;
     return nx === RUN_NIL ? RUN_NIL : nx << LOG_C;
   }
 
@@ -281,21 +287,21 @@ export class RunTree {
   first(): number {
     let x = this.root;
     for (let lvl = 0; lvl < this.height; lvl++) x = this.ik[x * IW + FMAX]! | 0;
-    return this.lm[x]! > 0 ? x << LOG_C : RUN_NIL;
+    return (this.d[(x << LOG_C) + M_CNT]! | 0) > 0 ? x << LOG_C : RUN_NIL;
   }
 
   /** The previous record in key order, or RUN_NIL. */
   prev(h: number): number {
     if ((h & (C - 1)) > 0) return h - 1;
-    const p = this.lm[(h >> LOG_C) + 2]!;
-    return p === RUN_NIL ? RUN_NIL : (p << LOG_C) | (this.lm[p]! - 1);
+    const p = this.d[(h & ~(C - 1)) + M_PREV]! | 0;
+    return p === RUN_NIL ? RUN_NIL : (p << LOG_C) | ((this.d[(p << LOG_C) + M_CNT]! | 0) - 1);
   }
 
   /** The next record in key order, or RUN_NIL. */
   next(h: number): number {
     const l = h >> LOG_C;
-    if ((h & (C - 1)) + 1 < this.lm[l]!) return h + 1;
-    const nx = this.lm[l + 1]!;
+    if ((h & (C - 1)) + 1 < (this.d[(l << LOG_C) + M_CNT]! | 0)) return h + 1;
+    const nx = this.d[(l << LOG_C) + M_NEXT]! | 0;
     return nx === RUN_NIL ? RUN_NIL : nx << LOG_C;
   }
 
@@ -305,17 +311,17 @@ export class RunTree {
   insert(k: number, v1: number, v2: number, v3: number, v4 = 0): void {
     let l = this.descend(k);
     let s = this.pick(l, k) + 1;
-    if (this.lm[l] === C) {
+    if (this.d[(l << LOG_C) + M_CNT] === CAP) {
       const r = this.splitLeaf(l, s);
-      const mid = this.lm[l]!;
-      if (s > mid || s === C) {
+      const mid = this.d[(l << LOG_C) + M_CNT]! | 0;
+      if (s > mid) {
         l = r;
         s -= mid;
       }
     }
     const d = this.d;
     const b = l << LOG_C;
-    const n = this.lm[l]!;
+    const n = d[b + M_CNT]! | 0;
     for (let j = b + n; j > b + s; j--) {
       d[j] = d[j - 1]!;
       d[j + C1] = d[j + C1 - 1]!;
@@ -331,7 +337,7 @@ export class RunTree {
     d[o + C1] = v1;
     d[o + C2] = v2;
     d[o + C3] = v3;
-    this.lm[l] = n + 1;
+    d[b + M_CNT] = n + 1;
     this.n++;
   }
 
@@ -339,27 +345,26 @@ export class RunTree {
   private splitLeaf(l: number, s: number): number {
     // An append at the right edge keeps all but APPEND_SLACK records in the full leaf: sequential
     // fills stay dense, yet leave room for later inserts among them without a split each.
-    const mid = s === C && this.lm[l + 1] === RUN_NIL ? C - APPEND_SLACK : C >> 1;
+    const lb = l << LOG_C;
+    const mid = s === CAP && this.d[lb + M_NEXT] === RUN_NIL ? CAP - APPEND_SLACK : CAP >> 1;
     const r = this.newLeaf();
     const d = this.d;
-    const lm = this.lm;
-    const lb = l << LOG_C;
     const rb = r << LOG_C;
-    for (let j = mid; j < C; j++) {
+    for (let j = mid; j < CAP; j++) {
       d[rb + j - mid] = d[lb + j]!;
       d[rb + C1 + j - mid] = d[lb + C1 + j]!;
       d[rb + C2 + j - mid] = d[lb + C2 + j]!;
       d[rb + C3 + j - mid] = d[lb + C3 + j]!;
       if (this.w > 4) d[rb + C4 + j - mid] = d[lb + C4 + j]!;
     }
-    d.fill(Infinity, lb + mid, lb + C);
-    lm[r] = C - mid;
-    lm[l] = mid;
-    const nx = lm[l + 1]!;
-    lm[r + 1] = nx;
-    if (nx !== RUN_NIL) lm[nx + 2] = r;
-    lm[r + 2] = l;
-    lm[l + 1] = r;
+    d.fill(Infinity, lb + mid, lb + CAP);
+    d[rb + M_CNT] = CAP - mid;
+    d[lb + M_CNT] = mid;
+    const nx = d[lb + M_NEXT]! | 0;
+    d[rb + M_NEXT] = nx;
+    if (nx !== RUN_NIL) d[(nx << LOG_C) + M_PREV] = r;
+    d[rb + M_PREV] = l;
+    d[lb + M_NEXT] = r;
     this.insertUp(this.height - 1, d[rb]!, r);
     this.forget();
     return r;
@@ -437,7 +442,7 @@ export class RunTree {
     const b = l << LOG_C;
     if (s < 0 || this.d[b + s] !== k) return false;
     const d = this.d;
-    const n = this.lm[l]! - 1;
+    const n = (d[b + M_CNT]! | 0) - 1;
     for (let j = b + s; j < b + n; j++) {
       d[j] = d[j + 1]!;
       d[j + C1] = d[j + C1 + 1]!;
@@ -446,7 +451,7 @@ export class RunTree {
     }
     if (this.w > 4) for (let j = b + s; j < b + n; j++) d[j + C4] = d[j + C4 + 1]!;
     d[b + n] = Infinity;
-    this.lm[l] = n;
+    d[b + M_CNT] = n;
     this.n--;
     if (n === 0 && this.height > 0) this.dropLeaf(l);
     return true;
@@ -455,11 +460,11 @@ export class RunTree {
   /** Unlinks empty leaf `l` (reached by the last descent) and every inner node left empty above it. */
   private dropLeaf(l: number): void {
     this.forget();
-    const lm = this.lm;
-    const p = lm[l + 2]!;
-    const nx = lm[l + 1]!;
-    if (p !== RUN_NIL) lm[p + 1] = nx;
-    if (nx !== RUN_NIL) lm[nx + 2] = p;
+    const d = this.d;
+    const p = d[(l << LOG_C) + M_PREV]! | 0;
+    const nx = d[(l << LOG_C) + M_NEXT]! | 0;
+    if (p !== RUN_NIL) d[(p << LOG_C) + M_NEXT] = nx;
+    if (nx !== RUN_NIL) d[(nx << LOG_C) + M_PREV] = p;
     this.leafFree.push(l);
     const ik = this.ik;
     let lvl = this.height - 1;
@@ -502,11 +507,11 @@ export class RunTree {
     let prevLeaf = RUN_NIL;
     const walk = (x: number, lvl: number, lo: number, hi: number): string | undefined => {
       if (lvl === this.height) {
-        const n = this.lm[x]!;
+        const n = this.d[(x << LOG_C) + M_CNT]! | 0;
         if (n === 0 && lvl > 0) return 'empty leaf';
-        if (n > C) return 'leaf over capacity';
-        if (this.lm[x + 2] !== prevLeaf) return `leaf ${x} has a wrong prev link`;
-        if (prevLeaf !== RUN_NIL && this.lm[prevLeaf + 1] !== x)
+        if (n > CAP) return 'leaf over capacity';
+        if (this.d[(x << LOG_C) + M_PREV] !== prevLeaf) return `leaf ${x} has a wrong prev link`;
+        if (prevLeaf !== RUN_NIL && this.d[(prevLeaf << LOG_C) + M_NEXT] !== x)
           return `leaf ${prevLeaf} has a wrong next link`;
         prevLeaf = x;
         for (let s = n; s < C; s++)
@@ -537,7 +542,8 @@ export class RunTree {
     };
     const e = walk(this.root, 0, -Infinity, Infinity);
     if (e) return e;
-    if (prevLeaf !== RUN_NIL && this.lm[prevLeaf + 1] !== RUN_NIL) return 'last leaf has a next link';
+    if (prevLeaf !== RUN_NIL && this.d[(prevLeaf << LOG_C) + M_NEXT] !== RUN_NIL)
+      return 'last leaf has a next link';
     return count === this.n ? undefined : `count ${count} != size ${this.n}`;
   }
 }
