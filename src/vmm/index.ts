@@ -5,6 +5,7 @@ export * from './check.js';
 export * from './plan.js';
 export * from './describe.js';
 export * from './explain.js';
+export * from './memlock.js';
 export * from './host-defaults.js';
 export * from './regions-host.js';
 export { AMD_HT_START, AMD_HT_END, AMD_ABOVE_1TB_START, QEMU_PC, QEMU_Q35, QEMU_VIRT } from './qemu.js';
