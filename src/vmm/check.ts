@@ -12,7 +12,13 @@ import { formatSize } from '../base/u64.js';
 import type { HostGroupView, HostRegionView, HostView } from '../host/view.js';
 import { strerror } from './common.js';
 import { describeRegion } from './describe.js';
-import { checkMemlock, memlockAdvice, type MemlockLimit, type MemlockReport } from './memlock.js';
+import {
+  checkMemlock,
+  memlockAdvice,
+  zeroPageNote,
+  type MemlockLimit,
+  type MemlockReport,
+} from './memlock.js';
 import type { GuestLayout, GuestRange, VmmFailure, VmmModel } from './types.js';
 
 /** `4 GiB`, or `4295360512 bytes (~4.0 GiB)` when no unit says it exactly. */
@@ -377,6 +383,8 @@ export function checkLayout(
       ...(device !== undefined ? { device } : {}),
       ...(groups[0] !== undefined ? { group: groups[0].id } : {}),
     });
+    const zero = zeroPageNote(memlock, host.kernel);
+    if (zero !== undefined) notes.push(zero);
     if (!memlock.failure) notes.push(memlockAdvice(memlock));
     else if (fatal.some((c) => c.range.start < memlock!.failure!.range.start))
       notes.push(

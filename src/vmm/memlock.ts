@@ -35,6 +35,8 @@ export interface MemlockReport {
   readonly pageSizeAssumed: boolean;
   /** Bytes VFIO pins for every range it accepts: the limit the VMM needs at least. */
   readonly pinned: bigint;
+  /** Of those, the firmware's (ROM and flash, which the VMM maps read-only). */
+  readonly firmware: bigint;
   /** The first mapping refused with ENOMEM, when the limit is too small. */
   readonly failure?: MemlockFailure;
 }
@@ -69,8 +71,12 @@ export function checkMemlock(
   const page = BigInt(pageSize);
   const ranges = [...pinnedRanges].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
   let pinned = 0n;
-  for (const r of ranges) pinned += pagesOf(r, page) * page;
-  const base = { limit, pageSize, pageSizeAssumed: host.pageSize === undefined, pinned };
+  let firmware = 0n;
+  for (const r of ranges) {
+    pinned += pagesOf(r, page) * page;
+    if (r.kind === 'firmware') firmware += pagesOf(r, page) * page;
+  }
+  const base = { limit, pageSize, pageSizeAssumed: host.pageSize === undefined, pinned, firmware };
   if (limit === 'unlimited') return base;
   // rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT: the limit counts whole pages
   const limitPages = limit / page;
@@ -125,4 +131,24 @@ export function memlockAdvice(m: MemlockReport): string {
     `memlock=${m.pinned}:${m.pinned}), or start it with CAP_IPC_LOCK; memory the VMM also mlock()s ` +
     `(e.g. QEMU -overcommit mem-lock=on) counts once more${assumed}`
   );
+}
+
+/**
+ * The one way the charge differs between the modelled kernels for a VMM's maps (profile field
+ * roPinUnsharesZeroPage): a read-only pin of a page never written pins the shared zero page on 6.1,
+ * which is not charged, and a page of its own on 6.12. Firmware is mapped read-only, and the parts of a
+ * ROM region the VMM never filled are such pages. Undefined when nothing is read-only or the host's
+ * kernel is known to charge them.
+ */
+export function zeroPageNote(m: MemlockReport, kernel: string | undefined): string | undefined {
+  if (m.firmware === 0n) return undefined;
+  const v = kernel === undefined ? undefined : /^(\d+)\.(\d+)/.exec(kernel);
+  const at = v ? Number(v[1]) * 1000 + Number(v[2]) : undefined;
+  if (at !== undefined && at >= 6012) return undefined;
+  const what =
+    `firmware is mapped read-only, and pages of it the VMM never wrote pin the shared zero page, which ` +
+    `is not charged: up to ${bytesText(m.firmware)} of the ${bytesText(m.pinned)} counted here may not be`;
+  return at !== undefined && at <= 6001
+    ? `on this kernel (${kernel}) ${what} (6.12 charges them)`
+    : `on 6.1 ${what}; 6.12 charges them`;
 }
