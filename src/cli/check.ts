@@ -3,10 +3,7 @@
  * refuses for the groups being assigned, why, what the VMM prints, and what would fix it.
  * Exit status: 0 fits, 1 conflicts (or a group VFIO refuses), 2 usage or input error.
  */
-import { InputError } from '../base/errors.js';
-import { isFractionalSize, parseSize } from '../base/u64.js';
-import type { MemlockLimit } from '../vmm/memlock.js';
-import { bool, defineCommand, str, type ParsedArgs } from './args.js';
+import { bool, defineCommand } from './args.js';
 import { styleFor, toJson } from './output.js';
 import {
   HOST_OPTIONS,
@@ -15,6 +12,8 @@ import {
   layoutLines,
   loadHost,
   exactSize,
+  MEMLOCK_OPTION,
+  memlockArg,
   optionsText,
   rangeText,
   vmmOptionsHelp,
@@ -26,24 +25,6 @@ import { memlockAdvice } from '../vmm/memlock.js';
 import { planLayout, type Plan } from '../vmm/plan.js';
 import { hostDefaults } from '../vmm/host-defaults.js';
 import { VMM_MODELS } from '../vmm/registry.js';
-
-/** --memlock: a size in bytes (units allowed), or unlimited / infinity / -1. */
-function memlockArg(a: ParsedArgs): MemlockLimit | undefined {
-  const text = str(a, 'memlock');
-  if (text === undefined) return undefined;
-  if (/^\s*(unlimited|infinity|-1)\s*$/i.test(text)) return 'unlimited';
-  const v = parseSize(text);
-  if (v === undefined)
-    throw new InputError(
-      isFractionalSize(text)
-        ? `--memlock ${text}: not a whole number of bytes`
-        : `--memlock ${JSON.stringify(text)}: not a size or "unlimited"`,
-      {
-        hint: '--memlock 64M, --memlock 65536K ("ulimit -l" prints KiB), --memlock 8388608 (bytes, as /proc/PID/limits shows)',
-      },
-    );
-  return v;
-}
 
 function jsonReport(r: CheckReport, plan: Plan | undefined, notes: readonly string[]): unknown {
   return {
@@ -118,12 +99,7 @@ export const checkCommand = defineCommand(
       ...VMM_OPTIONS,
       ...HOST_OPTIONS,
       { name: 'p2p', type: 'boolean', help: 'also check the PCI windows where BARs land (peer-to-peer DMA)' },
-      {
-        name: 'memlock',
-        type: 'string',
-        metavar: 'SIZE',
-        help: "the VMM's RLIMIT_MEMLOCK (e.g. 64M, 65536K, unlimited): which mapping fails with ENOMEM",
-      },
+      MEMLOCK_OPTION,
       { name: 'json', type: 'boolean', help: 'machine-readable output (addresses as 0x strings)' },
     ],
     examples: [
@@ -158,10 +134,11 @@ export const checkCommand = defineCommand(
       ...(memlock !== undefined ? { memlock } : {}),
     });
     const plan =
-      report.conflicts.some((c) => c.fatal) && report.blockers.length === 0
+      (report.conflicts.some((c) => c.fatal) || report.memlock?.failure) && report.blockers.length === 0
         ? planLayout(model, request, host, groups, {
             others: VMM_MODELS,
             defaultsFor: (m) => hostDefaults(m, host, {}).options,
+            ...(memlock !== undefined ? { memlock } : {}),
           })
         : undefined;
     const notes = [...reqNotes, ...selNotes, ...host.notes];

@@ -13,6 +13,8 @@ import {
   layoutLines,
   loadHost,
   exactSize,
+  MEMLOCK_OPTION,
+  memlockArg,
   optionsText,
   vmmOptionsHelp,
   vmmRequest,
@@ -46,6 +48,7 @@ export const planCommand = defineCommand(
     options: [
       ...VMM_OPTIONS,
       ...HOST_OPTIONS,
+      MEMLOCK_OPTION,
       { name: 'json', type: 'boolean', help: 'machine-readable output' },
     ],
     examples: [
@@ -63,9 +66,11 @@ export const planCommand = defineCommand(
     const host = loadHost(a);
     const { model, request, notes: reqNotes } = vmmRequest(a, host);
     const { groups, notes: selNotes } = hostGroups(a, host);
+    const memlock = memlockArg(a);
     const plan = planLayout(model, request, host, groups, {
       others: VMM_MODELS,
       defaultsFor: (m) => hostDefaults(m, host, {}).options,
+      ...(memlock !== undefined ? { memlock } : {}),
     });
     const sizeFits = plan.blockers.length === 0 && (plan.fitsAsAsked || plan.options.length > 0);
     const notes = [...reqNotes, ...selNotes, ...host.notes, ...plan.notes];
@@ -110,6 +115,14 @@ export const planCommand = defineCommand(
               : ` is ${cause.why}`;
         out.push('', st.red(`${exactSize(request.memory)} does not fit: ${c.range.what}${what}`));
       }
+      const locked = plan.asked.report?.memlock?.failure;
+      if (!c && locked)
+        out.push(
+          '',
+          st.red(
+            `${exactSize(request.memory)} does not fit RLIMIT_MEMLOCK: VFIO would refuse ${locked.range.what} with ENOMEM (${locked.kernelLog})`,
+          ),
+        );
       if (plan.largest) {
         out.push(
           '',

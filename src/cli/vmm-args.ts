@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { InputError, NotFoundError } from '../base/errors.js';
-import { formatSize } from '../base/u64.js';
+import { formatSize, isFractionalSize, parseSize } from '../base/u64.js';
+import type { MemlockLimit } from '../vmm/memlock.js';
 import { rangeText } from '../vmm/explain.js';
 import type { HostView } from '../host/view.js';
 import { resolveHostView } from '../host/resolve.js';
@@ -200,4 +201,29 @@ export function layoutLines(layout: GuestLayout, p2p: boolean): string[] {
 export function optionsText(o: Readonly<Record<string, string>>): string {
   const e = Object.entries(o);
   return e.length ? e.map(([k, v]) => `${k}=${v}`).join(' ') : 'none';
+}
+
+export const MEMLOCK_OPTION: OptionSpec = {
+  name: 'memlock',
+  type: 'string',
+  metavar: 'SIZE',
+  help: "the VMM's RLIMIT_MEMLOCK (e.g. 64M, 65536K, unlimited): which mapping fails with ENOMEM",
+};
+
+/** --memlock: a size in bytes (units allowed), or unlimited / infinity / -1. */
+export function memlockArg(a: ParsedArgs): MemlockLimit | undefined {
+  const text = str(a, 'memlock');
+  if (text === undefined) return undefined;
+  if (/^\s*(unlimited|infinity|-1)\s*$/i.test(text)) return 'unlimited';
+  const v = parseSize(text);
+  if (v === undefined)
+    throw new InputError(
+      isFractionalSize(text)
+        ? `--memlock ${text}: not a whole number of bytes`
+        : `--memlock ${JSON.stringify(text)}: not a size or "unlimited"`,
+      {
+        hint: '--memlock 64M, --memlock 65536K ("ulimit -l" prints KiB), --memlock 8388608 (bytes, as /proc/PID/limits shows)',
+      },
+    );
+  return v;
 }

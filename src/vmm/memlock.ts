@@ -116,6 +116,14 @@ export function checkMemlock(
   return base;
 }
 
+/** Bytes of pins over the limit (0 when it suffices or is unlimited). */
+export function memlockExcess(m: MemlockReport): bigint {
+  if (m.limit === 'unlimited') return 0n;
+  const page = BigInt(m.pageSize);
+  const room = (m.limit / page) * page;
+  return m.pinned > room ? m.pinned - room : 0n;
+}
+
 /** The note for a limit that suffices, or the fix for one that does not. */
 export function memlockAdvice(m: MemlockReport): string {
   const need = bytesText(m.pinned);

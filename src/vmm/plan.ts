@@ -8,6 +8,7 @@ import type { HostView } from '../host/view.js';
 import { type Blocker, type CheckReport, type SelectedGroup, checkLayout } from './check.js';
 import { roundDown } from './common.js';
 import { exactSize } from './explain.js';
+import { memlockExcess, type MemlockLimit } from './memlock.js';
 import type { GuestLayout, LayoutRequest, LayoutResult, VmmModel } from './types.js';
 
 export interface Evaluation {
@@ -46,11 +47,12 @@ export function evaluate(
   request: LayoutRequest,
   host: HostView,
   groups: readonly SelectedGroup[],
+  memlock?: MemlockLimit,
 ): Evaluation {
   const result = model.layout(request);
   if (!result.ok) return { model, request, result, fits: false };
-  const report = checkLayout(model, result.layout, host, groups);
-  const fits = report.conflicts.length === 0;
+  const report = checkLayout(model, result.layout, host, groups, memlock !== undefined ? { memlock } : {});
+  const fits = report.conflicts.length === 0 && report.memlock?.failure === undefined;
   return { model, request, result, report, fits };
 }
 
@@ -74,6 +76,7 @@ export function largestFit(
   host: HostView,
   groups: readonly SelectedGroup[],
   limit: bigint = request.memory,
+  memlock?: MemlockLimit,
 ): Evaluation | undefined {
   const g = model.memoryGranule;
   const top = roundDown(limit, g);
@@ -92,11 +95,19 @@ export function largestFit(
   for (const [lo, segHi] of segments) {
     let s = segHi;
     for (let step = 0; step < 64 && s >= lo; step++) {
-      const e = evaluate(model, { ...request, memory: s }, host, groups);
+      const e = evaluate(model, { ...request, memory: s }, host, groups, memlock);
       if (!e.result.ok) break;
       if (e.fits) return e;
       const bad = trouble(e);
-      if (bad.length === 0) break;
+      if (bad.length === 0) {
+        // Only RLIMIT_MEMLOCK: RAM is pinned byte for byte, so the excess is what must go.
+        const over = e.report?.memlock ? memlockExcess(e.report.memlock) : 0n;
+        if (over === 0n) break;
+        const next = roundDown(s - over < s - g ? s - over : s - g, g);
+        if (next < g) break;
+        s = next;
+        continue;
+      }
       const firstBad = bad.reduce((m, r) => (r.start < m ? r.start : m), bad[0]!.start);
       const layout = e.result.layout;
       if (layout.ranges.some((r) => r.kind !== 'ram' && r.start <= firstBad && firstBad <= r.end)) {
@@ -172,6 +183,8 @@ export interface PlanOptions {
   readonly others?: readonly VmmModel[];
   /** Host-derived default options per model (e.g. cpu-vendor=amd on an AMD host). */
   readonly defaultsFor?: (m: VmmModel) => Record<string, string>;
+  /** The VMM's RLIMIT_MEMLOCK: a layout fits only when what VFIO pins stays within it. */
+  readonly memlock?: MemlockLimit;
 }
 
 export function planLayout(
@@ -181,7 +194,8 @@ export function planLayout(
   groups: readonly SelectedGroup[],
   opts: PlanOptions = {},
 ): Plan {
-  const asked = evaluate(model, request, host, groups);
+  const ml = opts.memlock;
+  const asked = evaluate(model, request, host, groups, ml);
   const blockers = asked.report?.blockers ?? [];
   const notes: string[] = [];
   if (asked.fits) {
@@ -189,15 +203,18 @@ export function planLayout(
   }
   const bad = trouble(asked);
   let largest: Suggestion | undefined;
-  const best = largestFit(model, request, host, groups);
+  const best = largestFit(model, request, host, groups, request.memory, ml);
   if (best) {
+    const overLimit = asked.report?.memlock?.failure !== undefined && typeof ml === 'bigint';
     largest = suggestion(
       'less-memory',
       best,
       {},
       firstCauseText(asked)
         ? `the largest guest with these options; with more, the ${firstCauseText(asked)}`
-        : 'the largest guest with these options',
+        : overLimit
+          ? `the largest guest whose pinned memory fits RLIMIT_MEMLOCK (${exactSize(ml)})`
+          : 'the largest guest with these options',
     );
   } else {
     notes.push(`no memory size fits ${model.label} with these options on this host`);
@@ -211,7 +228,7 @@ export function planLayout(
     if (options.some((o) => Object.keys(o.changed).every((k) => k in cand))) continue;
     const merged = { ...request.options, ...cand };
     if (Object.entries(cand).every(([k, v]) => request.options[k] === v)) continue;
-    const e = evaluate(model, { memory: request.memory, options: merged }, host, groups);
+    const e = evaluate(model, { memory: request.memory, options: merged }, host, groups, ml);
     if (!e.fits) continue;
     seen.add(key);
     const knobs = model.knobs(request, bad).filter((k) => k.option in cand);
@@ -223,7 +240,7 @@ export function planLayout(
   for (const m of opts.others ?? []) {
     if (m.id === model.id || m.arch !== model.arch || !m.supportsVfio) continue;
     const base = opts.defaultsFor ? opts.defaultsFor(m) : {};
-    const e = evaluate(m, { memory: request.memory, options: base }, host, groups);
+    const e = evaluate(m, { memory: request.memory, options: base }, host, groups, ml);
     if (e.fits) {
       const s = suggestion(
         'other-vmm',
@@ -235,7 +252,7 @@ export function planLayout(
       continue;
     }
     for (const cand of optionCandidates(m, { memory: request.memory, options: base }, trouble(e))) {
-      const e2 = evaluate(m, { memory: request.memory, options: { ...base, ...cand } }, host, groups);
+      const e2 = evaluate(m, { memory: request.memory, options: { ...base, ...cand } }, host, groups, ml);
       if (!e2.fits) continue;
       const s = suggestion(
         'other-vmm',

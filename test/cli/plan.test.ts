@@ -63,3 +63,21 @@ test('plan: usage errors exit 2', () => {
   assert.equal(h.status, 0);
   assert.match(h.stdout, /Usage: iovamap plan/);
 });
+
+test('plan --memlock: the largest guest whose pinned memory fits the limit; check offers it as the fix', () => {
+  const r = cli('plan --vmm qemu --memory 16G --platform qemu-q35-intel-iommu --memlock 8G');
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(
+    r.stdout,
+    /16 GiB does not fit RLIMIT_MEMLOCK: VFIO would refuse RAM above 4 GiB with ENOMEM \(vfio_pin_pages_remote: RLIMIT_MEMLOCK \(8589934592\) exceeded\)/,
+  );
+  assert.match(r.stdout, /largest that fits with these options: 8191 MiB\n {2}-machine q35 -m 8191M/);
+  const c = cli('check --vmm qemu --memory 16G --platform qemu-q35-intel-iommu --memlock 8G');
+  assert.equal(c.status, 1);
+  assert.match(c.stdout, /less memory: -machine q35 -m 8191M {3}\(8191 MiB is the largest that fits\)/);
+  const none = cli('plan --vmm qemu --memory 16G --platform qemu-q35-intel-iommu --memlock unlimited');
+  assert.equal(none.status, 0);
+  const bad = cli('plan --vmm qemu --memory 16G --platform qemu-q35-intel-iommu --memlock 8Q');
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--memlock "8Q": not a size or "unlimited"/);
+});

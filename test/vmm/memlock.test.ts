@@ -17,7 +17,8 @@ import { VFIO_GROUP_SET_CONTAINER, VFIO_SET_IOMMU, intArg } from '../../src/uapi
 import { VfioSystem } from '../../src/vfio/system.js';
 import { mapDma } from '../../src/vfio/typed.js';
 import { checkLayout, selectGroups } from '../../src/vmm/check.js';
-import { checkMemlock, memlockAdvice, type MemlockLimit } from '../../src/vmm/memlock.js';
+import { checkMemlock, memlockAdvice, memlockExcess, type MemlockLimit } from '../../src/vmm/memlock.js';
+import { planLayout } from '../../src/vmm/plan.js';
 import { QEMU_Q35, QEMU_VIRT } from '../../src/vmm/qemu.js';
 import { CLOUD_HYPERVISOR_X86_64 } from '../../src/vmm/rust-vmms.js';
 import type { GuestLayout, GuestRange, VmmModel } from '../../src/vmm/types.js';
@@ -150,7 +151,7 @@ test("the limit counts whole pages; a guest's RAM alone fills a limit of its siz
   // the RAM itself fits exactly; the BIOS flash mapped after it does not
   assert.equal(r.memlock?.failure?.range.name, 'pc.bios');
   assert.equal(r.memlock?.failure?.range.start, 0xfffc0000n);
-  // everything below it: the RAM and the ROMs below 1 MiB, less the 128 KiB VGA window QEMU does not map
+  // everything below it: 2 GiB of RAM less the 384 KiB hidden between 640 KiB and 1 MiB, plus 256 KiB of ROM there
   assert.equal(r.memlock?.failure?.chargedBefore, 2n * G - 0x20000n);
   assert.equal(r.memlock?.failure?.kernelLog, 'vfio_pin_pages_remote: RLIMIT_MEMLOCK (2147483648) exceeded');
   const odd = checkWith(QEMU_Q35, host, layout, r.memlock!.pinned + 4095n);
@@ -233,4 +234,27 @@ test('64 KiB pages: the limit and the ranges are counted in them; an unknown pag
   // a 4 KiB range on a 64 KiB host spans a whole page
   const tiny: GuestRange = { start: 0x10000n, end: 0x10fffn, kind: 'ram', name: 'r', what: 'RAM' };
   assert.equal(checkMemlock(QEMU_VIRT, layout, [tiny], 'unlimited', { pageSize: 65536 }, {}).pinned, 65536n);
+});
+
+test('plan with a limit: the largest guest whose pins fit it, verified on both sides', () => {
+  const host = hostViewFromPlatform(loadPreset(PRESET), kernelProfile('6.12'));
+  const sel = selectGroups(host, { devices: [NIC] });
+  if (!sel.ok) assert.fail(sel.reason);
+  const limit = 8n * G;
+  const plan = planLayout(QEMU_Q35, { memory: 16n * G, options: {} }, host, sel.groups, { memlock: limit });
+  assert.equal(plan.fitsAsAsked, false);
+  assert.equal(plan.largest?.layout.memory, 8191n << 20n);
+  assert.match(plan.largest!.why, /pinned memory fits RLIMIT_MEMLOCK \(8 GiB\)/);
+  // no option or other VMM pins less for the same RAM
+  assert.deepEqual(plan.options, []);
+  const fits = checkWith(QEMU_Q35, host, layoutOf(QEMU_Q35, 8191n << 20n), limit);
+  assert.equal(fits.fits, true);
+  const over = checkWith(QEMU_Q35, host, layoutOf(QEMU_Q35, 8192n << 20n), limit);
+  assert.equal(over.memlock?.failure?.range.name, 'pc.ram');
+  // 512 KiB of firmware pinned on top of the RAM, less the 384 KiB of RAM hidden between 640 KiB and 1 MiB
+  assert.equal(memlockExcess(over.memlock!), 128n << 10n);
+  const unlimited = planLayout(QEMU_Q35, { memory: 16n * G, options: {} }, host, sel.groups, {
+    memlock: 'unlimited',
+  });
+  assert.equal(unlimited.fitsAsAsked, true);
 });
