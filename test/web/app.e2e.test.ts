@@ -258,6 +258,12 @@ describe('web view in Chromium', () => {
     assert.match(locked, /= -12 \(Cannot allocate memory\)/);
     await frame(page);
     assert.match(await hover(page, 'group-2', 0x10000000000n, 'conflict'), /locked memory: RAM above 4 GiB/);
+    await page.fill('#vmm-memlock', 'lots');
+    await page.press('#vmm-memlock', 'Enter');
+    assert.match(
+      (await page.textContent('#vmm-result')) ?? '',
+      /RLIMIT_MEMLOCK "lots": not a size or "unlimited"/,
+    );
     await page.fill('#vmm-memlock', 'unlimited');
     await page.press('#vmm-memlock', 'Enter');
     await page.waitForSelector('#vmm-verdict.ok-line');
