@@ -131,6 +131,12 @@ export const vfioType1Bench: Benchmark = {
       });
     });
     const ratio = ns[2]! / ns[0]!;
+    // The same ratio round by round (each round measures both sizes seconds apart): its spread shows how
+    // much of the figure is the shared machine's load.
+    const perRound = runs[2]!.map((r, i) => r[1] / runs[0]![i]![1]).sort((a, b) => a - b);
+    log(
+      `ratio per round: ${perRound.map((r) => r.toFixed(2)).join(' / ')} (median ${perRound[ROUNDS >> 1]!.toFixed(2)})`,
+    );
     figs.push({
       name: `cost ratio ${sizes[2]} live / 1000 live`,
       value: ratio,
