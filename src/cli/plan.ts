@@ -60,6 +60,10 @@ export const planCommand = defineCommand(
         'iovamap plan --vmm qemu --machine q35 --memory 8G --regions hp-dl388.txt',
         'a q35 guest on an HPE host whose RMRRs reserve firmware memory',
       ],
+      [
+        'iovamap plan --vmm qemu --memory 16G --platform qemu-q35-intel-iommu --memlock 8G',
+        'the largest guest a VMM without CAP_IPC_LOCK can give VFIO under an 8 GiB RLIMIT_MEMLOCK',
+      ],
     ],
   },
   async (a) => {

@@ -207,7 +207,7 @@ export const MEMLOCK_OPTION: OptionSpec = {
   name: 'memlock',
   type: 'string',
   metavar: 'SIZE',
-  help: "the VMM's RLIMIT_MEMLOCK (e.g. 64M, 65536K, unlimited): which mapping fails with ENOMEM",
+  help: "the VMM's RLIMIT_MEMLOCK (e.g. 64M, 65536K, unlimited): what VFIO pins must fit in it",
 };
 
 /** --memlock: a size in bytes (units allowed), or unlimited / infinity / -1. */
