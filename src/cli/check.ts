@@ -128,7 +128,8 @@ export const checkCommand = defineCommand(
     const p2p = bool(a, 'p2p');
     const laid = model.layout(request);
     if (!laid.ok) throw new Error('unreachable: vmmRequest validated the layout');
-    const memlock = memlockArg(a);
+    const ml = memlockArg(a);
+    const memlock = ml?.limit;
     const report = checkLayout(model, laid.layout, host, groups, {
       p2p,
       ...(memlock !== undefined ? { memlock } : {}),
@@ -141,7 +142,7 @@ export const checkCommand = defineCommand(
             ...(memlock !== undefined ? { memlock } : {}),
           })
         : undefined;
-    const notes = [...reqNotes, ...selNotes, ...host.notes];
+    const notes = [...reqNotes, ...selNotes, ...host.notes, ...(ml?.note ? [ml.note] : [])];
     if (bool(a, 'json')) {
       process.stdout.write(toJson(jsonReport(report, plan, notes)));
       return report.fits ? 0 : 1;

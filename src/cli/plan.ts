@@ -70,14 +70,15 @@ export const planCommand = defineCommand(
     const host = loadHost(a);
     const { model, request, notes: reqNotes } = vmmRequest(a, host);
     const { groups, notes: selNotes } = hostGroups(a, host);
-    const memlock = memlockArg(a);
+    const ml = memlockArg(a);
+    const memlock = ml?.limit;
     const plan = planLayout(model, request, host, groups, {
       others: VMM_MODELS,
       defaultsFor: (m) => hostDefaults(m, host, {}).options,
       ...(memlock !== undefined ? { memlock } : {}),
     });
     const sizeFits = plan.blockers.length === 0 && (plan.fitsAsAsked || plan.options.length > 0);
-    const notes = [...reqNotes, ...selNotes, ...host.notes, ...plan.notes];
+    const notes = [...reqNotes, ...selNotes, ...host.notes, ...(ml?.note ? [ml.note] : []), ...plan.notes];
     if (bool(a, 'json')) {
       process.stdout.write(
         toJson({

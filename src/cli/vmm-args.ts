@@ -2,7 +2,8 @@
  * What `iovamap check` and `iovamap plan` share: the VMM and host options, turning them into a model,
  * a layout request and a HostView, and the text helpers for layouts. Node-only (reads files).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { parseProcMemlock } from '../host/proc-memlock.js';
 import { InputError, NotFoundError } from '../base/errors.js';
 import { formatSize, isFractionalSize, parseSize } from '../base/u64.js';
 import type { MemlockLimit } from '../vmm/memlock.js';
@@ -207,14 +208,21 @@ export const MEMLOCK_OPTION: OptionSpec = {
   name: 'memlock',
   type: 'string',
   metavar: 'SIZE',
-  help: "the VMM's RLIMIT_MEMLOCK (e.g. 64M, 65536K, unlimited): what VFIO pins must fit in it",
+  help: "the VMM's RLIMIT_MEMLOCK (64M, 65536K, unlimited, or pid:N of a running VMM): what VFIO pins must fit in",
 };
 
 /** --memlock: a size in bytes (units allowed), or unlimited / infinity / -1. */
-export function memlockArg(a: ParsedArgs): MemlockLimit | undefined {
+/**
+ * --memlock: a size in bytes (units allowed), unlimited / infinity / -1, or `pid:N` for a running VMM's
+ * own allowance (/proc/N/limits and /proc/N/status: with CAP_IPC_LOCK no limit applies), with a note
+ * saying what was read.
+ */
+export function memlockArg(a: ParsedArgs): { limit: MemlockLimit; note?: string } | undefined {
   const text = str(a, 'memlock');
   if (text === undefined) return undefined;
-  if (/^\s*(unlimited|infinity|-1)\s*$/i.test(text)) return 'unlimited';
+  if (/^\s*(unlimited|infinity|-1)\s*$/i.test(text)) return { limit: 'unlimited' };
+  const pid = /^\s*pid:([0-9]+)\s*$/.exec(text);
+  if (pid) return memlockOfProcess(pid[1]!);
   const v = parseSize(text);
   if (v === undefined)
     throw new InputError(
@@ -222,8 +230,32 @@ export function memlockArg(a: ParsedArgs): MemlockLimit | undefined {
         ? `--memlock ${text}: not a whole number of bytes`
         : `--memlock ${JSON.stringify(text)}: not a size or "unlimited"`,
       {
-        hint: '--memlock 64M, --memlock 65536K ("ulimit -l" prints KiB), --memlock 8388608 (bytes, as /proc/PID/limits shows)',
+        hint: '--memlock 64M, --memlock 65536K ("ulimit -l" prints KiB), --memlock 8388608 (bytes, as /proc/PID/limits shows), --memlock pid:1234',
       },
     );
-  return v;
+  return { limit: v };
+}
+
+function memlockOfProcess(pid: string): { limit: MemlockLimit; note: string } {
+  const dir = `/proc/${pid}`;
+  if (!existsSync(`${dir}/limits`))
+    throw new InputError(`--memlock pid:${pid}: no such process (or /proc is not mounted)`, {
+      hint: "the VMM's process id, e.g. pgrep -f qemu-system",
+    });
+  const read = (f: string) => {
+    try {
+      return { text: readFileSync(f, 'utf8'), file: f };
+    } catch (e) {
+      throw new InputError(`--memlock pid:${pid}: ${readFailure(e)}`, { file: f });
+    }
+  };
+  const p = parseProcMemlock(read(`${dir}/limits`), read(`${dir}/status`));
+  const who = `process ${pid}${p.name ? ` (${p.name})` : ''}`;
+  const soft = p.soft === 'unlimited' ? 'unlimited' : `${p.soft} bytes`;
+  if (p.capIpcLock)
+    return {
+      limit: 'unlimited',
+      note: `${who} has CAP_IPC_LOCK: its RLIMIT_MEMLOCK (${soft}) does not apply to what VFIO pins`,
+    };
+  return { limit: p.soft, note: `RLIMIT_MEMLOCK of ${who}: ${soft} (the soft limit in ${dir}/limits)` };
 }

@@ -1,7 +1,8 @@
 /** `iovamap check` end to end, as a subprocess: exit status, stdout and stderr. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './run-cli.js';
@@ -285,4 +286,27 @@ test('check --memlock: the mapping that passes RLIMIT_MEMLOCK, the kernel log, w
     assert.match(bad.stderr, re);
     assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');
   }
+});
+
+test('check --memlock pid:N reads a running process: its soft RLIMIT_MEMLOCK, or none with CAP_IPC_LOCK', async () => {
+  if (!existsSync('/proc/self/limits')) return; // not Linux
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    const pid = child.pid!;
+    const capEff = /CapEff:\s*([0-9a-f]+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!;
+    const soft = /Max locked memory\s+(\S+)/.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))![1]!;
+    const r = cli(`check --vmm qemu --memory 8G --platform qemu-q35-intel-iommu --memlock pid:${pid}`);
+    if (((BigInt('0x' + capEff) >> 14n) & 1n) === 1n) {
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, new RegExp(`process ${pid} \\(sleep\\) has CAP_IPC_LOCK`));
+    } else {
+      assert.match(r.stdout, new RegExp(`RLIMIT_MEMLOCK of process ${pid} \\(sleep\\): ${soft}`));
+    }
+  } finally {
+    child.kill();
+  }
+  const gone = cli('check --vmm qemu --memory 8G --platform qemu-q35-intel-iommu --memlock pid:4294967');
+  assert.equal(gone.status, 2);
+  assert.match(gone.stderr, /--memlock pid:4294967: no such process/);
 });
