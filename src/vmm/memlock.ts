@@ -154,9 +154,10 @@ export function zeroPageNote(m: MemlockReport, kernel: string | undefined): stri
   const at = v ? Number(v[1]) * 1000 + Number(v[2]) : undefined;
   if (at !== undefined && at >= 6012) return undefined;
   const what =
-    `firmware is mapped read-only, and pages of it the VMM never wrote pin the shared zero page, which ` +
-    `is not charged: up to ${bytesText(m.firmware)} of the ${bytesText(m.pinned)} counted here may not be`;
+    `firmware is mapped read-only, and the pages of it the VMM never wrote pin the shared zero page, ` +
+    `which is not charged: up to ${bytesText(m.firmware)} of the ${bytesText(m.pinned)} counted here may ` +
+    'not count';
   return at !== undefined && at <= 6001
-    ? `on this kernel (${kernel}) ${what} (6.12 charges them)`
-    : `on 6.1 ${what}; 6.12 charges them`;
+    ? `on this kernel (${kernel}), ${what} (6.12 charges them)`
+    : `on 6.1 kernels, ${what}; 6.12 charges them`;
 }

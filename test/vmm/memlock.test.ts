@@ -17,7 +17,13 @@ import { VFIO_GROUP_SET_CONTAINER, VFIO_SET_IOMMU, intArg } from '../../src/uapi
 import { VfioSystem } from '../../src/vfio/system.js';
 import { mapDma } from '../../src/vfio/typed.js';
 import { checkLayout, selectGroups } from '../../src/vmm/check.js';
-import { checkMemlock, memlockAdvice, memlockExcess, type MemlockLimit } from '../../src/vmm/memlock.js';
+import {
+  checkMemlock,
+  memlockAdvice,
+  memlockExcess,
+  zeroPageNote,
+  type MemlockLimit,
+} from '../../src/vmm/memlock.js';
 import { planLayout } from '../../src/vmm/plan.js';
 import { QEMU_Q35, QEMU_VIRT } from '../../src/vmm/qemu.js';
 import { CLOUD_HYPERVISOR_X86_64 } from '../../src/vmm/rust-vmms.js';
@@ -131,7 +137,7 @@ test('on 6.1 the never-written read-only firmware pins the zero page: the check 
     assert.ok(
       r.notes.some((n) =>
         n.startsWith(
-          `on this kernel (6.1) firmware is mapped read-only, and pages of it the VMM never wrote pin the shared zero page, which is not charged: up to 512 KiB of the`,
+          `on this kernel (6.1), firmware is mapped read-only, and the pages of it the VMM never wrote pin the shared zero page, which is not charged: up to 512 KiB of the`,
         ),
       ),
       r.notes.join('\n'),
@@ -257,4 +263,29 @@ test('plan with a limit: the largest guest whose pins fit it, verified on both s
     memlock: 'unlimited',
   });
   assert.equal(unlimited.fitsAsAsked, true);
+});
+
+test('the zero-page note follows the host kernel: said for 6.1 releases and unknown kernels, not for 6.12', () => {
+  const layout = layoutOf(QEMU_Q35, 2n * G);
+  const r = checkMemlock(
+    QEMU_Q35,
+    layout,
+    layout.ranges.filter((x) => x.kind !== 'pci-window'),
+    'unlimited',
+    {},
+    {},
+  );
+  assert.equal(r.firmware, 512n << 10n);
+  assert.match(
+    zeroPageNote(r, '6.1.0-26-amd64')!,
+    /^on this kernel \(6\.1\.0-26-amd64\), firmware is mapped read-only/,
+  );
+  assert.match(
+    zeroPageNote(r, undefined)!,
+    /^on 6\.1 kernels, firmware is mapped read-only.*; 6\.12 charges them$/,
+  );
+  assert.equal(zeroPageNote(r, '6.12.95+deb12'), undefined);
+  assert.equal(zeroPageNote(r, '6.18.1'), undefined);
+  const ram = layout.ranges.filter((x) => x.kind === 'ram');
+  assert.equal(zeroPageNote(checkMemlock(QEMU_Q35, layout, ram, 'unlimited', {}, {}), '6.1'), undefined);
 });
