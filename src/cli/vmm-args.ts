@@ -5,8 +5,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseProcMemlock } from '../host/proc-memlock.js';
 import { InputError, NotFoundError } from '../base/errors.js';
-import { formatSize, isFractionalSize, parseSize } from '../base/u64.js';
-import type { MemlockLimit } from '../vmm/memlock.js';
+import { formatSize, isFractionalSize } from '../base/u64.js';
+import { parseMemlockLimit, type MemlockLimit } from '../vmm/memlock.js';
 import { rangeText } from '../vmm/explain.js';
 import type { HostView } from '../host/view.js';
 import { resolveHostView } from '../host/resolve.js';
@@ -220,10 +220,9 @@ export const MEMLOCK_OPTION: OptionSpec = {
 export function memlockArg(a: ParsedArgs): { limit: MemlockLimit; note?: string } | undefined {
   const text = str(a, 'memlock');
   if (text === undefined) return undefined;
-  if (/^\s*(unlimited|infinity|-1)\s*$/i.test(text)) return { limit: 'unlimited' };
   const pid = /^\s*pid:([0-9]+)\s*$/.exec(text);
   if (pid) return memlockOfProcess(pid[1]!);
-  const v = parseSize(text);
+  const v = parseMemlockLimit(text);
   if (v === undefined)
     throw new InputError(
       isFractionalSize(text)

@@ -189,6 +189,24 @@ export class RunTree {
 
   // ------------------------------------------------------------------ search
 
+  /** Records in leaf l (its metadata, see M_CNT). */
+  private count(l: number): number {
+    return this.d[(l << LOG_C) + M_CNT]! | 0;
+  }
+
+  private nextLeaf(l: number): number {
+    return this.d[(l << LOG_C) + M_NEXT]! | 0;
+  }
+
+  private prevLeaf(l: number): number {
+    return this.d[(l << LOG_C) + M_PREV]! | 0;
+  }
+
+  /** The last record of leaf l, or RUN_NIL for no leaf. */
+  private lastOf(l: number): number {
+    return l === RUN_NIL ? RUN_NIL : (l << LOG_C) | (this.count(l) - 1);
+  }
+
   /** Descends to the leaf that holds (or would hold) key `f`, recording the path. */
   private descend(f: number): number {
     if (f >= this.memoLo && f < this.memoHi) return this.memoLeaf;
@@ -254,8 +272,7 @@ export class RunTree {
     if (s >= 0) return (l << LOG_C) | s;
     // Separators are lower bounds: after removals every key of the leaf may be above f, and the
     // floor is then the previous leaf's last record (non-root leaves are never empty).
-    const p = this.d[(l << LOG_C) + M_PREV]! | 0;
-    return p === RUN_NIL ? RUN_NIL : (p << LOG_C) | ((this.d[(p << LOG_C) + M_CNT]! | 0) - 1);
+    return this.lastOf(this.prevLeaf(l));
   }
 
   /**
@@ -270,16 +287,15 @@ export class RunTree {
     if (this.w > 4) early += d[b + C4]! + d[b + C4 + 8]!;
     const s = this.pick(l, f) + Number(early !== early);
     if (s >= 0) return (l << LOG_C) | s;
-    const p = this.d[(l << LOG_C) + M_PREV]! | 0;
-    return p === RUN_NIL ? RUN_NIL : (p << LOG_C) | ((this.d[(p << LOG_C) + M_CNT]! | 0) - 1);
+    return this.lastOf(this.prevLeaf(l));
   }
 
   /** The record with the smallest key > f, or RUN_NIL. */
   higher(f: number): number {
     const l = this.descend(f);
     const s = this.pick(l, f) + 1;
-    if (s < (this.d[(l << LOG_C) + M_CNT]! | 0)) return (l << LOG_C) | s;
-    const nx = this.d[(l << LOG_C) + M_NEXT]! | 0;
+    if (s < this.count(l)) return (l << LOG_C) | s;
+    const nx = this.nextLeaf(l);
     return nx === RUN_NIL ? RUN_NIL : nx << LOG_C;
   }
 
@@ -287,21 +303,20 @@ export class RunTree {
   first(): number {
     let x = this.root;
     for (let lvl = 0; lvl < this.height; lvl++) x = this.ik[x * IW + FMAX]! | 0;
-    return (this.d[(x << LOG_C) + M_CNT]! | 0) > 0 ? x << LOG_C : RUN_NIL;
+    return this.count(x) > 0 ? x << LOG_C : RUN_NIL;
   }
 
   /** The previous record in key order, or RUN_NIL. */
   prev(h: number): number {
     if ((h & (C - 1)) > 0) return h - 1;
-    const p = this.d[(h & ~(C - 1)) + M_PREV]! | 0;
-    return p === RUN_NIL ? RUN_NIL : (p << LOG_C) | ((this.d[(p << LOG_C) + M_CNT]! | 0) - 1);
+    return this.lastOf(this.prevLeaf(h >> LOG_C));
   }
 
   /** The next record in key order, or RUN_NIL. */
   next(h: number): number {
     const l = h >> LOG_C;
-    if ((h & (C - 1)) + 1 < (this.d[(l << LOG_C) + M_CNT]! | 0)) return h + 1;
-    const nx = this.d[(l << LOG_C) + M_NEXT]! | 0;
+    if ((h & (C - 1)) + 1 < this.count(l)) return h + 1;
+    const nx = this.nextLeaf(l);
     return nx === RUN_NIL ? RUN_NIL : nx << LOG_C;
   }
 
@@ -311,9 +326,9 @@ export class RunTree {
   insert(k: number, v1: number, v2: number, v3: number, v4 = 0): void {
     let l = this.descend(k);
     let s = this.pick(l, k) + 1;
-    if (this.d[(l << LOG_C) + M_CNT] === CAP) {
+    if (this.count(l) === CAP) {
       const r = this.splitLeaf(l, s);
-      const mid = this.d[(l << LOG_C) + M_CNT]! | 0;
+      const mid = this.count(l);
       if (s > mid) {
         l = r;
         s -= mid;
@@ -346,7 +361,7 @@ export class RunTree {
     // An append at the right edge keeps all but APPEND_SLACK records in the full leaf: sequential
     // fills stay dense, yet leave room for later inserts among them without a split each.
     const lb = l << LOG_C;
-    const mid = s === CAP && this.d[lb + M_NEXT] === RUN_NIL ? CAP - APPEND_SLACK : CAP >> 1;
+    const mid = s === CAP && this.nextLeaf(l) === RUN_NIL ? CAP - APPEND_SLACK : CAP >> 1;
     const r = this.newLeaf();
     const d = this.d;
     const rb = r << LOG_C;
@@ -461,8 +476,8 @@ export class RunTree {
   private dropLeaf(l: number): void {
     this.forget();
     const d = this.d;
-    const p = d[(l << LOG_C) + M_PREV]! | 0;
-    const nx = d[(l << LOG_C) + M_NEXT]! | 0;
+    const p = this.prevLeaf(l);
+    const nx = this.nextLeaf(l);
     if (p !== RUN_NIL) d[(p << LOG_C) + M_NEXT] = nx;
     if (nx !== RUN_NIL) d[(nx << LOG_C) + M_PREV] = p;
     this.leafFree.push(l);
@@ -507,11 +522,11 @@ export class RunTree {
     let prevLeaf = RUN_NIL;
     const walk = (x: number, lvl: number, lo: number, hi: number): string | undefined => {
       if (lvl === this.height) {
-        const n = this.d[(x << LOG_C) + M_CNT]! | 0;
+        const n = this.count(x);
         if (n === 0 && lvl > 0) return 'empty leaf';
         if (n > CAP) return 'leaf over capacity';
-        if (this.d[(x << LOG_C) + M_PREV] !== prevLeaf) return `leaf ${x} has a wrong prev link`;
-        if (prevLeaf !== RUN_NIL && this.d[(prevLeaf << LOG_C) + M_NEXT] !== x)
+        if (this.prevLeaf(x) !== prevLeaf) return `leaf ${x} has a wrong prev link`;
+        if (prevLeaf !== RUN_NIL && this.nextLeaf(prevLeaf) !== x)
           return `leaf ${prevLeaf} has a wrong next link`;
         prevLeaf = x;
         for (let s = n; s < C; s++)
@@ -542,8 +557,7 @@ export class RunTree {
     };
     const e = walk(this.root, 0, -Infinity, Infinity);
     if (e) return e;
-    if (prevLeaf !== RUN_NIL && this.d[(prevLeaf << LOG_C) + M_NEXT] !== RUN_NIL)
-      return 'last leaf has a next link';
+    if (prevLeaf !== RUN_NIL && this.nextLeaf(prevLeaf) !== RUN_NIL) return 'last leaf has a next link';
     return count === this.n ? undefined : `count ${count} != size ${this.n}`;
   }
 }

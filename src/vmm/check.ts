@@ -8,9 +8,9 @@
 import { IntervalSet } from '../base/interval-set.js';
 import { type Range, intersect, overlaps } from '../base/range.js';
 import { ERRNO, errnoNumber } from '../base/errno.js';
-import { formatSize } from '../base/u64.js';
+import { hex } from '../base/u64.js';
 import type { HostGroupView, HostRegionView, HostView } from '../host/view.js';
-import { strerror } from './common.js';
+import { exactBytes, strerror } from './common.js';
 import { describeRegion } from './describe.js';
 import {
   checkMemlock,
@@ -20,12 +20,6 @@ import {
   type MemlockReport,
 } from './memlock.js';
 import type { GuestLayout, GuestRange, VmmFailure, VmmModel } from './types.js';
-
-/** `4 GiB`, or `4295360512 bytes (~4.0 GiB)` when no unit says it exactly. */
-function exactBytes(b: bigint): string {
-  const f = formatSize(b);
-  return f.startsWith('~') ? `${b} bytes (${f})` : f;
-}
 
 export interface GroupSelection {
   /** Group numbers to assign. */
@@ -179,10 +173,6 @@ export function containerUsable(groups: readonly SelectedGroup[]): IntervalSet {
     usable = usable === undefined ? mine : usable.intersect(mine);
   }
   return usable ?? IntervalSet.full();
-}
-
-function hex(v: bigint): string {
-  return '0x' + v.toString(16);
 }
 
 function vfioAnswer(r: GuestRange, usable: IntervalSet): string {

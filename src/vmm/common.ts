@@ -2,7 +2,7 @@
  * Helpers shared by the VMM models: option parsing (answers, never throws), range construction,
  * size formatting in the units VMM command lines accept.
  */
-import { parseSize } from '../base/u64.js';
+import { formatSize, parseSize } from '../base/u64.js';
 import type { GuestLayout, GuestRange, GuestRangeKind, LayoutResult, VmmOption } from './types.js';
 import { GiB, MiB } from './types.js';
 
@@ -138,4 +138,10 @@ export function checkedLayout(layout: GuestLayout): LayoutResult {
     return fail(`the layout reaches 0x${top.toString(16)}, beyond the 52-bit guest physical address space`);
   }
   return { ok: true, layout };
+}
+
+/** `4 GiB`, or `4295360512 bytes (~4.0 GiB)` when no unit says it exactly. */
+export function exactBytes(b: bigint): string {
+  const f = formatSize(b);
+  return f.startsWith('~') ? `${b} bytes (${f})` : f;
 }

@@ -8,8 +8,8 @@
  * VMM's layout.
  */
 import { ERRNO } from '../base/errno.js';
-import { formatSize } from '../base/u64.js';
-import { strerror } from './common.js';
+import { hex, parseSize } from '../base/u64.js';
+import { exactBytes, strerror } from './common.js';
 import type { GuestLayout, GuestRange, VmmFailure, VmmModel } from './types.js';
 
 /** The VMM process's RLIMIT_MEMLOCK (soft limit, bytes) or `unlimited` (RLIM_INFINITY, or CAP_IPC_LOCK). */
@@ -41,18 +41,18 @@ export interface MemlockReport {
   readonly failure?: MemlockFailure;
 }
 
+/**
+ * A limit as users write it: bytes (units allowed, `64M`, `65536K`), or `unlimited` / `infinity` / `-1`
+ * (RLIM_INFINITY, as prlimit, systemd and docker spell it). Undefined when it is neither.
+ */
+export function parseMemlockLimit(text: string): MemlockLimit | undefined {
+  if (/^\s*(unlimited|infinity|-1)\s*$/i.test(text)) return 'unlimited';
+  return parseSize(text);
+}
+
 /** The host pages a guest range spans (RAM is backed page-aligned as the range is). */
 function pagesOf(r: GuestRange, page: bigint): bigint {
   return r.end / page - r.start / page + 1n;
-}
-
-function hex(v: bigint): string {
-  return '0x' + v.toString(16);
-}
-
-function bytesText(b: bigint): string {
-  const f = formatSize(b);
-  return f.startsWith('~') ? `${b} bytes (${f})` : f;
 }
 
 /**
@@ -106,9 +106,9 @@ export function checkMemlock(
         chargedBefore: charged * page,
         kernelLog: `vfio_pin_pages_remote: RLIMIT_MEMLOCK (${limitPages * page}) exceeded`,
         vfio:
-          `VFIO_IOMMU_MAP_DMA(iova=${hex(r.start)}, size=${hex(size)}) = -ENOMEM: its ${bytesText(pages * page)}` +
-          (charged > 0n ? ` on top of the ${bytesText(charged * page)} already pinned` : '') +
-          ` pass RLIMIT_MEMLOCK (${bytesText(limitPages * page)}); the pages it pinned are released`,
+          `VFIO_IOMMU_MAP_DMA(iova=${hex(r.start)}, size=${hex(size)}) = -ENOMEM: its ${exactBytes(pages * page)}` +
+          (charged > 0n ? ` on top of the ${exactBytes(charged * page)} already pinned` : '') +
+          ` pass RLIMIT_MEMLOCK (${exactBytes(limitPages * page)}); the pages it pinned are released`,
         failure,
       },
     };
@@ -126,13 +126,13 @@ export function memlockExcess(m: MemlockReport): bigint {
 
 /** The note for a limit that suffices, or the fix for one that does not. */
 export function memlockAdvice(m: MemlockReport): string {
-  const need = bytesText(m.pinned);
+  const need = exactBytes(m.pinned);
   const assumed = m.pageSizeAssumed
     ? ` (counted in ${m.pageSize / 1024} KiB pages: the host's page size is not known)`
     : '';
   if (m.limit === 'unlimited')
     return `RLIMIT_MEMLOCK unlimited: the ${need} VFIO pins are charged to the VMM's locked memory (VmLck) but never refused${assumed}`;
-  if (!m.failure) return `RLIMIT_MEMLOCK ${bytesText(m.limit)} covers the ${need} VFIO pins${assumed}`;
+  if (!m.failure) return `RLIMIT_MEMLOCK ${exactBytes(m.limit)} covers the ${need} VFIO pins${assumed}`;
   return (
     `raise the VMM's RLIMIT_MEMLOCK to at least ${need} (prlimit --pid PID ` +
     `--memlock=${m.pinned}:${m.pinned}, systemd LimitMEMLOCK=${m.pinned}, docker/podman --ulimit ` +
@@ -155,7 +155,7 @@ export function zeroPageNote(m: MemlockReport, kernel: string | undefined): stri
   if (at !== undefined && at >= 6012) return undefined;
   const what =
     `firmware is mapped read-only, and the pages of it the VMM never wrote pin the shared zero page, ` +
-    `which is not charged: up to ${bytesText(m.firmware)} of the ${bytesText(m.pinned)} counted here may ` +
+    `which is not charged: up to ${exactBytes(m.firmware)} of the ${exactBytes(m.pinned)} counted here may ` +
     'not count';
   return at !== undefined && at <= 6001
     ? `on this kernel (${kernel}), ${what} (6.12 charges them)`

@@ -6,6 +6,7 @@
 import { type Range } from '../base/range.js';
 import type { HostView } from '../host/view.js';
 import { type Blocker, type CheckReport, type SelectedGroup, checkLayout } from './check.js';
+import { hex } from '../base/u64.js';
 import { roundDown } from './common.js';
 import { exactSize } from './explain.js';
 import { memlockExcess, type MemlockLimit } from './memlock.js';
@@ -59,10 +60,6 @@ export function evaluate(
 /** The fatal bytes of an evaluation: what a size or an option must avoid. */
 function trouble(e: Evaluation): Range[] {
   return (e.report?.conflicts ?? []).filter((c) => c.fatal).flatMap((c) => [...c.outside]);
-}
-
-function hex(v: bigint): string {
-  return '0x' + v.toString(16);
 }
 
 /**

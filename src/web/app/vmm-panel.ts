@@ -5,7 +5,7 @@
 import { parseSize, formatSize } from '../../base/u64.js';
 import type { HostView } from '../../host/view.js';
 import { blockerLines, conflictTitle, memlockLines } from '../../vmm/explain.js';
-import type { MemlockLimit } from '../../vmm/memlock.js';
+import { parseMemlockLimit, type MemlockLimit } from '../../vmm/memlock.js';
 import { VMM_MODELS } from '../../vmm/registry.js';
 import type { Overlay } from '../scene.js';
 import { conflictLines, vmmOverlay } from '../vmm-overlay.js';
@@ -152,9 +152,8 @@ export class VmmPanel {
     );
     const limitText = this.memlock.value.trim();
     let memlock: MemlockLimit | undefined;
-    if (/^(unlimited|infinity|-1)$/i.test(limitText)) memlock = 'unlimited';
-    else if (limitText !== '') {
-      memlock = parseSize(limitText);
+    if (limitText !== '') {
+      memlock = parseMemlockLimit(limitText);
       if (memlock === undefined) {
         this.result.replaceChildren(
           el('div', { class: 'conflict' }, `RLIMIT_MEMLOCK "${limitText}": not a size or "unlimited"`),
