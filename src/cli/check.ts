@@ -16,6 +16,8 @@ import {
   memlockArg,
   optionsText,
   rangeText,
+  VIOMMU_OPTION,
+  viommuArg,
   vmmOptionsHelp,
   vmmRequest,
 } from './vmm-args.js';
@@ -56,9 +58,13 @@ function jsonReport(r: CheckReport, plan: Plan | undefined, notes: readonly stri
             pageSize: r.memlock.pageSize,
             pageSizeAssumed: r.memlock.pageSizeAssumed,
             pinned: r.memlock.pinned,
+            containers: r.memlock.containers,
+            perContainer: r.memlock.perContainer,
             ...(r.memlock.failure
               ? {
                   refused: {
+                    container: r.memlock.failure.container,
+                    ...r.memlock.failure.owner,
                     range: r.memlock.failure.range,
                     chargedBefore: r.memlock.failure.chargedBefore,
                     vfio: r.memlock.failure.vfio,
@@ -100,6 +106,7 @@ export const checkCommand = defineCommand(
       ...HOST_OPTIONS,
       { name: 'p2p', type: 'boolean', help: 'also check the PCI windows where BARs land (peer-to-peer DMA)' },
       MEMLOCK_OPTION,
+      VIOMMU_OPTION,
       { name: 'json', type: 'boolean', help: 'machine-readable output (addresses as 0x strings)' },
     ],
     examples: [
@@ -130,9 +137,11 @@ export const checkCommand = defineCommand(
     if (!laid.ok) throw new Error('unreachable: vmmRequest validated the layout');
     const ml = memlockArg(a);
     const memlock = ml?.limit;
+    const viommu = viommuArg(a, model);
     const report = checkLayout(model, laid.layout, host, groups, {
       p2p,
       ...(memlock !== undefined ? { memlock } : {}),
+      ...(viommu ? { viommu } : {}),
     });
     const plan =
       (report.conflicts.some((c) => c.fatal) || report.memlock?.failure) && report.blockers.length === 0
@@ -140,6 +149,7 @@ export const checkCommand = defineCommand(
             others: VMM_MODELS,
             defaultsFor: (m) => hostDefaults(m, host, {}).options,
             ...(memlock !== undefined ? { memlock } : {}),
+            ...(viommu ? { viommu } : {}),
           })
         : undefined;
     const notes = [...reqNotes, ...selNotes, ...host.notes, ...(ml?.note ? [ml.note] : [])];
@@ -160,7 +170,7 @@ export const checkCommand = defineCommand(
           : groups
               .map((g) => `group ${g.id}${g.devices.length ? ` (${g.devices.join(', ')})` : ''}`)
               .join(', ')
-      }`,
+      }${viommu && groups.length > 0 ? ' behind a vIOMMU (a container each)' : ''}`,
     );
     out.push('', `guest ranges ${model.family} DMA-maps for VFIO:`, ...layoutLines(laid.layout, p2p));
     out.push('', 'usable IOVA ranges of the container (what VFIO_IOMMU_GET_INFO reports):');

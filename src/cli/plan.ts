@@ -15,6 +15,8 @@ import {
   exactSize,
   MEMLOCK_OPTION,
   memlockArg,
+  VIOMMU_OPTION,
+  viommuArg,
   optionsText,
   vmmOptionsHelp,
   vmmRequest,
@@ -49,6 +51,7 @@ export const planCommand = defineCommand(
       ...VMM_OPTIONS,
       ...HOST_OPTIONS,
       MEMLOCK_OPTION,
+      VIOMMU_OPTION,
       { name: 'json', type: 'boolean', help: 'machine-readable output' },
     ],
     examples: [
@@ -72,10 +75,12 @@ export const planCommand = defineCommand(
     const { groups, notes: selNotes } = hostGroups(a, host);
     const ml = memlockArg(a);
     const memlock = ml?.limit;
+    const viommu = viommuArg(a, model);
     const plan = planLayout(model, request, host, groups, {
       others: VMM_MODELS,
       defaultsFor: (m) => hostDefaults(m, host, {}).options,
       ...(memlock !== undefined ? { memlock } : {}),
+      ...(viommu ? { viommu } : {}),
     });
     const sizeFits = plan.blockers.length === 0 && (plan.fitsAsAsked || plan.options.length > 0);
     const notes = [...reqNotes, ...selNotes, ...host.notes, ...(ml?.note ? [ml.note] : []), ...plan.notes];
@@ -101,7 +106,10 @@ export const planCommand = defineCommand(
       st.bold(`${model.label}, asked ${exactSize(request.memory)}`) +
         `  (options: ${optionsText(request.options)})`,
     );
-    out.push(`host: ${host.source}; groups ${groups.map((g) => g.id).join(', ') || 'none'}`);
+    out.push(
+      `host: ${host.source}; groups ${groups.map((g) => g.id).join(', ') || 'none'}` +
+        (viommu && groups.length > 0 ? ' behind a vIOMMU (a container each)' : ''),
+    );
     for (const b of plan.blockers) {
       out.push(st.red(`group ${b.group} is refused before any mapping: ${b.why}`));
     }

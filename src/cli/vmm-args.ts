@@ -186,7 +186,12 @@ export function hostGroups(
     if (!/^[0-9]+$/.test(g)) throw new InputError(`--group ${JSON.stringify(g)}: not a group number`);
     groups.push(Number(g));
   }
-  const sel = selectGroups(host, { groups, devices: list(a, 'device'), p2p: bool(a, 'p2p') });
+  const sel = selectGroups(host, {
+    groups,
+    devices: list(a, 'device'),
+    p2p: bool(a, 'p2p'),
+    viommu: bool(a, 'viommu'),
+  });
   if (!sel.ok) throw new NotFoundError(sel.reason, sel.hint !== undefined ? { hint: sel.hint } : {});
   return { groups: sel.groups, notes: sel.notes };
 }
@@ -211,7 +216,24 @@ export const MEMLOCK_OPTION: OptionSpec = {
   help: "the VMM's RLIMIT_MEMLOCK (64M, 65536K, unlimited, or pid:N of a running VMM): what VFIO pins must fit in",
 };
 
-/** --memlock: a size in bytes (units allowed), or unlimited / infinity / -1. */
+export const VIOMMU_OPTION: OptionSpec = {
+  name: 'viommu',
+  type: 'boolean',
+  help: 'the guest has a vIOMMU (QEMU intel-iommu or virtio-iommu): a container per group, each pins all the RAM',
+};
+
+/** --viommu: modelled for QEMU, whose vIOMMUs let a device bypass translation until the guest turns it on. */
+export function viommuArg(a: ParsedArgs, model: VmmModel): boolean {
+  if (!bool(a, 'viommu')) return false;
+  if (model.family !== 'qemu')
+    throw new InputError(`--viommu: modelled for QEMU only, not for ${model.id}`, {
+      hint:
+        "QEMU gives each device behind a vIOMMU a container of its own and maps all of the guest's RAM into " +
+        'each until the guest turns translation on; how other VMMs map behind a vIOMMU is not modelled',
+    });
+  return true;
+}
+
 /**
  * --memlock: a size in bytes (units allowed), unlimited / infinity / -1, or `pid:N` for a running VMM's
  * own allowance (/proc/N/limits and /proc/N/status: with CAP_IPC_LOCK no limit applies), with a note

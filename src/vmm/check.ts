@@ -15,6 +15,7 @@ import { describeRegion } from './describe.js';
 import {
   checkMemlock,
   memlockAdvice,
+  type ContainerOwner,
   zeroPageNote,
   type MemlockLimit,
   type MemlockReport,
@@ -28,12 +29,18 @@ export interface GroupSelection {
   readonly devices?: readonly string[];
   /** Also check the PCI windows where BARs land (VMMs that DMA-map BARs for peer-to-peer). */
   readonly p2p?: boolean;
+  /** The guest has a vIOMMU: the groups get a container each (only the notes' wording changes). */
+  readonly viommu?: boolean;
 }
 
 export interface SelectedGroup {
   readonly id: number;
   readonly devices: readonly string[];
   readonly group: HostGroupView;
+  /** The device of the group the user named (--device), which the VMM's messages then name. */
+  readonly named?: string;
+  /** Position in the user's selection (the order a VMM sets devices up in); groups are listed by id. */
+  readonly order?: number;
 }
 
 export interface RegionCause {
@@ -119,6 +126,7 @@ function isBridge(classCode: number): boolean {
 /** Picks the groups to assign: explicit groups and devices, else every assignable group that is not only bridges. */
 export function selectGroups(host: HostView, sel: GroupSelection): SelectResult {
   const chosen = new Map<number, HostGroupView>();
+  const named = new Map<number, string>();
   const notes: string[] = [];
   for (const id of sel.groups ?? []) {
     const g = host.groups.find((x) => x.id === id);
@@ -141,6 +149,7 @@ export function selectGroups(host: HostView, sel: GroupSelection): SelectResult 
         hint: 'list the devices of each group with "iovamap inspect" on the same host source',
       };
     chosen.set(g.id, g);
+    if (!named.has(g.id)) named.set(g.id, g.devices.find((dev) => normBdf(dev.bdf) === want)!.bdf);
   }
   if (chosen.size === 0) {
     const bridgesOnly = (g: HostGroupView) =>
@@ -156,11 +165,20 @@ export function selectGroups(host: HostView, sel: GroupSelection): SelectResult 
     if (bridges.length > 0) {
       notes.push(`left out groups of host and PCI bridges only: ${bridges.map((g) => g.id).join(', ')}`);
     }
-    if (chosen.size > 1) notes.push(`checking all ${chosen.size} assignable groups in one container`);
+    if (chosen.size > 1)
+      notes.push(
+        `checking all ${chosen.size} assignable groups ${sel.viommu ? 'behind the vIOMMU, a container each' : 'in one container'}`,
+      );
   }
   const groups = [...chosen.values()]
-    .sort((a, b) => a.id - b.id)
-    .map((g) => ({ id: g.id, devices: g.devices.map((d) => d.bdf), group: g }));
+    .map((g, order) => ({
+      id: g.id,
+      devices: g.devices.map((d) => d.bdf),
+      group: g,
+      order,
+      ...(named.has(g.id) ? { named: named.get(g.id)! } : {}),
+    }))
+    .sort((a, b) => a.id - b.id);
   return { ok: true, groups, notes };
 }
 
@@ -306,13 +324,26 @@ function blockersFor(model: VmmModel, layout: GuestLayout, groups: readonly Sele
   return out;
 }
 
+export interface CheckOptions {
+  /** Also check the PCI windows where BARs land (peer-to-peer DMA). */
+  readonly p2p?: boolean;
+  /** The VMM's RLIMIT_MEMLOCK: what VFIO pins must fit in. */
+  readonly memlock?: MemlockLimit;
+  /**
+   * The guest has a vIOMMU (QEMU's intel-iommu or virtio-iommu, which let VFIO devices sit behind them):
+   * each assigned group gets a container of its own, and while the guest has not turned translation on
+   * (boot, or a passthrough domain) each maps all of the layout.
+   */
+  readonly viommu?: boolean;
+}
+
 /** Checks a layout against the selected groups of a host. */
 export function checkLayout(
   model: VmmModel,
   layout: GuestLayout,
   host: HostView,
   groups: readonly SelectedGroup[],
-  opts: { p2p?: boolean; memlock?: MemlockLimit } = {},
+  opts: CheckOptions = {},
 ): CheckReport {
   const usable = containerUsable(groups);
   const notes: string[] = [];
@@ -369,10 +400,21 @@ export function checkLayout(
   else if (opts.memlock !== undefined) {
     // only what VFIO accepts is pinned: a refused range fails before vfio_pin_map_dma
     const accepted = layout.ranges.filter((r) => r.kind !== 'pci-window' && usable.containsRange(r));
-    memlock = checkMemlock(model, layout, accepted, opts.memlock, host, {
-      ...(device !== undefined ? { device } : {}),
-      ...(groups[0] !== undefined ? { group: groups[0].id } : {}),
-    });
+    const owner = (g: SelectedGroup): ContainerOwner => {
+      const d = g.named ?? g.devices[0];
+      return { ...(d !== undefined ? { device: d } : {}), group: g.id };
+    };
+    // vfio_connect_container (QEMU): one container per address space, and a vIOMMU gives each device
+    // its own, set up in the order the devices are given; without one, every group joins the first
+    const inOrder = [...groups].sort((a, b) => (a.order ?? a.id) - (b.order ?? b.id));
+    memlock = checkMemlock(
+      model,
+      layout,
+      accepted,
+      opts.memlock,
+      host,
+      opts.viommu ? inOrder.map(owner) : owner(inOrder[0]!),
+    );
     const zero = zeroPageNote(memlock, host.kernel);
     if (zero !== undefined) notes.push(zero);
     if (!memlock.failure) notes.push(memlockAdvice(memlock));
@@ -383,11 +425,15 @@ export function checkLayout(
       );
   } else {
     const pinned = pinnedBytes(layout);
+    const n = opts.viommu ? groups.length : 1;
     if (pinned > 0n)
       notes.push(
         `VFIO pins the ${exactBytes(pinned)} of RAM and firmware it maps and charges them to the VMM's ` +
-          `locked memory (VmLck): without CAP_IPC_LOCK the VMM needs RLIMIT_MEMLOCK of at least that, per ` +
-          'container (memory mapped twice counts twice, memory the VMM mlock()s once more, e.g. QEMU ' +
+          `locked memory (VmLck): without CAP_IPC_LOCK the VMM needs RLIMIT_MEMLOCK of at least ` +
+          (n > 1
+            ? `${exactBytes(pinned * BigInt(n))}, for the ${n} containers the vIOMMU gives the ${n} groups (each pins it all)`
+            : 'that, per container') +
+          ' (memory mapped twice counts twice, memory the VMM mlock()s once more, e.g. QEMU ' +
           '-overcommit mem-lock=on), or the mapping fails with ENOMEM, "Cannot allocate ' +
           'memory" ("iovamap run vfio_memlock" shows it)',
       );

@@ -85,7 +85,13 @@ export function memlockLines(
   lines.push({ depth: 0, text: `effect: ${f.failure.effect}` });
   lines.push({ depth: 0, text: `fix: ${memlockAdvice(m)}` });
   return {
-    title: `${f.range.what} [${f.range.name}] ${rangeText(f.range.start, f.range.end)} is refused with ENOMEM (RLIMIT_MEMLOCK)`,
+    title:
+      `${f.range.what} [${f.range.name}] ${rangeText(f.range.start, f.range.end)} is refused with ENOMEM (RLIMIT_MEMLOCK)` +
+      (m.containers > 1
+        ? ` in container ${f.container} of ${m.containers}` +
+          (f.owner.device !== undefined ? `, for ${f.owner.device}` : '') +
+          (f.owner.group !== undefined ? ` (group ${f.owner.group})` : '')
+        : ''),
     lines,
   };
 }

@@ -4,8 +4,10 @@
  * RLIMIT_MEMLOCK makes VFIO_IOMMU_MAP_DMA fail with -ENOMEM, the kernel logs
  * "vfio_pin_pages_remote: RLIMIT_MEMLOCK (<bytes>) exceeded", and nothing of that mapping stays
  * (vfio_pin_pages_remote, vfio_pin_map_dma). The VMM maps its ranges in address order and stops at the
- * first refused one. Pure: the same rules as src/vfio/type1 (checked against the kernels), applied to a
- * VMM's layout.
+ * first refused one. Pins are counted per container (vfio_lock_acct charges each vfio_dma's pages to the
+ * mm, with no sharing between containers): a VMM that gives several devices containers of their own, as
+ * QEMU does for devices behind a vIOMMU, pins and charges the same RAM once per container, against one
+ * limit. Pure: the same rules as src/vfio/type1 (checked against the kernels), applied to a VMM's layout.
  */
 import { ERRNO } from '../base/errno.js';
 import { hex, parseSize } from '../base/u64.js';
@@ -15,9 +17,18 @@ import type { GuestLayout, GuestRange, VmmFailure, VmmModel } from './types.js';
 /** The VMM process's RLIMIT_MEMLOCK (soft limit, bytes) or `unlimited` (RLIM_INFINITY, or CAP_IPC_LOCK). */
 export type MemlockLimit = bigint | 'unlimited';
 
+/** The device a container is set up for (named in the VMM's messages) and its IOMMU group. */
+export interface ContainerOwner {
+  readonly device?: string;
+  readonly group?: number;
+}
+
 export interface MemlockFailure {
   readonly range: GuestRange;
-  /** Bytes the mappings before it had charged. */
+  /** Which container's mapping is refused (1 = the first one the VMM sets up). */
+  readonly container: number;
+  readonly owner: ContainerOwner;
+  /** Bytes the mappings before it had charged (earlier containers' included). */
   readonly chargedBefore: bigint;
   /** What the kernel logs (pr_warn in vfio_pin_pages_remote). */
   readonly kernelLog: string;
@@ -33,9 +44,13 @@ export interface MemlockReport {
   readonly pageSize: number;
   /** Whether pageSize was assumed (4 KiB) rather than known from the host. */
   readonly pageSizeAssumed: boolean;
-  /** Bytes VFIO pins for every range it accepts: the limit the VMM needs at least. */
+  /** Bytes VFIO pins for every range it accepts, in all containers: the limit the VMM needs at least. */
   readonly pinned: bigint;
-  /** Of those, the firmware's (ROM and flash, which the VMM maps read-only). */
+  /** Containers that each map (and pin) the whole layout. */
+  readonly containers: number;
+  /** What one container pins. */
+  readonly perContainer: bigint;
+  /** Of those, the firmware's (ROM and flash, which the VMM maps read-only), in all containers. */
   readonly firmware: bigint;
   /** The first mapping refused with ENOMEM, when the limit is too small. */
   readonly failure?: MemlockFailure;
@@ -57,7 +72,9 @@ function pagesOf(r: GuestRange, page: bigint): bigint {
 
 /**
  * Charges the ranges VFIO pins (`pinnedRanges`: RAM and firmware it accepts, in any order) as the VMM
- * maps them, lowest address first, against `limit`.
+ * maps them, lowest address first, against `limit`: once for one container (`owners` one owner), or
+ * once per container in the order given (the VMM sets each up, and maps the whole layout into it,
+ * before the next).
  */
 export function checkMemlock(
   model: VmmModel,
@@ -65,22 +82,55 @@ export function checkMemlock(
   pinnedRanges: readonly GuestRange[],
   limit: MemlockLimit,
   host: { readonly pageSize?: number },
-  who: { readonly device?: string; readonly group?: number },
+  owners: ContainerOwner | readonly ContainerOwner[],
 ): MemlockReport {
+  const list: readonly ContainerOwner[] = Array.isArray(owners) ? owners : [owners as ContainerOwner];
+  const containers = Math.max(1, list.length);
   const pageSize = host.pageSize ?? 4096;
   const page = BigInt(pageSize);
   const ranges = [...pinnedRanges].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
-  let pinned = 0n;
+  let perContainer = 0n;
   let firmware = 0n;
   for (const r of ranges) {
-    pinned += pagesOf(r, page) * page;
+    perContainer += pagesOf(r, page) * page;
     if (r.kind === 'firmware') firmware += pagesOf(r, page) * page;
   }
-  const base = { limit, pageSize, pageSizeAssumed: host.pageSize === undefined, pinned, firmware };
+  const n = BigInt(containers);
+  const base = {
+    limit,
+    pageSize,
+    pageSizeAssumed: host.pageSize === undefined,
+    pinned: perContainer * n,
+    containers,
+    perContainer,
+    firmware: firmware * n,
+  };
   if (limit === 'unlimited') return base;
   // rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT: the limit counts whole pages
   const limitPages = limit / page;
   let charged = 0n;
+  for (let k = 0; k < containers; k++) {
+    const after = chargeContainer(model, layout, ranges, limitPages, page, charged, list[k] ?? {}, k + 1);
+    if (typeof after !== 'bigint') return { ...base, failure: after };
+    charged = after;
+  }
+  return base;
+}
+
+/**
+ * One container's maps on top of `charged` pages: the pages charged after it, or the refused mapping.
+ */
+function chargeContainer(
+  model: VmmModel,
+  layout: GuestLayout,
+  ranges: readonly GuestRange[],
+  limitPages: bigint,
+  page: bigint,
+  charged: bigint,
+  who: ContainerOwner,
+  container: number,
+): bigint | MemlockFailure {
+  const before = charged;
   for (const r of ranges) {
     const pages = pagesOf(r, page);
     if (charged + pages <= limitPages) {
@@ -99,21 +149,24 @@ export function checkMemlock(
       },
       layout,
     );
+    const earlier =
+      container > 1
+        ? ` (${exactBytes(before * page)} of it by the ${container === 2 ? 'container' : `${container - 1} containers`} set up before)`
+        : '';
     return {
-      ...base,
-      failure: {
-        range: r,
-        chargedBefore: charged * page,
-        kernelLog: `vfio_pin_pages_remote: RLIMIT_MEMLOCK (${limitPages * page}) exceeded`,
-        vfio:
-          `VFIO_IOMMU_MAP_DMA(iova=${hex(r.start)}, size=${hex(size)}) = -ENOMEM: its ${exactBytes(pages * page)}` +
-          (charged > 0n ? ` on top of the ${exactBytes(charged * page)} already pinned` : '') +
-          ` pass RLIMIT_MEMLOCK (${exactBytes(limitPages * page)}); the pages it pinned are released`,
-        failure,
-      },
+      range: r,
+      container,
+      owner: who,
+      chargedBefore: charged * page,
+      kernelLog: `vfio_pin_pages_remote: RLIMIT_MEMLOCK (${limitPages * page}) exceeded`,
+      vfio:
+        `VFIO_IOMMU_MAP_DMA(iova=${hex(r.start)}, size=${hex(size)}) = -ENOMEM: its ${exactBytes(pages * page)}` +
+        (charged > 0n ? ` on top of the ${exactBytes(charged * page)} already pinned${earlier}` : '') +
+        ` pass RLIMIT_MEMLOCK (${exactBytes(limitPages * page)}); the pages it pinned are released`,
+      failure,
     };
   }
-  return base;
+  return charged;
 }
 
 /** Bytes of pins over the limit (0 when it suffices or is unlimited). */
@@ -130,14 +183,24 @@ export function memlockAdvice(m: MemlockReport): string {
   const assumed = m.pageSizeAssumed
     ? ` (counted in ${m.pageSize / 1024} KiB pages: the host's page size is not known)`
     : '';
+  const per =
+    m.containers > 1
+      ? ` (${m.containers} containers x ${exactBytes(m.perContainer)}: behind a vIOMMU each assigned device ` +
+        "has a container of its own, and each pins the guest's memory again; libvirt 8.7 and later sets " +
+        "N x the guest's memory + 1 GiB for a domain with a vIOMMU and N VFIO devices)"
+      : '';
   if (m.limit === 'unlimited')
-    return `RLIMIT_MEMLOCK unlimited: the ${need} VFIO pins are charged to the VMM's locked memory (VmLck) but never refused${assumed}`;
-  if (!m.failure) return `RLIMIT_MEMLOCK ${exactBytes(m.limit)} covers the ${need} VFIO pins${assumed}`;
+    return `RLIMIT_MEMLOCK unlimited: the ${need} VFIO pins${per} are charged to the VMM's locked memory (VmLck) but never refused${assumed}`;
+  if (!m.failure) return `RLIMIT_MEMLOCK ${exactBytes(m.limit)} covers the ${need} VFIO pins${per}${assumed}`;
   return (
-    `raise the VMM's RLIMIT_MEMLOCK to at least ${need} (prlimit --pid PID ` +
+    `raise the VMM's RLIMIT_MEMLOCK to at least ${need}${per} (prlimit --pid PID ` +
     `--memlock=${m.pinned}:${m.pinned}, systemd LimitMEMLOCK=${m.pinned}, docker/podman --ulimit ` +
     `memlock=${m.pinned}:${m.pinned}), or start it with CAP_IPC_LOCK; memory the VMM also mlock()s ` +
-    `(e.g. QEMU -overcommit mem-lock=on) counts once more${assumed}`
+    `(e.g. QEMU -overcommit mem-lock=on) counts once more` +
+    (m.containers > 1
+      ? `; without the vIOMMU the devices share one container, which pins ${exactBytes(m.perContainer)}`
+      : '') +
+    assumed
   );
 }
 

@@ -5,7 +5,13 @@
  */
 import { type Range } from '../base/range.js';
 import type { HostView } from '../host/view.js';
-import { type Blocker, type CheckReport, type SelectedGroup, checkLayout } from './check.js';
+import {
+  type Blocker,
+  type CheckOptions,
+  type CheckReport,
+  type SelectedGroup,
+  checkLayout,
+} from './check.js';
 import { hex } from '../base/u64.js';
 import { roundDown } from './common.js';
 import { exactSize } from './explain.js';
@@ -48,11 +54,11 @@ export function evaluate(
   request: LayoutRequest,
   host: HostView,
   groups: readonly SelectedGroup[],
-  memlock?: MemlockLimit,
+  check: CheckOptions = {},
 ): Evaluation {
   const result = model.layout(request);
   if (!result.ok) return { model, request, result, fits: false };
-  const report = checkLayout(model, result.layout, host, groups, memlock !== undefined ? { memlock } : {});
+  const report = checkLayout(model, result.layout, host, groups, check);
   const fits = report.conflicts.length === 0 && report.memlock?.failure === undefined;
   return { model, request, result, report, fits };
 }
@@ -73,7 +79,7 @@ export function largestFit(
   host: HostView,
   groups: readonly SelectedGroup[],
   limit: bigint = request.memory,
-  memlock?: MemlockLimit,
+  check: CheckOptions = {},
 ): Evaluation | undefined {
   const g = model.memoryGranule;
   const top = roundDown(limit, g);
@@ -92,14 +98,18 @@ export function largestFit(
   for (const [lo, segHi] of segments) {
     let s = segHi;
     for (let step = 0; step < 64 && s >= lo; step++) {
-      const e = evaluate(model, { ...request, memory: s }, host, groups, memlock);
+      const e = evaluate(model, { ...request, memory: s }, host, groups, check);
       if (!e.result.ok) break;
       if (e.fits) return e;
       const bad = trouble(e);
       if (bad.length === 0) {
-        // Only RLIMIT_MEMLOCK: RAM is pinned byte for byte, so the excess is what must go.
-        const over = e.report?.memlock ? memlockExcess(e.report.memlock) : 0n;
-        if (over === 0n) break;
+        // Only RLIMIT_MEMLOCK: RAM is pinned byte for byte in each container, so the excess shared
+        // among the containers is what must go.
+        const m = e.report?.memlock;
+        const excess = m ? memlockExcess(m) : 0n;
+        if (excess === 0n) break;
+        const n = BigInt(m!.containers);
+        const over = (excess + n - 1n) / n;
         const next = roundDown(s - over < s - g ? s - over : s - g, g);
         if (next < g) break;
         s = next;
@@ -182,6 +192,8 @@ export interface PlanOptions {
   readonly defaultsFor?: (m: VmmModel) => Record<string, string>;
   /** The VMM's RLIMIT_MEMLOCK: a layout fits only when what VFIO pins stays within it. */
   readonly memlock?: MemlockLimit;
+  /** The guest has a vIOMMU: one container per group (see CheckOptions). */
+  readonly viommu?: boolean;
 }
 
 export function planLayout(
@@ -192,7 +204,11 @@ export function planLayout(
   opts: PlanOptions = {},
 ): Plan {
   const ml = opts.memlock;
-  const asked = evaluate(model, request, host, groups, ml);
+  const check: CheckOptions = {
+    ...(ml !== undefined ? { memlock: ml } : {}),
+    ...(opts.viommu ? { viommu: true } : {}),
+  };
+  const asked = evaluate(model, request, host, groups, check);
   const blockers = asked.report?.blockers ?? [];
   const notes: string[] = [];
   if (asked.fits) {
@@ -200,7 +216,7 @@ export function planLayout(
   }
   const bad = trouble(asked);
   let largest: Suggestion | undefined;
-  const best = largestFit(model, request, host, groups, request.memory, ml);
+  const best = largestFit(model, request, host, groups, request.memory, check);
   if (best) {
     const overLimit = asked.report?.memlock?.failure !== undefined && typeof ml === 'bigint';
     largest = suggestion(
@@ -225,7 +241,7 @@ export function planLayout(
     if (options.some((o) => Object.keys(o.changed).every((k) => k in cand))) continue;
     const merged = { ...request.options, ...cand };
     if (Object.entries(cand).every(([k, v]) => request.options[k] === v)) continue;
-    const e = evaluate(model, { memory: request.memory, options: merged }, host, groups, ml);
+    const e = evaluate(model, { memory: request.memory, options: merged }, host, groups, check);
     if (!e.fits) continue;
     seen.add(key);
     const knobs = model.knobs(request, bad).filter((k) => k.option in cand);
@@ -236,8 +252,10 @@ export function planLayout(
   const others: Suggestion[] = [];
   for (const m of opts.others ?? []) {
     if (m.id === model.id || m.arch !== model.arch || !m.supportsVfio) continue;
+    // a vIOMMU's containers are modelled for QEMU only
+    if (opts.viommu && m.family !== 'qemu') continue;
     const base = opts.defaultsFor ? opts.defaultsFor(m) : {};
-    const e = evaluate(m, { memory: request.memory, options: base }, host, groups, ml);
+    const e = evaluate(m, { memory: request.memory, options: base }, host, groups, check);
     if (e.fits) {
       const s = suggestion(
         'other-vmm',
@@ -249,7 +267,7 @@ export function planLayout(
       continue;
     }
     for (const cand of optionCandidates(m, { memory: request.memory, options: base }, trouble(e))) {
-      const e2 = evaluate(m, { memory: request.memory, options: { ...base, ...cand } }, host, groups, ml);
+      const e2 = evaluate(m, { memory: request.memory, options: { ...base, ...cand } }, host, groups, check);
       if (!e2.fits) continue;
       const s = suggestion(
         'other-vmm',

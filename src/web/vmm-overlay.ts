@@ -24,6 +24,8 @@ export interface VmmRequest {
   readonly p2p?: boolean;
   /** The VMM's RLIMIT_MEMLOCK, to check what VFIO pins against (unchecked when absent). */
   readonly memlock?: MemlockLimit;
+  /** The guest has a vIOMMU: a container per assigned group (QEMU; see CheckOptions). */
+  readonly viommu?: boolean;
 }
 
 export type VmmOverlayResult =
@@ -65,6 +67,7 @@ export function vmmOverlay(host: HostView, req: VmmRequest): VmmOverlayResult {
   const report = checkLayout(req.model, laid.layout, host, sel.groups, {
     p2p: req.p2p ?? false,
     ...(req.memlock !== undefined ? { memlock: req.memlock } : {}),
+    ...(req.viommu ? { viommu: true } : {}),
   });
   const refused = report.memlock?.failure?.range;
   const conflictOf = new Map<GuestRange, Conflict>(report.conflicts.map((c) => [c.range, c]));
@@ -90,7 +93,11 @@ export function vmmOverlay(host: HostView, req: VmmRequest): VmmOverlayResult {
         end: r.end,
         layer: 'conflict',
         cls: 'conflict',
-        label: `locked memory: ${r.what} is refused with ENOMEM (RLIMIT_MEMLOCK)`,
+        label:
+          `locked memory: ${r.what} is refused with ENOMEM (RLIMIT_MEMLOCK)` +
+          (report.memlock!.containers > 1
+            ? ` in container ${report.memlock!.failure!.container} of ${report.memlock!.containers}`
+            : ''),
         notes: [report.memlock!.failure!.vfio, `kernel log: ${report.memlock!.failure!.kernelLog}`],
         conflict: true,
       });

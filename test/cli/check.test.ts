@@ -288,6 +288,55 @@ test('check --memlock: the mapping that passes RLIMIT_MEMLOCK, the kernel log, w
   }
 });
 
+test('check --viommu --memlock: a container per device, each pinning the RAM; the device whose container fails', () => {
+  const base =
+    'check --vmm qemu --memory 8G --platform qemu-q35-intel-iommu --device 0000:00:01.0 --device 0000:00:02.0';
+  const r = cli(`${base} --memlock 12G --viommu`);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(
+    r.stdout,
+    /assigning group 1 \(0000:00:01\.0\), group 2 \(0000:00:02\.0\) behind a vIOMMU \(a container each\)/,
+  );
+  assert.match(
+    r.stdout,
+    /LOCKED MEMORY: RAM above 4 GiB \[pc\.ram\] .* is refused with ENOMEM \(RLIMIT_MEMLOCK\) in container 2 of 2, for 0000:00:02\.0 \(group 2\)/,
+  );
+  assert.ok(
+    r.stdout.includes(
+      '-device vfio-pci,host=0000:00:02.0: vfio 0000:00:02.0: failed to setup container for group 2',
+    ),
+  );
+  assert.match(
+    r.stdout,
+    /fix: raise the VMM's RLIMIT_MEMLOCK to at least 17180131328 bytes \(~16\.0 GiB\) \(2 containers x 8590065664 bytes/,
+  );
+  assert.match(r.stdout, /less memory: -machine q35 -m 6143M/);
+  // the containers are set up in the order the devices are given: the last one fails
+  const swapped = cli(
+    'check --vmm qemu --memory 8G --platform qemu-q35-intel-iommu --device 0000:00:02.0 --device 0000:00:01.0 --memlock 12G --viommu',
+  );
+  assert.match(swapped.stdout, /in container 2 of 2, for 0000:00:01\.0 \(group 1\)/);
+  // the same devices in one shared container fit
+  assert.equal(cli(`${base} --memlock 12G`).status, 0);
+  const json = JSON.parse(cli(`${base} --memlock 12G --viommu --json`).stdout) as {
+    memlock: {
+      containers: number;
+      perContainer: string;
+      refused: { container: number; device: string; group: number };
+    };
+  };
+  assert.equal(json.memlock.containers, 2);
+  assert.equal(json.memlock.perContainer, '0x200020000');
+  assert.deepEqual(
+    [json.memlock.refused.container, json.memlock.refused.device, json.memlock.refused.group],
+    [2, '0000:00:02.0', 2],
+  );
+  const ch = cli('check --vmm cloud-hypervisor --memory 2G --platform qemu-q35-intel-iommu --viommu');
+  assert.equal(ch.status, 2);
+  assert.match(ch.stderr, /--viommu: modelled for QEMU only, not for cloud-hypervisor-x86_64/);
+  assert.doesNotMatch(ch.stderr, /\n\s+at /, 'no stack trace');
+});
+
 test('check --memlock pid:N reads a running process: its soft RLIMIT_MEMLOCK, or none with CAP_IPC_LOCK', async () => {
   if (!existsSync('/proc/self/limits')) return; // not Linux
   const child = spawn('sleep', ['30'], { stdio: 'ignore' });

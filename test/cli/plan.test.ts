@@ -64,6 +64,16 @@ test('plan: usage errors exit 2', () => {
   assert.match(h.stdout, /Usage: iovamap plan/);
 });
 
+test('plan --viommu --memlock: the largest guest when every device behind the vIOMMU pins the RAM', () => {
+  const r = cli(
+    'plan --vmm qemu --memory 8G --platform qemu-q35-intel-iommu --group 1 --group 2 --memlock 12G --viommu',
+  );
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stdout, /groups 1, 2 behind a vIOMMU \(a container each\)/);
+  assert.match(r.stdout, /largest that fits with these options: 6143 MiB/);
+  assert.doesNotMatch(r.stdout, /other VMM layouts/);
+});
+
 test('plan --memlock: the largest guest whose pinned memory fits the limit; check offers it as the fix', () => {
   const r = cli('plan --vmm qemu --memory 16G --platform qemu-q35-intel-iommu --memlock 8G');
   assert.equal(r.status, 1, r.stderr);

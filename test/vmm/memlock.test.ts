@@ -47,20 +47,19 @@ function checkWith(model: VmmModel, host: HostView, layout: GuestLayout, memlock
 
 /**
  * Maps the layout's pinned ranges, lowest first, through the type1 model as a VMM without CAP_IPC_LOCK
- * whose RLIMIT_MEMLOCK is `limit` (RAM read-write, firmware read-only and never written): the first
- * range answered -ENOMEM (or none), and the kernel log.
+ * whose RLIMIT_MEMLOCK is `limit` (RAM read-write, firmware read-only and never written), into one
+ * container per device of `bdfs` in turn (as QEMU does for devices behind a vIOMMU), all in the same
+ * process: the first range answered -ENOMEM (or none), in which container, and the kernel log.
  */
 function mapThroughType1(
   version: KernelVersion,
   ranges: readonly GuestRange[],
   limit: bigint,
-): { refused?: GuestRange; rc?: number; klog: readonly string[]; vmlck: bigint } {
+  bdfs: readonly string[] = [NIC],
+): { refused?: GuestRange; container?: number; rc?: number; klog: readonly string[]; vmlck: bigint } {
   const desc = loadPreset(PRESET);
   const core = buildPlatform(desc, kernelProfile(version)).iommu;
   attachMsiFabric(core, desc);
-  const nic = core.devices().find((d) => d.bdf === NIC)!;
-  core.unbindDriver(nic);
-  core.bindDriver(nic, 'vfio-pci', true);
   const mm = new AddressSpace();
   const BASE = 0x7f0000000000n;
   const top = ranges.reduce((m, r) => (r.end > m ? r.end : m), 0n);
@@ -75,21 +74,27 @@ function mapThroughType1(
     task,
     params: { allowUnsafeInterrupts: true },
   });
-  const c = sys.open('/dev/vfio/vfio');
-  const g = sys.open(`/dev/vfio/${nic.groupId}`);
-  assert.equal(sys.ioctl(g, VFIO_GROUP_SET_CONTAINER, intArg(c)), 0);
-  assert.equal(sys.ioctl(c, VFIO_SET_IOMMU, 3), 0);
   const sorted = [...ranges].sort((a, b) => (a.start < b.start ? -1 : 1));
-  for (const r of sorted) {
-    const { rc } = mapDma(sys, c, {
-      argsz: 32,
-      // QEMU maps ROM read-only (the vfio listener passes a read-only section without IOMMU_WRITE)
-      flags: r.kind === 'firmware' ? 1 : 3,
-      vaddr: BASE + r.start,
-      iova: r.start,
-      size: r.end - r.start + 1n,
-    });
-    if (rc !== 0) return { refused: r, rc, klog: sys.klog, vmlck: BigInt(mm.lockedVmBytes) };
+  for (const [k, bdf] of bdfs.entries()) {
+    const dev = core.devices().find((d) => d.bdf === bdf)!;
+    if (dev.driver !== undefined) core.unbindDriver(dev);
+    core.bindDriver(dev, 'vfio-pci', true);
+    const c = sys.open('/dev/vfio/vfio');
+    const g = sys.open(`/dev/vfio/${dev.groupId}`);
+    assert.equal(sys.ioctl(g, VFIO_GROUP_SET_CONTAINER, intArg(c)), 0);
+    assert.equal(sys.ioctl(c, VFIO_SET_IOMMU, 3), 0);
+    for (const r of sorted) {
+      const { rc } = mapDma(sys, c, {
+        argsz: 32,
+        // QEMU maps ROM read-only (the vfio listener passes a read-only section without IOMMU_WRITE)
+        flags: r.kind === 'firmware' ? 1 : 3,
+        vaddr: BASE + r.start,
+        iova: r.start,
+        size: r.end - r.start + 1n,
+      });
+      if (rc !== 0)
+        return { refused: r, container: k + 1, rc, klog: sys.klog, vmlck: BigInt(mm.lockedVmBytes) };
+    }
   }
   return { klog: sys.klog, vmlck: BigInt(mm.lockedVmBytes) };
 }
@@ -288,4 +293,70 @@ test('the zero-page note follows the host kernel: said for 6.1 releases and unkn
   assert.equal(zeroPageNote(r, '6.18.1'), undefined);
   const ram = layout.ranges.filter((x) => x.kind === 'ram');
   assert.equal(zeroPageNote(checkMemlock(QEMU_Q35, layout, ram, 'unlimited', {}, {}), '6.1'), undefined);
+});
+
+test('behind a vIOMMU every group has a container that pins the RAM again: the check agrees with type1 on 6.12', () => {
+  const host = hostViewFromPlatform(loadPreset(PRESET), kernelProfile('6.12'));
+  const layout = layoutOf(QEMU_Q35, 3n * G);
+  const pinnedRanges = layout.ranges.filter((r) => r.kind !== 'pci-window');
+  const per = pinnedRanges.reduce((s, r) => s + (r.end - r.start + 1n), 0n);
+  const bdfs = [NIC, '0000:00:02.0'];
+  const sel = selectGroups(host, { devices: bdfs });
+  if (!sel.ok) assert.fail(sel.reason);
+  assert.equal(sel.groups.length, 2);
+  // enough for one container, then the second one's first and last ranges, then exactly enough
+  for (const limit of [per, per + 0x9f000n, 2n * per - 4096n, 2n * per]) {
+    const r = checkLayout(QEMU_Q35, layout, host, sel.groups, { memlock: limit, viommu: true });
+    const m = mapThroughType1('6.12', pinnedRanges, limit, bdfs);
+    assert.equal(r.memlock?.containers, 2);
+    assert.equal(r.memlock?.perContainer, per);
+    assert.equal(r.memlock?.pinned, 2n * per);
+    assert.equal(r.memlock?.failure?.range, m.refused, `limit ${limit}`);
+    assert.equal(r.memlock?.failure?.container, m.container);
+    if (m.refused) {
+      assert.equal(m.rc, -12);
+      assert.deepEqual(m.klog, [r.memlock!.failure!.kernelLog]);
+      assert.equal(r.memlock!.failure!.chargedBefore, m.vmlck);
+      // the VMM names the device whose container failed
+      assert.deepEqual(r.memlock!.failure!.owner, { device: '0000:00:02.0', group: sel.groups[1]!.id });
+      assert.match(r.memlock!.failure!.failure.lines.join('\n'), /host=0000:00:02\.0: .*group 2:/);
+      assert.match(r.memlock!.failure!.vfio, /of it by the container set up before\)/);
+      assert.ok(memlockAdvice(r.memlock!).includes(`(2 containers x ${per} bytes`));
+    } else {
+      assert.equal(m.vmlck, 2n * per);
+      assert.equal(r.fits, true);
+    }
+  }
+  // without the vIOMMU both groups share one container, pinned once
+  const shared = checkLayout(QEMU_Q35, layout, host, sel.groups, { memlock: per });
+  assert.equal(shared.memlock?.containers, 1);
+  assert.equal(shared.fits, true);
+  assert.equal(mapThroughType1('6.12', pinnedRanges, per, [NIC]).refused, undefined);
+});
+
+test('plan behind a vIOMMU: the largest guest whose pins fit the limit once per device', () => {
+  const host = hostViewFromPlatform(loadPreset(PRESET), kernelProfile('6.12'));
+  const sel = selectGroups(host, { devices: [NIC, '0000:00:02.0'] });
+  if (!sel.ok) assert.fail(sel.reason);
+  const limit = 12n * G;
+  const plan = planLayout(QEMU_Q35, { memory: 8n * G, options: {} }, host, sel.groups, {
+    memlock: limit,
+    viommu: true,
+  });
+  assert.equal(plan.fitsAsAsked, false);
+  // each container pins the RAM plus 128 KiB (512 KiB of firmware less the 384 KiB QEMU hides below 1 MiB)
+  assert.equal(plan.largest?.layout.memory, 6143n << 20n);
+  const at = (mib: bigint) =>
+    checkLayout(QEMU_Q35, layoutOf(QEMU_Q35, mib << 20n), host, sel.groups, { memlock: limit, viommu: true });
+  assert.equal(at(6143n).fits, true);
+  assert.equal(at(6144n).memlock?.failure?.container, 2);
+  // other VMMs are not modelled behind a vIOMMU: none is suggested
+  assert.deepEqual(plan.others, []);
+  // the note without a limit counts both containers
+  const note = checkLayout(QEMU_Q35, layoutOf(QEMU_Q35, 8n * G), host, sel.groups, { viommu: true }).notes;
+  assert.ok(
+    note.some((n) =>
+      /at least 17180131328 bytes .*for the 2 containers the vIOMMU gives the 2 groups/.test(n),
+    ),
+  );
 });

@@ -271,6 +271,17 @@ describe('web view in Chromium', () => {
       (await page.textContent('#vmm-panel')) ?? '',
       /RLIMIT_MEMLOCK unlimited: the 1099511758848 bytes \(~1\.0 TiB\) VFIO pins/,
     );
+    // Behind a vIOMMU each of two groups has a container that pins the RAM: 1.5 TiB is not enough.
+    await page.check('#vmm-groups input[data-group="1"]');
+    await page.check('#vmm-viommu');
+    await page.fill('#vmm-memlock', '1536G');
+    await page.press('#vmm-memlock', 'Enter');
+    await page.waitForSelector('#vmm-memlock-result');
+    const two = (await page.textContent('#vmm-memlock-result')) ?? '';
+    assert.match(two, /refused with ENOMEM \(RLIMIT_MEMLOCK\) in container 2 of 2/);
+    assert.match(two, /\(2 containers x 1099511758848 bytes/);
+    await page.uncheck('#vmm-viommu');
+    await page.waitForSelector('#vmm-verdict.ok-line');
     assert.deepEqual(pageErrors(page), []);
   });
 

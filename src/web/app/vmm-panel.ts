@@ -23,6 +23,7 @@ export class VmmPanel {
   private readonly opts: HTMLInputElement;
   private readonly p2p: HTMLInputElement;
   private readonly memlock: HTMLInputElement;
+  private readonly viommu: HTMLInputElement;
   private readonly groups: HTMLElement;
   private readonly result: HTMLElement;
   private host: HostView | undefined;
@@ -54,6 +55,7 @@ export class VmmPanel {
       title:
         "the VMM's RLIMIT_MEMLOCK (64M, unlimited; empty: not checked): which mapping VFIO refuses with ENOMEM",
     }) as HTMLInputElement;
+    this.viommu = el('input', { id: 'vmm-viommu', type: 'checkbox' }) as HTMLInputElement;
     this.groups = el('div', { class: 'row', id: 'vmm-groups' });
     this.result = el('div', { id: 'vmm-result' });
     this.root = el(
@@ -73,6 +75,16 @@ export class VmmPanel {
           ' BAR windows',
         ),
         this.memlock,
+        el(
+          'label',
+          {
+            title:
+              'the guest has a vIOMMU (QEMU intel-iommu or virtio-iommu): each assigned group gets a container ' +
+              "of its own, and each pins all of the guest's RAM (QEMU only)",
+          },
+          this.viommu,
+          ' vIOMMU',
+        ),
       ),
       el('div', { class: 'row' }, 'assign: ', this.groups),
       this.result,
@@ -81,7 +93,7 @@ export class VmmPanel {
       this.touched = true;
       this.update();
     });
-    this.p2p.addEventListener('change', () => this.update());
+    for (const c of [this.p2p, this.viommu]) c.addEventListener('change', () => this.update());
     for (const c of [this.memory, this.opts, this.memlock]) c.addEventListener('change', () => this.update());
   }
 
@@ -128,6 +140,8 @@ export class VmmPanel {
       this.result.replaceChildren();
       return;
     }
+    // a vIOMMU's containers are modelled for QEMU only
+    this.viommu.disabled = model.family !== 'qemu';
     const memory = parseSize(this.memory.value);
     if (memory === undefined || memory === 0n) {
       this.result.replaceChildren(
@@ -168,6 +182,7 @@ export class VmmPanel {
       groups,
       p2p: this.p2p.checked,
       ...(memlock !== undefined ? { memlock } : {}),
+      ...(this.viommu.checked && !this.viommu.disabled ? { viommu: true } : {}),
     });
     if (!r.ok) {
       this.app.setOverlay('vmm', undefined);
