@@ -20,6 +20,7 @@ import {
   viommuArg,
   vmmOptionsHelp,
   vmmRequest,
+  withQemuCmdline,
 } from './vmm-args.js';
 import { checkLayout, type CheckReport } from '../vmm/check.js';
 import { blockerLines, conflictLines, conflictTitle, memlockLines } from '../vmm/explain.js';
@@ -126,9 +127,14 @@ export const checkCommand = defineCommand(
         'iovamap check --vmm qemu --memory 8G --platform qemu-q35-intel-iommu --memlock 4G',
         'a VMM without CAP_IPC_LOCK whose RLIMIT_MEMLOCK is too small for the RAM VFIO pins',
       ],
+      [
+        'iovamap check --qemu-cmdline win11.log --platform qemu-q35-intel-iommu --memlock 16G',
+        "the guest, devices and vIOMMU of a libvirt domain's last start (a copy of /var/log/libvirt/qemu/win11.log)",
+      ],
     ],
   },
-  async (a) => {
+  async (given) => {
+    const { args: a, notes: cmdNotes } = withQemuCmdline(given);
     const host = loadHost(a);
     const { model, request, notes: reqNotes } = vmmRequest(a, host);
     const { groups, notes: selNotes } = hostGroups(a, host);
@@ -152,7 +158,7 @@ export const checkCommand = defineCommand(
             ...(viommu ? { viommu } : {}),
           })
         : undefined;
-    const notes = [...reqNotes, ...selNotes, ...host.notes, ...(ml?.note ? [ml.note] : [])];
+    const notes = [...cmdNotes, ...reqNotes, ...selNotes, ...host.notes, ...(ml?.note ? [ml.note] : [])];
     if (bool(a, 'json')) {
       process.stdout.write(toJson(jsonReport(report, plan, notes)));
       return report.fits ? 0 : 1;

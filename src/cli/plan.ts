@@ -20,6 +20,7 @@ import {
   optionsText,
   vmmOptionsHelp,
   vmmRequest,
+  withQemuCmdline,
 } from './vmm-args.js';
 import { planLayout, type Suggestion } from '../vmm/plan.js';
 import { hostDefaults } from '../vmm/host-defaults.js';
@@ -67,9 +68,14 @@ export const planCommand = defineCommand(
         'iovamap plan --vmm qemu --memory 16G --platform qemu-q35-intel-iommu --memlock 8G',
         'the largest guest a VMM without CAP_IPC_LOCK can give VFIO under an 8 GiB RLIMIT_MEMLOCK',
       ],
+      [
+        'iovamap plan --qemu-cmdline vm.sh --platform qemu-q35-intel-iommu --memlock 12G',
+        'the largest guest the command line in vm.sh could have under a 12 GiB RLIMIT_MEMLOCK',
+      ],
     ],
   },
-  async (a) => {
+  async (given) => {
+    const { args: a, notes: cmdNotes } = withQemuCmdline(given);
     const host = loadHost(a);
     const { model, request, notes: reqNotes } = vmmRequest(a, host);
     const { groups, notes: selNotes } = hostGroups(a, host);
@@ -83,7 +89,14 @@ export const planCommand = defineCommand(
       ...(viommu ? { viommu } : {}),
     });
     const sizeFits = plan.blockers.length === 0 && (plan.fitsAsAsked || plan.options.length > 0);
-    const notes = [...reqNotes, ...selNotes, ...host.notes, ...(ml?.note ? [ml.note] : []), ...plan.notes];
+    const notes = [
+      ...cmdNotes,
+      ...reqNotes,
+      ...selNotes,
+      ...host.notes,
+      ...(ml?.note ? [ml.note] : []),
+      ...plan.notes,
+    ];
     if (bool(a, 'json')) {
       process.stdout.write(
         toJson({

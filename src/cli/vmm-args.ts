@@ -7,6 +7,7 @@ import { parseProcMemlock } from '../host/proc-memlock.js';
 import { InputError, NotFoundError } from '../base/errors.js';
 import { formatSize, isFractionalSize } from '../base/u64.js';
 import { parseMemlockLimit, type MemlockLimit } from '../vmm/memlock.js';
+import { parseQemuCommandLine } from '../vmm/qemu-cmdline.js';
 import { rangeText } from '../vmm/explain.js';
 import type { HostView } from '../host/view.js';
 import { resolveHostView } from '../host/resolve.js';
@@ -22,6 +23,12 @@ import type { GuestArch, GuestLayout, LayoutRequest, VmmModel } from '../vmm/typ
 
 export const VMM_OPTIONS: readonly OptionSpec[] = [
   { name: 'vmm', type: 'string', metavar: 'NAME', help: `VMM: ${VMM_NAMES.join(', ')}` },
+  {
+    name: 'qemu-cmdline',
+    type: 'string',
+    metavar: 'FILE',
+    help: 'instead of --vmm/--machine/--memory/--device: a QEMU command line, from a script, a libvirt log (/var/log/libvirt/qemu/NAME.log), - (standard input) or pid:N (a running QEMU); options given as well win',
+  },
   {
     name: 'machine',
     type: 'string',
@@ -138,7 +145,9 @@ export interface VmmRequest {
 export function vmmRequest(a: ParsedArgs, host: HostView): VmmRequest {
   const name = str(a, 'vmm');
   if (name === undefined)
-    throw new InputError('--vmm is required', { hint: `choose one of: ${VMM_NAMES.join(', ')}` });
+    throw new InputError('--vmm is required', {
+      hint: `choose one of: ${VMM_NAMES.join(', ')}; or give --qemu-cmdline FILE|pid:N`,
+    });
   const memory = big(a, 'memory');
   if (memory === undefined) throw new InputError('--memory is required', { hint: '--memory 4G' });
   if (memory === 0n) throw new InputError('--memory 0: a guest needs some RAM');
@@ -279,4 +288,53 @@ function memlockOfProcess(pid: string): { limit: MemlockLimit; note: string } {
       note: `${who} has CAP_IPC_LOCK: its RLIMIT_MEMLOCK (${soft}) does not apply to what VFIO pins`,
     };
   return { limit: p.soft, note: `RLIMIT_MEMLOCK of ${who}: ${soft} (the soft limit in ${dir}/limits)` };
+}
+
+/**
+ * --qemu-cmdline: the VMM options a QEMU command line stands for (vmm, machine, arch, memory, the layout
+ * options, the vfio-pci devices, a vIOMMU), merged under the options given explicitly, which win; and
+ * what was read, as notes.
+ */
+export function withQemuCmdline(a: ParsedArgs): { args: ParsedArgs; notes: readonly string[] } {
+  const spec = str(a, 'qemu-cmdline');
+  if (spec === undefined) return { args: a, notes: [] };
+  if (str(a, 'vmm') !== undefined)
+    throw new InputError('give --vmm or --qemu-cmdline, not both', {
+      hint: 'the command line names the VMM (QEMU) and its machine',
+    });
+  const pid = /^\s*pid:([0-9]+)\s*$/.exec(spec)?.[1];
+  const file = pid !== undefined ? `/proc/${pid}/cmdline` : spec;
+  let text: string;
+  try {
+    text = readFileSync(spec === '-' ? 0 : file, 'utf8');
+  } catch (e) {
+    throw new InputError(
+      `--qemu-cmdline ${spec}: ${pid !== undefined ? 'no such process (or /proc is not mounted)' : readFailure(e)}`,
+      { hint: 'a file holding the command, - for standard input, or pid:N of a running QEMU' },
+    );
+  }
+  const q = parseQemuCommandLine(
+    text,
+    spec === '-' ? 'standard input' : pid !== undefined ? `pid:${pid}` : spec,
+  );
+  const values: Record<string, unknown> = { ...a.values, vmm: 'qemu' };
+  const notes = [...q.notes];
+  if (values['machine'] === undefined && q.machine !== undefined) values['machine'] = q.machine;
+  if (values['arch'] === undefined && q.arch !== undefined) values['arch'] = q.arch;
+  if (values['memory'] === undefined) values['memory'] = q.memory;
+  else notes.push(`--memory ${formatSize(values['memory'] as bigint)} instead of the command line's`);
+  const given = list(a, 'opt');
+  const mine = new Set(given.map((kv) => kv.split('=')[0]));
+  values['opt'] = [
+    ...Object.entries(q.options)
+      .filter(([k]) => !mine.has(k))
+      .map(([k, v]) => `${k}=${v}`),
+    ...given,
+  ];
+  if (list(a, 'device').length === 0 && list(a, 'group').length === 0 && q.devices.length > 0)
+    values['device'] = [...q.devices];
+  if (q.viommu !== undefined) values['viommu'] = true;
+  if (pid !== undefined && str(a, 'memlock') === undefined)
+    notes.push(`add --memlock pid:${pid} to check its RLIMIT_MEMLOCK as well`);
+  return { args: { ...a, values: values as ParsedArgs['values'] }, notes };
 }

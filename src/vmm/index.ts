@@ -10,3 +10,4 @@ export * from './host-defaults.js';
 export * from './regions-host.js';
 export { AMD_HT_START, AMD_HT_END, AMD_ABOVE_1TB_START, QEMU_PC, QEMU_Q35, QEMU_VIRT } from './qemu.js';
 export * from './rust-vmms.js';
+export * from './qemu-cmdline.js';

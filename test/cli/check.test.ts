@@ -337,6 +337,76 @@ test('check --viommu --memlock: a container per device, each pinning the RAM; th
   assert.doesNotMatch(ch.stderr, /\n\s+at /, 'no stack trace');
 });
 
+test('check --qemu-cmdline: the guest, its devices and vIOMMU from a script, standard input or a running QEMU', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'iovamap-cmdline-'));
+  const script = join(dir, 'vm.sh');
+  writeFileSync(
+    script,
+    [
+      '#!/bin/sh',
+      'exec qemu-system-x86_64 -machine pc-q35-8.2,accel=kvm -cpu host -m 8G \\',
+      '  -device intel-iommu,caching-mode=on \\',
+      '  -device vfio-pci,host=00:01.0 -device vfio-pci,host=00:02.0',
+      '',
+    ].join('\n'),
+  );
+  const r = cli(`check --qemu-cmdline ${script} --platform qemu-q35-intel-iommu --memlock 12G`);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stdout, /QEMU q35 \(x86_64\), 8 GiB of RAM {2}\(options: version=8\.2/);
+  assert.match(r.stdout, /assigning group 1 \(0000:00:01\.0\), group 2 \(0000:00:02\.0\) behind a vIOMMU/);
+  assert.match(r.stdout, /in container 2 of 2, for 0000:00:02\.0 \(group 2\)/);
+  assert.match(
+    r.stdout,
+    /read from the QEMU command line \(.*vm\.sh\): qemu-system-x86_64, -machine pc-q35-8\.2, 8 GiB of RAM/,
+  );
+  // options given as well win: less memory fits
+  const less = cli(
+    `check --qemu-cmdline ${script} --platform qemu-q35-intel-iommu --memlock 12G --memory 5G`,
+  );
+  assert.equal(less.status, 0, less.stdout);
+  assert.match(less.stdout, /--memory 5 GiB instead of the command line's/);
+  const stdin = runCli(['check', '--qemu-cmdline', '-', '--platform', 'qemu-q35-intel-iommu', '--json'], {
+    input: readFileSync(script, 'utf8'),
+  });
+  assert.equal(stdin.status, 0, stdin.stderr);
+  assert.deepEqual(
+    (JSON.parse(stdin.stdout) as { groups: { id: number }[] }).groups.map((g) => g.id),
+    [1, 2],
+  );
+  // a running process: its /proc/PID/cmdline (sh keeps the words after -c's script as its arguments)
+  const child = spawn(
+    'sh',
+    ['-c', 'sleep 30', 'qemu-system-x86_64', '-M', 'q35', '-m', '2G', '-device', 'vfio-pci,host=00:01.0'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  try {
+    await new Promise((res) => setTimeout(res, 200));
+    const p = cli(`check --qemu-cmdline pid:${child.pid} --platform qemu-q35-intel-iommu`);
+    assert.equal(p.status, 0, p.stdout + p.stderr);
+    assert.match(p.stdout, /QEMU q35 \(x86_64\), 2 GiB of RAM/);
+    assert.match(p.stdout, /assigning group 1 \(0000:00:01\.0\)\n/);
+    assert.match(p.stdout, new RegExp(`add --memlock pid:${child.pid} to check its RLIMIT_MEMLOCK as well`));
+  } finally {
+    child.kill();
+  }
+  for (const [args, re] of [
+    [`--qemu-cmdline ${script} --vmm qemu`, /give --vmm or --qemu-cmdline, not both/],
+    [`--qemu-cmdline ${join(dir, 'none.sh')}`, /--qemu-cmdline .*none\.sh: no such file/],
+    ['--qemu-cmdline pid:4294967', /--qemu-cmdline pid:4294967: no such process/],
+  ] as const) {
+    const bad = cli(`check ${args} --platform qemu-q35-intel-iommu`);
+    assert.equal(bad.status, 2, bad.stdout);
+    assert.match(bad.stderr, re);
+    assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');
+  }
+  writeFileSync(script, 'qemu-system-x86_64 -machine q35 \\\n  -m 8Q\n');
+  const garbled = cli(`check --qemu-cmdline ${script} --platform qemu-q35-intel-iommu`);
+  assert.equal(garbled.status, 2);
+  assert.match(garbled.stderr, /vm\.sh:2: -m 8Q: not a memory size/);
+});
+
 test('check --memlock pid:N reads a running process: its soft RLIMIT_MEMLOCK, or none with CAP_IPC_LOCK', async () => {
   if (!existsSync('/proc/self/limits')) return; // not Linux
   const child = spawn('sleep', ['30'], { stdio: 'ignore' });

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +51,25 @@ async function makeFixtures(dir: string): Promise<void> {
   copyFileSync(group('fx-hpe', 6), join(dir, 'hp-dl388.txt'));
   copyFileSync(join(REPO, 'presets/amd-epyc.yaml'), join(dir, 'my-host.yaml'));
   copyFileSync(join(REPO, 'scenarios/probe_attach.yaml'), join(dir, 'my-scenario.yaml'));
+  // a QEMU start as a script and as libvirt logs it
+  const qemu = [
+    'qemu-system-x86_64 \\',
+    '-machine pc-q35-8.2,accel=kvm \\',
+    '-m 8G \\',
+    '-device intel-iommu,caching-mode=on \\',
+    '-device vfio-pci,host=00:01.0 \\',
+    '-device vfio-pci,host=00:02.0',
+  ];
+  writeFileSync(join(dir, 'vm.sh'), ['#!/bin/sh', 'exec ' + qemu.join('\n'), ''].join('\n'));
+  writeFileSync(
+    join(dir, 'win11.log'),
+    [
+      '2026-01-01 00:00:00.000+0000: starting up libvirt version: 9.0.0, qemu version: 8.2.0',
+      'LC_ALL=C \\',
+      ...qemu,
+      '',
+    ].join('\n'),
+  );
 }
 
 const STACK = /^\s+at .+:\d+:\d+\)?$/m;
@@ -87,6 +106,8 @@ test('every --help example runs: exit 0 or 1, no stack trace', async () => {
             'my-host.yaml',
             'my-scenario.yaml',
             'host.json',
+            'vm.sh',
+            'win11.log',
           ])
             copyFileSync(join(fixtures, f), join(cwd, f));
           symlinkSync(join(fixtures, 'exported'), join(cwd, 'exported'));

@@ -72,6 +72,17 @@ test('plan --viommu --memlock: the largest guest when every device behind the vI
   assert.match(r.stdout, /groups 1, 2 behind a vIOMMU \(a container each\)/);
   assert.match(r.stdout, /largest that fits with these options: 6143 MiB/);
   assert.doesNotMatch(r.stdout, /other VMM layouts/);
+  // the same guest read from its QEMU command line (standard input)
+  const q = runCli(
+    ['plan', '--qemu-cmdline', '-', '--platform', 'qemu-q35-intel-iommu', '--memlock', '12G'],
+    {
+      input:
+        'qemu-system-x86_64 -M q35 -m 8G -device virtio-iommu-pci -device vfio-pci,host=00:01.0 -device vfio-pci,host=00:02.0\n',
+    },
+  );
+  assert.equal(q.status, 1, q.stderr);
+  assert.match(q.stdout, /groups 1, 2 behind a vIOMMU \(a container each\)/);
+  assert.match(q.stdout, /largest that fits with these options: 6143 MiB/);
 });
 
 test('plan --memlock: the largest guest whose pinned memory fits the limit; check offers it as the fix', () => {

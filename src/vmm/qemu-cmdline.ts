@@ -1,0 +1,509 @@
+/**
+ * A QEMU command line read back into what `iovamap check` and `plan` need: the machine and its version,
+ * the guest's RAM, the options that move it (max-ram-below-4g, highmem, pci-hole64-size, phys-bits, the
+ * vCPU vendor), the host devices given to vfio-pci, whether they sit behind a vIOMMU, and
+ * -overcommit mem-lock. It accepts the forms users have at hand: a shell command or script (quotes,
+ * backslash-newline), a libvirt log (/var/log/libvirt/qemu/NAME.log: environment, then the command, and a
+ * "qemu version:" header), the NUL-separated /proc/PID/cmdline of a running QEMU, QemuOpts
+ * `key=value,...` arguments (",," for a comma) and the JSON arguments libvirt passes to -device/-object.
+ *
+ * Pure and browser-safe. A malformed value of an option that matters is an InputError naming the
+ * option, its argument and the line; options that do not move guest memory are skipped.
+ */
+import { InputError } from '../base/errors.js';
+import { formatSize, parseSize } from '../base/u64.js';
+import type { GuestArch } from './types.js';
+
+/** One word of a command, with the 1-based line it starts on. */
+interface Word {
+  readonly text: string;
+  readonly line: number;
+}
+
+export interface QemuCommandLine {
+  /** The QEMU binary as written. */
+  readonly binary: string;
+  /** From the binary's name (qemu-system-x86_64, qemu-system-aarch64); undefined for qemu-kvm. */
+  readonly arch?: GuestArch;
+  /** The machine type as written (-machine type), or QEMU's default for the binary. */
+  readonly machine?: string;
+  /** Guest RAM (-m, or the size of the machine's memory-backend object). */
+  readonly memory?: bigint;
+  /** Layout options in the model's names (version, max-ram-below-4g, highmem, pci-hole64-size, ...). */
+  readonly options: Readonly<Record<string, string>>;
+  /** Host devices given to vfio-pci (host= or sysfsdev=), normalised to 0000:bb:dd.f, in order. */
+  readonly devices: readonly string[];
+  /** The vIOMMU device VFIO devices sit behind, when it is one the model covers. */
+  readonly viommu?: string;
+  /** -overcommit mem-lock=on|on-fault (or -realtime mlock=on): QEMU mlock()s its memory. */
+  readonly memLock?: string;
+  /** What was read, and what was seen but is not modelled. */
+  readonly notes: readonly string[];
+}
+
+/** QEMU options that take no argument (qemu-options.hx: no HAS_ARG); every other option takes one. */
+const NO_ARG = new Set([
+  'nodefaults',
+  'no-user-config',
+  'nodefconfig',
+  'no-shutdown',
+  'no-reboot',
+  'enable-kvm',
+  'no-kvm',
+  'nographic',
+  'S',
+  's',
+  'daemonize',
+  'no-hpet',
+  'no-acpi',
+  'snapshot',
+  'full-screen',
+  'usb',
+  'no-fd-bootchk',
+  'no-quit',
+  'only-migratable',
+  'enable-fips',
+  'preconfig',
+  'version',
+  'h',
+  'help',
+  'alt-grab',
+  'ctrl-grab',
+  'win2k-hack',
+  'no-frame',
+  'semihosting',
+  'xen-attach',
+  'perfmap',
+  'jitdump',
+  'curses',
+  'portrait',
+  'localtime',
+]);
+
+const MiB = 1n << 20n;
+
+/**
+ * The words of the last QEMU command in `text`: a shell command line or script, a libvirt log, or
+ * /proc/PID/cmdline (NUL-separated, taken as is). Throws InputError when there is none.
+ */
+export function qemuWords(text: string, source: string): { words: readonly Word[]; header?: string } {
+  const commands = text.includes('\0') ? [nulWords(text)] : shellCommands(text, source);
+  let found: Word[] | undefined;
+  for (const c of commands) {
+    const i = c.findIndex((w) => isQemuBinary(w.text));
+    if (i >= 0) found = c.slice(i);
+  }
+  if (!found)
+    throw new InputError(
+      `${source}: no QEMU command found (qemu-system-x86_64, qemu-system-aarch64, qemu-kvm)`,
+      {
+        hint: 'give the command line QEMU was started with: a script, a libvirt log (/var/log/libvirt/qemu/NAME.log), or pid:N',
+      },
+    );
+  // libvirt logs each start with a header naming the QEMU release
+  const versions = [...text.matchAll(/qemu version: ([0-9]+)\.([0-9]+)/g)];
+  const last = versions[versions.length - 1];
+  return { words: found, ...(last ? { header: `${last[1]}.${last[2]}` } : {}) };
+}
+
+function isQemuBinary(word: string): boolean {
+  const base = word.slice(word.lastIndexOf('/') + 1);
+  return /^qemu-system-[a-z0-9_]+$/.test(base) || base === 'qemu-kvm';
+}
+
+function nulWords(text: string): Word[] {
+  return text
+    .split('\0')
+    .filter((w, i, all) => !(w === '' && i === all.length - 1))
+    .map((w) => ({ text: w, line: 1 }));
+}
+
+/**
+ * Shell words, split into commands at unquoted newlines and `;`: single and double quotes, backslash
+ * escapes, backslash-newline continuation, `#` comments at the start of a word.
+ */
+function shellCommands(text: string, source: string): Word[][] {
+  const commands: Word[][] = [];
+  let words: Word[] = [];
+  let cur = '';
+  let inWord = false;
+  let start = 1;
+  let line = 1;
+  const endWord = () => {
+    if (inWord) words.push({ text: cur, line: start });
+    cur = '';
+    inWord = false;
+  };
+  const endCommand = () => {
+    endWord();
+    if (words.length) commands.push(words);
+    words = [];
+  };
+  const begin = () => {
+    if (!inWord) {
+      inWord = true;
+      start = line;
+    }
+  };
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (ch === '\\') {
+      if (text[i + 1] === '\n') {
+        line++;
+        i++;
+        continue;
+      }
+      if (text[i + 1] === '\r' && text[i + 2] === '\n') {
+        line++;
+        i += 2;
+        continue;
+      }
+      begin();
+      if (i + 1 < text.length) cur += text[++i];
+      continue;
+    }
+    if (ch === "'") {
+      begin();
+      const end = text.indexOf("'", i + 1);
+      if (end < 0) throw new InputError(`${source}: line ${line}: a ' quote is not closed`);
+      const part = text.slice(i + 1, end);
+      line += part.split('\n').length - 1;
+      cur += part;
+      i = end;
+      continue;
+    }
+    if (ch === '"') {
+      begin();
+      let j = i + 1;
+      for (; j < text.length && text[j] !== '"'; j++) {
+        if (text[j] === '\\' && /["\\$`\n]/.test(text[j + 1] ?? '')) {
+          if (text[j + 1] === '\n') line++;
+          else cur += text[j + 1];
+          j++;
+          continue;
+        }
+        if (text[j] === '\n') line++;
+        cur += text[j];
+      }
+      if (j >= text.length) throw new InputError(`${source}: line ${line}: a " quote is not closed`);
+      i = j;
+      continue;
+    }
+    if (ch === '\n' || ch === ';') {
+      endCommand();
+      if (ch === '\n') line++;
+      continue;
+    }
+    if (ch === ' ' || ch === '\t' || ch === '\r') {
+      endWord();
+      continue;
+    }
+    if (ch === '#' && !inWord) {
+      while (i + 1 < text.length && text[i + 1] !== '\n') i++;
+      continue;
+    }
+    begin();
+    cur += ch;
+  }
+  endCommand();
+  return commands;
+}
+
+/** A QemuOpts argument (`a,k=v,k2=v2`, ",," for a literal comma) or a JSON object, as key/value strings. */
+function optionArgs(arg: string, implied: string, where: string): Map<string, string> {
+  const out = new Map<string, string>();
+  if (arg.trimStart().startsWith('{')) {
+    let v: unknown;
+    try {
+      v = JSON.parse(arg);
+    } catch {
+      throw new InputError(`${where}: not valid JSON`);
+    }
+    if (v === null || typeof v !== 'object' || Array.isArray(v))
+      throw new InputError(`${where}: not a JSON object`);
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      if (typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean') out.set(k, String(x));
+    }
+    return out;
+  }
+  const parts: string[] = [];
+  let cur = '';
+  for (let i = 0; i < arg.length; i++) {
+    if (arg[i] === ',') {
+      if (arg[i + 1] === ',') {
+        cur += ',';
+        i++;
+        continue;
+      }
+      parts.push(cur);
+      cur = '';
+      continue;
+    }
+    cur += arg[i];
+  }
+  parts.push(cur);
+  parts.forEach((p, i) => {
+    const eq = p.indexOf('=');
+    if (eq < 0) {
+      if (i === 0 && p !== '') out.set(implied, p);
+      else if (p !== '') out.set(p, 'on');
+    } else out.set(p.slice(0, eq), p.slice(eq + 1));
+  });
+  return out;
+}
+
+/** A host PCI address as vfio-pci's host= takes it ([domain:]bus:slot.fn, hex), as 0000:bb:dd.f. */
+function hostBdf(text: string): string | undefined {
+  const m = /^(?:([0-9a-fA-F]{1,4}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\.([0-7])$/.exec(text.trim());
+  if (!m) return undefined;
+  const hex = (s: string, n: number) => s.toLowerCase().padStart(n, '0');
+  return `${hex(m[1] ?? '0', 4)}:${hex(m[2]!, 2)}:${hex(m[3]!, 2)}.${m[4]}`;
+}
+
+/** -m's size: a plain number is MiB (qemu_strtosz_MiB), suffixes K/M/G/T in any case. */
+function ramSize(text: string): bigint | undefined {
+  const t = text.trim();
+  if (/^[0-9]+$/.test(t)) return BigInt(t) * MiB;
+  const v = parseSize(t);
+  return v;
+}
+
+/** A size property (-global, -object, -machine): a plain number is bytes. */
+function propertySize(text: string): bigint | undefined {
+  return parseSize(text.trim());
+}
+
+/** Guest CPU vendor of a -cpu model, when the name says it (`host` and `max` follow the host). */
+function cpuVendor(model: string): 'amd' | 'intel' | undefined {
+  if (/^(epyc|opteron|phenom|athlon|dhyana)/i.test(model)) return 'amd';
+  if (
+    /^(skylake|cascadelake|cooperlake|icelake|sapphirerapids|graniterapids|sierraforest|clearwaterforest|haswell|broadwell|nehalem|westmere|sandybridge|ivybridge|penryn|conroe|core2duo|coreduo|snowridge|denverton|kvm64|kvm32|qemu32|pentium|n270)/i.test(
+      model,
+    )
+  )
+    return 'intel';
+  return undefined;
+}
+
+/** The machine types of RHEL-style builds (pc-q35-rhel9.4.0): laid out as the upstream machine. */
+function upstreamMachine(type: string): { machine: string; note?: string } {
+  const rhel = /^(pc-q35|pc-i440fx|virt)-rhel[0-9.]+$/.exec(type);
+  if (rhel)
+    return {
+      machine: rhel[1] === 'pc-q35' ? 'q35' : rhel[1] === 'pc-i440fx' ? 'pc' : 'virt',
+      note: `machine ${type} is a downstream (RHEL) type: laid out as the upstream machine of the latest version`,
+    };
+  return { machine: type };
+}
+
+/**
+ * Reads a QEMU command: its words from `qemuWords`. `source` names the input in messages.
+ */
+export function parseQemuCommandLine(text: string, source: string): QemuCommandLine {
+  const { words, header } = qemuWords(text, source);
+  const binary = words[0]!.text;
+  const base = binary.slice(binary.lastIndexOf('/') + 1);
+  const arch: GuestArch | undefined = /^qemu-system-(x86_64|i386)$/.test(base)
+    ? 'x86_64'
+    : /^qemu-system-(aarch64|arm)$/.test(base)
+      ? 'aarch64'
+      : undefined;
+  const notes: string[] = [];
+  const options: Record<string, string> = {};
+  const devices: string[] = [];
+  let machine: string | undefined;
+  let memory: bigint | undefined;
+  let backend: string | undefined;
+  const backendSizes = new Map<string, bigint>();
+  let viommu: string | undefined;
+  let memLock: string | undefined;
+  const where = (w: Word, opt: string, arg: string) =>
+    `${source}${text.includes('\0') ? '' : `:${w.line}`}: -${opt} ${arg.length > 60 ? arg.slice(0, 57) + '...' : arg}`;
+  for (let i = 1; i < words.length; i++) {
+    const w = words[i]!;
+    if (!w.text.startsWith('-') || w.text === '-') continue;
+    const opt = w.text.replace(/^--?/, '');
+    if (NO_ARG.has(opt)) continue;
+    const argWord = words[i + 1];
+    if (argWord === undefined) {
+      if (['machine', 'M', 'm', 'device', 'cpu', 'object', 'global', 'overcommit'].includes(opt))
+        throw new InputError(`${source}: -${opt} has no argument`);
+      break;
+    }
+    i++;
+    const arg = argWord.text;
+    const at = where(w, opt, arg);
+    switch (opt) {
+      case 'machine':
+      case 'M': {
+        const kv = optionArgs(arg, 'type', at);
+        const type = kv.get('type');
+        if (type !== undefined) machine = type;
+        for (const k of ['max-ram-below-4g', 'highmem']) {
+          const v = kv.get(k);
+          if (v !== undefined) options[k] = v;
+        }
+        if (kv.get('memory-backend') !== undefined) backend = kv.get('memory-backend');
+        const iommu = kv.get('iommu');
+        if (iommu !== undefined && iommu !== 'none') {
+          notes.push(
+            `-machine iommu=${iommu}: VFIO devices behind QEMU's ${iommu} are not modelled; checked as if without a vIOMMU`,
+          );
+        }
+        break;
+      }
+      case 'm': {
+        const kv = optionArgs(arg, 'size', at);
+        const size = kv.get('size');
+        if (size !== undefined) {
+          const v = ramSize(size);
+          if (v === undefined || v === 0n)
+            throw new InputError(`${at}: not a memory size`, {
+              hint: '-m 16G, -m 16384 (MiB), -m size=16777216k',
+            });
+          memory = v;
+        }
+        if (kv.get('maxmem') !== undefined)
+          notes.push(
+            `-m maxmem=${kv.get('maxmem')}: the memory-hotplug area is not modelled (it moves the 64-bit PCI window up, not the RAM)`,
+          );
+        break;
+      }
+      case 'cpu': {
+        const kv = optionArgs(arg, 'model', at);
+        const model = kv.get('model') ?? '';
+        const vendor = /^Authentic ?AMD$/i.test(kv.get('vendor') ?? '')
+          ? 'amd'
+          : /^GenuineIntel$/i.test(kv.get('vendor') ?? '')
+            ? 'intel'
+            : cpuVendor(model);
+        if (vendor !== undefined) options['cpu-vendor'] = vendor;
+        const pb = kv.get('phys-bits');
+        if (pb !== undefined) {
+          if (!/^[0-9]+$/.test(pb)) throw new InputError(`${at}: phys-bits=${pb} is not a number`);
+          options['phys-bits'] = pb;
+        } else if (kv.get('host-phys-bits') === 'on') {
+          notes.push(
+            "-cpu host-phys-bits=on: the guest's phys-bits are the host's, which the model does not know",
+          );
+        }
+        break;
+      }
+      case 'global': {
+        // -global driver.property=value, or -global driver=D,property=P,value=V
+        const kv = optionArgs(arg, 'global', at);
+        const [prop, value] =
+          kv.get('driver') !== undefined && kv.get('property') !== undefined
+            ? [`${kv.get('driver')}.${kv.get('property')}`, kv.get('value')]
+            : ([...kv.entries()][0] ?? []);
+        if (prop !== undefined && /^(q35-pcihost|i440FX-pcihost)\.pci-hole64-size$/i.test(prop)) {
+          const v = value === undefined ? undefined : propertySize(value);
+          if (v === undefined) throw new InputError(`${at}: pci-hole64-size is not a size`);
+          options['pci-hole64-size'] = String(v);
+        }
+        break;
+      }
+      case 'object': {
+        const kv = optionArgs(arg, 'qom-type', at);
+        const type = kv.get('qom-type') ?? '';
+        const id = kv.get('id');
+        const size = kv.get('size');
+        if (type.startsWith('memory-backend') && id !== undefined && size !== undefined) {
+          const v = propertySize(size);
+          if (v === undefined) throw new InputError(`${at}: size=${size} is not a size`);
+          backendSizes.set(id, v);
+        }
+        break;
+      }
+      case 'device': {
+        const kv = optionArgs(arg, 'driver', at);
+        const driver = kv.get('driver') ?? '';
+        if (driver === 'vfio-pci' || driver === 'vfio-pci-nohotplug') {
+          const host = kv.get('host');
+          const sysfs = kv.get('sysfsdev');
+          const bdf =
+            host !== undefined
+              ? hostBdf(host)
+              : sysfs !== undefined
+                ? hostBdf(sysfs.replace(/\/+$/, '').slice(sysfs.replace(/\/+$/, '').lastIndexOf('/') + 1))
+                : undefined;
+          if (bdf === undefined) {
+            if (host !== undefined || sysfs !== undefined)
+              throw new InputError(
+                `${at}: ${host !== undefined ? `host=${host}` : `sysfsdev=${sysfs}`} is not a PCI address`,
+              );
+            notes.push(
+              `-device ${driver} without host= or sysfsdev= (a device passed by file descriptor): name it with --device BDF`,
+            );
+          } else if (!devices.includes(bdf)) devices.push(bdf);
+        } else if (driver === 'intel-iommu' || driver === 'virtio-iommu-pci' || driver === 'virtio-iommu') {
+          viommu = driver;
+        } else if (driver === 'amd-iommu' || driver === 'AMDVI-PCI' || driver === 'arm-smmuv3') {
+          notes.push(
+            `-device ${driver}: VFIO devices behind this vIOMMU are not modelled; checked as if without one`,
+          );
+        }
+        break;
+      }
+      case 'overcommit': {
+        const kv = optionArgs(arg, 'overcommit', at);
+        const ml = kv.get('mem-lock');
+        if (ml !== undefined && ml !== 'off') memLock = ml;
+        break;
+      }
+      case 'realtime': {
+        const kv = optionArgs(arg, 'realtime', at);
+        if (kv.get('mlock') === 'on') memLock = 'on';
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  if (memory === undefined && backend !== undefined && backendSizes.has(backend))
+    memory = backendSizes.get(backend);
+  if (machine === undefined) {
+    if (arch === 'x86_64') {
+      machine = 'pc';
+      notes.push('no -machine: QEMU x86_64 starts the pc (i440fx) machine');
+    } else if (arch === 'aarch64') {
+      throw new InputError(`${source}: ${base} needs a -machine (virt)`, { hint: 'add -machine virt' });
+    }
+  }
+  if (machine !== undefined) {
+    const up = upstreamMachine(machine);
+    if (up.note) notes.push(up.note);
+    machine = up.machine;
+  }
+  if (memory === undefined) {
+    memory = 128n * MiB;
+    notes.push('no -m: QEMU gives the guest its default 128 MiB');
+  }
+  // the machine type's version sets the layout; a libvirt log's header names the QEMU release
+  if (machine !== undefined && !/-[0-9]+\.[0-9]+$/.test(machine) && header !== undefined)
+    options['version'] = header;
+  const what = [
+    `${base}`,
+    ...(machine !== undefined ? [`-machine ${machine}`] : []),
+    `${formatSize(memory)} of RAM`,
+    devices.length ? `vfio-pci ${devices.join(', ')}` : 'no vfio-pci device',
+    ...(viommu ? [`behind ${viommu}`] : []),
+  ];
+  notes.unshift(`read from the QEMU command line (${source}): ${what.join(', ')}`);
+  if (memLock !== undefined)
+    notes.push(
+      `-overcommit mem-lock=${memLock}: QEMU mlock()s its memory, which counts against RLIMIT_MEMLOCK as well: ` +
+        "the guest's RAM once more on top of what VFIO pins, and QEMU's own memory",
+    );
+  return {
+    binary,
+    ...(arch !== undefined ? { arch } : {}),
+    ...(machine !== undefined ? { machine } : {}),
+    memory,
+    options,
+    devices,
+    ...(viommu !== undefined ? { viommu } : {}),
+    ...(memLock !== undefined ? { memLock } : {}),
+    notes,
+  };
+}
