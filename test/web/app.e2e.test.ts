@@ -285,6 +285,44 @@ describe('web view in Chromium', () => {
     assert.deepEqual(pageErrors(page), []);
   });
 
+  test('a pasted QEMU command line fills the VM panel: machine, RAM, devices and vIOMMU', async () => {
+    await open(page, h.url, 'preset:qemu-q35-intel-iommu');
+    await page.click('#vmm-cmdline-box summary');
+    await page.fill(
+      '#vmm-cmdline',
+      [
+        'qemu-system-x86_64 \\',
+        '  -machine pc-q35-8.2,accel=kvm -m 8G \\',
+        '  -device intel-iommu,caching-mode=on \\',
+        '  -device \'{"driver":"vfio-pci","host":"0000:00:01.0"}\' -device vfio-pci,host=00:02.0',
+      ].join('\n'),
+    );
+    await page.click('#vmm-cmdline-read');
+    await page.waitForSelector('#vmm-verdict');
+    assert.equal(await page.inputValue('#vmm'), 'qemu-q35');
+    assert.equal(await page.inputValue('#vmm-memory'), '8192M');
+    assert.match(await page.inputValue('#vmm-opts'), /version=8\.2/);
+    assert.equal(await page.isChecked('#vmm-groups input[data-group="1"]'), true);
+    assert.equal(await page.isChecked('#vmm-groups input[data-group="2"]'), true);
+    assert.equal(await page.isChecked('#vmm-viommu'), true);
+    assert.match((await page.textContent('#vmm-cmdline-msg')) ?? '', /read from the QEMU command line/);
+    await page.fill('#vmm-memlock', '12G');
+    await page.press('#vmm-memlock', 'Enter');
+    await page.waitForSelector('#vmm-memlock-result');
+    assert.match(
+      (await page.textContent('#vmm-memlock-result')) ?? '',
+      /in container 2 of 2, for 0000:00:02\.0 \(group 2\)/,
+    );
+    // a mistake is shown with the line it is on
+    await page.fill('#vmm-cmdline', 'qemu-system-x86_64 \\\n  -m lots');
+    await page.click('#vmm-cmdline-read');
+    assert.match(
+      (await page.textContent('#vmm-cmdline-msg')) ?? '',
+      /the pasted command line:2: -m lots: not a memory size/,
+    );
+    assert.deepEqual(pageErrors(page), []);
+  });
+
   test('MSI path of a device: delivered through the ITS, the doorbell mapped in the MSI window', async () => {
     await open(page, h.url);
     await page.waitForSelector('#msi-verdict.ok-line');

@@ -6,7 +6,9 @@ import { parseSize, formatSize } from '../../base/u64.js';
 import type { HostView } from '../../host/view.js';
 import { blockerLines, conflictTitle, memlockLines } from '../../vmm/explain.js';
 import { parseMemlockLimit, type MemlockLimit } from '../../vmm/memlock.js';
-import { VMM_MODELS } from '../../vmm/registry.js';
+import { isIovamapError } from '../../base/errors.js';
+import { parseQemuCommandLine } from '../../vmm/qemu-cmdline.js';
+import { VMM_MODELS, findVmm, machineVersion } from '../../vmm/registry.js';
 import type { Overlay } from '../scene.js';
 import { conflictLines, vmmOverlay } from '../vmm-overlay.js';
 import { el } from './dom.js';
@@ -24,6 +26,8 @@ export class VmmPanel {
   private readonly p2p: HTMLInputElement;
   private readonly memlock: HTMLInputElement;
   private readonly viommu: HTMLInputElement;
+  private readonly cmdline: HTMLTextAreaElement;
+  private readonly cmdlineMsg: HTMLElement;
   private readonly groups: HTMLElement;
   private readonly result: HTMLElement;
   private host: HostView | undefined;
@@ -56,6 +60,16 @@ export class VmmPanel {
         "the VMM's RLIMIT_MEMLOCK (64M, unlimited; empty: not checked): which mapping VFIO refuses with ENOMEM",
     }) as HTMLInputElement;
     this.viommu = el('input', { id: 'vmm-viommu', type: 'checkbox' }) as HTMLInputElement;
+    this.cmdline = el('textarea', {
+      id: 'vmm-cmdline',
+      rows: '3',
+      cols: '72',
+      placeholder: 'paste a QEMU command line, a script that starts QEMU, or a libvirt log',
+      'aria-label': 'QEMU command line',
+    }) as HTMLTextAreaElement;
+    this.cmdlineMsg = el('div', { id: 'vmm-cmdline-msg', class: 'lane-sub' });
+    const read = el('button', { type: 'button', id: 'vmm-cmdline-read' }, 'read');
+    read.addEventListener('click', () => this.readCmdline());
     this.groups = el('div', { class: 'row', id: 'vmm-groups' });
     this.result = el('div', { id: 'vmm-result' });
     this.root = el(
@@ -87,6 +101,13 @@ export class VmmPanel {
         ),
       ),
       el('div', { class: 'row' }, 'assign: ', this.groups),
+      el(
+        'details',
+        { id: 'vmm-cmdline-box' },
+        el('summary', {}, 'from a QEMU command line'),
+        el('div', { class: 'row' }, this.cmdline, read),
+        this.cmdlineMsg,
+      ),
       this.result,
     );
     this.vmm.addEventListener('change', () => {
@@ -128,6 +149,54 @@ export class VmmPanel {
       if (m) this.vmm.value = m.id;
     }
     if (this.vmm.value) this.update();
+  }
+
+  /**
+   * Fills the panel from a pasted QEMU command line (src/vmm/qemu-cmdline: the same reading as
+   * `iovamap check --qemu-cmdline`): the machine, RAM, options, the groups of its vfio-pci devices and
+   * the vIOMMU.
+   */
+  private readCmdline(): void {
+    const host = this.host;
+    if (!host) return;
+    const say = (text: string, bad = false) =>
+      this.cmdlineMsg.replaceChildren(el('div', { class: bad ? 'conflict' : 'lane-sub' }, text));
+    let q;
+    try {
+      q = parseQemuCommandLine(this.cmdline.value, 'the pasted command line');
+    } catch (e) {
+      if (isIovamapError(e)) return say(e.message, true);
+      throw e;
+    }
+    const found = findVmm('qemu', {
+      ...(q.machine !== undefined ? { machine: q.machine } : {}),
+      ...((q.arch ?? host.arch) !== undefined ? { arch: (q.arch ?? host.arch)! } : {}),
+    });
+    if (!found.ok) return say(found.reason, true);
+    this.touched = true;
+    this.vmm.value = found.model.id;
+    const mem = q.memory ?? 0n;
+    this.memory.value = mem % (1n << 20n) === 0n ? `${mem >> 20n}M` : String(mem);
+    const version = q.machine !== undefined ? machineVersion(q.machine) : undefined;
+    const options = { ...(version !== undefined ? { version } : {}), ...q.options };
+    this.opts.value = Object.entries(options)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const missing: string[] = [];
+    const wanted = new Set<number>();
+    for (const bdf of q.devices) {
+      const g = host.groups.find((x) => x.devices.some((d) => d.bdf.toLowerCase() === bdf));
+      if (g) wanted.add(g.id);
+      else missing.push(bdf);
+    }
+    for (const box of this.groups.querySelectorAll<HTMLInputElement>('input[data-group]'))
+      box.checked = wanted.has(Number(box.value));
+    this.viommu.checked = q.viommu !== undefined;
+    say(
+      [...q.notes, ...(missing.length ? [`not on this host: ${missing.join(', ')}`] : [])].join(' · '),
+      missing.length > 0,
+    );
+    this.update();
   }
 
   /** Selects a VMM and memory size programmatically (the "switch layouts" path of the tests uses the UI). */
