@@ -134,7 +134,7 @@ export const checkCommand = defineCommand(
     ],
   },
   async (given) => {
-    const { args: a, notes: cmdNotes } = withQemuCmdline(given);
+    const { args: a, notes: cmdNotes, bridges } = withQemuCmdline(given);
     const host = loadHost(a);
     const { model, request, notes: reqNotes } = vmmRequest(a, host);
     const { groups, notes: selNotes } = hostGroups(a, host);
@@ -148,6 +148,7 @@ export const checkCommand = defineCommand(
       p2p,
       ...(memlock !== undefined ? { memlock } : {}),
       ...(viommu ? { viommu } : {}),
+      ...(viommu && bridges ? { viommuBridges: bridges } : {}),
     });
     const plan =
       (report.conflicts.some((c) => c.fatal) || report.memlock?.failure) && report.blockers.length === 0
@@ -156,6 +157,7 @@ export const checkCommand = defineCommand(
             defaultsFor: (m) => hostDefaults(m, host, {}).options,
             ...(memlock !== undefined ? { memlock } : {}),
             ...(viommu ? { viommu } : {}),
+            ...(viommu && bridges ? { viommuBridges: bridges } : {}),
           })
         : undefined;
     const notes = [...cmdNotes, ...reqNotes, ...selNotes, ...host.notes, ...(ml?.note ? [ml.note] : [])];

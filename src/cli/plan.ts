@@ -75,7 +75,7 @@ export const planCommand = defineCommand(
     ],
   },
   async (given) => {
-    const { args: a, notes: cmdNotes } = withQemuCmdline(given);
+    const { args: a, notes: cmdNotes, bridges } = withQemuCmdline(given);
     const host = loadHost(a);
     const { model, request, notes: reqNotes } = vmmRequest(a, host);
     const { groups, notes: selNotes } = hostGroups(a, host);
@@ -87,6 +87,7 @@ export const planCommand = defineCommand(
       defaultsFor: (m) => hostDefaults(m, host, {}).options,
       ...(memlock !== undefined ? { memlock } : {}),
       ...(viommu ? { viommu } : {}),
+      ...(viommu && bridges ? { viommuBridges: bridges } : {}),
     });
     const sizeFits = plan.blockers.length === 0 && (plan.fitsAsAsked || plan.options.length > 0);
     const notes = [

@@ -295,7 +295,12 @@ function memlockOfProcess(pid: string): { limit: MemlockLimit; note: string } {
  * options, the vfio-pci devices, a vIOMMU), merged under the options given explicitly, which win; and
  * what was read, as notes.
  */
-export function withQemuCmdline(a: ParsedArgs): { args: ParsedArgs; notes: readonly string[] } {
+export function withQemuCmdline(a: ParsedArgs): {
+  args: ParsedArgs;
+  notes: readonly string[];
+  /** vfio-pci devices behind a conventional PCI bridge in the guest (CheckOptions.viommuBridges). */
+  bridges?: Readonly<Record<string, string>>;
+} {
   const spec = str(a, 'qemu-cmdline');
   if (spec === undefined) return { args: a, notes: [] };
   if (str(a, 'vmm') !== undefined)
@@ -336,5 +341,5 @@ export function withQemuCmdline(a: ParsedArgs): { args: ParsedArgs; notes: reado
   if (q.viommu !== undefined) values['viommu'] = true;
   if (pid !== undefined && str(a, 'memlock') === undefined)
     notes.push(`add --memlock pid:${pid} to check its RLIMIT_MEMLOCK as well`);
-  return { args: { ...a, values: values as ParsedArgs['values'] }, notes };
+  return { args: { ...a, values: values as ParsedArgs['values'] }, notes, bridges: q.bridges };
 }

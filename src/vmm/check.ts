@@ -39,6 +39,8 @@ export interface SelectedGroup {
   readonly group: HostGroupView;
   /** The device of the group the user named (--device), which the VMM's messages then name. */
   readonly named?: string;
+  /** Every device of the group the user named, in their order. */
+  readonly assigned?: readonly string[];
   /** Position in the user's selection (the order a VMM sets devices up in); groups are listed by id. */
   readonly order?: number;
 }
@@ -89,7 +91,7 @@ export function pinnedBytes(layout: GuestLayout): bigint {
 export interface Blocker {
   readonly group: number;
   readonly devices: readonly string[];
-  readonly kind: 'not-assignable' | 'unsafe-interrupts' | 'no-usable-iova';
+  readonly kind: 'not-assignable' | 'unsafe-interrupts' | 'no-usable-iova' | 'split-group';
   readonly why: string;
   readonly lines: readonly string[];
 }
@@ -126,7 +128,7 @@ function isBridge(classCode: number): boolean {
 /** Picks the groups to assign: explicit groups and devices, else every assignable group that is not only bridges. */
 export function selectGroups(host: HostView, sel: GroupSelection): SelectResult {
   const chosen = new Map<number, HostGroupView>();
-  const named = new Map<number, string>();
+  const named = new Map<number, string[]>();
   const notes: string[] = [];
   for (const id of sel.groups ?? []) {
     const g = host.groups.find((x) => x.id === id);
@@ -149,7 +151,10 @@ export function selectGroups(host: HostView, sel: GroupSelection): SelectResult 
         hint: 'list the devices of each group with "iovamap inspect" on the same host source',
       };
     chosen.set(g.id, g);
-    if (!named.has(g.id)) named.set(g.id, g.devices.find((dev) => normBdf(dev.bdf) === want)!.bdf);
+    const bdf = g.devices.find((dev) => normBdf(dev.bdf) === want)!.bdf;
+    const list = named.get(g.id) ?? [];
+    if (!list.includes(bdf)) list.push(bdf);
+    named.set(g.id, list);
   }
   if (chosen.size === 0) {
     const bridgesOnly = (g: HostGroupView) =>
@@ -176,7 +181,7 @@ export function selectGroups(host: HostView, sel: GroupSelection): SelectResult 
       devices: g.devices.map((d) => d.bdf),
       group: g,
       order,
-      ...(named.has(g.id) ? { named: named.get(g.id)! } : {}),
+      ...(named.has(g.id) ? { named: named.get(g.id)![0]!, assigned: named.get(g.id)! } : {}),
     }))
     .sort((a, b) => a.id - b.id);
   return { ok: true, groups, notes };
@@ -280,7 +285,12 @@ export function refusalOf(why: string): Refusal | undefined {
   return { ioctl: m[1] as Refusal['ioctl'], errno };
 }
 
-function blockersFor(model: VmmModel, layout: GuestLayout, groups: readonly SelectedGroup[]): Blocker[] {
+function blockersFor(
+  model: VmmModel,
+  layout: GuestLayout,
+  groups: readonly SelectedGroup[],
+  opts: CheckOptions,
+): Blocker[] {
   const out: Blocker[] = [];
   const say = (dev: string, group: number, why: string, fallback: Refusal): string[] =>
     model.refusal({ ...(refusalOf(why) ?? fallback), device: dev, group }, layout);
@@ -305,6 +315,26 @@ function blockersFor(model: VmmModel, layout: GuestLayout, groups: readonly Sele
         kind: 'unsafe-interrupts',
         why,
         lines: say(dev, g.id, why, { ioctl: 'VFIO_SET_IOMMU', errno: ERRNO.EPERM }),
+      });
+    }
+    const assigned = g.assigned ?? [];
+    const bridge = (d: string) => opts.viommuBridges?.[d];
+    if (
+      opts.viommu &&
+      assigned.length > 1 &&
+      !(bridge(assigned[0]!) !== undefined && assigned.every((d) => bridge(d) === bridge(assigned[0]!)))
+    ) {
+      // QEMU: every device behind a vIOMMU has an address space of its own (a conventional PCI bridge
+      // aliases those behind it), and vfio_get_group keeps a group in one container
+      out.push({
+        group: g.id,
+        devices: g.devices,
+        kind: 'split-group',
+        why:
+          `its devices ${assigned.join(', ')} would each get an address space of their own behind the vIOMMU, ` +
+          'but a group can only be in one container: put them behind one conventional PCI bridge ' +
+          '(pcie-pci-bridge) in the guest, or assign only one of them',
+        lines: model.splitGroup?.(assigned[1]!, g.id, layout) ?? [],
       });
     }
     if (g.group.usable.length === 0) {
@@ -335,6 +365,11 @@ export interface CheckOptions {
    * (boot, or a passthrough domain) each maps all of the layout.
    */
   readonly viommu?: boolean;
+  /**
+   * With a vIOMMU: the conventional PCI bridge (its id) each assigned device sits behind in the guest,
+   * when known (from a QEMU command line). Devices behind one such bridge share an address space.
+   */
+  readonly viommuBridges?: Readonly<Record<string, string>>;
 }
 
 /** Checks a layout against the selected groups of a host. */
@@ -394,7 +429,7 @@ export function checkLayout(
         'later conflicts would show up once it is fixed',
     );
   }
-  const blockers = blockersFor(model, layout, groups);
+  const blockers = blockersFor(model, layout, groups, opts);
   let memlock: MemlockReport | undefined;
   if (groups.length === 0) notes.push('no group selected: nothing to assign, so nothing can conflict');
   else if (opts.memlock !== undefined) {

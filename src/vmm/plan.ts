@@ -194,6 +194,8 @@ export interface PlanOptions {
   readonly memlock?: MemlockLimit;
   /** The guest has a vIOMMU: one container per group (see CheckOptions). */
   readonly viommu?: boolean;
+  /** With a vIOMMU: the conventional PCI bridge of each device, when known (see CheckOptions). */
+  readonly viommuBridges?: Readonly<Record<string, string>>;
 }
 
 export function planLayout(
@@ -207,6 +209,7 @@ export function planLayout(
   const check: CheckOptions = {
     ...(ml !== undefined ? { memlock: ml } : {}),
     ...(opts.viommu ? { viommu: true } : {}),
+    ...(opts.viommuBridges ? { viommuBridges: opts.viommuBridges } : {}),
   };
   const asked = evaluate(model, request, host, groups, check);
   const blockers = asked.report?.blockers ?? [];

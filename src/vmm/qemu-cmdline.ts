@@ -35,6 +35,11 @@ export interface QemuCommandLine {
   readonly devices: readonly string[];
   /** The vIOMMU device VFIO devices sit behind, when it is one the model covers. */
   readonly viommu?: string;
+  /**
+   * The vfio-pci devices plugged into a conventional PCI bridge (pcie-pci-bridge, pci-bridge), by the
+   * bridge's id: behind a vIOMMU, the devices of one bridge share an address space.
+   */
+  readonly bridges: Readonly<Record<string, string>>;
   /** -overcommit mem-lock=on|on-fault (or -realtime mlock=on): QEMU mlock()s its memory. */
   readonly memLock?: string;
   /** What was read, and what was seen but is not modelled. */
@@ -311,6 +316,8 @@ export function parseQemuCommandLine(text: string, source: string): QemuCommandL
   const notes: string[] = [];
   const options: Record<string, string> = {};
   const devices: string[] = [];
+  const busOf = new Map<string, string>();
+  const conventional = new Set<string>();
   let machine: string | undefined;
   let memory: bigint | undefined;
   let backend: string | undefined;
@@ -435,7 +442,14 @@ export function parseQemuCommandLine(text: string, source: string): QemuCommandL
             notes.push(
               `-device ${driver} without host= or sysfsdev= (a device passed by file descriptor): name it with --device BDF`,
             );
-          } else if (!devices.includes(bdf)) devices.push(bdf);
+          } else if (!devices.includes(bdf)) {
+            devices.push(bdf);
+            const bus = kv.get('bus');
+            if (bus !== undefined) busOf.set(bdf, bus);
+          }
+        } else if (driver === 'pcie-pci-bridge' || driver === 'pci-bridge' || driver === 'i82801b11-bridge') {
+          const id = kv.get('id');
+          if (id !== undefined) conventional.add(id);
         } else if (driver === 'intel-iommu' || driver === 'virtio-iommu-pci' || driver === 'virtio-iommu') {
           viommu = driver;
         } else if (driver === 'amd-iommu' || driver === 'AMDVI-PCI' || driver === 'arm-smmuv3') {
@@ -495,8 +509,11 @@ export function parseQemuCommandLine(text: string, source: string): QemuCommandL
       `-overcommit mem-lock=${memLock}: QEMU mlock()s its memory, which counts against RLIMIT_MEMLOCK as well: ` +
         "the guest's RAM once more on top of what VFIO pins, and QEMU's own memory",
     );
+  const bridges: Record<string, string> = {};
+  for (const [bdf, bus] of busOf) if (conventional.has(bus)) bridges[bdf] = bus;
   return {
     binary,
+    bridges,
     ...(arch !== undefined ? { arch } : {}),
     ...(machine !== undefined ? { machine } : {}),
     memory,

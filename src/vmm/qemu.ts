@@ -186,6 +186,16 @@ export function qemuRefusal(r: RefusedGroup, binary: string): string[] {
   ];
 }
 
+/**
+ * vfio_get_group (hw/vfio/container*.c): the group is already in a container of another address space,
+ * as two devices of one group behind a vIOMMU are unless one conventional PCI bridge aliases them.
+ */
+export function qemuSplitGroup(device: string, group: number, binary: string): string[] {
+  return [
+    `${binary}: -device vfio-pci,host=${device}: vfio ${device}: group ${group} used in multiple address spaces`,
+  ];
+}
+
 function qemuCommandLine(layout: GuestLayout, machine: string, versionPrefix: string): string {
   const o = layout.options;
   const version = o['version'] ?? 'latest';
@@ -456,6 +466,7 @@ function makeX86(machine: X86Machine): VmmModel {
     commandLine: (layout) => qemuCommandLine(layout, machine, machine === 'q35' ? 'pc-q35' : 'pc-i440fx'),
     failure: (m, layout) => qemuFailure(m, layout, 'qemu-system-x86_64'),
     refusal: (r) => qemuRefusal(r, 'qemu-system-x86_64'),
+    splitGroup: (d, g) => qemuSplitGroup(d, g, 'qemu-system-x86_64'),
   };
   return model;
 }
@@ -563,6 +574,7 @@ export const QEMU_VIRT: VmmModel = (() => {
     commandLine: (layout) => qemuCommandLine(layout, 'virt', 'virt'),
     failure: (m, layout) => qemuFailure(m, layout, 'qemu-system-aarch64'),
     refusal: (r) => qemuRefusal(r, 'qemu-system-aarch64'),
+    splitGroup: (d, g) => qemuSplitGroup(d, g, 'qemu-system-aarch64'),
   };
   return model;
 })();

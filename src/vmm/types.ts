@@ -122,6 +122,12 @@ export interface VmmModel {
   failure(m: FailedMapping, layout: GuestLayout): VmmFailure;
   /** What the VMM prints when VFIO refuses a group before any mapping (ioctl and errno from the host model). */
   refusal(r: RefusedGroup, layout: GuestLayout): string[];
+  /**
+   * What the VMM prints when a second device of one IOMMU group lands in another address space than the
+   * first (behind a vIOMMU): VFIO cannot split a group between containers. Absent for VMMs whose vIOMMU
+   * case is not modelled.
+   */
+  splitGroup?(device: string, group: number, layout: GuestLayout): string[];
   /** Granularity the VMM accepts for the memory size (MiB for all modelled VMMs). */
   readonly memoryGranule: bigint;
 }

@@ -407,6 +407,49 @@ test('check --qemu-cmdline: the guest, its devices and vIOMMU from a script, sta
   assert.match(garbled.stderr, /vm\.sh:2: -m 8Q: not a memory size/);
 });
 
+test('behind a vIOMMU two devices of one group need one conventional PCI bridge, or QEMU refuses the second', () => {
+  const base = 'check --platform qemu-q35-intel-iommu-rootport --qemu-cmdline -';
+  const qemu = (extra: string) =>
+    'qemu-system-x86_64 -M q35 -m 4G -device intel-iommu,caching-mode=on ' +
+    '-device pcie-root-port,id=rp1,bus=pcie.0 ' +
+    extra +
+    '\n';
+  const split = runCli(base.split(' '), {
+    input: qemu(
+      '-device vfio-pci,host=01:00.0,bus=rp1,multifunction=on -device vfio-pci,host=01:00.1,bus=rp1,addr=0.1',
+    ),
+  });
+  assert.equal(split.status, 1, split.stderr);
+  assert.match(
+    split.stdout,
+    /REFUSED: group 4 \(0000:01:00\.0, 0000:01:00\.1\): its devices 0000:01:00\.0, 0000:01:00\.1 would each get an address space/,
+  );
+  assert.ok(
+    split.stdout.includes(
+      'qemu-system-x86_64: -device vfio-pci,host=0000:01:00.1: vfio 0000:01:00.1: group 4 used in multiple address spaces',
+    ),
+    split.stdout,
+  );
+  const bridged = runCli(base.split(' '), {
+    input: qemu(
+      '-device pcie-pci-bridge,id=br0,bus=rp1 -device vfio-pci,host=01:00.0,bus=br0,addr=1 -device vfio-pci,host=01:00.1,bus=br0,addr=2',
+    ),
+  });
+  assert.equal(bridged.status, 0, bridged.stdout);
+  // the same two devices without a vIOMMU share one container
+  assert.equal(
+    cli(
+      'check --vmm qemu --memory 4G --platform qemu-q35-intel-iommu-rootport --device 01:00.0 --device 01:00.1',
+    ).status,
+    0,
+  );
+  const named = cli(
+    'check --vmm qemu --memory 4G --platform qemu-q35-intel-iommu-rootport --device 01:00.0 --device 01:00.1 --viommu',
+  );
+  assert.equal(named.status, 1);
+  assert.match(named.stdout, /group 4 used in multiple address spaces/);
+});
+
 test('check --memlock pid:N reads a running process: its soft RLIMIT_MEMLOCK, or none with CAP_IPC_LOCK', async () => {
   if (!existsSync('/proc/self/limits')) return; // not Linux
   const child = spawn('sleep', ['30'], { stdio: 'ignore' });

@@ -94,6 +94,12 @@ test('/proc/PID/cmdline (NUL-separated), the defaults and downstream machine typ
   assert.deepEqual(q.options, { highmem: 'off' });
   assert.deepEqual(q.devices, ['0002:03:00.0']);
   assert.equal(q.viommu, 'virtio-iommu-pci');
+  assert.deepEqual(q.bridges, {});
+  const br = parseQemuCommandLine(
+    'qemu-system-x86_64 -M q35 -device vfio-pci,host=01:00.0,bus=br0 -device pcie-pci-bridge,id=br0,bus=pcie.0 -device vfio-pci,host=02:00.0,bus=pcie.0',
+    'x',
+  );
+  assert.deepEqual(br.bridges, { '0000:01:00.0': 'br0' }, 'a bridge declared after its device counts too');
   const pc = parseQemuCommandLine('qemu-system-x86_64 -device vfio-pci,host=01:00.0', 'x');
   assert.equal(pc.machine, 'pc');
   assert.equal(pc.memory, 128n << 20n);
