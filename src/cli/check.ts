@@ -131,10 +131,14 @@ export const checkCommand = defineCommand(
         'iovamap check --qemu-cmdline win11.log --platform qemu-q35-intel-iommu --memlock 16G',
         "the guest, devices and vIOMMU of a libvirt domain's last start (a copy of /var/log/libvirt/qemu/win11.log)",
       ],
+      [
+        'iovamap check --libvirt-xml gpu.xml --platform qemu-q35-intel-iommu',
+        'a libvirt domain (virsh dumpxml gpu > gpu.xml), with the RLIMIT_MEMLOCK libvirt sets for it',
+      ],
     ],
   },
   async (given) => {
-    const { args: a, notes: cmdNotes, bridges } = withQemuCmdline(given);
+    const { args: a, notes: cmdNotes, bridges, hardLimit } = withQemuCmdline(given);
     const host = loadHost(a);
     const { model, request, notes: reqNotes } = vmmRequest(a, host);
     const { groups, notes: selNotes } = hostGroups(a, host);
@@ -161,6 +165,14 @@ export const checkCommand = defineCommand(
           })
         : undefined;
     const notes = [...cmdNotes, ...reqNotes, ...selNotes, ...host.notes, ...(ml?.note ? [ml.note] : [])];
+    if (hardLimit && report.memlock?.failure) {
+      // libvirt hands the hard limit to setrlimit: that is the number to raise
+      const kib = (report.memlock.pinned + 1023n) / 1024n;
+      notes.push(
+        `the limit is the domain's <memtune> hard_limit: raise it to at least ${kib} KiB ` +
+          `(<hard_limit unit='KiB'>${kib}</hard_limit>), or remove it and libvirt sets its own`,
+      );
+    }
     if (bool(a, 'json')) {
       process.stdout.write(toJson(jsonReport(report, plan, notes)));
       return report.fits ? 0 : 1;

@@ -8,6 +8,7 @@ import { InputError, NotFoundError } from '../base/errors.js';
 import { formatSize, isFractionalSize } from '../base/u64.js';
 import { parseMemlockLimit, type MemlockLimit } from '../vmm/memlock.js';
 import { parseQemuCommandLine } from '../vmm/qemu-cmdline.js';
+import { parseLibvirtDomain } from '../vmm/libvirt-xml.js';
 import { rangeText } from '../vmm/explain.js';
 import type { HostView } from '../host/view.js';
 import { resolveHostView } from '../host/resolve.js';
@@ -19,7 +20,7 @@ import { findVmm, machineVersion, VMM_NAMES } from '../vmm/registry.js';
 import { hostDefaults } from '../vmm/host-defaults.js';
 import { hostViewFromRegions } from '../vmm/regions-host.js';
 import { type SelectedGroup, selectGroups } from '../vmm/check.js';
-import type { GuestArch, GuestLayout, LayoutRequest, VmmModel } from '../vmm/types.js';
+import type { GuestArch, GuestDescription, GuestLayout, LayoutRequest, VmmModel } from '../vmm/types.js';
 
 export const VMM_OPTIONS: readonly OptionSpec[] = [
   { name: 'vmm', type: 'string', metavar: 'NAME', help: `VMM: ${VMM_NAMES.join(', ')}` },
@@ -28,6 +29,12 @@ export const VMM_OPTIONS: readonly OptionSpec[] = [
     type: 'string',
     metavar: 'FILE',
     help: 'instead of --vmm/--machine/--memory/--device: a QEMU command line, from a script, a libvirt log (/var/log/libvirt/qemu/NAME.log), - (standard input) or pid:N (a running QEMU); options given as well win',
+  },
+  {
+    name: 'libvirt-xml',
+    type: 'string',
+    metavar: 'FILE',
+    help: 'instead of --vmm/--machine/--memory/--device: a libvirt domain (virsh dumpxml NAME, or - for standard input), with the RLIMIT_MEMLOCK libvirt gives QEMU; options given as well win',
   },
   {
     name: 'machine',
@@ -146,7 +153,7 @@ export function vmmRequest(a: ParsedArgs, host: HostView): VmmRequest {
   const name = str(a, 'vmm');
   if (name === undefined)
     throw new InputError('--vmm is required', {
-      hint: `choose one of: ${VMM_NAMES.join(', ')}; or give --qemu-cmdline FILE|pid:N`,
+      hint: `choose one of: ${VMM_NAMES.join(', ')}; or give --qemu-cmdline FILE|pid:N or --libvirt-xml FILE`,
     });
   const memory = big(a, 'memory');
   if (memory === undefined) throw new InputError('--memory is required', { hint: '--memory 4G' });
@@ -290,56 +297,105 @@ function memlockOfProcess(pid: string): { limit: MemlockLimit; note: string } {
   return { limit: p.soft, note: `RLIMIT_MEMLOCK of ${who}: ${soft} (the soft limit in ${dir}/limits)` };
 }
 
+/** A guest description, with the RLIMIT_MEMLOCK its configuration implies (a libvirt domain's). */
+type GuestSource = GuestDescription & { readonly memlock?: MemlockLimit };
+
+/** A file, standard input (-) or, when `pid` is allowed, /proc/N/cmdline; with the name messages use. */
+function readSource(
+  option: string,
+  spec: string,
+  allowPid: boolean,
+): { text: string; source: string; pid?: string } {
+  const pid = allowPid ? /^\s*pid:([0-9]+)\s*$/.exec(spec)?.[1] : undefined;
+  const file = pid !== undefined ? `/proc/${pid}/cmdline` : spec;
+  try {
+    const text = readFileSync(spec === '-' ? 0 : file, 'utf8');
+    return {
+      text,
+      source: spec === '-' ? 'standard input' : pid !== undefined ? `pid:${pid}` : spec,
+      ...(pid ? { pid } : {}),
+    };
+  } catch (e) {
+    throw new InputError(
+      `--${option} ${spec}: ${pid !== undefined ? 'no such process (or /proc is not mounted)' : readFailure(e)}`,
+      {
+        hint: allowPid
+          ? 'a file holding the command, - for standard input, or pid:N of a running QEMU'
+          : 'a file, or - for standard input',
+      },
+    );
+  }
+}
+
 /**
- * --qemu-cmdline: the VMM options a QEMU command line stands for (vmm, machine, arch, memory, the layout
- * options, the vfio-pci devices, a vIOMMU), merged under the options given explicitly, which win; and
- * what was read, as notes.
+ * --qemu-cmdline / --libvirt-xml: the VMM options a QEMU command line or a libvirt domain stands for
+ * (vmm, machine, arch, memory, the layout options, the VFIO devices, a vIOMMU; for a domain also the
+ * RLIMIT_MEMLOCK libvirt sets), merged under the options given explicitly, which win; and what was
+ * read, as notes.
  */
 export function withQemuCmdline(a: ParsedArgs): {
   args: ParsedArgs;
   notes: readonly string[];
   /** vfio-pci devices behind a conventional PCI bridge in the guest (CheckOptions.viommuBridges). */
   bridges?: Readonly<Record<string, string>>;
+  /** The RLIMIT_MEMLOCK came from a libvirt domain's <memtune> hard_limit. */
+  hardLimit?: boolean;
 } {
-  const spec = str(a, 'qemu-cmdline');
-  if (spec === undefined) return { args: a, notes: [] };
+  const cmd = str(a, 'qemu-cmdline');
+  const xml = str(a, 'libvirt-xml');
+  if (cmd === undefined && xml === undefined) return { args: a, notes: [] };
+  if (cmd !== undefined && xml !== undefined)
+    throw new InputError('give --qemu-cmdline or --libvirt-xml, not both');
+  const option = cmd !== undefined ? 'qemu-cmdline' : 'libvirt-xml';
   if (str(a, 'vmm') !== undefined)
-    throw new InputError('give --vmm or --qemu-cmdline, not both', {
-      hint: 'the command line names the VMM (QEMU) and its machine',
+    throw new InputError(`give --vmm or --${option}, not both`, {
+      hint: `the ${cmd !== undefined ? 'command line' : 'domain'} names the VMM (QEMU) and its machine`,
     });
-  const pid = /^\s*pid:([0-9]+)\s*$/.exec(spec)?.[1];
-  const file = pid !== undefined ? `/proc/${pid}/cmdline` : spec;
-  let text: string;
-  try {
-    text = readFileSync(spec === '-' ? 0 : file, 'utf8');
-  } catch (e) {
-    throw new InputError(
-      `--qemu-cmdline ${spec}: ${pid !== undefined ? 'no such process (or /proc is not mounted)' : readFailure(e)}`,
-      { hint: 'a file holding the command, - for standard input, or pid:N of a running QEMU' },
-    );
+  const read = readSource(option, (cmd ?? xml)!, cmd !== undefined);
+  let g: GuestSource;
+  let bridges: Readonly<Record<string, string>> | undefined;
+  let hardLimit = false;
+  if (cmd !== undefined) {
+    const q = parseQemuCommandLine(read.text, read.source);
+    g = q;
+    bridges = q.bridges;
+  } else {
+    const d = parseLibvirtDomain(read.text, read.source);
+    hardLimit = d.hardLimit && str(a, 'memlock') === undefined;
+    g = {
+      ...d,
+      notes:
+        d.memlockWhy !== undefined && str(a, 'memlock') === undefined ? [...d.notes, d.memlockWhy] : d.notes,
+    };
   }
-  const q = parseQemuCommandLine(
-    text,
-    spec === '-' ? 'standard input' : pid !== undefined ? `pid:${pid}` : spec,
-  );
   const values: Record<string, unknown> = { ...a.values, vmm: 'qemu' };
-  const notes = [...q.notes];
-  if (values['machine'] === undefined && q.machine !== undefined) values['machine'] = q.machine;
-  if (values['arch'] === undefined && q.arch !== undefined) values['arch'] = q.arch;
-  if (values['memory'] === undefined) values['memory'] = q.memory;
-  else notes.push(`--memory ${formatSize(values['memory'] as bigint)} instead of the command line's`);
+  const notes = [...g.notes];
+  if (values['machine'] === undefined && g.machine !== undefined) values['machine'] = g.machine;
+  if (values['arch'] === undefined && g.arch !== undefined) values['arch'] = g.arch;
+  if (values['memory'] === undefined) values['memory'] = g.memory;
+  else
+    notes.push(
+      `--memory ${formatSize(values['memory'] as bigint)} instead of the ${cmd !== undefined ? "command line's" : "domain's"}`,
+    );
   const given = list(a, 'opt');
   const mine = new Set(given.map((kv) => kv.split('=')[0]));
   values['opt'] = [
-    ...Object.entries(q.options)
+    ...Object.entries(g.options)
       .filter(([k]) => !mine.has(k))
       .map(([k, v]) => `${k}=${v}`),
     ...given,
   ];
-  if (list(a, 'device').length === 0 && list(a, 'group').length === 0 && q.devices.length > 0)
-    values['device'] = [...q.devices];
-  if (q.viommu !== undefined) values['viommu'] = true;
-  if (pid !== undefined && str(a, 'memlock') === undefined)
-    notes.push(`add --memlock pid:${pid} to check its RLIMIT_MEMLOCK as well`);
-  return { args: { ...a, values: values as ParsedArgs['values'] }, notes, bridges: q.bridges };
+  if (list(a, 'device').length === 0 && list(a, 'group').length === 0 && g.devices.length > 0)
+    values['device'] = [...g.devices];
+  if (g.viommu !== undefined) values['viommu'] = true;
+  if (g.memlock !== undefined && str(a, 'memlock') === undefined)
+    values['memlock'] = g.memlock === 'unlimited' ? 'unlimited' : String(g.memlock);
+  if (read.pid !== undefined && str(a, 'memlock') === undefined)
+    notes.push(`add --memlock pid:${read.pid} to check its RLIMIT_MEMLOCK as well`);
+  return {
+    args: { ...a, values: values as ParsedArgs['values'] },
+    notes,
+    ...(bridges ? { bridges } : {}),
+    ...(hardLimit ? { hardLimit } : {}),
+  };
 }

@@ -12,7 +12,7 @@
  */
 import { InputError } from '../base/errors.js';
 import { formatSize, parseSize } from '../base/u64.js';
-import type { GuestArch } from './types.js';
+import type { GuestArch, GuestDescription } from './types.js';
 
 /** One word of a command, with the 1-based line it starts on. */
 interface Word {
@@ -20,21 +20,9 @@ interface Word {
   readonly line: number;
 }
 
-export interface QemuCommandLine {
+export interface QemuCommandLine extends GuestDescription {
   /** The QEMU binary as written. */
   readonly binary: string;
-  /** From the binary's name (qemu-system-x86_64, qemu-system-aarch64); undefined for qemu-kvm. */
-  readonly arch?: GuestArch;
-  /** The machine type as written (-machine type), or QEMU's default for the binary. */
-  readonly machine?: string;
-  /** Guest RAM (-m, or the size of the machine's memory-backend object). */
-  readonly memory?: bigint;
-  /** Layout options in the model's names (version, max-ram-below-4g, highmem, pci-hole64-size, ...). */
-  readonly options: Readonly<Record<string, string>>;
-  /** Host devices given to vfio-pci (host= or sysfsdev=), normalised to 0000:bb:dd.f, in order. */
-  readonly devices: readonly string[];
-  /** The vIOMMU device VFIO devices sit behind, when it is one the model covers. */
-  readonly viommu?: string;
   /**
    * The vfio-pci devices plugged into a conventional PCI bridge (pcie-pci-bridge, pci-bridge), by the
    * bridge's id: behind a vIOMMU, the devices of one bridge share an address space.
@@ -42,8 +30,6 @@ export interface QemuCommandLine {
   readonly bridges: Readonly<Record<string, string>>;
   /** -overcommit mem-lock=on|on-fault (or -realtime mlock=on): QEMU mlock()s its memory. */
   readonly memLock?: string;
-  /** What was read, and what was seen but is not modelled. */
-  readonly notes: readonly string[];
 }
 
 /** QEMU options that take no argument (qemu-options.hx: no HAS_ARG); every other option takes one. */

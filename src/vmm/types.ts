@@ -143,3 +143,24 @@ export const KiB = 1n << 10n;
 export const MiB = 1n << 20n;
 export const GiB = 1n << 30n;
 export const TiB = 1n << 40n;
+
+/**
+ * A guest as a VMM's own configuration describes it (a QEMU command line, a libvirt domain), in the
+ * model's terms: what `check` and `plan` take instead of their options.
+ */
+export interface GuestDescription {
+  /** Undefined when the configuration does not say (qemu-kvm: the host's). */
+  readonly arch?: GuestArch;
+  /** The machine type as written (`pc-q35-8.2`, `q35`, `virt-9.2`), or the VMM's default. */
+  readonly machine?: string;
+  /** The guest's boot RAM. */
+  readonly memory: bigint;
+  /** Layout options in the model's names (version, max-ram-below-4g, cpu-vendor, phys-bits, ...). */
+  readonly options: Readonly<Record<string, string>>;
+  /** PCI host devices given to VFIO, as 0000:bb:dd.f, in the order the VMM sets them up. */
+  readonly devices: readonly string[];
+  /** The vIOMMU the devices sit behind, when it is one the model covers. */
+  readonly viommu?: string;
+  /** What was read, and what was seen but is not modelled. */
+  readonly notes: readonly string[];
+}

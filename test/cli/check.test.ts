@@ -450,6 +450,42 @@ test('behind a vIOMMU two devices of one group need one conventional PCI bridge,
   assert.match(named.stdout, /group 4 used in multiple address spaces/);
 });
 
+test('check --libvirt-xml: the domain and the RLIMIT_MEMLOCK libvirt gives its QEMU', () => {
+  const xml = fixturePath('libvirt-gpu-viommu.xml');
+  // a hard_limit of exactly the guest's memory: the first container's firmware already passes it
+  const r = cli(`check --libvirt-xml ${xml} --platform qemu-q35-intel-iommu`);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stdout, /assigning group 1 \(0000:00:01\.0\), group 2 \(0000:00:02\.0\) behind a vIOMMU/);
+  assert.match(r.stdout, /libvirt sets RLIMIT_MEMLOCK to the <memtune> hard_limit, 8 GiB/);
+  assert.match(
+    r.stdout,
+    /LOCKED MEMORY: RAM above 4 GiB \[pc\.ram\] .* in container 1 of 2, for 0000:00:01\.0/,
+  );
+  assert.match(
+    r.stdout,
+    /the limit is the domain's <memtune> hard_limit: raise it to at least 16777472 KiB \(<hard_limit unit='KiB'>16777472<\/hard_limit>\), or remove it/,
+  );
+  // without the hard limit, libvirt's own rule (2 x 8 GiB + 1 GiB) covers both containers
+  const dir = mkdtempSync(join(tmpdir(), 'iovamap-xml-'));
+  const own = join(dir, 'own.xml');
+  writeFileSync(own, readFileSync(xml, 'utf8').replace(/<memtune>[\s\S]*?<\/memtune>/, ''));
+  const ok = cli(`check --libvirt-xml ${own} --platform qemu-q35-intel-iommu`);
+  assert.equal(ok.status, 0, ok.stdout);
+  assert.match(ok.stdout, /libvirt sets RLIMIT_MEMLOCK to 2 x the guest's memory \+ 1 GiB, 17 GiB/);
+  // --memlock given as well wins
+  const lower = cli(`check --libvirt-xml ${own} --platform qemu-q35-intel-iommu --memlock 16G`);
+  assert.equal(lower.status, 1);
+  assert.doesNotMatch(lower.stdout, /libvirt sets RLIMIT_MEMLOCK/);
+  const both = cli(`check --libvirt-xml ${own} --qemu-cmdline ${own} --platform qemu-q35-intel-iommu`);
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /give --qemu-cmdline or --libvirt-xml, not both/);
+  writeFileSync(own, '<domain>\n  <memory unit="KiB">lots</memory>\n</domain>\n');
+  const bad = cli(`check --libvirt-xml ${own} --platform qemu-q35-intel-iommu`);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /own\.xml:2: <memory> "lots" KiB: not a size/);
+  assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');
+});
+
 test('check --memlock pid:N reads a running process: its soft RLIMIT_MEMLOCK, or none with CAP_IPC_LOCK', async () => {
   if (!existsSync('/proc/self/limits')) return; // not Linux
   const child = spawn('sleep', ['30'], { stdio: 'ignore' });

@@ -51,6 +51,7 @@ async function makeFixtures(dir: string): Promise<void> {
   copyFileSync(group('fx-hpe', 6), join(dir, 'hp-dl388.txt'));
   copyFileSync(join(REPO, 'presets/amd-epyc.yaml'), join(dir, 'my-host.yaml'));
   copyFileSync(join(REPO, 'scenarios/probe_attach.yaml'), join(dir, 'my-scenario.yaml'));
+  copyFileSync(join(REPO, 'test/vmm/fixtures/libvirt-gpu-viommu.xml'), join(dir, 'gpu.xml'));
   // a QEMU start as a script and as libvirt logs it
   const qemu = [
     'qemu-system-x86_64 \\',
@@ -108,6 +109,7 @@ test('every --help example runs: exit 0 or 1, no stack trace', async () => {
             'host.json',
             'vm.sh',
             'win11.log',
+            'gpu.xml',
           ])
             copyFileSync(join(fixtures, f), join(cwd, f));
           symlinkSync(join(fixtures, 'exported'), join(cwd, 'exported'));

@@ -175,7 +175,7 @@ export class VmmPanel {
     if (!found.ok) return say(found.reason, true);
     this.touched = true;
     this.vmm.value = found.model.id;
-    const mem = q.memory ?? 0n;
+    const mem = q.memory;
     this.memory.value = mem % (1n << 20n) === 0n ? `${mem >> 20n}M` : String(mem);
     const version = q.machine !== undefined ? machineVersion(q.machine) : undefined;
     const options = { ...(version !== undefined ? { version } : {}), ...q.options };
