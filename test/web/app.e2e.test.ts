@@ -313,6 +313,22 @@ describe('web view in Chromium', () => {
       (await page.textContent('#vmm-memlock-result')) ?? '',
       /in container 2 of 2, for 0000:00:02\.0 \(group 2\)/,
     );
+    // a libvirt domain: the same, and the RLIMIT_MEMLOCK libvirt sets (its hard_limit here)
+    await page.fill('#vmm-memlock', '');
+    await page.fill(
+      '#vmm-cmdline',
+      "<domain type='kvm'><name>g</name><memory unit='GiB'>4</memory><memtune><hard_limit unit='GiB'>4</hard_limit></memtune>" +
+        "<os><type arch='x86_64' machine='pc-q35-9.2'>hvm</type></os><devices>" +
+        "<hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0x00' slot='0x01' function='0x0'/></source></hostdev>" +
+        '</devices></domain>',
+    );
+    await page.click('#vmm-cmdline-read');
+    await page.waitForSelector('#vmm-memlock-result');
+    assert.equal(await page.inputValue('#vmm-memory'), '4096M');
+    assert.equal(await page.inputValue('#vmm-memlock'), String(4 * 2 ** 30));
+    assert.equal(await page.isChecked('#vmm-viommu'), false);
+    assert.equal(await page.isChecked('#vmm-groups input[data-group="2"]'), false);
+    assert.match((await page.textContent('#vmm-cmdline-msg')) ?? '', /hard_limit, 4 GiB/);
     // a mistake is shown with the line it is on
     await page.fill('#vmm-cmdline', 'qemu-system-x86_64 \\\n  -m lots');
     await page.click('#vmm-cmdline-read');

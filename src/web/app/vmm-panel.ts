@@ -7,7 +7,9 @@ import type { HostView } from '../../host/view.js';
 import { blockerLines, conflictTitle, memlockLines } from '../../vmm/explain.js';
 import { parseMemlockLimit, type MemlockLimit } from '../../vmm/memlock.js';
 import { isIovamapError } from '../../base/errors.js';
+import { parseLibvirtDomain } from '../../vmm/libvirt-xml.js';
 import { parseQemuCommandLine } from '../../vmm/qemu-cmdline.js';
+import type { GuestDescription } from '../../vmm/types.js';
 import { VMM_MODELS, findVmm, machineVersion } from '../../vmm/registry.js';
 import type { Overlay } from '../scene.js';
 import { conflictLines, vmmOverlay } from '../vmm-overlay.js';
@@ -64,7 +66,7 @@ export class VmmPanel {
       id: 'vmm-cmdline',
       rows: '3',
       cols: '72',
-      placeholder: 'paste a QEMU command line, a script that starts QEMU, or a libvirt log',
+      placeholder: 'paste a QEMU command line, a script that starts QEMU, a libvirt log, or virsh dumpxml',
       'aria-label': 'QEMU command line',
     }) as HTMLTextAreaElement;
     this.cmdlineMsg = el('div', { id: 'vmm-cmdline-msg', class: 'lane-sub' });
@@ -104,7 +106,7 @@ export class VmmPanel {
       el(
         'details',
         { id: 'vmm-cmdline-box' },
-        el('summary', {}, 'from a QEMU command line'),
+        el('summary', {}, 'from a QEMU command line or a libvirt domain'),
         el('div', { class: 'row' }, this.cmdline, read),
         this.cmdlineMsg,
       ),
@@ -161,9 +163,16 @@ export class VmmPanel {
     if (!host) return;
     const say = (text: string, bad = false) =>
       this.cmdlineMsg.replaceChildren(el('div', { class: bad ? 'conflict' : 'lane-sub' }, text));
-    let q;
+    let q: GuestDescription;
+    const text = this.cmdline.value;
+    const xml = text.trimStart().startsWith('<');
     try {
-      q = parseQemuCommandLine(this.cmdline.value, 'the pasted command line');
+      if (xml) {
+        // a libvirt domain also fixes the RLIMIT_MEMLOCK libvirt gives QEMU
+        const d = parseLibvirtDomain(text, 'the pasted domain');
+        q = { ...d, notes: d.memlockWhy !== undefined ? [...d.notes, d.memlockWhy] : d.notes };
+        this.memlock.value = d.memlock === undefined ? '' : String(d.memlock);
+      } else q = parseQemuCommandLine(text, 'the pasted command line');
     } catch (e) {
       if (isIovamapError(e)) return say(e.message, true);
       throw e;
