@@ -20,7 +20,7 @@ import {
   viommuArg,
   vmmOptionsHelp,
   vmmRequest,
-  withQemuCmdline,
+  withGuestDescription,
 } from './vmm-args.js';
 import { checkLayout, type CheckReport } from '../vmm/check.js';
 import { blockerLines, conflictLines, conflictTitle, memlockLines } from '../vmm/explain.js';
@@ -138,7 +138,7 @@ export const checkCommand = defineCommand(
     ],
   },
   async (given) => {
-    const { args: a, notes: cmdNotes, bridges, hardLimit } = withQemuCmdline(given);
+    const { args: a, notes: cmdNotes, bridges, hardLimit } = withGuestDescription(given);
     const host = loadHost(a);
     const { model, request, notes: reqNotes } = vmmRequest(a, host);
     const { groups, notes: selNotes } = hostGroups(a, host);

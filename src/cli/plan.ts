@@ -20,7 +20,7 @@ import {
   optionsText,
   vmmOptionsHelp,
   vmmRequest,
-  withQemuCmdline,
+  withGuestDescription,
 } from './vmm-args.js';
 import { planLayout, type Suggestion } from '../vmm/plan.js';
 import { hostDefaults } from '../vmm/host-defaults.js';
@@ -75,7 +75,7 @@ export const planCommand = defineCommand(
     ],
   },
   async (given) => {
-    const { args: a, notes: cmdNotes, bridges } = withQemuCmdline(given);
+    const { args: a, notes: cmdNotes, bridges } = withGuestDescription(given);
     const host = loadHost(a);
     const { model, request, notes: reqNotes } = vmmRequest(a, host);
     const { groups, notes: selNotes } = hostGroups(a, host);

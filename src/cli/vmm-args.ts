@@ -333,7 +333,7 @@ function readSource(
  * RLIMIT_MEMLOCK libvirt sets), merged under the options given explicitly, which win; and what was
  * read, as notes.
  */
-export function withQemuCmdline(a: ParsedArgs): {
+export function withGuestDescription(a: ParsedArgs): {
   args: ParsedArgs;
   notes: readonly string[];
   /** vfio-pci devices behind a conventional PCI bridge in the guest (CheckOptions.viommuBridges). */
@@ -379,6 +379,8 @@ export function withQemuCmdline(a: ParsedArgs): {
     );
   const given = list(a, 'opt');
   const mine = new Set(given.map((kv) => kv.split('=')[0]));
+  // a --machine given as well brings its own version (or the latest)
+  if (str(a, 'machine') !== undefined) mine.add('version');
   values['opt'] = [
     ...Object.entries(g.options)
       .filter(([k]) => !mine.has(k))

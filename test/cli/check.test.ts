@@ -365,6 +365,9 @@ test('check --qemu-cmdline: the guest, its devices and vIOMMU from a script, sta
   );
   assert.equal(less.status, 0, less.stdout);
   assert.match(less.stdout, /--memory 5 GiB instead of the command line's/);
+  // and a machine given as well brings its own version
+  const older = cli(`check --qemu-cmdline ${script} --platform qemu-q35-intel-iommu --machine pc-q35-7.0`);
+  assert.match(older.stdout, /options: version=7\.0/);
   const stdin = runCli(['check', '--qemu-cmdline', '-', '--platform', 'qemu-q35-intel-iommu', '--json'], {
     input: readFileSync(script, 'utf8'),
   });
