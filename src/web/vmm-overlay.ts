@@ -20,6 +20,13 @@ export interface VmmRequest {
   readonly options?: Readonly<Record<string, string>>;
   /** Groups to assign; all assignable groups when empty. */
   readonly groups?: readonly number[];
+  /**
+   * Devices to assign (their groups are assigned, in this order), as a VMM's configuration names them;
+   * with a vIOMMU, two of one group are a refused group (see CheckOptions).
+   */
+  readonly devices?: readonly string[];
+  /** With a vIOMMU: the conventional PCI bridge each device sits behind (CheckOptions.viommuBridges). */
+  readonly viommuBridges?: Readonly<Record<string, string>>;
   /** Also check the PCI windows (VMMs that DMA-map BARs for peer-to-peer). */
   readonly p2p?: boolean;
   /** The VMM's RLIMIT_MEMLOCK, to check what VFIO pins against (unchecked when absent). */
@@ -62,12 +69,13 @@ export function vmmOverlay(host: HostView, req: VmmRequest): VmmOverlayResult {
   const options = { ...defaults.options, ...(req.options ?? {}) };
   const laid = req.model.layout({ memory: req.memory, options });
   if (!laid.ok) return { ok: false, reason: laid.reason };
-  const sel = selectGroups(host, { groups: req.groups ?? [] });
+  const sel = selectGroups(host, { groups: req.groups ?? [], devices: req.devices ?? [] });
   if (!sel.ok) return { ok: false, reason: sel.reason };
   const report = checkLayout(req.model, laid.layout, host, sel.groups, {
     p2p: req.p2p ?? false,
     ...(req.memlock !== undefined ? { memlock: req.memlock } : {}),
     ...(req.viommu ? { viommu: true } : {}),
+    ...(req.viommu && req.viommuBridges ? { viommuBridges: req.viommuBridges } : {}),
   });
   const refused = report.memlock?.failure?.range;
   const conflictOf = new Map<GuestRange, Conflict>(report.conflicts.map((c) => [c.range, c]));

@@ -8,7 +8,7 @@ import { blockerLines, conflictTitle, memlockLines } from '../../vmm/explain.js'
 import { parseMemlockLimit, type MemlockLimit } from '../../vmm/memlock.js';
 import { isIovamapError } from '../../base/errors.js';
 import { parseLibvirtDomain } from '../../vmm/libvirt-xml.js';
-import { parseQemuCommandLine } from '../../vmm/qemu-cmdline.js';
+import { parseQemuCommandLine, type QemuCommandLine } from '../../vmm/qemu-cmdline.js';
 import type { GuestDescription } from '../../vmm/types.js';
 import { VMM_MODELS, findVmm, machineVersion } from '../../vmm/registry.js';
 import type { Overlay } from '../scene.js';
@@ -31,6 +31,8 @@ export class VmmPanel {
   private readonly cmdline: HTMLTextAreaElement;
   private readonly cmdlineMsg: HTMLElement;
   private readonly groups: HTMLElement;
+  /** The devices (and their bridges) of the last configuration read, until the user picks groups. */
+  private pasted: { devices: readonly string[]; bridges: Readonly<Record<string, string>> } | undefined;
   private readonly result: HTMLElement;
   private host: HostView | undefined;
   /** The user picked a VMM (or none): stop choosing one per host. */
@@ -122,6 +124,7 @@ export class VmmPanel {
 
   /** A new host: list its groups and pick a VMM for its architecture. */
   setHost(host: HostView): void {
+    this.pasted = undefined;
     this.host = host;
     this.groups.replaceChildren(
       ...host.groups.map((g) => {
@@ -130,7 +133,10 @@ export class VmmPanel {
           value: String(g.id),
           'data-group': String(g.id),
         }) as HTMLInputElement;
-        box.addEventListener('change', () => this.update());
+        box.addEventListener('change', () => {
+          this.pasted = undefined;
+          this.update();
+        });
         const dev = g.devices.find((d) => d.driver !== 'none') ?? g.devices[0];
         return el(
           'label',
@@ -201,6 +207,10 @@ export class VmmPanel {
     for (const box of this.groups.querySelectorAll<HTMLInputElement>('input[data-group]'))
       box.checked = wanted.has(Number(box.value));
     this.viommu.checked = q.viommu !== undefined;
+    const present = q.devices.filter((d) => !missing.includes(d));
+    this.pasted = present.length
+      ? { devices: present, bridges: 'bridges' in q ? (q as QemuCommandLine).bridges : {} }
+      : undefined;
     say(
       [...q.notes, ...(missing.length ? [`not on this host: ${missing.join(', ')}`] : [])].join(' · '),
       missing.length > 0,
@@ -257,7 +267,7 @@ export class VmmPanel {
       model,
       memory,
       options,
-      groups,
+      ...(this.pasted ? { devices: this.pasted.devices, viommuBridges: this.pasted.bridges } : { groups }),
       p2p: this.p2p.checked,
       ...(memlock !== undefined ? { memlock } : {}),
       ...(this.viommu.checked && !this.viommu.disabled ? { viommu: true } : {}),
