@@ -11,3 +11,4 @@ export * from './regions-host.js';
 export { AMD_HT_START, AMD_HT_END, AMD_ABOVE_1TB_START, QEMU_PC, QEMU_Q35, QEMU_VIRT } from './qemu.js';
 export * from './rust-vmms.js';
 export * from './qemu-cmdline.js';
+export * from './libvirt-xml.js';
