@@ -138,7 +138,7 @@ export const checkCommand = defineCommand(
     ],
   },
   async (given) => {
-    const { args: a, notes: cmdNotes, bridges, hardLimit } = withGuestDescription(given);
+    const { args: a, notes: cmdNotes, viommuWithoutMap, bridges, hardLimit } = withGuestDescription(given);
     const host = loadHost(a);
     const { model, request, notes: reqNotes } = vmmRequest(a, host);
     const { groups, notes: selNotes } = hostGroups(a, host);
@@ -153,6 +153,7 @@ export const checkCommand = defineCommand(
       ...(memlock !== undefined ? { memlock } : {}),
       ...(viommu ? { viommu } : {}),
       ...(viommu && bridges ? { viommuBridges: bridges } : {}),
+      ...(viommuWithoutMap !== undefined ? { viommuWithoutMap } : {}),
     });
     const plan =
       (report.conflicts.some((c) => c.fatal) || report.memlock?.failure) && report.blockers.length === 0
@@ -162,6 +163,7 @@ export const checkCommand = defineCommand(
             ...(memlock !== undefined ? { memlock } : {}),
             ...(viommu ? { viommu } : {}),
             ...(viommu && bridges ? { viommuBridges: bridges } : {}),
+            ...(viommuWithoutMap !== undefined ? { viommuWithoutMap } : {}),
           })
         : undefined;
     const notes = [...cmdNotes, ...reqNotes, ...selNotes, ...host.notes, ...(ml?.note ? [ml.note] : [])];

@@ -75,7 +75,7 @@ export const planCommand = defineCommand(
     ],
   },
   async (given) => {
-    const { args: a, notes: cmdNotes, bridges } = withGuestDescription(given);
+    const { args: a, notes: cmdNotes, viommuWithoutMap, bridges } = withGuestDescription(given);
     const host = loadHost(a);
     const { model, request, notes: reqNotes } = vmmRequest(a, host);
     const { groups, notes: selNotes } = hostGroups(a, host);
@@ -88,6 +88,7 @@ export const planCommand = defineCommand(
       ...(memlock !== undefined ? { memlock } : {}),
       ...(viommu ? { viommu } : {}),
       ...(viommu && bridges ? { viommuBridges: bridges } : {}),
+      ...(viommuWithoutMap !== undefined ? { viommuWithoutMap } : {}),
     });
     const sizeFits = plan.blockers.length === 0 && (plan.fitsAsAsked || plan.options.length > 0);
     const notes = [

@@ -340,6 +340,8 @@ export function withGuestDescription(a: ParsedArgs): {
   bridges?: Readonly<Record<string, string>>;
   /** The RLIMIT_MEMLOCK came from a libvirt domain's <memtune> hard_limit. */
   hardLimit?: boolean;
+  /** A vIOMMU that refuses VFIO devices (CheckOptions.viommuWithoutMap). */
+  viommuWithoutMap?: string;
 } {
   const cmd = str(a, 'qemu-cmdline');
   const xml = str(a, 'libvirt-xml');
@@ -399,5 +401,6 @@ export function withGuestDescription(a: ParsedArgs): {
     notes,
     ...(bridges ? { bridges } : {}),
     ...(hardLimit ? { hardLimit } : {}),
+    ...(g.viommuWithoutMap !== undefined ? { viommuWithoutMap: g.viommuWithoutMap } : {}),
   };
 }

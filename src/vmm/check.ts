@@ -91,7 +91,8 @@ export function pinnedBytes(layout: GuestLayout): bigint {
 export interface Blocker {
   readonly group: number;
   readonly devices: readonly string[];
-  readonly kind: 'not-assignable' | 'unsafe-interrupts' | 'no-usable-iova' | 'split-group';
+  readonly kind:
+    'not-assignable' | 'unsafe-interrupts' | 'no-usable-iova' | 'split-group' | 'viommu-without-map';
   readonly why: string;
   readonly lines: readonly string[];
 }
@@ -317,6 +318,18 @@ function blockersFor(
         lines: say(dev, g.id, why, { ioctl: 'VFIO_SET_IOMMU', errno: ERRNO.EPERM }),
       });
     }
+    if (opts.viommuWithoutMap !== undefined) {
+      out.push({
+        group: g.id,
+        devices: g.devices,
+        kind: 'viommu-without-map',
+        why:
+          `the guest's ${opts.viommuWithoutMap} cannot tell VFIO which IOVAs it maps (QEMU's emulation has no MAP ` +
+          "notifier), so QEMU refuses a VFIO device behind it: drop the vIOMMU, or use QEMU's iommufd " +
+          'backend with an accelerated SMMUv3 (not modelled)',
+        lines: model.viommuRefusal?.(g.named ?? dev, g.id, opts.viommuWithoutMap, layout) ?? [],
+      });
+    }
     const assigned = g.assigned ?? [];
     const bridge = (d: string) => opts.viommuBridges?.[d];
     if (
@@ -370,6 +383,8 @@ export interface CheckOptions {
    * when known (from a QEMU command line). Devices behind one such bridge share an address space.
    */
   readonly viommuBridges?: Readonly<Record<string, string>>;
+  /** A vIOMMU that cannot carry VFIO devices (GuestDescription.viommuWithoutMap): every group is refused. */
+  readonly viommuWithoutMap?: string;
 }
 
 /** Checks a layout against the selected groups of a host. */

@@ -294,8 +294,11 @@ export function parseLibvirtDomain(text: string, source: string): LibvirtDomain 
   }
   const iommu = child(devs, 'iommu')?.attrs['model'];
   let viommu: string | undefined;
+  let withoutMap: string | undefined;
+  const iommufd = children(devs, 'hostdev').some((h) => child(h, 'driver')?.attrs['iommufd'] === 'yes');
   if (iommu === 'intel' || iommu === 'virtio')
     viommu = iommu === 'intel' ? 'intel-iommu' : 'virtio-iommu-pci';
+  else if (iommu === 'smmuv3' && !iommufd) withoutMap = 'smmuv3';
   else if (iommu !== undefined)
     notes.push(
       `<iommu model='${iommu}'>: VFIO devices behind it are not modelled; checked as if without a vIOMMU`,
@@ -328,7 +331,8 @@ export function parseLibvirtDomain(text: string, source: string): LibvirtDomain 
   notes.unshift(
     `read from the libvirt domain${name ? ` ${name}` : ''} (${source}): machine ${machine}, ${formatSize(ram)} of RAM, ` +
       (devices.length ? `VFIO ${devices.join(', ')}` : 'no VFIO host device') +
-      (viommu ? `, behind ${viommu}` : ''),
+      (viommu ? `, behind ${viommu}` : '') +
+      (withoutMap ? `, behind QEMU's ${withoutMap}` : ''),
   );
   return {
     ...(name !== undefined ? { name } : {}),
@@ -338,6 +342,7 @@ export function parseLibvirtDomain(text: string, source: string): LibvirtDomain 
     options,
     devices,
     ...(viommu !== undefined ? { viommu } : {}),
+    ...(withoutMap !== undefined ? { viommuWithoutMap: withoutMap } : {}),
     ...(memlock !== undefined ? { memlock } : {}),
     ...(memlockWhy !== undefined ? { memlockWhy } : {}),
     locked,

@@ -196,6 +196,8 @@ export interface PlanOptions {
   readonly viommu?: boolean;
   /** With a vIOMMU: the conventional PCI bridge of each device, when known (see CheckOptions). */
   readonly viommuBridges?: Readonly<Record<string, string>>;
+  /** A vIOMMU that refuses VFIO devices (see CheckOptions). */
+  readonly viommuWithoutMap?: string;
 }
 
 export function planLayout(
@@ -210,6 +212,7 @@ export function planLayout(
     ...(ml !== undefined ? { memlock: ml } : {}),
     ...(opts.viommu ? { viommu: true } : {}),
     ...(opts.viommuBridges ? { viommuBridges: opts.viommuBridges } : {}),
+    ...(opts.viommuWithoutMap !== undefined ? { viommuWithoutMap: opts.viommuWithoutMap } : {}),
   };
   const asked = evaluate(model, request, host, groups, check);
   const blockers = asked.report?.blockers ?? [];

@@ -309,6 +309,8 @@ export function parseQemuCommandLine(text: string, source: string): QemuCommandL
   let backend: string | undefined;
   const backendSizes = new Map<string, bigint>();
   let viommu: string | undefined;
+  let withoutMap: string | undefined;
+  let iommufd = false;
   let memLock: string | undefined;
   const where = (w: Word, opt: string, arg: string) =>
     `${source}${text.includes('\0') ? '' : `:${w.line}`}: -${opt} ${arg.length > 60 ? arg.slice(0, 57) + '...' : arg}`;
@@ -338,11 +340,9 @@ export function parseQemuCommandLine(text: string, source: string): QemuCommandL
         }
         if (kv.get('memory-backend') !== undefined) backend = kv.get('memory-backend');
         const iommu = kv.get('iommu');
-        if (iommu !== undefined && iommu !== 'none') {
-          notes.push(
-            `-machine iommu=${iommu}: VFIO devices behind QEMU's ${iommu} are not modelled; checked as if without a vIOMMU`,
-          );
-        }
+        if (iommu === 'smmuv3') withoutMap = 'smmuv3';
+        else if (iommu !== undefined && iommu !== 'none')
+          notes.push(`-machine iommu=${iommu}: not modelled; checked as if without a vIOMMU`);
         break;
       }
       case 'm': {
@@ -430,6 +430,7 @@ export function parseQemuCommandLine(text: string, source: string): QemuCommandL
             );
           } else if (!devices.includes(bdf)) {
             devices.push(bdf);
+            if (kv.get('iommufd') !== undefined) iommufd = true;
             const bus = kv.get('bus');
             if (bus !== undefined) busOf.set(bdf, bus);
           }
@@ -438,6 +439,8 @@ export function parseQemuCommandLine(text: string, source: string): QemuCommandL
           if (id !== undefined) conventional.add(id);
         } else if (driver === 'intel-iommu' || driver === 'virtio-iommu-pci' || driver === 'virtio-iommu') {
           viommu = driver;
+        } else if (driver === 'arm-smmuv3' && kv.get('accel') !== 'on') {
+          withoutMap = 'smmuv3';
         } else if (driver === 'amd-iommu' || driver === 'AMDVI-PCI' || driver === 'arm-smmuv3') {
           notes.push(
             `-device ${driver}: VFIO devices behind this vIOMMU are not modelled; checked as if without one`,
@@ -488,6 +491,7 @@ export function parseQemuCommandLine(text: string, source: string): QemuCommandL
     `${formatSize(memory)} of RAM`,
     devices.length ? `vfio-pci ${devices.join(', ')}` : 'no vfio-pci device',
     ...(viommu ? [`behind ${viommu}`] : []),
+    ...(withoutMap ? [`behind QEMU's ${withoutMap}`] : []),
   ];
   notes.unshift(`read from the QEMU command line (${source}): ${what.join(', ')}`);
   if (memLock !== undefined)
@@ -495,6 +499,12 @@ export function parseQemuCommandLine(text: string, source: string): QemuCommandL
       `-overcommit mem-lock=${memLock}: QEMU mlock()s its memory, which counts against RLIMIT_MEMLOCK as well: ` +
         "the guest's RAM once more on top of what VFIO pins, and QEMU's own memory",
     );
+  if (withoutMap !== undefined && iommufd) {
+    notes.push(
+      `VFIO devices on the iommufd backend behind the ${withoutMap}: not modelled; checked as if without a vIOMMU`,
+    );
+    withoutMap = undefined;
+  }
   const bridges: Record<string, string> = {};
   for (const [bdf, bus] of busOf) if (conventional.has(bus)) bridges[bdf] = bus;
   return {
@@ -506,6 +516,7 @@ export function parseQemuCommandLine(text: string, source: string): QemuCommandL
     options,
     devices,
     ...(viommu !== undefined ? { viommu } : {}),
+    ...(withoutMap !== undefined ? { viommuWithoutMap: withoutMap } : {}),
     ...(memLock !== undefined ? { memLock } : {}),
     notes,
   };

@@ -196,6 +196,19 @@ export function qemuSplitGroup(device: string, group: number, binary: string): s
   ];
 }
 
+/**
+ * smmuv3_notify_flag_changed (hw/arm/smmuv3.c): the legacy VFIO container registers a MAP notifier on the
+ * device's IOMMU region, which QEMU's SMMUv3 does not support; the memory listener fails and the device
+ * is not realized. The guest bus and devfn in the region name and message are not known here.
+ */
+export function qemuNoMapNotifier(device: string, group: number, viommu: string, binary: string): string[] {
+  return [
+    `${binary}: -device vfio-pci,host=${device}: vfio ${device}: failed to setup container for group ${group}: ` +
+      `memory listener initialization failed: Region ${viommu}-iommu-memory-region-<bus>-<devfn>: device ` +
+      '<bus>.<slot>.<fn> requires iommu MAP notifier which is not currently supported',
+  ];
+}
+
 function qemuCommandLine(layout: GuestLayout, machine: string, versionPrefix: string): string {
   const o = layout.options;
   const version = o['version'] ?? 'latest';
@@ -575,6 +588,7 @@ export const QEMU_VIRT: VmmModel = (() => {
     failure: (m, layout) => qemuFailure(m, layout, 'qemu-system-aarch64'),
     refusal: (r) => qemuRefusal(r, 'qemu-system-aarch64'),
     splitGroup: (d, g) => qemuSplitGroup(d, g, 'qemu-system-aarch64'),
+    viommuRefusal: (d, g, v) => qemuNoMapNotifier(d, g, v, 'qemu-system-aarch64'),
   };
   return model;
 })();

@@ -128,6 +128,8 @@ export interface VmmModel {
    * case is not modelled.
    */
   splitGroup?(device: string, group: number, layout: GuestLayout): string[];
+  /** What the VMM prints when its vIOMMU `viommu` cannot notify VFIO of mappings (see GuestDescription). */
+  viommuRefusal?(device: string, group: number, viommu: string, layout: GuestLayout): string[];
   /** Granularity the VMM accepts for the memory size (MiB for all modelled VMMs). */
   readonly memoryGranule: bigint;
 }
@@ -161,6 +163,11 @@ export interface GuestDescription {
   readonly devices: readonly string[];
   /** The vIOMMU the devices sit behind, when it is one the model covers. */
   readonly viommu?: string;
+  /**
+   * A vIOMMU the VMM cannot put VFIO devices behind with the legacy container (QEMU's SMMUv3 emulation
+   * has no MAP notifier): every assigned group is refused.
+   */
+  readonly viommuWithoutMap?: string;
   /** What was read, and what was seen but is not modelled. */
   readonly notes: readonly string[];
 }

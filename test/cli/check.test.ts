@@ -489,6 +489,44 @@ test('check --libvirt-xml: the domain and the RLIMIT_MEMLOCK libvirt gives its Q
   assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');
 });
 
+test("QEMU's SMMUv3 cannot carry VFIO devices (no MAP notifier): every group is refused; the iommufd backend is not modelled", () => {
+  const run = (input: string) =>
+    runCli(['check', '--qemu-cmdline', '-', '--platform', 'qemu-virt-smmuv3-gicv3'], { input });
+  const smmu = run(
+    'qemu-system-aarch64 -M virt,iommu=smmuv3,gic-version=3 -m 2G -device vfio-pci,host=00:01.0\n',
+  );
+  assert.equal(smmu.status, 1, smmu.stderr);
+  assert.match(
+    smmu.stdout,
+    /REFUSED: group \d+ \(0000:00:01\.0\): the guest's smmuv3 cannot tell VFIO which IOVAs it maps/,
+  );
+  assert.ok(
+    smmu.stdout.includes(
+      'memory listener initialization failed: Region smmuv3-iommu-memory-region-<bus>-<devfn>: device <bus>.<slot>.<fn> requires iommu MAP notifier which is not currently supported',
+    ),
+    smmu.stdout,
+  );
+  assert.match(
+    run(
+      'qemu-system-aarch64 -M virt -m 2G -device arm-smmuv3,primary-bus=pcie.0 -device vfio-pci,host=00:01.0\n',
+    ).stdout,
+    /MAP notifier/,
+  );
+  const fd = run(
+    'qemu-system-aarch64 -M virt,iommu=smmuv3 -m 2G -object iommufd,id=fd0 -device vfio-pci,host=00:01.0,iommufd=fd0\n',
+  );
+  assert.equal(fd.status, 0, fd.stdout);
+  assert.match(fd.stdout, /iommufd backend behind the smmuv3: not modelled/);
+  // a libvirt domain says it with <iommu model='smmuv3'/>
+  const xml =
+    "<domain><memory unit='GiB'>2</memory><os><type arch='aarch64' machine='virt-9.2'>hvm</type></os><devices>" +
+    "<hostdev mode='subsystem' type='pci'><source><address domain='0' bus='0' slot='1' function='0'/></source></hostdev>" +
+    "<iommu model='smmuv3'/></devices></domain>";
+  const dom = runCli(['check', '--libvirt-xml', '-', '--platform', 'qemu-virt-smmuv3-gicv3'], { input: xml });
+  assert.equal(dom.status, 1, dom.stderr);
+  assert.match(dom.stdout, /requires iommu MAP notifier/);
+});
+
 test('check --memlock pid:N reads a running process: its soft RLIMIT_MEMLOCK, or none with CAP_IPC_LOCK', async () => {
   if (!existsSync('/proc/self/limits')) return; // not Linux
   const child = spawn('sleep', ['30'], { stdio: 'ignore' });
