@@ -27,6 +27,8 @@ export interface VmmRequest {
   readonly devices?: readonly string[];
   /** With a vIOMMU: the conventional PCI bridge each device sits behind (CheckOptions.viommuBridges). */
   readonly viommuBridges?: Readonly<Record<string, string>>;
+  /** A vIOMMU that refuses VFIO devices (CheckOptions.viommuWithoutMap). */
+  readonly viommuWithoutMap?: string;
   /** Also check the PCI windows (VMMs that DMA-map BARs for peer-to-peer). */
   readonly p2p?: boolean;
   /** The VMM's RLIMIT_MEMLOCK, to check what VFIO pins against (unchecked when absent). */
@@ -76,6 +78,7 @@ export function vmmOverlay(host: HostView, req: VmmRequest): VmmOverlayResult {
     ...(req.memlock !== undefined ? { memlock: req.memlock } : {}),
     ...(req.viommu ? { viommu: true } : {}),
     ...(req.viommu && req.viommuBridges ? { viommuBridges: req.viommuBridges } : {}),
+    ...(req.viommuWithoutMap !== undefined ? { viommuWithoutMap: req.viommuWithoutMap } : {}),
   });
   const refused = report.memlock?.failure?.range;
   const conflictOf = new Map<GuestRange, Conflict>(report.conflicts.map((c) => [c.range, c]));

@@ -352,6 +352,16 @@ describe('web view in Chromium', () => {
     );
     await page.click('#vmm-cmdline-read');
     await page.waitForSelector('#vmm-verdict.ok-line');
+    // QEMU's SMMUv3 on an arm64 host: the group is refused
+    await open(page, h.url, 'preset:qemu-virt-smmuv3-gicv3');
+    await page.click('#vmm-cmdline-box summary');
+    await page.fill(
+      '#vmm-cmdline',
+      'qemu-system-aarch64 -M virt,iommu=smmuv3 -m 2G -device vfio-pci,host=00:01.0',
+    );
+    await page.click('#vmm-cmdline-read');
+    await page.waitForSelector('#vmm-panel .blocker');
+    assert.match((await page.textContent('#vmm-panel .blocker')) ?? '', /requires iommu MAP notifier/);
     // a mistake is shown with the line it is on
     await page.fill('#vmm-cmdline', 'qemu-system-x86_64 \\\n  -m lots');
     await page.click('#vmm-cmdline-read');

@@ -32,7 +32,13 @@ export class VmmPanel {
   private readonly cmdlineMsg: HTMLElement;
   private readonly groups: HTMLElement;
   /** The devices (and their bridges) of the last configuration read, until the user picks groups. */
-  private pasted: { devices: readonly string[]; bridges: Readonly<Record<string, string>> } | undefined;
+  private pasted:
+    | {
+        devices: readonly string[];
+        bridges: Readonly<Record<string, string>>;
+        viommuWithoutMap?: string;
+      }
+    | undefined;
   private readonly result: HTMLElement;
   private host: HostView | undefined;
   /** The user picked a VMM (or none): stop choosing one per host. */
@@ -209,7 +215,11 @@ export class VmmPanel {
     this.viommu.checked = q.viommu !== undefined;
     const present = q.devices.filter((d) => !missing.includes(d));
     this.pasted = present.length
-      ? { devices: present, bridges: 'bridges' in q ? (q as QemuCommandLine).bridges : {} }
+      ? {
+          devices: present,
+          bridges: 'bridges' in q ? (q as QemuCommandLine).bridges : {},
+          ...(q.viommuWithoutMap !== undefined ? { viommuWithoutMap: q.viommuWithoutMap } : {}),
+        }
       : undefined;
     say(
       [...q.notes, ...(missing.length ? [`not on this host: ${missing.join(', ')}`] : [])].join(' · '),
@@ -267,7 +277,15 @@ export class VmmPanel {
       model,
       memory,
       options,
-      ...(this.pasted ? { devices: this.pasted.devices, viommuBridges: this.pasted.bridges } : { groups }),
+      ...(this.pasted
+        ? {
+            devices: this.pasted.devices,
+            viommuBridges: this.pasted.bridges,
+            ...(this.pasted.viommuWithoutMap !== undefined
+              ? { viommuWithoutMap: this.pasted.viommuWithoutMap }
+              : {}),
+          }
+        : { groups }),
       p2p: this.p2p.checked,
       ...(memlock !== undefined ? { memlock } : {}),
       ...(this.viommu.checked && !this.viommu.disabled ? { viommu: true } : {}),
