@@ -20,7 +20,14 @@ import { findVmm, machineVersion, VMM_NAMES } from '../vmm/registry.js';
 import { hostDefaults } from '../vmm/host-defaults.js';
 import { hostViewFromRegions } from '../vmm/regions-host.js';
 import { type SelectedGroup, selectGroups } from '../vmm/check.js';
-import type { GuestArch, GuestDescription, GuestLayout, LayoutRequest, VmmModel } from '../vmm/types.js';
+import type {
+  GuestArch,
+  GuestDescription,
+  GuestLayout,
+  LayoutRequest,
+  RefusingViommu,
+  VmmModel,
+} from '../vmm/types.js';
 
 export const VMM_OPTIONS: readonly OptionSpec[] = [
   { name: 'vmm', type: 'string', metavar: 'NAME', help: `VMM: ${VMM_NAMES.join(', ')}` },
@@ -341,7 +348,7 @@ export function withGuestDescription(a: ParsedArgs): {
   /** The RLIMIT_MEMLOCK came from a libvirt domain's <memtune> hard_limit. */
   hardLimit?: boolean;
   /** A vIOMMU that refuses VFIO devices (CheckOptions.viommuWithoutMap). */
-  viommuWithoutMap?: string;
+  viommuWithoutMap?: RefusingViommu;
 } {
   const cmd = str(a, 'qemu-cmdline');
   const xml = str(a, 'libvirt-xml');

@@ -20,7 +20,7 @@ import {
   type MemlockLimit,
   type MemlockReport,
 } from './memlock.js';
-import type { GuestLayout, GuestRange, VmmFailure, VmmModel } from './types.js';
+import type { GuestLayout, GuestRange, RefusingViommu, VmmFailure, VmmModel } from './types.js';
 
 export interface GroupSelection {
   /** Group numbers to assign. */
@@ -319,15 +319,19 @@ function blockersFor(
       });
     }
     if (opts.viommuWithoutMap !== undefined) {
+      const v = opts.viommuWithoutMap;
       out.push({
         group: g.id,
         devices: g.devices,
         kind: 'viommu-without-map',
         why:
-          `the guest's ${opts.viommuWithoutMap} cannot tell VFIO which IOVAs it maps (QEMU's emulation has no MAP ` +
-          "notifier), so QEMU refuses a VFIO device behind it: drop the vIOMMU, or use QEMU's iommufd " +
-          'backend with an accelerated SMMUv3 (not modelled)',
-        lines: model.viommuRefusal?.(g.named ?? dev, g.id, opts.viommuWithoutMap, layout) ?? [],
+          v === 'intel-iommu'
+            ? "the guest's intel-iommu runs without caching-mode=on, so it cannot tell VFIO which IOVAs the " +
+              'guest maps, and QEMU refuses device assignment behind it: add caching-mode=on to -device intel-iommu'
+            : `the guest's ${v} cannot tell VFIO which IOVAs it maps (QEMU's emulation has no MAP notifier), so ` +
+              "QEMU refuses a VFIO device behind it: drop the vIOMMU, or use QEMU's iommufd backend with an " +
+              'accelerated SMMUv3 (not modelled)',
+        lines: model.viommuRefusal?.(g.named ?? dev, g.id, v, layout) ?? [],
       });
     }
     const assigned = g.assigned ?? [];
@@ -383,8 +387,11 @@ export interface CheckOptions {
    * when known (from a QEMU command line). Devices behind one such bridge share an address space.
    */
   readonly viommuBridges?: Readonly<Record<string, string>>;
-  /** A vIOMMU that cannot carry VFIO devices (GuestDescription.viommuWithoutMap): every group is refused. */
-  readonly viommuWithoutMap?: string;
+  /**
+   * A vIOMMU that cannot carry VFIO devices as configured (GuestDescription.viommuWithoutMap): every
+   * group is refused.
+   */
+  readonly viommuWithoutMap?: RefusingViommu;
 }
 
 /** Checks a layout against the selected groups of a host. */

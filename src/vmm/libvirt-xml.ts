@@ -12,7 +12,7 @@
 import { InputError } from '../base/errors.js';
 import { formatSize } from '../base/u64.js';
 import type { MemlockLimit } from './memlock.js';
-import type { GuestArch, GuestDescription } from './types.js';
+import type { GuestArch, GuestDescription, RefusingViommu } from './types.js';
 
 /** One element of the document. */
 interface XmlElement {
@@ -294,9 +294,11 @@ export function parseLibvirtDomain(text: string, source: string): LibvirtDomain 
   }
   const iommu = child(devs, 'iommu')?.attrs['model'];
   let viommu: string | undefined;
-  let withoutMap: string | undefined;
+  let withoutMap: RefusingViommu | undefined;
   const iommufd = children(devs, 'hostdev').some((h) => child(h, 'driver')?.attrs['iommufd'] === 'yes');
-  if (iommu === 'intel' || iommu === 'virtio')
+  const cachingMode = child(child(devs, 'iommu'), 'driver')?.attrs['caching_mode'] === 'on';
+  if (iommu === 'intel' && !cachingMode && devices.length > 0) withoutMap = 'intel-iommu';
+  else if (iommu === 'intel' || iommu === 'virtio')
     viommu = iommu === 'intel' ? 'intel-iommu' : 'virtio-iommu-pci';
   else if (iommu === 'smmuv3' && !iommufd) withoutMap = 'smmuv3';
   else if (iommu !== undefined)

@@ -16,7 +16,7 @@ import { hex } from '../base/u64.js';
 import { roundDown } from './common.js';
 import { exactSize } from './explain.js';
 import { memlockExcess, type MemlockLimit } from './memlock.js';
-import type { GuestLayout, LayoutRequest, LayoutResult, VmmModel } from './types.js';
+import type { GuestLayout, LayoutRequest, LayoutResult, RefusingViommu, VmmModel } from './types.js';
 
 export interface Evaluation {
   readonly model: VmmModel;
@@ -197,7 +197,7 @@ export interface PlanOptions {
   /** With a vIOMMU: the conventional PCI bridge of each device, when known (see CheckOptions). */
   readonly viommuBridges?: Readonly<Record<string, string>>;
   /** A vIOMMU that refuses VFIO devices (see CheckOptions). */
-  readonly viommuWithoutMap?: string;
+  readonly viommuWithoutMap?: RefusingViommu;
 }
 
 export function planLayout(

@@ -12,7 +12,7 @@
  */
 import { InputError } from '../base/errors.js';
 import { formatSize, parseSize } from '../base/u64.js';
-import type { GuestArch, GuestDescription } from './types.js';
+import type { GuestArch, GuestDescription, RefusingViommu } from './types.js';
 
 /** One word of a command, with the 1-based line it starts on. */
 interface Word {
@@ -309,7 +309,7 @@ export function parseQemuCommandLine(text: string, source: string): QemuCommandL
   let backend: string | undefined;
   const backendSizes = new Map<string, bigint>();
   let viommu: string | undefined;
-  let withoutMap: string | undefined;
+  let withoutMap: RefusingViommu | undefined;
   let iommufd = false;
   let memLock: string | undefined;
   const where = (w: Word, opt: string, arg: string) =>
@@ -437,6 +437,8 @@ export function parseQemuCommandLine(text: string, source: string): QemuCommandL
         } else if (driver === 'pcie-pci-bridge' || driver === 'pci-bridge' || driver === 'i82801b11-bridge') {
           const id = kv.get('id');
           if (id !== undefined) conventional.add(id);
+        } else if (driver === 'intel-iommu' && !/^(on|true|yes)$/i.test(kv.get('caching-mode') ?? 'off')) {
+          withoutMap = 'intel-iommu';
         } else if (driver === 'intel-iommu' || driver === 'virtio-iommu-pci' || driver === 'virtio-iommu') {
           viommu = driver;
         } else if (driver === 'arm-smmuv3' && kv.get('accel') !== 'on') {

@@ -197,11 +197,29 @@ export function qemuSplitGroup(device: string, group: number, binary: string): s
 }
 
 /**
- * smmuv3_notify_flag_changed (hw/arm/smmuv3.c): the legacy VFIO container registers a MAP notifier on the
- * device's IOMMU region, which QEMU's SMMUv3 does not support; the memory listener fails and the device
- * is not realized. The guest bus and devfn in the region name and message are not known here.
+ * A vIOMMU that refuses VFIO devices. SMMUv3 (smmuv3_notify_flag_changed, hw/arm/smmuv3.c): the legacy
+ * container registers a MAP notifier on the device's IOMMU region, which QEMU's SMMUv3 does not support,
+ * so the memory listener fails (the guest bus and devfn in the region name are not known here).
+ * intel-iommu without caching-mode (hw/i386/intel_iommu.c): QEMU exits when the machine is done
+ * (vtd_panic_require_caching_mode); from 10.2 the device's realize fails instead (vtd_dev_set_iommu_device).
  */
-export function qemuNoMapNotifier(device: string, group: number, viommu: string, binary: string): string[] {
+export function qemuNoMapNotifier(
+  device: string,
+  group: number,
+  viommu: string,
+  binary: string,
+  layout: GuestLayout,
+): string[] {
+  if (viommu === 'intel-iommu') {
+    return compareVersions(layout.options['version'] ?? 'latest', '10.2') >= 0
+      ? [
+          `${binary}: -device vfio-pci,host=${device}: vfio ${device}: Failed to set vIOMMU: Device assignment ` +
+            'is not allowed without enabling caching-mode=on for Intel IOMMU.',
+        ]
+      : [
+          `${binary}: We need to set caching-mode=on for intel-iommu to enable device assignment with IOMMU protection.`,
+        ];
+  }
   return [
     `${binary}: -device vfio-pci,host=${device}: vfio ${device}: failed to setup container for group ${group}: ` +
       `memory listener initialization failed: Region ${viommu}-iommu-memory-region-<bus>-<devfn>: device ` +
@@ -480,6 +498,7 @@ function makeX86(machine: X86Machine): VmmModel {
     failure: (m, layout) => qemuFailure(m, layout, 'qemu-system-x86_64'),
     refusal: (r) => qemuRefusal(r, 'qemu-system-x86_64'),
     splitGroup: (d, g) => qemuSplitGroup(d, g, 'qemu-system-x86_64'),
+    viommuRefusal: (d, g, v, layout) => qemuNoMapNotifier(d, g, v, 'qemu-system-x86_64', layout),
   };
   return model;
 }
@@ -588,7 +607,7 @@ export const QEMU_VIRT: VmmModel = (() => {
     failure: (m, layout) => qemuFailure(m, layout, 'qemu-system-aarch64'),
     refusal: (r) => qemuRefusal(r, 'qemu-system-aarch64'),
     splitGroup: (d, g) => qemuSplitGroup(d, g, 'qemu-system-aarch64'),
-    viommuRefusal: (d, g, v) => qemuNoMapNotifier(d, g, v, 'qemu-system-aarch64'),
+    viommuRefusal: (d, g, v, layout) => qemuNoMapNotifier(d, g, v, 'qemu-system-aarch64', layout),
   };
   return model;
 })();

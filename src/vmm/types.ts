@@ -146,6 +146,9 @@ export const MiB = 1n << 20n;
 export const GiB = 1n << 30n;
 export const TiB = 1n << 40n;
 
+/** A vIOMMU that cannot carry VFIO devices as configured (see GuestDescription.viommuWithoutMap). */
+export type RefusingViommu = 'smmuv3' | 'intel-iommu';
+
 /**
  * A guest as a VMM's own configuration describes it (a QEMU command line, a libvirt domain), in the
  * model's terms: what `check` and `plan` take instead of their options.
@@ -164,10 +167,10 @@ export interface GuestDescription {
   /** The vIOMMU the devices sit behind, when it is one the model covers. */
   readonly viommu?: string;
   /**
-   * A vIOMMU the VMM cannot put VFIO devices behind with the legacy container (QEMU's SMMUv3 emulation
-   * has no MAP notifier): every assigned group is refused.
+   * A vIOMMU the VMM cannot put VFIO devices behind as configured: `smmuv3` (QEMU's emulation has no MAP
+   * notifier for the legacy container) or `intel-iommu` (without caching-mode=on). Every group is refused.
    */
-  readonly viommuWithoutMap?: string;
+  readonly viommuWithoutMap?: RefusingViommu;
   /** What was read, and what was seen but is not modelled. */
   readonly notes: readonly string[];
 }

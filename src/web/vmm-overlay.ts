@@ -11,7 +11,7 @@ import { type CheckReport, type Conflict, checkLayout, selectGroups } from '../v
 import type { MemlockLimit } from '../vmm/memlock.js';
 import { conflictLines as explainConflict } from '../vmm/explain.js';
 import { hostDefaults } from '../vmm/host-defaults.js';
-import type { GuestRange, VmmModel } from '../vmm/types.js';
+import type { GuestRange, RefusingViommu, VmmModel } from '../vmm/types.js';
 import type { Overlay, SceneItem } from './scene.js';
 
 export interface VmmRequest {
@@ -28,7 +28,7 @@ export interface VmmRequest {
   /** With a vIOMMU: the conventional PCI bridge each device sits behind (CheckOptions.viommuBridges). */
   readonly viommuBridges?: Readonly<Record<string, string>>;
   /** A vIOMMU that refuses VFIO devices (CheckOptions.viommuWithoutMap). */
-  readonly viommuWithoutMap?: string;
+  readonly viommuWithoutMap?: RefusingViommu;
   /** Also check the PCI windows (VMMs that DMA-map BARs for peer-to-peer). */
   readonly p2p?: boolean;
   /** The VMM's RLIMIT_MEMLOCK, to check what VFIO pins against (unchecked when absent). */

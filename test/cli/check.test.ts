@@ -527,6 +527,33 @@ test("QEMU's SMMUv3 cannot carry VFIO devices (no MAP notifier): every group is 
   assert.match(dom.stdout, /requires iommu MAP notifier/);
 });
 
+test('intel-iommu without caching-mode=on: QEMU refuses device assignment (exits at machine done; 10.2 fails the device)', () => {
+  const run = (machine: string, iommu: string) =>
+    runCli(['check', '--qemu-cmdline', '-', '--platform', 'qemu-q35-intel-iommu'], {
+      input: `qemu-system-x86_64 -M ${machine} -m 2G -device ${iommu} -device vfio-pci,host=00:01.0\n`,
+    });
+  const old = run('pc-q35-8.2', 'intel-iommu,intremap=on');
+  assert.equal(old.status, 1, old.stderr);
+  assert.match(
+    old.stdout,
+    /REFUSED: group 1 \(0000:00:01\.0\): the guest's intel-iommu runs without caching-mode=on/,
+  );
+  assert.ok(
+    old.stdout.includes(
+      'qemu-system-x86_64: We need to set caching-mode=on for intel-iommu to enable device assignment with IOMMU protection.',
+    ),
+    old.stdout,
+  );
+  const newer = run('pc-q35-10.2', 'intel-iommu,caching-mode=off');
+  assert.ok(
+    newer.stdout.includes(
+      'vfio 0000:00:01.0: Failed to set vIOMMU: Device assignment is not allowed without enabling caching-mode=on for Intel IOMMU.',
+    ),
+    newer.stdout,
+  );
+  assert.equal(run('pc-q35-8.2', 'intel-iommu,caching-mode=on').status, 0);
+});
+
 test('check --memlock pid:N reads a running process: its soft RLIMIT_MEMLOCK, or none with CAP_IPC_LOCK', async () => {
   if (!existsSync('/proc/self/limits')) return; // not Linux
   const child = spawn('sleep', ['30'], { stdio: 'ignore' });

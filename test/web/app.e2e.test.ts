@@ -333,7 +333,8 @@ describe('web view in Chromium', () => {
     await open(page, h.url, 'preset:qemu-q35-intel-iommu-rootport');
     await page.click('#vmm-cmdline-box summary');
     const pair = (extra: string) =>
-      'qemu-system-x86_64 -M q35 -m 2G -device intel-iommu -device pcie-root-port,id=rp1 ' + extra;
+      'qemu-system-x86_64 -M q35 -m 2G -device intel-iommu,caching-mode=on -device pcie-root-port,id=rp1 ' +
+      extra;
     await page.fill(
       '#vmm-cmdline',
       pair('-device vfio-pci,host=01:00.0,bus=rp1 -device vfio-pci,host=01:00.1,bus=rp1'),

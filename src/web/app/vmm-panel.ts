@@ -9,7 +9,7 @@ import { parseMemlockLimit, type MemlockLimit } from '../../vmm/memlock.js';
 import { isIovamapError } from '../../base/errors.js';
 import { parseLibvirtDomain } from '../../vmm/libvirt-xml.js';
 import { parseQemuCommandLine, type QemuCommandLine } from '../../vmm/qemu-cmdline.js';
-import type { GuestDescription } from '../../vmm/types.js';
+import type { GuestDescription, RefusingViommu } from '../../vmm/types.js';
 import { VMM_MODELS, findVmm, machineVersion } from '../../vmm/registry.js';
 import type { Overlay } from '../scene.js';
 import { conflictLines, vmmOverlay } from '../vmm-overlay.js';
@@ -36,7 +36,7 @@ export class VmmPanel {
     | {
         devices: readonly string[];
         bridges: Readonly<Record<string, string>>;
-        viommuWithoutMap?: string;
+        viommuWithoutMap?: RefusingViommu;
       }
     | undefined;
   private readonly result: HTMLElement;
