@@ -31,6 +31,7 @@ import { VMM_MODELS } from '../vmm/registry.js';
 
 function jsonReport(r: CheckReport, plan: Plan | undefined, notes: readonly string[]): unknown {
   return {
+    schema: 'iovamap-check/1',
     vmm: r.layout.vmm,
     memory: r.layout.memory,
     options: r.layout.options,
@@ -108,7 +109,7 @@ export const checkCommand = defineCommand(
       { name: 'p2p', type: 'boolean', help: 'also check the PCI windows where BARs land (peer-to-peer DMA)' },
       MEMLOCK_OPTION,
       VIOMMU_OPTION,
-      { name: 'json', type: 'boolean', help: 'machine-readable output (addresses as 0x strings)' },
+      { name: 'json', type: 'boolean', help: 'print JSON (schema iovamap-check/1, docs/check-json.md)' },
     ],
     examples: [
       [

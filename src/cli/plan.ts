@@ -53,7 +53,7 @@ export const planCommand = defineCommand(
       ...HOST_OPTIONS,
       MEMLOCK_OPTION,
       VIOMMU_OPTION,
-      { name: 'json', type: 'boolean', help: 'machine-readable output' },
+      { name: 'json', type: 'boolean', help: 'print JSON (schema iovamap-plan/1, docs/check-json.md)' },
     ],
     examples: [
       [
@@ -102,6 +102,7 @@ export const planCommand = defineCommand(
     if (bool(a, 'json')) {
       process.stdout.write(
         toJson({
+          schema: 'iovamap-plan/1',
           vmm: model.id,
           memory: request.memory,
           options: request.options,
