@@ -441,6 +441,11 @@ export function parseQemuCommandLine(text: string, source: string): QemuCommandL
           withoutMap = 'intel-iommu';
         } else if (driver === 'intel-iommu' || driver === 'virtio-iommu-pci' || driver === 'virtio-iommu') {
           viommu = driver;
+          if (driver !== 'intel-iommu' && /^(off|false|no)$/i.test(kv.get('boot-bypass') ?? ''))
+            notes.push(
+              `-device ${driver},boot-bypass=off: the containers map nothing at boot, only what the guest maps ` +
+                'later; the check counts all of the RAM per container, as a guest with a passthrough domain maps it',
+            );
         } else if (driver === 'arm-smmuv3' && kv.get('accel') !== 'on') {
           withoutMap = 'smmuv3';
         } else if (driver === 'amd-iommu' || driver === 'AMDVI-PCI' || driver === 'arm-smmuv3') {

@@ -100,6 +100,12 @@ test('/proc/PID/cmdline (NUL-separated), the defaults and downstream machine typ
     'x',
   );
   assert.deepEqual(br.bridges, { '0000:01:00.0': 'br0' }, 'a bridge declared after its device counts too');
+  const noBypass = parseQemuCommandLine(
+    'qemu-system-x86_64 -M q35 -device virtio-iommu-pci,boot-bypass=off',
+    'x',
+  );
+  assert.equal(noBypass.viommu, 'virtio-iommu-pci');
+  assert.ok(noBypass.notes.some((n) => /boot-bypass=off: the containers map nothing at boot/.test(n)));
   const pc = parseQemuCommandLine('qemu-system-x86_64 -device vfio-pci,host=01:00.0', 'x');
   assert.equal(pc.machine, 'pc');
   assert.equal(pc.memory, 128n << 20n);
