@@ -35,7 +35,7 @@ export const VMM_OPTIONS: readonly OptionSpec[] = [
     name: 'qemu-cmdline',
     type: 'string',
     metavar: 'FILE',
-    help: 'instead of --vmm/--machine/--memory/--device: a QEMU command line, from a script, a libvirt log (/var/log/libvirt/qemu/NAME.log), - (standard input) or pid:N (a running QEMU); options given as well win',
+    help: 'instead of --vmm/--machine/--memory/--device: a QEMU command line, from a script, a libvirt log (/var/log/libvirt/qemu/NAME.log), - (standard input) or pid:N (a running QEMU, with its RLIMIT_MEMLOCK); options given as well win',
   },
   {
     name: 'libvirt-xml',
@@ -401,8 +401,8 @@ export function withGuestDescription(a: ParsedArgs): {
   if (g.viommu !== undefined) values['viommu'] = true;
   if (g.memlock !== undefined && str(a, 'memlock') === undefined)
     values['memlock'] = g.memlock === 'unlimited' ? 'unlimited' : String(g.memlock);
-  if (read.pid !== undefined && str(a, 'memlock') === undefined)
-    notes.push(`add --memlock pid:${read.pid} to check its RLIMIT_MEMLOCK as well`);
+  // a running QEMU: its own RLIMIT_MEMLOCK is the one that applies (--memlock pid:N)
+  if (read.pid !== undefined && str(a, 'memlock') === undefined) values['memlock'] = `pid:${read.pid}`;
   return {
     args: { ...a, values: values as ParsedArgs['values'] },
     notes,
