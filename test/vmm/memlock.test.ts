@@ -360,3 +360,31 @@ test('plan behind a vIOMMU: the largest guest whose pins fit the limit once per 
     ),
   );
 });
+
+test('kubevirt#18915: two devices behind a vIOMMU under the one-device limit fail in the second container', () => {
+  // the report: one GPU works, two fail, removing the vIOMMU makes it work; libvirt applied the limit of a
+  // domain without a vIOMMU (guest memory + 1 GiB), where 8.7's rule is N x memory + 1 GiB
+  const host = hostViewFromPlatform(loadPreset(PRESET), kernelProfile('6.12'));
+  const layout = layoutOf(QEMU_Q35, 16n * G);
+  const one = selectGroups(host, { devices: [NIC] });
+  const two = selectGroups(host, { devices: [NIC, '0000:00:02.0'] });
+  if (!one.ok || !two.ok) assert.fail('selection');
+  const oneDeviceLimit = 16n * G + G;
+  assert.equal(
+    checkLayout(QEMU_Q35, layout, host, one.groups, { memlock: oneDeviceLimit, viommu: true }).fits,
+    true,
+  );
+  const failing = checkLayout(QEMU_Q35, layout, host, two.groups, { memlock: oneDeviceLimit, viommu: true });
+  assert.equal(failing.memlock?.failure?.container, 2);
+  assert.equal(failing.memlock?.failure?.owner.device, '0000:00:02.0');
+  assert.equal(
+    checkLayout(QEMU_Q35, layout, host, two.groups, { memlock: oneDeviceLimit }).fits,
+    true,
+    'no vIOMMU',
+  );
+  assert.equal(
+    checkLayout(QEMU_Q35, layout, host, two.groups, { memlock: 2n * 16n * G + G, viommu: true }).fits,
+    true,
+    "libvirt 8.7's limit",
+  );
+});
