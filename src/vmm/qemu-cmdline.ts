@@ -287,6 +287,172 @@ function upstreamMachine(type: string): { machine: string; note?: string } {
   return { machine: type };
 }
 
+/** What the options read so far say; each QEMU option that matters adds to it. */
+class Reading {
+  readonly notes: string[] = [];
+  readonly options: Record<string, string> = {};
+  readonly devices: string[] = [];
+  /** vfio-pci device -> its bus= id; and the ids of conventional PCI bridges. */
+  readonly busOf = new Map<string, string>();
+  readonly conventional = new Set<string>();
+  readonly backendSizes = new Map<string, bigint>();
+  machine: string | undefined;
+  memory: bigint | undefined;
+  backend: string | undefined;
+  viommu: string | undefined;
+  withoutMap: RefusingViommu | undefined;
+  iommufd = false;
+  memLock: string | undefined;
+
+  machineArgs(kv: Map<string, string>): void {
+    const type = kv.get('type');
+    if (type !== undefined) this.machine = type;
+    for (const k of ['max-ram-below-4g', 'highmem']) {
+      const v = kv.get(k);
+      if (v !== undefined) this.options[k] = v;
+    }
+    if (kv.get('memory-backend') !== undefined) this.backend = kv.get('memory-backend');
+    const iommu = kv.get('iommu');
+    if (iommu === 'smmuv3') this.withoutMap = 'smmuv3';
+    else if (iommu !== undefined && iommu !== 'none')
+      this.notes.push(`-machine iommu=${iommu}: not modelled; checked as if without a vIOMMU`);
+  }
+
+  memoryArgs(kv: Map<string, string>, at: string): void {
+    const size = kv.get('size');
+    if (size !== undefined) {
+      const v = ramSize(size);
+      if (v === undefined || v === 0n)
+        throw new InputError(`${at}: not a memory size`, {
+          hint: '-m 16G, -m 16384 (MiB), -m size=16777216k',
+        });
+      this.memory = v;
+    }
+    if (kv.get('maxmem') !== undefined)
+      this.notes.push(
+        `-m maxmem=${kv.get('maxmem')}: the memory-hotplug area is not modelled (it moves the 64-bit PCI window up, not the RAM)`,
+      );
+  }
+
+  cpuArgs(kv: Map<string, string>, at: string): void {
+    const explicit = kv.get('vendor') ?? '';
+    const vendor = /^Authentic ?AMD$/i.test(explicit)
+      ? 'amd'
+      : /^GenuineIntel$/i.test(explicit)
+        ? 'intel'
+        : cpuVendor(kv.get('model') ?? '');
+    if (vendor !== undefined) this.options['cpu-vendor'] = vendor;
+    const pb = kv.get('phys-bits');
+    if (pb !== undefined) {
+      if (!/^[0-9]+$/.test(pb)) throw new InputError(`${at}: phys-bits=${pb} is not a number`);
+      this.options['phys-bits'] = pb;
+    } else if (kv.get('host-phys-bits') === 'on') {
+      this.notes.push(
+        "-cpu host-phys-bits=on: the guest's phys-bits are the host's, which the model does not know",
+      );
+    }
+  }
+
+  /** -global driver.property=value, or -global driver=D,property=P,value=V. */
+  globalArgs(kv: Map<string, string>, at: string): void {
+    const [prop, value] =
+      kv.get('driver') !== undefined && kv.get('property') !== undefined
+        ? [`${kv.get('driver')}.${kv.get('property')}`, kv.get('value')]
+        : ([...kv.entries()][0] ?? []);
+    if (prop === undefined || !/^(q35-pcihost|i440FX-pcihost)\.pci-hole64-size$/i.test(prop)) return;
+    const v = value === undefined ? undefined : propertySize(value);
+    if (v === undefined) throw new InputError(`${at}: pci-hole64-size is not a size`);
+    this.options['pci-hole64-size'] = String(v);
+  }
+
+  objectArgs(kv: Map<string, string>, at: string): void {
+    const id = kv.get('id');
+    const size = kv.get('size');
+    if (!(kv.get('qom-type') ?? '').startsWith('memory-backend') || id === undefined || size === undefined)
+      return;
+    const v = propertySize(size);
+    if (v === undefined) throw new InputError(`${at}: size=${size} is not a size`);
+    this.backendSizes.set(id, v);
+  }
+
+  deviceArgs(kv: Map<string, string>, at: string): void {
+    const driver = kv.get('driver') ?? '';
+    if (driver === 'vfio-pci' || driver === 'vfio-pci-nohotplug') this.vfioDevice(driver, kv, at);
+    else if (driver === 'pcie-pci-bridge' || driver === 'pci-bridge' || driver === 'i82801b11-bridge') {
+      const id = kv.get('id');
+      if (id !== undefined) this.conventional.add(id);
+    } else if (driver === 'intel-iommu' && !/^(on|true|yes)$/i.test(kv.get('caching-mode') ?? 'off')) {
+      this.withoutMap = 'intel-iommu';
+    } else if (driver === 'intel-iommu' || driver === 'virtio-iommu-pci' || driver === 'virtio-iommu') {
+      this.viommu = driver;
+      if (driver !== 'intel-iommu' && /^(off|false|no)$/i.test(kv.get('boot-bypass') ?? ''))
+        this.notes.push(
+          `-device ${driver},boot-bypass=off: the containers map nothing at boot, only what the guest maps ` +
+            'later; the check counts all of the RAM per container, as a guest with a passthrough domain maps it',
+        );
+    } else if (driver === 'arm-smmuv3' && kv.get('accel') !== 'on') {
+      this.withoutMap = 'smmuv3';
+    } else if (driver === 'amd-iommu' || driver === 'AMDVI-PCI' || driver === 'arm-smmuv3') {
+      this.notes.push(
+        `-device ${driver}: VFIO devices behind this vIOMMU are not modelled; checked as if without one`,
+      );
+    }
+  }
+
+  private vfioDevice(driver: string, kv: Map<string, string>, at: string): void {
+    const host = kv.get('host');
+    const sysfs = kv.get('sysfsdev')?.replace(/\/+$/, '');
+    const bdf =
+      host !== undefined
+        ? hostBdf(host)
+        : sysfs !== undefined
+          ? hostBdf(sysfs.slice(sysfs.lastIndexOf('/') + 1))
+          : undefined;
+    if (bdf === undefined) {
+      if (host !== undefined || sysfs !== undefined)
+        throw new InputError(
+          `${at}: ${host !== undefined ? `host=${host}` : `sysfsdev=${kv.get('sysfsdev')}`} is not a PCI address`,
+        );
+      this.notes.push(
+        `-device ${driver} without host= or sysfsdev= (a device passed by file descriptor): name it with --device BDF`,
+      );
+      return;
+    }
+    if (this.devices.includes(bdf)) return;
+    this.devices.push(bdf);
+    if (kv.get('iommufd') !== undefined) this.iommufd = true;
+    const bus = kv.get('bus');
+    if (bus !== undefined) this.busOf.set(bdf, bus);
+  }
+
+  memLockArgs(kv: Map<string, string>, key: 'mem-lock' | 'mlock'): void {
+    const v = kv.get(key);
+    if (v !== undefined && v !== 'off') this.memLock = v;
+  }
+}
+
+/** The options that matter, the key a bare first value stands for, and how each is read. */
+const READERS: Readonly<
+  Record<string, { implied: string; read(r: Reading, kv: Map<string, string>, at: string): void }>
+> = {
+  machine: { implied: 'type', read: (r, kv) => r.machineArgs(kv) },
+  M: { implied: 'type', read: (r, kv) => r.machineArgs(kv) },
+  m: { implied: 'size', read: (r, kv, at) => r.memoryArgs(kv, at) },
+  cpu: { implied: 'model', read: (r, kv, at) => r.cpuArgs(kv, at) },
+  global: { implied: 'global', read: (r, kv, at) => r.globalArgs(kv, at) },
+  object: { implied: 'qom-type', read: (r, kv, at) => r.objectArgs(kv, at) },
+  device: { implied: 'driver', read: (r, kv, at) => r.deviceArgs(kv, at) },
+  overcommit: { implied: 'overcommit', read: (r, kv) => r.memLockArgs(kv, 'mem-lock') },
+  realtime: { implied: 'realtime', read: (r, kv) => r.memLockArgs(kv, 'mlock') },
+};
+
+/** The guest arch of a QEMU binary's name; undefined for qemu-kvm (the host's). */
+function binaryArch(base: string): GuestArch | undefined {
+  if (/^qemu-system-(x86_64|i386)$/.test(base)) return 'x86_64';
+  if (/^qemu-system-(aarch64|arm)$/.test(base)) return 'aarch64';
+  return undefined;
+}
+
 /**
  * Reads a QEMU command: its words from `qemuWords`. `source` names the input in messages.
  */
@@ -294,24 +460,8 @@ export function parseQemuCommandLine(text: string, source: string): QemuCommandL
   const { words, header } = qemuWords(text, source);
   const binary = words[0]!.text;
   const base = binary.slice(binary.lastIndexOf('/') + 1);
-  const arch: GuestArch | undefined = /^qemu-system-(x86_64|i386)$/.test(base)
-    ? 'x86_64'
-    : /^qemu-system-(aarch64|arm)$/.test(base)
-      ? 'aarch64'
-      : undefined;
-  const notes: string[] = [];
-  const options: Record<string, string> = {};
-  const devices: string[] = [];
-  const busOf = new Map<string, string>();
-  const conventional = new Set<string>();
-  let machine: string | undefined;
-  let memory: bigint | undefined;
-  let backend: string | undefined;
-  const backendSizes = new Map<string, bigint>();
-  let viommu: string | undefined;
-  let withoutMap: RefusingViommu | undefined;
-  let iommufd = false;
-  let memLock: string | undefined;
+  const arch = binaryArch(base);
+  const r = new Reading();
   const where = (w: Word, opt: string, arg: string) =>
     `${source}${text.includes('\0') ? '' : `:${w.line}`}: -${opt} ${arg.length > 60 ? arg.slice(0, 57) + '...' : arg}`;
   for (let i = 1; i < words.length; i++) {
@@ -319,165 +469,26 @@ export function parseQemuCommandLine(text: string, source: string): QemuCommandL
     if (!w.text.startsWith('-') || w.text === '-') continue;
     const opt = w.text.replace(/^--?/, '');
     if (NO_ARG.has(opt)) continue;
+    const reader = READERS[opt];
     const argWord = words[i + 1];
     if (argWord === undefined) {
-      if (['machine', 'M', 'm', 'device', 'cpu', 'object', 'global', 'overcommit'].includes(opt))
-        throw new InputError(`${source}: -${opt} has no argument`);
+      if (reader) throw new InputError(`${source}: -${opt} has no argument`);
       break;
     }
     i++;
-    const arg = argWord.text;
-    const at = where(w, opt, arg);
-    switch (opt) {
-      case 'machine':
-      case 'M': {
-        const kv = optionArgs(arg, 'type', at);
-        const type = kv.get('type');
-        if (type !== undefined) machine = type;
-        for (const k of ['max-ram-below-4g', 'highmem']) {
-          const v = kv.get(k);
-          if (v !== undefined) options[k] = v;
-        }
-        if (kv.get('memory-backend') !== undefined) backend = kv.get('memory-backend');
-        const iommu = kv.get('iommu');
-        if (iommu === 'smmuv3') withoutMap = 'smmuv3';
-        else if (iommu !== undefined && iommu !== 'none')
-          notes.push(`-machine iommu=${iommu}: not modelled; checked as if without a vIOMMU`);
-        break;
-      }
-      case 'm': {
-        const kv = optionArgs(arg, 'size', at);
-        const size = kv.get('size');
-        if (size !== undefined) {
-          const v = ramSize(size);
-          if (v === undefined || v === 0n)
-            throw new InputError(`${at}: not a memory size`, {
-              hint: '-m 16G, -m 16384 (MiB), -m size=16777216k',
-            });
-          memory = v;
-        }
-        if (kv.get('maxmem') !== undefined)
-          notes.push(
-            `-m maxmem=${kv.get('maxmem')}: the memory-hotplug area is not modelled (it moves the 64-bit PCI window up, not the RAM)`,
-          );
-        break;
-      }
-      case 'cpu': {
-        const kv = optionArgs(arg, 'model', at);
-        const model = kv.get('model') ?? '';
-        const vendor = /^Authentic ?AMD$/i.test(kv.get('vendor') ?? '')
-          ? 'amd'
-          : /^GenuineIntel$/i.test(kv.get('vendor') ?? '')
-            ? 'intel'
-            : cpuVendor(model);
-        if (vendor !== undefined) options['cpu-vendor'] = vendor;
-        const pb = kv.get('phys-bits');
-        if (pb !== undefined) {
-          if (!/^[0-9]+$/.test(pb)) throw new InputError(`${at}: phys-bits=${pb} is not a number`);
-          options['phys-bits'] = pb;
-        } else if (kv.get('host-phys-bits') === 'on') {
-          notes.push(
-            "-cpu host-phys-bits=on: the guest's phys-bits are the host's, which the model does not know",
-          );
-        }
-        break;
-      }
-      case 'global': {
-        // -global driver.property=value, or -global driver=D,property=P,value=V
-        const kv = optionArgs(arg, 'global', at);
-        const [prop, value] =
-          kv.get('driver') !== undefined && kv.get('property') !== undefined
-            ? [`${kv.get('driver')}.${kv.get('property')}`, kv.get('value')]
-            : ([...kv.entries()][0] ?? []);
-        if (prop !== undefined && /^(q35-pcihost|i440FX-pcihost)\.pci-hole64-size$/i.test(prop)) {
-          const v = value === undefined ? undefined : propertySize(value);
-          if (v === undefined) throw new InputError(`${at}: pci-hole64-size is not a size`);
-          options['pci-hole64-size'] = String(v);
-        }
-        break;
-      }
-      case 'object': {
-        const kv = optionArgs(arg, 'qom-type', at);
-        const type = kv.get('qom-type') ?? '';
-        const id = kv.get('id');
-        const size = kv.get('size');
-        if (type.startsWith('memory-backend') && id !== undefined && size !== undefined) {
-          const v = propertySize(size);
-          if (v === undefined) throw new InputError(`${at}: size=${size} is not a size`);
-          backendSizes.set(id, v);
-        }
-        break;
-      }
-      case 'device': {
-        const kv = optionArgs(arg, 'driver', at);
-        const driver = kv.get('driver') ?? '';
-        if (driver === 'vfio-pci' || driver === 'vfio-pci-nohotplug') {
-          const host = kv.get('host');
-          const sysfs = kv.get('sysfsdev');
-          const bdf =
-            host !== undefined
-              ? hostBdf(host)
-              : sysfs !== undefined
-                ? hostBdf(sysfs.replace(/\/+$/, '').slice(sysfs.replace(/\/+$/, '').lastIndexOf('/') + 1))
-                : undefined;
-          if (bdf === undefined) {
-            if (host !== undefined || sysfs !== undefined)
-              throw new InputError(
-                `${at}: ${host !== undefined ? `host=${host}` : `sysfsdev=${sysfs}`} is not a PCI address`,
-              );
-            notes.push(
-              `-device ${driver} without host= or sysfsdev= (a device passed by file descriptor): name it with --device BDF`,
-            );
-          } else if (!devices.includes(bdf)) {
-            devices.push(bdf);
-            if (kv.get('iommufd') !== undefined) iommufd = true;
-            const bus = kv.get('bus');
-            if (bus !== undefined) busOf.set(bdf, bus);
-          }
-        } else if (driver === 'pcie-pci-bridge' || driver === 'pci-bridge' || driver === 'i82801b11-bridge') {
-          const id = kv.get('id');
-          if (id !== undefined) conventional.add(id);
-        } else if (driver === 'intel-iommu' && !/^(on|true|yes)$/i.test(kv.get('caching-mode') ?? 'off')) {
-          withoutMap = 'intel-iommu';
-        } else if (driver === 'intel-iommu' || driver === 'virtio-iommu-pci' || driver === 'virtio-iommu') {
-          viommu = driver;
-          if (driver !== 'intel-iommu' && /^(off|false|no)$/i.test(kv.get('boot-bypass') ?? ''))
-            notes.push(
-              `-device ${driver},boot-bypass=off: the containers map nothing at boot, only what the guest maps ` +
-                'later; the check counts all of the RAM per container, as a guest with a passthrough domain maps it',
-            );
-        } else if (driver === 'arm-smmuv3' && kv.get('accel') !== 'on') {
-          withoutMap = 'smmuv3';
-        } else if (driver === 'amd-iommu' || driver === 'AMDVI-PCI' || driver === 'arm-smmuv3') {
-          notes.push(
-            `-device ${driver}: VFIO devices behind this vIOMMU are not modelled; checked as if without one`,
-          );
-        }
-        break;
-      }
-      case 'overcommit': {
-        const kv = optionArgs(arg, 'overcommit', at);
-        const ml = kv.get('mem-lock');
-        if (ml !== undefined && ml !== 'off') memLock = ml;
-        break;
-      }
-      case 'realtime': {
-        const kv = optionArgs(arg, 'realtime', at);
-        if (kv.get('mlock') === 'on') memLock = 'on';
-        break;
-      }
-      default:
-        break;
-    }
+    if (!reader) continue;
+    const at = where(w, opt, argWord.text);
+    reader.read(r, optionArgs(argWord.text, reader.implied, at), at);
   }
-  if (memory === undefined && backend !== undefined && backendSizes.has(backend))
-    memory = backendSizes.get(backend);
+  let { machine, memory, withoutMap } = r;
+  const notes = r.notes;
+  if (memory === undefined && r.backend !== undefined) memory = r.backendSizes.get(r.backend);
   if (machine === undefined) {
+    if (arch === 'aarch64')
+      throw new InputError(`${source}: ${base} needs a -machine (virt)`, { hint: 'add -machine virt' });
     if (arch === 'x86_64') {
       machine = 'pc';
       notes.push('no -machine: QEMU x86_64 starts the pc (i440fx) machine');
-    } else if (arch === 'aarch64') {
-      throw new InputError(`${source}: ${base} needs a -machine (virt)`, { hint: 'add -machine virt' });
     }
   }
   if (machine !== undefined) {
@@ -491,40 +502,40 @@ export function parseQemuCommandLine(text: string, source: string): QemuCommandL
   }
   // the machine type's version sets the layout; a libvirt log's header names the QEMU release
   if (machine !== undefined && !/-[0-9]+\.[0-9]+$/.test(machine) && header !== undefined)
-    options['version'] = header;
-  const what = [
-    `${base}`,
-    ...(machine !== undefined ? [`-machine ${machine}`] : []),
-    `${formatSize(memory)} of RAM`,
-    devices.length ? `vfio-pci ${devices.join(', ')}` : 'no vfio-pci device',
-    ...(viommu ? [`behind ${viommu}`] : []),
-    ...(withoutMap ? [`behind QEMU's ${withoutMap}`] : []),
-  ];
-  notes.unshift(`read from the QEMU command line (${source}): ${what.join(', ')}`);
-  if (memLock !== undefined)
-    notes.push(
-      `-overcommit mem-lock=${memLock}: QEMU mlock()s its memory, which counts against RLIMIT_MEMLOCK as well: ` +
-        "the guest's RAM once more on top of what VFIO pins, and QEMU's own memory",
-    );
-  if (withoutMap !== undefined && iommufd) {
+    r.options['version'] = header;
+  if (withoutMap !== undefined && r.iommufd) {
     notes.push(
       `VFIO devices on the iommufd backend behind the ${withoutMap}: not modelled; checked as if without a vIOMMU`,
     );
     withoutMap = undefined;
   }
+  if (r.memLock !== undefined)
+    notes.push(
+      `-overcommit mem-lock=${r.memLock}: QEMU mlock()s its memory, which counts against RLIMIT_MEMLOCK as well: ` +
+        "the guest's RAM once more on top of what VFIO pins, and QEMU's own memory",
+    );
+  const what = [
+    base,
+    ...(machine !== undefined ? [`-machine ${machine}`] : []),
+    `${formatSize(memory)} of RAM`,
+    r.devices.length ? `vfio-pci ${r.devices.join(', ')}` : 'no vfio-pci device',
+    ...(r.viommu ? [`behind ${r.viommu}`] : []),
+    ...(withoutMap ? [`behind QEMU's ${withoutMap}`] : []),
+  ];
+  notes.unshift(`read from the QEMU command line (${source}): ${what.join(', ')}`);
   const bridges: Record<string, string> = {};
-  for (const [bdf, bus] of busOf) if (conventional.has(bus)) bridges[bdf] = bus;
+  for (const [bdf, bus] of r.busOf) if (r.conventional.has(bus)) bridges[bdf] = bus;
   return {
     binary,
     bridges,
     ...(arch !== undefined ? { arch } : {}),
     ...(machine !== undefined ? { machine } : {}),
     memory,
-    options,
-    devices,
-    ...(viommu !== undefined ? { viommu } : {}),
+    options: r.options,
+    devices: r.devices,
+    ...(r.viommu !== undefined ? { viommu: r.viommu } : {}),
     ...(withoutMap !== undefined ? { viommuWithoutMap: withoutMap } : {}),
-    ...(memLock !== undefined ? { memLock } : {}),
+    ...(r.memLock !== undefined ? { memLock: r.memLock } : {}),
     notes,
   };
 }
