@@ -5,124 +5,15 @@
  * <memtune> hard_limit when set; none with <memoryBacking><locked/>; with VFIO devices, the guest's
  * memory + 1 GiB, times the number of VFIO devices when the domain has a vIOMMU (libvirt 8.7 and later).
  *
- * Pure and browser-safe, with its own small XML reader (elements, attributes, text, comments, CDATA,
- * the five predefined entities and character references); a malformed document or value is an
+ * Pure and browser-safe (src/base/xml.ts reads the document); a malformed document or value is an
  * InputError naming the element and the line.
  */
 import { InputError } from '../base/errors.js';
 import { formatSize } from '../base/u64.js';
+import { child, children, parseXml, type XmlElement } from '../base/xml.js';
+import { cpuModelVendor, upstreamMachine } from './registry.js';
 import type { MemlockLimit } from './memlock.js';
 import type { GuestArch, GuestDescription, RefusingViommu } from './types.js';
-
-/** One element of the document. */
-interface XmlElement {
-  readonly name: string;
-  readonly attrs: Readonly<Record<string, string>>;
-  readonly children: XmlElement[];
-  text: string;
-  readonly line: number;
-}
-
-const ENTITIES: Readonly<Record<string, string>> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
-
-function decode(s: string, source: string, line: number): string {
-  return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-z]+);/g, (m, e: string) => {
-    if (e.startsWith('#')) {
-      const cp = e.startsWith('#x') ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
-      if (!(cp <= 0x10ffff)) throw new InputError(`${source}:${line}: ${m} is not a character`);
-      return String.fromCodePoint(cp);
-    }
-    const v = ENTITIES[e];
-    if (v === undefined) throw new InputError(`${source}:${line}: unknown entity ${m}`);
-    return v;
-  });
-}
-
-/** Parses an XML document into its root element. */
-export function parseXml(text: string, source: string): XmlElement {
-  let i = 0;
-  let line = 1;
-  const stack: XmlElement[] = [];
-  let root: XmlElement | undefined;
-  const fail = (what: string): never => {
-    throw new InputError(`${source}:${line}: ${what}`, { hint: 'give the output of "virsh dumpxml DOMAIN"' });
-  };
-  const advance = (to: number) => {
-    for (let k = i; k < to; k++) if (text.charCodeAt(k) === 10) line++;
-    i = to;
-  };
-  while (i < text.length) {
-    const lt = text.indexOf('<', i);
-    if (lt < 0) {
-      if (text.slice(i).trim() !== '' && stack.length === 0) fail('text after the document');
-      if (stack.length) stack[stack.length - 1]!.text += decode(text.slice(i), source, line);
-      advance(text.length);
-      break;
-    }
-    if (lt > i) {
-      const t = text.slice(i, lt);
-      if (stack.length) stack[stack.length - 1]!.text += decode(t, source, line);
-      else if (t.trim() !== '') fail('text outside the root element');
-      advance(lt);
-    }
-    if (text.startsWith('<!--', i)) {
-      const end = text.indexOf('-->', i + 4);
-      if (end < 0) fail('a comment is not closed');
-      advance(end + 3);
-      continue;
-    }
-    if (text.startsWith('<![CDATA[', i)) {
-      const end = text.indexOf(']]>', i + 9);
-      if (end < 0) fail('a CDATA section is not closed');
-      if (stack.length) stack[stack.length - 1]!.text += text.slice(i + 9, end);
-      advance(end + 3);
-      continue;
-    }
-    if (text.startsWith('<?', i) || text.startsWith('<!', i)) {
-      const end = text.indexOf('>', i);
-      if (end < 0) fail('a declaration is not closed');
-      advance(end + 1);
-      continue;
-    }
-    if (text.startsWith('</', i)) {
-      const m = /^<\/([A-Za-z_][\w.:-]*)\s*>/.exec(text.slice(i, i + 300));
-      if (!m) fail('a malformed closing tag');
-      const open = stack.pop();
-      if (!open || open.name !== m![1])
-        fail(`</${m![1]}> closes ${open ? `<${open.name}> (line ${open.line})` : 'nothing'}`);
-      advance(i + m![0].length);
-      continue;
-    }
-    const m = /^<([A-Za-z_][\w.:-]*)((?:\s+[A-Za-z_][\w.:-]*\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>/.exec(
-      text.slice(i, i + 20000),
-    );
-    if (!m) fail('a malformed tag');
-    const attrs: Record<string, string> = {};
-    for (const a of m![2]!.matchAll(/([A-Za-z_][\w.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')/g))
-      attrs[a[1]!] = decode(a[2] ?? a[3] ?? '', source, line);
-    const el: XmlElement = { name: m![1]!, attrs, children: [], text: '', line };
-    if (stack.length) stack[stack.length - 1]!.children.push(el);
-    else if (root) fail('a second root element');
-    else root = el;
-    if (m![3] !== '/') stack.push(el);
-    advance(i + m![0].length);
-  }
-  if (stack.length)
-    throw new InputError(
-      `${source}: <${stack[stack.length - 1]!.name}> (line ${stack[stack.length - 1]!.line}) is not closed`,
-    );
-  if (!root)
-    throw new InputError(`${source}: empty document`, { hint: 'give the output of "virsh dumpxml DOMAIN"' });
-  return root;
-}
-
-function child(e: XmlElement | undefined, name: string): XmlElement | undefined {
-  return e?.children.find((c) => c.name === name);
-}
-
-function children(e: XmlElement | undefined, name: string): XmlElement[] {
-  return e?.children.filter((c) => c.name === name) ?? [];
-}
 
 /** libvirt's scaled integers (virScaleInteger): unit b/bytes, KB (1000) / k/KiB (1024), ... E/EiB. */
 const UNITS: Readonly<Record<string, bigint>> = {
@@ -182,16 +73,15 @@ export interface LibvirtDomain extends GuestDescription {
   readonly locked: boolean;
 }
 
-/** Reads `virsh dumpxml` output. */
-export function parseLibvirtDomain(text: string, source: string): LibvirtDomain {
-  const dom = parseXml(text, source);
-  if (dom.name !== 'domain')
-    throw new InputError(`${source}:${dom.line}: the root element is <${dom.name}>, not <domain>`, {
-      hint: 'give the output of "virsh dumpxml DOMAIN"',
-    });
-  const notes: string[] = [];
-  const os = child(dom, 'os');
-  const type = child(os, 'type');
+const DUMPXML = 'give the output of "virsh dumpxml DOMAIN"';
+
+/** <os><type arch machine>: the guest architecture and machine type (libvirt's default when absent). */
+function domainMachine(
+  dom: XmlElement,
+  source: string,
+  notes: string[],
+): { arch?: GuestArch; machine: string } {
+  const type = child(child(dom, 'os'), 'type');
   const archAttr = type?.attrs['arch'];
   const arch: GuestArch | undefined =
     archAttr === 'x86_64' || archAttr === 'i686' ? 'x86_64' : archAttr === 'aarch64' ? 'aarch64' : undefined;
@@ -204,26 +94,25 @@ export function parseLibvirtDomain(text: string, source: string): LibvirtDomain 
     machine = arch === 'aarch64' ? 'virt' : 'pc';
     notes.push(`no <type machine=...>: libvirt's default for ${arch ?? 'x86_64'}, ${machine}`);
   }
-  const rhel = /^(pc-q35|pc-i440fx|virt)-rhel[0-9.]+$/.exec(machine);
-  if (rhel) {
-    notes.push(
-      `machine ${machine} is a downstream (RHEL) type: laid out as the upstream machine of the latest version`,
-    );
-    machine = rhel[1] === 'pc-q35' ? 'q35' : rhel[1] === 'pc-i440fx' ? 'pc' : 'virt';
-  }
+  const up = upstreamMachine(machine);
+  if (up.note) notes.push(up.note);
+  return { ...(arch !== undefined ? { arch } : {}), machine: up.machine };
+}
+
+/**
+ * <memory>, which counts the memory devices too (formatdomain: "includes possible additional memory
+ * devices"): the total libvirt's limit is computed from, and the boot RAM (QEMU's -m, the rest).
+ */
+function domainMemory(dom: XmlElement, source: string, notes: string[]): { total: bigint; ram: bigint } {
   const memEl = child(dom, 'memory');
-  if (!memEl) throw new InputError(`${source}: the domain has no <memory>`);
-  const memory = scaled(memEl, source);
-  if (memory === 0n) throw new InputError(`${source}:${memEl.line}: <memory> 0: a guest needs some RAM`);
-  const devs = child(dom, 'devices');
-  // pc-dimm / virtio-mem devices add RAM the guest gets later; libvirt's total counts them
-  const dimms = children(devs, 'memory')
+  if (!memEl) throw new InputError(`${source}: the domain has no <memory>`, { hint: DUMPXML });
+  const total = scaled(memEl, source);
+  if (total === 0n) throw new InputError(`${source}:${memEl.line}: <memory> 0: a guest needs some RAM`);
+  const dimms = children(child(dom, 'devices'), 'memory')
     .map((m) => child(child(m, 'target'), 'size'))
     .filter((s): s is XmlElement => s !== undefined)
     .reduce((t, s) => t + scaled(s, source), 0n);
-  // <memory> counts the memory devices too (formatdomain: "includes possible additional memory
-  // devices"); QEMU's -m is the rest, and the devices land in the hotplug area
-  const ram = memory - dimms;
+  const ram = total - dimms;
   if (ram <= 0n)
     throw new InputError(`${source}:${memEl.line}: <memory> is not more than its memory devices`);
   if (dimms > 0n)
@@ -234,17 +123,25 @@ export function parseLibvirtDomain(text: string, source: string): LibvirtDomain 
     notes.push(
       '<maxMemory>: the memory-hotplug area is not modelled (it moves the 64-bit PCI window up, not the RAM)',
     );
+  return { total, ram };
+}
+
+/** The layout options the domain sets: the vCPU vendor, phys-bits, the 64-bit PCI hole. */
+function domainOptions(dom: XmlElement, source: string, notes: string[]): Record<string, string> {
   const options: Record<string, string> = {};
   const cpu = child(dom, 'cpu');
   const mode = cpu?.attrs['mode'];
-  const model = child(cpu, 'model')?.text.trim();
   const vendor = child(cpu, 'vendor')?.text.trim();
-  if (vendor === 'AMD') options['cpu-vendor'] = 'amd';
-  else if (vendor === 'Intel') options['cpu-vendor'] = 'intel';
-  else if (mode !== 'host-passthrough' && mode !== 'host-model' && model !== undefined) {
-    if (/^(epyc|opteron|phenom|athlon|dhyana)/i.test(model)) options['cpu-vendor'] = 'amd';
-    else if (!/^(qemu64|max)$/i.test(model)) options['cpu-vendor'] = 'intel';
-  }
+  const model = child(cpu, 'model')?.text.trim();
+  const v =
+    vendor === 'AMD'
+      ? 'amd'
+      : vendor === 'Intel'
+        ? 'intel'
+        : mode !== 'host-passthrough' && mode !== 'host-model' && model !== undefined
+          ? cpuModelVendor(model)
+          : undefined;
+  if (v !== undefined) options['cpu-vendor'] = v;
   const phys = child(cpu, 'maxphysaddr');
   if (phys?.attrs['mode'] === 'emulate' && phys.attrs['bits'] !== undefined) {
     if (!/^[0-9]+$/.test(phys.attrs['bits']))
@@ -257,15 +154,16 @@ export function parseLibvirtDomain(text: string, source: string): LibvirtDomain 
       "<maxphysaddr mode='passthrough'>: the guest's phys-bits are the host's, which the model does not know",
     );
   }
-  for (const c of children(devs, 'controller')) {
+  for (const c of children(child(dom, 'devices'), 'controller')) {
     const hole = child(c, 'pcihole64');
-    if (
-      c.attrs['type'] === 'pci' &&
-      (c.attrs['model'] === 'pcie-root' || c.attrs['model'] === 'pci-root') &&
-      hole
-    )
-      options['pci-hole64-size'] = String(scaled(hole, source));
+    const root = c.attrs['model'] === 'pcie-root' || c.attrs['model'] === 'pci-root';
+    if (c.attrs['type'] === 'pci' && root && hole) options['pci-hole64-size'] = String(scaled(hole, source));
   }
+  return options;
+}
+
+/** The PCI <hostdev>s given to VFIO, as 0000:bb:dd.f, in order. */
+function domainHostdevs(devs: XmlElement | undefined, source: string): string[] {
   const devices: string[] = [];
   for (const h of children(devs, 'hostdev')) {
     if (h.attrs['mode'] !== 'subsystem' || h.attrs['type'] !== 'pci') continue;
@@ -292,39 +190,90 @@ export function parseLibvirtDomain(text: string, source: string): LibvirtDomain 
     const bdf = `${hex(d ?? 0, 4)}:${hex(b, 2)}:${hex(s, 2)}.${f}`;
     if (!devices.includes(bdf)) devices.push(bdf);
   }
-  const iommu = child(devs, 'iommu')?.attrs['model'];
-  let viommu: string | undefined;
-  let withoutMap: RefusingViommu | undefined;
+  return devices;
+}
+
+/** <iommu model=...>: a vIOMMU the check models, or one QEMU refuses VFIO devices behind. */
+function domainViommu(
+  devs: XmlElement | undefined,
+  devices: readonly string[],
+  notes: string[],
+): { viommu?: string; withoutMap?: RefusingViommu; present: boolean } {
+  const el = child(devs, 'iommu');
+  const model = el?.attrs['model'];
+  if (model === undefined) return { present: false };
   const iommufd = children(devs, 'hostdev').some((h) => child(h, 'driver')?.attrs['iommufd'] === 'yes');
-  const cachingMode = child(child(devs, 'iommu'), 'driver')?.attrs['caching_mode'] === 'on';
-  if (iommu === 'intel' && !cachingMode && devices.length > 0) withoutMap = 'intel-iommu';
-  else if (iommu === 'intel' || iommu === 'virtio')
-    viommu = iommu === 'intel' ? 'intel-iommu' : 'virtio-iommu-pci';
-  else if (iommu === 'smmuv3' && !iommufd) withoutMap = 'smmuv3';
-  else if (iommu !== undefined)
-    notes.push(
-      `<iommu model='${iommu}'>: VFIO devices behind it are not modelled; checked as if without a vIOMMU`,
-    );
+  const cachingMode = child(el, 'driver')?.attrs['caching_mode'] === 'on';
+  if (model === 'intel' && !cachingMode && devices.length > 0)
+    return { withoutMap: 'intel-iommu', present: true };
+  if (model === 'intel' || model === 'virtio')
+    return { viommu: model === 'intel' ? 'intel-iommu' : 'virtio-iommu-pci', present: true };
+  if (model === 'smmuv3' && !iommufd) return { withoutMap: 'smmuv3', present: true };
+  notes.push(
+    `<iommu model='${model}'>: VFIO devices behind it are not modelled; checked as if without a vIOMMU`,
+  );
+  return { present: true };
+}
+
+/**
+ * qemuDomainGetMemLockLimitBytes (libvirt): the <memtune> hard limit wins, then <memoryBacking><locked/>
+ * (no limit), then, with VFIO devices, the guest's memory + 1 GiB, times the number of VFIO devices when
+ * the domain has a vIOMMU (8.7 and later).
+ */
+function libvirtMemlock(
+  dom: XmlElement,
+  source: string,
+  total: bigint,
+  vfioDevices: number,
+  viommuPresent: boolean,
+): { memlock?: MemlockLimit; why?: string; hard: boolean; locked: boolean } {
   const locked = child(child(dom, 'memoryBacking'), 'locked') !== undefined;
   const hard = child(child(dom, 'memtune'), 'hard_limit');
-  // qemuDomainGetMemLockLimitBytes: the hard limit wins, then <locked/>, then VFIO's rule
-  let memlock: MemlockLimit | undefined;
-  let memlockWhy: string | undefined;
-  const total = memory;
   if (hard) {
-    memlock = scaled(hard, source);
-    memlockWhy = `libvirt sets RLIMIT_MEMLOCK to the <memtune> hard_limit, ${formatSize(memlock)}`;
-  } else if (locked) {
-    memlock = 'unlimited';
-    memlockWhy = 'libvirt lifts RLIMIT_MEMLOCK for <memoryBacking><locked/>';
-  } else if (devices.length > 0) {
-    const n = viommu !== undefined ? BigInt(devices.length) : 1n;
-    memlock = n * total + (1n << 30n);
-    memlockWhy =
-      `libvirt sets RLIMIT_MEMLOCK to ${n > 1n ? `${n} x ` : ''}the guest's memory + 1 GiB, ${formatSize(memlock)}` +
-      (n > 1n ? ' (8.7 and later: one guest memory per VFIO device behind a vIOMMU)' : '');
+    const memlock = scaled(hard, source);
+    return {
+      memlock,
+      why: `libvirt sets RLIMIT_MEMLOCK to the <memtune> hard_limit, ${formatSize(memlock)}`,
+      hard: true,
+      locked,
+    };
   }
   if (locked)
+    return {
+      memlock: 'unlimited',
+      why: 'libvirt lifts RLIMIT_MEMLOCK for <memoryBacking><locked/>',
+      hard: false,
+      locked,
+    };
+  if (vfioDevices === 0) return { hard: false, locked };
+  const n = viommuPresent ? BigInt(vfioDevices) : 1n;
+  const memlock = n * total + (1n << 30n);
+  return {
+    memlock,
+    why:
+      `libvirt sets RLIMIT_MEMLOCK to ${n > 1n ? `${n} x ` : ''}the guest's memory + 1 GiB, ${formatSize(memlock)}` +
+      (n > 1n ? ' (8.7 and later: one guest memory per VFIO device behind a vIOMMU)' : ''),
+    hard: false,
+    locked,
+  };
+}
+
+/** Reads `virsh dumpxml` output. */
+export function parseLibvirtDomain(text: string, source: string): LibvirtDomain {
+  const dom = parseXml(text, source, DUMPXML);
+  if (dom.name !== 'domain')
+    throw new InputError(`${source}:${dom.line}: the root element is <${dom.name}>, not <domain>`, {
+      hint: DUMPXML,
+    });
+  const notes: string[] = [];
+  const { arch, machine } = domainMachine(dom, source, notes);
+  const { total, ram } = domainMemory(dom, source, notes);
+  const options = domainOptions(dom, source, notes);
+  const devs = child(dom, 'devices');
+  const devices = domainHostdevs(devs, source);
+  const { viommu, withoutMap, present } = domainViommu(devs, devices, notes);
+  const lim = libvirtMemlock(dom, source, total, devices.length, present);
+  if (lim.locked)
     notes.push(
       '<memoryBacking><locked/>: QEMU runs with -overcommit mem-lock=on and mlock()s its memory, which counts ' +
         'against RLIMIT_MEMLOCK as well (libvirt lifts the limit for it)',
@@ -345,10 +294,10 @@ export function parseLibvirtDomain(text: string, source: string): LibvirtDomain 
     devices,
     ...(viommu !== undefined ? { viommu } : {}),
     ...(withoutMap !== undefined ? { viommuWithoutMap: withoutMap } : {}),
-    ...(memlock !== undefined ? { memlock } : {}),
-    ...(memlockWhy !== undefined ? { memlockWhy } : {}),
-    locked,
-    hardLimit: hard !== undefined,
+    ...(lim.memlock !== undefined ? { memlock: lim.memlock } : {}),
+    ...(lim.why !== undefined ? { memlockWhy: lim.why } : {}),
+    locked: lim.locked,
+    hardLimit: lim.hard,
     notes,
   };
 }

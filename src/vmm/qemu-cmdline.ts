@@ -12,6 +12,7 @@
  */
 import { InputError } from '../base/errors.js';
 import { formatSize, parseSize } from '../base/u64.js';
+import { cpuModelVendor, upstreamMachine } from './registry.js';
 import type { GuestArch, GuestDescription, RefusingViommu } from './types.js';
 
 /** One word of a command, with the 1-based line it starts on. */
@@ -264,29 +265,6 @@ function propertySize(text: string): bigint | undefined {
   return parseSize(text.trim());
 }
 
-/** Guest CPU vendor of a -cpu model, when the name says it (`host` and `max` follow the host). */
-function cpuVendor(model: string): 'amd' | 'intel' | undefined {
-  if (/^(epyc|opteron|phenom|athlon|dhyana)/i.test(model)) return 'amd';
-  if (
-    /^(skylake|cascadelake|cooperlake|icelake|sapphirerapids|graniterapids|sierraforest|clearwaterforest|haswell|broadwell|nehalem|westmere|sandybridge|ivybridge|penryn|conroe|core2duo|coreduo|snowridge|denverton|kvm64|kvm32|qemu32|pentium|n270)/i.test(
-      model,
-    )
-  )
-    return 'intel';
-  return undefined;
-}
-
-/** The machine types of RHEL-style builds (pc-q35-rhel9.4.0): laid out as the upstream machine. */
-function upstreamMachine(type: string): { machine: string; note?: string } {
-  const rhel = /^(pc-q35|pc-i440fx|virt)-rhel[0-9.]+$/.exec(type);
-  if (rhel)
-    return {
-      machine: rhel[1] === 'pc-q35' ? 'q35' : rhel[1] === 'pc-i440fx' ? 'pc' : 'virt',
-      note: `machine ${type} is a downstream (RHEL) type: laid out as the upstream machine of the latest version`,
-    };
-  return { machine: type };
-}
-
 /** What the options read so far say; each QEMU option that matters adds to it. */
 class Reading {
   readonly notes: string[] = [];
@@ -340,7 +318,7 @@ class Reading {
       ? 'amd'
       : /^GenuineIntel$/i.test(explicit)
         ? 'intel'
-        : cpuVendor(kv.get('model') ?? '');
+        : cpuModelVendor(kv.get('model') ?? '');
     if (vendor !== undefined) this.options['cpu-vendor'] = vendor;
     const pb = kv.get('phys-bits');
     if (pb !== undefined) {

@@ -91,3 +91,28 @@ function normalise(machine: string): string {
 export function machineVersion(machine: string): string | undefined {
   return /-([0-9]+\.[0-9]+)$/.exec(machine)?.[1];
 }
+
+/** RHEL-style machine types (pc-q35-rhel9.4.0) are laid out as the upstream machine, with a note. */
+export function upstreamMachine(type: string): { machine: string; note?: string } {
+  const rhel = /^(pc-q35|pc-i440fx|virt)-rhel[0-9.]+$/.exec(type);
+  if (!rhel) return { machine: type };
+  return {
+    machine: rhel[1] === 'pc-q35' ? 'q35' : rhel[1] === 'pc-i440fx' ? 'pc' : 'virt',
+    note: `machine ${type} is a downstream (RHEL) type: laid out as the upstream machine of the latest version`,
+  };
+}
+
+/**
+ * The vendor a QEMU CPU model's name says (`EPYC-Rome` AMD, `Skylake-Server` Intel); undefined when it
+ * does not (`host`, `max`, `qemu64` follow other rules).
+ */
+export function cpuModelVendor(model: string): 'amd' | 'intel' | undefined {
+  if (/^(epyc|opteron|phenom|athlon|dhyana)/i.test(model)) return 'amd';
+  if (
+    /^(skylake|cascadelake|cooperlake|icelake|sapphirerapids|graniterapids|sierraforest|clearwaterforest|haswell|broadwell|nehalem|westmere|sandybridge|ivybridge|penryn|conroe|core2duo|coreduo|snowridge|denverton|kvm64|kvm32|qemu32|pentium|n270)/i.test(
+      model,
+    )
+  )
+    return 'intel';
+  return undefined;
+}
