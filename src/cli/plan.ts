@@ -22,7 +22,7 @@ import {
   vmmRequest,
   withGuestDescription,
 } from './vmm-args.js';
-import { planLayout, type Suggestion } from '../vmm/plan.js';
+import { planLayout, type Plan, type Suggestion } from '../vmm/plan.js';
 import { hostDefaults } from '../vmm/host-defaults.js';
 import { VMM_MODELS } from '../vmm/registry.js';
 
@@ -37,6 +37,26 @@ function sugJson(s: Suggestion): unknown {
     why: s.why,
     layout: s.layout.ranges.filter((r) => r.kind !== 'pci-window'),
   };
+}
+
+/** Why the asked size does not fit (the first refused range, or the mapping over RLIMIT_MEMLOCK), or null. */
+function askedFailure(plan: Plan, memory: bigint): string | null {
+  if (plan.fitsAsAsked) return null;
+  const c = plan.asked.report?.conflicts.find((x) => x.fatal);
+  if (c) {
+    const cause = c.causes[0];
+    const what =
+      cause === undefined
+        ? ''
+        : cause.kind === 'region'
+          ? ` reaches the ${cause.name} at ${'0x' + cause.overlap.start.toString(16)}`
+          : ` is ${cause.why}`;
+    return `${exactSize(memory)} does not fit: ${c.range.what}${what}`;
+  }
+  const locked = plan.asked.report?.memlock?.failure;
+  if (locked)
+    return `${exactSize(memory)} does not fit RLIMIT_MEMLOCK: VFIO would refuse ${locked.range.what} with ENOMEM (${locked.kernelLog})`;
+  return null;
 }
 
 export const planCommand = defineCommand(
@@ -107,6 +127,7 @@ export const planCommand = defineCommand(
           memory: request.memory,
           options: request.options,
           fitsAsAsked: plan.fitsAsAsked,
+          why: askedFailure(plan, request.memory),
           largest: plan.largest ? sugJson(plan.largest) : null,
           withOptions: plan.options.map(sugJson),
           otherVmms: plan.others.map(sugJson),
@@ -133,25 +154,8 @@ export const planCommand = defineCommand(
     if (plan.fitsAsAsked && asked) {
       out.push('', st.green(`fits as asked: ${model.commandLine(asked)}`), ...layoutLines(asked, false));
     } else {
-      const c = plan.asked.report?.conflicts.find((x) => x.fatal);
-      if (c) {
-        const cause = c.causes[0];
-        const what =
-          cause === undefined
-            ? ''
-            : cause.kind === 'region'
-              ? ` reaches the ${cause.name} at ${'0x' + cause.overlap.start.toString(16)}`
-              : ` is ${cause.why}`;
-        out.push('', st.red(`${exactSize(request.memory)} does not fit: ${c.range.what}${what}`));
-      }
-      const locked = plan.asked.report?.memlock?.failure;
-      if (!c && locked)
-        out.push(
-          '',
-          st.red(
-            `${exactSize(request.memory)} does not fit RLIMIT_MEMLOCK: VFIO would refuse ${locked.range.what} with ENOMEM (${locked.kernelLog})`,
-          ),
-        );
+      const why = askedFailure(plan, request.memory);
+      if (why !== null) out.push('', st.red(why));
       if (plan.largest) {
         out.push(
           '',
