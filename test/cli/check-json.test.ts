@@ -49,7 +49,10 @@ test('plan --json has exactly the documented fields, with the schema name', () =
   assert.equal(r.status, 1, r.stderr);
   const j = JSON.parse(r.stdout) as Record<string, unknown>;
   assert.equal(j['schema'], 'iovamap-plan/1');
-  assert.match(j['why'] as string, /^16 GiB does not fit RLIMIT_MEMLOCK: VFIO would refuse RAM above 4 GiB with ENOMEM/);
+  assert.match(
+    j['why'] as string,
+    /^16 GiB does not fit RLIMIT_MEMLOCK: VFIO would refuse RAM above 4 GiB with ENOMEM/,
+  );
   assert.deepEqual(Object.keys(j).sort(), documented('plan').sort());
   assert.deepEqual(Object.keys(j['largest'] as object).sort(), [
     'changed',
