@@ -394,6 +394,28 @@ export interface CheckOptions {
   readonly viommuWithoutMap?: RefusingViommu;
 }
 
+/** The groups in the order the user gave them (the order a VMM sets the devices up in). */
+function inOrder(groups: readonly SelectedGroup[]): SelectedGroup[] {
+  return [...groups].sort((a, b) => (a.order ?? a.id) - (b.order ?? b.id));
+}
+
+/**
+ * Behind a vIOMMU, the group that opens each container, in order: vfio_connect_container (QEMU) keeps
+ * one container per address space, every device behind a vIOMMU has its own, except that the devices
+ * plugged into one conventional PCI bridge share the bridge's (so their groups share a container).
+ */
+function containerGroups(groups: readonly SelectedGroup[], opts: CheckOptions): SelectedGroup[] {
+  const bridges = new Set<string>();
+  return inOrder(groups).filter((g) => {
+    const d = g.named ?? g.devices[0];
+    const bridge = d === undefined ? undefined : opts.viommuBridges?.[d];
+    if (bridge === undefined) return true;
+    if (bridges.has(bridge)) return false;
+    bridges.add(bridge);
+    return true;
+  });
+}
+
 /** Checks a layout against the selected groups of a host. */
 export function checkLayout(
   model: VmmModel,
@@ -461,16 +483,13 @@ export function checkLayout(
       const d = g.named ?? g.devices[0];
       return { ...(d !== undefined ? { device: d } : {}), group: g.id };
     };
-    // vfio_connect_container (QEMU): one container per address space, and a vIOMMU gives each device
-    // its own, set up in the order the devices are given; without one, every group joins the first
-    const inOrder = [...groups].sort((a, b) => (a.order ?? a.id) - (b.order ?? b.id));
     memlock = checkMemlock(
       model,
       layout,
       accepted,
       opts.memlock,
       host,
-      opts.viommu ? inOrder.map(owner) : owner(inOrder[0]!),
+      opts.viommu ? containerGroups(groups, opts).map(owner) : owner(inOrder(groups)[0]!),
     );
     const zero = zeroPageNote(memlock, host.kernel);
     if (zero !== undefined) notes.push(zero);
@@ -482,13 +501,13 @@ export function checkLayout(
       );
   } else {
     const pinned = pinnedBytes(layout);
-    const n = opts.viommu ? groups.length : 1;
+    const n = opts.viommu ? containerGroups(groups, opts).length : 1;
     if (pinned > 0n)
       notes.push(
         `VFIO pins the ${exactBytes(pinned)} of RAM and firmware it maps and charges them to the VMM's ` +
           `locked memory (VmLck): without CAP_IPC_LOCK the VMM needs RLIMIT_MEMLOCK of at least ` +
           (n > 1
-            ? `${exactBytes(pinned * BigInt(n))}, for the ${n} containers the vIOMMU gives the ${n} groups (each pins it all)`
+            ? `${exactBytes(pinned * BigInt(n))}, for the ${n} containers the vIOMMU gives the groups (each pins it all)`
             : 'that, per container') +
           ' (memory mapped twice counts twice, memory the VMM mlock()s once more, e.g. QEMU ' +
           '-overcommit mem-lock=on), or the mapping fails with ENOMEM, "Cannot allocate ' +

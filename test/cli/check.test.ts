@@ -445,6 +445,17 @@ test('behind a vIOMMU two devices of one group need one conventional PCI bridge,
     ),
   });
   assert.equal(bridged.status, 0, bridged.stdout);
+  // devices of two groups behind one bridge share its address space, so one container pins the RAM once
+  const shared = runCli(
+    ['check', '--platform', 'qemu-q35-intel-iommu', '--qemu-cmdline', '-', '--memlock', '5G'],
+    {
+      input:
+        'qemu-system-x86_64 -M q35 -m 4G -device intel-iommu,caching-mode=on -device pcie-pci-bridge,id=br0 ' +
+        '-device vfio-pci,host=00:01.0,bus=br0 -device vfio-pci,host=00:02.0,bus=br0\n',
+    },
+  );
+  assert.equal(shared.status, 0, shared.stdout);
+  assert.match(shared.stdout, /RLIMIT_MEMLOCK 5 GiB covers the \d+ bytes \(~4\.0 GiB\) VFIO pins/);
   // the same two devices without a vIOMMU share one container
   assert.equal(
     cli(
