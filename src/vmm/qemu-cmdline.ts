@@ -12,6 +12,7 @@
  */
 import { InputError } from '../base/errors.js';
 import { formatSize, parseSize } from '../base/u64.js';
+import { normalizeBdf } from '../platform/validate.js';
 import { cpuModelVendor, upstreamMachine } from './registry.js';
 import type { GuestArch, GuestDescription, RefusingViommu } from './types.js';
 
@@ -244,14 +245,6 @@ function optionArgs(arg: string, implied: string, where: string): Map<string, st
   return out;
 }
 
-/** A host PCI address as vfio-pci's host= takes it ([domain:]bus:slot.fn, hex), as 0000:bb:dd.f. */
-function hostBdf(text: string): string | undefined {
-  const m = /^(?:([0-9a-fA-F]{1,4}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\.([0-7])$/.exec(text.trim());
-  if (!m) return undefined;
-  const hex = (s: string, n: number) => s.toLowerCase().padStart(n, '0');
-  return `${hex(m[1] ?? '0', 4)}:${hex(m[2]!, 2)}:${hex(m[3]!, 2)}.${m[4]}`;
-}
-
 /** -m's size: a plain number is MiB (qemu_strtosz_MiB), suffixes K/M/G/T in any case. */
 function ramSize(text: string): bigint | undefined {
   const t = text.trim();
@@ -382,9 +375,9 @@ class Reading {
     const sysfs = kv.get('sysfsdev')?.replace(/\/+$/, '');
     const bdf =
       host !== undefined
-        ? hostBdf(host)
+        ? normalizeBdf(host)
         : sysfs !== undefined
-          ? hostBdf(sysfs.slice(sysfs.lastIndexOf('/') + 1))
+          ? normalizeBdf(sysfs.slice(sysfs.lastIndexOf('/') + 1))
           : undefined;
     if (bdf === undefined) {
       if (host !== undefined || sysfs !== undefined)
@@ -440,8 +433,10 @@ export function parseQemuCommandLine(text: string, source: string): QemuCommandL
   const base = binary.slice(binary.lastIndexOf('/') + 1);
   const arch = binaryArch(base);
   const r = new Reading();
+  // /proc/PID/cmdline has no lines to name
+  const lines = !text.includes('\0');
   const where = (w: Word, opt: string, arg: string) =>
-    `${source}${text.includes('\0') ? '' : `:${w.line}`}: -${opt} ${arg.length > 60 ? arg.slice(0, 57) + '...' : arg}`;
+    `${source}${lines ? `:${w.line}` : ''}: -${opt} ${arg.length > 60 ? arg.slice(0, 57) + '...' : arg}`;
   for (let i = 1; i < words.length; i++) {
     const w = words[i]!;
     if (!w.text.startsWith('-') || w.text === '-') continue;

@@ -8,7 +8,7 @@ import { blockerLines, conflictTitle, memlockLines } from '../../vmm/explain.js'
 import { parseMemlockLimit, type MemlockLimit } from '../../vmm/memlock.js';
 import { isIovamapError } from '../../base/errors.js';
 import { parseLibvirtDomain } from '../../vmm/libvirt-xml.js';
-import { parseQemuCommandLine, type QemuCommandLine } from '../../vmm/qemu-cmdline.js';
+import { parseQemuCommandLine } from '../../vmm/qemu-cmdline.js';
 import type { GuestDescription, RefusingViommu } from '../../vmm/types.js';
 import { VMM_MODELS, findVmm, machineVersion } from '../../vmm/registry.js';
 import type { Overlay } from '../scene.js';
@@ -176,6 +176,7 @@ export class VmmPanel {
     const say = (text: string, bad = false) =>
       this.cmdlineMsg.replaceChildren(el('div', { class: bad ? 'conflict' : 'lane-sub' }, text));
     let q: GuestDescription;
+    let bridges: Readonly<Record<string, string>> = {};
     const text = this.cmdline.value;
     const xml = text.trimStart().startsWith('<');
     try {
@@ -184,7 +185,11 @@ export class VmmPanel {
         const d = parseLibvirtDomain(text, 'the pasted domain');
         q = { ...d, notes: d.memlockWhy !== undefined ? [...d.notes, d.memlockWhy] : d.notes };
         this.memlock.value = d.memlock === undefined ? '' : String(d.memlock);
-      } else q = parseQemuCommandLine(text, 'the pasted command line');
+      } else {
+        const c = parseQemuCommandLine(text, 'the pasted command line');
+        bridges = c.bridges;
+        q = c;
+      }
     } catch (e) {
       if (isIovamapError(e)) return say(e.message, true);
       throw e;
@@ -217,7 +222,7 @@ export class VmmPanel {
     this.pasted = present.length
       ? {
           devices: present,
-          bridges: 'bridges' in q ? (q as QemuCommandLine).bridges : {},
+          bridges,
           ...(q.viommuWithoutMap !== undefined ? { viommuWithoutMap: q.viommuWithoutMap } : {}),
         }
       : undefined;
