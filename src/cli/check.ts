@@ -133,15 +133,26 @@ export const checkCommand = defineCommand(
         "the guest, devices and vIOMMU of a libvirt domain's last start (a copy of /var/log/libvirt/qemu/win11.log)",
       ],
       [
+        'iovamap check --cmdline ch.sh --platform qemu-q35-intel-iommu',
+        'the guest and devices of a cloud-hypervisor or crosvm command (a script; pid:N for a running VMM)',
+      ],
+      [
         'iovamap check --libvirt-xml gpu.xml --platform qemu-q35-intel-iommu',
         'a libvirt domain (virsh dumpxml gpu > gpu.xml), with the RLIMIT_MEMLOCK libvirt sets for it',
       ],
     ],
   },
   async (given) => {
-    const { args: a, notes: cmdNotes, viommuWithoutMap, bridges, hardLimit } = withGuestDescription(given);
+    const {
+      args: a,
+      notes: cmdNotes,
+      viommuWithoutMap,
+      bridges,
+      hardLimit,
+      described,
+    } = withGuestDescription(given);
     const host = loadHost(a);
-    const { model, request, notes: reqNotes } = vmmRequest(a, host);
+    const { model, request, notes: reqNotes } = vmmRequest(a, host, described);
     const { groups, notes: selNotes } = hostGroups(a, host);
     const p2p = bool(a, 'p2p');
     const laid = model.layout(request);

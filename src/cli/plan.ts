@@ -95,9 +95,9 @@ export const planCommand = defineCommand(
     ],
   },
   async (given) => {
-    const { args: a, notes: cmdNotes, viommuWithoutMap, bridges } = withGuestDescription(given);
+    const { args: a, notes: cmdNotes, viommuWithoutMap, bridges, described } = withGuestDescription(given);
     const host = loadHost(a);
-    const { model, request, notes: reqNotes } = vmmRequest(a, host);
+    const { model, request, notes: reqNotes } = vmmRequest(a, host, described);
     const { groups, notes: selNotes } = hostGroups(a, host);
     const ml = memlockArg(a);
     const memlock = ml?.limit;

@@ -8,6 +8,7 @@ import { InputError, NotFoundError } from '../base/errors.js';
 import { formatSize, isFractionalSize } from '../base/u64.js';
 import { parseMemlockLimit, type MemlockLimit } from '../vmm/memlock.js';
 import { parseQemuCommandLine } from '../vmm/qemu-cmdline.js';
+import { parseVmmCommandLine } from '../vmm/vmm-cmdline.js';
 import { parseLibvirtDomain } from '../vmm/libvirt-xml.js';
 import { rangeText } from '../vmm/explain.js';
 import type { HostView } from '../host/view.js';
@@ -31,6 +32,12 @@ import type {
 
 export const VMM_OPTIONS: readonly OptionSpec[] = [
   { name: 'vmm', type: 'string', metavar: 'NAME', help: `VMM: ${VMM_NAMES.join(', ')}` },
+  {
+    name: 'cmdline',
+    type: 'string',
+    metavar: 'FILE',
+    help: 'instead of --vmm/--machine/--memory/--device: the command line of a QEMU, cloud-hypervisor or crosvm (a script, a libvirt log, - for standard input, or pid:N of a running VMM, with its RLIMIT_MEMLOCK); options given as well win',
+  },
   {
     name: 'qemu-cmdline',
     type: 'string',
@@ -156,11 +163,16 @@ export interface VmmRequest {
 }
 
 /** --vmm/--machine/--arch/--memory/--opt into a model and a layout request (host defaults filled in). */
-export function vmmRequest(a: ParsedArgs, host: HostView): VmmRequest {
+export function vmmRequest(
+  a: ParsedArgs,
+  host: HostView,
+  /** Options read from a command line or domain: dropped, with a note, when the model does not take them. */
+  described: ReadonlySet<string> = new Set(),
+): VmmRequest {
   const name = str(a, 'vmm');
   if (name === undefined)
     throw new InputError('--vmm is required', {
-      hint: `choose one of: ${VMM_NAMES.join(', ')}; or give --qemu-cmdline FILE|pid:N or --libvirt-xml FILE`,
+      hint: `choose one of: ${VMM_NAMES.join(', ')}; or give --cmdline FILE|pid:N or --libvirt-xml FILE`,
     });
   const memory = big(a, 'memory');
   if (memory === undefined) throw new InputError('--memory is required', { hint: '--memory 4G' });
@@ -189,6 +201,15 @@ export function vmmRequest(a: ParsedArgs, host: HostView): VmmRequest {
     }
     options['version'] = v;
   }
+  const dropped: string[] = [];
+  for (const k of described) {
+    if (options[k] !== undefined && !model.options.some((o) => o.name === k)) {
+      dropped.push(
+        `${k}=${options[k]} (from the ${model.family} configuration) does not apply to ${model.label}`,
+      );
+      delete options[k];
+    }
+  }
   const d = hostDefaults(model, host, options);
   const request = { memory, options: { ...d.options, ...options } };
   const probe = model.layout(request);
@@ -197,7 +218,7 @@ export function vmmRequest(a: ParsedArgs, host: HostView): VmmRequest {
       ...(probe.option !== undefined ? { field: `--opt ${probe.option}` } : {}),
     });
   }
-  return { model, request, notes: d.notes };
+  return { model, request, notes: [...dropped, ...d.notes] };
 }
 
 export function hostGroups(
@@ -327,7 +348,7 @@ function readSource(
       `--${option} ${spec}: ${pid !== undefined ? 'no such process (or /proc is not mounted)' : readFailure(e)}`,
       {
         hint: allowPid
-          ? 'a file holding the command, - for standard input, or pid:N of a running QEMU'
+          ? 'a file holding the command, - for standard input, or pid:N of a running VMM'
           : 'a file, or - for standard input',
       },
     );
@@ -335,7 +356,7 @@ function readSource(
 }
 
 /**
- * --qemu-cmdline / --libvirt-xml: the VMM options a QEMU command line or a libvirt domain stands for
+ * --cmdline / --qemu-cmdline / --libvirt-xml: the VMM options a VMM's command line or a libvirt domain stands for
  * (vmm, machine, arch, memory, the layout options, the VFIO devices, a vIOMMU; for a domain also the
  * RLIMIT_MEMLOCK libvirt sets), merged under the options given explicitly, which win; and what was
  * read, as notes.
@@ -349,23 +370,29 @@ export function withGuestDescription(a: ParsedArgs): {
   hardLimit?: boolean;
   /** A vIOMMU that refuses VFIO devices (CheckOptions.viommuWithoutMap). */
   viommuWithoutMap?: RefusingViommu;
+  /** The layout options the description set (for vmmRequest's `described`). */
+  described?: ReadonlySet<string>;
 } {
-  const cmd = str(a, 'qemu-cmdline');
-  const xml = str(a, 'libvirt-xml');
-  if (cmd === undefined && xml === undefined) return { args: a, notes: [] };
-  if (cmd !== undefined && xml !== undefined)
-    throw new InputError('give --qemu-cmdline or --libvirt-xml, not both');
-  const option = cmd !== undefined ? 'qemu-cmdline' : 'libvirt-xml';
+  const sources = (['cmdline', 'qemu-cmdline', 'libvirt-xml'] as const).filter(
+    (o) => str(a, o) !== undefined,
+  );
+  if (sources.length === 0) return { args: a, notes: [] };
+  if (sources.length > 1) throw new InputError(`give --${sources[0]} or --${sources[1]}, not both`);
+  const option = sources[0]!;
+  const isXml = option === 'libvirt-xml';
   if (str(a, 'vmm') !== undefined)
     throw new InputError(`give --vmm or --${option}, not both`, {
-      hint: `the ${cmd !== undefined ? 'command line' : 'domain'} names the VMM (QEMU) and its machine`,
+      hint: `the ${isXml ? 'domain' : 'command line'} names the VMM${option === 'cmdline' ? '' : ' (QEMU)'} and its machine`,
     });
-  const read = readSource(option, (cmd ?? xml)!, cmd !== undefined);
+  const read = readSource(option, str(a, option)!, !isXml);
   let g: GuestSource;
   let bridges: Readonly<Record<string, string>> | undefined;
   let hardLimit = false;
-  if (cmd !== undefined) {
-    const q = parseQemuCommandLine(read.text, read.source);
+  if (!isXml) {
+    const q =
+      option === 'cmdline'
+        ? parseVmmCommandLine(read.text, read.source)
+        : parseQemuCommandLine(read.text, read.source);
     g = q;
     bridges = q.bridges;
   } else {
@@ -377,14 +404,14 @@ export function withGuestDescription(a: ParsedArgs): {
         d.memlockWhy !== undefined && str(a, 'memlock') === undefined ? [...d.notes, d.memlockWhy] : d.notes,
     };
   }
-  const values: Record<string, unknown> = { ...a.values, vmm: 'qemu' };
+  const values: Record<string, unknown> = { ...a.values, vmm: g.vmm ?? 'qemu' };
   const notes = [...g.notes];
   if (values['machine'] === undefined && g.machine !== undefined) values['machine'] = g.machine;
   if (values['arch'] === undefined && g.arch !== undefined) values['arch'] = g.arch;
   if (values['memory'] === undefined) values['memory'] = g.memory;
   else
     notes.push(
-      `--memory ${formatSize(values['memory'] as bigint)} instead of the ${cmd !== undefined ? "command line's" : "domain's"}`,
+      `--memory ${formatSize(values['memory'] as bigint)} instead of the ${isXml ? "domain's" : "command line's"}`,
     );
   const given = list(a, 'opt');
   const mine = new Set(given.map((kv) => kv.split('=')[0]));
@@ -406,6 +433,7 @@ export function withGuestDescription(a: ParsedArgs): {
   return {
     args: { ...a, values: values as ParsedArgs['values'] },
     notes,
+    described: new Set(Object.keys(g.options).filter((k) => !mine.has(k))),
     ...(bridges ? { bridges } : {}),
     ...(hardLimit ? { hardLimit } : {}),
     ...(g.viommuWithoutMap !== undefined ? { viommuWithoutMap: g.viommuWithoutMap } : {}),

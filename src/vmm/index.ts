@@ -12,3 +12,5 @@ export { AMD_HT_START, AMD_HT_END, AMD_ABOVE_1TB_START, QEMU_PC, QEMU_Q35, QEMU_
 export * from './rust-vmms.js';
 export * from './qemu-cmdline.js';
 export * from './libvirt-xml.js';
+export * from './vmm-cmdline.js';
+export * from './rust-vmm-cmdline.js';

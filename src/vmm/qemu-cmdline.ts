@@ -11,16 +11,11 @@
  * option, its argument and the line; options that do not move guest memory are skipped.
  */
 import { InputError } from '../base/errors.js';
+import { commandName, commandWords, type Word } from '../base/shell-words.js';
 import { formatSize, parseSize } from '../base/u64.js';
 import { normalizeBdf } from '../platform/validate.js';
 import { cpuModelVendor, upstreamMachine } from './registry.js';
 import type { GuestArch, GuestDescription, RefusingViommu } from './types.js';
-
-/** One word of a command, with the 1-based line it starts on. */
-interface Word {
-  readonly text: string;
-  readonly line: number;
-}
 
 export interface QemuCommandLine extends GuestDescription {
   /** The QEMU binary as written. */
@@ -80,7 +75,7 @@ const MiB = 1n << 20n;
  * /proc/PID/cmdline (NUL-separated, taken as is). Throws InputError when there is none.
  */
 export function qemuWords(text: string, source: string): { words: readonly Word[]; header?: string } {
-  const commands = text.includes('\0') ? [nulWords(text)] : shellCommands(text, source);
+  const commands = commandWords(text, source);
   let found: Word[] | undefined;
   for (const c of commands) {
     const i = c.findIndex((w) => isQemuBinary(w.text));
@@ -99,107 +94,9 @@ export function qemuWords(text: string, source: string): { words: readonly Word[
   return { words: found, ...(last ? { header: `${last[1]}.${last[2]}` } : {}) };
 }
 
-function isQemuBinary(word: string): boolean {
-  const base = word.slice(word.lastIndexOf('/') + 1);
+export function isQemuBinary(word: string): boolean {
+  const base = commandName(word);
   return /^qemu-system-[a-z0-9_]+$/.test(base) || base === 'qemu-kvm';
-}
-
-function nulWords(text: string): Word[] {
-  return text
-    .split('\0')
-    .filter((w, i, all) => !(w === '' && i === all.length - 1))
-    .map((w) => ({ text: w, line: 1 }));
-}
-
-/**
- * Shell words, split into commands at unquoted newlines and `;`: single and double quotes, backslash
- * escapes, backslash-newline continuation, `#` comments at the start of a word.
- */
-function shellCommands(text: string, source: string): Word[][] {
-  const commands: Word[][] = [];
-  let words: Word[] = [];
-  let cur = '';
-  let inWord = false;
-  let start = 1;
-  let line = 1;
-  const endWord = () => {
-    if (inWord) words.push({ text: cur, line: start });
-    cur = '';
-    inWord = false;
-  };
-  const endCommand = () => {
-    endWord();
-    if (words.length) commands.push(words);
-    words = [];
-  };
-  const begin = () => {
-    if (!inWord) {
-      inWord = true;
-      start = line;
-    }
-  };
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (ch === '\\') {
-      if (text[i + 1] === '\n') {
-        line++;
-        i++;
-        continue;
-      }
-      if (text[i + 1] === '\r' && text[i + 2] === '\n') {
-        line++;
-        i += 2;
-        continue;
-      }
-      begin();
-      if (i + 1 < text.length) cur += text[++i];
-      continue;
-    }
-    if (ch === "'") {
-      begin();
-      const end = text.indexOf("'", i + 1);
-      if (end < 0) throw new InputError(`${source}: line ${line}: a ' quote is not closed`);
-      const part = text.slice(i + 1, end);
-      line += part.split('\n').length - 1;
-      cur += part;
-      i = end;
-      continue;
-    }
-    if (ch === '"') {
-      begin();
-      let j = i + 1;
-      for (; j < text.length && text[j] !== '"'; j++) {
-        if (text[j] === '\\' && /["\\$`\n]/.test(text[j + 1] ?? '')) {
-          if (text[j + 1] === '\n') line++;
-          else cur += text[j + 1];
-          j++;
-          continue;
-        }
-        if (text[j] === '\n') line++;
-        cur += text[j];
-      }
-      if (j >= text.length) throw new InputError(`${source}: line ${line}: a " quote is not closed`);
-      i = j;
-      continue;
-    }
-    if (ch === '\n' || ch === ';') {
-      endCommand();
-      if (ch === '\n') line++;
-      continue;
-    }
-    if (ch === ' ' || ch === '\t' || ch === '\r') {
-      endWord();
-      continue;
-    }
-    if (ch === '#' && !inWord) {
-      while (i + 1 < text.length && text[i + 1] !== '\n') i++;
-      continue;
-    }
-    begin();
-    cur += ch;
-  }
-  endCommand();
-  return commands;
 }
 
 /** A QemuOpts argument (`a,k=v,k2=v2`, ",," for a literal comma) or a JSON object, as key/value strings. */
@@ -430,7 +327,7 @@ function binaryArch(base: string): GuestArch | undefined {
 export function parseQemuCommandLine(text: string, source: string): QemuCommandLine {
   const { words, header } = qemuWords(text, source);
   const binary = words[0]!.text;
-  const base = binary.slice(binary.lastIndexOf('/') + 1);
+  const base = commandName(binary);
   const arch = binaryArch(base);
   const r = new Reading();
   // /proc/PID/cmdline has no lines to name

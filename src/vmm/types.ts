@@ -154,6 +154,8 @@ export type RefusingViommu = 'smmuv3' | 'intel-iommu';
  * model's terms: what `check` and `plan` take instead of their options.
  */
 export interface GuestDescription {
+  /** The VMM the configuration starts (undefined: QEMU, the only one libvirt drives here). */
+  readonly vmm?: VmmFamily;
   /** Undefined when the configuration does not say (qemu-kvm: the host's). */
   readonly arch?: GuestArch;
   /** The machine type as written (`pc-q35-8.2`, `q35`, `virt-9.2`), or the VMM's default. */

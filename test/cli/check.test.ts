@@ -416,6 +416,68 @@ test('check --qemu-cmdline: the guest, its devices and vIOMMU from a script, sta
   assert.match(garbled.stderr, /vm\.sh:2: -m 8Q: not a memory size/);
 });
 
+test('check --cmdline: a crosvm command from standard input, a running cloud-hypervisor, and mistakes', async () => {
+  // crosvm with 1 TiB on an AMD host: RAM above 4 GiB crosses the HyperTransport hole
+  const cv = cli('check --cmdline - --platform qemu-q35-amd-iommu', {
+    input: 'crosvm run -m 1048576 --vfio /sys/bus/pci/devices/0000:00:03.0 bzImage\n',
+  });
+  assert.equal(cv.status, 1, cv.stdout + cv.stderr);
+  assert.match(cv.stdout, /^crosvm \(x86_64\), 1 TiB of RAM/);
+  assert.match(cv.stdout, /assigning group 2 \(0000:00:03\.0\)/);
+  assert.match(cv.stdout, /overlaps AMD HyperTransport window/);
+  assert.match(
+    cv.stdout,
+    /crosvm prints:\n\s+failed to add guest memory map into iommu table: Invalid argument/,
+  );
+  assert.match(cv.stdout, /less memory: --mem 1035520 /);
+  // a running cloud-hypervisor: its /proc/PID/cmdline, and its own RLIMIT_MEMLOCK
+  const child = spawn(
+    'sh',
+    [
+      '-c',
+      'sleep 30',
+      'cloud-hypervisor',
+      '--memory',
+      'size=2G',
+      '--device',
+      'path=/sys/bus/pci/devices/0000:00:01.0/',
+    ],
+    { stdio: 'ignore' },
+  );
+  try {
+    await new Promise((res) => setTimeout(res, 200));
+    const p = cli(`check --cmdline pid:${child.pid} --platform qemu-q35-intel-iommu`);
+    assert.equal(p.status, 0, p.stdout + p.stderr);
+    assert.match(p.stdout, /^cloud-hypervisor \(x86_64\), 2 GiB of RAM/);
+    assert.match(p.stdout, /assigning group 1 \(0000:00:01\.0\)\n/);
+    assert.match(p.stdout, new RegExp(`process ${child.pid} \\(sh\\)`));
+  } finally {
+    child.kill();
+  }
+  // the QEMU reader behind --cmdline too, and --memory given as well wins
+  const q = cli('check --cmdline - --memory 4G --platform qemu-q35-intel-iommu', {
+    input: 'qemu-system-x86_64 -M q35 -m 2G -device vfio-pci,host=00:01.0\n',
+  });
+  assert.equal(q.status, 0, q.stderr);
+  assert.match(q.stdout, /^QEMU q35 \(x86_64\), 4 GiB of RAM/);
+  assert.match(q.stdout, /--memory 4 GiB instead of the command line's/);
+  for (const [args, input, re] of [
+    ['--cmdline - --vmm crosvm', 'crosvm run k', /give --vmm or --cmdline, not both/],
+    ['--cmdline - --qemu-cmdline -', 'crosvm run k', /give --cmdline or --qemu-cmdline, not both/],
+    ['--cmdline -', 'firecracker --api-sock /tmp/fc.sock', /standard input: no VMM command found/],
+    [
+      '--cmdline -',
+      'cloud-hypervisor \\\n --memory size=8g',
+      /standard input:2: --memory size=8g: size=8g is not a size/,
+    ],
+  ] as const) {
+    const bad = cli(`check ${args} --platform qemu-q35-intel-iommu`, { input });
+    assert.equal(bad.status, 2, bad.stdout);
+    assert.match(bad.stderr, re);
+    assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
+
 test('behind a vIOMMU two devices of one group need one conventional PCI bridge, or QEMU refuses the second', () => {
   const base = 'check --platform qemu-q35-intel-iommu-rootport --qemu-cmdline -';
   const qemu = (extra: string) =>

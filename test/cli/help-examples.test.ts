@@ -63,6 +63,10 @@ async function makeFixtures(dir: string): Promise<void> {
   ];
   writeFileSync(join(dir, 'vm.sh'), ['#!/bin/sh', 'exec ' + qemu.join('\n'), ''].join('\n'));
   writeFileSync(
+    join(dir, 'ch.sh'),
+    'cloud-hypervisor --memory size=8G --device path=/sys/bus/pci/devices/0000:00:01.0/ --kernel fw\n',
+  );
+  writeFileSync(
     join(dir, 'win11.log'),
     [
       '2026-01-01 00:00:00.000+0000: starting up libvirt version: 9.0.0, qemu version: 8.2.0',
@@ -108,6 +112,7 @@ test('every --help example runs: exit 0 or 1, no stack trace', async () => {
             'my-scenario.yaml',
             'host.json',
             'vm.sh',
+            'ch.sh',
             'win11.log',
             'gpu.xml',
           ])

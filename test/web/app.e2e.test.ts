@@ -285,7 +285,7 @@ describe('web view in Chromium', () => {
     assert.deepEqual(pageErrors(page), []);
   });
 
-  test('a pasted QEMU command line fills the VM panel: machine, RAM, devices and vIOMMU', async () => {
+  test('a pasted VMM command line fills the VM panel: machine, RAM, devices and vIOMMU', async () => {
     await open(page, h.url, 'preset:qemu-q35-intel-iommu');
     await page.click('#vmm-cmdline-box summary');
     await page.fill(
@@ -370,6 +370,17 @@ describe('web view in Chromium', () => {
       (await page.textContent('#vmm-cmdline-msg')) ?? '',
       /the pasted command line:2: -m lots: not a memory size/,
     );
+    // a crosvm command: the VMM switches to crosvm, its aarch64-only options are left out
+    await page.fill(
+      '#vmm-cmdline',
+      'crosvm run -m 2048 --pci mem=[start=0x3000000] --vfio /sys/bus/pci/devices/0000:00:01.0 Image',
+    );
+    await page.click('#vmm-cmdline-read');
+    await page.waitForSelector('#vmm-verdict');
+    assert.equal(await page.inputValue('#vmm'), 'crosvm-aarch64');
+    assert.equal(await page.inputValue('#vmm-memory'), '2048M');
+    assert.equal(await page.inputValue('#vmm-opts'), '');
+    assert.match((await page.textContent('#vmm-cmdline-msg')) ?? '', /read from the crosvm command line/);
     assert.deepEqual(pageErrors(page), []);
   });
 

@@ -8,7 +8,7 @@ import { blockerLines, conflictTitle, memlockLines } from '../../vmm/explain.js'
 import { parseMemlockLimit, type MemlockLimit } from '../../vmm/memlock.js';
 import { isIovamapError } from '../../base/errors.js';
 import { parseLibvirtDomain } from '../../vmm/libvirt-xml.js';
-import { parseQemuCommandLine } from '../../vmm/qemu-cmdline.js';
+import { parseVmmCommandLine } from '../../vmm/vmm-cmdline.js';
 import type { GuestDescription, RefusingViommu } from '../../vmm/types.js';
 import { VMM_MODELS, findVmm, machineVersion } from '../../vmm/registry.js';
 import type { Overlay } from '../scene.js';
@@ -74,8 +74,9 @@ export class VmmPanel {
       id: 'vmm-cmdline',
       rows: '3',
       cols: '72',
-      placeholder: 'paste a QEMU command line, a script that starts QEMU, a libvirt log, or virsh dumpxml',
-      'aria-label': 'QEMU command line',
+      placeholder:
+        'paste a VMM command line (QEMU, cloud-hypervisor, crosvm), a script that starts one, a libvirt log, or virsh dumpxml',
+      'aria-label': 'VMM command line',
     }) as HTMLTextAreaElement;
     this.cmdlineMsg = el('div', { id: 'vmm-cmdline-msg', class: 'lane-sub' });
     const read = el('button', { type: 'button', id: 'vmm-cmdline-read' }, 'read');
@@ -114,7 +115,7 @@ export class VmmPanel {
       el(
         'details',
         { id: 'vmm-cmdline-box' },
-        el('summary', {}, 'from a QEMU command line or a libvirt domain'),
+        el('summary', {}, 'from a VMM command line or a libvirt domain'),
         el('div', { class: 'row' }, this.cmdline, read),
         this.cmdlineMsg,
       ),
@@ -166,9 +167,9 @@ export class VmmPanel {
   }
 
   /**
-   * Fills the panel from a pasted QEMU command line (src/vmm/qemu-cmdline: the same reading as
-   * `iovamap check --qemu-cmdline`): the machine, RAM, options, the groups of its vfio-pci devices and
-   * the vIOMMU.
+   * Fills the panel from a pasted VMM command line (src/vmm/vmm-cmdline: the same reading as
+   * `iovamap check --cmdline`; QEMU, cloud-hypervisor, crosvm) or libvirt domain: the VMM and machine,
+   * RAM, options, the groups of its VFIO devices and the vIOMMU.
    */
   private readCmdline(): void {
     const host = this.host;
@@ -186,15 +187,15 @@ export class VmmPanel {
         q = { ...d, notes: d.memlockWhy !== undefined ? [...d.notes, d.memlockWhy] : d.notes };
         this.memlock.value = d.memlock === undefined ? '' : String(d.memlock);
       } else {
-        const c = parseQemuCommandLine(text, 'the pasted command line');
-        bridges = c.bridges;
+        const c = parseVmmCommandLine(text, 'the pasted command line');
+        bridges = c.bridges ?? {};
         q = c;
       }
     } catch (e) {
       if (isIovamapError(e)) return say(e.message, true);
       throw e;
     }
-    const found = findVmm('qemu', {
+    const found = findVmm(q.vmm ?? 'qemu', {
       ...(q.machine !== undefined ? { machine: q.machine } : {}),
       ...((q.arch ?? host.arch) !== undefined ? { arch: (q.arch ?? host.arch)! } : {}),
     });
@@ -204,7 +205,12 @@ export class VmmPanel {
     const mem = q.memory;
     this.memory.value = mem % (1n << 20n) === 0n ? `${mem >> 20n}M` : String(mem);
     const version = q.machine !== undefined ? machineVersion(q.machine) : undefined;
-    const options = { ...(version !== undefined ? { version } : {}), ...q.options };
+    // options the chosen model does not take (crosvm's PCI start on aarch64) are left out
+    const known = new Set(found.model.options.map((o) => o.name));
+    const options = {
+      ...(version !== undefined ? { version } : {}),
+      ...Object.fromEntries(Object.entries(q.options).filter(([k]) => known.has(k))),
+    };
     this.opts.value = Object.entries(options)
       .map(([k, v]) => `${k}=${v}`)
       .join(',');
