@@ -12,6 +12,8 @@ import {
   layoutLines,
   loadHost,
   exactSize,
+  BACKEND_OPTIONS,
+  backendArgs,
   MEMLOCK_OPTION,
   memlockArg,
   optionsText,
@@ -33,6 +35,7 @@ function jsonReport(r: CheckReport, plan: Plan | undefined, notes: readonly stri
   return {
     schema: 'iovamap-check/1',
     vmm: r.layout.vmm,
+    backend: r.backend,
     memory: r.layout.memory,
     options: r.layout.options,
     fits: r.fits,
@@ -62,6 +65,8 @@ function jsonReport(r: CheckReport, plan: Plan | undefined, notes: readonly stri
             pinned: r.memlock.pinned,
             containers: r.memlock.containers,
             perContainer: r.memlock.perContainer,
+            ...(r.memlock.accounting !== undefined ? { accounting: r.memlock.accounting } : {}),
+            userLocked: r.memlock.userLocked,
             ...(r.memlock.failure
               ? {
                   refused: {
@@ -70,7 +75,9 @@ function jsonReport(r: CheckReport, plan: Plan | undefined, notes: readonly stri
                     range: r.memlock.failure.range,
                     chargedBefore: r.memlock.failure.chargedBefore,
                     vfio: r.memlock.failure.vfio,
-                    kernelLog: r.memlock.failure.kernelLog,
+                    ...(r.memlock.failure.kernelLog !== undefined
+                      ? { kernelLog: r.memlock.failure.kernelLog }
+                      : {}),
                     vmmPrints: r.memlock.failure.failure.lines,
                     effect: r.memlock.failure.failure.effect,
                     fix: memlockAdvice(r.memlock),
@@ -109,6 +116,7 @@ export const checkCommand = defineCommand(
       { name: 'p2p', type: 'boolean', help: 'also check the PCI windows where BARs land (peer-to-peer DMA)' },
       MEMLOCK_OPTION,
       VIOMMU_OPTION,
+      ...BACKEND_OPTIONS,
       { name: 'json', type: 'boolean', help: 'print JSON (schema iovamap-check/1, docs/check-json.md)' },
     ],
     examples: [
@@ -131,6 +139,10 @@ export const checkCommand = defineCommand(
       [
         'iovamap check --qemu-cmdline win11.log --platform qemu-q35-intel-iommu --memlock 16G',
         "the guest, devices and vIOMMU of a libvirt domain's last start (a copy of /var/log/libvirt/qemu/win11.log)",
+      ],
+      [
+        'iovamap check --vmm qemu --memory 16G --platform qemu-q35-intel-iommu --backend iommufd --memlock 20G --user-locked 8G',
+        'QEMU on iommufd, whose pins count per user: another VM of the same user holds 8 GiB',
       ],
       [
         'iovamap check --cmdline ch.sh --platform qemu-q35-intel-iommu',
@@ -160,12 +172,14 @@ export const checkCommand = defineCommand(
     const ml = memlockArg(a);
     const memlock = ml?.limit;
     const viommu = viommuArg(a, model);
+    const backend = backendArgs(a, model);
     const report = checkLayout(model, laid.layout, host, groups, {
       p2p,
       ...(memlock !== undefined ? { memlock } : {}),
       ...(viommu ? { viommu } : {}),
       ...(viommu && bridges ? { viommuBridges: bridges } : {}),
       ...(viommuWithoutMap !== undefined ? { viommuWithoutMap } : {}),
+      ...backend,
     });
     const plan =
       (report.conflicts.some((c) => c.fatal) || report.memlock?.failure) && report.blockers.length === 0
@@ -176,6 +190,8 @@ export const checkCommand = defineCommand(
             ...(viommu ? { viommu } : {}),
             ...(viommu && bridges ? { viommuBridges: bridges } : {}),
             ...(viommuWithoutMap !== undefined ? { viommuWithoutMap } : {}),
+            ...backend,
+            ...backend,
           })
         : undefined;
     const notes = [...cmdNotes, ...reqNotes, ...selNotes, ...host.notes, ...(ml?.note ? [ml.note] : [])];
@@ -204,10 +220,15 @@ export const checkCommand = defineCommand(
           : groups
               .map((g) => `group ${g.id}${g.devices.length ? ` (${g.devices.join(', ')})` : ''}`)
               .join(', ')
-      }${viommu && groups.length > 0 ? ' behind a vIOMMU (a container each)' : ''}`,
+      }${viommu && groups.length > 0 ? ` behind a vIOMMU (${report.backend === 'iommufd' ? 'an IOAS' : 'a container'} each)` : ''}${report.backend === 'iommufd' ? ', through iommufd' : ''}`,
     );
     out.push('', `guest ranges ${model.family} DMA-maps for VFIO:`, ...layoutLines(laid.layout, p2p));
-    out.push('', 'usable IOVA ranges of the container (what VFIO_IOMMU_GET_INFO reports):');
+    out.push(
+      '',
+      report.backend === 'iommufd'
+        ? 'usable IOVA ranges of the IOAS (what IOMMU_IOAS_IOVA_RANGES reports):'
+        : 'usable IOVA ranges of the container (what VFIO_IOMMU_GET_INFO reports):',
+    );
     for (const u of report.usable) out.push(`  ${rangeText(u.start, u.end)}`);
     for (const b of report.blockers) {
       const t = blockerLines(b);

@@ -13,6 +13,8 @@ import {
   layoutLines,
   loadHost,
   exactSize,
+  BACKEND_OPTIONS,
+  backendArgs,
   MEMLOCK_OPTION,
   memlockArg,
   VIOMMU_OPTION,
@@ -55,7 +57,7 @@ function askedFailure(plan: Plan, memory: bigint): string | null {
   }
   const locked = plan.asked.report?.memlock?.failure;
   if (locked)
-    return `${exactSize(memory)} does not fit RLIMIT_MEMLOCK: VFIO would refuse ${locked.range.what} with ENOMEM (${locked.kernelLog})`;
+    return `${exactSize(memory)} does not fit RLIMIT_MEMLOCK: VFIO would refuse ${locked.range.what} with ENOMEM (${locked.kernelLog ?? locked.vfio})`;
   return null;
 }
 
@@ -73,6 +75,7 @@ export const planCommand = defineCommand(
       ...HOST_OPTIONS,
       MEMLOCK_OPTION,
       VIOMMU_OPTION,
+      ...BACKEND_OPTIONS,
       { name: 'json', type: 'boolean', help: 'print JSON (schema iovamap-plan/1, docs/check-json.md)' },
     ],
     examples: [
@@ -102,6 +105,7 @@ export const planCommand = defineCommand(
     const ml = memlockArg(a);
     const memlock = ml?.limit;
     const viommu = viommuArg(a, model);
+    const backend = backendArgs(a, model);
     const plan = planLayout(model, request, host, groups, {
       others: VMM_MODELS,
       defaultsFor: (m) => hostDefaults(m, host, {}).options,
@@ -109,6 +113,7 @@ export const planCommand = defineCommand(
       ...(viommu ? { viommu } : {}),
       ...(viommu && bridges ? { viommuBridges: bridges } : {}),
       ...(viommuWithoutMap !== undefined ? { viommuWithoutMap } : {}),
+      ...backend,
     });
     const sizeFits = plan.blockers.length === 0 && (plan.fitsAsAsked || plan.options.length > 0);
     const notes = [

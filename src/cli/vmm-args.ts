@@ -20,13 +20,15 @@ import { readFailure } from './output.js';
 import { findVmm, machineVersion, VMM_NAMES } from '../vmm/registry.js';
 import { hostDefaults } from '../vmm/host-defaults.js';
 import { hostViewFromRegions } from '../vmm/regions-host.js';
-import { type SelectedGroup, selectGroups } from '../vmm/check.js';
+import { type CheckOptions, type SelectedGroup, selectGroups } from '../vmm/check.js';
 import type {
   GuestArch,
   GuestDescription,
   GuestLayout,
+  IommufdAccounting,
   LayoutRequest,
   RefusingViommu,
+  VfioBackend,
   VmmModel,
 } from '../vmm/types.js';
 
@@ -235,6 +237,7 @@ export function hostGroups(
     devices: list(a, 'device'),
     p2p: bool(a, 'p2p'),
     viommu: bool(a, 'viommu'),
+    ...(str(a, 'backend') === 'iommufd' ? { backend: 'iommufd' as const } : {}),
   });
   if (!sel.ok) throw new NotFoundError(sel.reason, sel.hint !== undefined ? { hint: sel.hint } : {});
   return { groups: sel.groups, notes: sel.notes };
@@ -259,6 +262,63 @@ export const MEMLOCK_OPTION: OptionSpec = {
   metavar: 'SIZE',
   help: "the VMM's RLIMIT_MEMLOCK (64M, 65536K, unlimited, or pid:N of a running VMM): what VFIO pins must fit in",
 };
+
+export const BACKEND_OPTIONS: readonly OptionSpec[] = [
+  {
+    name: 'backend',
+    type: 'string',
+    metavar: 'B',
+    help: 'how the VMM drives VFIO: type1 (the legacy container, default) or iommufd (QEMU 9.0+ -object iommufd, cloud-hypervisor --platform iommufd=on; Linux 6.6+)',
+    choices: ['type1', 'iommufd'],
+  },
+  {
+    name: 'iommufd-accounting',
+    type: 'string',
+    metavar: 'A',
+    help: "with --backend iommufd: whose locked memory its pins are charged to: user (the default: all of the user's processes together) or process (IOMMU_OPTION_RLIMIT_MODE=1, as libvirt sets)",
+    choices: ['user', 'process'],
+  },
+  {
+    name: 'user-locked',
+    type: 'size',
+    metavar: 'SIZE',
+    help: "with iommufd's per-user accounting: what the user's other processes have charged already (e.g. the other VMs of the same user)",
+  },
+];
+
+/** What --backend, --iommufd-accounting and --user-locked ask for (CheckOptions fields). */
+export function backendArgs(
+  a: ParsedArgs,
+  model: VmmModel,
+): Pick<CheckOptions, 'backend' | 'iommufdAccounting' | 'userLocked'> {
+  const backend = str(a, 'backend') as VfioBackend | undefined;
+  const accounting = str(a, 'iommufd-accounting') as IommufdAccounting | undefined;
+  const userLocked = big(a, 'user-locked');
+  if (backend !== 'iommufd') {
+    for (const o of ['iommufd-accounting', 'user-locked'])
+      if (a.values[o] !== undefined)
+        throw new InputError(`--${o} applies to --backend iommufd only`, {
+          hint: 'the type1 container charges the VMM process alone (its VmLck)',
+        });
+    return backend === 'type1' ? { backend } : {};
+  }
+  if (model.family !== 'qemu' && model.family !== 'cloud-hypervisor')
+    throw new InputError(`--backend iommufd: ${model.label} has no iommufd backend`, {
+      hint: 'QEMU (9.0 and later) and cloud-hypervisor (--platform iommufd=on) have one',
+    });
+  if (userLocked !== undefined && accounting === 'process')
+    throw new InputError(
+      '--user-locked counts with per-user accounting, not with --iommufd-accounting process',
+      {
+        hint: "with process accounting only the VMM's own locked memory counts",
+      },
+    );
+  return {
+    backend,
+    ...(accounting !== undefined ? { iommufdAccounting: accounting } : {}),
+    ...(userLocked !== undefined ? { userLocked } : {}),
+  };
+}
 
 export const VIOMMU_OPTION: OptionSpec = {
   name: 'viommu',
@@ -426,6 +486,13 @@ export function withGuestDescription(a: ParsedArgs): {
   if (list(a, 'device').length === 0 && list(a, 'group').length === 0 && g.devices.length > 0)
     values['device'] = [...g.devices];
   if (g.viommu !== undefined) values['viommu'] = true;
+  if (g.backend !== undefined && str(a, 'backend') === undefined) values['backend'] = g.backend;
+  if (
+    g.iommufdAccounting !== undefined &&
+    str(a, 'iommufd-accounting') === undefined &&
+    (values['backend'] ?? g.backend) === 'iommufd'
+  )
+    values['iommufd-accounting'] = g.iommufdAccounting;
   if (g.memlock !== undefined && str(a, 'memlock') === undefined)
     values['memlock'] = g.memlock === 'unlimited' ? 'unlimited' : String(g.memlock);
   // a running QEMU: its own RLIMIT_MEMLOCK is the one that applies (--memlock pid:N)

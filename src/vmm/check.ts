@@ -20,7 +20,15 @@ import {
   type MemlockLimit,
   type MemlockReport,
 } from './memlock.js';
-import type { GuestLayout, GuestRange, RefusingViommu, VmmFailure, VmmModel } from './types.js';
+import type {
+  GuestLayout,
+  GuestRange,
+  IommufdAccounting,
+  RefusingViommu,
+  VfioBackend,
+  VmmFailure,
+  VmmModel,
+} from './types.js';
 
 export interface GroupSelection {
   /** Group numbers to assign. */
@@ -31,6 +39,8 @@ export interface GroupSelection {
   readonly p2p?: boolean;
   /** The guest has a vIOMMU: the groups get a container each (only the notes' wording changes). */
   readonly viommu?: boolean;
+  /** With iommufd the notes say IOAS for container. */
+  readonly backend?: VfioBackend;
 }
 
 export interface SelectedGroup {
@@ -92,7 +102,12 @@ export interface Blocker {
   readonly group: number;
   readonly devices: readonly string[];
   readonly kind:
-    'not-assignable' | 'unsafe-interrupts' | 'no-usable-iova' | 'split-group' | 'viommu-without-map';
+    | 'not-assignable'
+    | 'unsafe-interrupts'
+    | 'no-usable-iova'
+    | 'split-group'
+    | 'viommu-without-map'
+    | 'no-iommufd';
   readonly why: string;
   readonly lines: readonly string[];
 }
@@ -100,7 +115,11 @@ export interface Blocker {
 export interface CheckReport {
   readonly layout: GuestLayout;
   readonly groups: readonly SelectedGroup[];
-  /** The container's usable IOVA ranges (what VFIO_IOMMU_GET_INFO would report). */
+  readonly backend: VfioBackend;
+  /**
+   * The container's usable IOVA ranges (what VFIO_IOMMU_GET_INFO would report), or with iommufd the
+   * IOAS's (IOMMU_IOAS_IOVA_RANGES: the same type rule, DIRECT_RELAXABLE left usable).
+   */
   readonly usable: readonly Range[];
   readonly conflicts: readonly Conflict[];
   readonly blockers: readonly Blocker[];
@@ -173,7 +192,7 @@ export function selectGroups(host: HostView, sel: GroupSelection): SelectResult 
     }
     if (chosen.size > 1)
       notes.push(
-        `checking all ${chosen.size} assignable groups ${sel.viommu ? 'behind the vIOMMU, a container each' : 'in one container'}`,
+        `checking all ${chosen.size} assignable groups ${sel.viommu ? `behind the vIOMMU, ${sel.backend === 'iommufd' ? 'an IOAS' : 'a container'} each` : `in one ${sel.backend === 'iommufd' ? 'IOAS' : 'container'}`}`,
       );
   }
   const groups = [...chosen.values()]
@@ -199,12 +218,15 @@ export function containerUsable(groups: readonly SelectedGroup[]): IntervalSet {
   return usable ?? IntervalSet.full();
 }
 
-function vfioAnswer(r: GuestRange, usable: IntervalSet): string {
+function vfioAnswer(r: GuestRange, usable: IntervalSet, backend: VfioBackend): string {
   const size = r.end - r.start + 1n;
   const near = usable.ranges.filter((u) => u.end >= r.start - 1n && u.start <= r.end + 1n);
   const around = near.length
     ? `; usable around it: ${near.map((u) => `[${hex(u.start)}, ${hex(u.end)}]`).join(', ')}`
     : '';
+  // iopt_check_iova: reserved IOVA (a device's region, or outside a domain's aperture) answers -EINVAL
+  if (backend === 'iommufd')
+    return `IOMMU_IOAS_MAP(iova=${hex(r.start)}, length=${hex(size)}) = -EINVAL: the range meets reserved IOVA of the IOAS${around}`;
   return (
     `VFIO_IOMMU_MAP_DMA(iova=${hex(r.start)}, size=${hex(size)}) = -EINVAL: the range is not inside one ` +
     `usable IOVA range${around}`
@@ -267,8 +289,28 @@ function causesFor(outside: readonly Range[], groups: readonly SelectedGroup[], 
 
 /** Which VFIO step refuses a group and with which errno, as the host model states it. */
 export interface Refusal {
-  readonly ioctl: 'VFIO_GROUP_SET_CONTAINER' | 'VFIO_SET_IOMMU';
+  readonly ioctl:
+    | 'VFIO_GROUP_SET_CONTAINER'
+    | 'VFIO_SET_IOMMU'
+    | 'VFIO_DEVICE_BIND_IOMMUFD'
+    | 'VFIO_DEVICE_ATTACH_IOMMUFD_PT'
+    | 'open vfio-dev';
   readonly errno: number;
+}
+
+/** The iommufd step where type1's refusal shows up: claiming the device at bind, the domain at attach. */
+function iommufdStep(r: Refusal): Refusal {
+  return {
+    ...r,
+    ioctl:
+      r.ioctl === 'VFIO_GROUP_SET_CONTAINER' ? 'VFIO_DEVICE_BIND_IOMMUFD' : 'VFIO_DEVICE_ATTACH_IOMMUFD_PT',
+  };
+}
+
+/** Linux major*1000+minor of a version string, or undefined. */
+function kernelAt(kernel: string | undefined): number | undefined {
+  const v = kernel === undefined ? undefined : /^(\d+)\.(\d+)/.exec(kernel);
+  return v ? Number(v[1]) * 1000 + Number(v[2]) : undefined;
 }
 
 /**
@@ -289,16 +331,43 @@ export function refusalOf(why: string): Refusal | undefined {
 function blockersFor(
   model: VmmModel,
   layout: GuestLayout,
+  host: HostView,
   groups: readonly SelectedGroup[],
   opts: CheckOptions,
 ): Blocker[] {
   const out: Blocker[] = [];
-  const say = (dev: string, group: number, why: string, fallback: Refusal): string[] =>
-    model.refusal({ ...(refusalOf(why) ?? fallback), device: dev, group }, layout);
+  const iommufd = opts.backend === 'iommufd';
+  const say = (dev: string, group: number, why: string, fallback: Refusal): string[] => {
+    const r = refusalOf(why) ?? fallback;
+    return model.refusal({ ...(iommufd ? iommufdStep(r) : r), device: dev, group }, layout);
+  };
+  const at = kernelAt(host.kernel);
   for (const g of groups) {
     const dev = g.devices[0] ?? '<bdf>';
+    if (iommufd && at !== undefined && at < 6006) {
+      // QEMU and cloud-hypervisor open the device's /dev/vfio/devices/vfioN (CONFIG_VFIO_DEVICE_CDEV, 6.6)
+      out.push({
+        group: g.id,
+        devices: g.devices,
+        kind: 'no-iommufd',
+        why:
+          `Linux ${host.kernel} has no VFIO device files (/dev/vfio/devices/vfioN, Linux 6.6 and later), which the ` +
+          `iommufd backend binds to /dev/iommu${at < 6002 ? ' (and no /dev/iommu either: iommufd arrived in 6.2)' : ''}: ` +
+          'use the legacy VFIO container, or a newer kernel',
+        lines: model.refusal(
+          { ioctl: 'open vfio-dev', errno: ERRNO.ENOENT, device: g.named ?? dev, group: g.id },
+          layout,
+        ),
+      });
+      continue;
+    }
     if (g.group.assignable?.ok === false) {
-      const why = g.group.assignable.why;
+      const why = iommufd
+        ? g.group.assignable.why.replace(
+            /\bVFIO_GROUP_SET_CONTAINER fails\b/,
+            'VFIO_DEVICE_BIND_IOMMUFD fails',
+          )
+        : g.group.assignable.why;
       out.push({
         group: g.id,
         devices: g.devices,
@@ -307,7 +376,22 @@ function blockersFor(
         lines: say(dev, g.id, why, { ioctl: 'VFIO_GROUP_SET_CONTAINER', errno: ERRNO.EINVAL }),
       });
     }
-    if (g.group.interruptSafety?.safe === false) {
+    if (g.group.interruptSafety?.safe === false && iommufd) {
+      // iommufd_device_bind: its own allow_unsafe_interrupts, independent of vfio_iommu_type1's; no log
+      out.push({
+        group: g.id,
+        devices: g.devices,
+        kind: 'unsafe-interrupts',
+        why:
+          "the platform cannot isolate the device's MSIs, so iommufd refuses to bind it: VFIO_DEVICE_BIND_IOMMUFD " +
+          'fails with EPERM and the kernel logs nothing; iommufd.allow_unsafe_interrupts=1 overrides it ' +
+          '(vfio_iommu_type1.allow_unsafe_interrupts does not apply to iommufd)',
+        lines: model.refusal(
+          { ioctl: 'VFIO_DEVICE_BIND_IOMMUFD', errno: ERRNO.EPERM, device: g.named ?? dev, group: g.id },
+          layout,
+        ),
+      });
+    } else if (g.group.interruptSafety?.safe === false) {
       // vfio_iommu_type1_attach_group refuses unsafe interrupts with -EPERM at VFIO_SET_IOMMU.
       const why = g.group.interruptSafety.why;
       out.push({
@@ -339,6 +423,26 @@ function blockersFor(
     if (
       opts.viommu &&
       assigned.length > 1 &&
+      !(bridge(assigned[0]!) !== undefined && assigned.every((d) => bridge(d) === bridge(assigned[0]!))) &&
+      iommufd
+    ) {
+      // iommufd_hw_pagetable_attach: every device of a group attaches to the one page table of its group
+      out.push({
+        group: g.id,
+        devices: g.devices,
+        kind: 'split-group',
+        why:
+          `its devices ${assigned.join(', ')} would each get an IOAS of their own behind the vIOMMU, but iommufd ` +
+          'keeps the devices of a group on one page table, so attaching the second fails with EINVAL: put them ' +
+          'behind one conventional PCI bridge (pcie-pci-bridge) in the guest, or assign only one of them',
+        lines: model.refusal(
+          { ioctl: 'VFIO_DEVICE_ATTACH_IOMMUFD_PT', errno: ERRNO.EINVAL, device: assigned[1]!, group: g.id },
+          layout,
+        ),
+      });
+    } else if (
+      opts.viommu &&
+      assigned.length > 1 &&
       !(bridge(assigned[0]!) !== undefined && assigned.every((d) => bridge(d) === bridge(assigned[0]!)))
     ) {
       // QEMU: every device behind a vIOMMU has an address space of its own (a conventional PCI bridge
@@ -354,7 +458,8 @@ function blockersFor(
         lines: model.splitGroup?.(assigned[1]!, g.id, layout) ?? [],
       });
     }
-    if (g.group.usable.length === 0) {
+    // iommufd reserves the regions without checking what is left: every map then fails (conflicts)
+    if (g.group.usable.length === 0 && !iommufd) {
       // vfio_iommu_resv_exclude leaves an empty list: the attach at VFIO_SET_IOMMU answers -EINVAL.
       out.push({
         group: g.id,
@@ -392,6 +497,15 @@ export interface CheckOptions {
    * group is refused.
    */
   readonly viommuWithoutMap?: RefusingViommu;
+  /**
+   * How the VMM drives VFIO (default type1). With iommufd: an IOAS per guest address space, IOMMU_IOAS_MAP
+   * for each range, and the kernel's iommufd rules for binding devices and charging pins.
+   */
+  readonly backend?: VfioBackend;
+  /** With iommufd: per-user (default) or per-process locked-memory accounting. */
+  readonly iommufdAccounting?: IommufdAccounting;
+  /** With iommufd's per-user accounting: bytes the user's other processes have charged already. */
+  readonly userLocked?: bigint;
 }
 
 /** The groups in the order the user gave them (the order a VMM sets the devices up in). */
@@ -425,9 +539,20 @@ export function checkLayout(
   opts: CheckOptions = {},
 ): CheckReport {
   const usable = containerUsable(groups);
+  const backend = opts.backend ?? 'type1';
+  const iommufd = backend === 'iommufd';
   const notes: string[] = [];
   const conflicts: Conflict[] = [];
   const device = groups[0]?.devices[0];
+  if (iommufd) {
+    const partly = groups.filter((g) => g.assigned !== undefined && g.assigned.length < g.devices.length);
+    if (partly.length)
+      notes.push(
+        `iommufd reserves the regions of the devices it binds (iommufd_device_attach_reserved_iova), not of ` +
+          `the whole group as type1 does; the check uses the group's regions for group ${partly.map((g) => g.id).join(', ')}, ` +
+          'as sysfs shows them (a region of a member not assigned may not apply)',
+      );
+  }
   for (const r of layout.ranges) {
     if (r.kind === 'pci-window' && !opts.p2p) continue;
     if (usable.containsRange(r)) {
@@ -454,6 +579,7 @@ export function checkLayout(
         strerror: strerror(ERRNO.EINVAL),
         device: culprit?.groups[0]?.devices[0] ?? device ?? '<bdf>',
         group: culprit?.groups[0]?.id ?? groups[0]?.id,
+        ...(iommufd ? { backend } : {}),
       },
       layout,
     );
@@ -461,7 +587,7 @@ export function checkLayout(
       range: r,
       outside,
       causes,
-      vfio: vfioAnswer(r, usable),
+      vfio: vfioAnswer(r, usable, backend),
       failure,
       fatal: r.kind !== 'pci-window',
     });
@@ -473,7 +599,7 @@ export function checkLayout(
         'later conflicts would show up once it is fixed',
     );
   }
-  const blockers = blockersFor(model, layout, groups, opts);
+  const blockers = blockersFor(model, layout, host, groups, opts);
   let memlock: MemlockReport | undefined;
   if (groups.length === 0) notes.push('no group selected: nothing to assign, so nothing can conflict');
   else if (opts.memlock !== undefined) {
@@ -490,8 +616,14 @@ export function checkLayout(
       opts.memlock,
       host,
       opts.viommu ? containerGroups(groups, opts).map(owner) : owner(inOrder(groups)[0]!),
+      {
+        backend,
+        ...(opts.iommufdAccounting !== undefined ? { accounting: opts.iommufdAccounting } : {}),
+        ...(opts.userLocked !== undefined ? { userLocked: opts.userLocked } : {}),
+      },
     );
-    const zero = zeroPageNote(memlock, host.kernel);
+    // type1 leaves the shared zero page uncharged on 6.1; iommufd (6.2 on) counts every page it pins
+    const zero = iommufd ? undefined : zeroPageNote(memlock, host.kernel);
     if (zero !== undefined) notes.push(zero);
     if (!memlock.failure) notes.push(memlockAdvice(memlock));
     else if (fatal.some((c) => c.range.start < memlock!.failure!.range.start))
@@ -502,13 +634,19 @@ export function checkLayout(
   } else {
     const pinned = pinnedBytes(layout);
     const n = opts.viommu ? containerGroups(groups, opts).length : 1;
+    const space = iommufd ? 'IOAS' : 'container';
+    const userWide = iommufd && (opts.iommufdAccounting ?? 'user') === 'user';
     if (pinned > 0n)
       notes.push(
-        `VFIO pins the ${exactBytes(pinned)} of RAM and firmware it maps and charges them to the VMM's ` +
-          `locked memory (VmLck): without CAP_IPC_LOCK the VMM needs RLIMIT_MEMLOCK of at least ` +
+        `VFIO pins the ${exactBytes(pinned)} of RAM and firmware it maps and charges them to the ` +
+          (userWide
+            ? "user's locked memory (iommufd's per-user count, shared by all of the user's processes, other VMs included)"
+            : "VMM's locked memory (VmLck)") +
+          `: without CAP_IPC_LOCK the VMM needs RLIMIT_MEMLOCK of at least ` +
           (n > 1
-            ? `${exactBytes(pinned * BigInt(n))}, for the ${n} containers the vIOMMU gives the groups (each pins it all)`
-            : 'that, per container') +
+            ? `${exactBytes(pinned * BigInt(n))}, for the ${n} ${space}s the vIOMMU gives the groups (each pins it all)`
+            : `that, per ${space}`) +
+          (userWide ? " plus what the user's other processes have charged" : '') +
           ' (memory mapped twice counts twice, memory the VMM mlock()s once more, e.g. QEMU ' +
           '-overcommit mem-lock=on), or the mapping fails with ENOMEM, "Cannot allocate ' +
           'memory" ("iovamap run vfio_memlock" shows it)',
@@ -517,6 +655,7 @@ export function checkLayout(
   return {
     layout,
     groups,
+    backend,
     usable: usable.ranges,
     conflicts,
     blockers,

@@ -76,7 +76,9 @@ export function memlockLines(
   const f = m.failure!;
   const lines: { depth: number; text: string }[] = [
     { depth: 0, text: `VFIO: ${f.vfio}` },
-    { depth: 0, text: `kernel log: ${f.kernelLog}` },
+    ...(f.kernelLog !== undefined
+      ? [{ depth: 0, text: `kernel log: ${f.kernelLog}` }]
+      : [{ depth: 0, text: 'kernel log: nothing (iommufd does not log a refused pin)' }]),
   ];
   if (f.failure.lines.length) {
     lines.push({ depth: 0, text: `${vmmName} prints:` });

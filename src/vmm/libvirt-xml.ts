@@ -193,6 +193,44 @@ function domainHostdevs(devs: XmlElement | undefined, source: string): string[] 
   return devices;
 }
 
+/**
+ * The iommufd backend (libvirt 12.1: <hostdev><driver iommufd='yes'/>; 12.2: <iommufd enabled='yes'/> for
+ * the whole domain, which a hostdev's iommufd='no' overrides) and its accounting: libvirt opens
+ * /dev/iommu and sets per-process accounting (virIOMMUFDOpenDevice); with fdgroup= a manager passes the
+ * file, and whoever opened it chose.
+ */
+function domainIommufd(
+  dom: XmlElement,
+  devs: XmlElement | undefined,
+  notes: string[],
+): Pick<GuestDescription, 'backend' | 'iommufdAccounting'> {
+  const whole = child(dom, 'iommufd');
+  const wholeOn = whole?.attrs['enabled'] === 'yes';
+  const vfio = children(devs, 'hostdev').filter(
+    (h) => h.attrs['mode'] === 'subsystem' && h.attrs['type'] === 'pci',
+  );
+  const on = vfio.filter((h) => {
+    const v = child(h, 'driver')?.attrs['iommufd'];
+    return v === 'yes' || (v !== 'no' && wholeOn);
+  });
+  if (on.length === 0) return {};
+  if (on.length < vfio.length)
+    notes.push('some host devices use the legacy container, others iommufd: checked as if all used iommufd');
+  if (wholeOn && whole?.attrs['fdgroup'] !== undefined) {
+    notes.push(
+      `<iommufd fdgroup='${whole.attrs['fdgroup']}'>: a manager opened /dev/iommu and chose its accounting; ` +
+        'counted per user, the default (--iommufd-accounting process if it set per-process accounting, as ' +
+        "libvirt and KubeVirt's device plugin do)",
+    );
+    return { backend: 'iommufd', iommufdAccounting: 'user' };
+  }
+  notes.push(
+    'iommufd backend: libvirt opens /dev/iommu and sets per-process accounting (IOMMU_OPTION_RLIMIT_MODE), ' +
+      "so other VMs of the user do not count against this one's RLIMIT_MEMLOCK",
+  );
+  return { backend: 'iommufd', iommufdAccounting: 'process' };
+}
+
 /** <iommu model=...>: a vIOMMU the check models, or one QEMU refuses VFIO devices behind. */
 function domainViommu(
   devs: XmlElement | undefined,
@@ -272,6 +310,7 @@ export function parseLibvirtDomain(text: string, source: string): LibvirtDomain 
   const devs = child(dom, 'devices');
   const devices = domainHostdevs(devs, source);
   const { viommu, withoutMap, present } = domainViommu(devs, devices, notes);
+  const backend = withoutMap === undefined ? domainIommufd(dom, devs, notes) : {};
   const lim = libvirtMemlock(dom, source, total, devices.length, present);
   if (lim.locked)
     notes.push(
@@ -283,7 +322,8 @@ export function parseLibvirtDomain(text: string, source: string): LibvirtDomain 
     `read from the libvirt domain${name ? ` ${name}` : ''} (${source}): machine ${machine}, ${formatSize(ram)} of RAM, ` +
       (devices.length ? `VFIO ${devices.join(', ')}` : 'no VFIO host device') +
       (viommu ? `, behind ${viommu}` : '') +
-      (withoutMap ? `, behind QEMU's ${withoutMap}` : ''),
+      (withoutMap ? `, behind QEMU's ${withoutMap}` : '') +
+      (backend.backend === 'iommufd' ? ', through iommufd' : ''),
   );
   return {
     ...(name !== undefined ? { name } : {}),
@@ -294,6 +334,7 @@ export function parseLibvirtDomain(text: string, source: string): LibvirtDomain 
     devices,
     ...(viommu !== undefined ? { viommu } : {}),
     ...(withoutMap !== undefined ? { viommuWithoutMap: withoutMap } : {}),
+    ...backend,
     ...(lim.memlock !== undefined ? { memlock: lim.memlock } : {}),
     ...(lim.why !== undefined ? { memlockWhy: lim.why } : {}),
     locked: lim.locked,

@@ -8,11 +8,25 @@
  * mm, with no sharing between containers): a VMM that gives several devices containers of their own, as
  * QEMU does for devices behind a vIOMMU, pins and charges the same RAM once per container, against one
  * limit. Pure: the same rules as src/vfio/type1 (checked against the kernels), applied to a VMM's layout.
+ *
+ * iommufd charges the same pages (one IOAS per guest address space, each IOMMU_IOAS_MAP pinned and
+ * charged on its own, iopt_alloc_pages / do_update_pinned) but, by default, to the user's locked_vm
+ * (incr_user_locked_vm): every process of the VMM's user adds to that one count, which is checked
+ * against the mapping process's RLIMIT_MEMLOCK, so other VMs of the same user take room from this one.
+ * It logs nothing. With IOMMU_OPTION_RLIMIT_MODE=1 (process accounting, which libvirt sets when it
+ * opens /dev/iommu) the count is the process's own locked_vm, as for type1.
  */
 import { ERRNO } from '../base/errno.js';
 import { hex, parseSize } from '../base/u64.js';
 import { exactBytes, strerror } from './common.js';
-import type { GuestLayout, GuestRange, VmmFailure, VmmModel } from './types.js';
+import type {
+  GuestLayout,
+  GuestRange,
+  IommufdAccounting,
+  VfioBackend,
+  VmmFailure,
+  VmmModel,
+} from './types.js';
 
 /** The VMM process's RLIMIT_MEMLOCK (soft limit, bytes) or `unlimited` (RLIM_INFINITY, or CAP_IPC_LOCK). */
 export type MemlockLimit = bigint | 'unlimited';
@@ -30,8 +44,8 @@ export interface MemlockFailure {
   readonly owner: ContainerOwner;
   /** Bytes the mappings before it had charged (earlier containers' included). */
   readonly chargedBefore: bigint;
-  /** What the kernel logs (pr_warn in vfio_pin_pages_remote). */
-  readonly kernelLog: string;
+  /** What the kernel logs (pr_warn in vfio_pin_pages_remote; iommufd logs nothing). */
+  readonly kernelLog?: string;
   /** What VFIO answers for this mapping. */
   readonly vfio: string;
   /** What the VMM prints and does. */
@@ -54,6 +68,22 @@ export interface MemlockReport {
   readonly firmware: bigint;
   /** The first mapping refused with ENOMEM, when the limit is too small. */
   readonly failure?: MemlockFailure;
+  readonly backend: VfioBackend;
+  /** With iommufd: whose locked_vm is charged. */
+  readonly accounting?: IommufdAccounting;
+  /**
+   * Bytes already on the count before the VMM maps anything: with iommufd's per-user accounting, what the
+   * user's other processes pinned (0 otherwise).
+   */
+  readonly userLocked: bigint;
+}
+
+/** How pins are counted: the backend and, for iommufd, its accounting and the user's other pins. */
+export interface MemlockAccounting {
+  readonly backend?: VfioBackend;
+  readonly accounting?: IommufdAccounting;
+  /** With iommufd's per-user accounting: bytes the user's other processes have charged already. */
+  readonly userLocked?: bigint;
 }
 
 /**
@@ -83,7 +113,10 @@ export function checkMemlock(
   limit: MemlockLimit,
   host: { readonly pageSize?: number },
   owners: ContainerOwner | readonly ContainerOwner[],
+  acct: MemlockAccounting = {},
 ): MemlockReport {
+  const backend = acct.backend ?? 'type1';
+  const accounting = backend === 'iommufd' ? (acct.accounting ?? 'user') : undefined;
   const list: readonly ContainerOwner[] = Array.isArray(owners) ? owners : [owners as ContainerOwner];
   const containers = Math.max(1, list.length);
   const pageSize = host.pageSize ?? 4096;
@@ -104,13 +137,29 @@ export function checkMemlock(
     containers,
     perContainer,
     firmware: firmware * n,
+    backend,
+    ...(accounting !== undefined ? { accounting } : {}),
+    // the user's count is kept in pages (user->locked_vm)
+    userLocked: accounting === 'user' ? (((acct.userLocked ?? 0n) + page - 1n) / page) * page : 0n,
   };
   if (limit === 'unlimited') return base;
   // rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT: the limit counts whole pages
   const limitPages = limit / page;
-  let charged = 0n;
+  const others = base.userLocked / page;
+  let charged = others;
   for (let k = 0; k < containers; k++) {
-    const after = chargeContainer(model, layout, ranges, limitPages, page, charged, list[k] ?? {}, k + 1);
+    const after = chargeContainer(
+      model,
+      layout,
+      ranges,
+      limitPages,
+      page,
+      charged,
+      others,
+      base,
+      list[k] ?? {},
+      k + 1,
+    );
     if (typeof after !== 'bigint') return { ...base, failure: after };
     charged = after;
   }
@@ -127,10 +176,12 @@ function chargeContainer(
   limitPages: bigint,
   page: bigint,
   charged: bigint,
+  others: bigint,
+  how: Pick<MemlockReport, 'backend' | 'accounting'>,
   who: ContainerOwner,
   container: number,
 ): bigint | MemlockFailure {
-  const before = charged;
+  const before = charged - others;
   for (const r of ranges) {
     const pages = pagesOf(r, page);
     if (charged + pages <= limitPages) {
@@ -146,22 +197,42 @@ function chargeContainer(
         strerror: strerror(ERRNO.ENOMEM),
         device: who.device ?? '<bdf>',
         group: who.group,
+        ...(how.backend === 'iommufd' ? { backend: 'iommufd' as const } : {}),
       },
       layout,
     );
-    const earlier =
-      container > 1
-        ? ` (${exactBytes(before * page)} of it by the ${container === 2 ? 'container' : `${container - 1} containers`} set up before)`
+    const iommufd = how.backend === 'iommufd';
+    const space = iommufd ? 'IOAS' : 'container';
+    const earlier = [
+      ...(container > 1
+        ? [
+            `${exactBytes(before * page)} of it by the ${container === 2 ? space : `${container - 1} ${space}s`} set up before`,
+          ]
+        : []),
+      ...(others > 0n
+        ? [`${exactBytes(others * page)}${container > 1 ? '' : ' of it'} by the user's other processes`]
+        : []),
+    ];
+    const pinned = charged - others;
+    const onTop =
+      charged > 0n
+        ? ` on top of the ${exactBytes(charged * page)} already ${
+            how.accounting === 'user' ? "charged to the user's locked memory" : 'pinned'
+          }${earlier.length && (pinned > 0n || others > 0n) ? ` (${earlier.join(', ')})` : ''}`
         : '';
+    const call = iommufd
+      ? `IOMMU_IOAS_MAP(iova=${hex(r.start)}, length=${hex(size)})`
+      : `VFIO_IOMMU_MAP_DMA(iova=${hex(r.start)}, size=${hex(size)})`;
     return {
       range: r,
       container,
       owner: who,
       chargedBefore: charged * page,
-      kernelLog: `vfio_pin_pages_remote: RLIMIT_MEMLOCK (${limitPages * page}) exceeded`,
+      ...(iommufd
+        ? {}
+        : { kernelLog: `vfio_pin_pages_remote: RLIMIT_MEMLOCK (${limitPages * page}) exceeded` }),
       vfio:
-        `VFIO_IOMMU_MAP_DMA(iova=${hex(r.start)}, size=${hex(size)}) = -ENOMEM: its ${exactBytes(pages * page)}` +
-        (charged > 0n ? ` on top of the ${exactBytes(charged * page)} already pinned${earlier}` : '') +
+        `${call} = -ENOMEM: its ${exactBytes(pages * page)}${onTop}` +
         ` pass RLIMIT_MEMLOCK (${exactBytes(limitPages * page)}); the pages it pinned are released`,
       failure,
     };
@@ -174,32 +245,54 @@ export function memlockExcess(m: MemlockReport): bigint {
   if (m.limit === 'unlimited') return 0n;
   const page = BigInt(m.pageSize);
   const room = (m.limit / page) * page;
-  return m.pinned > room ? m.pinned - room : 0n;
+  const need = m.pinned + m.userLocked;
+  return need > room ? need - room : 0n;
 }
 
 /** The note for a limit that suffices, or the fix for one that does not. */
 export function memlockAdvice(m: MemlockReport): string {
-  const need = exactBytes(m.pinned);
+  const total = m.pinned + m.userLocked;
+  const need = exactBytes(total);
   const assumed = m.pageSizeAssumed
     ? ` (counted in ${m.pageSize / 1024} KiB pages: the host's page size is not known)`
     : '';
+  const space = m.backend === 'iommufd' ? 'IOAS' : 'container';
   const per =
     m.containers > 1
-      ? ` (${m.containers} containers x ${exactBytes(m.perContainer)}: behind a vIOMMU each assigned device ` +
-        "has a container of its own, and each pins the guest's memory again; libvirt 8.7 and later sets " +
+      ? ` (${m.containers} ${space}s x ${exactBytes(m.perContainer)}: behind a vIOMMU each assigned device ` +
+        `has ${m.backend === 'iommufd' ? 'an IOAS' : 'a container'} of its own, and each pins the guest's memory again; libvirt 8.7 and later sets ` +
         "N x the guest's memory + 1 GiB for a domain with a vIOMMU and N VFIO devices)"
       : '';
+  const others =
+    m.userLocked > 0n ? ` plus the ${exactBytes(m.userLocked)} the user's other processes have charged` : '';
+  const userWide =
+    m.accounting === 'user'
+      ? "; iommufd counts the pins of all of the user's processes together (user->locked_vm) against this " +
+        "process's limit, so other VMs of the same user take room from this one"
+      : '';
+  const pinsText = `the ${exactBytes(m.pinned)} VFIO pins${per}`;
   if (m.limit === 'unlimited')
-    return `RLIMIT_MEMLOCK unlimited: the ${need} VFIO pins${per} are charged to the VMM's locked memory (VmLck) but never refused${assumed}`;
-  if (!m.failure) return `RLIMIT_MEMLOCK ${exactBytes(m.limit)} covers the ${need} VFIO pins${per}${assumed}`;
+    return `RLIMIT_MEMLOCK unlimited: ${pinsText} are charged to the ${m.accounting === 'user' ? "user's" : "VMM's"} locked memory but never refused${assumed}`;
+  if (!m.failure)
+    return `RLIMIT_MEMLOCK ${exactBytes(m.limit)} covers ${pinsText}${others}${userWide}${assumed}`;
+  const process =
+    m.accounting === 'user'
+      ? '; or switch /dev/iommu to per-process accounting (IOMMU_OPTION_RLIMIT_MODE=1, which needs ' +
+        "CAP_SYS_RESOURCE: libvirt 12.2 and later does it when it opens /dev/iommu), so the user's other " +
+        'processes stop counting'
+      : '';
   return (
-    `raise the VMM's RLIMIT_MEMLOCK to at least ${need}${per} (prlimit --pid PID ` +
-    `--memlock=${m.pinned}:${m.pinned}, systemd LimitMEMLOCK=${m.pinned}, docker/podman --ulimit ` +
-    `memlock=${m.pinned}:${m.pinned}), or start it with CAP_IPC_LOCK; memory the VMM also mlock()s ` +
+    `raise the VMM's RLIMIT_MEMLOCK to at least ${need}${per}` +
+    (m.userLocked > 0n ? ` (the ${exactBytes(m.pinned)} VFIO pins${others})` : '') +
+    ` (prlimit --pid PID ` +
+    `--memlock=${total}:${total}, systemd LimitMEMLOCK=${total}, docker/podman --ulimit ` +
+    `memlock=${total}:${total}), or start it with CAP_IPC_LOCK; memory the VMM also mlock()s ` +
     `(e.g. QEMU -overcommit mem-lock=on) counts once more` +
     (m.containers > 1
-      ? `; without the vIOMMU the devices share one container, which pins ${exactBytes(m.perContainer)}`
+      ? `; without the vIOMMU the devices share one ${space}, which pins ${exactBytes(m.perContainer)}`
       : '') +
+    process +
+    userWide +
     assumed
   );
 }

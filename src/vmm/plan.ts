@@ -198,6 +198,10 @@ export interface PlanOptions {
   readonly viommuBridges?: Readonly<Record<string, string>>;
   /** A vIOMMU that refuses VFIO devices (see CheckOptions). */
   readonly viommuWithoutMap?: RefusingViommu;
+  /** The VFIO backend and, for iommufd, how pins are counted (see CheckOptions). */
+  readonly backend?: CheckOptions['backend'];
+  readonly iommufdAccounting?: CheckOptions['iommufdAccounting'];
+  readonly userLocked?: bigint;
 }
 
 export function planLayout(
@@ -213,6 +217,9 @@ export function planLayout(
     ...(opts.viommu ? { viommu: true } : {}),
     ...(opts.viommuBridges ? { viommuBridges: opts.viommuBridges } : {}),
     ...(opts.viommuWithoutMap !== undefined ? { viommuWithoutMap: opts.viommuWithoutMap } : {}),
+    ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+    ...(opts.iommufdAccounting !== undefined ? { iommufdAccounting: opts.iommufdAccounting } : {}),
+    ...(opts.userLocked !== undefined ? { userLocked: opts.userLocked } : {}),
   };
   const asked = evaluate(model, request, host, groups, check);
   const blockers = asked.report?.blockers ?? [];

@@ -170,6 +170,10 @@ class Reading {
   viommu: string | undefined;
   withoutMap: RefusingViommu | undefined;
   iommufd = false;
+  /** -object iommufd ids, and whether each was handed a file descriptor (fd=). */
+  readonly iommufdObjects = new Map<string, boolean>();
+  /** The iommufd= object of each vfio-pci device that names one. */
+  readonly iommufdOf = new Map<string, string>();
   memLock: string | undefined;
 
   machineArgs(kv: Map<string, string>): void {
@@ -235,6 +239,11 @@ class Reading {
 
   objectArgs(kv: Map<string, string>, at: string): void {
     const id = kv.get('id');
+    if (kv.get('qom-type') === 'iommufd' && id !== undefined) {
+      // fd=: /dev/iommu opened by a manager (libvirt sets per-process accounting on the file it opens)
+      this.iommufdObjects.set(id, kv.get('fd') !== undefined);
+      return;
+    }
     const size = kv.get('size');
     if (!(kv.get('qom-type') ?? '').startsWith('memory-backend') || id === undefined || size === undefined)
       return;
@@ -288,7 +297,11 @@ class Reading {
     }
     if (this.devices.includes(bdf)) return;
     this.devices.push(bdf);
-    if (kv.get('iommufd') !== undefined) this.iommufd = true;
+    const ifd = kv.get('iommufd');
+    if (ifd !== undefined) {
+      this.iommufd = true;
+      this.iommufdOf.set(bdf, ifd);
+    }
     const bus = kv.get('bus');
     if (bus !== undefined) this.busOf.set(bdf, bus);
   }
@@ -379,6 +392,26 @@ export function parseQemuCommandLine(text: string, source: string): QemuCommandL
     );
     withoutMap = undefined;
   }
+  let backend: GuestDescription['backend'];
+  let iommufdAccounting: GuestDescription['iommufdAccounting'];
+  if (r.iommufd && withoutMap === undefined) {
+    backend = 'iommufd';
+    const legacy = r.devices.filter((d) => !r.iommufdOf.has(d));
+    if (legacy.length)
+      notes.push(
+        `${legacy.join(', ')} use${legacy.length === 1 ? 's' : ''} the legacy container while the other devices use iommufd: ` +
+          'checked as if all used iommufd',
+      );
+    const passed = [...r.iommufdOf.values()].some((id) => r.iommufdObjects.get(id) === true);
+    iommufdAccounting = passed ? 'process' : 'user';
+    notes.push(
+      passed
+        ? '-object iommufd,fd=...: /dev/iommu was opened by a manager; libvirt (12.2 and later) switches the file it ' +
+            'opens to per-process accounting, which is assumed (--iommufd-accounting user if the manager did not)'
+        : "-object iommufd without fd=: QEMU opens /dev/iommu itself, so pins count against the user's locked memory, " +
+            "shared with the user's other processes (--user-locked SIZE for what they hold)",
+    );
+  }
   if (r.memLock !== undefined)
     notes.push(
       `-overcommit mem-lock=${r.memLock}: QEMU mlock()s its memory, which counts against RLIMIT_MEMLOCK as well: ` +
@@ -391,6 +424,7 @@ export function parseQemuCommandLine(text: string, source: string): QemuCommandL
     r.devices.length ? `vfio-pci ${r.devices.join(', ')}` : 'no vfio-pci device',
     ...(r.viommu ? [`behind ${r.viommu}`] : []),
     ...(withoutMap ? [`behind QEMU's ${withoutMap}`] : []),
+    ...(backend === 'iommufd' ? ['through iommufd'] : []),
   ];
   notes.unshift(`read from the QEMU command line (${source}): ${what.join(', ')}`);
   const bridges: Record<string, string> = {};
@@ -406,6 +440,8 @@ export function parseQemuCommandLine(text: string, source: string): QemuCommandL
     ...(r.viommu !== undefined ? { viommu: r.viommu } : {}),
     ...(withoutMap !== undefined ? { viommuWithoutMap: withoutMap } : {}),
     ...(r.memLock !== undefined ? { memLock: r.memLock } : {}),
+    ...(backend !== undefined ? { backend } : {}),
+    ...(iommufdAccounting !== undefined ? { iommufdAccounting } : {}),
     notes,
   };
 }

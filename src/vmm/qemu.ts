@@ -138,17 +138,29 @@ function mapDmaLine(version: string, m: FailedMapping): string | undefined {
 }
 
 /**
+ * backends/iommufd.c iommufd_backend_map_dma: "IOMMU_IOAS_MAP failed: <strerror>" from the backend's first
+ * release (9.0) until 10.0 removed it ("vfio: Remove reports of DMA mapping errors in backends"); only the
+ * EFAULT warning ("..., PCI BAR?") stays, which a reserved range or RLIMIT_MEMLOCK never gives.
+ */
+function ioasMapLine(version: string, m: FailedMapping): string | undefined {
+  return compareVersions(version, '10.0') < 0 ? `IOMMU_IOAS_MAP failed: ${m.strerror}` : undefined;
+}
+
+/**
  * hw/vfio/listener.c vfio_container_region_add: the first failing RAM section is stored with
  * "Region <name>: " in front and reported by vfio_get_group/vfio_connect_container when the device is
  * realized; the section's whole IOVA and size are printed, not only the overlapping part.
  */
 export function qemuFailure(m: FailedMapping, layout: GuestLayout, binary: string): VmmFailure {
-  const version = layout.options['version'] ?? 'latest';
+  const iommufd = m.backend === 'iommufd';
+  const machine = layout.options['version'] ?? 'latest';
+  // the release runs an older machine type too; the iommufd backend means 9.0 or later
+  const version = iommufd && compareVersions(machine, '9.0') < 0 ? '9.0' : machine;
   const dev = m.device ?? '<bdf>';
-  const prefix = `${binary}: -device vfio-pci,host=${dev}`;
+  const prefix = `${binary}: -device vfio-pci,host=${dev}${iommufd ? ',iommufd=iommufd0' : ''}`;
   const size = m.range.end - m.range.start + 1n;
   const call = `${dmaMapName(version)}(0x..., ${cliHex(m.range.start)}, ${cliHex(size)}, 0x...) = ${-Math.abs(m.errno)} (${m.strerror})`;
-  const first = mapDmaLine(version, m);
+  const first = iommufd ? ioasMapLine(version, m) : mapDmaLine(version, m);
   const group = m.group === undefined ? 'N' : String(m.group);
   if (m.range.kind === 'pci-window') {
     return {
@@ -161,10 +173,12 @@ export function qemuFailure(m: FailedMapping, layout: GuestLayout, binary: strin
       source: 'qemu: hw/vfio/listener.c vfio_container_region_add (ram_device sections are not fatal)',
     };
   }
+  // iommufd_cdev_attach: no group container, the listener's error goes straight behind "vfio <dev>: "
+  const where = iommufd ? `vfio ${dev}` : `vfio ${dev}: failed to setup container for group ${group}`;
   return {
     lines: [
       ...(first ? [`${prefix}: ${first}`] : []),
-      `${prefix}: vfio ${dev}: failed to setup container for group ${group}: memory listener initialization failed: Region ${m.range.name}: ${call}`,
+      `${prefix}: ${where}: memory listener initialization failed: Region ${m.range.name}: ${call}`,
     ],
     effect: 'fatal: the device is not realized and QEMU exits before the guest starts',
     source: 'qemu: hw/vfio/listener.c vfio_container_region_add, hw/vfio/container*.c (group setup)',
@@ -177,6 +191,28 @@ export function qemuFailure(m: FailedMapping, layout: GuestLayout, binary: strin
  * "failed to setup container for group N: ".
  */
 export function qemuRefusal(r: RefusedGroup, binary: string): string[] {
+  if (r.ioctl === 'VFIO_DEVICE_BIND_IOMMUFD') {
+    // hw/vfio/iommufd.c iommufd_cdev_connect_and_bind: the file descriptors are not known here
+    return [
+      `${binary}: -device vfio-pci,host=${r.device},iommufd=iommufd0: vfio ${r.device}: error bind device ` +
+        `fd=<fd> to iommufd=<fd>: ${strerror(r.errno)}`,
+    ];
+  }
+  if (r.ioctl === 'VFIO_DEVICE_ATTACH_IOMMUFD_PT') {
+    // hw/vfio/iommufd.c iommufd_cdev_attach_ioas_hwpt: descriptor and object ids are not known here
+    return [
+      `${binary}: -device vfio-pci,host=${r.device},iommufd=iommufd0: vfio ${r.device}: [iommufd=<fd>] error ` +
+        `attach ${r.device} (<fd>) to id=<id>: ${strerror(r.errno)}`,
+    ];
+  }
+  if (r.ioctl === 'open vfio-dev') {
+    // hw/vfio/iommufd.c iommufd_cdev_getfd: a kernel without VFIO device files (before 6.6)
+    const dir = `/sys/bus/pci/devices/${r.device}/vfio-dev`;
+    return [
+      `${binary}: -device vfio-pci,host=${r.device},iommufd=iommufd0: vfio ${r.device}: vfio ${dir}: ` +
+        `couldn't open directory ${dir}: No such file or directory`,
+    ];
+  }
   const step =
     r.ioctl === 'VFIO_GROUP_SET_CONTAINER'
       ? 'Failed to set group container'

@@ -156,6 +156,7 @@ export function parseCloudHypervisorWords(
   const devices: string[] = [];
   let memory: bigint | undefined;
   let zones: bigint | undefined;
+  let backend: 'iommufd' | undefined;
   const size = (kv: Map<string, string>, use: OptionUse, value: string): bigint => {
     const text = kv.get('size');
     if (text === undefined) return CH_DEFAULT_MEMORY;
@@ -217,10 +218,15 @@ export function parseCloudHypervisorWords(
           );
         if (!devices.includes(bdf)) devices.push(bdf);
       } else if (use.name === 'platform') {
-        if (/^(on|true)$/.test(kv.get('iommufd') ?? ''))
+        if (/^(on|true)$/.test(kv.get('iommufd') ?? '')) {
+          backend = 'iommufd';
           notes.push(
-            '--platform iommufd=on: the iommufd backend is checked as VFIO type1 (same usable IOVA ranges)',
+            kv.get('iommufd_fd') !== undefined
+              ? '--platform iommufd_fd=: a manager opened /dev/iommu and chose its accounting; counted per user, the default'
+              : "--platform iommufd=on: cloud-hypervisor opens /dev/iommu itself, so pins count against the user's " +
+                  "locked memory, shared with the user's other processes (--user-locked SIZE for what they hold)",
           );
+        }
       }
     }
   }
@@ -239,7 +245,8 @@ export function parseCloudHypervisorWords(
     memory = CH_DEFAULT_MEMORY;
     notes.push('no --memory: cloud-hypervisor gives the guest its default 512 MiB');
   }
-  return description('cloud-hypervisor', source, memory, devices, {}, notes);
+  const d = description('cloud-hypervisor', source, memory, devices, {}, notes);
+  return backend ? { ...d, backend, iommufdAccounting: 'user' } : d;
 }
 
 // ---------------------------------------------------------------------------------------------

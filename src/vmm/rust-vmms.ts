@@ -138,6 +138,15 @@ const CH_ARM_DEVICES_32 = { start: 0x1000_0000n, size: 0x2000_0000n };
  * (docs/vfio.md "Known issues").
  */
 function chFailure(m: FailedMapping): VmmFailure {
+  if (m.backend === 'iommufd' && m.range.kind !== 'pci-window') {
+    return {
+      lines: [`failed to map an IOVA range to the IOAS: ${m.strerror} (os error ${Math.abs(m.errno)})`],
+      effect: 'fatal: the VFIO device is not created and the VM does not boot',
+      source:
+        'vfio-ioctls 0.6.0 VfioIommufd::vfio_dma_map (--platform iommufd=on, cloud-hypervisor v52): the innermost ' +
+        'error of the chain cloud-hypervisor reports (read from the code, not from a report)',
+    };
+  }
   if (m.range.kind === 'pci-window') {
     return {
       lines: [`Failed to map VFIO MMIO region: ... (os error ${Math.abs(m.errno)})`],

@@ -75,9 +75,24 @@ export interface VmmFailure {
   readonly source: string;
 }
 
+/**
+ * How the VMM drives VFIO: the legacy type1 container (`/dev/vfio/vfio`) or iommufd (`/dev/iommu`: an
+ * IOAS per guest address space, VFIO device files bound to it; Linux 6.6 and later for QEMU).
+ */
+export type VfioBackend = 'type1' | 'iommufd';
+
+/**
+ * iommufd's locked-memory accounting (IOMMU_OPTION_RLIMIT_MODE): `user` (the default) charges pins to
+ * the user's locked_vm, which every process of that user shares, against the mapping process's
+ * RLIMIT_MEMLOCK; `process` charges the process's own locked_vm, as type1 does (libvirt sets it).
+ */
+export type IommufdAccounting = 'user' | 'process';
+
 /** What a failed mapping looked like, for the VMM's message. */
 export interface FailedMapping {
   readonly range: GuestRange;
+  /** The VFIO backend that refused it (type1 when absent). */
+  readonly backend?: VfioBackend;
   /** The errno the kernel answers (-22 for a range outside the usable IOVA ranges). */
   readonly errno: number;
   readonly errnoName: string;
@@ -173,6 +188,10 @@ export interface GuestDescription {
    * notifier for the legacy container) or `intel-iommu` (without caching-mode=on). Every group is refused.
    */
   readonly viommuWithoutMap?: RefusingViommu;
+  /** The VFIO backend the devices use (type1 when absent). */
+  readonly backend?: VfioBackend;
+  /** With iommufd: the accounting its /dev/iommu file uses, when the configuration says. */
+  readonly iommufdAccounting?: IommufdAccounting;
   /** What was read, and what was seen but is not modelled. */
   readonly notes: readonly string[];
 }

@@ -7,7 +7,13 @@
  * Browser-safe: no Node APIs.
  */
 import type { HostView } from '../host/view.js';
-import { type CheckReport, type Conflict, checkLayout, selectGroups } from '../vmm/check.js';
+import {
+  type CheckOptions,
+  type CheckReport,
+  type Conflict,
+  checkLayout,
+  selectGroups,
+} from '../vmm/check.js';
 import type { MemlockLimit } from '../vmm/memlock.js';
 import { conflictLines as explainConflict } from '../vmm/explain.js';
 import { hostDefaults } from '../vmm/host-defaults.js';
@@ -35,6 +41,9 @@ export interface VmmRequest {
   readonly memlock?: MemlockLimit;
   /** The guest has a vIOMMU: a container per assigned group (QEMU; see CheckOptions). */
   readonly viommu?: boolean;
+  /** The VFIO backend and iommufd's accounting (see CheckOptions). */
+  readonly backend?: CheckOptions['backend'];
+  readonly iommufdAccounting?: CheckOptions['iommufdAccounting'];
 }
 
 export type VmmOverlayResult =
@@ -71,7 +80,11 @@ export function vmmOverlay(host: HostView, req: VmmRequest): VmmOverlayResult {
   const options = { ...defaults.options, ...(req.options ?? {}) };
   const laid = req.model.layout({ memory: req.memory, options });
   if (!laid.ok) return { ok: false, reason: laid.reason };
-  const sel = selectGroups(host, { groups: req.groups ?? [], devices: req.devices ?? [] });
+  const sel = selectGroups(host, {
+    groups: req.groups ?? [],
+    devices: req.devices ?? [],
+    ...(req.backend !== undefined ? { backend: req.backend } : {}),
+  });
   if (!sel.ok) return { ok: false, reason: sel.reason };
   const report = checkLayout(req.model, laid.layout, host, sel.groups, {
     p2p: req.p2p ?? false,
@@ -79,6 +92,8 @@ export function vmmOverlay(host: HostView, req: VmmRequest): VmmOverlayResult {
     ...(req.viommu ? { viommu: true } : {}),
     ...(req.viommu && req.viommuBridges ? { viommuBridges: req.viommuBridges } : {}),
     ...(req.viommuWithoutMap !== undefined ? { viommuWithoutMap: req.viommuWithoutMap } : {}),
+    ...(req.backend !== undefined ? { backend: req.backend } : {}),
+    ...(req.iommufdAccounting !== undefined ? { iommufdAccounting: req.iommufdAccounting } : {}),
   });
   const refused = report.memlock?.failure?.range;
   const conflictOf = new Map<GuestRange, Conflict>(report.conflicts.map((c) => [c.range, c]));
@@ -109,7 +124,12 @@ export function vmmOverlay(host: HostView, req: VmmRequest): VmmOverlayResult {
           (report.memlock!.containers > 1
             ? ` in container ${report.memlock!.failure!.container} of ${report.memlock!.containers}`
             : ''),
-        notes: [report.memlock!.failure!.vfio, `kernel log: ${report.memlock!.failure!.kernelLog}`],
+        notes: [
+          report.memlock!.failure!.vfio,
+          ...(report.memlock!.failure!.kernelLog !== undefined
+            ? [`kernel log: ${report.memlock!.failure!.kernelLog}`]
+            : []),
+        ],
         conflict: true,
       });
     }

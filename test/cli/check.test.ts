@@ -478,6 +478,59 @@ test('check --cmdline: a crosvm command from standard input, a running cloud-hyp
   }
 });
 
+test('check --backend iommufd: the IOAS wording, per-user locked memory, the kernel gate, and mistakes', () => {
+  const base =
+    'check --vmm qemu --memory 8G --platform qemu-q35-intel-iommu --device 00:01.0 --backend iommufd';
+  const ok = cli(`${base} --memlock 16G`);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /assigning group 1 \(0000:00:01\.0\), through iommufd/);
+  assert.match(ok.stdout, /usable IOVA ranges of the IOAS \(what IOMMU_IOAS_IOVA_RANGES reports\)/);
+  const crowded = cli(`${base} --memlock 16G --user-locked 10G`);
+  assert.equal(crowded.status, 1);
+  assert.match(crowded.stdout, /kernel log: nothing \(iommufd does not log a refused pin\)/);
+  assert.match(crowded.stdout, /IOMMU_OPTION_RLIMIT_MODE=1/);
+  assert.match(crowded.stdout, /less memory: -machine q35 -m 6143M/);
+  const json = JSON.parse(cli(`${base} --memlock 16G --user-locked 10G --json`).stdout) as {
+    backend: string;
+    memlock: { accounting: string; userLocked: string; refused: Record<string, unknown> };
+  };
+  assert.equal(json.backend, 'iommufd');
+  assert.equal(json.memlock.accounting, 'user');
+  assert.equal(json.memlock.userLocked, '0x280000000', '10 GiB, as every address and size: a 0x string');
+  assert.equal('kernelLog' in json.memlock.refused, false);
+  const old = cli(`${base} --kernel 6.1`);
+  assert.equal(old.status, 1);
+  assert.match(old.stdout, /REFUSED: group 1 \(0000:00:01\.0\): Linux 6\.1 has no VFIO device files/);
+  // from a QEMU command line: -object iommufd without fd= is per-user accounting
+  const q = cli('check --cmdline - --platform qemu-q35-intel-iommu --memlock 16G --user-locked 10G', {
+    input:
+      'qemu-system-x86_64 -M q35 -m 8G -object iommufd,id=ifd -device vfio-pci,host=00:01.0,iommufd=ifd\n',
+  });
+  assert.equal(q.status, 1, q.stderr);
+  assert.match(q.stdout, /by the user's other processes/);
+  for (const [args, re] of [
+    ['--vmm qemu --memory 2G --user-locked 1G', /--user-locked applies to --backend iommufd only/],
+    [
+      '--vmm qemu --memory 2G --iommufd-accounting user',
+      /--iommufd-accounting applies to --backend iommufd only/,
+    ],
+    [
+      '--vmm crosvm --memory 2G --backend iommufd',
+      /--backend iommufd: crosvm \(x86_64\) has no iommufd backend/,
+    ],
+    [
+      '--vmm qemu --memory 2G --backend iommufd --iommufd-accounting process --user-locked 1G',
+      /--user-locked counts with per-user accounting/,
+    ],
+    ['--vmm qemu --memory 2G --backend vfio', /--backend/],
+  ] as const) {
+    const bad = cli(`check ${args} --platform qemu-q35-intel-iommu`);
+    assert.equal(bad.status, 2, bad.stdout);
+    assert.match(bad.stderr, re);
+    assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
+
 test('behind a vIOMMU two devices of one group need one conventional PCI bridge, or QEMU refuses the second', () => {
   const base = 'check --platform qemu-q35-intel-iommu-rootport --qemu-cmdline -';
   const qemu = (extra: string) =>

@@ -169,7 +169,7 @@ test("the limit counts whole pages; a guest's RAM alone fills a limit of its siz
   assert.equal(odd.memlock?.failure, undefined);
   const short = checkWith(QEMU_Q35, host, layout, r.memlock!.pinned - 1n);
   // rounded down to pages: 4095 bytes less than the pinned total
-  assert.match(short.memlock!.failure!.kernelLog, new RegExp(`\\(${r.memlock!.pinned - 4096n}\\)`));
+  assert.match(short.memlock!.failure!.kernelLog ?? '', new RegExp(`\\(${r.memlock!.pinned - 4096n}\\)`));
 });
 
 test('QEMU prints -12 (Cannot allocate memory) for the refused region, and exits', () => {

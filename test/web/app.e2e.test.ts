@@ -381,6 +381,21 @@ describe('web view in Chromium', () => {
     assert.equal(await page.inputValue('#vmm-memory'), '2048M');
     assert.equal(await page.inputValue('#vmm-opts'), '');
     assert.match((await page.textContent('#vmm-cmdline-msg')) ?? '', /read from the crosvm command line/);
+    assert.equal(await page.isDisabled('#vmm-iommufd'), true, 'crosvm has no iommufd backend');
+    // QEMU on iommufd with QEMU opening /dev/iommu: the box is ticked, pins count per user
+    await page.fill(
+      '#vmm-cmdline',
+      'qemu-system-aarch64 -M virt -m 2G -object iommufd,id=i0 -device vfio-pci,host=00:01.0,iommufd=i0',
+    );
+    await page.click('#vmm-cmdline-read');
+    await page.waitForSelector('#vmm-verdict');
+    assert.equal(await page.isChecked('#vmm-iommufd'), true);
+    await page.fill('#vmm-memlock', '1G');
+    await page.press('#vmm-memlock', 'Enter');
+    await page.waitForSelector('#vmm-memlock-result');
+    const refused = (await page.textContent('#vmm-memlock-result')) ?? '';
+    assert.match(refused, /IOMMU_IOAS_MAP\(iova=0x40000000, length=0x80000000\) = -ENOMEM/);
+    assert.match(refused, /IOMMU_OPTION_RLIMIT_MODE=1/);
     assert.deepEqual(pageErrors(page), []);
   });
 

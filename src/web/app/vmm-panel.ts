@@ -9,7 +9,7 @@ import { parseMemlockLimit, type MemlockLimit } from '../../vmm/memlock.js';
 import { isIovamapError } from '../../base/errors.js';
 import { parseLibvirtDomain } from '../../vmm/libvirt-xml.js';
 import { parseVmmCommandLine } from '../../vmm/vmm-cmdline.js';
-import type { GuestDescription, RefusingViommu } from '../../vmm/types.js';
+import type { GuestDescription, IommufdAccounting, RefusingViommu } from '../../vmm/types.js';
 import { VMM_MODELS, findVmm, machineVersion } from '../../vmm/registry.js';
 import type { Overlay } from '../scene.js';
 import { conflictLines, vmmOverlay } from '../vmm-overlay.js';
@@ -28,6 +28,9 @@ export class VmmPanel {
   private readonly p2p: HTMLInputElement;
   private readonly memlock: HTMLInputElement;
   private readonly viommu: HTMLInputElement;
+  private readonly iommufd: HTMLInputElement;
+  /** iommufd's accounting a pasted configuration chose (per user when the box is ticked by hand). */
+  private iommufdAccounting: IommufdAccounting | undefined;
   private readonly cmdline: HTMLTextAreaElement;
   private readonly cmdlineMsg: HTMLElement;
   private readonly groups: HTMLElement;
@@ -70,6 +73,7 @@ export class VmmPanel {
         "the VMM's RLIMIT_MEMLOCK (64M, unlimited; empty: not checked): which mapping VFIO refuses with ENOMEM",
     }) as HTMLInputElement;
     this.viommu = el('input', { id: 'vmm-viommu', type: 'checkbox' }) as HTMLInputElement;
+    this.iommufd = el('input', { id: 'vmm-iommufd', type: 'checkbox' }) as HTMLInputElement;
     this.cmdline = el('textarea', {
       id: 'vmm-cmdline',
       rows: '3',
@@ -110,6 +114,16 @@ export class VmmPanel {
           this.viommu,
           ' vIOMMU',
         ),
+        el(
+          'label',
+          {
+            title:
+              'the VMM uses iommufd instead of the legacy VFIO container: an IOAS per address space, pins counted ' +
+              'per user (QEMU 9.0+, cloud-hypervisor; Linux 6.6+)',
+          },
+          this.iommufd,
+          ' iommufd',
+        ),
       ),
       el('div', { class: 'row' }, 'assign: ', this.groups),
       el(
@@ -126,6 +140,10 @@ export class VmmPanel {
       this.update();
     });
     for (const c of [this.p2p, this.viommu]) c.addEventListener('change', () => this.update());
+    this.iommufd.addEventListener('change', () => {
+      this.iommufdAccounting = undefined;
+      this.update();
+    });
     for (const c of [this.memory, this.opts, this.memlock]) c.addEventListener('change', () => this.update());
   }
 
@@ -224,6 +242,8 @@ export class VmmPanel {
     for (const box of this.groups.querySelectorAll<HTMLInputElement>('input[data-group]'))
       box.checked = wanted.has(Number(box.value));
     this.viommu.checked = q.viommu !== undefined;
+    this.iommufd.checked = q.backend === 'iommufd';
+    this.iommufdAccounting = q.iommufdAccounting;
     const present = q.devices.filter((d) => !missing.includes(d));
     this.pasted = present.length
       ? {
@@ -251,6 +271,7 @@ export class VmmPanel {
     }
     // a vIOMMU's containers are modelled for QEMU only
     this.viommu.disabled = model.family !== 'qemu';
+    this.iommufd.disabled = model.family !== 'qemu' && model.family !== 'cloud-hypervisor';
     const memory = parseSize(this.memory.value);
     if (memory === undefined || memory === 0n) {
       this.result.replaceChildren(
@@ -300,6 +321,12 @@ export class VmmPanel {
       p2p: this.p2p.checked,
       ...(memlock !== undefined ? { memlock } : {}),
       ...(this.viommu.checked && !this.viommu.disabled ? { viommu: true } : {}),
+      ...(this.iommufd.checked && !this.iommufd.disabled
+        ? {
+            backend: 'iommufd' as const,
+            ...(this.iommufdAccounting !== undefined ? { iommufdAccounting: this.iommufdAccounting } : {}),
+          }
+        : {}),
     });
     if (!r.ok) {
       this.app.setOverlay('vmm', undefined);
