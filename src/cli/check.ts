@@ -13,13 +13,11 @@ import {
   loadHost,
   exactSize,
   BACKEND_OPTIONS,
-  backendArgs,
+  vfioConstraints,
   MEMLOCK_OPTION,
-  memlockArg,
   optionsText,
   rangeText,
   VIOMMU_OPTION,
-  viommuArg,
   vmmOptionsHelp,
   vmmRequest,
   withGuestDescription,
@@ -162,6 +160,7 @@ export const checkCommand = defineCommand(
       bridges,
       hardLimit,
       described,
+      pid,
     } = withGuestDescription(given);
     const host = loadHost(a);
     const { model, request, notes: reqNotes } = vmmRequest(a, host, described);
@@ -169,32 +168,22 @@ export const checkCommand = defineCommand(
     const p2p = bool(a, 'p2p');
     const laid = model.layout(request);
     if (!laid.ok) throw new Error('unreachable: vmmRequest validated the layout');
-    const ml = memlockArg(a);
-    const memlock = ml?.limit;
-    const viommu = viommuArg(a, model);
-    const backend = backendArgs(a, model);
-    const report = checkLayout(model, laid.layout, host, groups, {
-      p2p,
-      ...(memlock !== undefined ? { memlock } : {}),
-      ...(viommu ? { viommu } : {}),
-      ...(viommu && bridges ? { viommuBridges: bridges } : {}),
+    const constraints = vfioConstraints(a, model, {
+      ...(bridges ? { bridges } : {}),
       ...(viommuWithoutMap !== undefined ? { viommuWithoutMap } : {}),
-      ...backend,
+      ...(pid !== undefined ? { pid } : {}),
     });
+    const viommu = constraints.options.viommu === true;
+    const report = checkLayout(model, laid.layout, host, groups, { p2p, ...constraints.options });
     const plan =
       (report.conflicts.some((c) => c.fatal) || report.memlock?.failure) && report.blockers.length === 0
         ? planLayout(model, request, host, groups, {
             others: VMM_MODELS,
             defaultsFor: (m) => hostDefaults(m, host, {}).options,
-            ...(memlock !== undefined ? { memlock } : {}),
-            ...(viommu ? { viommu } : {}),
-            ...(viommu && bridges ? { viommuBridges: bridges } : {}),
-            ...(viommuWithoutMap !== undefined ? { viommuWithoutMap } : {}),
-            ...backend,
-            ...backend,
+            ...constraints.options,
           })
         : undefined;
-    const notes = [...cmdNotes, ...reqNotes, ...selNotes, ...host.notes, ...(ml?.note ? [ml.note] : [])];
+    const notes = [...cmdNotes, ...reqNotes, ...selNotes, ...host.notes, ...constraints.notes];
     if (hardLimit && report.memlock?.failure) {
       // libvirt hands the hard limit to setrlimit: that is the number to raise
       const kib = (report.memlock.pinned + 1023n) / 1024n;

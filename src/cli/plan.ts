@@ -14,11 +14,9 @@ import {
   loadHost,
   exactSize,
   BACKEND_OPTIONS,
-  backendArgs,
+  vfioConstraints,
   MEMLOCK_OPTION,
-  memlockArg,
   VIOMMU_OPTION,
-  viommuArg,
   optionsText,
   vmmOptionsHelp,
   vmmRequest,
@@ -98,32 +96,30 @@ export const planCommand = defineCommand(
     ],
   },
   async (given) => {
-    const { args: a, notes: cmdNotes, viommuWithoutMap, bridges, described } = withGuestDescription(given);
+    const {
+      args: a,
+      notes: cmdNotes,
+      viommuWithoutMap,
+      bridges,
+      described,
+      pid,
+    } = withGuestDescription(given);
     const host = loadHost(a);
     const { model, request, notes: reqNotes } = vmmRequest(a, host, described);
     const { groups, notes: selNotes } = hostGroups(a, host);
-    const ml = memlockArg(a);
-    const memlock = ml?.limit;
-    const viommu = viommuArg(a, model);
-    const backend = backendArgs(a, model);
+    const constraints = vfioConstraints(a, model, {
+      ...(bridges ? { bridges } : {}),
+      ...(viommuWithoutMap !== undefined ? { viommuWithoutMap } : {}),
+      ...(pid !== undefined ? { pid } : {}),
+    });
+    const viommu = constraints.options.viommu === true;
     const plan = planLayout(model, request, host, groups, {
       others: VMM_MODELS,
       defaultsFor: (m) => hostDefaults(m, host, {}).options,
-      ...(memlock !== undefined ? { memlock } : {}),
-      ...(viommu ? { viommu } : {}),
-      ...(viommu && bridges ? { viommuBridges: bridges } : {}),
-      ...(viommuWithoutMap !== undefined ? { viommuWithoutMap } : {}),
-      ...backend,
+      ...constraints.options,
     });
     const sizeFits = plan.blockers.length === 0 && (plan.fitsAsAsked || plan.options.length > 0);
-    const notes = [
-      ...cmdNotes,
-      ...reqNotes,
-      ...selNotes,
-      ...host.notes,
-      ...(ml?.note ? [ml.note] : []),
-      ...plan.notes,
-    ];
+    const notes = [...cmdNotes, ...reqNotes, ...selNotes, ...host.notes, ...constraints.notes, ...plan.notes];
     if (bool(a, 'json')) {
       process.stdout.write(
         toJson({

@@ -2,10 +2,10 @@
  * What `iovamap check` and `iovamap plan` share: the VMM and host options, turning them into a model,
  * a layout request and a HostView, and the text helpers for layouts. Node-only (reads files).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { parseProcMemlock } from '../host/proc-memlock.js';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { parseProcMemlock, parseProcPinned } from '../host/proc-memlock.js';
 import { InputError, NotFoundError } from '../base/errors.js';
-import { formatSize, isFractionalSize } from '../base/u64.js';
+import { formatSize, isFractionalSize, parseSize } from '../base/u64.js';
 import { parseMemlockLimit, type MemlockLimit } from '../vmm/memlock.js';
 import { parseQemuCommandLine } from '../vmm/qemu-cmdline.js';
 import { parseVmmCommandLine } from '../vmm/vmm-cmdline.js';
@@ -280,9 +280,9 @@ export const BACKEND_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: 'user-locked',
-    type: 'size',
+    type: 'string',
     metavar: 'SIZE',
-    help: "with iommufd's per-user accounting: what the user's other processes have charged already (e.g. the other VMs of the same user)",
+    help: "with iommufd's per-user accounting: what the user's other processes have charged already (e.g. the other VMs of the same user): a size, or user:NAME / uid:N to add up their VmPin on this host",
   },
 ];
 
@@ -290,10 +290,12 @@ export const BACKEND_OPTIONS: readonly OptionSpec[] = [
 export function backendArgs(
   a: ParsedArgs,
   model: VmmModel,
-): Pick<CheckOptions, 'backend' | 'iommufdAccounting' | 'userLocked'> {
+  /** A running VMM being checked (pid:N): left out of user:NAME's count. */
+  exclude?: string,
+): Pick<CheckOptions, 'backend' | 'iommufdAccounting' | 'userLocked'> & { note?: string } {
   const backend = str(a, 'backend') as VfioBackend | undefined;
   const accounting = str(a, 'iommufd-accounting') as IommufdAccounting | undefined;
-  const userLocked = big(a, 'user-locked');
+  const userText = str(a, 'user-locked');
   if (backend !== 'iommufd') {
     for (const o of ['iommufd-accounting', 'user-locked'])
       if (a.values[o] !== undefined)
@@ -306,17 +308,110 @@ export function backendArgs(
     throw new InputError(`--backend iommufd: ${model.label} has no iommufd backend`, {
       hint: 'QEMU (9.0 and later) and cloud-hypervisor (--platform iommufd=on) have one',
     });
-  if (userLocked !== undefined && accounting === 'process')
+  if (userText !== undefined && accounting === 'process')
     throw new InputError(
       '--user-locked counts with per-user accounting, not with --iommufd-accounting process',
       {
         hint: "with process accounting only the VMM's own locked memory counts",
       },
     );
+  const held = userText === undefined ? undefined : userLockedArg(userText, exclude);
   return {
     backend,
     ...(accounting !== undefined ? { iommufdAccounting: accounting } : {}),
-    ...(userLocked !== undefined ? { userLocked } : {}),
+    ...(held !== undefined ? { userLocked: held.bytes } : {}),
+    ...(held?.note !== undefined ? { note: held.note } : {}),
+  };
+}
+
+/**
+ * --user-locked: a size, or `user:NAME` / `uid:N`: the VmPin of that user's processes on this host
+ * (/proc/PID/status), leaving out `exclude` (the VMM being checked, when it is running).
+ */
+function userLockedArg(text: string, exclude: string | undefined): { bytes: bigint; note?: string } {
+  const who = /^\s*(user|uid):(.+)$/.exec(text);
+  if (!who) {
+    const v = parseSize(text);
+    if (v === undefined)
+      throw new InputError(`--user-locked ${JSON.stringify(text)}: not a size, user:NAME or uid:N`, {
+        hint: '--user-locked 16G, --user-locked user:libvirt-qemu',
+      });
+    return { bytes: v };
+  }
+  const uid = who[1] === 'uid' ? (/^[0-9]+$/.test(who[2]!) ? Number(who[2]) : undefined) : uidOf(who[2]!);
+  if (uid === undefined)
+    throw new InputError(
+      `--user-locked ${text}: ${who[1] === 'uid' ? 'not a number' : 'no such user in /etc/passwd'}`,
+    );
+  let bytes = 0n;
+  let n = 0;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p) && p !== exclude);
+  } catch (e) {
+    throw new InputError(`--user-locked ${text}: /proc: ${readFailure(e)}`);
+  }
+  for (const pid of pids) {
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    } catch {
+      continue; // gone since the listing
+    }
+    const p = parseProcPinned(status);
+    if (p === undefined || p.uid !== uid || p.pinned === 0n) continue;
+    bytes += p.pinned;
+    n++;
+  }
+  return {
+    bytes,
+    note:
+      `--user-locked ${text}: ${n} process${n === 1 ? '' : 'es'} of uid ${uid} pin ${formatSize(bytes)} (VmPin in ` +
+      `/proc/PID/status${exclude !== undefined ? `, process ${exclude} left out` : ''}), counted first`,
+  };
+}
+
+/** The uid of a user name in /etc/passwd. */
+function uidOf(name: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync('/etc/passwd', 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f[0] === name && /^[0-9]+$/.test(f[2] ?? '')) return Number(f[2]);
+  }
+  return undefined;
+}
+
+/**
+ * What check and plan hold the layout to besides the reserved regions: --memlock, --viommu (with the
+ * bridges and refusing vIOMMU a configuration gave), --backend and its accounting; and the notes on what
+ * was read for them.
+ */
+export function vfioConstraints(
+  a: ParsedArgs,
+  model: VmmModel,
+  guest: {
+    readonly bridges?: Readonly<Record<string, string>>;
+    readonly viommuWithoutMap?: RefusingViommu;
+    readonly pid?: string;
+  },
+): { readonly options: Omit<CheckOptions, 'p2p'>; readonly notes: readonly string[] } {
+  const ml = memlockArg(a);
+  const viommu = viommuArg(a, model);
+  const { note, ...backend } = backendArgs(a, model, guest.pid);
+  return {
+    options: {
+      ...(ml !== undefined ? { memlock: ml.limit } : {}),
+      ...(viommu ? { viommu } : {}),
+      ...(viommu && guest.bridges ? { viommuBridges: guest.bridges } : {}),
+      ...(guest.viommuWithoutMap !== undefined ? { viommuWithoutMap: guest.viommuWithoutMap } : {}),
+      ...backend,
+    },
+    notes: [...(ml?.note ? [ml.note] : []), ...(note ? [note] : [])],
   };
 }
 
@@ -432,6 +527,8 @@ export function withGuestDescription(a: ParsedArgs): {
   viommuWithoutMap?: RefusingViommu;
   /** The layout options the description set (for vmmRequest's `described`). */
   described?: ReadonlySet<string>;
+  /** The running VMM the command line was read from (pid:N). */
+  pid?: string;
 } {
   const sources = (['cmdline', 'qemu-cmdline', 'libvirt-xml'] as const).filter(
     (o) => str(a, o) !== undefined,
@@ -501,6 +598,7 @@ export function withGuestDescription(a: ParsedArgs): {
     args: { ...a, values: values as ParsedArgs['values'] },
     notes,
     described: new Set(Object.keys(g.options).filter((k) => !mine.has(k))),
+    ...(read.pid !== undefined ? { pid: read.pid } : {}),
     ...(bridges ? { bridges } : {}),
     ...(hardLimit ? { hardLimit } : {}),
     ...(g.viommuWithoutMap !== undefined ? { viommuWithoutMap: g.viommuWithoutMap } : {}),

@@ -63,3 +63,22 @@ export function parseProcMemlock(
   const name = nameLine?.slice('Name:'.length).trim();
   return { soft, hard, capIpcLock, ...(name ? { name } : {}) };
 }
+
+/** What a process pins, from /proc/PID/status: its real uid (`Uid:`) and `VmPin` (mm->pinned_vm). */
+export interface ProcPinned {
+  readonly uid: number;
+  readonly pinned: bigint;
+}
+
+/**
+ * The real uid and VmPin of a /proc/PID/status text, or undefined when either line is missing (a
+ * kernel thread has no VmPin). iommufd adds every page it pins to the mapping process's pinned_vm in all
+ * accounting modes (do_update_pinned), so the VmPin of a user's processes is what they hold in
+ * user->locked_vm through iommufd (plus what RDMA and others pin).
+ */
+export function parseProcPinned(text: string): ProcPinned | undefined {
+  const uid = /^Uid:\s+([0-9]+)/m.exec(text);
+  const pin = /^VmPin:\s+([0-9]+) kB$/m.exec(text);
+  if (!uid || !pin) return undefined;
+  return { uid: Number(uid[1]), pinned: BigInt(pin[1]!) * 1024n };
+}

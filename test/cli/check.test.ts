@@ -498,6 +498,13 @@ test('check --backend iommufd: the IOAS wording, per-user locked memory, the ker
   assert.equal(json.memlock.accounting, 'user');
   assert.equal(json.memlock.userLocked, '0x280000000', '10 GiB, as every address and size: a 0x string');
   assert.equal('kernelLog' in json.memlock.refused, false);
+  // the VmPin of a user's processes on this host
+  const mine = cli(`${base} --user-locked uid:${process.getuid!()}`);
+  assert.equal(mine.status, 0, mine.stderr);
+  assert.match(
+    mine.stdout,
+    new RegExp(`--user-locked uid:${process.getuid!()}: [0-9]+ process(es)? of uid [0-9]+ pin `),
+  );
   const old = cli(`${base} --kernel 6.1`);
   assert.equal(old.status, 1);
   assert.match(old.stdout, /REFUSED: group 1 \(0000:00:01\.0\): Linux 6\.1 has no VFIO device files/);
@@ -523,6 +530,10 @@ test('check --backend iommufd: the IOAS wording, per-user locked memory, the ker
       /--user-locked counts with per-user accounting/,
     ],
     ['--vmm qemu --memory 2G --backend vfio', /--backend/],
+    [
+      '--vmm qemu --memory 2G --backend iommufd --user-locked user:no-such-user',
+      /no such user in \/etc\/passwd/,
+    ],
   ] as const) {
     const bad = cli(`check ${args} --platform qemu-q35-intel-iommu`);
     assert.equal(bad.status, 2, bad.stdout);

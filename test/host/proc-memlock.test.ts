@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InputError } from '../../src/base/errors.js';
-import { parseProcMemlock } from '../../src/host/proc-memlock.js';
+import { parseProcMemlock, parseProcPinned } from '../../src/host/proc-memlock.js';
 
 const LIMITS = (soft: string, hard: string) =>
   [
@@ -73,4 +73,18 @@ test('a file that is not /proc/PID/limits or status is an error naming it (and t
     4,
     /cannot parse CapEff/,
   );
+});
+
+test("VmPin and the real uid of a process (what iommufd's pins of the user's other processes add up to)", () => {
+  const status = [
+    'Name:\tqemu-system-x86',
+    'Uid:\t107\t107\t107\t107',
+    'Gid:\t107\t107\t107\t107',
+    'VmLck:\t       0 kB',
+    'VmPin:\t 8388608 kB',
+    'CapEff:\t0000000000000000',
+  ].join('\n');
+  assert.deepEqual(parseProcPinned(status), { uid: 107, pinned: 8n << 30n });
+  // a kernel thread has no VmPin line
+  assert.equal(parseProcPinned('Name:\tkthreadd\nUid:\t0\t0\t0\t0\n'), undefined);
 });
