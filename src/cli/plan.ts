@@ -146,7 +146,10 @@ export const planCommand = defineCommand(
     );
     out.push(
       `host: ${host.source}; groups ${groups.map((g) => g.id).join(', ') || 'none'}` +
-        (viommu && groups.length > 0 ? ' behind a vIOMMU (a container each)' : ''),
+        (viommu && groups.length > 0
+          ? ` behind a vIOMMU (${constraints.options.backend === 'iommufd' ? 'an IOAS' : 'a container'} each)`
+          : '') +
+        (constraints.options.backend === 'iommufd' ? ', through iommufd' : ''),
     );
     for (const b of plan.blockers) {
       out.push(st.red(`group ${b.group} is refused before any mapping: ${b.why}`));
