@@ -7,6 +7,7 @@
  */
 import { ERRNO } from '../../base/errno.js';
 import { U64_MAX } from '../../base/u64.js';
+import { KernelDmaOrder } from './dma-rbtree.js';
 import type { IommuCore, IommuDomain, IommuGroup } from '../../iommu/api.js';
 import {
   IOMMU_CACHE,
@@ -199,6 +200,12 @@ export class VfioIommuType1 {
   private readonly taskSizeMax: bigint;
   /** The last findDma skipped a mapping or a range at 2^64-1 (<= 6.17 wrap): an overlap is possible. */
   private topSkipped = false;
+  /**
+   * The kernel's shape of the vfio_dma rb-tree, kept (<= 6.17) while the usable IOVA reaches 2^64-1: once
+   * a mapping ends there, the kernel's searches depend on that shape (see KernelDmaOrder). Decided when
+   * the list is empty; undefined otherwise.
+   */
+  private order: KernelDmaOrder | undefined;
   /**
    * Mappings (by first IOVA frame) whose frames were not all charged to mm->locked_vm: shared zero pages
    * pinned read-only (6.1), or no domain to pin for. Every other mapping charged all its frames.
@@ -509,6 +516,12 @@ export class VfioIommuType1 {
 
   private removeAt(i: number): void {
     const dma = this.dma;
+    const order = this.order;
+    if (order !== undefined) {
+      order.erase(dma.iovaOf(i));
+      // an empty list decides afresh at the next MAP
+      if (order.size === 0) this.order = undefined;
+    }
     if ((dma.flagsOf(i) & DMA_VADDR_INVALID) !== 0) this.vaddrInvalidCount--;
     if (this.dirtyTracking) this.dirty.forget(dma.iovaOf(i));
     // vfio_unmap_unpin gives the mapping's charge back (a plain field: this is the UNMAP hot path)
@@ -694,6 +707,8 @@ export class VfioIommuType1 {
     // Don't allow IOVA or virtual address wrap (EINVAL before 6.18).
     if (iovaF + sizeF > FRAMES_U64 || vaddrF + sizeF > FRAMES_U64) return this.wrapErrno;
     const last = iovaF + sizeF - 1;
+    if (this.order === undefined && this.wrapsAtTop && this.dmaAvail === this.entryLimit && this.reachesTop())
+      this.order = new KernelDmaOrder();
     const hit = this.findDma(iovaF, last);
     if (setVaddr) {
       if (hit === DMA_NIL) return -ERRNO.ENOENT;
@@ -739,6 +754,7 @@ export class VfioIommuType1 {
             if (rc === 0) {
               this.dmaAvail--;
               this.commitCharge(iovaF, sizeF, charged);
+              this.order?.link(iovaF, sizeF);
             }
             return rc;
           }
@@ -755,6 +771,7 @@ export class VfioIommuType1 {
         tree.insert(iovaF, sizeF, vaddrF, dflags);
         this.dmaAvail--;
         this.commitCharge(iovaF, sizeF, charged);
+        this.order?.link(iovaF, sizeF);
         return 0;
       }
     }
@@ -787,7 +804,14 @@ export class VfioIommuType1 {
     tree.insert(iovaF, sizeF, vaddrF, dflags);
     this.dmaAvail--;
     this.commitCharge(iovaF, sizeF, charged);
+    this.order?.link(iovaF, sizeF);
     return 0;
+  }
+
+  /** The usable IOVA list reaches 2^64-1 (or there is none yet): a mapping may end there. */
+  private reachesTop(): boolean {
+    const hi = this.framesHi;
+    return hi.length === 0 || hi[hi.length - 1] === FRAMES_U64 - 1;
   }
 
   /**
@@ -801,6 +825,7 @@ export class VfioIommuType1 {
   /** vfio_find_dma(iova, size) for frames [first, last], with the <= 6.17 wrap at the top. */
   private findDma(first: number, last: number): number {
     this.topSkipped = false;
+    if (this.order !== undefined) return this.findInKernelOrder(this.order, first, last);
     // A range ending at 2^64-1: `start + size` is 0, the search always goes left and finds nothing.
     if (this.wrapsAtTop && last === FRAMES_U64 - 1) {
       this.topSkipped = true;
@@ -812,6 +837,15 @@ export class VfioIommuType1 {
     // The top mapping is invisible; another one below it may still intersect.
     const top = this.dma.iovaOf(h);
     return top > first ? this.dma.findIntersecting(first, top - 1) : DMA_NIL;
+  }
+
+  /** findDma with the kernel's tree kept: its own descent once a mapping ends at 2^64-1. */
+  private findInKernelOrder(order: KernelDmaOrder, first: number, last: number): number {
+    if (order.wrapped === 0 && last !== FRAMES_U64 - 1) return this.dma.findIntersecting(first, last);
+    // an overlap the kernel's descent misses is caught when the domain maps it
+    this.topSkipped = true;
+    const n = order.findRange(first, last - first + 1);
+    return n === null ? DMA_NIL : this.dma.containing(n.iova);
   }
 
   private iovaFramesValid(first: number, last: number): boolean {
@@ -874,6 +908,12 @@ export class VfioIommuType1 {
       endEx = first + sizeF;
     }
     if (dirty && (!this.dirtyTracking || bitmapPgsize !== BigInt(this.minPageBytes))) return -ERRNO.EINVAL;
+    const order = this.order;
+    if (order !== undefined && order.wrapped > 0 && !all) {
+      const n = this.unmapInKernelOrder(order, first, endEx, invalidate, dirty, bitmapData);
+      if (n < 0) return n;
+      return this.unmappedBack(arg, n);
+    }
     // The first mapping whose last frame is >= first (vfio_find_dma_first_node); it contains `first`
     // when it starts at or below it.
     let i = this.dma.firstFrom(first);
@@ -899,18 +939,7 @@ export class VfioIommuType1 {
         const k = this.dma.iovaOf(i);
         if (k >= endEx) break;
         if (!this.v2 && first > k) break;
-        const f = this.dma.flagsOf(i);
-        if ((f & DMA_VADDR_INVALID) !== 0) {
-          for (const t of touched) {
-            const j = this.dma.containing(t);
-            this.dma.setFlags(j, this.dma.flagsOf(j) & ~DMA_VADDR_INVALID);
-            this.vaddrInvalidCount--;
-          }
-          return -ERRNO.EINVAL;
-        }
-        this.dma.setFlags(i, f | DMA_VADDR_INVALID);
-        this.vaddrInvalidCount++;
-        touched.push(k);
+        if (!this.invalidateVaddr(i, k, touched)) return -ERRNO.EINVAL;
         const pages = this.dma.pagesOf(i);
         unmapped += pages;
         // A mapping reaching endEx ends the walk: the next one starts at or after its end.
@@ -937,12 +966,83 @@ export class VfioIommuType1 {
         i = nk < 0 ? DMA_NIL : this.dma.floor(nk);
       }
     }
-    // Only on success are the first 24 bytes copied back, with the unmapped total in `size`.
+    return this.unmappedBack(arg, unmapped);
+  }
+
+  /**
+   * UNMAP with FLAG_VADDR, one mapping (handle `i`, first frame `k`): marks its vaddr invalid and adds it
+   * to `touched`; false when it already was, after the ones `touched` got their vaddr back (the kernel
+   * then answers -EINVAL with nothing changed).
+   */
+  private invalidateVaddr(i: number, k: number, touched: number[]): boolean {
+    const f = this.dma.flagsOf(i);
+    if ((f & DMA_VADDR_INVALID) !== 0) {
+      for (const t of touched) {
+        const j = this.dma.containing(t);
+        this.dma.setFlags(j, this.dma.flagsOf(j) & ~DMA_VADDR_INVALID);
+        this.vaddrInvalidCount--;
+      }
+      return false;
+    }
+    this.dma.setFlags(i, f | DMA_VADDR_INVALID);
+    this.vaddrInvalidCount++;
+    touched.push(k);
+    return true;
+  }
+
+  /** Only on success are the first 24 bytes copied back, with the unmapped total (frames) in `size`. */
+  private unmappedBack(arg: Uint8Array, unmapped: number): number {
     // Frames to bytes without `%` on a double (a libc fmod call).
     const hiBytes = Math.floor(unmapped / 1048576);
     putU32(arg, 16, (unmapped - hiBytes * 1048576) * 4096);
     putU32(arg, 20, hiBytes);
     return 0;
+  }
+
+  /**
+   * vfio_dma_do_unmap from its v2 checks on, searching and walking the kernel's own tree (needed while a
+   * mapping ends at 2^64-1: its wrapped end misleads the descents, and a mapping linked below it comes
+   * after it in rb_next order). Frames [first, endEx); the unmapped frames, or -errno.
+   */
+  private unmapInKernelOrder(
+    order: KernelDmaOrder,
+    first: number,
+    endEx: number,
+    invalidate: boolean,
+    dirty: boolean,
+    bitmapData: bigint,
+  ): number {
+    // `iova + size` in u64: 0 for a range that ends at 2^64-1
+    const endU64 = endEx % FRAMES_U64;
+    if (this.v2) {
+      // vfio_find_dma(iova, 1) and vfio_find_dma(iova + size - 1, 0)
+      const a = order.findPoint(first);
+      if (a !== null && a.iova !== first) return -ERRNO.EINVAL;
+      const b = order.findPoint(endEx - 1);
+      if (b !== null && b.end !== endU64) return -ERRNO.EINVAL;
+    }
+    let unmapped = 0;
+    const touched: number[] = [];
+    for (let n = order.firstNode(first, endEx); n !== null;) {
+      if (n.iova >= endU64) break;
+      if (!this.v2 && first > n.iova) break;
+      const i = this.dma.containing(n.iova);
+      if (invalidate) {
+        if (!this.invalidateVaddr(i, n.iova, touched)) return -ERRNO.EINVAL;
+        unmapped += n.pages;
+        n = order.next(n);
+        continue;
+      }
+      if (dirty) {
+        const rc = this.reportDirty(n.iova, n.pages, first, bitmapData, false);
+        if (rc !== 0) return rc;
+      }
+      unmapped += n.pages;
+      const next = order.next(n);
+      this.removeAt(i);
+      n = this.order === undefined ? null : next;
+    }
+    return unmapped;
   }
 
   /** vfio_iommu_type1_dirty_pages: START / STOP tracking; GET_BITMAP argument checks. */
