@@ -232,8 +232,10 @@ export function parseCloudHypervisorWords(
   }
   // the RAM is the zones' when --memory says size=0 (vmm/src/config.rs MemoryConfig)
   if (memory === 0n) {
-    if (zones === undefined)
-      throw new InputError(`${source}: --memory size=0 without a --memory-zone: the guest has no RAM`);
+    if (zones === undefined || zones === 0n)
+      throw new InputError(
+        `${source}: --memory size=0 ${zones === undefined ? 'without a --memory-zone' : 'and memory zones of size 0'}: the guest has no RAM`,
+      );
     memory = zones;
     notes.push(`RAM is the sum of the --memory-zone sizes, laid out one after the other`);
   } else if (zones !== undefined) {

@@ -57,6 +57,10 @@ test('cloud-hypervisor: defaults, memory zones, hotplug, iommu=on, iommufd, fd= 
   assert.equal(zones.memory, 8n * G + 512n * M, 'a zone without size= has the default 512 MiB');
   assert.match(zones.notes.join('\n'), /sum of the --memory-zone sizes/);
   fails('cloud-hypervisor --memory size=0', /--memory size=0 without a --memory-zone/);
+  fails(
+    'cloud-hypervisor --memory size=0 --memory-zone id=a,size=0',
+    /memory zones of size 0: the guest has no RAM/,
+  );
   const hot = parseVmmCommandLine(
     'cloud-hypervisor --memory size=4G,hotplug_size=8G --platform num_pci_segments=2,iommufd=on ' +
       '--device path=/sys/bus/pci/devices/0000:01:00.0,iommu=on fd=42 path=/sys/bus/mdev/devices/c0ffee/',
