@@ -10,7 +10,7 @@ import { type Range, intersect, overlaps } from '../base/range.js';
 import { ERRNO, errnoNumber } from '../base/errno.js';
 import { hex } from '../base/u64.js';
 import type { HostGroupView, HostRegionView, HostView } from '../host/view.js';
-import { exactBytes, strerror } from './common.js';
+import { exactBytes, kernelAt, strerror } from './common.js';
 import { describeRegion } from './describe.js';
 import {
   checkMemlock,
@@ -305,12 +305,6 @@ function iommufdStep(r: Refusal): Refusal {
     ioctl:
       r.ioctl === 'VFIO_GROUP_SET_CONTAINER' ? 'VFIO_DEVICE_BIND_IOMMUFD' : 'VFIO_DEVICE_ATTACH_IOMMUFD_PT',
   };
-}
-
-/** Linux major*1000+minor of a version string, or undefined. */
-function kernelAt(kernel: string | undefined): number | undefined {
-  const v = kernel === undefined ? undefined : /^(\d+)\.(\d+)/.exec(kernel);
-  return v ? Number(v[1]) * 1000 + Number(v[2]) : undefined;
 }
 
 /**

@@ -145,3 +145,9 @@ export function exactBytes(b: bigint): string {
   const f = formatSize(b);
   return f.startsWith('~') ? `${b} bytes (${f})` : f;
 }
+
+/** A Linux version string (`6.12`, `6.1.0-28-amd64`) as major*1000+minor, or undefined. */
+export function kernelAt(kernel: string | undefined): number | undefined {
+  const v = kernel === undefined ? undefined : /^(\d+)\.(\d+)/.exec(kernel);
+  return v ? Number(v[1]) * 1000 + Number(v[2]) : undefined;
+}

@@ -18,7 +18,7 @@
  */
 import { ERRNO } from '../base/errno.js';
 import { hex, parseSize } from '../base/u64.js';
-import { exactBytes, strerror } from './common.js';
+import { exactBytes, kernelAt, strerror } from './common.js';
 import type {
   GuestLayout,
   GuestRange,
@@ -306,8 +306,7 @@ export function memlockAdvice(m: MemlockReport): string {
  */
 export function zeroPageNote(m: MemlockReport, kernel: string | undefined): string | undefined {
   if (m.firmware === 0n) return undefined;
-  const v = kernel === undefined ? undefined : /^(\d+)\.(\d+)/.exec(kernel);
-  const at = v ? Number(v[1]) * 1000 + Number(v[2]) : undefined;
+  const at = kernelAt(kernel);
   if (at !== undefined && at >= 6012) return undefined;
   const what =
     `firmware is mapped read-only, and the pages of it the VMM never wrote pin the shared zero page, ` +
