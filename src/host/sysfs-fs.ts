@@ -138,7 +138,13 @@ export function hostViewFromSysfsDir(dir: string): HostView {
     ...(live ? { kernel: release() } : {}),
     ...(names ? { names } : {}),
   });
-  const view = hostViewFromRaw(raw);
+  const read = hostViewFromRaw(raw);
+  const view = live
+    ? {
+        ...read,
+        iommufd: { dev: existsSync('/dev/iommu'), deviceFiles: existsSync('/dev/vfio/devices') },
+      }
+    : read;
   if (view.groups.length === 0) {
     const why = noGroupsExplanation(view.arch, live ? undefined : join(dir, 'kernel/iommu_groups'));
     return { ...view, notes: [why, ...view.notes] };

@@ -76,6 +76,12 @@ export interface HostView {
   readonly arch?: Arch;
   /** Kernel version the view was computed for or read from. */
   readonly kernel?: string;
+  /**
+   * What the live host offers the iommufd backend (read from /dev and /sys; unknown for models, exports
+   * and snapshots): /dev/iommu (CONFIG_IOMMUFD, module iommufd) and VFIO device files
+   * (/dev/vfio/devices, CONFIG_VFIO_DEVICE_CDEV).
+   */
+  readonly iommufd?: { readonly dev: boolean; readonly deviceFiles: boolean };
   /** IOMMU input address range (aperture) used for `usable`, when known. */
   readonly aperture?: Range;
   /**

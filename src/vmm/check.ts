@@ -294,7 +294,8 @@ export interface Refusal {
     | 'VFIO_SET_IOMMU'
     | 'VFIO_DEVICE_BIND_IOMMUFD'
     | 'VFIO_DEVICE_ATTACH_IOMMUFD_PT'
-    | 'open vfio-dev';
+    | 'open vfio-dev'
+    | 'open /dev/iommu';
   readonly errno: number;
 }
 
@@ -336,8 +337,33 @@ function blockersFor(
     return model.refusal({ ...(iommufd ? iommufdStep(r) : r), device: dev, group }, layout);
   };
   const at = kernelAt(host.kernel);
+  const live = host.iommufd;
+  const missing =
+    live === undefined || (live.dev && live.deviceFiles)
+      ? undefined
+      : !live.dev
+        ? 'this host has no /dev/iommu: its kernel is built without CONFIG_IOMMUFD, or the iommufd module is not loaded (modprobe iommufd)'
+        : 'this host has no VFIO device files (/dev/vfio/devices): its kernel is built without CONFIG_VFIO_DEVICE_CDEV';
   for (const g of groups) {
     const dev = g.devices[0] ?? '<bdf>';
+    if (iommufd && missing !== undefined && !(at !== undefined && at < 6006)) {
+      out.push({
+        group: g.id,
+        devices: g.devices,
+        kind: 'no-iommufd',
+        why: `${missing}: use the legacy VFIO container, or a kernel with iommufd`,
+        lines: model.refusal(
+          {
+            ioctl: !live!.deviceFiles ? 'open vfio-dev' : 'open /dev/iommu',
+            errno: ERRNO.ENOENT,
+            device: g.named ?? dev,
+            group: g.id,
+          },
+          layout,
+        ),
+      });
+      continue;
+    }
     if (iommufd && at !== undefined && at < 6006) {
       // QEMU and cloud-hypervisor open the device's /dev/vfio/devices/vfioN (CONFIG_VFIO_DEVICE_CDEV, 6.6)
       out.push({
@@ -538,6 +564,11 @@ export function checkLayout(
   const notes: string[] = [];
   const conflicts: Conflict[] = [];
   const device = groups[0]?.devices[0];
+  if (iommufd && host.source.startsWith('platform:') && (kernelAt(host.kernel) ?? 0) >= 6006)
+    notes.push(
+      `the iommufd backend needs a kernel built with CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV; the check ` +
+        `assumes one (Debian's ${host.kernel} build, which the conformance runs boot, has CONFIG_IOMMUFD off)`,
+    );
   if (iommufd) {
     const partly = groups.filter((g) => g.assigned !== undefined && g.assigned.length < g.devices.length);
     if (partly.length)

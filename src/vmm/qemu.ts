@@ -205,6 +205,13 @@ export function qemuRefusal(r: RefusedGroup, binary: string): string[] {
         `attach ${r.device} (<fd>) to id=<id>: ${strerror(r.errno)}`,
     ];
   }
+  if (r.ioctl === 'open /dev/iommu') {
+    // backends/iommufd.c iommufd_backend_connect (9.1 and later wording)
+    return [
+      `${binary}: -device vfio-pci,host=${r.device},iommufd=iommufd0: vfio ${r.device}: Could not open ` +
+        `'/dev/iommu': No such file or directory`,
+    ];
+  }
   if (r.ioctl === 'open vfio-dev') {
     // hw/vfio/iommufd.c iommufd_cdev_getfd: a kernel without VFIO device files (before 6.6)
     const dir = `/sys/bus/pci/devices/${r.device}/vfio-dev`;

@@ -245,3 +245,45 @@ test('the readers say which backend and accounting a configuration uses', () => 
   assert.equal(ch.backend, 'iommufd');
   assert.equal(ch.iommufdAccounting, 'user');
 });
+
+test('a live host without /dev/iommu or VFIO device files refuses every group; a modelled 6.12 says what it assumes', () => {
+  const h = host('qemu-q35-intel-iommu');
+  const noDev = { ...h, iommufd: { dev: false, deviceFiles: false } };
+  const r = check(QEMU_Q35, noDev, 4n * G, ['0000:00:01.0'], { backend: 'iommufd' });
+  assert.deepEqual(
+    r.blockers.map((b) => b.kind),
+    ['no-iommufd'],
+  );
+  assert.match(
+    r.blockers[0]!.why,
+    /^this host has no \/dev\/iommu: its kernel is built without CONFIG_IOMMUFD/,
+  );
+  assert.match(r.blockers[0]!.lines[0]!, /vfio-dev: couldn't open directory/);
+  const odd = check(
+    QEMU_Q35,
+    { ...h, iommufd: { dev: false, deviceFiles: true } },
+    4n * G,
+    ['0000:00:01.0'],
+    {
+      backend: 'iommufd',
+    },
+  );
+  assert.match(odd.blockers[0]!.lines[0]!, /Could not open '\/dev\/iommu': No such file or directory$/);
+  const fine = check(
+    QEMU_Q35,
+    { ...h, iommufd: { dev: true, deviceFiles: true } },
+    4n * G,
+    ['0000:00:01.0'],
+    {
+      backend: 'iommufd',
+    },
+  );
+  assert.deepEqual(fine.blockers, []);
+  // the modelled 6.12 is Debian's build, where CONFIG_IOMMUFD is off: the check says it assumes otherwise
+  assert.match(
+    check(QEMU_Q35, h, 4n * G, ['0000:00:01.0'], { backend: 'iommufd' }).notes.join('\n'),
+    /CONFIG_IOMMUFD off/,
+  );
+  // type1 never looks
+  assert.deepEqual(check(QEMU_Q35, noDev, 4n * G, ['0000:00:01.0'], {}).blockers, []);
+});
