@@ -41,3 +41,39 @@ export function gcNow(): void {
   gc?.();
   gc?.();
 }
+
+/** Chains of random cache lines, by size in bytes (built once: building one is slower than walking it). */
+const chains = new Map<number, Int32Array>();
+
+/**
+ * CPU nanoseconds of one dependent load at a random 64-byte line of a `bytes` buffer (a pointer chase
+ * through one random cycle over all its lines, fixed seed): the machine's memory latency at
+ * that working-set size, now. Benchmarks whose cost grows with their data print it beside their ratios:
+ * an operation that must read one line no cache holds cannot cost less than this more.
+ */
+export function dependentLoadNs(bytes: number, steps = 1_000_000): number {
+  let a = chains.get(bytes);
+  if (a === undefined) {
+    const lines = Math.max(2, Math.floor(bytes / 64));
+    a = new Int32Array(lines * 16);
+    const order = new Int32Array(lines);
+    for (let i = 0; i < lines; i++) order[i] = i;
+    let x = 0x9e3779b9;
+    for (let i = lines - 1; i > 0; i--) {
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+      const j = x % i;
+      const t = order[i]!;
+      order[i] = order[j]!;
+      order[j] = t;
+    }
+    for (let i = 0; i < lines; i++) a[order[i]! * 16] = order[(i + 1) % lines]! * 16;
+    chains.set(bytes, a);
+  }
+  let p = 0;
+  for (let i = 0; i < 10000; i++) p = a[p]!;
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < steps; i++) p = a[p]!;
+  const c = process.cpuUsage(c0);
+  if (p < 0) throw new Error('unreachable');
+  return ((c.user + c.system) * 1000) / steps;
+}
