@@ -245,6 +245,17 @@ export function planLayout(
   } else {
     notes.push(`no memory size fits ${model.label} with these options on this host`);
   }
+  if (
+    check.backend === 'iommufd' &&
+    (check.iommufdAccounting ?? 'user') === 'user' &&
+    (check.userLocked ?? 0n) > 0n &&
+    asked.report?.memlock?.failure !== undefined &&
+    evaluate(model, request, host, groups, { ...check, iommufdAccounting: 'process' }).fits
+  )
+    notes.push(
+      `with per-process accounting (IOMMU_OPTION_RLIMIT_MODE=1, which libvirt 12.2 and later sets) ` +
+        `${exactSize(request.memory)} fits: the user's other processes then do not count against this limit`,
+    );
   const options: Suggestion[] = [];
   const seen = new Set<string>();
   for (const cand of optionCandidates(model, request, bad)) {
@@ -265,8 +276,9 @@ export function planLayout(
   const others: Suggestion[] = [];
   for (const m of opts.others ?? []) {
     if (m.id === model.id || m.arch !== model.arch || !m.supportsVfio) continue;
-    // a vIOMMU's containers are modelled for QEMU only
+    // a vIOMMU's containers are modelled for QEMU only; only QEMU and cloud-hypervisor have iommufd
     if (opts.viommu && m.family !== 'qemu') continue;
+    if (check.backend === 'iommufd' && m.family !== 'qemu' && m.family !== 'cloud-hypervisor') continue;
     const base = opts.defaultsFor ? opts.defaultsFor(m) : {};
     const e = evaluate(m, { memory: request.memory, options: base }, host, groups, check);
     if (e.fits) {
