@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KernelDmaOrder, type DmaNode } from '../../src/vfio/type1/dma-rbtree.js';
-import { mapDma, unmapDma } from '../../src/vfio/typed.js';
+import { dirtyPages, getDirtyBitmap, mapDma, unmapDma } from '../../src/vfio/typed.js';
 import { BUF, attached, machine } from './machine.js';
 
 const TOP = 2 ** 52;
@@ -127,4 +127,30 @@ test('type1 through its ioctls on AMD (usable IOVA up to 2^64-1): an UNMAP the t
   assert.equal(unmap(100n).out.size, page);
   // the top mapping itself: `iova + size` is 0, the walk stops at once
   assert.equal(unmap(BigInt(TOP - 1)).out.size, 0n);
+});
+
+test('the dirty bitmap walks the kernel order: the top mapping, linked as the smallest, ends the walk', () => {
+  const m = machine('qemu-q35-amd-iommu');
+  const { container } = attached(m);
+  const page = 4096n;
+  const map = (frame: bigint, off: bigint) =>
+    mapDma(m.sys, container, { argsz: 32, flags: 3, vaddr: BUF + off * page, iova: frame * page, size: page })
+      .rc;
+  for (const [k, f] of [100n, 200n, 300n].entries()) assert.equal(map(f, BigInt(k)), 0);
+  assert.equal(map(BigInt(TOP - 1), 3n), 0);
+  assert.equal(map(50n, 4n), 0);
+  assert.equal(map(150n, 5n), 0);
+  assert.equal(dirtyPages(m.sys, container, 1), 0);
+  const bitmap = BUF + 0xf00000n;
+  assert.equal(m.sys.mm.copyToUser(bitmap, new Uint8Array(64)), 0);
+  // [0, 512 pages): the walk reports 50 and 150, meets the top mapping (past the range) and stops, so
+  // 100, 200 and 300 are not reported although they are in the range
+  assert.equal(
+    getDirtyBitmap(m.sys, container, 0n, 512n * page, { pgsize: page, size: 64n, data: bitmap }),
+    0,
+  );
+  const b = new Uint8Array(64);
+  assert.equal(m.sys.mm.copyFromUser(b, bitmap), 0);
+  const bit = (p: number) => (b[p >> 3]! >> (p & 7)) & 1;
+  assert.deepEqual([50, 100, 150, 200, 300].map(bit), [1, 0, 1, 0, 0]);
 });

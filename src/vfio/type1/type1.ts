@@ -476,7 +476,7 @@ export class VfioIommuType1 {
   /** vfio_iommu_replay: map every existing mapping into a new domain (undone on failure). */
   private replay(domain: IommuDomain): number {
     const done: [number, number][] = [];
-    for (const e of this.dma.entries()) {
+    for (const e of this.replayOrder()) {
       const rc = this.mapInto(domain, e.iova, e.pages, e.vaddr, e.flags);
       if (rc !== 0) {
         for (const [iova, pages] of done) domain.unmap(bigOfFrame(iova), bigOfFrame(pages));
@@ -485,6 +485,14 @@ export class VfioIommuType1 {
       done.push([e.iova, e.pages]);
     }
     return 0;
+  }
+
+  /** The mappings in rb_first/rb_next order: by IOVA, unless a mapping ending at 2^64-1 sits elsewhere. */
+  private replayOrder(): Iterable<{ iova: number; pages: number; vaddr: number; flags: number }> {
+    const order = this.order;
+    if (order === undefined || order.wrapped === 0) return this.dma.entries();
+    const byIova = new Map([...this.dma.entries()].map((e) => [e.iova, e]));
+    return [...order.inOrder()].map((n) => byIova.get(n.iova)!);
   }
 
   private unmapAllFrom(domain: IommuDomain): void {
@@ -1094,6 +1102,8 @@ export class VfioIommuType1 {
    * (-EINVAL), then every mapping starting inside it reports its pages, in ascending order.
    */
   private iovaDirtyBitmap(first: number, endEx: number, data: bigint): number {
+    if (this.order !== undefined && this.order.wrapped > 0)
+      return this.dirtyInKernelOrder(this.order, first, endEx, data);
     let i = this.dma.firstFrom(first);
     // vfio_find_dma(iova, 1) / vfio_find_dma(iova + size - 1, 0); a mapping ending at 2^64 is never
     // found by them (<= 6.17), as in UNMAP
@@ -1107,6 +1117,25 @@ export class VfioIommuType1 {
       if (k < first) continue;
       if (k >= endEx) break;
       const rc = this.reportDirty(k, this.dma.pagesOf(i), first, data, true);
+      if (rc !== 0) return rc;
+    }
+    return 0;
+  }
+
+  /**
+   * vfio_iova_dirty_bitmap while a mapping ends at 2^64-1: the kernel's searches and its rb_first/rb_next
+   * walk, which stops at the first mapping past the range in its tree order (the top mapping, linked as
+   * the smallest, ends the walk early).
+   */
+  private dirtyInKernelOrder(order: KernelDmaOrder, first: number, endEx: number, data: bigint): number {
+    const a = order.findPoint(first);
+    if (a !== null && a.iova !== first) return -ERRNO.EINVAL;
+    const b = order.findPoint(endEx - 1);
+    if (b !== null && b.end !== endEx % FRAMES_U64) return -ERRNO.EINVAL;
+    for (const n of order.inOrder()) {
+      if (n.iova < first) continue;
+      if (n.iova > endEx - 1) break;
+      const rc = this.reportDirty(n.iova, n.pages, first, data, true);
       if (rc !== 0) return rc;
     }
     return 0;
