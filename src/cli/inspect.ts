@@ -46,6 +46,7 @@ export function inspectJson(view: HostView): unknown {
     kernel: view.kernel ?? null,
     pageSize: view.pageSize ?? null,
     aperture: view.aperture ?? null,
+    iommufd: view.iommufd ?? null,
     groups: view.groups.map((g) => ({
       id: g.id,
       type: g.type,
@@ -101,6 +102,14 @@ export function inspectText(view: HostView, s: Style): string {
   ].filter((x) => x !== undefined);
   out.push(`${s.bold('Host:')} ${sourceText(view.source)}${facts.length ? ` (${facts.join(', ')})` : ''}`);
   if (view.aperture) out.push(`IOMMU aperture ${rangeWithSize(view.aperture.start, view.aperture.end)}`);
+  if (view.iommufd) {
+    const f = view.iommufd;
+    out.push(
+      f.dev && f.deviceFiles
+        ? 'VFIO backends: the legacy container and iommufd (/dev/iommu and /dev/vfio/devices are there)'
+        : `VFIO backends: the legacy container only (no ${f.dev ? '/dev/vfio/devices: CONFIG_VFIO_DEVICE_CDEV off' : '/dev/iommu: CONFIG_IOMMUFD off or the iommufd module not loaded'})`,
+    );
+  }
   out.push(`${view.groups.length} IOMMU group${view.groups.length === 1 ? '' : 's'}`);
   const noGroups =
     view.groups.length === 0 ? view.notes.find((n) => n.startsWith('no IOMMU groups')) : undefined;

@@ -36,6 +36,8 @@ export interface RawHost {
   readonly kernel?: string;
   readonly aperture?: Range;
   readonly pageSize?: number;
+  /** The live host's iommufd files (HostView.iommufd). */
+  readonly iommufd?: HostView['iommufd'];
   readonly groups: readonly RawGroup[];
   readonly ungrouped: readonly RawDevice[];
   readonly notes?: readonly string[];
@@ -224,6 +226,7 @@ export function hostViewFromRaw(raw: RawHost): HostView {
     ...(inferredArch !== undefined ? { arch: inferredArch } : {}),
     ...(raw.kernel !== undefined ? { kernel: raw.kernel } : {}),
     ...(raw.pageSize !== undefined ? { pageSize: raw.pageSize } : {}),
+    ...(raw.iommufd !== undefined ? { iommufd: raw.iommufd } : {}),
     ...(raw.aperture !== undefined ? { aperture: raw.aperture } : commonAperture(raw.groups)),
   };
   return view;

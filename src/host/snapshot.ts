@@ -45,6 +45,17 @@ const SNAPSHOT: Spec = {
     arch: { spec: { t: 'enum', values: ['x86_64', 'aarch64'] }, doc: 'uname -m' },
     aperture: { spec: { t: 'range' }, doc: 'IOMMU aperture when known' },
     pageSize: { spec: { t: 'int', min: 4096, max: 65536 }, doc: 'getconf PAGESIZE' },
+    iommufd: {
+      spec: {
+        t: 'object',
+        name: 'the iommufd files',
+        fields: {
+          dev: { spec: { t: 'bool' }, required: true, doc: '/dev/iommu exists' },
+          deviceFiles: { spec: { t: 'bool' }, required: true, doc: '/dev/vfio/devices exists' },
+        },
+      },
+      doc: 'what the host offers the iommufd backend',
+    },
     groups: {
       spec: {
         t: 'array',
@@ -97,6 +108,7 @@ interface Snap {
   arch?: Arch;
   aperture?: { start: bigint; end: bigint };
   pageSize?: number;
+  iommufd?: { dev: boolean; deviceFiles: boolean };
   groups: SnapGroup[];
   pciDevices: SnapDevice[];
   notes: string[];
@@ -127,6 +139,7 @@ export function snapshotText(view: HostView, capturedBy?: string): string {
     ...(view.kernel !== undefined ? { kernelRelease: view.kernel } : {}),
     ...(view.arch !== undefined ? { arch: view.arch } : {}),
     ...(view.pageSize !== undefined ? { pageSize: view.pageSize } : {}),
+    ...(view.iommufd !== undefined ? { iommufd: view.iommufd } : {}),
     ...(view.aperture !== undefined
       ? { aperture: { start: hex(view.aperture.start), end: hex(view.aperture.end) } }
       : {}),
@@ -212,6 +225,7 @@ export function parseSnapshot(text: string, file: string): RawHost {
     ...(snap.arch !== undefined ? { arch: snap.arch } : {}),
     ...(snap.kernelRelease !== undefined ? { kernel: snap.kernelRelease } : {}),
     ...(snap.pageSize !== undefined ? { pageSize: snap.pageSize } : {}),
+    ...(snap.iommufd !== undefined ? { iommufd: snap.iommufd } : {}),
     ...(snap.aperture !== undefined ? { aperture: snap.aperture } : {}),
   };
 }

@@ -138,13 +138,11 @@ export function hostViewFromSysfsDir(dir: string): HostView {
     ...(live ? { kernel: release() } : {}),
     ...(names ? { names } : {}),
   });
-  const read = hostViewFromRaw(raw);
-  const view = live
-    ? {
-        ...read,
-        iommufd: { dev: existsSync('/dev/iommu'), deviceFiles: existsSync('/dev/vfio/devices') },
-      }
-    : read;
+  const view = hostViewFromRaw(
+    live
+      ? { ...raw, iommufd: { dev: existsSync('/dev/iommu'), deviceFiles: existsSync('/dev/vfio/devices') } }
+      : raw,
+  );
   if (view.groups.length === 0) {
     const why = noGroupsExplanation(view.arch, live ? undefined : join(dir, 'kernel/iommu_groups'));
     return { ...view, notes: [why, ...view.notes] };

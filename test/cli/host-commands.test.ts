@@ -243,3 +243,27 @@ test('sysfs export into a place where no directory can be made fails at once (No
   assert.match(r.stderr, /\/proc\/iovamap-cannot-be\/x: cannot write the tree/);
   noStack(r.stderr);
 });
+
+test('inspect of the live /sys says which VFIO backends the host offers (iommufd needs /dev/iommu and device files)', () => {
+  const r = runCli(['inspect', '--sysfs', '/sys'], { env });
+  assert.equal(r.status, 0, r.stderr);
+  const has = existsSync('/dev/iommu') && existsSync('/dev/vfio/devices');
+  assert.match(
+    r.stdout,
+    has
+      ? /^VFIO backends: the legacy container and iommufd/m
+      : /^VFIO backends: the legacy container only \(no /m,
+  );
+  const j = JSON.parse(runCli(['inspect', '--sysfs', '/sys', '--json'], { env }).stdout) as {
+    iommufd: { dev: boolean; deviceFiles: boolean };
+  };
+  assert.deepEqual(j.iommufd, {
+    dev: existsSync('/dev/iommu'),
+    deviceFiles: existsSync('/dev/vfio/devices'),
+  });
+  // a model or an export cannot tell
+  const p = JSON.parse(runCli(['inspect', '--platform', 'amd-epyc', '--json'], { env }).stdout) as {
+    iommufd: unknown;
+  };
+  assert.equal(p.iommufd, null);
+});

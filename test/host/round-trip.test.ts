@@ -113,3 +113,20 @@ test('the export writes the kernel file formats', () => {
   assert.equal(r.readlink('bus/pci/devices/0000:00:02.0/driver'), '../../../bus/pci/drivers/e1000e');
   assert.equal(r.readText('bus/pci/devices/0000:00:02.0/iommu_group/type'), 'DMA\n');
 });
+
+test('a snapshot keeps what the captured host offered the iommufd backend; a bad value names the field', () => {
+  const view = {
+    ...hostViewFromPlatform(loadPreset('amd-epyc'), kernelProfile('6.12')),
+    iommufd: { dev: true, deviceFiles: false },
+  };
+  const text = snapshotText(view);
+  assert.deepEqual(hostViewFromSnapshot(text, 'host.json').iommufd, { dev: true, deviceFiles: false });
+  assert.equal(
+    hostViewFromSnapshot(snapshotText({ ...view, iommufd: undefined }), 'h.json').iommufd,
+    undefined,
+  );
+  assert.throws(
+    () => hostViewFromSnapshot(text.replace('"deviceFiles": false', '"deviceFiles": "no"'), 'host.json'),
+    /host\.json.*deviceFiles/s,
+  );
+});
