@@ -44,6 +44,7 @@ export interface VmmRequest {
   /** The VFIO backend and iommufd's accounting (see CheckOptions). */
   readonly backend?: CheckOptions['backend'];
   readonly iommufdAccounting?: CheckOptions['iommufdAccounting'];
+  readonly userLocked?: bigint;
 }
 
 export type VmmOverlayResult =
@@ -94,6 +95,7 @@ export function vmmOverlay(host: HostView, req: VmmRequest): VmmOverlayResult {
     ...(req.viommuWithoutMap !== undefined ? { viommuWithoutMap: req.viommuWithoutMap } : {}),
     ...(req.backend !== undefined ? { backend: req.backend } : {}),
     ...(req.iommufdAccounting !== undefined ? { iommufdAccounting: req.iommufdAccounting } : {}),
+    ...(req.userLocked !== undefined ? { userLocked: req.userLocked } : {}),
   });
   const refused = report.memlock?.failure?.range;
   const conflictOf = new Map<GuestRange, Conflict>(report.conflicts.map((c) => [c.range, c]));

@@ -396,6 +396,17 @@ describe('web view in Chromium', () => {
     const refused = (await page.textContent('#vmm-memlock-result')) ?? '';
     assert.match(refused, /IOMMU_IOAS_MAP\(iova=0x40000000, length=0x80000000\) = -ENOMEM/);
     assert.match(refused, /IOMMU_OPTION_RLIMIT_MODE=1/);
+    // enough for this guest alone, not with another VM of the same user holding 2 GiB
+    await page.fill('#vmm-memlock', '3G');
+    await page.press('#vmm-memlock', 'Enter');
+    await page.waitForSelector('#vmm-verdict.ok-line');
+    await page.fill('#vmm-user-locked', '2G');
+    await page.press('#vmm-user-locked', 'Enter');
+    await page.waitForSelector('#vmm-memlock-result');
+    assert.match(
+      (await page.textContent('#vmm-memlock-result')) ?? '',
+      /2 GiB of it by the user's other processes/,
+    );
     assert.deepEqual(pageErrors(page), []);
   });
 

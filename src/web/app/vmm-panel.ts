@@ -29,6 +29,7 @@ export class VmmPanel {
   private readonly memlock: HTMLInputElement;
   private readonly viommu: HTMLInputElement;
   private readonly iommufd: HTMLInputElement;
+  private readonly userLocked: HTMLInputElement;
   /** iommufd's accounting a pasted configuration chose (per user when the box is ticked by hand). */
   private iommufdAccounting: IommufdAccounting | undefined;
   private readonly cmdline: HTMLTextAreaElement;
@@ -74,6 +75,15 @@ export class VmmPanel {
     }) as HTMLInputElement;
     this.viommu = el('input', { id: 'vmm-viommu', type: 'checkbox' }) as HTMLInputElement;
     this.iommufd = el('input', { id: 'vmm-iommufd', type: 'checkbox' }) as HTMLInputElement;
+    this.userLocked = el('input', {
+      id: 'vmm-user-locked',
+      placeholder: "user's other pins",
+      size: '12',
+      'aria-label': "what the user's other processes have pinned",
+      title:
+        "with iommufd's per-user accounting: what the user's other processes (other VMs) have pinned, " +
+        "counted first against this VMM's RLIMIT_MEMLOCK (16G; empty: none)",
+    }) as HTMLInputElement;
     this.cmdline = el('textarea', {
       id: 'vmm-cmdline',
       rows: '3',
@@ -124,6 +134,7 @@ export class VmmPanel {
           this.iommufd,
           ' iommufd',
         ),
+        this.userLocked,
       ),
       el('div', { class: 'row' }, 'assign: ', this.groups),
       el(
@@ -144,7 +155,8 @@ export class VmmPanel {
       this.iommufdAccounting = undefined;
       this.update();
     });
-    for (const c of [this.memory, this.opts, this.memlock]) c.addEventListener('change', () => this.update());
+    for (const c of [this.memory, this.opts, this.memlock, this.userLocked])
+      c.addEventListener('change', () => this.update());
   }
 
   /** A new host: list its groups and pick a VMM for its architecture. */
@@ -272,6 +284,7 @@ export class VmmPanel {
     // a vIOMMU's containers are modelled for QEMU only
     this.viommu.disabled = model.family !== 'qemu';
     this.iommufd.disabled = model.family !== 'qemu' && model.family !== 'cloud-hypervisor';
+    this.userLocked.disabled = this.iommufd.disabled || !this.iommufd.checked;
     const memory = parseSize(this.memory.value);
     if (memory === undefined || memory === 0n) {
       this.result.replaceChildren(
@@ -305,6 +318,15 @@ export class VmmPanel {
         return;
       }
     }
+    const userText = this.userLocked.value.trim();
+    const userLocked = userText === '' ? undefined : parseSize(userText);
+    if (userText !== '' && userLocked === undefined) {
+      this.result.replaceChildren(
+        el('div', { class: 'conflict' }, `the user's other pins "${userText}": not a size (16G, 512M)`),
+      );
+      return;
+    }
+    const perUser = (this.iommufdAccounting ?? 'user') === 'user';
     const r = vmmOverlay(host, {
       model,
       memory,
@@ -325,6 +347,7 @@ export class VmmPanel {
         ? {
             backend: 'iommufd' as const,
             ...(this.iommufdAccounting !== undefined ? { iommufdAccounting: this.iommufdAccounting } : {}),
+            ...(userLocked !== undefined && perUser ? { userLocked } : {}),
           }
         : {}),
     });
