@@ -154,3 +154,15 @@ test('the dirty bitmap walks the kernel order: the top mapping, linked as the sm
   const bit = (p: number) => (b[p >> 3]! >> (p & 7)) & 1;
   assert.deepEqual([50, 100, 150, 200, 300].map(bit), [1, 0, 1, 0, 0]);
 });
+
+test("vfio_find_dma over a range that ends at 2^64-1 finds nothing (the attach checks' upper part, <= 6.17)", () => {
+  const m = machine('qemu-q35-amd-iommu');
+  const { container } = attached(m);
+  const at = 1n << 50n;
+  assert.equal(mapDma(m.sys, container, { argsz: 32, flags: 3, vaddr: BUF, iova: at, size: 4096n }).rc, 0);
+  const iommu = m.sys.container(container)!.iommu!;
+  assert.equal(iommu.overlapsDma(1n << 49n, (1n << 51n) - 1n), true);
+  // `start + size` wraps to 0: the descent turns left everywhere (vfio_iommu_aper_conflict's check
+  // above a new, smaller aperture when the list reaches 2^64-1)
+  assert.equal(iommu.overlapsDma(1n << 49n, (1n << 64n) - 1n), false);
+});

@@ -283,8 +283,13 @@ export class VfioIommuType1 {
   // ---------------------------------------------------------------- attach / detach
 
   private dmaIntersects = (start: bigint, end: bigint): boolean => {
+    // vfio_find_dma(start, end - start + 1): <= 6.17 a range that ends at 2^64-1 has `start + size`
+    // 0, so the descent goes left at every node and finds nothing
+    if (this.wrapsAtTop && end === U64_MAX) return false;
     const s = Number(start >> 12n);
     const e = Number(end >> 12n);
+    const order = this.order;
+    if (order !== undefined && order.wrapped > 0) return order.findRange(s, e - s + 1) !== null;
     return this.dma.findIntersecting(s, e) !== DMA_NIL;
   };
 
