@@ -671,10 +671,12 @@ export function checkLayout(
           (n > 1
             ? `${exactBytes(pinned * BigInt(n))}, for the ${n} ${space}s the vIOMMU gives the groups (each pins it all)`
             : `that, per ${space}`) +
-          (userWide ? " plus what the user's other processes have charged" : '') +
-          ' (memory mapped twice counts twice, memory the VMM mlock()s once more, e.g. QEMU ' +
-          '-overcommit mem-lock=on), or the mapping fails with ENOMEM, "Cannot allocate ' +
-          'memory" ("iovamap run vfio_memlock" shows it)',
+          (userWide
+            ? " plus what the user's other processes have charged (memory mapped twice counts twice)"
+            : ' (memory mapped twice counts twice, memory the VMM mlock()s once more, e.g. QEMU ' +
+              '-overcommit mem-lock=on)') +
+          ', or the mapping fails with ENOMEM, "Cannot allocate memory"' +
+          (iommufd ? '' : ' ("iovamap run vfio_memlock" shows it)'),
       );
   }
   return {

@@ -286,8 +286,10 @@ export function memlockAdvice(m: MemlockReport): string {
     (m.userLocked > 0n ? ` (the ${exactBytes(m.pinned)} VFIO pins${others})` : '') +
     ` (prlimit --pid PID ` +
     `--memlock=${total}:${total}, systemd LimitMEMLOCK=${total}, docker/podman --ulimit ` +
-    `memlock=${total}:${total}), or start it with CAP_IPC_LOCK; memory the VMM also mlock()s ` +
-    `(e.g. QEMU -overcommit mem-lock=on) counts once more` +
+    `memlock=${total}:${total}), or start it with CAP_IPC_LOCK; ` +
+    (m.accounting === 'user'
+      ? "the user's io_uring buffers and perf mappings count in the same per-user sum"
+      : 'memory the VMM also mlock()s (e.g. QEMU -overcommit mem-lock=on) counts once more') +
     (m.containers > 1
       ? `; without the vIOMMU the devices share one ${space}, which pins ${exactBytes(m.perContainer)}`
       : '') +
