@@ -70,6 +70,7 @@ export function inspectJson(view: HostView): unknown {
           bdf: d.bdf,
           bridge: r?.bridge ?? null,
           devices: r?.devices.map((x) => ({ bdf: x.bdf, group: x.group ?? null })) ?? [],
+          noBusReset: r?.forbiddenBy ?? null,
         };
       }),
     })),

@@ -2,9 +2,12 @@
  * Which devices a bus reset of a device also resets, from a host view (platform model, sysfs or
  * snapshot alike): what VFIO_DEVICE_GET_PCI_HOT_RESET_INFO would list (vfio_pci_for_each_slot_or_bus:
  * every device on the device's bus and everything below the bridges among them). A device on a root
- * bus has no bridge to reset its bus with, and VFIO answers ENODEV. Whether the reset then succeeds
- * also depends on the hardware (NO_BUS_RESET quirks, a link that does not come back): not shown here.
+ * bus has no bridge to reset its bus with, and VFIO answers ENODEV; so does a bus that a
+ * NO_BUS_RESET quirk forbids to reset (pci_bus_resettable: the bridge, or a device on or below its bus).
+ * Whether the reset then succeeds also depends on the hardware (a link that does not come back): not
+ * shown here.
  */
+import { noBusResetQuirk } from '../pci/quirk-tables.js';
 import type { HostDeviceView, HostView } from './view.js';
 
 export interface BusResetScope {
@@ -12,6 +15,8 @@ export interface BusResetScope {
   readonly bridge: string;
   /** Every device the reset reaches, in bus order, with its IOMMU group (undefined: none). */
   readonly devices: readonly { readonly bdf: string; readonly group: number | undefined }[];
+  /** The device whose NO_BUS_RESET quirk forbids this reset (VFIO answers ENODEV), and the quirk. */
+  readonly forbiddenBy?: { readonly bdf: string; readonly quirk: string };
 }
 
 /** Looks up bus reset scopes in a view: the device index is built once, each lookup walks one bus. */
@@ -40,7 +45,17 @@ export function busResetLookup(view: HostView): BusResetLookup {
       }
     };
     walk(bridge);
-    return { bridge, devices: out };
+    // pci_bus_resettable: the bridge first, then the devices in the order the reset walks them
+    let forbiddenBy: BusResetScope['forbiddenBy'];
+    for (const b of [bridge, ...out.map((x) => x.bdf)]) {
+      const d = byBdf.get(b)?.d;
+      const quirk = d === undefined ? undefined : noBusResetQuirk(d.vendor, d.device);
+      if (quirk !== undefined) {
+        forbiddenBy = { bdf: b, quirk };
+        break;
+      }
+    }
+    return { bridge, devices: out, ...(forbiddenBy ? { forbiddenBy } : {}) };
   };
 }
 
@@ -65,6 +80,13 @@ export function busResetLines(scopeOf: BusResetLookup, devices: readonly HostDev
     }
     if (seen.has(s.bridge)) continue;
     seen.add(s.bridge);
+    if (s.forbiddenBy !== undefined) {
+      lines.push(
+        `none below ${s.bridge}: ${s.forbiddenBy.quirk} marks ${s.forbiddenBy.bdf} as breaking on a bus reset ` +
+          '(PCI_DEV_FLAGS_NO_BUS_RESET), so VFIO_DEVICE_PCI_HOT_RESET answers ENODEV',
+      );
+      continue;
+    }
     const groups = [...new Set(s.devices.map((x) => x.group))];
     const noGroup = groups.includes(undefined);
     const ids = groups.filter((x): x is number => x !== undefined).sort((a, b) => a - b);

@@ -1,7 +1,8 @@
 /**
  * The vendor/device tables of drivers/pci/quirks.c that change how IOMMU groups form: device-specific
  * ACS answers (pci_dev_acs_enabled[], consulted by pci_dev_specific_acs_enabled) and DMA-alias header
- * fixups (DECLARE_PCI_FIXUP_HEADER entries that call pci_add_dma_alias or set a dev_flags bit).
+ * fixups (DECLARE_PCI_FIXUP_HEADER entries that call pci_add_dma_alias or set a dev_flags bit); and the
+ * fixups that forbid a bus reset (PCI_DEV_FLAGS_NO_BUS_RESET), which decide what VFIO can reset.
  *
  * Data only: the rules that interpret each quirk live in `quirks.ts`. Entries are named by the kernel
  * function that implements them, so a reason printed to the user is the function to read. Compared in
@@ -277,3 +278,57 @@ export const DMA_ALIAS_QUIRKS: readonly DmaAliasQuirkEntry[] = [
   // Broadcom Vulcan / Cavium ThunderX2: the IOMMU sits below these root bridges; stop the alias walk.
   ...aliasRows(VID.BROADCOM, 'quirk_bridge_cavm_thrx2_pcie_root', [0x9000, 0x9084]),
 ];
+
+/** The header fixups that set PCI_DEV_FLAGS_NO_BUS_RESET (devices that break on a secondary bus reset). */
+export type NoBusResetQuirkFn = 'quirk_no_bus_reset' | 'quirk_nvidia_no_bus_reset';
+
+export interface NoBusResetQuirkEntry {
+  readonly vendor: number;
+  /** A device ID, or PCI_ANY_ID with `mask`/`value` on the device ID (quirk_nvidia_no_bus_reset). */
+  readonly device: number;
+  readonly mask?: number;
+  readonly value?: number;
+  readonly fn: NoBusResetQuirkFn;
+}
+
+const VID_NO_BUS_RESET = { NVIDIA: 0x10de, ATHEROS: 0x168c, TI: 0x104c } as const;
+
+/**
+ * DECLARE_PCI_FIXUP_HEADER entries of quirk_no_bus_reset and quirk_nvidia_no_bus_reset. Both Debian
+ * kernels (6.1.192 and 6.12.95; their changelogs list "PCI: Mark Nvidia GB10 to avoid bus reset" and
+ * "PCI: Mark ASM1164 SATA controller to avoid bus reset" among the stable updates) have all of them.
+ */
+export const NO_BUS_RESET_QUIRKS: readonly NoBusResetQuirkEntry[] = [
+  // NVIDIA GB10 root ports: the link may not retrain after a secondary bus reset below them.
+  { vendor: VID_NO_BUS_RESET.NVIDIA, device: 0x22ce, fn: 'quirk_no_bus_reset' },
+  { vendor: VID_NO_BUS_RESET.NVIDIA, device: 0x22d0, fn: 'quirk_no_bus_reset' },
+  // NVIDIA GPUs 0x2340-0x237f (device & 0xffc0 == 0x2340).
+  {
+    vendor: VID_NO_BUS_RESET.NVIDIA,
+    device: PCI_ANY_ID,
+    mask: 0xffc0,
+    value: 0x2340,
+    fn: 'quirk_nvidia_no_bus_reset',
+  },
+  // Atheros AR9xxx / QCA988x: config space never comes back after a bus reset.
+  ...[0x0030, 0x0032, 0x003c, 0x0033, 0x0034, 0x003e].map((device) => ({
+    vendor: VID_NO_BUS_RESET.ATHEROS,
+    device,
+    fn: 'quirk_no_bus_reset' as const,
+  })),
+  // Cavium CN8xxx root port: config accesses to the child may fail after the reset.
+  { vendor: VID.CAVIUM, device: 0xa100, fn: 'quirk_no_bus_reset' },
+  // TI KeyStone C667X: the PCIe subsystem disables its link on a secondary bus reset.
+  { vendor: VID_NO_BUS_RESET.TI, device: 0xb005, fn: 'quirk_no_bus_reset' },
+  // ASMedia ASM1164 SATA controller: does not retrain after a bus reset (a PM reset still works).
+  { vendor: VID.ASMEDIA, device: 0x1164, fn: 'quirk_no_bus_reset' },
+];
+
+/** The NO_BUS_RESET fixup that applies to a vendor/device pair, if any. */
+export function noBusResetQuirk(vendor: number, device: number): NoBusResetQuirkFn | undefined {
+  for (const q of NO_BUS_RESET_QUIRKS) {
+    if (q.vendor !== vendor) continue;
+    if (q.device === PCI_ANY_ID ? (device & q.mask!) === q.value : q.device === device) return q.fn;
+  }
+  return undefined;
+}

@@ -19,8 +19,32 @@ export function probeResetMethod(m: MsiDeviceModel, dev: PciDev | undefined): Re
   if (e !== undefined && (m.cfgRead(e + 4, 4) & PCI_EXP_DEVCAP_FLR) !== 0) return 'flr';
   const pm = m.layout.caps.pm;
   if (pm !== undefined && (m.cfgRead(pm + 4, 2) & PCI_PM_CTRL_NO_SOFT_RESET) === 0) return 'pm';
-  if (dev?.upstream !== undefined && dev.children.length === 0 && dev.upstream.children.length === 1)
+  // pci_parent_bus_reset: alone below its bridge, and not marked NO_BUS_RESET itself (the bridge's own
+  // mark is not looked at on this path)
+  if (
+    dev?.upstream !== undefined &&
+    dev.children.length === 0 &&
+    dev.upstream.children.length === 1 &&
+    dev.noBusReset === undefined
+  )
     return 'bus';
+  return undefined;
+}
+
+/**
+ * pci_bus_resettable for the secondary bus of `bridge`: the first device that forbids a bus reset there
+ * (the bridge itself, then each device on the bus in order, a bridge's subordinate bus after it), or
+ * undefined when the bus can be reset.
+ */
+export function busResetBlocker(bridge: PciDev): PciDev | undefined {
+  if (bridge.noBusReset !== undefined) return bridge;
+  for (const d of [...bridge.children].sort((a, b) => a.devfn - b.devfn)) {
+    if (d.noBusReset !== undefined) return d;
+    if (d.isBridge) {
+      const below = busResetBlocker(d);
+      if (below !== undefined) return below;
+    }
+  }
   return undefined;
 }
 

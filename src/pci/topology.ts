@@ -5,6 +5,7 @@
  */
 import type { HostBridgeDescription, PciDeviceDescription } from '../platform/types.js';
 import { type Bdf, bdfDevfn, compareBdf, formatBdf, parseBdf, requesterId } from './bdf.js';
+import { type NoBusResetQuirkFn, noBusResetQuirk } from './quirk-tables.js';
 import {
   type AcsQuirkAnswer,
   DEFAULT_QUIRK_ENV,
@@ -39,6 +40,11 @@ export class PciDev {
 
   get devfn(): number {
     return bdfDevfn(this.addr);
+  }
+
+  /** The header fixup that set PCI_DEV_FLAGS_NO_BUS_RESET on this device (quirk-tables.ts), if any. */
+  get noBusReset(): NoBusResetQuirkFn | undefined {
+    return noBusResetQuirk(this.desc.vendor, this.desc.device);
   }
 
   /** The device's own requester ID (bus << 8 | devfn). */

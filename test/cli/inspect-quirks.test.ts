@@ -63,3 +63,37 @@ test('inspect: a Marvell 88SE9123 in a user platform is one group through quirk_
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('NO_BUS_RESET quirks: no bus reset below a bridge whose bus holds an ASM1164 (inspect, and VFIO answers ENODEV)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'iovamap-quirks-'));
+  try {
+    const base = readFileSync(join(PRESETS, 'qemu-q35-intel-iommu.yaml'), 'utf8');
+    const extra = [
+      '  - { bdf: "00:03.0", vendor: 0x1b36, device: 0x000c, class: 0x060400, driver: pcieport, acs: true, bridge: { secondary: 1, subordinate: 1 } }',
+      '  - { bdf: "01:00.0", vendor: 0x1b21, device: 0x1164, class: 0x010601, driver: ahci, acs: true }',
+      '  - { bdf: "00:04.0", vendor: 0x1b36, device: 0x000c, class: 0x060400, driver: pcieport, acs: true, bridge: { secondary: 2, subordinate: 2 } }',
+      '  - { bdf: "02:00.0", vendor: 0x1b21, device: 0x1166, class: 0x010601, driver: ahci, acs: true }',
+    ].join('\n');
+    const file = join(dir, 'asm.yaml');
+    writeFileSync(
+      file,
+      base.replace(/^name: .*$/m, 'name: q35-asm').replace(/^firmwareTables:/m, `${extra}\nfirmwareTables:`),
+    );
+    const r = runCli(['inspect', '--platform', file, '--json'], { env });
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout) as {
+      groups: { busResets: { bdf: string; bridge: string | null; noBusReset: unknown }[] }[];
+    };
+    const resets = j.groups.flatMap((g) => g.busResets);
+    const of = (bdf: string) => resets.find((x) => x.bdf === bdf)!;
+    assert.deepEqual(of('0000:01:00.0').noBusReset, { bdf: '0000:01:00.0', quirk: 'quirk_no_bus_reset' });
+    assert.equal(of('0000:02:00.0').noBusReset, null, 'the ASM1166 is not in the table');
+    const text = runCli(['inspect', '--platform', file], { env }).stdout;
+    assert.match(
+      text,
+      /none below 0000:00:03\.0: quirk_no_bus_reset marks 0000:01:00\.0 as breaking on a bus reset \(PCI_DEV_FLAGS_NO_BUS_RESET\), so VFIO_DEVICE_PCI_HOT_RESET answers ENODEV/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

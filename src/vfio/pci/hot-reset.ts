@@ -12,11 +12,13 @@
  * because QEMU's port never reports its link back). Behind a bridge the model does a bus reset:
  * a PCIe port's secondary bus holds one slot, so a slot reset (pciehp) would list the same devices; on
  * a conventional bus with several slots the kernel may reset one slot where the model names the bus.
- * Not modelled: the PCI_DEV_FLAGS_NO_BUS_RESET quirks (devices known to break on a bus reset, which
- * make both probes fail) and the cdev/iommufd form of both ioctls.
+ * The PCI_DEV_FLAGS_NO_BUS_RESET quirks (devices known to break on a bus reset: the bridge, or any
+ * device on or below its bus) make both probes fail too (pci_bus_resettable), so ENODEV as well.
+ * Not modelled: the cdev/iommufd form of both ioctls.
  */
 import type { IommuCore } from '../../iommu/api.js';
 import type { KernelProfile } from '../../kernel/profile.js';
+import { busResetBlocker } from '../../pci/reset.js';
 import type { PciDev } from '../../pci/topology.js';
 import { ERRNO } from '../../base/errno.js';
 import {
@@ -46,11 +48,12 @@ export interface HotResetContext {
  * The devices a reset of `dev`'s bus reaches, in the kernel's order (vfio_pci_for_each_slot_or_bus):
  * each device of the bus in order, each followed by everything below it if it is a bridge. Undefined
  * when no reset can be done (pci_probe_reset_slot and pci_probe_reset_bus both fail): a root bus has
- * no bridge (bus->self) to reset it.
+ * no bridge (bus->self) to reset it, and a NO_BUS_RESET quirk forbids it.
  */
 export function resetScope(dev: PciDev): PciDev[] | undefined {
   const up = dev.upstream;
-  if (up === undefined) return undefined;
+  // pci_probe_reset_slot / pci_probe_reset_bus: a root bus, or a device marked NO_BUS_RESET on the way
+  if (up === undefined || busResetBlocker(up) !== undefined) return undefined;
   const out: PciDev[] = [];
   const walk = (d: PciDev): void => {
     out.push(d);

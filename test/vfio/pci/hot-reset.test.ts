@@ -1,7 +1,11 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { ERRNO } from '../../../src/base/errno.js';
-import type { KernelVersion } from '../../../src/kernel/profile.js';
+import { kernelProfile, type KernelVersion } from '../../../src/kernel/profile.js';
+import { noBusResetQuirk } from '../../../src/pci/quirk-tables.js';
+import { busResetBlocker } from '../../../src/pci/reset.js';
+import { buildPlatform } from '../../../src/platform/build.js';
+import { loadPreset } from '../../../src/platform/presets.js';
 import { VFIO_TYPE1v2_IOMMU, VFIO_SET_IOMMU } from '../../../src/uapi/vfio-type1.js';
 import {
   VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,
@@ -51,7 +55,11 @@ for (const v of ['6.1', '6.12'] as const) {
 
 /** amd-epyc: an X710 VF (41:10.1) on its PFs' bus, behind the GPP bridge 40:03.1. */
 function epyc(v: KernelVersion) {
-  const core = boot('amd-epyc', v);
+  return withVf(boot('amd-epyc', v));
+}
+
+/** The X710 VF 41:10.1 of an amd-epyc-like machine handed to vfio-pci, in a container, its device file. */
+function withVf(core: ReturnType<typeof boot>) {
   const vf = toVfio(core, (d) => d.bdf === '0000:41:10.1');
   const sys = new VfioSystem({ core });
   const c = sys.open('/dev/vfio/vfio');
@@ -91,3 +99,26 @@ for (const v of ['6.1', '6.12'] as const) {
     assert.equal(pciHotReset(e.file, [pf1, e.g, pf0]), 0);
   });
 }
+
+test('a NO_BUS_RESET quirk on the bus (an Atheros AR93xx there): both hot-reset ioctls answer ENODEV', () => {
+  // the table, as drivers/pci/quirks.c has it
+  assert.equal(noBusResetQuirk(0x1b21, 0x1164), 'quirk_no_bus_reset');
+  assert.equal(noBusResetQuirk(0x168c, 0x003e), 'quirk_no_bus_reset');
+  assert.equal(noBusResetQuirk(0x10de, 0x2345), 'quirk_nvidia_no_bus_reset');
+  assert.equal(noBusResetQuirk(0x10de, 0x2380), undefined);
+  assert.equal(noBusResetQuirk(0x10de, 0x22ce), 'quirk_no_bus_reset');
+  assert.equal(noBusResetQuirk(0x8086, 0x1572), undefined);
+  // amd-epyc with its second X710 PF replaced by an Atheros AR93xx on the VF's bus
+  const desc = loadPreset('amd-epyc');
+  const changed = {
+    ...desc,
+    devices: desc.devices.map((d) =>
+      d.bdf.endsWith('41:00.1') ? { ...d, vendor: 0x168c, device: 0x0030, driver: 'ath9k' } : d,
+    ),
+  };
+  const { core, file, g } = withVf(buildPlatform(changed, kernelProfile('6.12')).iommu);
+  const bridge = core.topology.get('0000:41:10.1')!.upstream!;
+  assert.equal(busResetBlocker(bridge)?.bdf, '0000:41:00.1');
+  assert.deepEqual(pciHotResetInfo(file), { rc: -ERRNO.ENODEV, devices: [] });
+  assert.equal(pciHotReset(file, [g]), -ERRNO.ENODEV);
+});
