@@ -161,6 +161,7 @@ export const checkCommand = defineCommand(
       hardLimit,
       described,
       pid,
+      guestMapped,
     } = withGuestDescription(given);
     const host = loadHost(a);
     const { model, request, notes: reqNotes } = vmmRequest(a, host, described);
@@ -172,6 +173,7 @@ export const checkCommand = defineCommand(
       ...(bridges ? { bridges } : {}),
       ...(viommuWithoutMap !== undefined ? { viommuWithoutMap } : {}),
       ...(pid !== undefined ? { pid } : {}),
+      ...(guestMapped ? { guestMapped } : {}),
     });
     const viommu = constraints.options.viommu === true;
     const report = checkLayout(model, laid.layout, host, groups, { p2p, ...constraints.options });

@@ -103,6 +103,7 @@ export const planCommand = defineCommand(
       bridges,
       described,
       pid,
+      guestMapped,
     } = withGuestDescription(given);
     const host = loadHost(a);
     const { model, request, notes: reqNotes } = vmmRequest(a, host, described);
@@ -111,6 +112,7 @@ export const planCommand = defineCommand(
       ...(bridges ? { bridges } : {}),
       ...(viommuWithoutMap !== undefined ? { viommuWithoutMap } : {}),
       ...(pid !== undefined ? { pid } : {}),
+      ...(guestMapped ? { guestMapped } : {}),
     });
     const viommu = constraints.options.viommu === true;
     const plan = planLayout(model, request, host, groups, {

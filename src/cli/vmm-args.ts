@@ -19,6 +19,7 @@ import { big, bool, int, list, str } from './args.js';
 import { readFailure } from './output.js';
 import { findVmm, machineVersion, VMM_NAMES } from '../vmm/registry.js';
 import { hostDefaults } from '../vmm/host-defaults.js';
+import { cloudHypervisorViommuReport } from '../vmm/rust-vmms.js';
 import { hostViewFromRegions } from '../vmm/regions-host.js';
 import { type CheckOptions, type SelectedGroup, selectGroups } from '../vmm/check.js';
 import type {
@@ -398,13 +399,27 @@ export function vfioConstraints(
     readonly bridges?: Readonly<Record<string, string>>;
     readonly viommuWithoutMap?: RefusingViommu;
     readonly pid?: string;
+    readonly guestMapped?: readonly string[];
   },
 ): { readonly options: Omit<CheckOptions, 'p2p'>; readonly notes: readonly string[] } {
   const ml = memlockArg(a);
   const viommu = viommuArg(a, model);
   const { note, ...backend } = backendArgs(a, model, guest.pid);
+  // --device given as well replaces the command line's devices: only those named stay behind it
+  const behind = (guest.guestMapped ?? []).filter((d) => list(a, 'device').includes(d));
+  const report = model.family === 'cloud-hypervisor' ? cloudHypervisorViommuReport(model.arch) : undefined;
   return {
     options: {
+      ...(behind.length && report
+        ? {
+            guestMapped: {
+              devices: behind,
+              viommu: "cloud-hypervisor's virtio-iommu (--device ...,iommu=on)",
+              ...(report.ranges ? { reported: report.ranges } : {}),
+              reportedText: report.text,
+            },
+          }
+        : {}),
       ...(ml !== undefined ? { memlock: ml.limit } : {}),
       ...(viommu ? { viommu } : {}),
       ...(viommu && guest.bridges ? { viommuBridges: guest.bridges } : {}),
@@ -529,6 +544,8 @@ export function withGuestDescription(a: ParsedArgs): {
   described?: ReadonlySet<string>;
   /** The running VMM the command line was read from (pid:N). */
   pid?: string;
+  /** Devices behind the VMM's own virtio-iommu, mapped only as the guest maps (GuestDescription.guestMapped). */
+  guestMapped?: readonly string[];
 } {
   const sources = (['cmdline', 'qemu-cmdline', 'libvirt-xml'] as const).filter(
     (o) => str(a, o) !== undefined,
@@ -599,6 +616,7 @@ export function withGuestDescription(a: ParsedArgs): {
     notes,
     described: new Set(Object.keys(g.options).filter((k) => !mine.has(k))),
     ...(read.pid !== undefined ? { pid: read.pid } : {}),
+    ...(g.guestMapped?.length ? { guestMapped: g.guestMapped } : {}),
     ...(bridges ? { bridges } : {}),
     ...(hardLimit ? { hardLimit } : {}),
     ...(g.viommuWithoutMap !== undefined ? { viommuWithoutMap: g.viommuWithoutMap } : {}),

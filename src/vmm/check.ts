@@ -526,6 +526,56 @@ export interface CheckOptions {
   readonly iommufdAccounting?: IommufdAccounting;
   /** With iommufd's per-user accounting: bytes the user's other processes have charged already. */
   readonly userLocked?: bigint;
+  /**
+   * Devices the VMM puts behind its own virtio-iommu (GuestDescription.guestMapped): their groups' containers
+   * map nothing at boot, so the layout is checked against the other groups only.
+   */
+  readonly guestMapped?: GuestMappedDevices;
+}
+
+export interface GuestMappedDevices {
+  readonly devices: readonly string[];
+  /** "cloud-hypervisor's virtio-iommu" */
+  readonly viommu: string;
+  /** What that virtio-iommu tells the guest is reserved (its PROBE), when known, and in words. */
+  readonly reported?: readonly Range[];
+  readonly reportedText: string;
+}
+
+/** The selected groups whose devices the user named all sit behind the VMM's virtio-iommu. */
+function guestMappedGroups(
+  groups: readonly SelectedGroup[],
+  g: GuestMappedDevices | undefined,
+): SelectedGroup[] {
+  if (g === undefined || g.devices.length === 0) return [];
+  const set = new Set(g.devices);
+  return groups.filter((x) => {
+    const named = x.assigned ?? (x.named !== undefined ? [x.named] : []);
+    return named.length > 0 && named.every((d) => set.has(d));
+  });
+}
+
+/**
+ * What a group behind the VMM's virtio-iommu meets instead: the guest picks the IOVAs, and it knows only
+ * the regions that virtio-iommu reports; a guest mapping into any other reserved region of the host
+ * fails (VFIO_IOMMU_MAP_DMA answers -EINVAL) when the guest uses it.
+ */
+function guestMappedNotes(groups: readonly SelectedGroup[], g: GuestMappedDevices, host: HostView): string[] {
+  const told = IntervalSet.of(g.reported ?? []);
+  return groups.map((x) => {
+    const untold = x.group.regions.filter(
+      (r) => r.typeString !== 'direct-relaxable' && !told.containsRange(r),
+    );
+    const list = untold.map((r) => `[${hex(r.start)}, ${hex(r.end)}] ${describeRegion(r, host.arch).name}`);
+    return (
+      `group ${x.id} (${(x.assigned ?? x.devices).join(', ')}) sits behind ${g.viommu}: its container maps ` +
+      'nothing at boot, only the IOVAs the guest maps through it, so the RAM layout does not meet its reserved ' +
+      `regions; the guest is told only of ${g.reportedText}` +
+      (list.length
+        ? `, not of ${list.join(', ')}: a guest mapping there fails (VFIO_IOMMU_MAP_DMA = -EINVAL) when the guest uses it`
+        : ', which covers every reserved region of the group')
+    );
+  });
 }
 
 /** The groups in the order the user gave them (the order a VMM sets the devices up in). */
@@ -558,7 +608,10 @@ export function checkLayout(
   groups: readonly SelectedGroup[],
   opts: CheckOptions = {},
 ): CheckReport {
-  const usable = containerUsable(groups);
+  // groups behind the VMM's own virtio-iommu map nothing at boot (GuestDescription.guestMapped)
+  const guest = guestMappedGroups(groups, opts.guestMapped);
+  const boot = guest.length ? groups.filter((g) => !guest.includes(g)) : groups;
+  const usable = containerUsable(boot.length ? boot : groups);
   const backend = opts.backend ?? 'type1';
   const iommufd = backend === 'iommufd';
   const notes: string[] = [];
@@ -578,10 +631,10 @@ export function checkLayout(
           'as sysfs shows them (a region of a member not assigned may not apply)',
       );
   }
-  for (const r of layout.ranges) {
+  for (const r of boot.length ? layout.ranges : []) {
     if (r.kind === 'pci-window' && !opts.p2p) continue;
     if (usable.containsRange(r)) {
-      for (const g of groups) {
+      for (const g of boot) {
         for (const reg of g.group.regions) {
           if (reg.typeString === 'direct-relaxable' && overlaps(reg, r)) {
             notes.push(
@@ -594,7 +647,7 @@ export function checkLayout(
       continue;
     }
     const outside = IntervalSet.of([r]).subtract(usable).ranges;
-    const causes = causesFor(outside, groups, host);
+    const causes = causesFor(outside, boot, host);
     const culprit = causes.find((c) => c.kind === 'region') as RegionCause | undefined;
     const failure = model.failure(
       {
@@ -602,8 +655,8 @@ export function checkLayout(
         errno: ERRNO.EINVAL,
         errnoName: 'EINVAL',
         strerror: strerror(ERRNO.EINVAL),
-        device: culprit?.groups[0]?.devices[0] ?? device ?? '<bdf>',
-        group: culprit?.groups[0]?.id ?? groups[0]?.id,
+        device: culprit?.groups[0]?.devices[0] ?? boot[0]?.devices[0] ?? device ?? '<bdf>',
+        group: culprit?.groups[0]?.id ?? boot[0]?.id,
         ...(iommufd ? { backend } : {}),
       },
       layout,
@@ -626,7 +679,13 @@ export function checkLayout(
   }
   const blockers = blockersFor(model, layout, host, groups, opts);
   let memlock: MemlockReport | undefined;
+  if (guest.length) notes.push(...guestMappedNotes(guest, opts.guestMapped!, host));
   if (groups.length === 0) notes.push('no group selected: nothing to assign, so nothing can conflict');
+  else if (boot.length === 0)
+    notes.push(
+      "nothing is mapped at boot: every group sits behind the VMM's virtio-iommu, and what gets mapped " +
+        '(and pinned) is what the guest maps through it',
+    );
   else if (opts.memlock !== undefined) {
     // only what VFIO accepts is pinned: a refused range fails before vfio_pin_map_dma
     const accepted = layout.ranges.filter((r) => r.kind !== 'pci-window' && usable.containsRange(r));
@@ -640,7 +699,7 @@ export function checkLayout(
       accepted,
       opts.memlock,
       host,
-      opts.viommu ? containerGroups(groups, opts).map(owner) : owner(inOrder(groups)[0]!),
+      opts.viommu ? containerGroups(boot, opts).map(owner) : owner(inOrder(boot)[0]!),
       {
         backend,
         ...(opts.iommufdAccounting !== undefined ? { accounting: opts.iommufdAccounting } : {}),
@@ -658,7 +717,7 @@ export function checkLayout(
       );
   } else {
     const pinned = pinnedBytes(layout);
-    const n = opts.viommu ? containerGroups(groups, opts).length : 1;
+    const n = opts.viommu ? containerGroups(boot, opts).length : 1;
     const space = iommufd ? 'IOAS' : 'container';
     const userWide = iommufd && (opts.iommufdAccounting ?? 'user') === 'user';
     if (pinned > 0n)

@@ -202,6 +202,8 @@ export interface PlanOptions {
   readonly backend?: CheckOptions['backend'];
   readonly iommufdAccounting?: CheckOptions['iommufdAccounting'];
   readonly userLocked?: bigint;
+  /** Devices behind the VMM's own virtio-iommu (see CheckOptions). */
+  readonly guestMapped?: CheckOptions['guestMapped'];
 }
 
 export function planLayout(
@@ -220,6 +222,7 @@ export function planLayout(
     ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
     ...(opts.iommufdAccounting !== undefined ? { iommufdAccounting: opts.iommufdAccounting } : {}),
     ...(opts.userLocked !== undefined ? { userLocked: opts.userLocked } : {}),
+    ...(opts.guestMapped !== undefined ? { guestMapped: opts.guestMapped } : {}),
   };
   const asked = evaluate(model, request, host, groups, check);
   const blockers = asked.report?.blockers ?? [];

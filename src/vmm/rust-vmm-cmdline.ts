@@ -157,6 +157,7 @@ export function parseCloudHypervisorWords(
   let memory: bigint | undefined;
   let zones: bigint | undefined;
   let backend: 'iommufd' | undefined;
+  const guestMapped: string[] = [];
   const size = (kv: Map<string, string>, use: OptionUse, value: string): bigint => {
     const text = kv.get('size');
     if (text === undefined) return CH_DEFAULT_MEMORY;
@@ -211,11 +212,9 @@ export function parseCloudHypervisorWords(
             );
           continue;
         }
-        if (/^(on|true)$/.test(kv.get('iommu') ?? ''))
-          notes.push(
-            `--device ${bdf} iommu=on: behind cloud-hypervisor's virtio-iommu only what the guest maps is mapped; ` +
-              'not modelled, checked as if mapped at boot',
-          );
+        // device_manager.rs add_vfio_device: a device behind the virtio-iommu gets a container of its own
+        // that maps nothing at boot, only what the guest maps through the virtio-iommu
+        if (/^(on|true)$/.test(kv.get('iommu') ?? '') && !guestMapped.includes(bdf)) guestMapped.push(bdf);
         if (!devices.includes(bdf)) devices.push(bdf);
       } else if (use.name === 'platform') {
         if (/^(on|true)$/.test(kv.get('iommufd') ?? '')) {
@@ -248,7 +247,11 @@ export function parseCloudHypervisorWords(
     notes.push('no --memory: cloud-hypervisor gives the guest its default 512 MiB');
   }
   const d = description('cloud-hypervisor', source, memory, devices, {}, notes);
-  return backend ? { ...d, backend, iommufdAccounting: 'user' } : d;
+  return {
+    ...d,
+    ...(backend ? { backend, iommufdAccounting: 'user' as const } : {}),
+    ...(guestMapped.length ? { guestMapped } : {}),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -161,6 +161,20 @@ function chFailure(m: FailedMapping): VmmFailure {
   };
 }
 
+/**
+ * What cloud-hypervisor's virtio-iommu tells the guest is reserved (its PROBE answer holds only the MSI
+ * range, VIRTIO_IOMMU_RESV_MEM_T_MSI; vmm/src/device_manager.rs get_msi_iova_space): on x86_64 the
+ * APIC MSI window, on aarch64 the vGIC's MSI doorbell region (placed by vCPU count, not modelled).
+ */
+export function cloudHypervisorViommuReport(arch: GuestArch): { ranges?: readonly Range[]; text: string } {
+  return arch === 'x86_64'
+    ? {
+        ranges: [{ start: 0xfee0_0000n, end: 0xfeef_ffffn }],
+        text: 'the MSI window [0xfee00000, 0xfeefffff] (its PROBE answer, device_manager.rs get_msi_iova_space)',
+      }
+    : { text: "the vGIC's MSI doorbell region (its PROBE answer, device_manager.rs get_msi_iova_space)" };
+}
+
 export const CLOUD_HYPERVISOR_X86_64: VmmModel = makeModel({
   id: 'cloud-hypervisor-x86_64',
   family: 'cloud-hypervisor',

@@ -188,6 +188,11 @@ export interface GuestDescription {
    * notifier for the legacy container) or `intel-iommu` (without caching-mode=on). Every group is refused.
    */
   readonly viommuWithoutMap?: RefusingViommu;
+  /**
+   * Devices the VMM puts behind its own virtio-iommu with a container that maps nothing at boot, only
+   * what the guest maps (cloud-hypervisor `--device ...,iommu=on`).
+   */
+  readonly guestMapped?: readonly string[];
   /** The VFIO backend the devices use (type1 when absent). */
   readonly backend?: VfioBackend;
   /** With iommufd: the accounting its /dev/iommu file uses, when the configuration says. */

@@ -454,6 +454,21 @@ test('check --cmdline: a crosvm command from standard input, a running cloud-hyp
   } finally {
     child.kill();
   }
+  // cloud-hypervisor with iommu=on: nothing mapped at boot, so 1016 GiB meets no region; the guest is
+  // told only of the MSI window, not of the HyperTransport hole
+  const behind = cli('check --cmdline - --platform qemu-q35-amd-iommu', {
+    input: 'cloud-hypervisor --memory size=1016G --device path=/sys/bus/pci/devices/0000:00:03.0/,iommu=on\n',
+  });
+  assert.equal(behind.status, 0, behind.stdout + behind.stderr);
+  assert.match(behind.stdout, /group 2 \(0000:00:03\.0\) sits behind cloud-hypervisor's virtio-iommu/);
+  assert.match(
+    behind.stdout,
+    /not of \[0xfd00000000, 0xffffffffff\] AMD HyperTransport window: a guest mapping there fails/,
+  );
+  const bare = cli('check --cmdline - --platform qemu-q35-amd-iommu', {
+    input: 'cloud-hypervisor --memory size=1016G --device path=/sys/bus/pci/devices/0000:00:03.0/\n',
+  });
+  assert.equal(bare.status, 1, 'without iommu=on the RAM is mapped at boot, into the hole');
   // the QEMU reader behind --cmdline too, and --memory given as well wins
   const q = cli('check --cmdline - --memory 4G --platform qemu-q35-intel-iommu', {
     input: 'qemu-system-x86_64 -M q35 -m 2G -device vfio-pci,host=00:01.0\n',
