@@ -153,28 +153,15 @@ export const checkCommand = defineCommand(
     ],
   },
   async (given) => {
-    const {
-      args: a,
-      notes: cmdNotes,
-      viommuWithoutMap,
-      bridges,
-      hardLimit,
-      described,
-      pid,
-      guestMapped,
-    } = withGuestDescription(given);
+    const guest = withGuestDescription(given);
+    const { args: a, notes: cmdNotes, described, hardLimit } = guest;
     const host = loadHost(a);
     const { model, request, notes: reqNotes } = vmmRequest(a, host, described);
     const { groups, notes: selNotes } = hostGroups(a, host);
     const p2p = bool(a, 'p2p');
     const laid = model.layout(request);
     if (!laid.ok) throw new Error('unreachable: vmmRequest validated the layout');
-    const constraints = vfioConstraints(a, model, {
-      ...(bridges ? { bridges } : {}),
-      ...(viommuWithoutMap !== undefined ? { viommuWithoutMap } : {}),
-      ...(pid !== undefined ? { pid } : {}),
-      ...(guestMapped ? { guestMapped } : {}),
-    });
+    const constraints = vfioConstraints(a, model, guest);
     const viommu = constraints.options.viommu === true;
     const report = checkLayout(model, laid.layout, host, groups, { p2p, ...constraints.options });
     const plan =

@@ -96,24 +96,12 @@ export const planCommand = defineCommand(
     ],
   },
   async (given) => {
-    const {
-      args: a,
-      notes: cmdNotes,
-      viommuWithoutMap,
-      bridges,
-      described,
-      pid,
-      guestMapped,
-    } = withGuestDescription(given);
+    const guest = withGuestDescription(given);
+    const { args: a, notes: cmdNotes, described } = guest;
     const host = loadHost(a);
     const { model, request, notes: reqNotes } = vmmRequest(a, host, described);
     const { groups, notes: selNotes } = hostGroups(a, host);
-    const constraints = vfioConstraints(a, model, {
-      ...(bridges ? { bridges } : {}),
-      ...(viommuWithoutMap !== undefined ? { viommuWithoutMap } : {}),
-      ...(pid !== undefined ? { pid } : {}),
-      ...(guestMapped ? { guestMapped } : {}),
-    });
+    const constraints = vfioConstraints(a, model, guest);
     const viommu = constraints.options.viommu === true;
     const plan = planLayout(model, request, host, groups, {
       others: VMM_MODELS,

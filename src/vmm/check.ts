@@ -440,42 +440,34 @@ function blockersFor(
     }
     const assigned = g.assigned ?? [];
     const bridge = (d: string) => opts.viommuBridges?.[d];
-    if (
-      opts.viommu &&
-      assigned.length > 1 &&
-      !(bridge(assigned[0]!) !== undefined && assigned.every((d) => bridge(d) === bridge(assigned[0]!))) &&
-      iommufd
-    ) {
-      // iommufd_hw_pagetable_attach: every device of a group attaches to the one page table of its group
+    const oneBridge =
+      bridge(assigned[0]!) !== undefined && assigned.every((d) => bridge(d) === bridge(assigned[0]!));
+    if (opts.viommu && assigned.length > 1 && !oneBridge) {
+      // every device behind a vIOMMU has an address space of its own (a conventional PCI bridge aliases
+      // those behind it); QEMU's vfio_get_group keeps a group in one container, and iommufd
+      // (iommufd_hw_pagetable_attach) every device of a group on the one page table of its group
+      const space = iommufd ? 'an IOAS' : 'an address space';
       out.push({
         group: g.id,
         devices: g.devices,
         kind: 'split-group',
         why:
-          `its devices ${assigned.join(', ')} would each get an IOAS of their own behind the vIOMMU, but iommufd ` +
-          'keeps the devices of a group on one page table, so attaching the second fails with EINVAL: put them ' +
-          'behind one conventional PCI bridge (pcie-pci-bridge) in the guest, or assign only one of them',
-        lines: model.refusal(
-          { ioctl: 'VFIO_DEVICE_ATTACH_IOMMUFD_PT', errno: ERRNO.EINVAL, device: assigned[1]!, group: g.id },
-          layout,
-        ),
-      });
-    } else if (
-      opts.viommu &&
-      assigned.length > 1 &&
-      !(bridge(assigned[0]!) !== undefined && assigned.every((d) => bridge(d) === bridge(assigned[0]!)))
-    ) {
-      // QEMU: every device behind a vIOMMU has an address space of its own (a conventional PCI bridge
-      // aliases those behind it), and vfio_get_group keeps a group in one container
-      out.push({
-        group: g.id,
-        devices: g.devices,
-        kind: 'split-group',
-        why:
-          `its devices ${assigned.join(', ')} would each get an address space of their own behind the vIOMMU, ` +
-          'but a group can only be in one container: put them behind one conventional PCI bridge ' +
-          '(pcie-pci-bridge) in the guest, or assign only one of them',
-        lines: model.splitGroup?.(assigned[1]!, g.id, layout) ?? [],
+          `its devices ${assigned.join(', ')} would each get ${space} of their own behind the vIOMMU, ` +
+          (iommufd
+            ? 'but iommufd keeps the devices of a group on one page table, so attaching the second fails with EINVAL'
+            : 'but a group can only be in one container') +
+          ': put them behind one conventional PCI bridge (pcie-pci-bridge) in the guest, or assign only one of them',
+        lines: iommufd
+          ? model.refusal(
+              {
+                ioctl: 'VFIO_DEVICE_ATTACH_IOMMUFD_PT',
+                errno: ERRNO.EINVAL,
+                device: assigned[1]!,
+                group: g.id,
+              },
+              layout,
+            )
+          : (model.splitGroup?.(assigned[1]!, g.id, layout) ?? []),
       });
     }
     // iommufd reserves the regions without checking what is left: every map then fails (conflicts)

@@ -146,20 +146,10 @@ export function checkMemlock(
   // rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT: the limit counts whole pages
   const limitPages = limit / page;
   const others = base.userLocked / page;
+  const charging: Charging = { model, layout, ranges, limitPages, page, others, how: base };
   let charged = others;
   for (let k = 0; k < containers; k++) {
-    const after = chargeContainer(
-      model,
-      layout,
-      ranges,
-      limitPages,
-      page,
-      charged,
-      others,
-      base,
-      list[k] ?? {},
-      k + 1,
-    );
+    const after = chargeContainer(charging, charged, list[k] ?? {}, k + 1);
     if (typeof after !== 'bigint') return { ...base, failure: after };
     charged = after;
   }
@@ -169,15 +159,22 @@ export function checkMemlock(
 /**
  * One container's maps on top of `charged` pages: the pages charged after it, or the refused mapping.
  */
+/** What every container's maps are charged against: the layout, the limit and page, the count before. */
+interface Charging {
+  readonly model: VmmModel;
+  readonly layout: GuestLayout;
+  /** The pinned ranges, lowest first. */
+  readonly ranges: readonly GuestRange[];
+  readonly limitPages: bigint;
+  readonly page: bigint;
+  /** Pages the user's other processes hold (iommufd's per-user count), 0 otherwise. */
+  readonly others: bigint;
+  readonly how: Pick<MemlockReport, 'backend' | 'accounting'>;
+}
+
 function chargeContainer(
-  model: VmmModel,
-  layout: GuestLayout,
-  ranges: readonly GuestRange[],
-  limitPages: bigint,
-  page: bigint,
+  { model, layout, ranges, limitPages, page, others, how }: Charging,
   charged: bigint,
-  others: bigint,
-  how: Pick<MemlockReport, 'backend' | 'accounting'>,
   who: ContainerOwner,
   container: number,
 ): bigint | MemlockFailure {

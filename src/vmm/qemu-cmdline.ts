@@ -88,10 +88,15 @@ export function qemuWords(text: string, source: string): { words: readonly Word[
         hint: 'give the command line QEMU was started with: a script, a libvirt log (/var/log/libvirt/qemu/NAME.log), or pid:N',
       },
     );
-  // libvirt logs each start with a header naming the QEMU release
+  const header = logQemuRelease(text);
+  return { words: found, ...(header !== undefined ? { header } : {}) };
+}
+
+/** libvirt logs each start with a header naming the QEMU release: the last one's `X.Y`. */
+export function logQemuRelease(text: string): string | undefined {
   const versions = [...text.matchAll(/qemu version: ([0-9]+)\.([0-9]+)/g)];
   const last = versions[versions.length - 1];
-  return { words: found, ...(last ? { header: `${last[1]}.${last[2]}` } : {}) };
+  return last ? `${last[1]}.${last[2]}` : undefined;
 }
 
 export function isQemuBinary(word: string): boolean {
@@ -339,12 +344,23 @@ function binaryArch(base: string): GuestArch | undefined {
  */
 export function parseQemuCommandLine(text: string, source: string): QemuCommandLine {
   const { words, header } = qemuWords(text, source);
+  return parseQemuWords(words, source, !text.includes('\0'), header);
+}
+
+/**
+ * Reads one QEMU command's words (the binary first); `lines`: the words carry line numbers (not
+ * /proc/PID/cmdline); `header`: the release a libvirt log names.
+ */
+export function parseQemuWords(
+  words: readonly Word[],
+  source: string,
+  lines: boolean,
+  header: string | undefined,
+): QemuCommandLine {
   const binary = words[0]!.text;
   const base = commandName(binary);
   const arch = binaryArch(base);
   const r = new Reading();
-  // /proc/PID/cmdline has no lines to name
-  const lines = !text.includes('\0');
   const where = (w: Word, opt: string, arg: string) =>
     `${source}${lines ? `:${w.line}` : ''}: -${opt} ${arg.length > 60 ? arg.slice(0, 57) + '...' : arg}`;
   for (let i = 1; i < words.length; i++) {

@@ -5,7 +5,7 @@
  */
 import { InputError } from '../base/errors.js';
 import { commandWords, type Word } from '../base/shell-words.js';
-import { isQemuBinary, parseQemuCommandLine, type QemuCommandLine } from './qemu-cmdline.js';
+import { isQemuBinary, logQemuRelease, parseQemuWords, type QemuCommandLine } from './qemu-cmdline.js';
 import { parseCloudHypervisorWords, parseCrosvmWords, rustVmmOf } from './rust-vmm-cmdline.js';
 import type { GuestDescription } from './types.js';
 
@@ -32,8 +32,9 @@ export function parseVmmCommandLine(text: string, source: string): VmmCommandLin
         hint: 'give the command line the VMM was started with: a script, a libvirt log, or pid:N',
       },
     );
-  if (last.kind === 'qemu') return parseQemuCommandLine(text, source);
+  // /proc/PID/cmdline has no lines to name
   const lines = !text.includes('\0');
+  if (last.kind === 'qemu') return parseQemuWords(last.words, source, lines, logQemuRelease(text));
   return last.kind === 'crosvm'
     ? parseCrosvmWords(last.words, source, lines)
     : parseCloudHypervisorWords(last.words, source, lines);

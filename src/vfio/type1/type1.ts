@@ -180,6 +180,17 @@ export function type1CheckExtension(
   }
 }
 
+/**
+ * The kernel's range checks of UNMAP (v2) and GET_BITMAP on its own tree: vfio_find_dma(iova, 1) finds a
+ * mapping that starts before the range, or vfio_find_dma(iova + size - 1, 0) one that ends after it.
+ */
+function cutsAMapping(order: KernelDmaOrder, first: number, endEx: number): boolean {
+  const a = order.findPoint(first);
+  if (a !== null && a.iova !== first) return true;
+  const b = order.findPoint(endEx - 1);
+  return b !== null && b.end !== endEx % FRAMES_U64;
+}
+
 export class VfioIommuType1 {
   readonly v2: boolean;
   readonly nesting: boolean;
@@ -1027,13 +1038,7 @@ export class VfioIommuType1 {
   ): number {
     // `iova + size` in u64: 0 for a range that ends at 2^64-1
     const endU64 = endEx % FRAMES_U64;
-    if (this.v2) {
-      // vfio_find_dma(iova, 1) and vfio_find_dma(iova + size - 1, 0)
-      const a = order.findPoint(first);
-      if (a !== null && a.iova !== first) return -ERRNO.EINVAL;
-      const b = order.findPoint(endEx - 1);
-      if (b !== null && b.end !== endU64) return -ERRNO.EINVAL;
-    }
+    if (this.v2 && cutsAMapping(order, first, endEx)) return -ERRNO.EINVAL;
     let unmapped = 0;
     const touched: number[] = [];
     for (let n = order.firstNode(first, endEx); n !== null;) {
@@ -1133,10 +1138,7 @@ export class VfioIommuType1 {
    * the smallest, ends the walk early).
    */
   private dirtyInKernelOrder(order: KernelDmaOrder, first: number, endEx: number, data: bigint): number {
-    const a = order.findPoint(first);
-    if (a !== null && a.iova !== first) return -ERRNO.EINVAL;
-    const b = order.findPoint(endEx - 1);
-    if (b !== null && b.end !== endEx % FRAMES_U64) return -ERRNO.EINVAL;
+    if (cutsAMapping(order, first, endEx)) return -ERRNO.EINVAL;
     for (const n of order.inOrder()) {
       if (n.iova < first) continue;
       if (n.iova > endEx - 1) break;
