@@ -48,6 +48,7 @@
 static int containers[MAXSLOT] = { -1, -1, -1, -1 };
 static int groups[MAXSLOT] = { -1, -1, -1, -1 };
 static int devices[MAXSLOT] = { -1, -1, -1, -1 };
+static int iommufds[MAXSLOT] = { -1, -1, -1, -1 }; /* /dev/iommu (iommufd-ops.inc.c) */
 static int group_nr[MAXSLOT] = { -1, -1, -1, -1 };
 static const char *bdf[MAXSLOT];
 static int efds[MAXEFD];
@@ -69,7 +70,7 @@ static const char *ename(int e)
 		{ ENFILE, "ENFILE" }, { EMFILE, "EMFILE" }, { ENOTTY, "ENOTTY" }, { EFBIG, "EFBIG" },
 		{ ENOSPC, "ENOSPC" }, { ERANGE, "ERANGE" }, { EDEADLK, "EDEADLK" }, { ENOSYS, "ENOSYS" },
 		{ EOVERFLOW, "EOVERFLOW" }, { EOPNOTSUPP, "EOPNOTSUPP" }, { EADDRINUSE, "EADDRINUSE" },
-		{ EADDRNOTAVAIL, "EADDRNOTAVAIL" },
+		{ EADDRNOTAVAIL, "EADDRNOTAVAIL" }, { EMSGSIZE, "EMSGSIZE" }, { EBADFD, "EBADFD" },
 	};
 	static char other[16];
 	if (e == 0)
@@ -656,28 +657,28 @@ static void op_device_feature(const char *name)
 }
 
 /*
- * raw_ioctl c=|g=|d=SLOT cmd=N len(64): ioctl(2) with command N on that slot's fd and a zeroed buffer
+ * raw_ioctl c=|g=|d=|i=SLOT cmd=N len(64): ioctl(2) with command N on that slot's fd and a zeroed buffer
  * of `len` bytes (unknown numbers, and one kind of file's commands sent to another).
  */
 static void op_raw_ioctl(const char *name)
 {
-	const char *cs = opt("c"), *gs = opt("g"), *ds = opt("d");
+	const char *cs = opt("c"), *gs = opt("g"), *ds = opt("d"), *is = opt("i");
 	uint32_t cmd = (uint32_t)req("cmd");
 	uint32_t len = (uint32_t)unum("len", 64);
 	done_fields("raw_ioctl");
-	if (!!cs + !!gs + !!ds != 1)
-		fatal("raw_ioctl: exactly one of c=, g=, d=");
-	int s = (int)num(cs ? cs : gs ? gs : ds, "slot");
+	if (!!cs + !!gs + !!ds + !!is != 1)
+		fatal("raw_ioctl: exactly one of c=, g=, d=, i=");
+	int s = (int)num(cs ? cs : gs ? gs : ds ? ds : is, "slot");
 	if (s < 0 || s >= MAXSLOT)
 		fatal("raw_ioctl: slot out of range");
 	if (len < 8 || len > 4096)
 		fatal("raw_ioctl: len must be 8..4096");
-	int fd = cs ? containers[s] : gs ? groups[s] : devices[s];
+	int fd = cs ? containers[s] : gs ? groups[s] : ds ? devices[s] : iommufds[s];
 	unsigned char *b = calloc(1, len);
 	int rc = ioctl(fd, cmd, b);
 	int e = rc < 0 ? errno : 0;
 	caserc(name, rc < 0 ? -1 : rc, e);
-	printf(" op=RAW_IOCTL file=%s cmd=0x%x\n", cs ? "container" : gs ? "group" : "device", cmd);
+	printf(" op=RAW_IOCTL file=%s cmd=0x%x\n", cs ? "container" : gs ? "group" : ds ? "device" : "iommufd", cmd);
 	free(b);
 }
 
@@ -691,7 +692,7 @@ static int efd(int k)
 }
 
 /*
- * A file descriptor named in a field: e:K (eventfd slot K), c:N / g:N / d:N (that slot's fd, -1 when
+ * A file descriptor named in a field: e:K (eventfd slot K), c:N / g:N / d:N / i:N (that slot's fd, -1 when
  * it is not open), bad (1000, never open), or a plain number (negative ones included).
  */
 static int32_t fdspec(const char *s, const char *k)
@@ -710,6 +711,8 @@ static int32_t fdspec(const char *s, const char *k)
 			return groups[n];
 		if (s[0] == 'd')
 			return devices[n];
+		if (s[0] == 'i')
+			return iommufds[n];
 		fatal("%s: unknown fd kind in '%s'", k, s);
 	}
 	return (int32_t)num(s, k);
@@ -982,9 +985,14 @@ static void op_efd_read(const char *name)
 	printf(" count=%" PRIu64 "%s\n", r == 8 ? v : 0, e == EAGAIN ? " empty=1" : "");
 }
 
+/* p=NAME: vfio_iommu_type1's parameter NAME; p=MODULE.NAME: another module's (iommufd.allow_unsafe_interrupts) */
 static const char *param_path(const char *p, char *buf, size_t n)
 {
-	snprintf(buf, n, "/sys/module/vfio_iommu_type1/parameters/%s", p);
+	const char *dot = strchr(p, '.');
+	if (dot)
+		snprintf(buf, n, "/sys/module/%.*s/parameters/%s", (int)(dot - p), p, dot + 1);
+	else
+		snprintf(buf, n, "/sys/module/vfio_iommu_type1/parameters/%s", p);
 	return buf;
 }
 
@@ -1347,6 +1355,8 @@ static void op_msi_fire(const char *name)
 	printf(" op=MSI_FIRE cause=0x%x\n", cause);
 }
 
+#include "iommufd-ops.inc.c"
+
 /* ------------------------------------------------------------------ */
 static void run_line(char *line)
 {
@@ -1405,7 +1415,11 @@ static void run_line(char *line)
 		{ "ioeventfd_fill", op_ioeventfd_fill }, { "efd_write", op_efd_write }, { "region_read", op_region_read },
 		{ "region_write", op_region_write }, { "rlimit_memlock", op_rlimit_memlock },
 		{ "cap_ipc_lock", op_cap_ipc_lock }, { "vmlck", op_vmlck }, { "mlock", op_mlock },
-		{ "munlock", op_munlock },
+		{ "munlock", op_munlock }, { "open_iommufd", op_open_iommufd }, { "close_iommufd", op_close_iommufd },
+		{ "ioas_alloc", op_ioas_alloc }, { "destroy", op_iommu_destroy }, { "ioas_ranges", op_ioas_ranges },
+		{ "ioas_map", op_ioas_map }, { "ioas_unmap", op_ioas_unmap }, { "ioas_allow", op_ioas_allow },
+		{ "option", op_iommu_option }, { "open_cdev", op_open_cdev }, { "bind_iommufd", op_bind_iommufd },
+		{ "attach_pt", op_attach_pt }, { "detach_pt", op_detach_pt },
 	};
 	if (!strcmp(op, "close_container"))
 		return op_close(name, containers, "c", op);

@@ -31,16 +31,28 @@ T_ALL=$(date +%s)
 for line in "${MACHINES[@]}"; do
 	IFS='|' read -r NAME ARCH KERNELS QARGS CMDLINE EXTRA NICARGS <<<"$line"
 	NICARGS=${NICARGS:-romfile=,netdev=n0}
-	for V in $KERNELS; do
+	for K in $KERNELS; do
+		# SERIES or SERIES:src (the kernel build-kernel.sh made from linux-source-SERIES, with iommufd;
+		# such a machine runs only its own scenarios)
+		V=${K%%:*}
+		SRCK=$([ "$K" != "$V" ] && echo src || true)
 		want || continue
-		KVER=$(cat "$CACHE/KVER-$V")
+		if [ -n "$SRCK" ]; then
+			# idempotent: builds the kernel of this architecture only when its image is missing
+			"$HERE/kernel/build-kernel.sh" "${ARCH%-16k}" >&2
+			KVER=$(cat "$CACHE/KVER-src-$V")
+		else
+			KVER=$(cat "$CACHE/KVER-$V")
+		fi
 		# arm64-16k: the 16 KiB-page flavour of the arm64 kernel (same build, package ...-arm64-16k-unsigned)
 		DARCH=$([ "${ARCH%-16k}" = arm64 ] && echo arm64 || echo amd64)
 		FLAVOUR=$([ "$ARCH" = arm64-16k ] && echo -16k-unsigned || true)
 		BUILD=$CACHE/build/$NAME-k$V
 		files=()
 		# the machine's probe first (its sysfs snapshot precedes everything), then the rest, sorted
-		for d in ${SCENDIRS:-"$HERE/scenarios/$NAME" "$HERE/scenarios/common"}; do
+		DIRS=${SCENDIRS:-"$HERE/scenarios/$NAME $HERE/scenarios/common"}
+		[ -n "$SRCK" ] && DIRS="$HERE/scenarios/$NAME"
+		for d in $DIRS; do
 			[ -f "$d/probe.iovx" ] && files+=("$d/probe.iovx")
 			[ -d "$d" ] && for f in $(ls "$d"/*.iovx 2>/dev/null | LC_ALL=C sort); do
 				[ "$(basename "$f")" = probe.iovx ] || files+=("$f")
@@ -65,7 +77,11 @@ for line in "${MACHINES[@]}"; do
 			echo "$NAME-k$V: boot attempt $attempt failed (qemu exit $RC), see $LOG.attempt$attempt" >&2
 		done
 		T1=$(date +%s)
-		DEB=$(cd "$CACHE/debs" && ls linux-image-"$KVER"-"$DARCH$FLAVOUR"_*_"$DARCH".deb)
+		if [ -n "$SRCK" ]; then
+			DEB="$(cd "$CACHE/debs" && ls linux-source-"$V"_*_all.deb | LC_ALL=C sort | tail -1) + kernel/iommufd.config"
+		else
+			DEB=$(cd "$CACHE/debs" && ls linux-image-"$KVER"-"$DARCH$FLAVOUR"_*_"$DARCH".deb)
+		fi
 		GOLD=$HERE/golden/$NAME-k$V.txt
 		if [ "$RC" != 0 ] || ! grep -q '^@@DONE' "$LOG"; then
 			echo "$NAME-k$V: FAILED (qemu exit $RC, ${T1}-${T0}s), see $LOG" >&2

@@ -32,7 +32,7 @@ export const OPS = {
   device_info: ['d'],
   region_info: ['d', 'index', 'argsz', 'fill', 'dump'],
   device_feature: ['d', 'flags', 'argsz'],
-  raw_ioctl: ['c', 'g', 'd', 'cmd', 'len'],
+  raw_ioctl: ['c', 'g', 'd', 'i', 'cmd', 'len'],
   hot_reset_info: ['d', 'argsz', 'fill', 'dump'],
   hot_reset: ['d', 'fds', 'count', 'flags', 'argsz'],
   ioeventfd: ['d', 'flags', 'index', 'pos', 'data', 'fd', 'argsz'],
@@ -54,6 +54,21 @@ export const OPS = {
   vmlck: [],
   mlock: ['vaddr', 'size'],
   munlock: ['vaddr', 'size'],
+  // iommufd (/dev/iommu, slot i) and the VFIO device cdev (slot d); size= overrides the struct's size
+  // word, tail= fills the bytes past the struct when size is larger
+  open_iommufd: ['i'],
+  close_iommufd: ['i'],
+  ioas_alloc: ['i', 'flags', 'size', 'tail'],
+  destroy: ['i', 'id', 'size', 'tail'],
+  ioas_ranges: ['i', 'ioas', 'num', 'fill', 'reserved', 'size', 'tail'],
+  ioas_map: ['i', 'ioas', 'flags', 'iova', 'length', 'vaddr', 'reserved', 'size', 'tail'],
+  ioas_unmap: ['i', 'ioas', 'iova', 'length', 'size', 'tail'],
+  ioas_allow: ['i', 'ioas', 'ranges', 'num', 'reserved', 'size', 'tail'],
+  option: ['i', 'option_id', 'op', 'object', 'val', 'reserved', 'size', 'tail'],
+  open_cdev: ['d'],
+  bind_iommufd: ['d', 'fd', 'flags', 'size', 'tail'],
+  attach_pt: ['d', 'pt', 'flags', 'size', 'tail'],
+  detach_pt: ['d', 'flags', 'size', 'tail'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type OpName = keyof typeof OPS;
@@ -80,6 +95,12 @@ const REQUIRED: Partial<Record<OpName, readonly string[]>> = {
   rlimit_memlock: ['value'],
   mlock: ['vaddr'],
   munlock: ['vaddr'],
+  destroy: ['id'],
+  ioas_ranges: ['ioas'],
+  ioas_map: ['ioas', 'length'],
+  ioas_unmap: ['ioas'],
+  ioas_allow: ['ioas', 'ranges'],
+  attach_pt: ['pt'],
 };
 
 export type Directive =
@@ -101,7 +122,7 @@ export type Statement = Directive | Operation;
 const NAME_RE = /^[A-Za-z0-9_.:+-]+$/;
 const NUM_RE = /^-?(0x[0-9a-fA-F]+|[0-9]+)$/;
 /** Fields whose value is not a number. */
-const TEXT_FIELDS = new Set(['vaddr', 'bitmap', 'data', 'p', 'value', 'argsz', 'fds', 'fd']);
+const TEXT_FIELDS = new Set(['vaddr', 'bitmap', 'data', 'p', 'value', 'argsz', 'fds', 'fd', 'ranges']);
 
 function isOp(s: string): s is OpName {
   return Object.prototype.hasOwnProperty.call(OPS, s);

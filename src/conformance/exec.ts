@@ -10,6 +10,7 @@
  */
 
 import type { OpName, Operation, Statement } from './compiled.js';
+import { runIommufdOp, type IommufdExecContext } from './exec-iommufd.js';
 import { U64_MAX } from '../base/u64.js';
 
 /** VFIO ioctl numbers: _IO(';', 100 + n). */
@@ -135,6 +136,8 @@ const ERRNO = {
   EDEADLK: 35,
   ENOSYS: 38,
   EOVERFLOW: 75,
+  EBADFD: 77,
+  EMSGSIZE: 90,
   EOPNOTSUPP: 95,
   EADDRINUSE: 98,
   EADDRNOTAVAIL: 99,
@@ -179,6 +182,7 @@ export function runCompiled(
   const containers = new Array<number>(MAXSLOT).fill(-1);
   const groups = new Array<number>(MAXSLOT).fill(-1);
   const devices = new Array<number>(MAXSLOT).fill(-1);
+  const iommufds = new Array<number>(MAXSLOT).fill(-1);
   const efds = new Array<number>(MAXEFD).fill(-1);
   let compact = false;
   let lastArgsz = 0;
@@ -194,7 +198,7 @@ export function runCompiled(
     if (efds[k]! < 0) efds[k] = target.eventfd();
     return efds[k]!;
   };
-  /** A file descriptor field, as iovaexec's fdspec: e:K, c:N / g:N / d:N, bad (1000), or a number. */
+  /** A file descriptor field, as iovaexec's fdspec: e:K, c:N / g:N / d:N / i:N, bad (1000), or a number. */
   const fdSpec = (t: string, k: string): number => {
     if (t === 'bad') return 1000;
     if (t.length > 1 && t[1] === ':') {
@@ -204,6 +208,7 @@ export function runCompiled(
       if (t[0] === 'c') return containers[n]!;
       if (t[0] === 'g') return groups[n]!;
       if (t[0] === 'd') return devices[n]!;
+      if (t[0] === 'i') return iommufds[n]!;
       throw new ExecError(`${k}: unknown fd kind in '${t}'`);
     }
     return Number(BigInt.asIntN(32, num(t)));
@@ -352,6 +357,23 @@ export function runCompiled(
       return v;
     };
     const name = s.name;
+    const iommufdCtx: IommufdExecContext = {
+      target,
+      iommufds,
+      devices,
+      bdfs: args.devices,
+      out,
+      u,
+      slot,
+      caseOf: (n, r) => caseLine(n, ...rcOf(r)),
+      vaddrOf,
+      vaddrText,
+      fdSpec,
+      fail: (msg) => {
+        throw new ExecError(msg);
+      },
+    };
+    if (runIommufdOp(iommufdCtx, s)) return;
     switch (s.op) {
       case 'open_container': {
         const c = slot('c');
@@ -582,17 +604,17 @@ export function runCompiled(
         return;
       }
       case 'raw_ioctl': {
-        const kinds = (['c', 'g', 'd'] as const).filter((k) => has(k));
-        if (kinds.length !== 1) throw new ExecError('raw_ioctl: exactly one of c=, g=, d=');
+        const kinds = (['c', 'g', 'd', 'i'] as const).filter((k) => has(k));
+        if (kinds.length !== 1) throw new ExecError('raw_ioctl: exactly one of c=, g=, d=, i=');
         const k = kinds[0]!;
         const s = slot(k);
         const cmd = Number(BigInt.asUintN(32, num(f.get('cmd')!)));
         const len = Number(u('len', 64n));
         if (len < 8 || len > 4096) throw new ExecError('raw_ioctl: len must be 8..4096');
-        const fd = (k === 'c' ? containers : k === 'g' ? groups : devices)[s]!;
+        const fd = (k === 'c' ? containers : k === 'g' ? groups : k === 'd' ? devices : iommufds)[s]!;
         const r = target.ioctl(fd, cmd, new Uint8Array(len));
         const [rc, e] = rcOf(r);
-        const file = k === 'c' ? 'container' : k === 'g' ? 'group' : 'device';
+        const file = k === 'c' ? 'container' : k === 'g' ? 'group' : k === 'd' ? 'device' : 'iommufd';
         out.push(`${caseLine(name, rc, e)} op=RAW_IOCTL file=${file} cmd=${hx(cmd)}`);
         return;
       }
@@ -783,7 +805,7 @@ export function runCompiled(
       }
       case 'param_get': {
         const p = f.get('p')!;
-        const t = target.readFile(`/sys/module/vfio_iommu_type1/parameters/${p}`);
+        const t = target.readFile(paramPath(p));
         const [rc, e] = typeof t === 'number' ? [-1, -t] : [0, 0];
         out.push(
           `${caseLine(name, rc, e)} param=${p} value=${typeof t === 'number' ? '' : (t.split('\n')[0] ?? '')}`,
@@ -793,9 +815,7 @@ export function runCompiled(
       case 'param_set': {
         const p = f.get('p')!;
         const v = f.get('value')!;
-        const [rc, e] = rcOf(
-          Math.min(0, target.writeFile(`/sys/module/vfio_iommu_type1/parameters/${p}`, v)),
-        );
+        const [rc, e] = rcOf(Math.min(0, target.writeFile(paramPath(p), v)));
         out.push(`${caseLine(name, rc, e)} param=${p} value=${v}`);
         return;
       }
@@ -894,6 +914,14 @@ export function runCompiled(
   }
   out.push(`END lines=${lineNo}`);
   return out;
+}
+
+/** iovaexec's param_path: `NAME` is vfio_iommu_type1's parameter, `MODULE.NAME` another module's. */
+function paramPath(p: string): string {
+  const dot = p.indexOf('.');
+  return dot < 0
+    ? `/sys/module/vfio_iommu_type1/parameters/${p}`
+    : `/sys/module/${p.slice(0, dot)}/parameters/${p.slice(dot + 1)}`;
 }
 
 /**

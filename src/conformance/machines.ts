@@ -21,6 +21,14 @@ export interface ConformanceMachine {
   readonly secondDevice?: string;
   /** The kernel's PAGE_SIZE when it is not 4 KiB (the arm64-16k flavour): adds a dirty scenario in it. */
   readonly pageBytes?: number;
+  /**
+   * 'iommufd': the kernel is our own build of Debian's linux-source with CONFIG_IOMMUFD and the VFIO
+   * device cdev (conformance/kernel/build-kernel.sh; Debian's kernels have neither), and the machine
+   * runs only the iommufd scenario.
+   */
+  readonly suite?: 'iommufd';
+  /** Kernel drivers built into that kernel which bind devices at boot (BDF -> driver). */
+  readonly builtinDrivers?: Readonly<Record<string, string>>;
 }
 
 export const MACHINES: readonly ConformanceMachine[] = [
@@ -51,6 +59,22 @@ export const MACHINES: readonly ConformanceMachine[] = [
     secondDevice: '0000:01:00.1',
   },
   {
+    // x86-intel booted on a 6.12 built with iommufd (the NIC through /dev/iommu and its VFIO cdev)
+    name: 'x86-intel-iommufd',
+    preset: 'qemu-q35-intel-iommu',
+    arch: 'x86_64',
+    kernels: ['6.12'],
+    iovaRanges: [
+      [0x0n, 0xfedfffffn],
+      [0xfef00000n, 0x7fffffffffn],
+    ],
+    secondGroup: false,
+    suite: 'iommufd',
+    // the defconfig-based kernel has AHCI and the i801 SMBus driver built in (Debian's are modules the
+    // guest never loads)
+    builtinDrivers: { '0000:00:1f.2': 'ahci', '0000:00:1f.3': 'i801_smbus' },
+  },
+  {
     name: 'x86-amd',
     preset: 'qemu-q35-amd-iommu',
     arch: 'x86_64',
@@ -61,6 +85,21 @@ export const MACHINES: readonly ConformanceMachine[] = [
       [0x10000000000n, 0xffffffffffffffffn],
     ],
     secondGroup: false,
+  },
+  {
+    // x86-amd on the same kernel built with iommufd (the HyperTransport hole as reserved IOVA)
+    name: 'x86-amd-iommufd',
+    preset: 'qemu-q35-amd-iommu',
+    arch: 'x86_64',
+    kernels: ['6.12'],
+    iovaRanges: [
+      [0x0n, 0xfedfffffn],
+      [0xfef00000n, 0xfcffffffffn],
+      [0x10000000000n, 0xffffffffffffffffn],
+    ],
+    secondGroup: false,
+    suite: 'iommufd',
+    builtinDrivers: { '0000:00:1f.2': 'ahci', '0000:00:1f.3': 'i801_smbus' },
   },
   {
     name: 'x86-virtio-iommu',

@@ -16,7 +16,7 @@ import { attachMsiFabric, msiFabricOf, type MsiFabric } from '../irq/fabric.js';
 import { AddressSpace, PROT_READ, PROT_WRITE } from '../mm/address-space.js';
 import { RLIM_INFINITY } from '../kernel/task.js';
 import { cString } from '../uapi/vfio-type1.js';
-import { isType1ParamName, readType1Param, writeType1Param } from '../vfio/params.js';
+import { isType1ParamName, kstrtobool, readType1Param, writeType1Param } from '../vfio/params.js';
 import type { VfioDeviceFile } from '../vfio/pci/vfio-pci.js';
 import { VfioSystem } from '../vfio/system.js';
 import { defaultType1Params, type Type1Params } from '../vfio/type1/type1.js';
@@ -33,6 +33,8 @@ const SYSFS_OPS: ReadonlySet<OpName> = new Set<OpName>([
   'group_type',
 ]);
 const NIC = { vendor: 0x8086, device: 0x10d3 };
+/** iommufd's module parameter (a kernel with CONFIG_IOMMUFD=y has it under /sys/module/iommufd). */
+const IOMMUFD_UNSAFE = '/sys/module/iommufd/parameters/allow_unsafe_interrupts';
 
 const hex4 = (n: number): string => '0x' + n.toString(16).padStart(4, '0');
 const hex6 = (n: number): string => '0x' + n.toString(16).padStart(6, '0');
@@ -121,6 +123,10 @@ export function bootMachine(
   const desc = loadPreset(mc.preset);
   const model = buildPlatform(desc, kernelProfile(kernel));
   if (!msiFabricOf(model.iommu)) attachMsiFabric(model.iommu, desc);
+  for (const [bdf, driver] of Object.entries(mc.builtinDrivers ?? {})) {
+    const dev = model.iommu.device(bdf);
+    if (dev && dev.driver === 'none') model.iommu.bindDriver(dev, driver);
+  }
   const groups: (number | undefined)[] = [];
   const devices: (string | undefined)[] = [];
   const nic = model.iommu.devices().find((d) => d.vendor === NIC.vendor && d.deviceId === NIC.device);
@@ -178,7 +184,7 @@ export function modelVfioTarget(m: PlatformModel): ConformanceTarget {
   const nics = new Map<string, E1000eInterrupts>();
   const device = (fd: number): VfioDeviceFile | undefined => {
     const f = sys.file(fd);
-    return f?.kind === 'device' ? f.device : undefined;
+    return f?.kind === 'device' ? f.device : f?.kind === 'cdev' ? f.cdev.deviceFile : undefined;
   };
   return {
     ...sysfs,
@@ -186,10 +192,27 @@ export function modelVfioTarget(m: PlatformModel): ConformanceTarget {
     readFile(path) {
       // the executor's own process: VmLck is mm->locked_vm (what VFIO charged for its pins), in kB
       if (path === '/proc/self/status') return `VmLck:\t${String(mm.lockedVmBytes / 1024).padStart(8)} kB\n`;
+      if (path === IOMMUFD_UNSAFE && sys.hasIommufd)
+        return sys.iommufdParams.allowUnsafeInterrupts ? 'Y\n' : 'N\n';
       const c = /^\/sys\/bus\/pci\/devices\/([0-9a-f:.]+)\/config$/.exec(path);
       if (!c) return sysfs.readFile(path);
       const cfg = fabric?.pci(c[1]!)?.model.config;
       return cfg === undefined ? -ERRNO.ENOENT : String.fromCharCode(...cfg);
+    },
+    writeFile(path, text) {
+      if (path !== IOMMUFD_UNSAFE || !sys.hasIommufd) return sysfs.writeFile(path, text);
+      // param_set_bool (kstrtobool)
+      const b = kstrtobool(text);
+      if (b === undefined) return -ERRNO.EINVAL;
+      sys.iommufdParams.allowUnsafeInterrupts = b;
+      return text.length;
+    },
+    listDir(path) {
+      // a vfio-pci device's cdev name (vfio_device_set_name / the vfio-dev class directory)
+      const v = /^\/sys\/bus\/pci\/devices\/([0-9a-f:.]+)\/vfio-dev$/.exec(path);
+      if (!v) return sysfs.listDir(path);
+      const i = sys.hasIommufd ? sys.cdevDevices().findIndex((d) => d.bdf === v[1]) : -1;
+      return i < 0 ? -ERRNO.ENOENT : [`vfio${i}`];
     },
     open: (path) => sys.open(path),
     close: (fd) => sys.close(fd),
@@ -207,10 +230,12 @@ export function modelVfioTarget(m: PlatformModel): ConformanceTarget {
     eventfd: () => fds.eventfd(),
     readEventfd: (fd) => fds.eventFd(fd)?.read() ?? -11, // -EAGAIN
     writeEventfd: (fd, v) => fds.writeEventfd(fd, v),
-    pread: (fd, buf, off) => device(fd)?.pread(off, buf) ?? -ERRNO.EBADF,
+    // a cdev not yet bound answers -EINVAL (vfio_device_fops_read)
+    pread: (fd, buf, off) =>
+      device(fd)?.pread(off, buf) ?? (sys.file(fd)?.kind === 'cdev' ? -ERRNO.EINVAL : -ERRNO.EBADF),
     pwrite(fd, buf, off) {
       const d = device(fd);
-      if (!d) return -ERRNO.EBADF;
+      if (!d) return sys.file(fd)?.kind === 'cdev' ? -ERRNO.EINVAL : -ERRNO.EBADF;
       const r = d.pwrite(off, buf);
       const dev = m.iommu.device(d.bdf);
       if (

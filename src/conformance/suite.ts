@@ -8,6 +8,7 @@ import { hotResetScenario, ioeventfdScenario } from './device-ioctls.js';
 import { dirtyScenario } from './dirty.js';
 import { memlockScenario } from './memlock.js';
 import { generateScenario } from './generator.js';
+import { iommufdScenario } from './iommufd.js';
 import { groupTypeScenario } from './group-type.js';
 import { paramsScenario } from './params.js';
 import { MACHINES, type ConformanceMachine } from './machines.js';
@@ -61,13 +62,21 @@ export function genMemlockFileName(i: number): string {
   return `gen-memlock-${String(i).padStart(2, '0')}.iovx`;
 }
 
+/** /dev/iommu and the VFIO device cdev (src/conformance/iommufd.ts), on the machines built with iommufd. */
+export const IOMMUFD_FILE = 'iommufd.iovx';
+
 /** Machines with a second vfio-pci group also run a generated scenario that moves both groups around. */
 export const MULTI_GEN_FILE = 'gen-multi.iovx';
 const MULTI_GEN_INDEX = 100;
 
 /** Every compiled scenario file of the suite, deterministically. */
 export function suiteFiles(): SuiteFile[] {
-  const files: SuiteFile[] = MACHINES.map((m) => ({ path: `${m.name}/probe.iovx`, text: probeScenario(m) }));
+  const files: SuiteFile[] = MACHINES.filter((m) => m.suite === undefined).map((m) => ({
+    path: `${m.name}/probe.iovx`,
+    text: probeScenario(m),
+  }));
+  for (const m of MACHINES.filter((x) => x.suite === 'iommufd'))
+    files.push({ path: `${m.name}/${IOMMUFD_FILE}`, text: iommufdScenario() });
   for (const m of MACHINES.filter((x) => x.secondGroup))
     files.push({
       path: `${m.name}/${MULTI_GEN_FILE}`,
@@ -107,6 +116,7 @@ export function suiteFiles(): SuiteFile[] {
  * the common ones, each directory in byte order (conformance/kernel/run.sh).
  */
 export function filesForMachine(m: ConformanceMachine): string[] {
+  if (m.suite === 'iommufd') return [`${m.name}/${IOMMUFD_FILE}`];
   const own: string[] = [];
   if (m.pageBytes !== undefined) own.push(DIRTY_PAGE_FILE, MEMLOCK_PAGE_FILE);
   if (m.secondGroup) own.push(MULTI_GEN_FILE);

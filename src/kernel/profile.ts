@@ -59,6 +59,12 @@ export interface KernelProfile {
    */
   readonly virtioIommuBuilt: boolean;
   /**
+   * A kernel of this version can offer /dev/iommu and the VFIO device cdev (iommufd from 6.2, the cdev
+   * from 6.6): true for 6.12 when built with CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV (distribution
+   * kernels such as Fedora's; Debian's are not), false for 6.1.
+   */
+  readonly iommufdCdev: boolean;
+  /**
    * gup_must_unshare: a long-term read-only pin (vfio's vaddr_get_pfns without IOMMU_WRITE) of a page
    * of a private mapping that still maps the shared zero page unshares it first (6.12, mm/internal.h:
    * non-anonymous pages of COW mappings too), so vfio pins, and charges to RLIMIT_MEMLOCK, a page of its
@@ -131,6 +137,7 @@ const P61: KernelProfile = {
   resvSysfsPageLimit: false,
   groupTypeStoreSingleDevice: true,
   virtioIommuBuilt: false,
+  iommufdCdev: false,
   roPinUnsharesZeroPage: false,
   ofIommuResvRegions: false,
   perDeviceMsiDomains: false,
@@ -164,6 +171,7 @@ const P612: KernelProfile = {
   resvSysfsPageLimit: true,
   groupTypeStoreSingleDevice: false,
   virtioIommuBuilt: true,
+  iommufdCdev: true,
   roPinUnsharesZeroPage: true,
   ofIommuResvRegions: true,
   perDeviceMsiDomains: true,

@@ -242,6 +242,8 @@ export class RunContext {
   /** The vfio device file behind the `device` handle (default "device"); a scenario mistake otherwise. */
   deviceFile(step: ScenarioStep): VfioDeviceFile {
     const f = this.sys.file(this.fd(step, 'device', 'device'));
+    // a device cdev bound to an iommufd is a device file too
+    if (f?.kind === 'cdev' && f.cdev.deviceFile) return f.cdev.deviceFile;
     if (f?.kind !== 'device')
       throw this.err(step, `handle "${this.str(step, 'device', 'device')}" is not a device fd`, 'device');
     return f.device;

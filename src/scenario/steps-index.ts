@@ -6,4 +6,5 @@ import './steps.js';
 import './steps-msi.js';
 import './steps-device.js';
 import './steps-task.js';
+import './steps-iommufd.js';
 import '../designs/steps-designs.js';

@@ -104,6 +104,8 @@ export class VfioGroup {
   containerUsers = 0;
   /** The group file is open (only one opener at a time). */
   opened = false;
+  /** Devices of the group bound through their cdev (cdev_device_open_cnt): the group file cannot open. */
+  cdevOpenCount = 0;
 
   constructor(readonly iommuGroup: IommuGroup) {}
 

@@ -30,7 +30,7 @@ export function readType1Param(p: Type1Params, name: Type1ParamName): string {
  * t/T, 1 and `on` are true; d/D, n/N, f/F, 0 and `off` false; anything else undefined (-EINVAL).
  * ("true", "Yellow" and "1xyz" are true, as the conformance runs show.)
  */
-function kstrtobool(s: string): boolean | undefined {
+export function kstrtobool(s: string): boolean | undefined {
   if (/^([eEyYtT1]|[oO][nN])/.test(s)) return true;
   if (/^([dDnNfF0]|[oO][fF])/.test(s)) return false;
   return undefined;

@@ -5,7 +5,7 @@
  */
 import { ERRNO } from '../base/errno.js';
 import { msiCookieFor } from '../irq/fabric.js';
-import type { IommuCore, IommuDomain } from '../iommu/api.js';
+import type { Device, IommuCore, IommuDomain, IommuGroup } from '../iommu/api.js';
 import { type KernelProfile, kernelProfile } from '../kernel/profile.js';
 import { AddressSpace } from '../mm/address-space.js';
 import { TaskCreds } from '../kernel/task.js';
@@ -17,7 +17,10 @@ import {
   getCString,
   getI32,
 } from '../uapi/vfio-type1.js';
+import { IommufdCtx, type IommufdParams } from '../iommufd/main.js';
+import { UserLockedVm } from '../iommufd/pages.js';
 import { VfioContainer, VfioGroup } from './container.js';
+import { VfioCdevFile } from './device-cdev.js';
 import { FdTable, type OpenFile } from './pci/eventfd.js';
 import {
   VFIO_PCI_DRIVER,
@@ -30,7 +33,9 @@ import { type Type1Design, type Type1Env, type Type1Params, defaultType1Params }
 export type VfioFile =
   | { readonly kind: 'container'; readonly container: VfioContainer }
   | { readonly kind: 'group'; readonly group: VfioGroup }
-  | { readonly kind: 'device'; readonly device: VfioDeviceFile; readonly group: VfioGroup };
+  | { readonly kind: 'device'; readonly device: VfioDeviceFile; readonly group: VfioGroup }
+  | { readonly kind: 'iommufd'; readonly ctx: IommufdCtx }
+  | { readonly kind: 'cdev'; readonly cdev: VfioCdevFile };
 
 export interface VfioSystemOptions {
   readonly core: IommuCore;
@@ -49,6 +54,16 @@ export interface VfioSystemOptions {
   readonly shareDomainStore?: boolean;
   /** The process's descriptor table, shared with its eventfds (default: a new one). */
   readonly fds?: FdTable;
+  /**
+   * The kernel is built with CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV (/dev/iommu and
+   * /dev/vfio/devices/vfioN exist). Default: the profile's iommufdCdev (6.12 yes, 6.1 no); Debian's own
+   * kernels are built without them.
+   */
+  readonly iommufd?: boolean;
+  /** iommufd.allow_unsafe_interrupts (default false). */
+  readonly iommufdParams?: Partial<IommufdParams>;
+  /** The largest alignment iommufd gives an allocated IOVA: 2 MiB with transparent huge pages (default), else 4 KiB. */
+  readonly iommufdAutoIovaMaxAlign?: bigint;
 }
 
 export { VFIO_PCI_DRIVER } from './pci/vfio-pci.js';
@@ -71,6 +86,12 @@ export class VfioSystem {
   private readonly vgroups = new Map<number, VfioGroup>();
   private readonly env: Type1Env;
   private readonly openDevice: (ctx: VfioPciContext) => VfioDeviceFile;
+  /** /dev/iommu and the VFIO device cdevs exist. */
+  readonly hasIommufd: boolean;
+  readonly iommufdParams: IommufdParams;
+  /** user_struct->locked_vm of the process's user (iommufd's default accounting). */
+  readonly userLocked = new UserLockedVm();
+  private readonly iommufdMaxAlign: bigint;
 
   constructor(o: VfioSystemOptions) {
     this.core = o.core;
@@ -80,6 +101,9 @@ export class VfioSystem {
     this.task = o.task ?? new TaskCreds();
     this.fds = o.fds ?? new FdTable();
     this.openDevice = o.openDevice ?? openVfioPciDevice;
+    this.hasIommufd = o.iommufd ?? this.profile.iommufdCdev;
+    this.iommufdParams = { allowUnsafeInterrupts: false, ...o.iommufdParams };
+    this.iommufdMaxAlign = o.iommufdAutoIovaMaxAlign ?? 0x200000n;
     this.env = {
       core: this.core,
       profile: this.profile,
@@ -118,7 +142,31 @@ export class VfioSystem {
   container(fd: number): VfioContainer | undefined {
     const f = this.file(fd);
     if (!f) return undefined;
-    return f.kind === 'container' ? f.container : f.group.container;
+    return f.kind === 'container'
+      ? f.container
+      : f.kind === 'group' || f.kind === 'device'
+        ? f.group.container
+        : undefined;
+  }
+
+  /** The iommufd context behind an fd (/dev/iommu), if it is one. */
+  iommufd(fd: number): IommufdCtx | undefined {
+    const f = this.file(fd);
+    return f?.kind === 'iommufd' ? f.ctx : undefined;
+  }
+
+  /** Devices bound to vfio-pci in the core's order: device n is /dev/vfio/devices/vfio<n>. */
+  cdevDevices(): Device[] {
+    return this.core.devices().filter((d) => d.driver === VFIO_PCI_DRIVER && d.groupId !== undefined);
+  }
+
+  private vfioGroup(ig: IommuGroup): VfioGroup {
+    let g = this.vgroups.get(ig.id);
+    if (!g) {
+      g = new VfioGroup(ig);
+      this.vgroups.set(ig.id, g);
+    }
+    return g;
   }
 
   /** Which `/dev/vfio/<n>` nodes exist: groups with a device bound to vfio-pci. */
@@ -134,16 +182,39 @@ export class VfioSystem {
     if (path === '/dev/vfio/vfio') {
       return this.install({ kind: 'container', container: new VfioContainer(this.env) });
     }
+    if (path === '/dev/iommu') {
+      if (!this.hasIommufd) return -ERRNO.ENOENT;
+      const ctx = new IommufdCtx({
+        core: this.core,
+        mm: this.mm,
+        task: this.task,
+        user: this.userLocked,
+        params: this.iommufdParams,
+        autoIovaMaxAlign: this.iommufdMaxAlign,
+        getMsiCookie: this.env.getMsiCookie,
+      });
+      return this.install({ kind: 'iommufd', ctx });
+    }
+    const cd = /^\/dev\/vfio\/devices\/vfio(\d+)$/.exec(path);
+    if (cd) {
+      const dev = this.hasIommufd ? this.cdevDevices()[Number(cd[1])] : undefined;
+      const ig = dev && this.core.groupOf(dev);
+      if (!dev || !ig) return -ERRNO.ENOENT;
+      const cdev = new VfioCdevFile(dev, this.vfioGroup(ig), {
+        iommufdOf: (fd) => (this.fds.get(fd) === undefined ? 'closed' : (this.iommufd(fd) ?? 'other')),
+        openDevice: (d) => this.openPciDevice(d),
+        log: (l) => this.klog.push(l),
+      });
+      return this.install({ kind: 'cdev', cdev });
+    }
     const m = /^\/dev\/vfio\/(\d+)$/.exec(path);
     if (!m) return -ERRNO.ENOENT;
     const id = Number(m[1]);
     const ig = this.core.group(id);
     if (!ig || !ig.devices.some((d) => d.driver === VFIO_PCI_DRIVER)) return -ERRNO.ENOENT;
-    let g = this.vgroups.get(id);
-    if (!g) {
-      g = new VfioGroup(ig);
-      this.vgroups.set(id, g);
-    }
+    const g = this.vfioGroup(ig);
+    // vfio_group_fops_open: a device of the group bound through its cdev blocks the group file
+    if (g.cdevOpenCount > 0) return -ERRNO.EBUSY;
     if (g.opened) return -ERRNO.EBUSY;
     g.opened = true;
     return this.install({ kind: 'group', group: g });
@@ -156,7 +227,11 @@ export class VfioSystem {
         ? '/dev/vfio/vfio'
         : f.kind === 'group'
           ? `/dev/vfio/${f.group.iommuGroup.id}`
-          : '[vfio-device]';
+          : f.kind === 'iommufd'
+            ? '/dev/iommu'
+            : f.kind === 'cdev'
+              ? `/dev/vfio/devices/vfio${this.cdevDevices().indexOf(f.cdev.dev)}`
+              : '[vfio-device]';
     return this.fds.openFile(name, f);
   }
 
@@ -171,12 +246,17 @@ export class VfioSystem {
       this.maybeReleaseGroup(f.group);
     } else if (f.kind === 'group') {
       this.maybeReleaseGroup(f.group);
+    } else if (f.kind === 'cdev') {
+      f.cdev.close();
+    } else if (f.kind === 'iommufd') {
+      f.ctx.put();
     }
     return 0;
   }
 
   private maybeReleaseGroup(g: VfioGroup): void {
-    for (const x of this.vfioFiles()) if (x.kind !== 'container' && x.group === g) return;
+    for (const x of this.vfioFiles())
+      if ((x.kind === 'group' || x.kind === 'device') && x.group === g) return;
     // vfio_group_fops_release
     if (g.container) g.container.detachGroup(g);
     g.opened = false;
@@ -194,6 +274,10 @@ export class VfioSystem {
         return arg instanceof Uint8Array ? f.device.ioctl(cmd, arg) : f.device.ioctl(cmd, new Uint8Array(0));
       case 'group':
         return this.groupIoctl(f.group, cmd, arg);
+      case 'iommufd':
+        return f.ctx.ioctl(cmd, arg);
+      case 'cdev':
+        return f.cdev.ioctl(cmd, arg instanceof Uint8Array ? arg : new Uint8Array(0));
     }
   }
 
@@ -230,7 +314,14 @@ export class VfioSystem {
     if (!dev) return -ERRNO.ENODEV;
     // vfio_device_assign_container
     if (!g.container || !g.container.iommu || g.containerUsers === 0) return -ERRNO.EINVAL;
-    const file = this.openDevice({
+    const file = this.openPciDevice(dev);
+    g.containerUsers++;
+    return this.install({ kind: 'device', device: file, group: g });
+  }
+
+  /** vfio-pci's open_device for a device fd (group path or cdev). */
+  private openPciDevice(dev: Device): VfioDeviceFile {
+    return this.openDevice({
       core: this.core,
       device: dev,
       profile: this.profile,
@@ -241,7 +332,5 @@ export class VfioSystem {
         return f?.kind === 'group' ? { group: f.group.iommuGroup.id } : 'not-a-group';
       },
     });
-    g.containerUsers++;
-    return this.install({ kind: 'device', device: file, group: g });
   }
 }

@@ -612,7 +612,7 @@ export function checkLayout(
   if (iommufd && host.source.startsWith('platform:') && (kernelAt(host.kernel) ?? 0) >= 6006)
     notes.push(
       `the iommufd backend needs a kernel built with CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV; the check ` +
-        `assumes one (Debian's ${host.kernel} build, which the conformance runs boot, has CONFIG_IOMMUFD off)`,
+        `assumes one (Debian's ${host.kernel} build has CONFIG_IOMMUFD off)`,
     );
   if (iommufd) {
     const partly = groups.filter((g) => g.assigned !== undefined && g.assigned.length < g.devices.length);

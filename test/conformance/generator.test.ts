@@ -87,9 +87,10 @@ test('generated addresses never leave u64 and cover every op family', () => {
     assert.ok(seen.has(op), op);
 });
 
-test('the suite has a probe per machine and the common generated set', () => {
+test('the suite has a probe per machine (the iommufd scenario on the iommufd ones) and the common generated set', () => {
   const files = suiteFiles();
-  for (const m of MACHINES) assert.ok(files.some((f) => f.path === `${m.name}/probe.iovx`));
+  for (const m of MACHINES)
+    assert.ok(files.some((f) => f.path === `${m.name}/${m.suite === 'iommufd' ? 'iommufd' : 'probe'}.iovx`));
   assert.equal(files.filter((f) => /^common\/gen-\d/.test(f.path)).length, GEN_SCENARIOS);
   assert.equal(files.filter((f) => f.path.startsWith('common/gen-memlock-')).length, GEN_MEMLOCK_SCENARIOS);
   assert.ok(files.some((f) => f.path === `common/${DIRTY_FILE}`));

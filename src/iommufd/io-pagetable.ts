@@ -1,0 +1,380 @@
+/**
+ * One IOAS's IO page table (drivers/iommu/iommufd/io_pagetable.c, 6.12): its areas (mappings of user
+ * memory), reserved IOVA (owned by a device's reserved regions or by a domain's aperture; entries may
+ * overlap), the optional allowed ranges of IOMMU_IOAS_ALLOW_IOVAS, the paging domains it fills, and the
+ * IOVA alignment those impose. Addresses are u64 bigints, inclusive `[start, last]` as in the kernel.
+ *
+ * Areas are kept sorted by IOVA (binary search to find, array splice to insert and remove: O(log n)
+ * lookups, O(n) moves); the kernel uses interval trees.
+ */
+import { ERRNO } from '../base/errno.js';
+import { U64_MAX } from '../base/u64.js';
+import type { IommuDomain } from '../iommu/api.js';
+import { IOMMU_READ, IOMMU_WRITE } from '../iommu/resv-region.js';
+import { type PageAccounting, type PinnedPages, pinUserPages, unpinUserPages } from './pages.js';
+
+const PAGE = 4096n;
+
+/** An `iopt_area` with its `iopt_pages` (one per IOAS_MAP; COPY would share them). */
+export interface IoptArea {
+  readonly start: bigint;
+  readonly last: bigint;
+  /** The user address of `start` (its page offset is the area's page offset). */
+  readonly uva: bigint;
+  readonly writable: boolean;
+  readonly readable: boolean;
+  /** Set while a domain holds the pages (pinned and charged); undefined while the IOAS has no domain. */
+  pinned: PinnedPages | undefined;
+  /** What the pin is charged to, fixed at IOAS_MAP time (iopt_alloc_pages). */
+  readonly accounting: PageAccounting;
+}
+
+export interface ReservedIova {
+  readonly start: bigint;
+  readonly last: bigint;
+  /** A device (its reserved regions) or a domain (outside its aperture). */
+  readonly owner: unknown;
+}
+
+export interface Span {
+  readonly start: bigint;
+  readonly last: bigint;
+}
+
+const overlaps = (a: Span, s: bigint, l: bigint): boolean => a.start <= l && s <= a.last;
+
+/** The union of `spans` as sorted maximal spans (overlapping and adjacent ones merge). */
+export function unionSpans(spans: readonly Span[]): Span[] {
+  const sorted = [...spans].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  const out: { start: bigint; last: bigint }[] = [];
+  for (const s of sorted) {
+    const top = out[out.length - 1];
+    if (top && (top.last === U64_MAX || s.start <= top.last + 1n)) {
+      if (s.last > top.last) top.last = s.last;
+    } else out.push({ start: s.start, last: s.last });
+  }
+  return out;
+}
+
+/** The gaps of a sorted union inside `[lo, hi]`, ascending. */
+export function holesOf(union: readonly Span[], lo: bigint, hi: bigint): Span[] {
+  const out: Span[] = [];
+  let cur = lo;
+  let done = false;
+  for (const u of union) {
+    if (u.last < cur) continue;
+    if (u.start > hi) break;
+    if (u.start > cur) out.push({ start: cur, last: u.start - 1n });
+    if (u.last >= hi) {
+      done = true;
+      break;
+    }
+    cur = u.last + 1n;
+  }
+  if (!done && cur <= hi) out.push({ start: cur, last: hi });
+  return out;
+}
+
+/** roundup_pow_of_two for 0 < x < 2^63. */
+function roundupPow2(x: bigint): bigint {
+  let p = 1n;
+  while (p < x) p <<= 1n;
+  return p;
+}
+
+/** 1 << __ffs64(x) for x != 0: the lowest set bit. */
+const lowestBit = (x: bigint): bigint => x & -x;
+
+/** __alloc_iova_check_range: the aligned start inside [start, last] that fits `length`, or undefined. */
+function fitIn(
+  start: bigint,
+  last: bigint,
+  length: bigint,
+  align: bigint,
+  pageOffset: bigint,
+): bigint | undefined {
+  const up = start + align - 1n;
+  if (up > U64_MAX) return undefined; // check_add_overflow
+  const a = (up & ~(align - 1n)) | pageOffset;
+  if (a >= last || last - a < length - 1n) return undefined;
+  return a;
+}
+
+export interface IoPagetableEnv {
+  /** Largest alignment an allocated IOVA gets: HPAGE_SIZE with CONFIG_TRANSPARENT_HUGEPAGE, else PAGE_SIZE. */
+  readonly autoIovaMaxAlign: bigint;
+}
+
+export class IoPagetable {
+  /** Sorted by start, disjoint. */
+  readonly areas: IoptArea[] = [];
+  readonly reserved: ReservedIova[] = [];
+  /** IOMMU_IOAS_ALLOW_IOVAS's list as given (disjoint); empty: everything allowed. */
+  allowed: Span[] = [];
+  /** Paging domains filled from this IOAS, in the order they were added. */
+  readonly domains: IommuDomain[] = [];
+  iovaAlignment = 1n;
+  disableLargePages = false;
+
+  constructor(private readonly env: IoPagetableEnv) {}
+
+  // ------------------------------------------------------------------ lookups
+
+  /** Index of the first area whose last >= iova. */
+  private lowerBound(iova: bigint): number {
+    let lo = 0;
+    let hi = this.areas.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.areas[mid]!.last < iova) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** The first area intersecting [start, last], or undefined. */
+  areaIn(start: bigint, last: bigint): IoptArea | undefined {
+    const a = this.areas[this.lowerBound(start)];
+    return a && a.start <= last ? a : undefined;
+  }
+
+  reservedIn(start: bigint, last: bigint): boolean {
+    return this.reserved.some((r) => overlaps(r, start, last));
+  }
+
+  private allowedIn(start: bigint, last: bigint): boolean {
+    return this.allowed.some((r) => overlaps(r, start, last));
+  }
+
+  /** IOMMU_IOAS_IOVA_RANGES: the holes of the reserved IOVA over [0, U64_MAX]. */
+  usableRanges(): Span[] {
+    return holesOf(unionSpans(this.reserved), 0n, U64_MAX);
+  }
+
+  // ------------------------------------------------------------------ reservations
+
+  /** iopt_reserve_iova: -EADDRINUSE over an area or an allowed range. */
+  reserve(start: bigint, last: bigint, owner: unknown): number {
+    if (this.areaIn(start, last) || this.allowedIn(start, last)) return -ERRNO.EADDRINUSE;
+    this.reserved.push({ start, last, owner });
+    return 0;
+  }
+
+  /** iopt_remove_reserved_iova: every reservation of `owner`. */
+  removeReserved(owner: unknown): void {
+    for (let i = this.reserved.length - 1; i >= 0; i--)
+      if (this.reserved[i]!.owner === owner) this.reserved.splice(i, 1);
+  }
+
+  /** iopt_set_allow_iova: replaces the list; -EADDRINUSE (list unchanged) when a range meets reserved IOVA. */
+  setAllowed(list: readonly Span[]): number {
+    const sorted = [...list].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    for (const r of sorted) if (this.reservedIn(r.start, r.last)) return -ERRNO.EADDRINUSE;
+    this.allowed = sorted;
+    return 0;
+  }
+
+  // ------------------------------------------------------------------ IOVA choice
+
+  /** iopt_check_iova (FIXED_IOVA). */
+  checkIova(iova: bigint, length: bigint): number {
+    if (iova % this.iovaAlignment !== 0n) return -ERRNO.EINVAL;
+    const last = iova + length - 1n;
+    if (last > U64_MAX) return -ERRNO.EOVERFLOW;
+    if (this.reservedIn(iova, last)) return -ERRNO.EINVAL;
+    if (this.areaIn(iova, last)) return -ERRNO.EEXIST;
+    return 0;
+  }
+
+  /** iopt_alloc_iova: lowest fit inside the allowed spans, outside reserved IOVA and areas. */
+  allocIova(uva: bigint, length: bigint): bigint | number {
+    if (length === 0n || length >= U64_MAX / 2n) return -ERRNO.EOVERFLOW;
+    let align = roundupPow2(length);
+    if (uva !== 0n && lowestBit(uva) < align) align = lowestBit(uva);
+    if (align >= this.env.autoIovaMaxAlign) align = this.env.autoIovaMaxAlign;
+    if (align < this.iovaAlignment) return -ERRNO.EINVAL;
+    const pageOffset = uva % PAGE;
+    const lo = PAGE;
+    const hi = U64_MAX - PAGE;
+    const spans: Span[] =
+      this.allowed.length === 0
+        ? [{ start: lo, last: hi }]
+        : unionSpans(this.allowed)
+            .filter((s) => s.last >= lo && s.start <= hi)
+            .map((s) => ({ start: s.start < lo ? lo : s.start, last: s.last > hi ? hi : s.last }));
+    const used = unionSpans([...this.reserved, ...this.areas]);
+    for (const s of spans) {
+      const start = fitIn(s.start, s.last, length, align, pageOffset);
+      if (start === undefined) continue;
+      for (const h of holesOf(used, start, s.last)) {
+        const a = fitIn(h.start, h.last, length, align, pageOffset);
+        if (a !== undefined) return a;
+      }
+    }
+    return -ERRNO.ENOSPC;
+  }
+
+  // ------------------------------------------------------------------ areas
+
+  /** Inserts an area (the caller checked it is free) and fills the domains; -errno leaves nothing. */
+  insert(area: IoptArea): number {
+    // iopt_insert_area: the user address's page offset must suit the alignment
+    if ((area.uva % PAGE) % this.iovaAlignment !== 0n) return -ERRNO.EINVAL;
+    const i = this.lowerBound(area.start);
+    this.areas.splice(i, 0, area);
+    const rc = this.fillArea(area);
+    if (rc !== 0) this.areas.splice(this.areas.indexOf(area), 1);
+    return rc;
+  }
+
+  /** iopt_area_fill_domains: pin once (charged) and map into every domain; nothing without a domain. */
+  private fillArea(area: IoptArea): number {
+    if (this.domains.length === 0) return 0;
+    const p = pinUserPages(area);
+    if (typeof p === 'number') return p;
+    area.pinned = p;
+    for (let k = 0; k < this.domains.length; k++) {
+      const rc = mapInto(this.domains[k]!, area);
+      if (rc !== 0) {
+        for (let j = k - 1; j >= 0; j--) this.domains[j]!.unmap(area.start, area.last - area.start + 1n);
+        unpinUserPages(area);
+        return rc;
+      }
+    }
+    return 0;
+  }
+
+  /** Removes an area: unmapped from every domain, unpinned, uncharged. Returns its length. */
+  removeArea(area: IoptArea): bigint {
+    const len = area.last - area.start + 1n;
+    if (area.pinned) {
+      for (const d of this.domains) d.unmap(area.start, len);
+      unpinUserPages(area);
+    }
+    this.areas.splice(this.areas.indexOf(area), 1);
+    return len;
+  }
+
+  /** iopt_unmap_iova: whole areas inside [iova, last]; -ENOENT at a partly covered one or when none. */
+  unmapRange(iova: bigint, last: bigint): bigint | number {
+    let unmapped = 0n;
+    for (;;) {
+      const a = this.areaIn(iova, last);
+      if (!a) break;
+      if (a.start < iova || a.last > last) return -ERRNO.ENOENT;
+      unmapped += this.removeArea(a);
+    }
+    return unmapped === 0n ? -ERRNO.ENOENT : unmapped;
+  }
+
+  /** iopt_unmap_all. */
+  unmapAll(): bigint {
+    let unmapped = 0n;
+    while (this.areas.length > 0) unmapped += this.removeArea(this.areas[0]!);
+    return unmapped;
+  }
+
+  // ------------------------------------------------------------------ domains and alignment
+
+  /** The alignment the domains and the huge-page option ask for (iopt_calculate_iova_alignment). */
+  private alignmentFor(domains: readonly IommuDomain[], disableLarge: boolean): bigint {
+    let a = disableLarge ? PAGE : 1n;
+    for (const d of domains) {
+      const min = lowestBit(d.pgsizeBitmap);
+      if (min > a) a = min;
+    }
+    return a;
+  }
+
+  private areasAligned(align: bigint): boolean {
+    return this.areas.every(
+      (a) =>
+        a.start % align === 0n && (a.last - a.start + 1n) % align === 0n && (a.uva % PAGE) % align === 0n,
+    );
+  }
+
+  /** iopt_table_add_domain: alignment, the aperture as reserved IOVA, then the existing areas. */
+  addDomain(domain: IommuDomain): number {
+    const min = lowestBit(domain.pgsizeBitmap);
+    const newAlign = min > this.iovaAlignment ? min : this.iovaAlignment;
+    if (newAlign > PAGE) return -ERRNO.EINVAL;
+    if (newAlign !== this.iovaAlignment && !this.areasAligned(newAlign)) return -ERRNO.EADDRINUSE;
+    const { apertureStart, apertureEnd } = domain.geometry;
+    if (apertureStart !== 0n) {
+      const rc = this.reserve(0n, apertureStart - 1n, domain);
+      if (rc !== 0) return rc;
+    }
+    if (apertureEnd !== U64_MAX) {
+      const rc = this.reserve(apertureEnd + 1n, U64_MAX, domain);
+      if (rc !== 0) {
+        this.removeReserved(domain);
+        return rc;
+      }
+    }
+    // iopt_fill_domain: the first domain pins the lazy areas, in IOVA order
+    const filled: IoptArea[] = [];
+    for (const a of this.areas) {
+      let rc = 0;
+      if (!a.pinned) {
+        const p = pinUserPages(a);
+        if (typeof p === 'number') rc = p;
+        else a.pinned = p;
+      }
+      if (rc === 0) rc = mapInto(domain, a);
+      if (rc !== 0) {
+        for (const f of filled) domain.unmap(f.start, f.last - f.start + 1n);
+        if (this.domains.length === 0) for (const f of [...filled, a]) if (f.pinned) unpinUserPages(f);
+        this.removeReserved(domain);
+        return rc;
+      }
+      filled.push(a);
+    }
+    this.iovaAlignment = newAlign;
+    this.domains.push(domain);
+    return 0;
+  }
+
+  /** iopt_table_remove_domain: its reservations go, the last domain's removal unpins every area. */
+  removeDomain(domain: IommuDomain): void {
+    const i = this.domains.indexOf(domain);
+    if (i < 0) return;
+    for (const a of this.areas) if (a.pinned) domain.unmap(a.start, a.last - a.start + 1n);
+    this.domains.splice(i, 1);
+    if (this.domains.length === 0) for (const a of this.areas) if (a.pinned) unpinUserPages(a);
+    this.removeReserved(domain);
+    this.iovaAlignment = this.alignmentFor(this.domains, this.disableLargePages);
+  }
+
+  /** IOMMU_OPTION_HUGE_PAGES set: iopt_disable_large_pages / iopt_enable_large_pages. */
+  setLargePages(enable: boolean): number {
+    if (enable) {
+      this.disableLargePages = false;
+      this.iovaAlignment = this.alignmentFor(this.domains, false);
+      return 0;
+    }
+    if (this.disableLargePages) return 0;
+    if (this.domains.length > 0 && this.areas.length > 0) return -ERRNO.EINVAL;
+    const a = this.alignmentFor(this.domains, true);
+    if (!this.areasAligned(a)) return -ERRNO.EADDRINUSE;
+    this.disableLargePages = true;
+    this.iovaAlignment = a;
+    return 0;
+  }
+}
+
+/** Maps a pinned area into one domain page by page run: 0 or the domain's -errno (nothing left mapped). */
+function mapInto(domain: IommuDomain, area: IoptArea): number {
+  const prot = (area.readable ? IOMMU_READ : 0) | (area.writable ? IOMMU_WRITE : 0);
+  const p = area.pinned!;
+  let iova = area.start - (area.uva % PAGE);
+  for (const [physFrame, frames] of p.runs) {
+    const size = BigInt(frames) * PAGE;
+    const rc = domain.map(iova, BigInt(physFrame) * PAGE, size, prot);
+    if (rc !== 0) {
+      if (iova > area.start - (area.uva % PAGE)) domain.unmap(area.start, iova - area.start);
+      return rc;
+    }
+    iova += size;
+  }
+  return 0;
+}

@@ -1,0 +1,336 @@
+/**
+ * /dev/iommu and the VFIO device cdev on the model (src/iommufd, src/vfio/device-cdev.ts): the rules the
+ * conformance golden x86-intel-iommufd-k6.12 checks on a real kernel, plus the machines it cannot boot
+ * (AMD's HyperTransport hole, ARM's software MSI window, GICv2m without MSI isolation).
+ */
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { ERRNO } from '../../src/base/errno.js';
+import { U64_MAX } from '../../src/base/u64.js';
+import {
+  IOMMU_DESTROY,
+  IOMMU_IOAS_ALLOC,
+  IOMMU_IOAS_ALLOW_IOVAS,
+  IOMMU_IOAS_IOVA_RANGES,
+  IOMMU_IOAS_MAP,
+  IOMMU_IOAS_UNMAP,
+  IOMMU_OPTION,
+  VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+  VFIO_DEVICE_BIND_IOMMUFD,
+  VFIO_DEVICE_DETACH_IOMMUFD_PT,
+} from '../../src/uapi/iommufd.js';
+import { getU32, getU64, putU32, putU64 } from '../../src/uapi/vfio-type1.js';
+import { VfioSystem } from '../../src/vfio/system.js';
+import { AddressSpace, PROT_READ, PROT_WRITE } from '../../src/mm/address-space.js';
+import { kernelProfile } from '../../src/kernel/profile.js';
+import { BUF, RO, boot, isNic, toVfio } from '../vfio/machine.js';
+
+const R = 4;
+const W = 2;
+const FIXED = 1;
+/** Where the tests keep the user arrays of IOVA_RANGES / ALLOW_IOVAS. */
+const ARR = BUF + 0xf00000n;
+
+function proc(preset: string, o: { unsafe?: boolean; maxAlign?: bigint } = {}) {
+  const core = boot(preset, '6.12');
+  const nic = toVfio(core, isNic);
+  const mm = new AddressSpace();
+  mm.map('buf', BUF, 16n << 20n, PROT_READ | PROT_WRITE);
+  mm.map('robuf', RO, 0x10000n, PROT_READ);
+  const sys = new VfioSystem({
+    core,
+    profile: kernelProfile('6.12'),
+    mm,
+    iommufdParams: { allowUnsafeInterrupts: o.unsafe ?? false },
+    iommufdAutoIovaMaxAlign: o.maxAlign,
+  });
+  const fd = sys.open('/dev/iommu');
+  const call = (cmd: number, size: number, fill: (b: Uint8Array) => void, onto = fd) => {
+    const b = new Uint8Array(size);
+    putU32(b, 0, size);
+    fill(b);
+    return { rc: sys.ioctl(onto, cmd, b), b };
+  };
+  const ioasAlloc = () => {
+    const r = call(IOMMU_IOAS_ALLOC, 12, () => {});
+    return r.rc === 0 ? getU32(r.b, 8) : r.rc;
+  };
+  const map = (ioas: number, length: bigint, f: { flags?: number; iova?: bigint; uva?: bigint } = {}) => {
+    const r = call(IOMMU_IOAS_MAP, 40, (b) => {
+      putU32(b, 4, f.flags ?? (f.iova !== undefined ? FIXED | R | W : R | W));
+      putU32(b, 8, ioas);
+      putU64(b, 16, f.uva ?? BUF);
+      putU64(b, 24, length);
+      putU64(b, 32, f.iova ?? 0n);
+    });
+    return { rc: r.rc, iova: getU64(r.b, 32) };
+  };
+  const unmap = (ioas: number, iova: bigint, length: bigint) => {
+    const r = call(IOMMU_IOAS_UNMAP, 24, (b) => {
+      putU32(b, 4, ioas);
+      putU64(b, 8, iova);
+      putU64(b, 16, length);
+    });
+    return { rc: r.rc, length: getU64(r.b, 16) };
+  };
+  const ranges = (ioas: number) => {
+    const r = call(IOMMU_IOAS_IOVA_RANGES, 32, (b) => {
+      putU32(b, 4, ioas);
+      putU32(b, 8, 8);
+      putU64(b, 16, ARR);
+    });
+    const n = getU32(r.b, 8);
+    const arr = new Uint8Array(16 * n);
+    mm.copyFromUser(arr, ARR);
+    const list = Array.from({ length: n }, (_, i): [bigint, bigint] => [
+      getU64(arr, i * 16),
+      getU64(arr, i * 16 + 8),
+    ]);
+    return { rc: r.rc, list, align: getU64(r.b, 24) };
+  };
+  const option = (id: number, op: number, object = 0, val = 0n, onto = fd) => {
+    const r = call(
+      IOMMU_OPTION,
+      24,
+      (b) => {
+        putU32(b, 4, id);
+        b[8] = op;
+        putU32(b, 12, object);
+        putU64(b, 16, val);
+      },
+      onto,
+    );
+    return { rc: r.rc, val: getU64(r.b, 16) };
+  };
+  const cdevOpen = () => sys.open('/dev/vfio/devices/vfio0');
+  const bind = (dev: number, ifd = fd) => {
+    const r = call(VFIO_DEVICE_BIND_IOMMUFD, 16, (b) => putU32(b, 8, ifd), dev);
+    return r.rc === 0 ? getU32(r.b, 12) : r.rc;
+  };
+  const attach = (dev: number, pt: number) => {
+    const r = call(VFIO_DEVICE_ATTACH_IOMMUFD_PT, 12, (b) => putU32(b, 8, pt), dev);
+    return r.rc === 0 ? getU32(r.b, 8) : r.rc;
+  };
+  const detach = (dev: number) => call(VFIO_DEVICE_DETACH_IOMMUFD_PT, 8, () => {}, dev).rc;
+  return {
+    core,
+    nic,
+    mm,
+    sys,
+    fd,
+    call,
+    ioasAlloc,
+    map,
+    unmap,
+    ranges,
+    option,
+    cdevOpen,
+    bind,
+    attach,
+    detach,
+  };
+}
+
+test('dispatch: sizes below the struct are EINVAL, a non-zero tail E2BIG, other numbers ENOTTY', () => {
+  const p = proc('qemu-q35-intel-iommu');
+  assert.equal(p.call(IOMMU_IOAS_ALLOC, 12, (b) => putU32(b, 0, 11)).rc, -ERRNO.EINVAL);
+  assert.equal(p.call(IOMMU_IOAS_ALLOC, 16, (b) => (b[13] = 1)).rc, -ERRNO.E2BIG);
+  assert.equal(p.call(IOMMU_IOAS_ALLOC, 16, () => {}).rc, 0);
+  assert.equal(p.sys.ioctl(p.fd, 0x3b9f, new Uint8Array(64)), -ERRNO.ENOTTY);
+  assert.equal(p.sys.ioctl(p.fd, 0x3c81, new Uint8Array(64)), -ERRNO.ENOTTY);
+  assert.equal(
+    p.sys.ioctl(p.fd, 0x3b64, new Uint8Array(64)),
+    0,
+    'VFIO_GET_API_VERSION through the compat path',
+  );
+});
+
+test('ids: lowest free from 1, reused after DESTROY; an IOAS with a domain is busy', () => {
+  const p = proc('qemu-q35-intel-iommu');
+  assert.deepEqual([p.ioasAlloc(), p.ioasAlloc(), p.ioasAlloc()], [1, 2, 3]);
+  assert.equal(p.call(IOMMU_DESTROY, 8, (b) => putU32(b, 4, 2)).rc, 0);
+  assert.equal(p.call(IOMMU_DESTROY, 8, (b) => putU32(b, 4, 2)).rc, -ERRNO.ENOENT);
+  assert.equal(p.ioasAlloc(), 2);
+  const dev = p.cdevOpen();
+  assert.equal(p.bind(dev), 4);
+  assert.equal(p.attach(dev, 1), 5, 'the automatic HWPT takes the next id');
+  assert.equal(p.call(IOMMU_DESTROY, 8, (b) => putU32(b, 4, 1)).rc, -ERRNO.EBUSY);
+  assert.equal(p.call(IOMMU_DESTROY, 8, (b) => putU32(b, 4, 4)).rc, -ERRNO.EBUSY, 'a bound device');
+  assert.equal(p.call(IOMMU_DESTROY, 8, (b) => putU32(b, 4, 5)).rc, -ERRNO.EBUSY, 'an automatic HWPT');
+});
+
+test('Intel: the usable ranges narrow at attach (aperture, MSI window) and widen back at detach', () => {
+  const p = proc('qemu-q35-intel-iommu');
+  const ioas = p.ioasAlloc();
+  assert.deepEqual(p.ranges(ioas), { rc: 0, list: [[0n, U64_MAX]], align: 1n });
+  const dev = p.cdevOpen();
+  p.bind(dev);
+  assert.ok(p.attach(dev, ioas) > 0);
+  assert.deepEqual(p.ranges(ioas), {
+    rc: 0,
+    list: [
+      [0n, 0xfedfffffn],
+      [0xfef00000n, 0x7fffffffffn],
+    ],
+    align: 0x1000n,
+  });
+  assert.equal(p.map(ioas, 0x1000n, { iova: 0xfee00000n }).rc, -ERRNO.EINVAL, 'reserved: EINVAL');
+  assert.equal(p.map(ioas, 0x1000n, { iova: 0x8000000000n }).rc, -ERRNO.EINVAL, 'past the aperture');
+  assert.equal(p.map(ioas, 0x1000n, { iova: 0x7ffffff000n }).rc, 0);
+  assert.equal(p.map(ioas, 0x1000n, { iova: 0x7ffffff000n }).rc, -ERRNO.EEXIST);
+  assert.equal(p.detach(dev), 0);
+  assert.equal(p.detach(dev), 0, 'not attached: nothing to do');
+  assert.deepEqual(p.ranges(ioas).list, [[0n, U64_MAX]]);
+});
+
+test('AMD: the HyperTransport hole is reserved IOVA too; ARM SMMUv3: the software MSI window', () => {
+  const amd = proc('qemu-q35-amd-iommu');
+  const a = amd.ioasAlloc();
+  const ad = amd.cdevOpen();
+  amd.bind(ad);
+  assert.ok(amd.attach(ad, a) > 0);
+  const holes = amd.ranges(a).list;
+  assert.ok(
+    holes.some(([s, l]) => s === 0xfef00000n && l === 0xfcffffffffn),
+    `the hole ends below 0xfd00000000: ${holes.map(([s, l]) => s.toString(16) + '-' + l.toString(16)).join(' ')}`,
+  );
+  const arm = proc('qemu-virt-smmuv3-gicv3');
+  const i = arm.ioasAlloc();
+  const d = arm.cdevOpen();
+  assert.ok(arm.bind(d) > 0, 'the ITS isolates MSIs');
+  assert.ok(arm.attach(d, i) > 0);
+  assert.equal(arm.map(i, 0x1000n, { iova: 0x8000000n }).rc, -ERRNO.EINVAL, 'inside the software MSI window');
+  assert.equal(arm.map(i, 0x1000n, { iova: 0x8100000n }).rc, 0);
+});
+
+test('GICv2m: bind refuses without MSI isolation unless iommufd.allow_unsafe_interrupts', () => {
+  const safe = proc('qemu-virt-smmuv3-gicv2');
+  assert.equal(safe.bind(safe.cdevOpen()), -ERRNO.EPERM);
+  const unsafe = proc('qemu-virt-smmuv3-gicv2', { unsafe: true });
+  assert.ok(unsafe.bind(unsafe.cdevOpen()) > 0);
+  assert.match(unsafe.sys.klog.join('\n'), /MSI interrupts are not secure/);
+});
+
+test('allocated IOVAs: lowest fit from 4 KiB, aligned to min(size, user address) up to 2 MiB (4 KiB without THP)', () => {
+  for (const [maxAlign, want] of [
+    [0x200000n, [0x1000n, 0x10000n, 0x200000n]],
+    [0x1000n, [0x1000n, 0x2000n, 0x12000n]],
+  ] as const) {
+    const p = proc('qemu-q35-intel-iommu', { maxAlign });
+    const ioas = p.ioasAlloc() as number;
+    const got = [
+      p.map(ioas, 0x1000n).iova,
+      p.map(ioas, 0x10000n, { uva: BUF + 0x10000n }).iova,
+      p.map(ioas, 0x200000n, { uva: BUF + 0x200000n }).iova,
+    ];
+    assert.deepEqual(got, want);
+  }
+});
+
+test('UNMAP takes whole mappings only and answers the bytes it removed', () => {
+  const p = proc('qemu-q35-intel-iommu');
+  const ioas = p.ioasAlloc() as number;
+  p.map(ioas, 0x2000n, { iova: 0x100000n });
+  p.map(ioas, 0x1000n, { iova: 0x102000n });
+  assert.equal(p.unmap(ioas, 0x101000n, 0x1000n).rc, -ERRNO.ENOENT);
+  assert.deepEqual(p.unmap(ioas, 0x100000n, 0x10000n), { rc: 0, length: 0x3000n });
+  assert.equal(p.unmap(ioas, 0x100000n, 0x10000n).rc, -ERRNO.ENOENT);
+  p.map(ioas, 0x1000n, { iova: 0x5000n });
+  assert.deepEqual(p.unmap(ioas, 0n, U64_MAX), { rc: 0, length: 0x1000n }, 'everything');
+  assert.equal(p.unmap(ioas, 0n, 0n).rc, -ERRNO.EINVAL);
+});
+
+test('mappings made before any domain are checked and pinned at the first attach', () => {
+  const p = proc('qemu-q35-intel-iommu');
+  const ioas = p.ioasAlloc() as number;
+  assert.equal(
+    p.map(ioas, 0x1000n, { iova: 0x6000000n, uva: 0x1000n, flags: FIXED | R }).rc,
+    0,
+    'nothing pinned yet',
+  );
+  const dev = p.cdevOpen();
+  p.bind(dev);
+  assert.equal(p.attach(dev, ioas), -ERRNO.EFAULT);
+  assert.deepEqual(p.ranges(ioas).list, [[0n, U64_MAX]], 'a failed attach leaves nothing reserved');
+  p.unmap(ioas, 0x6000000n, 0x1000n);
+  assert.equal(p.map(ioas, 0x800n, { iova: 0x3000800n, uva: BUF + 0x800n, flags: FIXED | R }).rc, 0);
+  assert.equal(p.attach(dev, ioas), -ERRNO.EADDRINUSE, 'not 4 KiB aligned for the domain');
+});
+
+test('accounting: per user by default (not VmLck), per process after IOMMU_OPTION_RLIMIT_MODE=1', () => {
+  const p = proc('qemu-q35-intel-iommu');
+  const ioas = p.ioasAlloc() as number;
+  const dev = p.cdevOpen();
+  p.bind(dev);
+  p.attach(dev, ioas);
+  p.sys.task.capIpcLock = false;
+  p.sys.task.setMemlock(0x10000n, 1n << 40n);
+  assert.equal(p.map(ioas, 0x10000n, { iova: 0x20000000n }).rc, 0);
+  assert.equal(p.mm.lockedVmBytes, 0);
+  assert.equal(p.sys.userLocked.pages, 16);
+  assert.equal(p.map(ioas, 0x1000n, { iova: 0x20010000n }).rc, -ERRNO.ENOMEM);
+  assert.equal(p.option(0, 0, 0, 1n).rc, -ERRNO.EBUSY, 'only on a context without objects');
+  const fd2 = p.sys.open('/dev/iommu');
+  assert.equal(p.option(0, 0, 0, 1n, fd2).rc, 0);
+  assert.equal(p.option(0, 1, 0, 0n, fd2).val, 1n);
+  assert.equal(p.option(0, 0, 0, 3n, fd2).rc, -ERRNO.EINVAL);
+});
+
+test('the group file and the cdev exclude each other', () => {
+  const p = proc('qemu-q35-intel-iommu');
+  const g = p.sys.open(`/dev/vfio/${p.nic.groupId}`);
+  const dev = p.cdevOpen();
+  assert.equal(p.bind(dev), -ERRNO.EBUSY, 'the group file is open');
+  p.sys.close(g);
+  assert.ok(p.bind(dev) > 0);
+  assert.equal(p.sys.open(`/dev/vfio/${p.nic.groupId}`), -ERRNO.EBUSY);
+  assert.equal(p.bind(dev), -ERRNO.EINVAL, 'bound already');
+  p.sys.close(dev);
+  assert.ok(p.sys.open(`/dev/vfio/${p.nic.groupId}`) >= 0);
+});
+
+test('ALLOW_IOVAS steers allocations, not fixed maps; a reserved range inside one is EADDRINUSE', () => {
+  const p = proc('qemu-q35-intel-iommu');
+  const ioas = p.ioasAlloc() as number;
+  const allow = (list: [bigint, bigint][]) => {
+    const arr = new Uint8Array(16 * list.length);
+    list.forEach(([s, l], i) => {
+      putU64(arr, i * 16, s);
+      putU64(arr, i * 16 + 8, l);
+    });
+    p.mm.copyToUser(ARR, arr);
+    return p.call(IOMMU_IOAS_ALLOW_IOVAS, 24, (b) => {
+      putU32(b, 4, ioas);
+      putU32(b, 8, list.length);
+      putU64(b, 16, ARR);
+    }).rc;
+  };
+  assert.equal(allow([[0x40000000n, 0x4fffffffn]]), 0);
+  assert.equal(p.map(ioas, 0x1000n).iova, 0x40000000n);
+  assert.equal(p.map(ioas, 0x1000n, { iova: 0x8000000n }).rc, 0);
+  assert.equal(allow([[0x2000n, 0x1000n]]), -ERRNO.EINVAL);
+  assert.equal(allow([[0xfe000000n, 0xfeffffffn]]), 0);
+  const dev = p.cdevOpen();
+  p.bind(dev);
+  assert.equal(p.attach(dev, ioas), -ERRNO.EADDRINUSE, 'the MSI window falls in an allowed range');
+});
+
+test('random bytes at every iommufd and cdev ioctl never throw', () => {
+  const p = proc('qemu-q35-intel-iommu');
+  const dev = p.cdevOpen();
+  let seed = 7;
+  const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const cmds = [
+    0x3b80, 0x3b81, 0x3b82, 0x3b83, 0x3b84, 0x3b85, 0x3b86, 0x3b87, 0x3b88, 0x3b89, 0x3b64, 0x3b65,
+  ];
+  for (let i = 0; i < 20000; i++) {
+    const b = new Uint8Array(Math.floor(rnd() * 64));
+    for (let k = 0; k < b.length; k++) b[k] = rnd() < 0.6 ? 0 : Math.floor(rnd() * 256);
+    if (b.length >= 4 && rnd() < 0.8) putU32(b, 0, [8, 12, 16, 24, 32, 40][Math.floor(rnd() * 6)]!);
+    if (b.length >= 12 && rnd() < 0.7) putU32(b, 8, Math.floor(rnd() * 6));
+    const onto = rnd() < 0.7 ? p.fd : dev;
+    const cmd = onto === dev ? 0x3b76 + Math.floor(rnd() * 4) : cmds[Math.floor(rnd() * cmds.length)]!;
+    const rc = p.sys.ioctl(onto, cmd, b);
+    assert.ok(Number.isInteger(rc) && rc <= 0x7fffffff);
+  }
+});
