@@ -22,6 +22,8 @@ export { parsePciIds, lspciDeviceName, lspciClassName } from './host/pci-ids.js'
 export * from './uapi/vfio-type1.js';
 export { VfioSystem, type VfioSystemOptions, type VfioFile } from './vfio/system.js';
 export * from './vfio/typed.js';
+export * as iommufdUapi from './uapi/iommufd.js';
+export * from './iommufd/typed.js';
 export {
   usableIovaList,
   usableIovaForGroups,
