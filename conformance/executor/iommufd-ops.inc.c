@@ -341,3 +341,58 @@ static void op_detach_pt(const char *name)
 	caserc(name, rc, e);
 	printf(" op=DETACH_PT\n");
 }
+
+#define X_IOMMU_HWPT_ALLOC _IO(IOMMUFD_T, 0x89)
+#define X_IOMMU_GET_HW_INFO _IO(IOMMUFD_T, 0x8a)
+
+/* hwpt_alloc i dev pt flags(0) data_type(0) data_len(0) reserved(0) size(48): IOMMU_HWPT_ALLOC */
+static void op_hwpt_alloc(const char *name)
+{
+	struct xarg a;
+	int fd = ifd();
+	xarg_init(&a, 48);
+	uint32_t dev = (uint32_t)req("dev"), pt = (uint32_t)req("pt"), flags = (uint32_t)unum("flags", 0);
+	put32(&a, 4, flags);
+	put32(&a, 8, dev);
+	put32(&a, 12, pt);
+	put32(&a, 20, (uint32_t)unum("reserved", 0));
+	put32(&a, 24, (uint32_t)unum("data_type", 0));
+	put32(&a, 28, (uint32_t)unum("data_len", 0));
+	put64(&a, 32, (uint64_t)(uintptr_t)ranges_array());
+	done_fields("hwpt_alloc");
+	int rc = ioctl(fd, X_IOMMU_HWPT_ALLOC, a.b);
+	int e = rc ? errno : 0;
+	caserc(name, rc, e);
+	printf(" op=HWPT_ALLOC dev=%u pt=%u flags=0x%x out_hwpt_id=%u\n", dev, pt, flags, get32(&a, 16));
+}
+
+/*
+ * hw_info i dev data_len(24) flags(0) reserved(0) fill(0) size(40): IOMMU_GET_HW_INFO into a user buffer
+ * prefilled with `fill`; prints the header and the first min(data_len, 64) bytes of the buffer after.
+ */
+static void op_hw_info(const char *name)
+{
+	struct xarg a;
+	int fd = ifd();
+	unsigned char *data = (unsigned char *)ranges_array();
+	xarg_init(&a, 40);
+	uint32_t dev = (uint32_t)req("dev"), len = (uint32_t)unum("data_len", 24);
+	int fill = (int)(unum("fill", 0) & 0xff);
+	put32(&a, 4, (uint32_t)unum("flags", 0));
+	put32(&a, 8, dev);
+	put32(&a, 12, len);
+	put64(&a, 16, (uint64_t)(uintptr_t)data);
+	a.b[29] = (unsigned char)unum("reserved", 0);
+	done_fields("hw_info");
+	if (len > 4096)
+		fatal("hw_info: data_len at most 4096");
+	memset(data, fill, 4096);
+	int rc = ioctl(fd, X_IOMMU_GET_HW_INFO, a.b);
+	int e = rc ? errno : 0;
+	caserc(name, rc, e);
+	printf(" op=GET_HW_INFO dev=%u data_len_in=%u data_len=%u type=%u pasid_log2=%u caps=0x%" PRIx64 " data=", dev, len,
+	       get32(&a, 12), get32(&a, 24), a.b[28], get64(&a, 32));
+	for (uint32_t k = 0; k < len && k < 64; k++)
+		printf("%02x", data[k]);
+	putchar('\n');
+}

@@ -1419,7 +1419,8 @@ static void run_line(char *line)
 		{ "ioas_alloc", op_ioas_alloc }, { "destroy", op_iommu_destroy }, { "ioas_ranges", op_ioas_ranges },
 		{ "ioas_map", op_ioas_map }, { "ioas_unmap", op_ioas_unmap }, { "ioas_allow", op_ioas_allow },
 		{ "option", op_iommu_option }, { "open_cdev", op_open_cdev }, { "bind_iommufd", op_bind_iommufd },
-		{ "attach_pt", op_attach_pt }, { "detach_pt", op_detach_pt },
+		{ "attach_pt", op_attach_pt }, { "detach_pt", op_detach_pt }, { "hwpt_alloc", op_hwpt_alloc },
+		{ "hw_info", op_hw_info },
 	};
 	if (!strcmp(op, "close_container"))
 		return op_close(name, containers, "c", op);

@@ -69,6 +69,8 @@ export const OPS = {
   bind_iommufd: ['d', 'fd', 'flags', 'size', 'tail'],
   attach_pt: ['d', 'pt', 'flags', 'size', 'tail'],
   detach_pt: ['d', 'flags', 'size', 'tail'],
+  hwpt_alloc: ['i', 'dev', 'pt', 'flags', 'data_type', 'data_len', 'reserved', 'size', 'tail'],
+  hw_info: ['i', 'dev', 'data_len', 'flags', 'reserved', 'fill', 'size', 'tail'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type OpName = keyof typeof OPS;
@@ -101,6 +103,8 @@ const REQUIRED: Partial<Record<OpName, readonly string[]>> = {
   ioas_unmap: ['ioas'],
   ioas_allow: ['ioas', 'ranges'],
   attach_pt: ['pt'],
+  hwpt_alloc: ['dev', 'pt'],
+  hw_info: ['dev'],
 };
 
 export type Directive =

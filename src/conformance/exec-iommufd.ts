@@ -16,6 +16,8 @@ export const IOMMUFD_IOCTL = {
   IOAS_MAP: 0x3b85,
   IOAS_UNMAP: 0x3b86,
   OPTION: 0x3b87,
+  HWPT_ALLOC: 0x3b89,
+  GET_HW_INFO: 0x3b8a,
   /** On a VFIO device cdev: _IO(';', 100 + 18..20). */
   VFIO_DEVICE_BIND_IOMMUFD: 0x3b76,
   VFIO_DEVICE_ATTACH_IOMMUFD_PT: 0x3b77,
@@ -242,6 +244,47 @@ export function runIommufdOp(c: IommufdExecContext, s: Operation): boolean {
       put32(b, 4, u32('flags', 0n));
       const r = target.ioctl(c.devices[d]!, IOMMUFD_IOCTL.VFIO_DEVICE_DETACH_IOMMUFD_PT, b);
       out.push(`${c.caseOf(name, r)} op=DETACH_PT`);
+      return true;
+    }
+    case 'hwpt_alloc': {
+      const b = xarg(c, s, 48);
+      const dev = u32('dev', 0n);
+      const pt = u32('pt', 0n);
+      const flags = u32('flags', 0n);
+      put32(b, 4, flags);
+      put32(b, 8, dev);
+      put32(b, 12, pt);
+      put32(b, 20, u32('reserved', 0n));
+      put32(b, 24, u32('data_type', 0n));
+      put32(b, 28, u32('data_len', 0n));
+      put64(b, 32, RANGES_ADDR);
+      const r = target.ioctl(ifd(), IOMMUFD_IOCTL.HWPT_ALLOC, b);
+      out.push(
+        `${c.caseOf(name, r)} op=HWPT_ALLOC dev=${dev} pt=${pt} flags=${hx(flags)} out_hwpt_id=${get32(b, 16)}`,
+      );
+      return true;
+    }
+    case 'hw_info': {
+      const b = xarg(c, s, 40);
+      const dev = u32('dev', 0n);
+      const len = u32('data_len', 24n);
+      const fill = Number(c.u('fill', 0n) & 0xffn);
+      put32(b, 4, u32('flags', 0n));
+      put32(b, 8, dev);
+      put32(b, 12, len);
+      put64(b, 16, RANGES_ADDR);
+      b[29] = Number(c.u('reserved', 0n) & 0xffn);
+      if (len > 4096) c.fail('hw_info: data_len at most 4096');
+      const data = new Uint8Array(4096).fill(fill);
+      writeUser(c, RANGES_ADDR, data);
+      const r = target.ioctl(ifd(), IOMMUFD_IOCTL.GET_HW_INFO, b);
+      readUser(c, RANGES_ADDR, data);
+      const shown = Array.from(data.subarray(0, Math.min(len, 64)), (x) =>
+        x.toString(16).padStart(2, '0'),
+      ).join('');
+      out.push(
+        `${c.caseOf(name, r)} op=GET_HW_INFO dev=${dev} data_len_in=${len} data_len=${get32(b, 12)} type=${get32(b, 24)} pasid_log2=${b[28]} caps=${hx(get64(b, 32))} data=${shown}`,
+      );
       return true;
     }
     default:

@@ -228,6 +228,53 @@ export function iommufdScenario(): string {
   op('detach_pt', 'detach_again', { d: 0 });
   ranges('ranges_second_detached', 2);
   op('destroy', 'destroy_second', { id: 2 });
+  // what QEMU 9.1+ does after bind: IOMMU_GET_HW_INFO (dirty tracking?), then its own HWPT (the device
+  // is id 4; the next free ids are 2 for an IOAS and 5 for the HWPT)
+  op('hw_info', 'hw_info', { dev: 4 });
+  op('hw_info', 'hw_info_short', { dev: 4, data_len: 8, fill: 0xaa });
+  op('hw_info', 'hw_info_long', { dev: 4, data_len: 40, fill: 0xaa });
+  op('hw_info', 'hw_info_none', { dev: 4, data_len: 0 });
+  op('hw_info', 'hw_info_flags', { dev: 4, flags: 1 });
+  op('hw_info', 'hw_info_reserved', { dev: 4, reserved: 1 });
+  op('hw_info', 'hw_info_not_device', { dev: 1 });
+  op('hw_info', 'hw_info_size_32', { dev: 4, size: 32 });
+  op('hw_info', 'hw_info_size_31', { dev: 4, size: 31 });
+  op('ioas_alloc', 'hwpt_ioas');
+  map('hwpt_lazy_bad_va', {
+    ioas: 2,
+    flags: FIXED | READ,
+    iova: 0x100000n,
+    length: 0x1000n,
+    vaddr: 'abs+0x1000',
+  });
+  op('hwpt_alloc', 'hwpt_pins_at_alloc', { dev: 4, pt: 2 });
+  unmap('hwpt_lazy_unmap', 0x100000n, 0x1000n, 2);
+  op('hwpt_alloc', 'hwpt_dirty', { dev: 4, pt: 2, flags: 2 });
+  op('hwpt_alloc', 'hwpt_nest_parent', { dev: 4, pt: 2, flags: 1 });
+  op('hwpt_alloc', 'hwpt_fault_id', { dev: 4, pt: 2, flags: 4 });
+  op('hwpt_alloc', 'hwpt_bad_flags', { dev: 4, pt: 2, flags: 8 });
+  op('hwpt_alloc', 'hwpt_len_no_type', { dev: 4, pt: 2, data_len: 8 });
+  op('hwpt_alloc', 'hwpt_type_no_len', { dev: 4, pt: 2, data_type: 1 });
+  op('hwpt_alloc', 'hwpt_user_data', { dev: 4, pt: 2, data_type: 1, data_len: 8 });
+  op('hwpt_alloc', 'hwpt_reserved', { dev: 4, pt: 2, reserved: 1 });
+  op('hwpt_alloc', 'hwpt_no_dev', { dev: 99, pt: 2 });
+  op('hwpt_alloc', 'hwpt_dev_not_device', { dev: 1, pt: 2 });
+  op('hwpt_alloc', 'hwpt_no_pt', { dev: 4, pt: 99 });
+  op('hwpt_alloc', 'hwpt_pt_device', { dev: 4, pt: 4 });
+  op('hwpt_alloc', 'hwpt_size_24', { dev: 4, pt: 2, size: 24 });
+  ranges('ranges_manual_hwpt', 2);
+  op('hwpt_alloc', 'hwpt_nested', { dev: 4, pt: 5, data_type: 1, data_len: 8 });
+  op('hwpt_alloc', 'hwpt_nested_no_data', { dev: 4, pt: 5 });
+  op('attach_pt', 'attach_manual', { d: 0, pt: 5 });
+  ranges('ranges_manual_attached', 2);
+  op('destroy', 'destroy_manual_attached', { id: 5 });
+  op('destroy', 'destroy_ioas_with_hwpt', { id: 2 });
+  op('attach_pt', 'attach_ioas_beside_manual', { d: 0, pt: 2 });
+  op('detach_pt', 'detach_manual', { d: 0 });
+  ranges('ranges_manual_detached', 2);
+  op('destroy', 'destroy_manual', { id: 5 });
+  ranges('ranges_manual_gone', 2);
+  op('destroy', 'destroy_hwpt_ioas', { id: 2 });
   op('close_device', 'close_cdev', { d: 0 });
   op('open_group', 'group_after_cdev', { g: 0 });
   op('close_group', 'close_group', { g: 0 });

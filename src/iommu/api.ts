@@ -185,6 +185,10 @@ export interface IommuCore {
   deviceResvRegions(dev: Device): ResvRegion[];
   /** device_iommu_capable; false for a device without IOMMU. */
   capable(dev: Device, cap: IommuCapability): boolean;
+  /** ops->hw_info of the device's IOMMU (IOMMU_GET_HW_INFO); undefined: the driver has none. */
+  hwInfo(dev: Device): { readonly type: number; readonly data: Uint8Array } | undefined;
+  /** The device's IOMMU driver has ops->domain_alloc_user (HWPT flags and user data need it). */
+  domainAllocUser(dev: Device): boolean;
   /** iommu_paging_domain_alloc for the group's first device (UNMANAGED); -ENODEV without an IOMMU. */
   allocPagingDomain(dev: Device): Result<IommuDomain>;
   /**

@@ -195,6 +195,14 @@ export class IommuCoreImpl implements IommuCore {
     return this.core(dev)?.ops?.capable(cap) ?? false;
   }
 
+  hwInfo(dev: Device): { readonly type: number; readonly data: Uint8Array } | undefined {
+    return this.core(dev)?.ops?.hwInfo?.();
+  }
+
+  domainAllocUser(dev: Device): boolean {
+    return this.core(dev)?.ops?.domainAllocUser ?? false;
+  }
+
   /** iommu_get_group_resv_regions: devices in group order, each driver list inserted in order. */
   groupResvRegions(group: IommuGroup, into: readonly ResvRegion[] = []): ResvRegion[] {
     const g = this.coreGroup(group);

@@ -8,8 +8,14 @@
 import { ERRNO } from '../base/errno.js';
 import type { Device, IommuDomain, IommuGroup } from '../iommu/api.js';
 import { ResvType } from '../iommu/resv-region.js';
+import { getU32, getU64, putU32, putU64 } from '../uapi/vfio-type1.js';
 import type { IoasObject } from './ioas.js';
 import type { IommufdCtx } from './main.js';
+
+/** struct iommu_hwpt_alloc flags. */
+const HWPT_NEST_PARENT = 1 << 0;
+const HWPT_DIRTY_TRACKING = 1 << 1;
+const HWPT_FAULT_ID_VALID = 1 << 2;
 
 /** A paging HWPT (iommufd_hwpt_paging): one domain filled from one IOAS. */
 export class HwptPaging {
@@ -235,4 +241,80 @@ export function detachDevice(d: IommufdDevice, dropAuto = true): void {
     d.ctx.remove(hwpt.id);
     hwpt.destroy();
   }
+}
+
+/**
+ * IOMMU_HWPT_ALLOC (iommufd_hwpt_alloc): a paging HWPT on an IOAS for a bound device, kept (with its
+ * aperture reserved and the IOAS's mappings pinned into it) until IOMMU_DESTROY. No modelled IOMMU has
+ * dirty tracking or nesting, so those flags, user data and nested HWPTs are refused as the kernel does
+ * on such hardware.
+ */
+export function hwptAlloc(ctx: IommufdCtx, k: Uint8Array, respond: () => number): number {
+  if (getU32(k, 20) !== 0) return -ERRNO.EOPNOTSUPP;
+  const dataType = getU32(k, 24);
+  const dataLen = getU32(k, 28);
+  if ((dataType === 0 && dataLen !== 0) || (dataType !== 0 && dataLen === 0)) return -ERRNO.EINVAL;
+  const idev = ctx.get(getU32(k, 8), 'device');
+  if (!idev) return -ERRNO.ENOENT;
+  const pt = ctx.any(getU32(k, 12));
+  if (!pt) return -ERRNO.EINVAL;
+  const flags = getU32(k, 4);
+  const { core } = ctx.env;
+  if (pt.kind === 'ioas') {
+    // iommufd_hwpt_paging_alloc
+    if ((flags !== 0 || dataLen !== 0) && !core.domainAllocUser(idev.dev)) return -ERRNO.EOPNOTSUPP;
+    if ((flags & ~(HWPT_NEST_PARENT | HWPT_DIRTY_TRACKING)) !== 0) return -ERRNO.EOPNOTSUPP;
+    // device_iommu_capable(IOMMU_CAP_DIRTY_TRACKING): none of the modelled IOMMUs
+    if (flags & HWPT_DIRTY_TRACKING) return -ERRNO.EOPNOTSUPP;
+    // domain_alloc_user: a nesting parent needs nesting support, user data a parent (neither here)
+    if (flags & HWPT_NEST_PARENT || dataLen !== 0) return -ERRNO.EOPNOTSUPP;
+    const id = ctx.allocId();
+    const dom = core.allocPagingDomain(idev.dev);
+    if (!dom.ok) return -dom.errno;
+    ctx.reserveId(id);
+    const rc = pt.iopt.addDomain(dom.value);
+    if (rc !== 0) {
+      ctx.remove(id);
+      core.freeDomain(dom.value);
+      return rc;
+    }
+    const hwpt = new HwptPaging(id, pt, dom.value, false, ctx);
+    pt.hwpts.push(hwpt);
+    putU32(k, 16, id);
+    respond();
+    ctx.publish(hwpt);
+    return 0;
+  }
+  if (pt.kind === 'hwpt-paging') {
+    // iommufd_hwpt_nested_alloc: needs user data, then a NEST_PARENT parent (none can exist here)
+    if ((flags & ~HWPT_FAULT_ID_VALID) !== 0 || dataLen === 0 || !core.domainAllocUser(idev.dev))
+      return -ERRNO.EOPNOTSUPP;
+    return -ERRNO.EINVAL;
+  }
+  return -ERRNO.EINVAL;
+}
+
+/** IOMMU_GET_HW_INFO (iommufd_get_hw_info): the driver's data into the user's buffer, zero-padded. */
+export function getHwInfo(ctx: IommufdCtx, k: Uint8Array, respond: () => number): number {
+  if (getU32(k, 4) !== 0 || k[29] !== 0 || k[30] !== 0 || k[31] !== 0) return -ERRNO.EOPNOTSUPP;
+  const idev = ctx.get(getU32(k, 8), 'device');
+  if (!idev) return -ERRNO.ENOENT;
+  const info = ctx.env.core.hwInfo(idev.dev);
+  const data = info?.data ?? new Uint8Array(0);
+  putU32(k, 24, info?.type ?? 0);
+  const want = getU32(k, 12);
+  const user = getU64(k, 16);
+  const copy = Math.min(want, data.length);
+  const { mm } = ctx.env;
+  if (copy > 0 && mm.copyToUser(user, data.subarray(0, copy)) !== 0) return -ERRNO.EFAULT;
+  // clear_user of the rest, a page at a time (it stops at the first page it cannot write)
+  for (let off = copy; off < want;) {
+    const n = Math.min(want - off, 4096);
+    if (mm.copyToUser(BigInt.asUintN(64, user + BigInt(off)), new Uint8Array(n)) !== 0) return -ERRNO.EFAULT;
+    off += n;
+  }
+  putU32(k, 12, data.length);
+  k[28] = 0; // out_max_pasid_log2: no PASID on the modelled devices
+  putU64(k, 32, 0n); // out_capabilities: no dirty tracking
+  return respond();
 }

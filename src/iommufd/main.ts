@@ -3,10 +3,11 @@
  * the ioctl dispatch with the uAPI's size rules. The IOAS commands live in ./ioas.ts, devices and their
  * page tables in ./device.ts.
  *
- * Modelled: DESTROY, IOAS_ALLOC, IOAS_ALLOW_IOVAS, IOAS_IOVA_RANGES, IOAS_MAP, IOAS_UNMAP, OPTION, and of
- * the VFIO compat commands GET_API_VERSION, CHECK_EXTENSION and the refusals without a compat IOAS.
- * Not modelled (answered -ENOTTY, listed in docs/iommufd.md): IOAS_COPY, VFIO_IOAS, HWPT_ALLOC,
- * GET_HW_INFO, dirty tracking, HWPT_INVALIDATE, FAULT_QUEUE_ALLOC.
+ * Modelled: DESTROY, IOAS_ALLOC, IOAS_ALLOW_IOVAS, IOAS_IOVA_RANGES, IOAS_MAP, IOAS_UNMAP, OPTION,
+ * HWPT_ALLOC (paging HWPTs; no modelled IOMMU nests or tracks dirty pages), GET_HW_INFO, and of the
+ * VFIO compat commands GET_API_VERSION, CHECK_EXTENSION and the refusals without a compat IOAS.
+ * Not modelled (answered -ENOTTY, listed in docs/iommufd.md): IOAS_COPY, VFIO_IOAS, dirty tracking,
+ * HWPT_INVALIDATE, FAULT_QUEUE_ALLOC.
  */
 import { ERRNO } from '../base/errno.js';
 import type { IommuCore, IommuDomain, IommuGroup } from '../iommu/api.js';
@@ -17,6 +18,8 @@ import {
   IOMMUFD_CMD_END,
   IOMMUFD_OP_SIZES,
   IOMMU_DESTROY,
+  IOMMU_GET_HW_INFO,
+  IOMMU_HWPT_ALLOC,
   IOMMU_IOAS_ALLOC,
   IOMMU_IOAS_ALLOW_IOVAS,
   IOMMU_IOAS_IOVA_RANGES,
@@ -25,7 +28,7 @@ import {
   IOMMU_OPTION,
 } from '../uapi/iommufd.js';
 import { getU32 } from '../uapi/vfio-type1.js';
-import type { IommufdDevice, HwptPaging } from './device.js';
+import { type HwptPaging, type IommufdDevice, getHwInfo, hwptAlloc } from './device.js';
 import {
   IoasObject,
   ioasAlloc,
@@ -163,6 +166,10 @@ export class IommufdCtx {
         return ioasMap(this, k, respond);
       case IOMMU_IOAS_UNMAP:
         return ioasUnmap(this, k, respond);
+      case IOMMU_HWPT_ALLOC:
+        return hwptAlloc(this, k, respond);
+      case IOMMU_GET_HW_INFO:
+        return getHwInfo(this, k, respond);
       case IOMMU_OPTION: {
         const rc = optionIoctl(this, k);
         // only val64 goes back (a copy_to_user of that field)

@@ -8,6 +8,8 @@ import type { VfioSystem } from '../vfio/system.js';
 import { PROT_READ, PROT_WRITE } from '../mm/address-space.js';
 import {
   IOMMU_DESTROY,
+  IOMMU_GET_HW_INFO,
+  IOMMU_HWPT_ALLOC,
   IOMMU_IOAS_ALLOC,
   IOMMU_IOAS_ALLOW_IOVAS,
   IOMMU_IOAS_IOVA_RANGES,
@@ -198,4 +200,41 @@ export function detachIommufdPt(sys: VfioSystem, deviceFd: number): number {
 export function openDeviceCdev(sys: VfioSystem, bdf: string): number {
   const i = sys.hasIommufd ? sys.cdevDevices().findIndex((d) => d.bdf === bdf) : -1;
   return i < 0 ? -2 : sys.open(`/dev/vfio/devices/vfio${i}`);
+}
+
+/** IOMMU_HWPT_ALLOC of a paging HWPT on an IOAS for a bound device (`flags`: 1 NEST_PARENT, 2 DIRTY_TRACKING). */
+export function hwptAlloc(
+  sys: VfioSystem,
+  iommufd: number,
+  devId: number,
+  ioas: number,
+  flags = 0,
+): { rc: number; hwptId: number } {
+  const r = call(sys, iommufd, IOMMU_HWPT_ALLOC, 48, (b) => {
+    putU32(b, 4, flags);
+    putU32(b, 8, devId);
+    putU32(b, 12, ioas);
+  });
+  return { rc: r.rc, hwptId: r.rc === 0 ? getU32(r.b, 16) : 0 };
+}
+
+/**
+ * IOMMU_GET_HW_INFO for a bound device: the info type (0 none, 1 Intel VT-d), the driver's data (VT-d:
+ * flags, then the CAP and ECAP registers) and the capability bits (1: dirty tracking).
+ */
+export function getHwInfo(
+  sys: VfioSystem,
+  iommufd: number,
+  devId: number,
+): { rc: number; type: number; data: Uint8Array; capabilities: bigint } {
+  const at = scratch(sys);
+  const r = call(sys, iommufd, IOMMU_GET_HW_INFO, 40, (b) => {
+    putU32(b, 8, devId);
+    putU32(b, 12, 64);
+    putU64(b, 16, at);
+  });
+  const len = r.rc === 0 ? Math.min(getU32(r.b, 12), 64) : 0;
+  const data = new Uint8Array(len);
+  sys.mm.copyFromUser(data, at);
+  return { rc: r.rc, type: getU32(r.b, 24), data, capabilities: getU64(r.b, 32) };
 }

@@ -82,6 +82,11 @@ export interface IommuDescription {
    * driver forces strict mode ("IOMMU batching disallowed due to virtualization"), so no DMA-FQ.
    */
   readonly cachingMode?: boolean;
+  /**
+   * Intel VT-d: the unit's CAP and ECAP registers as Linux prints them (`DMAR: dmar0: ... cap X ecap Y`),
+   * reported by IOMMU_GET_HW_INFO. Absent: composed from QEMU's with this description's fields.
+   */
+  readonly vtdRegisters?: { readonly cap: bigint; readonly ecap: bigint };
 }
 
 export interface VirtioResvMem {

@@ -2,13 +2,15 @@
  * Scenario steps for /dev/iommu (src/iommufd) and the VFIO device cdev (src/vfio/device-cdev.ts), with
  * the lines of the conformance executor's iommufd operations (conformance/executor/iommufd-ops.inc.c):
  * open_iommufd, ioas_alloc, iommu_destroy, ioas_iova_ranges, ioas_map, ioas_unmap, ioas_allow_iovas,
- * iommu_option, open_device_cdev, bind_iommufd, attach_pt, detach_pt. Each builds the uapi bytes and
+ * iommu_option, open_device_cdev, bind_iommufd, attach_pt, detach_pt, hwpt_alloc, get_hw_info. Each builds the uapi bytes and
  * goes through VfioSystem.ioctl; ids the kernel hands out can be saved in variables (`var`).
  */
 import { U64_MAX } from '../base/u64.js';
 import { PROT_READ, PROT_WRITE } from '../mm/address-space.js';
 import {
   IOMMU_DESTROY,
+  IOMMU_GET_HW_INFO,
+  IOMMU_HWPT_ALLOC,
   IOMMU_IOAS_ALLOC,
   IOMMU_IOAS_ALLOW_IOVAS,
   IOMMU_IOAS_IOVA_RANGES,
@@ -354,6 +356,71 @@ registerStep({
     putU32(b, 4, ctx.u32(s, 'flags', 0));
     const rc = ctx.sys.ioctl(ctx.fd(s, 'device', 'device'), VFIO_DEVICE_DETACH_IOMMUFD_PT, b);
     ctx.caseLine(ctx.text(s, 'name'), rc, ' op=DETACH_PT');
+    return rc;
+  },
+});
+
+registerStep({
+  op: 'hwpt_alloc',
+  summary: 'IOMMU_HWPT_ALLOC: CASE <name> rc errno op=HWPT_ALLOC dev pt flags out_hwpt_id (saved in var)',
+  fields: {
+    name,
+    dev: { kind: 'expr', required: true, help: "the bound device's id (bind_iommufd's out_devid)" },
+    pt: { kind: 'expr', help: 'the IOAS (default: the variable ioas)' },
+    flags: { kind: 'expr', help: '1 NEST_PARENT, 2 DIRTY_TRACKING (default 0)' },
+    size: sizeField,
+    var: { kind: 'string', help: 'variable for the HWPT id' },
+    fd: iommufdFd,
+  },
+  run(ctx, s) {
+    const b = arg(ctx, s, 48);
+    const dev = ctx.u32(s, 'dev');
+    const pt = ctx.u32(s, 'pt', Number(ctx.vars.get('ioas') ?? 0n));
+    const flags = ctx.u32(s, 'flags', 0);
+    putU32(b, 4, flags);
+    putU32(b, 8, dev);
+    putU32(b, 12, pt);
+    const rc = ctx.sys.ioctl(ctx.fd(s, 'fd', 'iommufd'), IOMMU_HWPT_ALLOC, b);
+    if (rc === 0) saveVar(ctx, s, undefined, BigInt(getU32(b, 16)));
+    ctx.caseLine(
+      ctx.text(s, 'name'),
+      rc,
+      ` op=HWPT_ALLOC dev=${dev} pt=${pt} flags=${hex(flags)} out_hwpt_id=${getU32(b, 16)}`,
+    );
+    return rc;
+  },
+});
+
+registerStep({
+  op: 'get_hw_info',
+  summary:
+    'IOMMU_GET_HW_INFO: CASE <name> rc errno op=GET_HW_INFO dev data_len type pasid_log2 caps data (hex; Intel: flags, CAP, ECAP)',
+  fields: {
+    name,
+    dev: { kind: 'expr', required: true, help: "the bound device's id" },
+    data_len: { kind: 'expr', help: 'bytes of the data buffer (default 24, at most 4096)' },
+    size: sizeField,
+    fd: iommufdFd,
+  },
+  run(ctx, s) {
+    const b = arg(ctx, s, 40);
+    const dev = ctx.u32(s, 'dev');
+    const len = ctx.u32(s, 'data_len', 24);
+    if (len > 4096) throw ctx.err(s, 'at most 4096 bytes', 'data_len');
+    const at = scratch(ctx);
+    ctx.sys.mm.copyToUser(at, new Uint8Array(len));
+    putU32(b, 8, dev);
+    putU32(b, 12, len);
+    putU64(b, 16, at);
+    const rc = ctx.sys.ioctl(ctx.fd(s, 'fd', 'iommufd'), IOMMU_GET_HW_INFO, b);
+    const data = new Uint8Array(Math.min(len, 64));
+    ctx.sys.mm.copyFromUser(data, at);
+    const hexData = Array.from(data, (x) => x.toString(16).padStart(2, '0')).join('');
+    ctx.caseLine(
+      ctx.text(s, 'name'),
+      rc,
+      ` op=GET_HW_INFO dev=${dev} data_len=${getU32(b, 12)} type=${getU32(b, 24)} pasid_log2=${b[28]} caps=${hex(getU64(b, 32))} data=${hexData}`,
+    );
     return rc;
   },
 });

@@ -24,6 +24,17 @@ import { VfioSystem } from '../../src/vfio/system.js';
 import { AddressSpace, PROT_READ, PROT_WRITE } from '../../src/mm/address-space.js';
 import { kernelProfile } from '../../src/kernel/profile.js';
 import { BUF, RO, boot, isNic, toVfio } from '../vfio/machine.js';
+import {
+  attachIommufdPt,
+  bindIommufd,
+  detachIommufdPt,
+  getHwInfo,
+  hwptAlloc,
+  ioasAlloc,
+  ioasIovaRanges,
+  ioasMap,
+  iommuDestroy,
+} from '../../src/iommufd/typed.js';
 
 const R = 4;
 const W = 2;
@@ -333,4 +344,44 @@ test('random bytes at every iommufd and cdev ioctl never throw', () => {
     const rc = p.sys.ioctl(onto, cmd, b);
     assert.ok(Number.isInteger(rc) && rc <= 0x7fffffff);
   }
+});
+
+test('QEMU 9.1 flow through the typed layer: GET_HW_INFO, its own HWPT, attach; the HWPT outlives a detach', () => {
+  const p = proc('qemu-q35-intel-iommu');
+  const ioas = ioasAlloc(p.sys, p.fd).id;
+  const dev = p.cdevOpen();
+  const devId = bindIommufd(p.sys, dev, p.fd).devId;
+  const info = getHwInfo(p.sys, p.fd, devId);
+  assert.equal(info.type, 1, 'IOMMU_HW_INFO_TYPE_INTEL_VTD');
+  const v = new DataView(info.data.buffer);
+  assert.equal(v.getBigUint64(8, true), 0xd2008c22260286n, "QEMU's VT-d CAP as Linux reads it");
+  assert.equal(v.getBigUint64(16, true), 0xf00f4an);
+  assert.equal(info.capabilities, 0n, 'no dirty tracking');
+  assert.equal(hwptAlloc(p.sys, p.fd, devId, ioas, 2).rc, -ERRNO.EOPNOTSUPP);
+  const hwpt = hwptAlloc(p.sys, p.fd, devId, ioas);
+  assert.equal(hwpt.rc, 0);
+  assert.deepEqual(
+    ioasIovaRanges(p.sys, p.fd, ioas).ranges,
+    [{ start: 0n, last: 0x7fffffffffn }],
+    'the aperture is reserved at allocation, before any device',
+  );
+  assert.equal(attachIommufdPt(p.sys, dev, hwpt.hwptId).hwptId, hwpt.hwptId);
+  assert.equal(
+    ioasMap(p.sys, p.fd, ioas, { vaddr: BUF, length: 0x1000n, iova: 0xfee00000n }).rc,
+    -ERRNO.EINVAL,
+  );
+  assert.equal(iommuDestroy(p.sys, p.fd, hwpt.hwptId), -ERRNO.EBUSY);
+  assert.equal(detachIommufdPt(p.sys, dev), 0);
+  assert.equal(ioasIovaRanges(p.sys, p.fd, ioas).ranges.length, 1);
+  assert.equal(iommuDestroy(p.sys, p.fd, ioas), -ERRNO.EBUSY, 'the IOAS still has the HWPT');
+  assert.equal(iommuDestroy(p.sys, p.fd, hwpt.hwptId), 0);
+  assert.equal(iommuDestroy(p.sys, p.fd, ioas), 0);
+  // AMD and the SMMU have no hw_info in 6.12
+  const amd = proc('qemu-q35-amd-iommu');
+  const ad = amd.cdevOpen();
+  const aid = bindIommufd(amd.sys, ad, amd.fd).devId;
+  assert.deepEqual(
+    { type: getHwInfo(amd.sys, amd.fd, aid).type, len: getHwInfo(amd.sys, amd.fd, aid).data.length },
+    { type: 0, len: 0 },
+  );
 });

@@ -107,6 +107,7 @@ export function amdIommu(ctx: DriverContext): IommuDriverOps {
     capable: (cap: IommuCap): boolean => x86IommuCapable(iommu, cap),
     // "AMD-Vi: Using strict mode due to virtualization" (NpCache)
     msiWindowReadsFault: true,
+    domainAllocUser: true,
     sharesDomainsAcrossInstances: true,
     forcesStrict: iommu.cachingMode === true,
     maxOutputAddress: U64_MAX,

@@ -52,6 +52,7 @@ function smmuCommon(
       }
     },
     msiWindowReadsFault: false,
+    domainAllocUser: name === 'arm-smmu-v3',
     sharesDomainsAcrossInstances: false,
     forcesStrict: false,
     maxOutputAddress: outputBits >= 64 ? U64_MAX : (1n << BigInt(outputBits)) - 1n,

@@ -9,6 +9,7 @@ import type { PciDev } from '../../pci/topology.js';
 import { pciDeviceGroup } from '../../pci/group.js';
 import type { DomainGeometry } from '../api.js';
 import type { DriverContext, IommuCap, IommuDriverOps } from './ops.js';
+import type { IommuDescription } from '../../platform/types.js';
 import { X86_MSI_END, X86_MSI_START, apertureOfBits, x86IommuCapable, translatesPci } from './common.js';
 
 /** 4 KiB, 2 MiB and 1 GiB (VT-d second-level super pages, as QEMU advertises them). */
@@ -88,6 +89,17 @@ export function intelIommu(ctx: DriverContext): IommuDriverOps {
     enforceCacheCoherency: () => iommu.snoopControl === true,
     capable: (cap: IommuCap): boolean => x86IommuCapable(iommu, cap),
     msiWindowReadsFault: true,
+    domainAllocUser: true,
+    // intel_iommu_hw_info: struct iommu_hw_info_vtd { flags = ERRATA_772415_SPR17, cap_reg, ecap_reg }
+    hwInfo() {
+      const { cap, ecap } = vtdRegisters(iommu, bits);
+      const data = new Uint8Array(24);
+      const v = new DataView(data.buffer);
+      v.setUint32(0, 1, true);
+      v.setBigUint64(8, cap, true);
+      v.setBigUint64(16, ecap, true);
+      return { type: 1, data };
+    },
     sharesDomainsAcrossInstances: true,
     forcesStrict: iommu.cachingMode === true,
     // intel_iommu_map: an IOVA past the domain's address width is -EFAULT.
@@ -101,4 +113,32 @@ export function intelIommu(ctx: DriverContext): IommuDriverOps {
     },
   };
   return ops;
+}
+
+/** QEMU's VT-d (7.2, aw-bits 39, caching-mode=on, intremap=on) as Linux reads it (oracle dmesg). */
+const QEMU_VTD_CAP = 0xd2008c22260286n;
+const QEMU_VTD_ECAP = 0xf00f4an;
+
+/**
+ * The CAP and ECAP registers of a VT-d unit: the description's own (`vtdRegisters`, e.g. read from a
+ * host's dmesg), else QEMU's with the fields the description carries put in: SAGAW and MGAW from the
+ * address width, SLLPS from the page sizes, CM (caching mode), IR (interrupt remapping), SC (snoop
+ * control).
+ */
+export function vtdRegisters(iommu: IommuDescription, bits: number): { cap: bigint; ecap: bigint } {
+  if (iommu.vtdRegisters) return iommu.vtdRegisters;
+  const sagaw = bits >= 57 ? 0b01110n : bits >= 48 ? 0b00110n : 0b00010n;
+  const pg = iommu.pgsizeBitmap ?? 0x40201000n;
+  const sllps = ((pg >> 21n) & 1n) | (((pg >> 30n) & 1n) << 1n);
+  const cap =
+    (QEMU_VTD_CAP & ~(0x80n | (0x1fn << 8n) | (0x3fn << 16n) | (0xfn << 34n))) |
+    (iommu.cachingMode ? 0x80n : 0n) |
+    (sagaw << 8n) |
+    (BigInt(bits - 1) << 16n) |
+    (sllps << 34n);
+  const ecap =
+    (QEMU_VTD_ECAP & ~(0x8n | 0x80n)) |
+    (iommu.interruptRemapping ? 0x8n : 0n) |
+    (iommu.snoopControl ? 0x80n : 0n);
+  return { cap, ecap };
 }

@@ -69,6 +69,13 @@ export interface IommuDriverOps {
    * virtio-iommu and the Hi161x ITS page let both through.
    */
   readonly msiWindowReadsFault: boolean;
+  /**
+   * ops->hw_info (IOMMU_GET_HW_INFO): the iommu_hw_info_type and its data; absent: none
+   * (IOMMU_HW_INFO_TYPE_NONE). 6.12: only intel-iommu has it.
+   */
+  hwInfo?(): { readonly type: number; readonly data: Uint8Array };
+  /** ops->domain_alloc_user exists (iommufd's HWPT flags and user data need it): 6.12 intel, amd, arm-smmu-v3. */
+  readonly domainAllocUser: boolean;
   /** The driver forces strict invalidation (iommu_set_dma_strict), so DMA default domains, never DMA-FQ. */
   readonly forcesStrict: boolean;
   /**

@@ -76,6 +76,7 @@ export function virtioIommu(ctx: DriverContext): IommuDriverOps {
       return cap === 'cache-coherency' || cap === 'deferred-flush';
     },
     msiWindowReadsFault: false,
+    domainAllocUser: false,
     sharesDomainsAcrossInstances: false,
     forcesStrict: false,
     // The device checks the request against input_range (VIRTIO_IOMMU_S_RANGE → -ERANGE).
