@@ -66,6 +66,17 @@ export const IOMMU: Spec = {
       { t: 'bool' },
       'virtual IOMMU with Intel caching mode / AMD NpCache: the driver forces strict mode',
     ),
+    vtdRegisters: f(
+      {
+        t: 'object',
+        name: 'VT-d registers',
+        fields: {
+          cap: req({ t: 'u64' }, 'CAP register'),
+          ecap: req({ t: 'u64' }, 'ECAP register'),
+        },
+      },
+      "Intel: the unit's CAP and ECAP as dmesg prints them (IOMMU_GET_HW_INFO; composed from QEMU's when absent)",
+    ),
   },
 };
 
