@@ -83,7 +83,8 @@ registerStep({
     const b = arg(ctx, s, 12);
     putU32(b, 4, ctx.u32(s, 'flags', 0));
     const rc = ctx.sys.ioctl(ctx.fd(s, 'fd', 'iommufd'), IOMMU_IOAS_ALLOC, b);
-    if (rc === 0) saveVar(ctx, s, 'ioas', BigInt(getU32(b, 8)));
+    // what the kernel wrote back (0 when it refused), so later steps still run and report
+    saveVar(ctx, s, 'ioas', rc === 0 ? BigInt(getU32(b, 8)) : 0n);
     ctx.caseLine(ctx.text(s, 'name'), rc, ` op=IOAS_ALLOC out_ioas_id=${getU32(b, 8)}`);
     return rc;
   },
@@ -172,7 +173,7 @@ registerStep({
     putU64(b, 24, length);
     putU64(b, 32, iova);
     const rc = ctx.sys.ioctl(ctx.fd(s, 'fd', 'iommufd'), IOMMU_IOAS_MAP, b);
-    if (rc === 0) saveVar(ctx, s, undefined, getU64(b, 32));
+    saveVar(ctx, s, undefined, rc === 0 ? getU64(b, 32) : 0n);
     const base = ctx.vaddrBaseStart();
     const off = base !== undefined && vaddr >= base ? vaddr - base : vaddr;
     ctx.caseLine(
@@ -341,7 +342,7 @@ registerStep({
     putU32(b, 4, ctx.u32(s, 'flags', 0));
     putU32(b, 8, pt);
     const rc = ctx.sys.ioctl(ctx.fd(s, 'device', 'device'), VFIO_DEVICE_ATTACH_IOMMUFD_PT, b);
-    if (rc === 0) saveVar(ctx, s, undefined, BigInt(getU32(b, 8)));
+    saveVar(ctx, s, undefined, rc === 0 ? BigInt(getU32(b, 8)) : 0n);
     ctx.caseLine(ctx.text(s, 'name'), rc, ` op=ATTACH_PT pt=${pt} out_pt=${getU32(b, 8)}`);
     return rc;
   },
@@ -381,7 +382,7 @@ registerStep({
     putU32(b, 8, dev);
     putU32(b, 12, pt);
     const rc = ctx.sys.ioctl(ctx.fd(s, 'fd', 'iommufd'), IOMMU_HWPT_ALLOC, b);
-    if (rc === 0) saveVar(ctx, s, undefined, BigInt(getU32(b, 16)));
+    saveVar(ctx, s, undefined, rc === 0 ? BigInt(getU32(b, 16)) : 0n);
     ctx.caseLine(
       ctx.text(s, 'name'),
       rc,
