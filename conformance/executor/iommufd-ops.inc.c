@@ -396,3 +396,26 @@ static void op_hw_info(const char *name)
 		printf("%02x", data[k]);
 	putchar('\n');
 }
+
+/* ioas_copy i dst src flags(7) length dst_iova(0) src_iova size(40): IOMMU_IOAS_COPY */
+static void op_ioas_copy(const char *name)
+{
+	struct xarg a;
+	int fd = ifd();
+	xarg_init(&a, 40);
+	uint32_t dst = (uint32_t)req("dst"), src = (uint32_t)req("src"), flags = (uint32_t)unum("flags", 7);
+	uint64_t length = req("length"), dva = unum("dst_iova", 0), sva = req("src_iova");
+	put32(&a, 4, flags);
+	put32(&a, 8, dst);
+	put32(&a, 12, src);
+	put64(&a, 16, length);
+	put64(&a, 24, dva);
+	put64(&a, 32, sva);
+	done_fields("ioas_copy");
+	int rc = ioctl(fd, X_IOMMU_IOAS_COPY, a.b);
+	int e = rc ? errno : 0;
+	caserc(name, rc, e);
+	printf(" op=IOAS_COPY dst=%u src=%u flags=0x%x length=0x%" PRIx64 " dst_iova=0x%" PRIx64 " src_iova=0x%" PRIx64
+	       " out_dst_iova=0x%" PRIx64 "\n",
+	       dst, src, flags, length, dva, sva, get64(&a, 24));
+}

@@ -1420,7 +1420,7 @@ static void run_line(char *line)
 		{ "ioas_map", op_ioas_map }, { "ioas_unmap", op_ioas_unmap }, { "ioas_allow", op_ioas_allow },
 		{ "option", op_iommu_option }, { "open_cdev", op_open_cdev }, { "bind_iommufd", op_bind_iommufd },
 		{ "attach_pt", op_attach_pt }, { "detach_pt", op_detach_pt }, { "hwpt_alloc", op_hwpt_alloc },
-		{ "hw_info", op_hw_info },
+		{ "hw_info", op_hw_info }, { "ioas_copy", op_ioas_copy },
 	};
 	if (!strcmp(op, "close_container"))
 		return op_close(name, containers, "c", op);

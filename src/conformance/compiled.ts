@@ -71,6 +71,7 @@ export const OPS = {
   detach_pt: ['d', 'flags', 'size', 'tail'],
   hwpt_alloc: ['i', 'dev', 'pt', 'flags', 'data_type', 'data_len', 'reserved', 'size', 'tail'],
   hw_info: ['i', 'dev', 'data_len', 'flags', 'reserved', 'fill', 'size', 'tail'],
+  ioas_copy: ['i', 'dst', 'src', 'flags', 'length', 'dst_iova', 'src_iova', 'size', 'tail'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type OpName = keyof typeof OPS;
@@ -105,6 +106,7 @@ const REQUIRED: Partial<Record<OpName, readonly string[]>> = {
   attach_pt: ['pt'],
   hwpt_alloc: ['dev', 'pt'],
   hw_info: ['dev'],
+  ioas_copy: ['dst', 'src', 'length', 'src_iova'],
 };
 
 export type Directive =

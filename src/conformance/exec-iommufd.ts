@@ -287,6 +287,26 @@ export function runIommufdOp(c: IommufdExecContext, s: Operation): boolean {
       );
       return true;
     }
+    case 'ioas_copy': {
+      const b = xarg(c, s, 40);
+      const dst = u32('dst', 0n);
+      const src = u32('src', 0n);
+      const flags = u32('flags', 7n);
+      const length = BigInt.asUintN(64, c.u('length', 0n));
+      const dva = BigInt.asUintN(64, c.u('dst_iova', 0n));
+      const sva = BigInt.asUintN(64, c.u('src_iova', 0n));
+      put32(b, 4, flags);
+      put32(b, 8, dst);
+      put32(b, 12, src);
+      put64(b, 16, length);
+      put64(b, 24, dva);
+      put64(b, 32, sva);
+      const r = target.ioctl(ifd(), IOMMUFD_IOCTL.IOAS_COPY, b);
+      out.push(
+        `${c.caseOf(name, r)} op=IOAS_COPY dst=${dst} src=${src} flags=${hx(flags)} length=${hx(length)} dst_iova=${hx(dva)} src_iova=${hx(sva)} out_dst_iova=${hx(get64(b, 24))}`,
+      );
+      return true;
+    }
     default:
       return false;
   }

@@ -215,6 +215,64 @@ export function iommufdScenario(): string {
     length: 0x1000n,
     vaddr: 'buf+0x110000',
   });
+  // IOAS_COPY shares the source's pinned pages: charged once, and held while any copy is mapped
+  const copy = (n: string, f: Record<string, string | number | bigint>) =>
+    op('ioas_copy', n, { dst: 1, src: 1, flags: READ | WRITE, ...f });
+  map('copy_src', { flags: FIXED | WRITE | READ, iova: 0x21000000n, length: 0x8000n, vaddr: 'buf+0x200000' });
+  copy('copy_within', {
+    flags: FIXED | READ | WRITE,
+    length: 0x8000n,
+    dst_iova: 0x31000000n,
+    src_iova: 0x21000000n,
+  });
+  map('copy_then_map_8', {
+    flags: FIXED | WRITE | READ,
+    iova: 0x22000000n,
+    length: 0x8000n,
+    vaddr: 'buf+0x300000',
+  });
+  copy('copy_slice', { length: 0x2000n, src_iova: 0x21002000n });
+  unmap('copy_src_unmap', 0x21000000n, 0x8000n);
+  map('copy_after_src_unmap', {
+    flags: FIXED | WRITE | READ,
+    iova: 0x22000000n,
+    length: 0x8000n,
+    vaddr: 'buf+0x300000',
+  });
+  unmap('copy_within_unmap', 0x31000000n, 0x8000n);
+  map('copy_after_within_unmap', {
+    flags: FIXED | WRITE | READ,
+    iova: 0x22000000n,
+    length: 0x8000n,
+    vaddr: 'buf+0x300000',
+  });
+  copy('copy_gap', { length: 0x1000n, src_iova: 0x21000000n });
+  copy('copy_across_gap', { length: 0x10000n, src_iova: 0x22000000n });
+  copy('copy_two_areas', {
+    flags: FIXED | READ,
+    length: 0x2000n,
+    dst_iova: 0x32000000n,
+    src_iova: 0x20010000n,
+  });
+  copy('copy_flags', { flags: 0x8 | READ, length: 0x1000n, src_iova: 0x22000000n });
+  copy('copy_no_prot', { flags: FIXED, length: 0x1000n, src_iova: 0x22000000n });
+  copy('copy_length_0', { length: 0n, src_iova: 0x22000000n });
+  copy('copy_unknown_src', { src: 99, length: 0x1000n, src_iova: 0x22000000n });
+  copy('copy_unknown_dst', { dst: 99, length: 0x1000n, src_iova: 0x22000000n });
+  copy('copy_ro_writeable', { length: 0x1000n, src_iova: 0x7000000n });
+  copy('copy_ro_readable', { flags: READ, length: 0x1000n, src_iova: 0x7000000n });
+  copy('copy_dst_overlap', {
+    flags: FIXED | READ,
+    length: 0x1000n,
+    dst_iova: 0x5000000n,
+    src_iova: 0x22000000n,
+  });
+  copy('copy_dst_reserved', {
+    flags: FIXED | READ,
+    length: 0x1000n,
+    dst_iova: 0xfee00000n,
+    src_iova: 0x22000000n,
+  });
   op('cap_ipc_lock', 'cap_raise', { value: 1 });
   op('rlimit_memlock', 'limit_default', { value: 0x800000 });
   op('param_set', 'unsafe_off', { p: 'iommufd.allow_unsafe_interrupts', value: '0' });

@@ -11,22 +11,48 @@ import { ERRNO } from '../base/errno.js';
 import { U64_MAX } from '../base/u64.js';
 import type { IommuDomain } from '../iommu/api.js';
 import { IOMMU_READ, IOMMU_WRITE } from '../iommu/resv-region.js';
-import { type PageAccounting, type PinnedPages, pinUserPages, unpinUserPages } from './pages.js';
+import type { IoptPages } from './pages.js';
 
 const PAGE = 4096n;
 
-/** An `iopt_area` with its `iopt_pages` (one per IOAS_MAP; COPY would share them). */
+/** An `iopt_area`: IOVA [start, last] onto bytes of an `iopt_pages` (one per IOAS_MAP, shared by COPY). */
 export interface IoptArea {
   readonly start: bigint;
   readonly last: bigint;
-  /** The user address of `start` (its page offset is the area's page offset). */
-  readonly uva: bigint;
+  readonly pages: IoptPages;
+  /** Offset of `start` in the pages (iopt_area_start_byte): its low 12 bits are the page offset. */
+  readonly startByte: bigint;
+  /** IOMMU_READ / IOMMU_WRITE of the mapping. */
   readonly writable: boolean;
   readonly readable: boolean;
-  /** Set while a domain holds the pages (pinned and charged); undefined while the IOAS has no domain. */
-  pinned: PinnedPages | undefined;
-  /** What the pin is charged to, fixed at IOAS_MAP time (iopt_alloc_pages). */
-  readonly accounting: PageAccounting;
+  /** The pages are held pinned for this area (its IOAS has a domain). */
+  pinned: boolean;
+}
+
+/** One piece of an IOAS_MAP or IOAS_COPY (struct iopt_pages_list): bytes of some pages. */
+export interface PagesSlice {
+  readonly pages: IoptPages;
+  readonly startByte: bigint;
+  readonly length: bigint;
+}
+
+/** Page indexes of an area within its pages. */
+const pageSpan = (a: IoptArea): [number, number] => [
+  Number(a.startByte >> 12n),
+  Number((a.startByte + (a.last - a.start)) >> 12n),
+];
+
+/** Pins the area's pages for it (charged once per page across the areas sharing them). */
+function pinArea(a: IoptArea): number {
+  const [f, l] = pageSpan(a);
+  const rc = a.pages.acquire(a, f, l);
+  if (rc === 0) a.pinned = true;
+  return rc;
+}
+
+function unpinArea(a: IoptArea): void {
+  a.pages.release(a);
+  a.pinned = false;
 }
 
 export interface ReservedIova {
@@ -216,29 +242,104 @@ export class IoPagetable {
 
   // ------------------------------------------------------------------ areas
 
-  /** Inserts an area (the caller checked it is free) and fills the domains; -errno leaves nothing. */
-  insert(area: IoptArea): number {
-    // iopt_insert_area: the user address's page offset must suit the alignment
-    if ((area.uva % PAGE) % this.iovaAlignment !== 0n) return -ERRNO.EINVAL;
-    const i = this.lowerBound(area.start);
-    this.areas.splice(i, 0, area);
-    const rc = this.fillArea(area);
-    if (rc !== 0) this.areas.splice(this.areas.indexOf(area), 1);
-    return rc;
+  /**
+   * iopt_map_pages: the slices become areas at consecutive IOVAs from `iova` (fixed) or from an IOVA the
+   * allocator picks for the first slice's user address, then fill the domains. The IOVA used, or -errno
+   * (nothing left behind).
+   */
+  mapPages(
+    slices: readonly PagesSlice[],
+    length: bigint,
+    iova: bigint | undefined,
+    prot: { readable: boolean; writable: boolean },
+  ): bigint | number {
+    // iopt_alloc_area_pages
+    if (length % this.iovaAlignment !== 0n || length === 0n) return -ERRNO.EINVAL;
+    let at: bigint;
+    if (iova === undefined) {
+      const first = slices[0]!;
+      const r = this.allocIova(first.pages.base + first.startByte, length);
+      if (typeof r === 'number') return r;
+      at = r;
+    } else {
+      const rc = this.checkIova(iova, length);
+      if (rc !== 0) return rc;
+      at = iova;
+    }
+    const made: IoptArea[] = [];
+    const undo = (rc: number): number => {
+      for (const a of made) {
+        if (a.pinned) {
+          for (const d of this.domains) d.unmap(a.start, a.last - a.start + 1n);
+          unpinArea(a);
+        }
+        this.areas.splice(this.areas.indexOf(a), 1);
+      }
+      return rc;
+    };
+    let cur = at;
+    for (const sl of slices) {
+      // iopt_insert_area
+      if (prot.writable && !sl.pages.writable) return undo(-ERRNO.EPERM);
+      if ((sl.startByte % PAGE) % this.iovaAlignment !== 0n) return undo(-ERRNO.EINVAL);
+      if (cur + sl.length - 1n > U64_MAX) return undo(-ERRNO.EOVERFLOW);
+      const area: IoptArea = {
+        start: cur,
+        last: cur + sl.length - 1n,
+        pages: sl.pages,
+        startByte: sl.startByte,
+        ...prot,
+        pinned: false,
+      };
+      this.areas.splice(this.lowerBound(area.start), 0, area);
+      made.push(area);
+      cur += sl.length;
+    }
+    // iopt_fill_domains_pages
+    for (const a of made) {
+      const rc = this.fillArea(a);
+      if (rc !== 0) return undo(rc);
+    }
+    return at;
   }
 
-  /** iopt_area_fill_domains: pin once (charged) and map into every domain; nothing without a domain. */
+  /**
+   * iopt_get_pages: the slices of pages behind [iova, iova + length), which contiguous areas must cover
+   * from the one holding `iova` (-ENOENT at a gap).
+   */
+  slicesOf(iova: bigint, length: bigint): PagesSlice[] | number {
+    if (length === 0n) return -ERRNO.EINVAL;
+    const lastIova = iova + length - 1n;
+    if (lastIova > U64_MAX) return -ERRNO.EOVERFLOW;
+    const out: PagesSlice[] = [];
+    let cur = iova;
+    let area = this.areaIn(cur, cur);
+    while (area) {
+      const last = lastIova < area.last ? lastIova : area.last;
+      out.push({
+        pages: area.pages,
+        startByte: area.startByte + (cur - area.start),
+        length: last - cur + 1n,
+      });
+      if (lastIova <= area.last) return out;
+      cur = area.last + 1n;
+      const next = this.areaIn(cur, lastIova);
+      area = next && next.start === cur ? next : undefined;
+    }
+    return -ERRNO.ENOENT;
+  }
+
+  /** iopt_area_fill_domains: pin (charged once per page) and map into every domain; nothing without a domain. */
   private fillArea(area: IoptArea): number {
     if (this.domains.length === 0) return 0;
-    const p = pinUserPages(area);
-    if (typeof p === 'number') return p;
-    area.pinned = p;
+    const rc = pinArea(area);
+    if (rc !== 0) return rc;
     for (let k = 0; k < this.domains.length; k++) {
-      const rc = mapInto(this.domains[k]!, area);
-      if (rc !== 0) {
+      const m = mapInto(this.domains[k]!, area);
+      if (m !== 0) {
         for (let j = k - 1; j >= 0; j--) this.domains[j]!.unmap(area.start, area.last - area.start + 1n);
-        unpinUserPages(area);
-        return rc;
+        unpinArea(area);
+        return m;
       }
     }
     return 0;
@@ -249,7 +350,7 @@ export class IoPagetable {
     const len = area.last - area.start + 1n;
     if (area.pinned) {
       for (const d of this.domains) d.unmap(area.start, len);
-      unpinUserPages(area);
+      unpinArea(area);
     }
     this.areas.splice(this.areas.indexOf(area), 1);
     return len;
@@ -289,7 +390,9 @@ export class IoPagetable {
   private areasAligned(align: bigint): boolean {
     return this.areas.every(
       (a) =>
-        a.start % align === 0n && (a.last - a.start + 1n) % align === 0n && (a.uva % PAGE) % align === 0n,
+        a.start % align === 0n &&
+        (a.last - a.start + 1n) % align === 0n &&
+        (a.startByte % PAGE) % align === 0n,
     );
   }
 
@@ -314,16 +417,11 @@ export class IoPagetable {
     // iopt_fill_domain: the first domain pins the lazy areas, in IOVA order
     const filled: IoptArea[] = [];
     for (const a of this.areas) {
-      let rc = 0;
-      if (!a.pinned) {
-        const p = pinUserPages(a);
-        if (typeof p === 'number') rc = p;
-        else a.pinned = p;
-      }
+      let rc = a.pinned ? 0 : pinArea(a);
       if (rc === 0) rc = mapInto(domain, a);
       if (rc !== 0) {
         for (const f of filled) domain.unmap(f.start, f.last - f.start + 1n);
-        if (this.domains.length === 0) for (const f of [...filled, a]) if (f.pinned) unpinUserPages(f);
+        if (this.domains.length === 0) for (const f of [...filled, a]) if (f.pinned) unpinArea(f);
         this.removeReserved(domain);
         return rc;
       }
@@ -340,7 +438,7 @@ export class IoPagetable {
     if (i < 0) return;
     for (const a of this.areas) if (a.pinned) domain.unmap(a.start, a.last - a.start + 1n);
     this.domains.splice(i, 1);
-    if (this.domains.length === 0) for (const a of this.areas) if (a.pinned) unpinUserPages(a);
+    if (this.domains.length === 0) for (const a of this.areas) if (a.pinned) unpinArea(a);
     this.removeReserved(domain);
     this.iovaAlignment = this.alignmentFor(this.domains, this.disableLargePages);
   }
@@ -362,16 +460,17 @@ export class IoPagetable {
   }
 }
 
-/** Maps a pinned area into one domain page by page run: 0 or the domain's -errno (nothing left mapped). */
+/** Maps a pinned area into one domain, run by run: 0 or the domain's -errno (nothing left mapped). */
 function mapInto(domain: IommuDomain, area: IoptArea): number {
   const prot = (area.readable ? IOMMU_READ : 0) | (area.writable ? IOMMU_WRITE : 0);
-  const p = area.pinned!;
-  let iova = area.start - (area.uva % PAGE);
-  for (const [physFrame, frames] of p.runs) {
+  const [first, last] = pageSpan(area);
+  const base = area.start - (area.startByte % PAGE);
+  let iova = base;
+  for (const [physFrame, frames] of area.pages.physRuns(first, last)) {
     const size = BigInt(frames) * PAGE;
     const rc = domain.map(iova, BigInt(physFrame) * PAGE, size, prot);
     if (rc !== 0) {
-      if (iova > area.start - (area.uva % PAGE)) domain.unmap(area.start, iova - area.start);
+      if (iova > base) domain.unmap(base, iova - base);
       return rc;
     }
     iova += size;

@@ -19,9 +19,9 @@ import {
 } from '../uapi/iommufd.js';
 import { getU32, getU64, putU32, putU64 } from '../uapi/vfio-type1.js';
 import type { HwptPaging } from './device.js';
-import { IoPagetable, type IoptArea, type Span } from './io-pagetable.js';
+import { IoPagetable, type Span } from './io-pagetable.js';
 import type { IommufdCtx } from './main.js';
-import type { AccountMode } from './pages.js';
+import { type AccountMode, IoptPages } from './pages.js';
 
 export class IoasObject {
   readonly kind = 'ioas';
@@ -109,32 +109,47 @@ export function ioasMap(ctx: IommufdCtx, k: Uint8Array, respond: () => number): 
   if (uva + length > U64_MAX) return -ERRNO.EOVERFLOW;
   const { task } = ctx.env;
   const mode: AccountMode = task.capIpcLock ? 'none' : ctx.accountMm ? 'mm' : 'user';
-  // iopt_alloc_area_pages
-  const iopt = ioas.iopt;
-  if (length % iopt.iovaAlignment !== 0n) return -ERRNO.EINVAL;
-  let at: bigint;
-  if (flags & IOMMU_IOAS_MAP_FIXED_IOVA) {
-    const rc = iopt.checkIova(iova, length);
-    if (rc !== 0) return rc;
-    at = iova;
-  } else {
-    const r = iopt.allocIova(uva, length);
-    if (typeof r === 'number') return r;
-    at = r;
-  }
-  const area: IoptArea = {
-    start: at,
-    last: at + length - 1n,
-    uva,
-    writable: (flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0,
-    readable: (flags & IOMMU_IOAS_MAP_READABLE) !== 0,
-    pinned: undefined,
-    accounting: { mode, mm: ctx.env.mm, task, user: ctx.env.user, mmCharge: ctx.mmCharge },
-  };
-  const rc = iopt.insert(area);
-  if (rc !== 0) return rc;
+  const writable = (flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0;
+  const pages = new IoptPages(uva, length, writable, {
+    mode,
+    mm: ctx.env.mm,
+    task,
+    user: ctx.env.user,
+    mmCharge: ctx.mmCharge,
+  });
+  const at = ioas.iopt.mapPages(
+    [{ pages, startByte: uva & 0xfffn, length }],
+    length,
+    flags & IOMMU_IOAS_MAP_FIXED_IOVA ? iova : undefined,
+    { readable: (flags & IOMMU_IOAS_MAP_READABLE) !== 0, writable },
+  );
+  if (typeof at === 'number') return at;
   putU64(k, 32, at);
   // a failed copy back answers -EFAULT; the mapping stays
+  return respond();
+}
+
+/** IOMMU_IOAS_COPY: maps pages already mapped in one IOAS into another (or the same), pinned once. */
+export function ioasCopy(ctx: IommufdCtx, k: Uint8Array, respond: () => number): number {
+  const flags = getU32(k, 4);
+  if ((flags & ~IOMMU_IOAS_MAP_VALID) !== 0) return -ERRNO.EOPNOTSUPP;
+  const length = getU64(k, 16);
+  const dstIova = getU64(k, 24);
+  const srcIova = getU64(k, 32);
+  if (length >= U64_MAX || srcIova >= U64_MAX || dstIova >= U64_MAX) return -ERRNO.EOVERFLOW;
+  if ((flags & (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)) === 0) return -ERRNO.EINVAL;
+  const src = ctx.get(getU32(k, 12), 'ioas');
+  if (!src) return -ERRNO.ENOENT;
+  const slices = src.iopt.slicesOf(srcIova, length);
+  if (typeof slices === 'number') return slices;
+  const dst = ctx.get(getU32(k, 8), 'ioas');
+  if (!dst) return -ERRNO.ENOENT;
+  const at = dst.iopt.mapPages(slices, length, flags & IOMMU_IOAS_MAP_FIXED_IOVA ? dstIova : undefined, {
+    readable: (flags & IOMMU_IOAS_MAP_READABLE) !== 0,
+    writable: (flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0,
+  });
+  if (typeof at === 'number') return at;
+  putU64(k, 24, at);
   return respond();
 }
 

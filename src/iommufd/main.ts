@@ -3,10 +3,10 @@
  * the ioctl dispatch with the uAPI's size rules. The IOAS commands live in ./ioas.ts, devices and their
  * page tables in ./device.ts.
  *
- * Modelled: DESTROY, IOAS_ALLOC, IOAS_ALLOW_IOVAS, IOAS_IOVA_RANGES, IOAS_MAP, IOAS_UNMAP, OPTION,
+ * Modelled: DESTROY, IOAS_ALLOC, IOAS_ALLOW_IOVAS, IOAS_COPY, IOAS_IOVA_RANGES, IOAS_MAP, IOAS_UNMAP, OPTION,
  * HWPT_ALLOC (paging HWPTs; no modelled IOMMU nests or tracks dirty pages), GET_HW_INFO, and of the
  * VFIO compat commands GET_API_VERSION, CHECK_EXTENSION and the refusals without a compat IOAS.
- * Not modelled (answered -ENOTTY, listed in docs/iommufd.md): IOAS_COPY, VFIO_IOAS, dirty tracking,
+ * Not modelled (answered -ENOTTY, listed in docs/iommufd.md): VFIO_IOAS, dirty tracking,
  * HWPT_INVALIDATE, FAULT_QUEUE_ALLOC.
  */
 import { ERRNO } from '../base/errno.js';
@@ -22,6 +22,7 @@ import {
   IOMMU_HWPT_ALLOC,
   IOMMU_IOAS_ALLOC,
   IOMMU_IOAS_ALLOW_IOVAS,
+  IOMMU_IOAS_COPY,
   IOMMU_IOAS_IOVA_RANGES,
   IOMMU_IOAS_MAP,
   IOMMU_IOAS_UNMAP,
@@ -33,6 +34,7 @@ import {
   IoasObject,
   ioasAlloc,
   ioasAllowIovas,
+  ioasCopy,
   ioasIovaRanges,
   ioasMap,
   ioasUnmap,
@@ -164,6 +166,8 @@ export class IommufdCtx {
         return ioasIovaRanges(this, k, respond);
       case IOMMU_IOAS_MAP:
         return ioasMap(this, k, respond);
+      case IOMMU_IOAS_COPY:
+        return ioasCopy(this, k, respond);
       case IOMMU_IOAS_UNMAP:
         return ioasUnmap(this, k, respond);
       case IOMMU_HWPT_ALLOC:

@@ -12,6 +12,7 @@ import {
   IOMMU_HWPT_ALLOC,
   IOMMU_IOAS_ALLOC,
   IOMMU_IOAS_ALLOW_IOVAS,
+  IOMMU_IOAS_COPY,
   IOMMU_IOAS_IOVA_RANGES,
   IOMMU_IOAS_MAP,
   IOMMU_IOAS_MAP_FIXED_IOVA,
@@ -237,4 +238,28 @@ export function getHwInfo(
   const data = new Uint8Array(len);
   sys.mm.copyFromUser(data, at);
   return { rc: r.rc, type: getU32(r.b, 24), data, capabilities: getU64(r.b, 32) };
+}
+
+/**
+ * IOMMU_IOAS_COPY: maps what [srcIova, srcIova + length) of `src` maps into `dst` (at `dstIova`, or
+ * where the kernel chooses), sharing the pinned pages: the IOVA used.
+ */
+export function ioasCopy(
+  sys: VfioSystem,
+  iommufd: number,
+  f: { dst: number; src: number; srcIova: bigint; length: bigint; dstIova?: bigint; writeable?: boolean },
+): { rc: number; iova: bigint } {
+  const flags =
+    (f.dstIova !== undefined ? IOMMU_IOAS_MAP_FIXED_IOVA : 0) |
+    (f.writeable === false ? 0 : IOMMU_IOAS_MAP_WRITEABLE) |
+    IOMMU_IOAS_MAP_READABLE;
+  const r = call(sys, iommufd, IOMMU_IOAS_COPY, 40, (b) => {
+    putU32(b, 4, flags);
+    putU32(b, 8, f.dst);
+    putU32(b, 12, f.src);
+    putU64(b, 16, f.length);
+    putU64(b, 24, f.dstIova ?? 0n);
+    putU64(b, 32, f.srcIova);
+  });
+  return { rc: r.rc, iova: getU64(r.b, 24) };
 }

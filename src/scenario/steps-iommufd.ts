@@ -2,7 +2,7 @@
  * Scenario steps for /dev/iommu (src/iommufd) and the VFIO device cdev (src/vfio/device-cdev.ts), with
  * the lines of the conformance executor's iommufd operations (conformance/executor/iommufd-ops.inc.c):
  * open_iommufd, ioas_alloc, iommu_destroy, ioas_iova_ranges, ioas_map, ioas_unmap, ioas_allow_iovas,
- * iommu_option, open_device_cdev, bind_iommufd, attach_pt, detach_pt, hwpt_alloc, get_hw_info. Each builds the uapi bytes and
+ * iommu_option, open_device_cdev, bind_iommufd, attach_pt, detach_pt, hwpt_alloc, get_hw_info, ioas_copy. Each builds the uapi bytes and
  * goes through VfioSystem.ioctl; ids the kernel hands out can be saved in variables (`var`).
  */
 import { U64_MAX } from '../base/u64.js';
@@ -13,6 +13,7 @@ import {
   IOMMU_HWPT_ALLOC,
   IOMMU_IOAS_ALLOC,
   IOMMU_IOAS_ALLOW_IOVAS,
+  IOMMU_IOAS_COPY,
   IOMMU_IOAS_IOVA_RANGES,
   IOMMU_IOAS_MAP,
   IOMMU_IOAS_MAP_FIXED_IOVA,
@@ -421,6 +422,53 @@ registerStep({
       ctx.text(s, 'name'),
       rc,
       ` op=GET_HW_INFO dev=${dev} data_len=${getU32(b, 12)} type=${getU32(b, 24)} pasid_log2=${b[28]} caps=${hex(getU64(b, 32))} data=${hexData}`,
+    );
+    return rc;
+  },
+});
+
+registerStep({
+  op: 'ioas_copy',
+  summary:
+    'IOMMU_IOAS_COPY: CASE <name> rc errno op=IOAS_COPY dst src flags length dst_iova src_iova out_dst_iova (saved in var)',
+  fields: {
+    name,
+    src: { kind: 'expr', help: 'source IOAS (default: the variable ioas)' },
+    dst: { kind: 'expr', help: 'destination IOAS (default: the variable ioas)' },
+    src_iova: { kind: 'expr', required: true, help: 'start of the mapped range to copy' },
+    length: { kind: 'expr', required: true, help: 'bytes' },
+    dst_iova: { kind: 'expr', help: 'a fixed destination IOVA; absent: the kernel chooses' },
+    flags: { kind: 'expr', help: 'default READABLE|WRITEABLE (6), plus FIXED_IOVA (1) with dst_iova' },
+    size: sizeField,
+    var: { kind: 'string', help: 'variable for the destination IOVA' },
+    fd: iommufdFd,
+  },
+  run(ctx, s) {
+    const b = arg(ctx, s, 40);
+    const ioas = Number(ctx.vars.get('ioas') ?? 0n);
+    const fixed = s.fields['dst_iova'] !== undefined;
+    const flags = ctx.u32(
+      s,
+      'flags',
+      IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE | (fixed ? IOMMU_IOAS_MAP_FIXED_IOVA : 0),
+    );
+    const dst = ctx.u32(s, 'dst', ioas);
+    const src = ctx.u32(s, 'src', ioas);
+    const length = ctx.num(s, 'length');
+    const dva = fixed ? ctx.num(s, 'dst_iova') : 0n;
+    const sva = ctx.num(s, 'src_iova');
+    putU32(b, 4, flags);
+    putU32(b, 8, dst);
+    putU32(b, 12, src);
+    putU64(b, 16, length);
+    putU64(b, 24, dva);
+    putU64(b, 32, sva);
+    const rc = ctx.sys.ioctl(ctx.fd(s, 'fd', 'iommufd'), IOMMU_IOAS_COPY, b);
+    saveVar(ctx, s, undefined, rc === 0 ? getU64(b, 24) : 0n);
+    ctx.caseLine(
+      ctx.text(s, 'name'),
+      rc,
+      ` op=IOAS_COPY dst=${dst} src=${src} flags=${hex(flags)} length=${hex(length)} dst_iova=${hex(dva)} src_iova=${hex(sva)} out_dst_iova=${hex(getU64(b, 24))}`,
     );
     return rc;
   },

@@ -30,6 +30,7 @@ import {
   detachIommufdPt,
   getHwInfo,
   hwptAlloc,
+  ioasCopy,
   ioasAlloc,
   ioasIovaRanges,
   ioasMap,
@@ -383,5 +384,45 @@ test('QEMU 9.1 flow through the typed layer: GET_HW_INFO, its own HWPT, attach; 
   assert.deepEqual(
     { type: getHwInfo(amd.sys, amd.fd, aid).type, len: getHwInfo(amd.sys, amd.fd, aid).data.length },
     { type: 0, len: 0 },
+  );
+});
+
+test('IOAS_COPY shares the pinned pages: charged once, held until the last copy goes', () => {
+  const p = proc('qemu-q35-intel-iommu');
+  const a = p.ioasAlloc() as number;
+  const b = p.ioasAlloc() as number;
+  const dev = p.cdevOpen();
+  p.bind(dev);
+  assert.ok(p.attach(dev, a) > 0);
+  // b gets a domain too (a second device is not needed: a HWPT of its own)
+  assert.equal(hwptAlloc(p.sys, p.fd, 3, b).rc, 0);
+  p.sys.task.capIpcLock = false;
+  p.sys.task.setMemlock(0x10000n, 1n << 40n);
+  assert.equal(p.map(a, 0x8000n, { iova: 0x100000n }).rc, 0);
+  assert.equal(p.sys.userLocked.pages, 8);
+  const c = ioasCopy(p.sys, p.fd, {
+    dst: b,
+    src: a,
+    srcIova: 0x100000n,
+    length: 0x8000n,
+    dstIova: 0x200000n,
+  });
+  assert.equal(c.rc, 0);
+  assert.equal(p.sys.userLocked.pages, 8, 'no new charge');
+  assert.equal(p.unmap(a, 0x100000n, 0x8000n).rc, 0);
+  assert.equal(p.sys.userLocked.pages, 8, 'the copy still holds the pages');
+  const slice = ioasCopy(p.sys, p.fd, { dst: a, src: b, srcIova: 0x202000n, length: 0x2000n });
+  assert.equal(slice.rc, 0);
+  assert.equal(p.unmap(b, 0x200000n, 0x8000n).rc, 0);
+  assert.equal(p.sys.userLocked.pages, 2, 'only the slice is left pinned');
+  assert.equal(
+    ioasCopy(p.sys, p.fd, { dst: a, src: b, srcIova: 0x200000n, length: 0x1000n }).rc,
+    -ERRNO.ENOENT,
+  );
+  assert.equal(p.map(a, 0x1000n, { iova: 0x300000n, uva: RO, flags: FIXED | R }).rc, 0);
+  assert.equal(
+    ioasCopy(p.sys, p.fd, { dst: a, src: a, srcIova: 0x300000n, length: 0x1000n }).rc,
+    -ERRNO.EPERM,
+    'writeable copy of read-only pages',
   );
 });
