@@ -21,6 +21,8 @@ MACHINES=(
 "x86-intel-rp|x86_64|6.1 6.12|-M q35,kernel-irqchip=split -cpu max -device intel-iommu,intremap=on,caching-mode=on -device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=0x2 -device e1000e,bus=rp0,addr=0x0.1,romfile=|console=ttyS0 intel_iommu=on iommu=nopt no_timer_check|conf.dev2=0000:01:00.1|bus=rp0,addr=0x0.0,multifunction=on,romfile=,netdev=n0"
 "arm64-smmuv3-gicv3|arm64|6.1 6.12|-M virt,iommu=smmuv3,gic-version=3 -cpu cortex-a57|console=ttyAMA0 iommu.passthrough=0|"
 "arm64-smmuv3-gicv2|arm64|6.1 6.12|-M virt,iommu=smmuv3,gic-version=2 -cpu cortex-a57|console=ttyAMA0 iommu.passthrough=0|"
+"arm64-smmuv3-gicv3-iommufd|arm64|6.12:src|-M virt,iommu=smmuv3,gic-version=3 -cpu cortex-a57|console=ttyAMA0 iommu.passthrough=0|"
+"arm64-smmuv3-gicv2-iommufd|arm64|6.12:src|-M virt,iommu=smmuv3,gic-version=2 -cpu cortex-a57|console=ttyAMA0 iommu.passthrough=0|"
 "arm64-virtio-iommu|arm64|6.12|-M virt,gic-version=3 -cpu cortex-a57 -device virtio-iommu-pci|console=ttyAMA0 iommu.passthrough=0|"
 "arm64-smmuv3-gicv3-16k|arm64-16k|6.12|-M virt,iommu=smmuv3,gic-version=3 -cpu max,pauth-impdef=on|console=ttyAMA0 iommu.passthrough=0|"
 )

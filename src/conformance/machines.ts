@@ -135,6 +135,31 @@ export const MACHINES: readonly ConformanceMachine[] = [
     secondGroup: false,
   },
   {
+    // the arm64 machines on a 6.12 built with iommufd (the software MSI window, GICv2m's refusal at bind)
+    name: 'arm64-smmuv3-gicv3-iommufd',
+    preset: 'qemu-virt-smmuv3-gicv3',
+    arch: 'arm64',
+    kernels: ['6.12'],
+    iovaRanges: [
+      [0x0n, 0x7ffffffn],
+      [0x8100000n, 0xffffffffffffn],
+    ],
+    secondGroup: false,
+    suite: 'iommufd',
+  },
+  {
+    name: 'arm64-smmuv3-gicv2-iommufd',
+    preset: 'qemu-virt-smmuv3-gicv2',
+    arch: 'arm64',
+    kernels: ['6.12'],
+    iovaRanges: [
+      [0x0n, 0x7ffffffn],
+      [0x8100000n, 0xffffffffffffn],
+    ],
+    secondGroup: false,
+    suite: 'iommufd',
+  },
+  {
     name: 'arm64-virtio-iommu',
     preset: 'qemu-virt-virtio-iommu',
     arch: 'arm64',
