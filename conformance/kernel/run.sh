@@ -51,7 +51,7 @@ for line in "${MACHINES[@]}"; do
 		files=()
 		# the machine's probe first (its sysfs snapshot precedes everything), then the rest, sorted
 		DIRS=${SCENDIRS:-"$HERE/scenarios/$NAME $HERE/scenarios/common"}
-		[ -n "$SRCK" ] && DIRS="$HERE/scenarios/$NAME"
+		[ -n "$SRCK" ] && DIRS="$HERE/scenarios/$NAME $HERE/scenarios/iommufd"
 		for d in $DIRS; do
 			[ -f "$d/probe.iovx" ] && files+=("$d/probe.iovx")
 			[ -d "$d" ] && for f in $(ls "$d"/*.iovx 2>/dev/null | LC_ALL=C sort); do

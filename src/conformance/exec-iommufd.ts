@@ -316,6 +316,8 @@ function num(t: string, c: IommufdExecContext): bigint {
   if (!/^-?(0x[0-9a-fA-F]+|[0-9]+)$/.test(t)) c.fail(`ranges: bad number '${t}'`);
   const neg = t.startsWith('-');
   const v = BigInt(neg ? t.slice(1) : t);
+  // strtoull: ERANGE beyond 64 bits, which iovaexec reports as a bad number
+  if (v > 0xffffffffffffffffn) c.fail(`ranges: bad number '${t}'`);
   return BigInt.asUintN(64, neg ? -v : v);
 }
 

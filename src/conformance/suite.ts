@@ -9,6 +9,7 @@ import { dirtyScenario } from './dirty.js';
 import { memlockScenario } from './memlock.js';
 import { generateScenario } from './generator.js';
 import { iommufdScenario } from './iommufd.js';
+import { generateIommufdScenario } from './generator-iommufd.js';
 import { groupTypeScenario } from './group-type.js';
 import { paramsScenario } from './params.js';
 import { MACHINES, type ConformanceMachine } from './machines.js';
@@ -64,6 +65,13 @@ export function genMemlockFileName(i: number): string {
 
 /** /dev/iommu and the VFIO device cdev (src/conformance/iommufd.ts), on the machines built with iommufd. */
 export const IOMMUFD_FILE = 'iommufd.iovx';
+/** Generated iommufd sequences (src/conformance/generator-iommufd.ts), shared by the iommufd machines. */
+export const GEN_IOMMUFD_SCENARIOS = 6;
+export const GEN_IOMMUFD_STEPS = 250;
+const GEN_IOMMUFD_INDEX = 300;
+export function genIommufdFileName(i: number): string {
+  return `gen-iommufd-${String(i).padStart(2, '0')}.iovx`;
+}
 
 /** Machines with a second vfio-pci group also run a generated scenario that moves both groups around. */
 export const MULTI_GEN_FILE = 'gen-multi.iovx';
@@ -77,6 +85,11 @@ export function suiteFiles(): SuiteFile[] {
   }));
   for (const m of MACHINES.filter((x) => x.suite === 'iommufd'))
     files.push({ path: `${m.name}/${IOMMUFD_FILE}`, text: iommufdScenario() });
+  for (let i = 0; i < GEN_IOMMUFD_SCENARIOS; i++)
+    files.push({
+      path: `iommufd/${genIommufdFileName(i)}`,
+      text: generateIommufdScenario(GEN_SEED, GEN_IOMMUFD_INDEX + i, GEN_IOMMUFD_STEPS),
+    });
   for (const m of MACHINES.filter((x) => x.secondGroup))
     files.push({
       path: `${m.name}/${MULTI_GEN_FILE}`,
@@ -116,7 +129,11 @@ export function suiteFiles(): SuiteFile[] {
  * the common ones, each directory in byte order (conformance/kernel/run.sh).
  */
 export function filesForMachine(m: ConformanceMachine): string[] {
-  if (m.suite === 'iommufd') return [`${m.name}/${IOMMUFD_FILE}`];
+  if (m.suite === 'iommufd')
+    return [
+      `${m.name}/${IOMMUFD_FILE}`,
+      ...Array.from({ length: GEN_IOMMUFD_SCENARIOS }, (_, i) => `iommufd/${genIommufdFileName(i)}`),
+    ];
   const own: string[] = [];
   if (m.pageBytes !== undefined) own.push(DIRTY_PAGE_FILE, MEMLOCK_PAGE_FILE);
   if (m.secondGroup) own.push(MULTI_GEN_FILE);
