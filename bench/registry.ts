@@ -6,6 +6,7 @@ import { msiPathBench } from './msi-path.js';
 import { vmmBenchmark } from './vmm.bench.js';
 import { webSceneBenchmark } from './web-scene.js';
 import { IOVA_BENCHMARKS } from './iova.js';
+import { iommufdBench } from './iommufd.js';
 
 export const BENCHMARKS: Benchmark[] = [
   iommuDomainBench,
@@ -13,5 +14,6 @@ export const BENCHMARKS: Benchmark[] = [
   vmmBenchmark,
   webSceneBenchmark,
   vfioType1Bench,
+  iommufdBench,
   ...IOVA_BENCHMARKS,
 ];

@@ -4,14 +4,15 @@
  * overlap), the optional allowed ranges of IOMMU_IOAS_ALLOW_IOVAS, the paging domains it fills, and the
  * IOVA alignment those impose. Addresses are u64 bigints, inclusive `[start, last]` as in the kernel.
  *
- * Areas are kept sorted by IOVA (binary search to find, array splice to insert and remove: O(log n)
- * lookups, O(n) moves, fast for the 10^5 mappings of a guest behind a vIOMMU); the kernel uses interval
- * trees. The allocator walks the free holes from its starting point without rebuilding anything.
+ * Areas are kept in IOVA order in sorted chunks (./area-list.ts: O(log n) lookups, an insert or removal
+ * moves one chunk); the kernel uses interval trees. The allocator walks the free holes from its starting
+ * point without rebuilding anything.
  */
 import { ERRNO } from '../base/errno.js';
 import { U64_MAX } from '../base/u64.js';
 import type { IommuDomain } from '../iommu/api.js';
 import { IOMMU_READ, IOMMU_WRITE } from '../iommu/resv-region.js';
+import { AreaList } from './area-list.js';
 import type { IoptPages } from './pages.js';
 
 const PAGE = 4096n;
@@ -134,7 +135,7 @@ export interface IoPagetableEnv {
 
 export class IoPagetable {
   /** Sorted by start, disjoint. */
-  readonly areas: IoptArea[] = [];
+  readonly areas = new AreaList<IoptArea>();
   readonly reserved: ReservedIova[] = [];
   /** IOMMU_IOAS_ALLOW_IOVAS's list as given (disjoint); empty: everything allowed. */
   allowed: Span[] = [];
@@ -147,21 +148,9 @@ export class IoPagetable {
 
   // ------------------------------------------------------------------ lookups
 
-  /** Index of the first area whose last >= iova. */
-  private lowerBound(iova: bigint): number {
-    let lo = 0;
-    let hi = this.areas.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.areas[mid]!.last < iova) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
   /** The first area intersecting [start, last], or undefined. */
   areaIn(start: bigint, last: bigint): IoptArea | undefined {
-    const a = this.areas[this.lowerBound(start)];
+    const a = this.areas.ceil(start);
     return a && a.start <= last ? a : undefined;
   }
 
@@ -256,20 +245,20 @@ export class IoPagetable {
   private *freeHoles(lo: bigint, hi: bigint): Generator<Span> {
     const res = this.reservedUnion();
     let i = 0;
-    for (let a = 0, b = res.length; a < b;) {
-      const m = (a + b) >> 1;
-      if (res[m]!.last < lo) a = i = m + 1;
+    for (let b = res.length; i < b;) {
+      const m = (i + b) >> 1;
+      if (res[m]!.last < lo) i = m + 1;
       else b = m;
     }
-    let j = this.lowerBound(lo);
+    const it = this.areas.from(lo);
+    let a = it.next().value;
     let cur = lo;
     for (;;) {
       const r = res[i];
-      const a = this.areas[j];
       const next = r && (!a || r.start <= a.start) ? r : a;
       if (!next || next.start > hi) break;
       if (next === r) i++;
-      else j++;
+      else a = it.next().value;
       if (next.start > cur) yield { start: cur, last: next.start - 1n };
       if (next.last >= hi) return;
       if (next.last + 1n > cur) cur = next.last + 1n;
@@ -310,7 +299,7 @@ export class IoPagetable {
           for (const d of this.domains) d.unmap(a.start, a.last - a.start + 1n);
           unpinArea(a);
         }
-        this.areas.splice(this.areas.indexOf(a), 1);
+        this.areas.remove(a);
       }
       return rc;
     };
@@ -325,10 +314,11 @@ export class IoPagetable {
         last: cur + sl.length - 1n,
         pages: sl.pages,
         startByte: sl.startByte,
-        ...prot,
+        writable: prot.writable,
+        readable: prot.readable,
         pinned: false,
       };
-      this.areas.splice(this.lowerBound(area.start), 0, area);
+      this.areas.insert(area);
       made.push(area);
       cur += sl.length;
     }
@@ -389,7 +379,7 @@ export class IoPagetable {
       for (const d of this.domains) d.unmap(area.start, len);
       unpinArea(area);
     }
-    this.areas.splice(this.areas.indexOf(area), 1);
+    this.areas.remove(area);
     return len;
   }
 
@@ -408,7 +398,7 @@ export class IoPagetable {
   /** iopt_unmap_all. */
   unmapAll(): bigint {
     let unmapped = 0n;
-    while (this.areas.length > 0) unmapped += this.removeArea(this.areas[0]!);
+    for (let a = this.areas.first(); a; a = this.areas.first()) unmapped += this.removeArea(a);
     return unmapped;
   }
 
@@ -488,7 +478,7 @@ export class IoPagetable {
       return 0;
     }
     if (this.disableLargePages) return 0;
-    if (this.domains.length > 0 && this.areas.length > 0) return -ERRNO.EINVAL;
+    if (this.domains.length > 0 && this.areas.size > 0) return -ERRNO.EINVAL;
     const a = this.alignmentFor(this.domains, true);
     if (!this.areasAligned(a)) return -ERRNO.EADDRINUSE;
     this.disableLargePages = true;

@@ -78,6 +78,8 @@ export class IommufdCtx {
   accountMm = false;
   /** This context's charges to mm->locked_vm (MM mode). */
   readonly mmCharge = new MmLockedVm();
+  /** Kernel-side struct buffers by size (the handlers use them within one ioctl). */
+  private readonly kbufs: (Uint8Array | undefined)[] = [];
 
   constructor(readonly env: IommufdEnv) {
     env.mm.addLocker(this.mmCharge);
@@ -149,10 +151,15 @@ export class IommufdCtx {
     // copy_struct_from_user: a larger struct's tail must be zero; the kernel copy is op.size bytes
     if (userSize > arg.length) return -ERRNO.EFAULT;
     for (let i = op.size; i < userSize; i++) if (arg[i] !== 0) return -ERRNO.E2BIG;
-    const k = new Uint8Array(op.size);
-    k.set(arg.subarray(0, Math.min(userSize, op.size)));
+    // the kernel's copy of the struct (op.size bytes, zero past what the user gave), reused per size
+    let k = this.kbufs[op.size];
+    if (k === undefined) this.kbufs[op.size] = k = new Uint8Array(op.size);
+    const n = userSize < op.size ? userSize : op.size;
+    for (let i = 0; i < n; i++) k[i] = arg[i]!;
+    k.fill(0, n);
+    const kk = k;
     const respond = (): number => {
-      arg.set(k.subarray(0, Math.min(userSize, op.size)));
+      for (let i = 0; i < n; i++) arg[i] = kk[i]!;
       return 0;
     };
     switch (cmd) {

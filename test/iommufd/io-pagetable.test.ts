@@ -3,6 +3,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { U64_MAX } from '../../src/base/u64.js';
 import { IoPagetable, holesOf, unionSpans, type Span } from '../../src/iommufd/io-pagetable.js';
+import { AreaList } from '../../src/iommufd/area-list.js';
 import { Prng } from '../../src/conformance/generator.js';
 
 /** iopt_alloc_iova written the slow way: every hole of reserved ∪ areas, lowest first. */
@@ -34,10 +35,7 @@ test('allocIova finds what a walk over every hole finds (2,000 random states)', 
     for (let k = r.int(40); k > 0; k--) {
       const s = page(r.int(4096));
       const l = page(1 + r.int(32));
-      if (t.checkIova(s, l) === 0) {
-        t.areas.push(fakeArea(s, l));
-        t.areas.sort((a, b) => (a.start < b.start ? -1 : 1));
-      }
+      if (t.checkIova(s, l) === 0) t.areas.insert(fakeArea(s, l));
     }
     if (r.chance(0.3)) t.setAllowed([{ start: page(r.int(2048)), last: page(2048 + r.int(4096)) - 1n }]);
     const length = page(1 + r.int(64));
@@ -61,3 +59,31 @@ function fakeArea(start: bigint, length: bigint) {
     pinned: false,
   } as never;
 }
+
+test('AreaList keeps disjoint spans in order through 20,000 random inserts and removals', () => {
+  const r = new Prng(5);
+  const list = new AreaList<{ start: bigint; last: bigint }>();
+  const ref: { start: bigint; last: bigint }[] = [];
+  for (let k = 0; k < 20000; k++) {
+    if (ref.length && r.chance(0.45)) {
+      const a = ref.splice(r.int(ref.length), 1)[0]!;
+      assert.ok(list.remove(a));
+    } else {
+      const start = BigInt(r.int(1 << 20)) * 0x1000n;
+      const a = { start, last: start + BigInt(1 + r.int(4)) * 0x1000n - 1n };
+      if (ref.some((x) => x.start <= a.last && a.start <= x.last)) continue;
+      ref.push(a);
+      list.insert(a);
+    }
+    if (k % 500 === 0) {
+      ref.sort((x, y) => (x.start < y.start ? -1 : 1));
+      assert.deepEqual([...list], ref);
+      const probe = BigInt(r.int(1 << 20)) * 0x1000n;
+      assert.equal(
+        list.ceil(probe),
+        ref.find((x) => x.last >= probe),
+      );
+    }
+  }
+  assert.equal(list.size, ref.length);
+});
