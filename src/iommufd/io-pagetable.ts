@@ -223,7 +223,7 @@ export class IoPagetable {
     for (const s of spans) {
       const start = fitIn(s.start, s.last, length, align, pageOffset);
       if (start === undefined) continue;
-      for (const h of this.freeHoles(start, s.last)) {
+      for (const h of this.freeHoles(start, s.last, length)) {
         const a = fitIn(h.start, h.last, length, align, pageOffset);
         if (a !== undefined) return a;
       }
@@ -238,11 +238,11 @@ export class IoPagetable {
   }
 
   /**
-   * The holes of (reserved IOVA ∪ areas) inside [lo, hi], ascending (interval_tree_double_span_iter):
-   * a merge of the two sorted lists from their first spans at or after `lo`, so a search that stops
-   * early costs O(log n + holes visited).
+   * The holes of (reserved IOVA ∪ areas) inside [lo, hi], ascending (interval_tree_double_span_iter),
+   * leaving out holes shorter than `minLen` where whole chunks of areas have none that long: a merge of
+   * the two sorted lists from their first spans at or after `lo`.
    */
-  private *freeHoles(lo: bigint, hi: bigint): Generator<Span> {
+  private *freeHoles(lo: bigint, hi: bigint, minLen: bigint): Generator<Span> {
     const res = this.reservedUnion();
     let i = 0;
     for (let b = res.length; i < b;) {
@@ -250,7 +250,8 @@ export class IoPagetable {
       if (res[m]!.last < lo) i = m + 1;
       else b = m;
     }
-    const it = this.areas.from(lo);
+    // runs of mappings with no hole of minLen bytes come as one span
+    const it = this.areas.fromSkipping(lo, minLen);
     let a = it.next().value;
     let cur = lo;
     for (;;) {
