@@ -7,10 +7,11 @@ import { InputError } from '../base/errors.js';
 import { isKernelVersion, type KernelVersion, DEFAULT_KERNEL } from '../kernel/profile.js';
 import type { Story } from '../walkthrough/story.js';
 import { assignStory, forgingStory } from '../walkthrough/assign.js';
+import { iommufdStory } from '../walkthrough/iommufd.js';
 import { bool, defineCommand, str } from './args.js';
 import { type Style, styleFor, toJson } from './output.js';
 
-const PARTS = ['arm', 'unsafe', 'x86', 'all'] as const;
+const PARTS = ['arm', 'unsafe', 'x86', 'iommufd', 'all'] as const;
 type Part = (typeof PARTS)[number];
 
 /** The stories of each part, in the order they are told. */
@@ -44,6 +45,9 @@ export function demoStories(part: Part, kernel: KernelVersion): Story[] {
     out.push(
       assignStory({ preset: 'qemu-q35-intel-iommu', kernel, vmm: 'qemu-q35', memory: 8n << 30n, vectors: 2 }),
     );
+  }
+  if (part === 'iommufd' || part === 'all') {
+    out.push(iommufdStory({ preset: 'qemu-q35-intel-iommu', kernel, vmm: 'qemu-q35', memory: 8n << 30n }));
   }
   return out;
 }
@@ -80,7 +84,8 @@ export const demoCommand = defineCommand(
       'Part "arm": an SMMUv3 + GICv3 ITS host assigns a NIC to a QEMU virt guest; the kernel maps the ITS doorbell\n' +
       'at 0x8000000 behind userspace\'s back and an interrupt travels to the eventfd. Part "unsafe": GICv2m is\n' +
       "refused without allow_unsafe_interrupts, and one device forges another's interrupt (the ITS prevents it).\n" +
-      'Part "x86": the 0xfee00000 window is not translated at all (interrupt remapping isolates instead).',
+      'Part "x86": the 0xfee00000 window is not translated at all (interrupt remapping isolates instead).\n' +
+      'Part "iommufd": the same host through /dev/iommu and the VFIO device cdev, as QEMU 9.1 uses them.',
     options: [
       {
         name: 'kernel',
