@@ -247,6 +247,9 @@ export class IommufdCtx {
   }
 
   private release(): void {
+    // iommufd_fops_release: the HWPTs (no device is attached any more: devices hold the context), then
+    // the IOASes with their mappings
+    for (const o of [...this.objects.values()]) if (o.kind === 'hwpt-paging') o.destroy();
     for (const o of [...this.objects.values()]) if (o.kind === 'ioas') o.iopt.unmapAll();
     this.objects.clear();
     this.env.mm.removeLocker(this.mmCharge);

@@ -426,3 +426,21 @@ test('IOAS_COPY shares the pinned pages: charged once, held until the last copy 
     'writeable copy of read-only pages',
   );
 });
+
+test('closing /dev/iommu frees its HWPTs and gives every pin back', () => {
+  const p = proc('qemu-q35-intel-iommu');
+  const ioas = p.ioasAlloc() as number;
+  const dev = p.cdevOpen();
+  const devId = p.bind(dev) as number;
+  const hwpt = hwptAlloc(p.sys, p.fd, devId, ioas);
+  assert.equal(p.attach(dev, hwpt.hwptId), hwpt.hwptId);
+  p.sys.task.capIpcLock = false;
+  p.sys.task.setMemlock(1n << 30n, 1n << 30n);
+  assert.equal(p.map(ioas, 0x10000n, { iova: 0x100000n }).rc, 0);
+  assert.equal(p.sys.userLocked.pages, 16);
+  p.sys.close(dev);
+  assert.equal(p.sys.userLocked.pages, 16, 'the manual HWPT still holds the pins after the device went');
+  p.sys.close(p.fd);
+  assert.equal(p.sys.userLocked.pages, 0);
+  assert.ok(p.sys.open(`/dev/vfio/${p.nic.groupId}`) >= 0, 'the group is free again');
+});
