@@ -17,8 +17,9 @@ export class AreaList<T extends Span64> implements Iterable<T> {
   /**
    * Per chunk, the widest gap before or between its entries (from the previous chunk's last entry, or
    * from -1 for the first chunk): a search for a hole of some length skips every chunk narrower.
+   * Computed when a search needs it; undefined after the chunk (or the one before it) changed.
    */
-  private gaps: bigint[] = [];
+  private gaps: (bigint | undefined)[] = [];
   private n = 0;
 
   get size(): number {
@@ -74,8 +75,13 @@ export class AreaList<T extends Span64> implements Iterable<T> {
     return m;
   }
 
+  /** Chunk ci's widest gap is stale (it or the chunk before it changed). */
   private regap(ci: number): void {
-    if (ci >= 0 && ci < this.chunks.length) this.gaps[ci] = this.gapOf(ci);
+    if (ci >= 0 && ci < this.chunks.length) this.gaps[ci] = undefined;
+  }
+
+  private gapAt(ci: number): bigint {
+    return (this.gaps[ci] ??= this.gapOf(ci));
   }
 
   /** Inserts an entry that overlaps none. */
@@ -83,8 +89,7 @@ export class AreaList<T extends Span64> implements Iterable<T> {
     this.n++;
     if (this.chunks.length === 0) {
       this.chunks.push([a]);
-      this.gaps.push(0n);
-      this.regap(0);
+      this.gaps.push(undefined);
       return;
     }
     let ci = this.chunkFor(a.start);
@@ -100,7 +105,7 @@ export class AreaList<T extends Span64> implements Iterable<T> {
     c.splice(lo, 0, a);
     if (c.length > CHUNK) {
       this.chunks.splice(ci + 1, 0, c.splice(CHUNK >> 1));
-      this.gaps.splice(ci + 1, 0, 0n);
+      this.gaps.splice(ci + 1, 0, undefined);
       this.regap(ci + 2);
     }
     this.regap(ci);
@@ -134,7 +139,7 @@ export class AreaList<T extends Span64> implements Iterable<T> {
     if (!p) return;
     for (let ci = p[0], i = p[1]; ci < this.chunks.length; ci++, i = 0) {
       const c = this.chunks[ci]!;
-      if (this.gaps[ci]! < minGap) {
+      if (this.gapAt(ci) < minGap) {
         const prev = ci > 0 ? this.chunks[ci - 1]! : undefined;
         const start = prev ? prev[prev.length - 1]!.last + 1n : 0n;
         yield { start, last: c[c.length - 1]!.last };
