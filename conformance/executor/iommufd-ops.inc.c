@@ -265,14 +265,24 @@ static void op_iommu_option(const char *name)
 	       get64(&a, 16));
 }
 
-/* open_cdev d: open /dev/vfio/devices/vfioN of the device in slot d (found through its sysfs vfio-dev/) */
+/*
+ * open_cdev d: open /dev/vfio/devices/vfioN of the device in slot d (found through its sysfs vfio-dev/);
+ * ENODEV when the machine has no device in that slot
+ */
 static void op_open_cdev(const char *name)
 {
 	int d = slot("d");
 	char dir[256], path[300] = "";
 	done_fields("open_cdev");
-	if (!bdf[d])
-		fatal("open_cdev: no PCI address for slot d%d", d);
+	if (!bdf[d]) {
+		/* no device in that slot on this machine: a line all the same, so one scenario fits every machine */
+		if (devices[d] >= 0)
+			close(devices[d]);
+		devices[d] = -1;
+		caserc(name, -1, ENODEV);
+		printf(" op=OPEN_CDEV bdf=none cdev=none\n");
+		return;
+	}
 	snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s/vfio-dev", bdf[d]);
 	DIR *dp = opendir(dir);
 	if (dp) {

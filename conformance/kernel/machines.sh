@@ -14,7 +14,7 @@
 # Every machine: TCG, 2 vCPUs, 2 GiB, one e1000e (8086:10d3) for vfio-pci.
 MACHINES=(
 "x86-intel|x86_64|6.1 6.12|-M q35,kernel-irqchip=split -cpu max -device intel-iommu,intremap=on,caching-mode=on|console=ttyS0 intel_iommu=on iommu=nopt no_timer_check|conf.dev2=0000:00:1f.2"
-"x86-intel-iommufd|x86_64|6.12:src|-M q35,kernel-irqchip=split -cpu max -device intel-iommu,intremap=on,caching-mode=on|console=ttyS0 intel_iommu=on iommu=nopt no_timer_check|"
+"x86-intel-iommufd|x86_64|6.12:src|-M q35,kernel-irqchip=split -cpu max -device intel-iommu,intremap=on,caching-mode=on|console=ttyS0 intel_iommu=on iommu=nopt no_timer_check|conf.dev2=0000:00:1f.2"
 "x86-amd|x86_64|6.1 6.12|-M q35,kernel-irqchip=split -cpu max -device amd-iommu|console=ttyS0 iommu=nopt no_timer_check|"
 "x86-amd-iommufd|x86_64|6.12:src|-M q35,kernel-irqchip=split -cpu max -device amd-iommu|console=ttyS0 iommu=nopt no_timer_check|"
 "x86-virtio-iommu|x86_64|6.12|-M q35 -cpu max -device virtio-iommu-pci|console=ttyS0 iommu=nopt no_timer_check|"

@@ -209,7 +209,13 @@ export function runIommufdOp(c: IommufdExecContext, s: Operation): boolean {
     case 'open_cdev': {
       const d = c.slot('d');
       const bdf = c.bdfs[d];
-      if (bdf === undefined) c.fail(`open_cdev: no PCI address for slot d${d}`);
+      if (bdf === undefined) {
+        // no device in that slot on this machine (iovaexec prints ENODEV)
+        if (c.devices[d]! >= 0) target.close(c.devices[d]!);
+        c.devices[d] = -1;
+        out.push(`${c.caseOf(name, -19)} op=OPEN_CDEV bdf=none cdev=none`);
+        return true;
+      }
       const node = target.listDir(`/sys/bus/pci/devices/${bdf}/vfio-dev`);
       const cdev = typeof node === 'number' ? undefined : node.filter((x) => x.startsWith('vfio')).at(-1);
       if (c.devices[d]! >= 0) target.close(c.devices[d]!);

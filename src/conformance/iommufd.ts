@@ -370,6 +370,11 @@ export function iommufdScenario(): string {
   op('vmlck', 'vmlck_after_close_device');
   op('close_iommufd', 'close_second', { i: 1 });
   op('vmlck', 'vmlck_after_close');
+  // a device in a group a kernel driver also uses (x86-intel-iommufd: the AHCI 00:1f.2, whose group has
+  // the i801 SMBus driver bound): bind cannot take DMA ownership of the group
+  op('open_cdev', 'cdev_second_group', { d: 1 });
+  op('bind_iommufd', 'bind_shared_group', { d: 1, fd: 'i:0' });
+  op('close_device', 'close_cdev_second_group', { d: 1 });
   op('close_iommufd', 'close', { i: 0 });
   return w.text();
 }

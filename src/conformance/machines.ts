@@ -69,6 +69,8 @@ export const MACHINES: readonly ConformanceMachine[] = [
       [0xfef00000n, 0x7fffffffffn],
     ],
     secondGroup: false,
+    // handed to vfio-pci too (slot d1): its group also holds the SMBus controller, which keeps its driver
+    secondDevice: '0000:00:1f.2',
     suite: 'iommufd',
     // the defconfig-based kernel has AHCI and the i801 SMBus driver built in (Debian's are modules the
     // guest never loads)
