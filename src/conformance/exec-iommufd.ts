@@ -4,6 +4,14 @@
  * max(size, struct) bytes exactly as iovaexec does and prints the same line.
  */
 
+import { hex as hx, hex16 } from '../base/u64.js';
+import {
+  getU32 as get32,
+  getU64 as get64,
+  putU16,
+  putU32 as put32,
+  putU64 as put64,
+} from '../uapi/vfio-type1.js';
 import type { Operation } from './compiled.js';
 import type { ConformanceTarget } from './exec.js';
 
@@ -34,6 +42,8 @@ export interface IommufdExecContext {
   readonly out: string[];
   /** A field as a number (strtoull base 0, `-` negating mod 2^64), or the default. */
   u(k: string, def: bigint): bigint;
+  /** A number inside a field's text, as strtoull reads it (a bad one stops the scenario). */
+  parse(t: string): bigint;
   slot(k: string): number;
   /** `CASE name rc=.. errno=..` for a syscall answer (>= 0 or -errno). */
   caseOf(name: string, r: number): string;
@@ -41,22 +51,6 @@ export interface IommufdExecContext {
   vaddrText(spec: string): string;
   fdSpec(t: string, k: string): number;
   fail(msg: string): never;
-}
-
-const hx = (v: bigint | number): string => '0x' + v.toString(16);
-const hex16 = (v: bigint): string => '0x' + v.toString(16).padStart(16, '0');
-
-function put32(b: Uint8Array, off: number, v: number): void {
-  new DataView(b.buffer, b.byteOffset).setUint32(off, v >>> 0, true);
-}
-function put64(b: Uint8Array, off: number, v: bigint): void {
-  new DataView(b.buffer, b.byteOffset).setBigUint64(off, BigInt.asUintN(64, v), true);
-}
-function get32(b: Uint8Array, off: number): number {
-  return new DataView(b.buffer, b.byteOffset).getUint32(off, true);
-}
-function get64(b: Uint8Array, off: number): bigint {
-  return new DataView(b.buffer, b.byteOffset).getBigUint64(off, true);
 }
 
 /** iovaexec's struct xarg: the size word (size=), the struct, the tail (tail=) past it. */
@@ -72,6 +66,26 @@ function xarg(c: IommufdExecContext, s: Operation, sz: number): Uint8Array {
 
 /** The user arrays of IOVA_RANGES and ALLOW_IOVAS: the last 64 KiB of `buf`, as in iovaexec. */
 const RANGES_ADDR = 0x7f0000000000n + (64n << 20n) - 0x10000n;
+
+/** The operations runIommufdOp runs. */
+export const IOMMUFD_OPS: ReadonlySet<string> = new Set([
+  'open_iommufd',
+  'close_iommufd',
+  'ioas_alloc',
+  'destroy',
+  'ioas_ranges',
+  'ioas_map',
+  'ioas_unmap',
+  'ioas_allow',
+  'ioas_copy',
+  'option',
+  'open_cdev',
+  'bind_iommufd',
+  'attach_pt',
+  'detach_pt',
+  'hwpt_alloc',
+  'hw_info',
+]);
 
 /** Runs one iommufd operation; false when `s` is not one. */
 export function runIommufdOp(c: IommufdExecContext, s: Operation): boolean {
@@ -173,7 +187,7 @@ export function runIommufdOp(c: IommufdExecContext, s: Operation): boolean {
         for (const tok of spec.split(',').filter((t) => t !== '')) {
           const dash = tok.indexOf('-', 1);
           if (dash < 0 || list.length >= 16) c.fail('ranges: START-LAST,... (at most 16)');
-          list.push([num(tok.slice(0, dash), c), num(tok.slice(dash + 1), c)]);
+          list.push([c.parse(tok.slice(0, dash)), c.parse(tok.slice(dash + 1))]);
         }
       const arr = new Uint8Array(16 * 16);
       list.forEach(([a, z], k) => {
@@ -196,8 +210,8 @@ export function runIommufdOp(c: IommufdExecContext, s: Operation): boolean {
       const obj = u32('object', 0n);
       const val = BigInt.asUintN(64, c.u('val', 0n));
       put32(b, 4, id);
-      new DataView(b.buffer).setUint16(8, op, true);
-      new DataView(b.buffer).setUint16(10, Number(c.u('reserved', 0n) & 0xffffn), true);
+      putU16(b, 8, op);
+      putU16(b, 10, Number(c.u('reserved', 0n) & 0xffffn));
       put32(b, 12, obj);
       put64(b, 16, val);
       const r = target.ioctl(ifd(), IOMMUFD_IOCTL.OPTION, b);
@@ -316,15 +330,6 @@ export function runIommufdOp(c: IommufdExecContext, s: Operation): boolean {
     default:
       return false;
   }
-}
-
-function num(t: string, c: IommufdExecContext): bigint {
-  if (!/^-?(0x[0-9a-fA-F]+|[0-9]+)$/.test(t)) c.fail(`ranges: bad number '${t}'`);
-  const neg = t.startsWith('-');
-  const v = BigInt(neg ? t.slice(1) : t);
-  // strtoull: ERANGE beyond 64 bits, which iovaexec reports as a bad number
-  if (v > 0xffffffffffffffffn) c.fail(`ranges: bad number '${t}'`);
-  return BigInt.asUintN(64, neg ? -v : v);
 }
 
 function writeUser(c: IommufdExecContext, addr: bigint, bytes: Uint8Array): void {

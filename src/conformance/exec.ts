@@ -10,7 +10,7 @@
  */
 
 import type { OpName, Operation, Statement } from './compiled.js';
-import { runIommufdOp, type IommufdExecContext } from './exec-iommufd.js';
+import { IOMMUFD_OPS, runIommufdOp, type IommufdExecContext } from './exec-iommufd.js';
 import { U64_MAX } from '../base/u64.js';
 
 /** VFIO ioctl numbers: _IO(';', 100 + n). */
@@ -357,23 +357,27 @@ export function runCompiled(
       return v;
     };
     const name = s.name;
-    const iommufdCtx: IommufdExecContext = {
-      target,
-      iommufds,
-      devices,
-      bdfs: args.devices,
-      out,
-      u,
-      slot,
-      caseOf: (n, r) => caseLine(n, ...rcOf(r)),
-      vaddrOf,
-      vaddrText,
-      fdSpec,
-      fail: (msg) => {
-        throw new ExecError(msg);
-      },
-    };
-    if (runIommufdOp(iommufdCtx, s)) return;
+    if (IOMMUFD_OPS.has(s.op)) {
+      const iommufdCtx: IommufdExecContext = {
+        parse: num,
+        target,
+        iommufds,
+        devices,
+        bdfs: args.devices,
+        out,
+        u,
+        slot,
+        caseOf: (n, r) => caseLine(n, ...rcOf(r)),
+        vaddrOf,
+        vaddrText,
+        fdSpec,
+        fail: (msg) => {
+          throw new ExecError(msg);
+        },
+      };
+      if (!runIommufdOp(iommufdCtx, s)) throw new ExecError(`${s.op}: not an iommufd operation`);
+      return;
+    }
     switch (s.op) {
       case 'open_container': {
         const c = slot('c');

@@ -182,9 +182,10 @@ export function modelVfioTarget(m: PlatformModel): ConformanceTarget {
   const sysfs = modelSysfsTarget(m, sys.params);
   const fabric = msiFabricOf(m.iommu);
   const nics = new Map<string, E1000eInterrupts>();
-  const device = (fd: number): VfioDeviceFile | undefined => {
+  // the device behind a group-path device fd or a cdev (which answers EINVAL until bound)
+  const device = (fd: number): Pick<VfioDeviceFile, 'bdf' | 'pread' | 'pwrite'> | undefined => {
     const f = sys.file(fd);
-    return f?.kind === 'device' ? f.device : f?.kind === 'cdev' ? f.cdev.deviceFile : undefined;
+    return f?.kind === 'device' ? f.device : f?.kind === 'cdev' ? f.cdev : undefined;
   };
   return {
     ...sysfs,
@@ -230,12 +231,10 @@ export function modelVfioTarget(m: PlatformModel): ConformanceTarget {
     eventfd: () => fds.eventfd(),
     readEventfd: (fd) => fds.eventFd(fd)?.read() ?? -11, // -EAGAIN
     writeEventfd: (fd, v) => fds.writeEventfd(fd, v),
-    // a cdev not yet bound answers -EINVAL (vfio_device_fops_read)
-    pread: (fd, buf, off) =>
-      device(fd)?.pread(off, buf) ?? (sys.file(fd)?.kind === 'cdev' ? -ERRNO.EINVAL : -ERRNO.EBADF),
+    pread: (fd, buf, off) => device(fd)?.pread(off, buf) ?? -ERRNO.EBADF,
     pwrite(fd, buf, off) {
       const d = device(fd);
-      if (!d) return sys.file(fd)?.kind === 'cdev' ? -ERRNO.EINVAL : -ERRNO.EBADF;
+      if (!d) return -ERRNO.EBADF;
       const r = d.pwrite(off, buf);
       const dev = m.iommu.device(d.bdf);
       if (

@@ -12,7 +12,7 @@ import { ERRNO } from '../base/errno.js';
 import { U64_MAX } from '../base/u64.js';
 import type { IommuDomain } from '../iommu/api.js';
 import { IOMMU_READ, IOMMU_WRITE } from '../iommu/resv-region.js';
-import { AreaList } from './area-list.js';
+import { AreaList, type Span64 } from './area-list.js';
 import type { IoptPages } from './pages.js';
 
 const PAGE = 4096n;
@@ -64,10 +64,8 @@ export interface ReservedIova {
   readonly owner: unknown;
 }
 
-export interface Span {
-  readonly start: bigint;
-  readonly last: bigint;
-}
+/** An inclusive IOVA span (the area list's own type). */
+export type Span = Span64;
 
 const overlaps = (a: Span, s: bigint, l: bigint): boolean => a.start <= l && s <= a.last;
 
@@ -164,7 +162,7 @@ export class IoPagetable {
 
   /** IOMMU_IOAS_IOVA_RANGES: the holes of the reserved IOVA over [0, U64_MAX]. */
   usableRanges(): Span[] {
-    return holesOf(unionSpans(this.reserved), 0n, U64_MAX);
+    return holesOf(this.reservedUnion(), 0n, U64_MAX);
   }
 
   // ------------------------------------------------------------------ reservations

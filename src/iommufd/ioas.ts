@@ -17,7 +17,7 @@ import {
   IOMMU_OPTION_RLIMIT_MODE,
   IOVA_RANGE_SIZE,
 } from '../uapi/iommufd.js';
-import { getU32, getU64, putU32, putU64 } from '../uapi/vfio-type1.js';
+import { getU16, getU32, getU64, putU32, putU64 } from '../uapi/vfio-type1.js';
 import type { HwptPaging } from './device.js';
 import { IoPagetable, type Span } from './io-pagetable.js';
 import type { IommufdCtx } from './main.js';
@@ -36,8 +36,6 @@ export class IoasObject {
     this.iopt = new IoPagetable({ autoIovaMaxAlign });
   }
 }
-
-const getU16 = (b: Uint8Array, off: number): number => b[off]! | (b[off + 1]! << 8);
 
 /** IOMMU_IOAS_ALLOC: the lowest free id; on a failed copy back the object is dropped again. */
 export function ioasAlloc(ctx: IommufdCtx, k: Uint8Array, respond: () => number): number {

@@ -35,7 +35,11 @@ export interface IovaRange {
 const SCRATCH = { name: 'iommufd-arrays', start: 0x7e0000000000n, size: 0x100000n };
 const MAX_RANGES = Number(SCRATCH.size / 16n);
 
-function scratch(sys: VfioSystem): bigint {
+/**
+ * The user address of a 1 MiB scratch region of the process (mapped on first use) for arrays the kernel
+ * reads or writes by pointer; the scenario steps use it too.
+ */
+export function iommufdScratch(sys: VfioSystem): bigint {
   if (!sys.mm.region(SCRATCH.name))
     sys.mm.map(SCRATCH.name, SCRATCH.start, SCRATCH.size, PROT_READ | PROT_WRITE);
   return SCRATCH.start;
@@ -65,7 +69,7 @@ export function ioasIovaRanges(
   iommufd: number,
   ioas: number,
 ): { rc: number; ranges: IovaRange[]; alignment: bigint } {
-  const at = scratch(sys);
+  const at = iommufdScratch(sys);
   const r = call(sys, iommufd, IOMMU_IOAS_IOVA_RANGES, 32, (b) => {
     putU32(b, 4, ioas);
     putU32(b, 8, MAX_RANGES);
@@ -93,6 +97,15 @@ export interface IoasMapFields {
   readonly readable?: boolean;
 }
 
+/** IOMMU_IOAS_MAP / IOMMU_IOAS_COPY flags: FIXED_IOVA with a fixed IOVA, WRITEABLE and READABLE unless turned off. */
+function mapFlags(fixed: boolean, writeable: boolean | undefined, readable: boolean | undefined): number {
+  return (
+    (fixed ? IOMMU_IOAS_MAP_FIXED_IOVA : 0) |
+    (writeable === false ? 0 : IOMMU_IOAS_MAP_WRITEABLE) |
+    (readable === false ? 0 : IOMMU_IOAS_MAP_READABLE)
+  );
+}
+
 /** IOMMU_IOAS_MAP: the IOVA used. */
 export function ioasMap(
   sys: VfioSystem,
@@ -100,10 +113,7 @@ export function ioasMap(
   ioas: number,
   f: IoasMapFields,
 ): { rc: number; iova: bigint } {
-  const flags =
-    (f.iova !== undefined ? IOMMU_IOAS_MAP_FIXED_IOVA : 0) |
-    (f.writeable === false ? 0 : IOMMU_IOAS_MAP_WRITEABLE) |
-    (f.readable === false ? 0 : IOMMU_IOAS_MAP_READABLE);
+  const flags = mapFlags(f.iova !== undefined, f.writeable, f.readable);
   const r = call(sys, iommufd, IOMMU_IOAS_MAP, 40, (b) => {
     putU32(b, 4, flags);
     putU32(b, 8, ioas);
@@ -139,7 +149,7 @@ export function ioasAllowIovas(
 ): number {
   if (ranges.length > MAX_RANGES)
     throw new RangeError(`at most ${MAX_RANGES} ranges per call of this helper`);
-  const at = scratch(sys);
+  const at = iommufdScratch(sys);
   const arr = new Uint8Array(16 * ranges.length);
   ranges.forEach((x, i) => {
     putU64(arr, i * 16, x.start);
@@ -228,7 +238,7 @@ export function getHwInfo(
   iommufd: number,
   devId: number,
 ): { rc: number; type: number; data: Uint8Array; capabilities: bigint } {
-  const at = scratch(sys);
+  const at = iommufdScratch(sys);
   const r = call(sys, iommufd, IOMMU_GET_HW_INFO, 40, (b) => {
     putU32(b, 8, devId);
     putU32(b, 12, 64);
@@ -249,10 +259,7 @@ export function ioasCopy(
   iommufd: number,
   f: { dst: number; src: number; srcIova: bigint; length: bigint; dstIova?: bigint; writeable?: boolean },
 ): { rc: number; iova: bigint } {
-  const flags =
-    (f.dstIova !== undefined ? IOMMU_IOAS_MAP_FIXED_IOVA : 0) |
-    (f.writeable === false ? 0 : IOMMU_IOAS_MAP_WRITEABLE) |
-    IOMMU_IOAS_MAP_READABLE;
+  const flags = mapFlags(f.dstIova !== undefined, f.writeable, true);
   const r = call(sys, iommufd, IOMMU_IOAS_COPY, 40, (b) => {
     putU32(b, 4, flags);
     putU32(b, 8, f.dst);

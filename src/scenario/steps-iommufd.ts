@@ -5,8 +5,8 @@
  * iommu_option, open_device_cdev, bind_iommufd, attach_pt, detach_pt, hwpt_alloc, get_hw_info, ioas_copy. Each builds the uapi bytes and
  * goes through VfioSystem.ioctl; ids the kernel hands out can be saved in variables (`var`).
  */
-import { U64_MAX } from '../base/u64.js';
-import { PROT_READ, PROT_WRITE } from '../mm/address-space.js';
+import { U64_MAX, hex, hex16 } from '../base/u64.js';
+import { iommufdScratch } from '../iommufd/typed.js';
 import {
   IOMMU_DESTROY,
   IOMMU_GET_HW_INFO,
@@ -29,21 +29,13 @@ import { getU32, getU64, putU32, putU64 } from '../uapi/vfio-type1.js';
 import type { RunContext } from './context.js';
 import { CASE_NAME_FIELD, type ScenarioStep, registerStep } from './registry.js';
 
-const hex = (v: bigint | number): string => '0x' + v.toString(16);
-const hex16 = (v: bigint): string => '0x' + v.toString(16).padStart(16, '0');
 const name = CASE_NAME_FIELD;
 const iommufdFd = { kind: 'string', help: 'handle of the /dev/iommu fd (default "iommufd")' } as const;
 const deviceFd = { kind: 'string', help: 'handle of the device cdev fd (default "device")' } as const;
 const sizeField = { kind: 'expr', help: "the struct's size word (default: the struct's size)" } as const;
 
-/** A user page the steps keep their IOVA range arrays in (the process's own memory, as a program's). */
-const SCRATCH = { name: 'iommufd-ranges', start: 0x7e0000000000n, size: 0x10000n } as const;
-
-function scratch(ctx: RunContext): bigint {
-  if (!ctx.sys.mm.region(SCRATCH.name))
-    ctx.sys.mm.map(SCRATCH.name, SCRATCH.start, SCRATCH.size, PROT_READ | PROT_WRITE);
-  return SCRATCH.start;
-}
+/** Where the steps keep the arrays the kernel reads or writes by pointer (the typed layer's region). */
+const scratch = (ctx: RunContext): bigint => iommufdScratch(ctx.sys);
 
 /** The struct in a zeroed buffer of max(size, struct) bytes, size word first. */
 function arg(ctx: RunContext, s: ScenarioStep, size: number): Uint8Array {

@@ -49,9 +49,23 @@ export class VfioCdevFile {
     return this.bound !== undefined;
   }
 
-  /** The vfio-pci device file once bound (pread/pwrite go there). */
+  /** The vfio-pci device file once bound. */
   get deviceFile(): VfioDeviceFile | undefined {
     return this.bound?.file;
+  }
+
+  get bdf(): string {
+    return this.dev.bdf;
+  }
+
+  /** read(2) of a region: the device's once bound, -EINVAL before (vfio_device_fops_read). */
+  pread(offset: bigint, buf: Uint8Array): number {
+    return this.bound ? this.bound.file.pread(offset, buf) : -ERRNO.EINVAL;
+  }
+
+  /** write(2) of a region: the device's once bound, -EINVAL before. */
+  pwrite(offset: bigint, buf: Uint8Array): number {
+    return this.bound ? this.bound.file.pwrite(offset, buf) : -ERRNO.EINVAL;
   }
 
   /** vfio_device_fops_unl_ioctl for a cdev file. */

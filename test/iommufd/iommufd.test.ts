@@ -6,6 +6,10 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { ERRNO } from '../../src/base/errno.js';
+import { InputError } from '../../src/base/errors.js';
+import { runScenarioFull } from '../../src/scenario/runner.js';
+// installs the preset loader runScenario uses for a platform name
+import '../../src/scenario/platforms.js';
 import { U64_MAX } from '../../src/base/u64.js';
 import {
   IOMMU_DESTROY,
@@ -463,4 +467,22 @@ test('long random iommufd sequences on every iommufd machine: no throw, every pi
       assert.match(String(vmlck), /VmLck:\s+0 kB/, machine.name);
     }
   }
+});
+
+test('scenario mistakes in iommufd steps name the file, line and field', () => {
+  const bad = (steps: string, re: RegExp) =>
+    assert.throws(
+      () =>
+        runScenarioFull(
+          `name: t\nplatform: qemu-q35-intel-iommu\nsteps:\n  - open_iommufd: { name: o }\n${steps}`,
+        ),
+      (e: unknown) => e instanceof InputError && re.test(e.message),
+    );
+  bad(
+    '  - iommu_option: { name: x, option: rlimit }\n',
+    /:5.*option.*"rlimit" is not rlimit_mode or huge_pages/,
+  );
+  bad('  - ioas_map: { name: x, iova: 0 }\n', /:5.*length/);
+  bad('  - ioas_allow_iovas: { name: x, ranges: [1, 2, 3] }\n', /:5.*pairs of start, last/);
+  bad('  - ioas_frob: { name: x }\n', /:5.*ioas_frob/);
 });

@@ -296,3 +296,20 @@ test('a YAML alias bomb ("billion laughs") is refused quickly, not expanded for 
   );
   assert.equal(d.name, 'tiny');
 });
+
+test('iommus[].vtdRegisters: read as u64, a misspelt field named with its line', () => {
+  assert.deepEqual(loadPreset('qemu-q35-intel-iommu').iommus[0]!.vtdRegisters, {
+    cap: 0xd2008c22260286n,
+    ecap: 0xf00f4an,
+  });
+  const text = presetText('qemu-q35-intel-iommu')!.replace(
+    /vtdRegisters: \{[^}]*\}/,
+    'vtdRegisters: { cap: 0x1, ecapp: 0x2 }',
+  );
+  assert.throws(
+    () => loadPlatformText(text, 'mine.yaml'),
+    (e: unknown) =>
+      e instanceof InputError &&
+      /mine\.yaml:\d+: iommus\[0\]\.vtdRegisters\.ecapp: unknown field/.test(e.message),
+  );
+});
