@@ -12,7 +12,7 @@ import { domainTypeSysfs } from '../iommu/api.js';
 import { kernelProfile, type KernelVersion } from '../kernel/profile.js';
 import { buildPlatform, type PlatformModel } from '../platform/build.js';
 import { loadPreset } from '../platform/presets.js';
-import { attachMsiFabric, msiFabricOf, type MsiFabric } from '../irq/fabric.js';
+import { attachMsiFabric, msiFabricOf } from '../irq/fabric.js';
 import { AddressSpace, PROT_READ, PROT_WRITE } from '../mm/address-space.js';
 import { RLIM_INFINITY } from '../kernel/task.js';
 import { cString } from '../uapi/vfio-type1.js';
@@ -145,30 +145,9 @@ export function bootMachine(
 }
 
 /**
- * QEMU's e1000e as far as msi_fire uses it (hw/net/e1000e_core.c): IMS/IMC set and clear the
- * interrupt mask, a write to ICS sets causes, and a cause that is not masked makes the device signal
- * its interrupt (MSI mode: vector 0). The registers live in BAR0; VFIO region offset = index << 40.
- */
-class E1000eInterrupts {
-  private ims = 0;
-  constructor(
-    private readonly bdf: string,
-    private readonly fabric: MsiFabric,
-  ) {}
-  /** A 4-byte write that reached the device's BAR0 at register `reg`. */
-  write(reg: bigint, value: number): void {
-    if (reg === 0xd0n)
-      this.ims |= value; // IMS
-    else if (reg === 0xd8n)
-      this.ims &= ~value; // IMC
-    else if (reg === 0xc8n && (value & this.ims) !== 0) this.fabric.raise(this.bdf, 0); // ICS
-  }
-}
-
-/**
  * The whole model: the sysfs view plus vfio's VfioSystem (container/group/device fds on uapi bytes)
  * in a process whose address space has the executor's buffers, the device eventfds, the devices'
- * config space as sysfs shows it, and the e1000e's interrupt causes.
+ * config space as sysfs shows it.
  */
 export function modelVfioTarget(m: PlatformModel): ConformanceTarget {
   const mm = new AddressSpace();
@@ -181,7 +160,6 @@ export function modelVfioTarget(m: PlatformModel): ConformanceTarget {
   const fds = sys.fds;
   const sysfs = modelSysfsTarget(m, sys.params);
   const fabric = msiFabricOf(m.iommu);
-  const nics = new Map<string, E1000eInterrupts>();
   // the device behind a group-path device fd or a cdev (which answers EINVAL until bound)
   const device = (fd: number): Pick<VfioDeviceFile, 'bdf' | 'pread' | 'pwrite'> | undefined => {
     const f = sys.file(fd);
@@ -232,24 +210,9 @@ export function modelVfioTarget(m: PlatformModel): ConformanceTarget {
     readEventfd: (fd) => fds.eventFd(fd)?.read() ?? -11, // -EAGAIN
     writeEventfd: (fd, v) => fds.writeEventfd(fd, v),
     pread: (fd, buf, off) => device(fd)?.pread(off, buf) ?? -ERRNO.EBADF,
-    pwrite(fd, buf, off) {
-      const d = device(fd);
-      if (!d) return -ERRNO.EBADF;
-      const r = d.pwrite(off, buf);
-      const dev = m.iommu.device(d.bdf);
-      if (
-        r === 4 &&
-        fabric &&
-        dev?.vendor === NIC.vendor &&
-        dev.deviceId === NIC.device &&
-        off >> 40n === 0n
-      ) {
-        let nic = nics.get(d.bdf);
-        if (!nic) nics.set(d.bdf, (nic = new E1000eInterrupts(d.bdf, fabric)));
-        nic.write(off & 0xffffffffffn, new DataView(buf.buffer, buf.byteOffset, 4).getUint32(0, true));
-      }
-      return r;
-    },
+    // BAR accesses reach the device model, whose e1000e registers raise its interrupts
+    // (src/pci/qemu-e1000e.ts)
+    pwrite: (fd, buf, off) => device(fd)?.pwrite(off, buf) ?? -ERRNO.EBADF,
   };
 }
 

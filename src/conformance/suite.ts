@@ -9,6 +9,7 @@ import { dirtyScenario } from './dirty.js';
 import { memlockScenario } from './memlock.js';
 import { generateScenario } from './generator.js';
 import { iommufdScenario } from './iommufd.js';
+import { intxScenario } from './intx.js';
 import { generateIommufdScenario } from './generator-iommufd.js';
 import { groupTypeScenario } from './group-type.js';
 import { paramsScenario } from './params.js';
@@ -47,6 +48,8 @@ export const DEVICE_FILE = 'device.iovx';
 export const HOT_RESET_FILE = 'hot-reset.iovx';
 /** VFIO_DEVICE_IOEVENTFD (src/conformance/device-ioctls.ts), on every machine. */
 export const IOEVENTFD_FILE = 'ioeventfd.iovx';
+/** The NIC's legacy interrupt through vfio-pci (src/conformance/intx.ts), on every machine. */
+export const INTX_FILE = 'intx.iovx';
 /** Writes to the groups' sysfs `type` (src/conformance/group-type.ts), on every machine. */
 export const GROUP_TYPE_FILE = 'group-type.iovx';
 /** The same in the machine's own page size, on machines whose kernel has larger pages. */
@@ -115,6 +118,7 @@ export function suiteFiles(): SuiteFile[] {
   files.push({ path: `common/${IOCTL_KINDS_FILE}`, text: ioctlKindsScenario() });
   files.push({ path: `common/${HOT_RESET_FILE}`, text: hotResetScenario() });
   files.push({ path: `common/${IOEVENTFD_FILE}`, text: ioeventfdScenario() });
+  files.push({ path: `common/${INTX_FILE}`, text: intxScenario() });
   files.push({ path: `common/${PARAMS_FILE}`, text: paramsScenario() });
   files.push({ path: `common/${MEMLOCK_FILE}`, text: memlockScenario() });
   for (const m of MACHINES.filter((x) => x.pageBytes !== undefined)) {
@@ -144,6 +148,7 @@ export function filesForMachine(m: ConformanceMachine): string[] {
     DIRTY_FILE,
     GROUP_TYPE_FILE,
     HOT_RESET_FILE,
+    INTX_FILE,
     IOCTL_KINDS_FILE,
     IOEVENTFD_FILE,
     MEMLOCK_FILE,

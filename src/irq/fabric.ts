@@ -22,6 +22,7 @@ import { GicV2m } from './gicv2m.js';
 import { GicV3Its } from './gicv3-its.js';
 import { HostBridgeMsi } from './host-bridge-msi.js';
 import { IrqTable } from './irq-core.js';
+import { IntxLine } from './intx.js';
 import type { MsiController } from './types.js';
 import { type X86IrMode, type X86Options, X86Apic } from './x86.js';
 
@@ -51,6 +52,7 @@ export class MsiFabric {
   readonly controllers = new Map<string, MsiController>();
   private readonly functions = new Map<string, PciMsiCore>();
   private readonly ctrlOfBdf = new Map<string, MsiController>();
+  private readonly intxLines = new Map<string, IntxLine>();
 
   constructor(
     readonly desc: PlatformDescription,
@@ -91,6 +93,13 @@ export class MsiFabric {
         model.command = cmd;
       }
       this.functions.set(d.bdf, new PciMsiCore(dev, model, env));
+      // the device's own registers asking for a message, and its INTx pin wired to a host line
+      model.onMsiNotify = (n) => void this.raise(d.bdf, n);
+      if (model.layout.interruptPin !== 0) {
+        const line = new IntxLine(model.layout.interruptPin, d.bdf);
+        this.intxLines.set(d.bdf, line);
+        model.onIntxLine = (asserted) => line.setLevel(asserted);
+      }
     }
     // Port services (drivers/pci/pcie/portdrv.c pcie_port_enable_irq_vec): a port bound to pcieport at
     // boot keeps one MSI-X (else MSI) vector for PME/AER/hotplug, so it holds its IRTE and CPU vector
@@ -221,6 +230,11 @@ export class MsiFabric {
       virq: d.irq.virq,
       why: handled ? d.how : `${d.how}, but irq ${d.irq.virq} has no handler (unhandled)`,
     };
+  }
+
+  /** The host's legacy interrupt line of a function with an INTx pin (pdev->irq), if any. */
+  intx(bdf: string): IntxLine | undefined {
+    return this.intxLines.get(bdf);
   }
 
   /** The device raises vector `n` of its enabled MSI/MSI-X block. */

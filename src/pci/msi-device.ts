@@ -9,6 +9,7 @@
  * other devices get a generic layout built from their description.
  */
 import type { PciDeviceDescription } from '../platform/types.js';
+import { QemuE1000eInterrupts } from './qemu-e1000e.js';
 
 export const PCI_CAP_ID_PM = 0x01;
 export const PCI_CAP_ID_MSI = 0x05;
@@ -21,6 +22,9 @@ export const PCI_COMMAND_MEMORY = 0x2;
 export const PCI_COMMAND_MASTER = 0x4;
 export const PCI_COMMAND_SERR = 0x100;
 export const PCI_COMMAND_INTX_DISABLE = 0x400;
+export const PCI_STATUS = 0x06;
+/** Status: the function is asserting INTx (PCI 2.3), whether or not INTx disable lets it reach the bus. */
+export const PCI_STATUS_INTERRUPT = 0x08;
 
 export const PCI_MSI_FLAGS_ENABLE = 0x1;
 export const PCI_MSI_FLAGS_64BIT = 0x80;
@@ -265,6 +269,20 @@ export class MsiDeviceModel {
   private readonly pba: Uint8Array;
   /** Other BAR registers (the device's own registers): offset -> value, per BAR. */
   private readonly regs = new Map<string, number>();
+  /** What the function drives on its INTx pin before INTx disable (QEMU's irq_state). */
+  private intxLevel = false;
+  /** The INTx level the bus was last told. */
+  private busLine = false;
+  /**
+   * Called when the pin's level as the bus sees it changes: the function asserts INTx and the command
+   * register's INTx disable is clear (QEMU's pci_irq_handler and pci_update_irq_disabled). The platform's
+   * legacy interrupt line (src/irq/intx.ts) listens here.
+   */
+  onIntxLine: ((asserted: boolean) => void) | undefined;
+  /** Called when the device's own registers ask for MSI/MSI-X vector n (QEMU's msi_notify). */
+  onMsiNotify: ((vector: number) => void) | undefined;
+  /** The device's own interrupt registers in BAR0, when its model has them (QEMU's e1000e). */
+  private readonly nic: QemuE1000eInterrupts | undefined;
 
   constructor(
     desc: PciDeviceDescription,
@@ -317,7 +335,19 @@ export class MsiDeviceModel {
       if (layout.msi.perVectorMask) ctrl |= PCI_MSI_FLAGS_MASKBIT;
       dv.setUint16(o + 2, ctrl, true);
     }
-    if (layout.model === 'qemu-e1000e') qemuE1000eConfig(dv, layout, desc, where.onRootBus ?? false);
+    if (layout.model === 'qemu-e1000e') {
+      qemuE1000eConfig(dv, layout, desc, where.onRootBus ?? false);
+      this.nic = new QemuE1000eInterrupts({
+        mode: () =>
+          (this.msixCtrl & PCI_MSIX_FLAGS_ENABLE) !== 0
+            ? 'msix'
+            : (this.msiCtrl & PCI_MSI_FLAGS_ENABLE) !== 0
+              ? 'msi'
+              : 'intx',
+        setIntx: (level) => this.setIntx(level),
+        notifyMsi: (n) => this.onMsiNotify?.(n),
+      });
+    }
     const tableSize = layout.msix?.tableSize ?? 0;
     this.msixTable = new Uint8Array(tableSize * PCI_MSIX_ENTRY_SIZE);
     this.pba = new Uint8Array(Math.max(8, Math.ceil(tableSize / 64) * 8));
@@ -349,6 +379,7 @@ export class MsiDeviceModel {
     if (size === 1) this.config[off] = value & 0xff;
     else if (size === 2) this.dv.setUint16(off, value & 0xffff, true);
     else this.dv.setUint32(off, value >>> 0, true);
+    this.afterConfigWrite(off, size);
   }
 
   /**
@@ -364,6 +395,51 @@ export class MsiDeviceModel {
       const wm = this.wmask[a]!;
       this.config[a] = ((this.config[a]! & ~wm) | (b & wm)) & ~(b & this.w1cmask[a]!);
     }
+    this.afterConfigWrite(off, size);
+  }
+
+  /**
+   * After any config write: a function with MSI or MSI-X enabled stops asserting INTx (QEMU's
+   * msi_write_config and msix_write_config call pci_device_deassert_intx), and a change of INTx disable
+   * changes what the bus sees (pci_update_irq_disabled).
+   */
+  private afterConfigWrite(off: number, size: number): void {
+    const touches = (at: number | undefined): boolean =>
+      at !== undefined && off <= at + 3 && off + size > at + 2;
+    if (
+      this.intxLevel &&
+      ((touches(this.layout.caps.msi) && (this.msiCtrl & PCI_MSI_FLAGS_ENABLE) !== 0) ||
+        (touches(this.layout.caps.msix) && (this.msixCtrl & PCI_MSIX_FLAGS_ENABLE) !== 0))
+    )
+      this.setIntx(false);
+    this.intxLineChanged();
+  }
+
+  /* ---- INTx ---- */
+
+  /** The level on the bus: the function asserts INTx and INTx disable is clear. */
+  get intxAsserted(): boolean {
+    return this.intxLevel && (this.command & PCI_COMMAND_INTX_DISABLE) === 0;
+  }
+
+  /**
+   * The function asserts (or releases) its INTx pin (pci_set_irq): the status register's interrupt bit
+   * follows at once; the bus sees it only while INTx disable is clear. No pin, no effect.
+   */
+  setIntx(level: boolean): void {
+    if (this.layout.interruptPin === 0 || level === this.intxLevel) return;
+    this.intxLevel = level;
+    const st = this.cfgRead(PCI_STATUS, 2);
+    this.dv.setUint16(PCI_STATUS, level ? st | PCI_STATUS_INTERRUPT : st & ~PCI_STATUS_INTERRUPT, true);
+    this.intxLineChanged();
+  }
+
+  /** Tells the listener when the level the bus sees differs from the last one it was told. */
+  private intxLineChanged(): void {
+    const now = this.intxAsserted;
+    if (now === this.busLine) return;
+    this.busLine = now;
+    this.onIntxLine?.(now);
   }
 
   /** Power state from PMCSR (0 = D0 .. 3 = D3hot); D0 without a PM capability. */
@@ -467,6 +543,8 @@ export class MsiDeviceModel {
     if (x && bar === x.pbaBar && off >= x.pbaOffset && off + size <= x.pbaOffset + this.pba.length) {
       return readLe(this.pba, off - x.pbaOffset, size);
     }
+    const own = bar === 0 && size === 4 ? this.nic?.read(off) : undefined;
+    if (own !== undefined) return own;
     return this.regs.get(`${bar}:${off}:${size}`) ?? 0;
   }
 
@@ -485,6 +563,7 @@ export class MsiDeviceModel {
     }
     if (x && bar === x.pbaBar && off >= x.pbaOffset && off + size <= x.pbaOffset + this.pba.length)
       return true; // read-only
+    if (bar === 0 && size === 4 && this.nic?.write(off, value >>> 0)) return true;
     this.regs.set(`${bar}:${off}:${size}`, value >>> 0);
     return true;
   }

@@ -37,10 +37,11 @@ import {
 import { decodeDmaUnmap, decodeType1Caps, encodeDmaMap, encodeDmaUnmap } from '../vfio/typed.js';
 import type { FdTable } from '../vfio/pci/eventfd.js';
 import { type ProbeContainer, runMsiProbe } from '../vfio/pci/msi-probe.js';
-import { VfioPciDevice, type VfioDeviceFile } from '../vfio/pci/vfio-pci.js';
+import { VfioPciDevice, type VfioDeviceFile, openVfioDeviceOf } from '../vfio/pci/vfio-pci.js';
+import { PCI_STATUS, PCI_STATUS_INTERRUPT } from '../pci/msi-device.js';
 import type { RunContext } from './context.js';
 import { CASE_NAME_FIELD, type ScenarioStep, registerStep } from './registry.js';
-import { errnoName } from '../base/errno.js';
+import { ERRNO, errnoName } from '../base/errno.js';
 
 const hex = (v: bigint | number): string => '0x' + v.toString(16);
 const hex16 = (v: bigint): string => '0x' + v.toString(16).padStart(16, '0');
@@ -248,6 +249,45 @@ registerStep({
     );
     if (ctx.bool(s, 'trace', false)) for (const l of formatMsiTrace(tr)) ctx.emit(`TRACE ${l}`);
     return v > 0n ? 0 : -1;
+  },
+});
+
+registerStep({
+  op: 'intx',
+  summary:
+    "the device asserts (level 1) or releases (level 0) its INTx pin, as its own registers would: CASE <name> rc errno op=INTX level line (asserted, held-off by INTx disable, released) status (the status register's interrupt bit) delivered count (the eventfd's counter, not read) masked (vfio-pci's INTx mask; - when INTx is not enabled); rc -1 ENODEV for a function without a pin",
+  fields: {
+    name,
+    device: { kind: 'string', required: true, help: 'bdf or vendor:device of the device' },
+    level: { kind: 'expr', help: '1 asserts (default), 0 releases' },
+    efd: { kind: 'expr', help: 'eventfd to count (default efd[0])' },
+  },
+  run(ctx, s) {
+    const bdf = ctx.device(s, 'device').bdf;
+    const level = ctx.u32(s, 'level', 1) !== 0;
+    const f = fabric(ctx, s);
+    const pci = f.pci(bdf);
+    const label = ctx.text(s, 'name');
+    if (pci === undefined || f.intx(bdf) === undefined) {
+      ctx.caseLine(label, -ERRNO.ENODEV, ' op=INTX');
+      return -ERRNO.ENODEV;
+    }
+    const efd = Number(ctx.num(s, 'efd', BigInt(ctx.eventfdPool()[0] ?? -1)));
+    const e = fdTable(ctx, openDeviceOf(ctx)).eventFd(efd);
+    const before = e?.count ?? 0n;
+    pci.model.setIntx(level);
+    const m = pci.model;
+    const after = e?.count ?? 0n;
+    const line = m.intxAsserted ? 'asserted' : level ? 'held-off' : 'released';
+    const status = (m.cfgRead(PCI_STATUS, 2) & PCI_STATUS_INTERRUPT) !== 0 ? 1 : 0;
+    const masked = openVfioDeviceOf(pci)?.irqs.intxMasked;
+    ctx.caseLine(
+      label,
+      0,
+      ` op=INTX level=${level ? 1 : 0} line=${line} status=${status} delivered=${after > before ? 1 : 0} count=${after} masked=${masked === undefined ? '-' : masked ? 1 : 0}`,
+      0,
+    );
+    return 0;
   },
 });
 

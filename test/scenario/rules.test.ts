@@ -82,3 +82,14 @@ for (const kernel of KERNEL_VERSIONS) {
     );
   });
 }
+
+for (const kernel of KERNEL_VERSIONS) {
+  test(`vfio_intx expectations hold on qemu-q35-intel-iommu ${kernel}`, () => {
+    const r = runScenarioFull(builtinScenarioText('vfio_intx')!, { file: 'vfio_intx.yaml', kernel });
+    assert.deepEqual(r.failures, []);
+    assert.equal(r.exitCode, 0);
+    // the resample eventfd while the device still asserts: the interrupt comes again
+    assert.ok(r.lines.includes('INFO resent eventfd_ready=1 count=1'));
+    assert.ok(r.lines.includes('INFO nothing_resent eventfd_ready=0 count=0'));
+  });
+}

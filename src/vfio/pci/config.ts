@@ -11,7 +11,13 @@
  * pass to the device both ways (unassigned_perms). Checked in conformance/golden (`common/config.iovx`).
  */
 import type { MsiDeviceModel } from '../../pci/msi-device.js';
-import { PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MEMORY, msiCapLength } from '../../pci/msi-device.js';
+import {
+  PCI_COMMAND,
+  PCI_COMMAND_INTX_DISABLE,
+  PCI_COMMAND_IO,
+  PCI_COMMAND_MEMORY,
+  msiCapLength,
+} from '../../pci/msi-device.js';
 import { pciSetPowerState } from '../../pci/power.js';
 import {
   BASIC_PERMS,
@@ -59,6 +65,8 @@ export interface VfioPciConfigHooks {
   readonly msiActive?: () => boolean;
   /** vdev->msi_qmax: set when MSI is enabled (fls(nvec * 2 - 1) - 1), 0 before. */
   readonly msiQmax?: () => number;
+  /** The user's command write left INTx disable set or clear in vconfig (vdev->virq_disabled follows). */
+  readonly intxDisable?: (disabled: boolean) => void;
 }
 
 export class VfioPciConfig {
@@ -314,6 +322,9 @@ export class VfioPciConfig {
         const mask = PCI_COMMAND_MEMORY | PCI_COMMAND_IO;
         this.vconfig[PCI_COMMAND] = (this.vconfig[PCI_COMMAND]! & ~mask) | (val & mask);
       }
+      // "Emulate INTx disable": a write starting in the command register (not a dword write at 0)
+      if (offset === PCI_COMMAND || offset === PCI_COMMAND + 1)
+        this.hooks.intxDisable?.((this.vconfig[PCI_COMMAND + 1]! & (PCI_COMMAND_INTX_DISABLE >> 8)) !== 0);
       if (isBar(offset)) this.barDirty = true;
     } else if (kind === 'pm' && offset === 4) {
       // vfio_pm_config_write: the state field becomes a power transition (D1/D2 fail on a function

@@ -29,6 +29,7 @@ import {
   VFIO_PCI_NUM_IRQS,
   VFIO_PCI_REQ_IRQ_INDEX,
 } from '../../uapi/vfio-device.js';
+import type { IntxLine } from '../../irq/intx.js';
 import type { EventFd, FdTable } from './eventfd.js';
 
 const U32_MAX = 0xffff_ffff;
@@ -54,6 +55,21 @@ export interface IrqCapabilities {
   readonly dynMsix: boolean;
 }
 
+/** The function's INTx as vfio-pci drives it: its host line and the PCI 2.3 INTx disable/status bits. */
+export interface IntxHost {
+  /** pdev->irq; undefined when the function has no routed INTx (-ENODEV on enable). */
+  readonly line: IntxLine | undefined;
+  /** vdev->pci_2_3: INTx can be masked with the command register (pci_intx_mask_supported). */
+  readonly pci23: boolean;
+  /** pci_intx(pdev, enable): clears or sets INTx disable. */
+  setEnabled(enable: boolean): void;
+  /**
+   * pci_check_and_mask_intx (mask) / pci_check_and_unmask_intx: sets or clears INTx disable only when
+   * the status register's interrupt bit says so (pending to mask, not pending to unmask); true if done.
+   */
+  checkAndSet(mask: boolean): boolean;
+}
+
 interface Ctx {
   trigger: EventFd;
   readonly name: string;
@@ -67,12 +83,11 @@ export class VfioPciIrqs {
   /** MSI: the qmax virtual config-space field computed at enable. */
   msiQmax = 0;
   private readonly ctx = new Map<number, Ctx>();
-  /** INTx trigger, mask state, unmask eventfd. */
-  private intx: { trigger: EventFd | undefined; masked: boolean; unmask: EventFd | undefined } = {
-    trigger: undefined,
-    masked: false,
-    unmask: undefined,
-  };
+  /** The INTx context while INTx is the type: trigger, mask state, the unmask virqfd's removal. */
+  private intx:
+    { trigger: EventFd | undefined; masked: boolean; unmask: (() => void) | undefined } | undefined;
+  /** vdev->virq_disabled: the user set INTx disable in the (virtual) command register. */
+  virqDisabled = false;
   errTrigger: EventFd | undefined;
   reqTrigger: EventFd | undefined;
 
@@ -82,7 +97,13 @@ export class VfioPciIrqs {
     private readonly fds: FdTable,
     private readonly pci: PciMsiCore | undefined,
     private readonly caps: () => IrqCapabilities,
+    private readonly intxHost?: IntxHost,
   ) {}
+
+  /** Whether INTx is enabled and currently masked (for traces and tests). */
+  get intxMasked(): boolean | undefined {
+    return this.intx?.masked;
+  }
 
   /** The eventfd currently attached to an MSI/MSI-X vector (for traces and tests). */
   trigger(vector: number): EventFd | undefined {
@@ -312,27 +333,148 @@ export class VfioPciIrqs {
 
   /* ---------------- INTx ---------------- */
 
+  /** vfio_send_intx_eventfd: only while INTx is the type and the user has not disabled it in config. */
+  private sendIntxEventfd(): void {
+    if (this.irqType === VFIO_PCI_INTX_IRQ_INDEX && !this.virqDisabled) this.intx?.trigger?.signal();
+  }
+
+  /** __vfio_pci_intx_mask */
+  private intxMaskNow(): void {
+    const h = this.intxHost;
+    if (this.irqType !== VFIO_PCI_INTX_IRQ_INDEX || this.intx === undefined) {
+      // from config space's INTx disable while INTx is not in use: the physical bit follows
+      if (h?.pci23) h.setEnabled(false);
+      return;
+    }
+    if (this.intx.masked) return;
+    // always mask, pending or not (not check_and_mask)
+    if (h?.pci23) h.setEnabled(false);
+    else h?.line?.disable();
+    this.intx.masked = true;
+  }
+
+  /** vfio_pci_intx_unmask_handler: 1 when an interrupt is still pending (the caller re-sends it). */
+  private intxUnmaskHandler(): number {
+    const h = this.intxHost;
+    if (this.irqType !== VFIO_PCI_INTX_IRQ_INDEX || this.intx === undefined) {
+      if (h?.pci23) h.setEnabled(true);
+      return 0;
+    }
+    let ret = 0;
+    if (this.intx.masked && !this.virqDisabled) {
+      if (h?.pci23) {
+        if (!h.checkAndSet(false)) ret = 1;
+      } else h?.line?.enable();
+      this.intx.masked = ret > 0;
+    }
+    return ret;
+  }
+
+  /** __vfio_pci_intx_unmask */
+  private intxUnmaskNow(): void {
+    if (this.intxUnmaskHandler() > 0) this.sendIntxEventfd();
+  }
+
+  /** vfio_intx_handler, on the function's host line. */
+  private intxHandler(): boolean {
+    const h = this.intxHost;
+    const ctx = this.intx;
+    if (h === undefined || ctx === undefined) return false;
+    let handled = false;
+    if (!h.pci23) {
+      h.line?.disable();
+      ctx.masked = true;
+      handled = true;
+    } else if (!ctx.masked && h.checkAndSet(true)) {
+      ctx.masked = true;
+      handled = true;
+    }
+    if (handled) this.sendIntxEventfd();
+    return handled;
+  }
+
+  /**
+   * The user wrote the command register's INTx disable bit (vfio_basic_config_write, "Emulate INTx
+   * disable"): a change masks or unmasks, whatever the interrupt type.
+   */
+  virtIntxDisable(disabled: boolean): void {
+    if (disabled && !this.virqDisabled) {
+      this.virqDisabled = true;
+      this.intxMaskNow();
+    } else if (!disabled && this.virqDisabled) {
+      this.virqDisabled = false;
+      this.intxUnmaskNow();
+    }
+  }
+
+  /** vfio_intx_enable */
+  private intxEnable(trigger: EventFd | undefined): number {
+    if (!this.isNone) return -ERRNO.EINVAL;
+    const h = this.intxHost;
+    const line = h?.line;
+    if (h === undefined || line === undefined) return -ERRNO.ENODEV;
+    const ctx = { trigger, masked: this.virqDisabled, unmask: undefined };
+    this.intx = ctx;
+    // a function with INTx disable shows the mask there; one without gets an exclusive line, off
+    // until unmasked
+    if (h.pci23) h.setEnabled(!ctx.masked);
+    this.irqType = VFIO_PCI_INTX_IRQ_INDEX;
+    this.numCtx = 1;
+    const rc = line.request(`vfio-intx(${this.bdf})`, () => this.intxHandler(), !h.pci23 && ctx.masked);
+    if (rc !== 0) {
+      this.irqType = VFIO_PCI_NUM_IRQS;
+      this.numCtx = 0;
+      this.intx = undefined;
+    }
+    return rc;
+  }
+
+  /** vfio_intx_disable */
+  private intxDisable(): void {
+    if (this.intx !== undefined) {
+      this.intx.unmask?.();
+      this.intxHost?.line?.free();
+      this.intx = undefined;
+    }
+    this.irqType = VFIO_PCI_NUM_IRQS;
+    this.numCtx = 0;
+  }
+
+  /** vfio_pci_set_intx_mask */
   private intxMask(r: SetIrqsRequest): number {
     if (this.irqType !== VFIO_PCI_INTX_IRQ_INDEX || r.start !== 0 || r.count !== 1) return -ERRNO.EINVAL;
-    if ((r.flags & VFIO_IRQ_SET_DATA_NONE) !== 0) this.intx.masked = true;
+    if ((r.flags & VFIO_IRQ_SET_DATA_NONE) !== 0) this.intxMaskNow();
     else if ((r.flags & VFIO_IRQ_SET_DATA_BOOL) !== 0) {
-      if (r.bools[0] !== 0) this.intx.masked = true;
+      if (r.bools[0] !== 0) this.intxMaskNow();
     } else if ((r.flags & VFIO_IRQ_SET_DATA_EVENTFD) !== 0) return -ERRNO.ENOTTY;
     return 0;
   }
 
+  /** vfio_pci_set_intx_unmask */
   private intxUnmask(r: SetIrqsRequest): number {
     if (this.irqType !== VFIO_PCI_INTX_IRQ_INDEX || r.start !== 0 || r.count !== 1) return -ERRNO.EINVAL;
-    if ((r.flags & VFIO_IRQ_SET_DATA_NONE) !== 0) this.intx.masked = false;
+    if ((r.flags & VFIO_IRQ_SET_DATA_NONE) !== 0) this.intxUnmaskNow();
     else if ((r.flags & VFIO_IRQ_SET_DATA_BOOL) !== 0) {
-      if (r.bools[0] !== 0) this.intx.masked = false;
+      if (r.bools[0] !== 0) this.intxUnmaskNow();
     } else if ((r.flags & VFIO_IRQ_SET_DATA_EVENTFD) !== 0) {
+      const ctx = this.intx!;
       const fd = r.fds[0]!;
       if (fd >= 0) {
+        // vfio_virqfd_enable: fdget, eventfd_ctx_fileget, then -EBUSY when one is installed
         const e = this.fds.eventfdCtxFdget(fd);
         if (typeof e === 'number') return e;
-        this.intx.unmask = e;
-      } else this.intx.unmask = undefined;
+        if (ctx.unmask !== undefined) return -ERRNO.EBUSY;
+        // each signal: the handler at once, its re-send from the workqueue
+        ctx.unmask = e.addWaiter(() => {
+          if (this.intxUnmaskHandler() > 0) this.sendIntxEventfd();
+        });
+        // a count already there is taken as a signal that was missed (and left to be read)
+        if (e.count > 0n && this.intxUnmaskHandler() > 0) this.sendIntxEventfd();
+        return 0;
+      }
+      // vfio_virqfd_disable
+      ctx.unmask?.();
+      ctx.unmask = undefined;
     }
     return 0;
   }
@@ -341,8 +483,7 @@ export class VfioPciIrqs {
   private intxTrigger(r: SetIrqsRequest): number {
     const isIntx = this.irqType === VFIO_PCI_INTX_IRQ_INDEX;
     if (isIntx && r.count === 0 && (r.flags & VFIO_IRQ_SET_DATA_NONE) !== 0) {
-      this.intx = { trigger: undefined, masked: false, unmask: undefined };
-      this.irqType = VFIO_PCI_NUM_IRQS;
+      this.intxDisable();
       return 0;
     }
     if (!(isIntx || this.isNone) || r.start !== 0 || r.count !== 1) return -ERRNO.EINVAL;
@@ -354,15 +495,17 @@ export class VfioPciIrqs {
         if (typeof e === 'number') return e;
         trigger = e;
       }
-      if (!isIntx) {
-        this.irqType = VFIO_PCI_INTX_IRQ_INDEX;
-        this.numCtx = 1;
-      }
-      this.intx.trigger = trigger;
+      // vfio_intx_set_signal swaps the trigger of an enabled INTx
+      if (isIntx) this.intx!.trigger = trigger;
+      else return this.intxEnable(trigger);
       return 0;
     }
     if (!isIntx) return -ERRNO.EINVAL;
-    if ((r.flags & VFIO_IRQ_SET_DATA_NONE) !== 0 || r.bools[0] !== 0) this.intx.trigger?.signal();
+    if (
+      (r.flags & VFIO_IRQ_SET_DATA_NONE) !== 0 ||
+      ((r.flags & VFIO_IRQ_SET_DATA_BOOL) !== 0 && r.bools[0] !== 0)
+    )
+      this.sendIntxEventfd();
     return 0;
   }
 
@@ -408,7 +551,9 @@ export class VfioPciIrqs {
     if (this.irqType === VFIO_PCI_MSI_IRQ_INDEX || this.irqType === VFIO_PCI_MSIX_IRQ_INDEX) {
       this.msiDisable(this.irqType === VFIO_PCI_MSIX_IRQ_INDEX);
     }
+    if (this.irqType === VFIO_PCI_INTX_IRQ_INDEX) this.intxDisable();
     this.irqType = VFIO_PCI_NUM_IRQS;
+    this.virqDisabled = false;
     this.errTrigger = undefined;
     this.reqTrigger = undefined;
   }

@@ -10,7 +10,16 @@ import type { KernelProfile } from '../../kernel/profile.js';
 import { ERRNO } from '../../base/errno.js';
 import { type MsiFabric, msiFabricOf } from '../../irq/fabric.js';
 import type { PciMsiCore } from '../../pci/msi-core.js';
-import { PCI_COMMAND_IO, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY } from '../../pci/msi-device.js';
+import {
+  type MsiDeviceModel,
+  PCI_COMMAND_INTX_DISABLE,
+  PCI_COMMAND_IO,
+  PCI_COMMAND_MASTER,
+  PCI_COMMAND_MEMORY,
+  PCI_STATUS,
+  PCI_STATUS_INTERRUPT,
+} from '../../pci/msi-device.js';
+import type { IntxLine } from '../../irq/intx.js';
 import {
   VFIO_DEVICE_FLAGS_PCI,
   VFIO_DEVICE_FLAGS_RESET,
@@ -52,7 +61,7 @@ import { VfioPciConfig } from './config.js';
 import { pciSetPowerState } from '../../pci/power.js';
 import { type ResetMethod, pciResetFunction, probeResetMethod } from '../../pci/reset.js';
 import { FdTable } from './eventfd.js';
-import { VfioPciIrqs } from './intrs.js';
+import { type IntxHost, VfioPciIrqs } from './intrs.js';
 import { deviceFeature } from './feature.js';
 import { type GroupFdAnswer, type HotResetContext, getPciHotResetInfo, pciHotReset } from './hot-reset.js';
 import { VfioPciIoeventfds } from './ioeventfd.js';
@@ -117,6 +126,8 @@ export class VfioPciDevice implements VfioDeviceFile {
   private readonly resetMethod: ResetMethod | undefined;
   readonly ioeventfds: VfioPciIoeventfds;
   private closed = false;
+  /** The command register as pci_save_state kept it at open. */
+  private savedCommand = 0;
 
   constructor(private readonly ctx: VfioPciContext) {
     this.bdf = ctx.device.bdf;
@@ -125,27 +136,40 @@ export class VfioPciDevice implements VfioDeviceFile {
     this.pci = fabric?.pci(this.bdf);
     const pci = this.pci;
     const dynMsix = pci?.controller?.dynamicMsix(ctx.profile) ?? false;
-    this.irqs = new VfioPciIrqs(this.bdf, ctx.profile, this.fds, pci, () => {
-      const m = pci?.model;
-      return {
-        intxPin: m?.cfgRead(0x3d, 1) ?? 0,
-        msiCtrl: m?.layout.caps.msi !== undefined ? m.msiCtrl : undefined,
-        msixCtrl: m?.layout.caps.msix !== undefined ? m.msixCtrl : undefined,
-        pcie: m?.layout.pcie ?? false,
-        dynMsix,
-      };
-    });
+    const intxHost = pci && intxHostOf(pci.model, fabric?.intx(this.bdf));
+    this.irqs = new VfioPciIrqs(
+      this.bdf,
+      ctx.profile,
+      this.fds,
+      pci,
+      () => {
+        const m = pci?.model;
+        return {
+          intxPin: m?.cfgRead(0x3d, 1) ?? 0,
+          msiCtrl: m?.layout.caps.msi !== undefined ? m.msiCtrl : undefined,
+          msixCtrl: m?.layout.caps.msix !== undefined ? m.msixCtrl : undefined,
+          pcie: m?.layout.pcie ?? false,
+          dynMsix,
+        };
+      },
+      intxHost,
+    );
     if (pci !== undefined) {
-      // vfio_pci_core_enable: pci_enable_device (decode for the BARs it has), bus mastering off.
+      // vfio_pci_core_enable: pci_enable_device (decode for the BARs it has), bus mastering off; a
+      // function that masks INTx with INTx disable starts with it clear.
       const m = pci.model;
       let cmd = m.command & ~PCI_COMMAND_MASTER;
       for (const b of m.layout.bars) cmd |= b.kind === 'io' ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY;
       m.command = cmd;
+      // pci_save_state: what the close puts back (only the command register is modelled)
+      this.savedCommand = cmd;
+      if (intxHost?.pci23) m.command = cmd & ~PCI_COMMAND_INTX_DISABLE;
       pciSetPowerState(m, 0); // vfio_pci_set_power_state(vdev, PCI_D0)
       this.resetMethod = probeResetMethod(m, ctx.core.topology.get(this.bdf));
       this.config = new VfioPciConfig(m, {
         msiActive: () => this.irqs.irqType === VFIO_PCI_MSI_IRQ_INDEX,
         msiQmax: () => this.irqs.msiQmax,
+        intxDisable: (disabled) => this.irqs.virtIntxDisable(disabled),
       });
       OPEN.set(pci, this);
     }
@@ -387,9 +411,40 @@ export class VfioPciDevice implements VfioDeviceFile {
     this.ioeventfds.releaseAll();
     if (this.pci !== undefined) {
       OPEN.delete(this.pci);
-      this.pci.model.command = this.pci.model.command & ~PCI_COMMAND_MASTER;
+      // vfio_pci_core_disable: command = INTx disable, then the state saved at open is restored
+      this.pci.model.command = PCI_COMMAND_INTX_DISABLE;
+      this.pci.model.command = this.savedCommand;
     }
   }
+}
+
+/**
+ * The function's INTx for vfio-pci: its host line, and the PCI 2.3 command/status bits
+ * (drivers/pci/pci.c pci_intx, pci_check_and_set_intx_mask). pci_2_3 is what pci_intx_mask_supported
+ * finds: INTx disable takes a write on the function.
+ */
+function intxHostOf(m: MsiDeviceModel, line: IntxLine | undefined): IntxHost {
+  const setDisable = (disable: boolean): void => {
+    const cmd = m.command;
+    const next = disable ? cmd | PCI_COMMAND_INTX_DISABLE : cmd & ~PCI_COMMAND_INTX_DISABLE;
+    if (next !== cmd) m.busWrite(0x04, 2, next);
+  };
+  // pci_intx_mask_supported: flip the bit, see whether it stuck, put it back
+  const was = m.command;
+  m.busWrite(0x04, 2, was ^ PCI_COMMAND_INTX_DISABLE);
+  const pci23 = ((m.command ^ was) & PCI_COMMAND_INTX_DISABLE) !== 0;
+  m.busWrite(0x04, 2, was);
+  return {
+    line,
+    pci23,
+    setEnabled: (enable) => setDisable(!enable),
+    checkAndSet(mask) {
+      const pending = (m.cfgRead(PCI_STATUS, 2) & PCI_STATUS_INTERRUPT) !== 0;
+      if (mask !== pending) return false;
+      setDisable(mask);
+      return true;
+    },
+  };
 }
 
 function readChunk(b: Uint8Array, off: number, n: number): number {
