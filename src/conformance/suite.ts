@@ -10,6 +10,7 @@ import { memlockScenario } from './memlock.js';
 import { generateScenario } from './generator.js';
 import { iommufdScenario } from './iommufd.js';
 import { intxScenario } from './intx.js';
+import { generateIntxScenario } from './generator-intx.js';
 import { generateIommufdScenario } from './generator-iommufd.js';
 import { groupTypeScenario } from './group-type.js';
 import { paramsScenario } from './params.js';
@@ -50,6 +51,13 @@ export const HOT_RESET_FILE = 'hot-reset.iovx';
 export const IOEVENTFD_FILE = 'ioeventfd.iovx';
 /** The NIC's legacy interrupt through vfio-pci (src/conformance/intx.ts), on every machine. */
 export const INTX_FILE = 'intx.iovx';
+/** Random INTx sequences (src/conformance/generator-intx.ts), on every machine. */
+export const GEN_INTX_SCENARIOS = 2;
+export const GEN_INTX_STEPS = 200;
+const GEN_INTX_INDEX = 400;
+export function genIntxFileName(i: number): string {
+  return `gen-intx-${String(i).padStart(2, '0')}.iovx`;
+}
 /** Writes to the groups' sysfs `type` (src/conformance/group-type.ts), on every machine. */
 export const GROUP_TYPE_FILE = 'group-type.iovx';
 /** The same in the machine's own page size, on machines whose kernel has larger pages. */
@@ -119,6 +127,11 @@ export function suiteFiles(): SuiteFile[] {
   files.push({ path: `common/${HOT_RESET_FILE}`, text: hotResetScenario() });
   files.push({ path: `common/${IOEVENTFD_FILE}`, text: ioeventfdScenario() });
   files.push({ path: `common/${INTX_FILE}`, text: intxScenario() });
+  for (let i = 0; i < GEN_INTX_SCENARIOS; i++)
+    files.push({
+      path: `common/${genIntxFileName(i)}`,
+      text: generateIntxScenario(GEN_SEED, GEN_INTX_INDEX + i, GEN_INTX_STEPS),
+    });
   files.push({ path: `common/${PARAMS_FILE}`, text: paramsScenario() });
   files.push({ path: `common/${MEMLOCK_FILE}`, text: memlockScenario() });
   for (const m of MACHINES.filter((x) => x.pageBytes !== undefined)) {
@@ -155,6 +168,7 @@ export function filesForMachine(m: ConformanceMachine): string[] {
     PARAMS_FILE,
     ...Array.from({ length: GEN_SCENARIOS }, (_, i) => genFileName(i)),
     ...Array.from({ length: GEN_MEMLOCK_SCENARIOS }, (_, i) => genMemlockFileName(i)),
+    ...Array.from({ length: GEN_INTX_SCENARIOS }, (_, i) => genIntxFileName(i)),
   ];
   const sorted = (a: string[]): string[] => [...a].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
   return [

@@ -24,6 +24,11 @@ export class IntxLine {
   count = 0;
   /** Interrupts no handler claimed. */
   unhandled = 0;
+  /**
+   * Times the function asserted the line while nobody had requested it: on real hardware the line is
+   * usually shared, and another driver's handler would see interrupts it cannot clear.
+   */
+  spurious = 0;
   private servicing = false;
 
   constructor(
@@ -70,6 +75,7 @@ export class IntxLine {
 
   /** The bus level changed (the function, or its INTx disable bit). */
   setLevel(asserted: boolean): void {
+    if (asserted && !this.asserted && this.action === undefined) this.spurious++;
     this.asserted = asserted;
     this.service();
   }

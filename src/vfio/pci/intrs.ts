@@ -33,6 +33,8 @@ import type { IntxLine } from '../../irq/intx.js';
 import type { EventFd, FdTable } from './eventfd.js';
 
 const U32_MAX = 0xffff_ffff;
+/** Rounds of the unmask virqfd's re-send work the model runs back to back (see virqfdInject). */
+const INJECT_LIMIT = 1000;
 
 /** The parsed, validated SET_IRQS request handed to the per-index handlers. */
 export interface SetIrqsRequest {
@@ -88,6 +90,9 @@ export class VfioPciIrqs {
     { trigger: EventFd | undefined; masked: boolean; unmask: (() => void) | undefined } | undefined;
   /** vdev->virq_disabled: the user set INTx disable in the (virtual) command register. */
   virqDisabled = false;
+  /** The unmask virqfd's inject work: running, and asked for again meanwhile. */
+  private injecting = false;
+  private injectQueued = false;
   errTrigger: EventFd | undefined;
   reqTrigger: EventFd | undefined;
 
@@ -440,6 +445,30 @@ export class VfioPciIrqs {
     this.numCtx = 0;
   }
 
+  /**
+   * schedule_work(&virqfd->inject): the re-send runs after the signal that asked for it, and a request
+   * made while one runs queues one more run instead of nesting. With the trigger eventfd also the unmask
+   * eventfd and the device still asserting, the kernel's workqueue would go round forever; the model
+   * stops after INJECT_LIMIT rounds.
+   */
+  private virqfdInject(): void {
+    if (this.injecting) {
+      this.injectQueued = true;
+      return;
+    }
+    this.injecting = true;
+    try {
+      let rounds = 0;
+      do {
+        this.injectQueued = false;
+        this.sendIntxEventfd();
+      } while (this.injectQueued && ++rounds < INJECT_LIMIT);
+    } finally {
+      this.injecting = false;
+      this.injectQueued = false;
+    }
+  }
+
   /** vfio_pci_set_intx_mask */
   private intxMask(r: SetIrqsRequest): number {
     if (this.irqType !== VFIO_PCI_INTX_IRQ_INDEX || r.start !== 0 || r.count !== 1) return -ERRNO.EINVAL;
@@ -466,10 +495,10 @@ export class VfioPciIrqs {
         if (ctx.unmask !== undefined) return -ERRNO.EBUSY;
         // each signal: the handler at once, its re-send from the workqueue
         ctx.unmask = e.addWaiter(() => {
-          if (this.intxUnmaskHandler() > 0) this.sendIntxEventfd();
+          if (this.intxUnmaskHandler() > 0) this.virqfdInject();
         });
         // a count already there is taken as a signal that was missed (and left to be read)
-        if (e.count > 0n && this.intxUnmaskHandler() > 0) this.sendIntxEventfd();
+        if (e.count > 0n && this.intxUnmaskHandler() > 0) this.virqfdInject();
         return 0;
       }
       // vfio_virqfd_disable

@@ -108,3 +108,14 @@ test('closing the device frees the line and restores the command register it fou
   assert.equal(n.p.fabric.intx(n.bdf)!.name, undefined);
   assert.equal(model.command & 0x400, before & 0x400);
 });
+
+test('the trigger eventfd used as the unmask eventfd too, while the device asserts: no crash', () => {
+  const { n, model, trigger } = intxNic();
+  assert.equal(set(n, { flags: UNMASK_EFD, fds: [trigger] }), 0);
+  model.setIntx(true);
+  // the virqfd consumes every signal and re-sends it: the kernel's workqueue would never stop
+  assert.equal(n.file.irqs.intxMasked, true);
+  model.setIntx(false);
+  assert.equal(n.fds.writeEventfd(trigger, 1n), 8);
+  assert.equal(n.file.irqs.intxMasked, false);
+});
