@@ -43,7 +43,11 @@ type Op =
       cut: number;
     }
   | { kind: 'raw'; cmd: number; bytes: Uint8Array }
-  | { kind: 'raise'; vector: number };
+  | { kind: 'raise'; vector: number }
+  | { kind: 'intx'; level: boolean }
+  | { kind: 'command'; value: number }
+  | { kind: 'nic'; reg: number; value: number; read: boolean }
+  | { kind: 'signal'; fd: number };
 
 const flagsArb = fc.oneof(
   fc.constantFrom(0x24, 0x21, 0x22, 0x04, 0x29, 0x23, 0x09, 0x11, 0x20, 0x3f),
@@ -78,6 +82,31 @@ const opArb = (fdPool: number[]): fc.Arbitrary<Op> =>
     {
       weight: 2,
       arbitrary: fc.record({ kind: fc.constant('raise' as const), vector: fc.integer({ min: -1, max: 6 }) }),
+    },
+    // INTx: the pin, the user's command register, the e1000e's interrupt registers, eventfd writes
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('intx' as const), level: fc.boolean() }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('command' as const),
+        value: fc.oneof(fc.constantFrom(0x406, 0x6, 0x407, 0x7), fc.integer({ min: 0, max: 0xffff })),
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant('nic' as const),
+        reg: fc.constantFrom(0xc0, 0xc4, 0xc8, 0xd0, 0xd8),
+        value: fc.oneof(
+          fc.constantFrom(0x100000, 0x400000, 0xffffffff),
+          fc.integer({ min: 0, max: 0xffffffff }),
+        ),
+        read: fc.boolean(),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant('signal' as const), fd: fc.constantFrom(...fdPool) }),
     },
   );
 
@@ -120,6 +149,15 @@ function checkInvariants(n: OpenNic): void {
   const maps = [...domainOf(n.p, n.bdf).mappings()];
   assert.ok(maps.length <= 1);
   for (const x of maps) assert.equal(x.prot, 0x1a);
+  // INTx on a PCI 2.3 function: while enabled, masked exactly when INTx disable is set; the status bit
+  // is the device's own level; the host line is up only when INTx disable lets it through
+  const masked = irqs.intxMasked;
+  if (irqs.irqType === 0) assert.equal(masked, (m.command & 0x400) !== 0, 'masked iff INTx disable');
+  else assert.equal(masked, undefined);
+  const line = n.p.fabric.intx(n.bdf)!;
+  assert.equal(line.level, m.intxAsserted);
+  if (m.intxAsserted) assert.equal(m.cfgRead(0x06, 2) & 0x08, 0x08);
+  if (irqs.irqType === 0) assert.ok(!m.intxAsserted, 'vfio-pci owns the line: never left asserted');
 }
 
 for (const [m, v] of [
@@ -138,6 +176,30 @@ for (const [m, v] of [
         const cfg = new Uint8Array([0x07, 0x00]);
         n.file.pwrite(0x70000000004n, cfg);
         for (const op of ops) {
+          if (op.kind === 'intx') {
+            n.p.fabric.pci(n.bdf)!.model.setIntx(op.level);
+            checkInvariants(n);
+            continue;
+          }
+          if (op.kind === 'command') {
+            assert.equal(n.file.pwrite(0x70000000004n, new Uint8Array([op.value & 0xff, op.value >> 8])), 2);
+            checkInvariants(n);
+            continue;
+          }
+          if (op.kind === 'nic') {
+            const b = new Uint8Array(4);
+            new DataView(b.buffer).setUint32(0, op.value, true);
+            const r = op.read ? n.file.pread(BigInt(op.reg), b) : n.file.pwrite(BigInt(op.reg), b);
+            assert.ok(r === 4 || r === -ERRNO.EIO, `BAR0 access: ${r}`);
+            checkInvariants(n);
+            continue;
+          }
+          if (op.kind === 'signal') {
+            const r = n.fds.writeEventfd(op.fd, 1n);
+            assert.ok(r === 8 || r === -ERRNO.EINVAL || r === -ERRNO.EAGAIN);
+            checkInvariants(n);
+            continue;
+          }
           if (op.kind === 'raise') {
             const t = n.p.fabric.raise(n.bdf, op.vector);
             assert.ok(['delivered', 'dropped', 'fault', 'no-write', 'memory-write'].includes(t.outcome));
