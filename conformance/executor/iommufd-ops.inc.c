@@ -19,6 +19,7 @@
 #define X_IOMMU_IOAS_MAP _IO(IOMMUFD_T, 0x85)
 #define X_IOMMU_IOAS_UNMAP _IO(IOMMUFD_T, 0x86)
 #define X_IOMMU_OPTION _IO(IOMMUFD_T, 0x87)
+#define X_IOMMU_VFIO_IOAS _IO(IOMMUFD_T, 0x88)
 #define X_VFIO_DEVICE_BIND_IOMMUFD _IO(VFIO_TYPE, VFIO_BASE + 18)
 #define X_VFIO_DEVICE_ATTACH_IOMMUFD_PT _IO(VFIO_TYPE, VFIO_BASE + 19)
 #define X_VFIO_DEVICE_DETACH_IOMMUFD_PT _IO(VFIO_TYPE, VFIO_BASE + 20)
@@ -428,4 +429,37 @@ static void op_ioas_copy(const char *name)
 	printf(" op=IOAS_COPY dst=%u src=%u flags=0x%x length=0x%" PRIx64 " dst_iova=0x%" PRIx64 " src_iova=0x%" PRIx64
 	       " out_dst_iova=0x%" PRIx64 "\n",
 	       dst, src, flags, length, dva, sva, get64(&a, 24));
+}
+
+/* vfio_ioas i vop ioas(0) reserved(0) size(12) tail: IOMMU_VFIO_IOAS (GET 0, SET 1, CLEAR 2) */
+static void op_vfio_ioas(const char *name)
+{
+	struct xarg a;
+	int fd = ifd();
+	xarg_init(&a, 12);
+	uint32_t vop = (uint32_t)req("vop");
+	uint16_t v = (uint16_t)vop, r = (uint16_t)unum("reserved", 0);
+	put32(&a, 4, (uint32_t)unum("ioas", 0));
+	memcpy(a.b + 8, &v, 2);
+	memcpy(a.b + 10, &r, 2);
+	done_fields("vfio_ioas");
+	int rc = ioctl(fd, X_IOMMU_VFIO_IOAS, a.b);
+	int e = rc ? errno : 0;
+	caserc(name, rc, e);
+	printf(" op=VFIO_IOAS vop=%u ioas_id=%u\n", vop, get32(&a, 4));
+}
+
+/*
+ * compat_container c [i]: container slot c names iommufd slot i's file (no new descriptor), so the
+ * container operations (check_ext, set_iommu, get_info, map, unmap) reach iommufd's VFIO compatibility;
+ * without i the slot is forgotten (never closed through it).
+ */
+static void op_compat_container(const char *name)
+{
+	int c = slot("c");
+	int fd = opt("i") ? iommufds[slot("i")] : -1;
+	done_fields("compat_container");
+	containers[c] = fd;
+	caserc(name, 0, 0);
+	printf(" op=COMPAT_CONTAINER\n");
 }

@@ -1420,7 +1420,8 @@ static void run_line(char *line)
 		{ "ioas_map", op_ioas_map }, { "ioas_unmap", op_ioas_unmap }, { "ioas_allow", op_ioas_allow },
 		{ "option", op_iommu_option }, { "open_cdev", op_open_cdev }, { "bind_iommufd", op_bind_iommufd },
 		{ "attach_pt", op_attach_pt }, { "detach_pt", op_detach_pt }, { "hwpt_alloc", op_hwpt_alloc },
-		{ "hw_info", op_hw_info }, { "ioas_copy", op_ioas_copy },
+		{ "hw_info", op_hw_info }, { "ioas_copy", op_ioas_copy }, { "vfio_ioas", op_vfio_ioas },
+		{ "compat_container", op_compat_container },
 	};
 	if (!strcmp(op, "close_container"))
 		return op_close(name, containers, "c", op);

@@ -71,6 +71,8 @@ export const OPS = {
   detach_pt: ['d', 'flags', 'size', 'tail'],
   hwpt_alloc: ['i', 'dev', 'pt', 'flags', 'data_type', 'data_len', 'reserved', 'size', 'tail'],
   hw_info: ['i', 'dev', 'data_len', 'flags', 'reserved', 'fill', 'size', 'tail'],
+  vfio_ioas: ['i', 'vop', 'ioas', 'reserved', 'size', 'tail'],
+  compat_container: ['c', 'i'],
   ioas_copy: ['i', 'dst', 'src', 'flags', 'length', 'dst_iova', 'src_iova', 'size', 'tail'],
 } as const satisfies Record<string, readonly string[]>;
 

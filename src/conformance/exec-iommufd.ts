@@ -26,6 +26,7 @@ export const IOMMUFD_IOCTL = {
   OPTION: 0x3b87,
   HWPT_ALLOC: 0x3b89,
   GET_HW_INFO: 0x3b8a,
+  VFIO_IOAS: 0x3b88,
   /** On a VFIO device cdev: _IO(';', 100 + 18..20). */
   VFIO_DEVICE_BIND_IOMMUFD: 0x3b76,
   VFIO_DEVICE_ATTACH_IOMMUFD_PT: 0x3b77,
@@ -85,6 +86,7 @@ export const IOMMUFD_OPS: ReadonlySet<string> = new Set([
   'detach_pt',
   'hwpt_alloc',
   'hw_info',
+  'vfio_ioas',
 ]);
 
 /** Runs one iommufd operation; false when `s` is not one. */
@@ -107,6 +109,16 @@ export function runIommufdOp(c: IommufdExecContext, s: Operation): boolean {
       const r = c.iommufds[i]! >= 0 ? target.close(c.iommufds[i]!) : -9;
       c.iommufds[i] = -1;
       out.push(c.caseOf(name, r));
+      return true;
+    }
+    case 'vfio_ioas': {
+      const b = xarg(c, s, 12);
+      const vop = u32('vop', 0n);
+      put32(b, 4, u32('ioas', 0n));
+      putU16(b, 8, vop & 0xffff);
+      putU16(b, 10, Number(c.u('reserved', 0n) & 0xffffn));
+      const r = target.ioctl(ifd(), IOMMUFD_IOCTL.VFIO_IOAS, b);
+      out.push(`${c.caseOf(name, r)} op=VFIO_IOAS vop=${vop} ioas_id=${get32(b, 4)}`);
       return true;
     }
     case 'ioas_alloc': {

@@ -379,6 +379,13 @@ export function runCompiled(
       return;
     }
     switch (s.op) {
+      case 'compat_container': {
+        // the container slot names the iommufd's file (iovaexec's op_compat_container): no new descriptor
+        const c = slot('c');
+        containers[c] = has('i') ? iommufds[slot('i')]! : -1;
+        out.push(`${caseLine(name, 0, 0)} op=COMPAT_CONTAINER`);
+        return;
+      }
       case 'open_container': {
         const c = slot('c');
         if (containers[c]! >= 0) target.close(containers[c]!);

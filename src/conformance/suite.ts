@@ -9,6 +9,7 @@ import { dirtyScenario } from './dirty.js';
 import { memlockScenario } from './memlock.js';
 import { generateScenario } from './generator.js';
 import { iommufdScenario } from './iommufd.js';
+import { iommufdCompatScenario } from './iommufd-compat.js';
 import { intxScenario } from './intx.js';
 import { generateIntxScenario } from './generator-intx.js';
 import { generateIommufdScenario } from './generator-iommufd.js';
@@ -76,6 +77,8 @@ export function genMemlockFileName(i: number): string {
 
 /** /dev/iommu and the VFIO device cdev (src/conformance/iommufd.ts), on the machines built with iommufd. */
 export const IOMMUFD_FILE = 'iommufd.iovx';
+/** VFIO type1 on /dev/iommu (src/conformance/iommufd-compat.ts), on the iommufd machines. */
+export const IOMMUFD_COMPAT_FILE = 'iommufd/compat.iovx';
 /** Generated iommufd sequences (src/conformance/generator-iommufd.ts), shared by the iommufd machines. */
 export const GEN_IOMMUFD_SCENARIOS = 6;
 export const GEN_IOMMUFD_STEPS = 250;
@@ -96,6 +99,7 @@ export function suiteFiles(): SuiteFile[] {
   }));
   for (const m of MACHINES.filter((x) => x.suite === 'iommufd'))
     files.push({ path: `${m.name}/${IOMMUFD_FILE}`, text: iommufdScenario() });
+  files.push({ path: IOMMUFD_COMPAT_FILE, text: iommufdCompatScenario() });
   for (let i = 0; i < GEN_IOMMUFD_SCENARIOS; i++)
     files.push({
       path: `iommufd/${genIommufdFileName(i)}`,
@@ -149,6 +153,7 @@ export function filesForMachine(m: ConformanceMachine): string[] {
   if (m.suite === 'iommufd')
     return [
       `${m.name}/${IOMMUFD_FILE}`,
+      IOMMUFD_COMPAT_FILE,
       ...Array.from({ length: GEN_IOMMUFD_SCENARIOS }, (_, i) => `iommufd/${genIommufdFileName(i)}`),
     ];
   const own: string[] = [];

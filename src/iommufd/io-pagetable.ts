@@ -382,16 +382,55 @@ export class IoPagetable {
     return len;
   }
 
-  /** iopt_unmap_iova: whole areas inside [iova, last]; -ENOENT at a partly covered one or when none. */
-  unmapRange(iova: bigint, last: bigint): bigint | number {
+  /**
+   * iopt_unmap_iova_range: removes the areas inside [iova, last] in IOVA order and stops with -ENOENT at
+   * one that is only partly inside (those before it stay removed). rc 0 when nothing was there; the bytes
+   * removed either way.
+   */
+  unmapIovaRange(iova: bigint, last: bigint): { rc: number; unmapped: bigint } {
     let unmapped = 0n;
     for (;;) {
       const a = this.areaIn(iova, last);
       if (!a) break;
-      if (a.start < iova || a.last > last) return -ERRNO.ENOENT;
+      if (a.start < iova || a.last > last) return { rc: -ERRNO.ENOENT, unmapped };
       unmapped += this.removeArea(a);
     }
-    return unmapped === 0n ? -ERRNO.ENOENT : unmapped;
+    return { rc: 0, unmapped };
+  }
+
+  /** IOMMU_IOAS_UNMAP's use of it: whole areas inside [iova, last]; -ENOENT at a partly covered one or when none. */
+  unmapRange(iova: bigint, last: bigint): bigint | number {
+    const r = this.unmapIovaRange(iova, last);
+    if (r.rc !== 0) return r.rc;
+    return r.unmapped === 0n ? -ERRNO.ENOENT : r.unmapped;
+  }
+
+  /**
+   * iopt_cut_iova for one IOVA: the area holding `iova` becomes two, split after `iova` (iopt_area_split).
+   * Nothing to do at an area's first or last IOVA or outside any area; -EINVAL when the new start breaks
+   * the IOVA alignment, or when a domain holds the area and large pages are allowed (a huge IOPTE could
+   * not be split). The pages stay pinned, charged once.
+   */
+  cutAfter(iova: bigint): number {
+    const area = this.areaIn(iova, iova);
+    if (!area || iova === area.start || iova === area.last) return 0;
+    const newStart = iova + 1n;
+    const align = this.iovaAlignment;
+    const rhsByte = area.startByte + (newStart - area.start);
+    if (newStart % align !== 0n || rhsByte % align !== 0n) return -ERRNO.EINVAL;
+    if (area.pinned && !this.disableLargePages) return -ERRNO.EINVAL;
+    const lhs: IoptArea = { ...area, last: iova, pinned: false };
+    const rhs: IoptArea = { ...area, start: newStart, startByte: rhsByte, pinned: false };
+    this.areas.remove(area);
+    this.areas.insert(lhs);
+    this.areas.insert(rhs);
+    if (area.pinned) {
+      // both halves take over the hold on their pages before the whole lets go: nothing is re-pinned
+      pinArea(lhs);
+      pinArea(rhs);
+      unpinArea(area);
+    }
+    return 0;
   }
 
   /** iopt_unmap_all. */

@@ -21,7 +21,7 @@ import { getU16, getU32, getU64, putU32, putU64 } from '../uapi/vfio-type1.js';
 import type { HwptPaging } from './device.js';
 import { IoPagetable, type Span } from './io-pagetable.js';
 import type { IommufdCtx } from './main.js';
-import { type AccountMode, IoptPages } from './pages.js';
+import { IoptPages } from './pages.js';
 
 export class IoasObject {
   readonly kind = 'ioas';
@@ -105,16 +105,8 @@ export function ioasMap(ctx: IommufdCtx, k: Uint8Array, respond: () => number): 
   // iopt_alloc_pages: nothing of the user memory is looked at yet
   if (length === 0n || length > U64_MAX - 4096n) return -ERRNO.EINVAL;
   if (uva + length > U64_MAX) return -ERRNO.EOVERFLOW;
-  const { task } = ctx.env;
-  const mode: AccountMode = task.capIpcLock ? 'none' : ctx.accountMm ? 'mm' : 'user';
   const writable = (flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0;
-  const pages = new IoptPages(uva, length, writable, {
-    mode,
-    mm: ctx.env.mm,
-    task,
-    user: ctx.env.user,
-    mmCharge: ctx.mmCharge,
-  });
+  const pages = new IoptPages(uva, length, writable, ctx.pageAccounting());
   const at = ioas.iopt.mapPages(
     [{ pages, startByte: uva & 0xfffn, length }],
     length,

@@ -4,10 +4,10 @@
  * page tables in ./device.ts.
  *
  * Modelled: DESTROY, IOAS_ALLOC, IOAS_ALLOW_IOVAS, IOAS_COPY, IOAS_IOVA_RANGES, IOAS_MAP, IOAS_UNMAP, OPTION,
- * HWPT_ALLOC (paging HWPTs; no modelled IOMMU nests or tracks dirty pages), GET_HW_INFO, and of the
- * VFIO compat commands GET_API_VERSION, CHECK_EXTENSION and the refusals without a compat IOAS.
- * Not modelled (answered -ENOTTY, listed in docs/iommufd.md): VFIO_IOAS, dirty tracking,
- * HWPT_INVALIDATE, FAULT_QUEUE_ALLOC.
+ * HWPT_ALLOC (paging HWPTs; no modelled IOMMU nests or tracks dirty pages), GET_HW_INFO, VFIO_IOAS and
+ * the VFIO type1 container commands on the compat IOAS (./vfio-compat.ts).
+ * Not modelled (answered -ENOTTY, listed in docs/iommufd.md): dirty tracking, HWPT_INVALIDATE,
+ * FAULT_QUEUE_ALLOC.
  */
 import { ERRNO } from '../base/errno.js';
 import type { IommuCore, IommuDomain, IommuGroup } from '../iommu/api.js';
@@ -27,8 +27,17 @@ import {
   IOMMU_IOAS_MAP,
   IOMMU_IOAS_UNMAP,
   IOMMU_OPTION,
+  IOMMU_VFIO_IOAS,
 } from '../uapi/iommufd.js';
-import { getU32 } from '../uapi/vfio-type1.js';
+import {
+  VFIO_CHECK_EXTENSION,
+  VFIO_GET_API_VERSION,
+  VFIO_IOMMU_GET_INFO,
+  VFIO_IOMMU_MAP_DMA,
+  VFIO_IOMMU_UNMAP_DMA,
+  VFIO_SET_IOMMU,
+  getU32,
+} from '../uapi/vfio-type1.js';
 import { type HwptPaging, type IommufdDevice, getHwInfo, hwptAlloc } from './device.js';
 import {
   IoasObject,
@@ -40,7 +49,15 @@ import {
   ioasUnmap,
   optionIoctl,
 } from './ioas.js';
-import { MmLockedVm, UserLockedVm } from './pages.js';
+import { type PageAccounting, MmLockedVm, UserLockedVm } from './pages.js';
+import {
+  compatCheckExtension,
+  compatGetInfo,
+  compatMapDma,
+  compatSetIommu,
+  compatUnmapDma,
+  vfioIoasIoctl,
+} from './vfio-compat.js';
 
 /** The iommufd module parameter and the build facts the model follows. */
 export interface IommufdParams {
@@ -63,13 +80,6 @@ export interface IommufdEnv {
 
 export type IommufdObject = IoasObject | HwptPaging | IommufdDevice;
 
-const VFIO_GET_API_VERSION = 0x3b64;
-const VFIO_CHECK_EXTENSION = 0x3b65;
-const VFIO_SET_IOMMU = 0x3b66;
-const VFIO_IOMMU_GET_INFO = 0x3b70;
-const VFIO_IOMMU_MAP_DMA = 0x3b71;
-const VFIO_IOMMU_UNMAP_DMA = 0x3b72;
-
 export class IommufdCtx {
   private readonly objects = new Map<number, IommufdObject>();
   /** Ids taken by objects still being created (XA_ZERO_ENTRY): skipped by allocId, invisible to lookups. */
@@ -78,6 +88,8 @@ export class IommufdCtx {
   accountMm = false;
   /** This context's charges to mm->locked_vm (MM mode). */
   readonly mmCharge = new MmLockedVm();
+  /** ictx->vfio_ioas: the IOAS the VFIO container ioctls on this file work on (IOMMU_VFIO_IOAS). */
+  vfioIoas: IoasObject | undefined;
   /** Kernel-side struct buffers by size (the handlers use them within one ioctl). */
   private readonly kbufs: (Uint8Array | undefined)[] = [];
 
@@ -136,6 +148,13 @@ export class IommufdCtx {
     return this.objects.get(id);
   }
 
+  /** Who pays for pages mapped now (iopt_alloc_pages, then the context's RLIMIT_MODE). */
+  pageAccounting(): PageAccounting {
+    const { task, mm, user } = this.env;
+    const mode = task.capIpcLock ? 'none' : this.accountMm ? 'mm' : 'user';
+    return { mode, mm, task, user, mmCharge: this.mmCharge };
+  }
+
   // ------------------------------------------------------------------ ioctl
 
   /** iommufd_fops_ioctl on the user's bytes (`arg` a number for the VFIO compat integer commands). */
@@ -181,6 +200,8 @@ export class IommufdCtx {
         return hwptAlloc(this, k, respond);
       case IOMMU_GET_HW_INFO:
         return getHwInfo(this, k, respond);
+      case IOMMU_VFIO_IOAS:
+        return vfioIoasIoctl(this, k, respond);
       case IOMMU_OPTION: {
         const rc = optionIoctl(this, k);
         // only val64 goes back (a copy_to_user of that field)
@@ -210,29 +231,26 @@ export class IommufdCtx {
         break;
     }
     this.objects.delete(id);
+    if (this.vfioIoas === o) this.vfioIoas = undefined;
     return 0;
   }
 
-  /** iommufd_vfio_ioctl: the legacy container commands on /dev/iommu (no compat IOAS here). */
+  /** iommufd_vfio_ioctl: the legacy container commands on /dev/iommu, against the compat IOAS (./vfio-compat.ts). */
   private vfioCompat(cmd: number, arg: Uint8Array | number | undefined): number {
+    const n = typeof arg === 'number' ? arg : -1;
     switch (cmd) {
       case VFIO_GET_API_VERSION:
         return 0;
-      case VFIO_CHECK_EXTENSION: {
-        // iommufd_vfio_check_extension: TYPE1, TYPE1v2 and UNMAP_ALL (no no-iommu mode); DMA_CC would ask
-        // the compat IOAS's domains (none here)
-        const t = typeof arg === 'number' ? arg : -1;
-        return t === 1 || t === 3 || t === 9 ? 1 : 0;
-      }
-      case VFIO_SET_IOMMU: {
-        const t = typeof arg === 'number' ? arg : -1;
-        if (t !== 1 && t !== 3) return -ERRNO.EINVAL;
-        return -ERRNO.ENODEV; // get_compat_ioas: none
-      }
+      case VFIO_CHECK_EXTENSION:
+        return compatCheckExtension(this, n);
+      case VFIO_SET_IOMMU:
+        return compatSetIommu(this, n);
       case VFIO_IOMMU_GET_INFO:
+        return arg instanceof Uint8Array ? compatGetInfo(this, arg) : -ERRNO.EFAULT;
       case VFIO_IOMMU_MAP_DMA:
+        return arg instanceof Uint8Array ? compatMapDma(this, arg) : -ERRNO.EFAULT;
       case VFIO_IOMMU_UNMAP_DMA:
-        return -ERRNO.ENODEV;
+        return arg instanceof Uint8Array ? compatUnmapDma(this, arg) : -ERRNO.EFAULT;
       default:
         return -ERRNO.ENOTTY;
     }

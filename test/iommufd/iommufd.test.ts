@@ -19,11 +19,24 @@ import {
   IOMMU_IOAS_MAP,
   IOMMU_IOAS_UNMAP,
   IOMMU_OPTION,
+  IOMMU_VFIO_IOAS,
   VFIO_DEVICE_ATTACH_IOMMUFD_PT,
   VFIO_DEVICE_BIND_IOMMUFD,
   VFIO_DEVICE_DETACH_IOMMUFD_PT,
 } from '../../src/uapi/iommufd.js';
-import { getU32, getU64, putU32, putU64 } from '../../src/uapi/vfio-type1.js';
+import {
+  VFIO_CHECK_EXTENSION,
+  VFIO_DMA_CC_IOMMU,
+  VFIO_IOMMU_GET_INFO,
+  VFIO_IOMMU_MAP_DMA,
+  VFIO_IOMMU_UNMAP_DMA,
+  VFIO_SET_IOMMU,
+  VFIO_TYPE1v2_IOMMU,
+  getU32,
+  getU64,
+  putU32,
+  putU64,
+} from '../../src/uapi/vfio-type1.js';
 import { VfioSystem } from '../../src/vfio/system.js';
 import { AddressSpace, PROT_READ, PROT_WRITE } from '../../src/mm/address-space.js';
 import { kernelProfile } from '../../src/kernel/profile.js';
@@ -485,4 +498,92 @@ test('scenario mistakes in iommufd steps name the file, line and field', () => {
   bad('  - ioas_map: { name: x, iova: 0 }\n', /:5.*length/);
   bad('  - ioas_allow_iovas: { name: x, ranges: [1, 2, 3] }\n', /:5.*pairs of start, last/);
   bad('  - ioas_frob: { name: x }\n', /:5.*ioas_frob/);
+});
+
+test('VFIO type1 on /dev/iommu: nothing without a compat IOAS; IOMMU_VFIO_IOAS sets, reads and clears it', () => {
+  const p = proc('qemu-q35-intel-iommu');
+  const vfioIoas = (op: number, id = 0, reserved = 0) =>
+    p.call(IOMMU_VFIO_IOAS, 12, (b) => {
+      putU32(b, 4, id);
+      b[8] = op;
+      b[10] = reserved;
+    });
+  assert.equal(p.sys.ioctl(p.fd, VFIO_CHECK_EXTENSION, VFIO_DMA_CC_IOMMU), -ERRNO.ENODEV);
+  assert.equal(p.sys.ioctl(p.fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU), 1);
+  assert.equal(p.sys.ioctl(p.fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU), -ERRNO.ENODEV);
+  assert.equal(vfioIoas(0).rc, -ERRNO.ENODEV);
+  assert.equal(vfioIoas(1, 1).rc, -ERRNO.ENOENT);
+  assert.equal(vfioIoas(0, 0, 1).rc, -ERRNO.EOPNOTSUPP);
+  assert.equal(vfioIoas(3).rc, -ERRNO.EOPNOTSUPP);
+  const ioas = p.ioasAlloc() as number;
+  assert.equal(vfioIoas(1, ioas).rc, 0);
+  const got = vfioIoas(0);
+  assert.equal(getU32(got.b, 4), ioas);
+  assert.equal(p.sys.ioctl(p.fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU), 0);
+  // destroying the compat IOAS clears it
+  assert.equal(p.call(IOMMU_DESTROY, 8, (b) => putU32(b, 4, ioas)).rc, 0);
+  assert.equal(vfioIoas(0).rc, -ERRNO.ENODEV);
+});
+
+test('VFIO type1 on /dev/iommu: GET_INFO caps, MAP/UNMAP rules, TYPE1 cuts, partial unmaps report bytes', () => {
+  const p = proc('qemu-q35-intel-iommu');
+  const ioas = p.ioasAlloc() as number;
+  p.call(IOMMU_VFIO_IOAS, 12, (b) => {
+    putU32(b, 4, ioas);
+    b[8] = 1;
+  });
+  const info = (argsz: number) => {
+    const b = new Uint8Array(Math.max(argsz, 16));
+    putU32(b, 0, argsz);
+    return { rc: p.sys.ioctl(p.fd, VFIO_IOMMU_GET_INFO, b), b };
+  };
+  let r = info(16);
+  assert.deepEqual([r.rc, getU32(r.b, 0), getU64(r.b, 8)], [0, 72, 0xfffffffffffff000n]);
+  r = info(72);
+  assert.equal(getU32(r.b, 16), 24, 'cap_offset');
+  assert.deepEqual([r.b[24], getU32(r.b, 28), getU32(r.b, 32)], [3, 40, 0xffffffff], 'DMA_AVAIL, next');
+  assert.deepEqual([r.b[40], getU32(r.b, 48), getU64(r.b, 56), getU64(r.b, 64)], [1, 1, 0n, U64_MAX]);
+  r = info(40);
+  assert.deepEqual([getU32(r.b, 16), getU32(r.b, 28)], [0, 40], 'next set though the range cap is missing');
+  const map = (iova: bigint, size: bigint, flags = 3, uva = BUF) => {
+    const b = new Uint8Array(32);
+    putU32(b, 0, 32);
+    putU32(b, 4, flags);
+    putU64(b, 8, uva);
+    putU64(b, 16, iova);
+    putU64(b, 24, size);
+    return p.sys.ioctl(p.fd, VFIO_IOMMU_MAP_DMA, b);
+  };
+  const unmap = (iova: bigint, size: bigint, flags = 0) => {
+    const b = new Uint8Array(24);
+    putU32(b, 0, 24);
+    putU32(b, 4, flags);
+    putU64(b, 8, iova);
+    putU64(b, 16, size);
+    return { rc: p.sys.ioctl(p.fd, VFIO_IOMMU_UNMAP_DMA, b), size: getU64(b, 16) };
+  };
+  assert.equal(map(0x100000n, 0x4000n, 7), -ERRNO.EINVAL, 'VADDR is not emulated');
+  assert.equal(map(0x400000n, 0x1000n), 0);
+  assert.equal(map(0x401000n, 0x2000n), 0);
+  assert.deepEqual(unmap(0x401000n, 0x1000n), { rc: -ERRNO.ENOENT, size: 0n }, 'large pages: whole mappings');
+  assert.deepEqual(unmap(0x400000n, 0x2000n), { rc: -ERRNO.ENOENT, size: 0x1000n }, 'the first one went');
+  assert.deepEqual(unmap(0x900000n, 0x1000n), { rc: 0, size: 0n }, 'nothing there is not an error');
+  assert.equal(unmap(0x1000n, 0n, 1).rc, -ERRNO.EINVAL, 'no dirty bitmap');
+  // TYPE1: large pages off, then an unmap cuts the mapping at its ends
+  assert.equal(p.sys.ioctl(p.fd, VFIO_SET_IOMMU, 1), 0);
+  assert.deepEqual(unmap(0x402000n, 0x1000n), { rc: 0, size: 0x1000n });
+  assert.deepEqual(unmap(0x401800n, 0x1000n).rc, -ERRNO.EINVAL, 'a cut must stay page aligned');
+  assert.deepEqual(unmap(0n, 0n, 2), { rc: 0, size: 0x1000n });
+  // with the NIC attached the pages are pinned; cutting one keeps them pinned once
+  p.sys.task.capIpcLock = false;
+  const dev = p.cdevOpen();
+  p.bind(dev);
+  assert.ok(p.attach(dev, ioas) > 0);
+  assert.equal(map(0x600000n, 0x4000n), 0);
+  const charged = p.sys.userLocked.pages;
+  assert.equal(charged, 4);
+  assert.deepEqual(unmap(0x601000n, 0x1000n), { rc: 0, size: 0x1000n });
+  assert.equal(p.sys.userLocked.pages, 3);
+  assert.equal(p.core.group(p.nic.groupId!)!.domain!.iovaToPhys(0x602000n) !== 0n, true);
+  assert.equal(p.core.group(p.nic.groupId!)!.domain!.iovaToPhys(0x601000n), 0n);
 });
