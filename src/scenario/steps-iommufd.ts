@@ -21,6 +21,7 @@ import {
   IOMMU_IOAS_MAP_WRITEABLE,
   IOMMU_IOAS_UNMAP,
   IOMMU_OPTION,
+  IOMMU_VFIO_IOAS,
   VFIO_DEVICE_ATTACH_IOMMUFD_PT,
   VFIO_DEVICE_BIND_IOMMUFD,
   VFIO_DEVICE_DETACH_IOMMUFD_PT,
@@ -274,6 +275,32 @@ registerStep({
       rc,
       ` op=OPTION option_id=${id} op=${set ? 0 : 1} object=${object} val=${hex(val)} out_val=${hex(getU64(b, 16))}`,
     );
+    return rc;
+  },
+});
+
+const VFIO_IOAS_OPS: Record<string, number> = { get: 0, set: 1, clear: 2 };
+
+registerStep({
+  op: 'vfio_ioas',
+  summary:
+    'IOMMU_VFIO_IOAS: get, set or clear the compat IOAS that the VFIO container steps (check_extension, set_iommu, get_info, map_dma, unmap_dma with fd: iommufd) use on /dev/iommu: CASE <name> rc errno op=VFIO_IOAS vop ioas_id',
+  fields: {
+    name,
+    action: { kind: 'string', required: true, help: 'get, set or clear' },
+    ioas: { kind: 'expr', help: 'the IOAS to set (default: the variable ioas)' },
+    size: sizeField,
+    fd: iommufdFd,
+  },
+  run(ctx, s) {
+    const action = ctx.str(s, 'action')!;
+    const vop = VFIO_IOAS_OPS[action];
+    if (vop === undefined) throw ctx.err(s, `"${action}" is not get, set or clear`, 'action');
+    const b = arg(ctx, s, 12);
+    if (vop === 1) putU32(b, 4, ctx.u32(s, 'ioas', Number(ctx.vars.get('ioas') ?? 0n)));
+    b[8] = vop;
+    const rc = ctx.sys.ioctl(ctx.fd(s, 'fd', 'iommufd'), IOMMU_VFIO_IOAS, b);
+    ctx.caseLine(ctx.text(s, 'name'), rc, ` op=VFIO_IOAS vop=${vop} ioas_id=${getU32(b, 4)}`);
     return rc;
   },
 });

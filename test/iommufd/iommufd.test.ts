@@ -587,3 +587,34 @@ test('VFIO type1 on /dev/iommu: GET_INFO caps, MAP/UNMAP rules, TYPE1 cuts, part
   assert.equal(p.core.group(p.nic.groupId!)!.domain!.iovaToPhys(0x602000n) !== 0n, true);
   assert.equal(p.core.group(p.nic.groupId!)!.domain!.iovaToPhys(0x601000n), 0n);
 });
+
+test('scenario: vfio_ioas, then the container steps on the iommufd handle', () => {
+  const text = `name: compat
+platform: qemu-q35-intel-iommu
+kernel: '6.12'
+memory:
+  - { name: buf, start: 0x7f0000000000, size: 16MiB, prot: rw }
+vaddr_base: buf
+steps:
+  - open_iommufd: { name: open }
+  - vfio_ioas: { name: get_none, action: get, expect: ENODEV }
+  - ioas_alloc: { name: ioas }
+  - vfio_ioas: { name: set, action: set, expect: ok }
+  - vfio_ioas: { name: get, action: get, expect: 'ioas_id=1' }
+  - set_iommu: { name: type1, type: 1, fd: iommufd, expect: ok }
+  - map_dma: { name: map, iova: 0x100000, size: 0x4000, fd: iommufd, expect: ok }
+  - unmap_dma: { name: cut, iova: 0x101000, size: 0x1000, fd: iommufd, expect: 'rc=0 out_size=0x1000' }
+  - vfio_ioas: { name: bad, action: swap }
+`;
+  assert.throws(
+    () => runScenarioFull(text, { file: 'c.yaml' }),
+    (e: unknown) => {
+      assert.ok(e instanceof InputError);
+      assert.match(String((e as Error).message), /"swap" is not get, set or clear/);
+      return true;
+    },
+  );
+  const r = runScenarioFull(text.replace(/ {2}- vfio_ioas: \{ name: bad.*\n/, ''), { file: 'c.yaml' });
+  assert.deepEqual(r.failures, []);
+  assert.equal(r.exitCode, 0);
+});
