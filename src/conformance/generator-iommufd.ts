@@ -38,7 +38,18 @@ const FIXED = 1;
 const WRITE = 2;
 const READ = 4;
 
-export function generateIommufdScenario(seed: number, index: number, steps: number): string {
+/**
+ * `compat`: VFIO type1 on the same /dev/iommu too (container slot 0 names it): IOMMU_VFIO_IOAS at random
+ * ids, SET_IOMMU, GET_INFO, and MAP_DMA/UNMAP_DMA aimed at earlier mappings, with partial ranges (the
+ * cuts of TYPE1). MAP_DMA always asks for READ or WRITE: without either, an SMMU's page-table code maps
+ * nothing and reports success, which can keep the kernel's iommu_map looping.
+ */
+export function generateIommufdScenario(
+  seed: number,
+  index: number,
+  steps: number,
+  opts: { compat?: boolean } = {},
+): string {
   const r = new Prng((seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0);
   const w = new CompiledWriter().directive('format', 'compact').directive('section', `gen_iommufd_${index}`);
   const p = `g${index}.`;
@@ -89,6 +100,7 @@ export function generateIommufdScenario(seed: number, index: number, steps: numb
   w.op('param_set', `${p}unsafe_on`, { p: 'iommufd.allow_unsafe_interrupts', value: '1' });
   w.op('bind_iommufd', `${p}bind`, { d: 0 });
   w.op('ioas_alloc', `${p}ioas`);
+  if (opts.compat) w.op('compat_container', `${p}container`, { c: 0, i: 0 });
   let capDropped = false;
   /** Fixed maps asked for so far (iova, length): unmaps and copies aim at them most of the time. */
   const mapped: [bigint, bigint, number][] = [];
@@ -113,6 +125,16 @@ export function generateIommufdScenario(seed: number, index: number, steps: numb
       [3, 'hwpt'],
       [4, 'limits'],
       [2, 'vmlck'],
+      ...(opts.compat
+        ? ([
+            [4, 'vfio_ioas'],
+            [10, 'compat_map'],
+            [10, 'compat_unmap'],
+            [2, 'compat_set_iommu'],
+            [3, 'compat_info'],
+            [1, 'compat_ext'],
+          ] as [number, string][])
+        : []),
     ]);
     switch (kind) {
       case 'alloc':
@@ -211,8 +233,70 @@ export function generateIommufdScenario(seed: number, index: number, steps: numb
       case 'vmlck':
         op('vmlck');
         break;
+      case 'vfio_ioas':
+        op(
+          'vfio_ioas',
+          r.weighted<Record<string, number>>([
+            [5, { vop: 1, ioas: id() }],
+            [3, { vop: 0 }],
+            [1, { vop: 2 }],
+          ]),
+        );
+        break;
+      case 'compat_map': {
+        const at = iova();
+        const length = r.chance(0.05) ? 0x800n : pages();
+        mapped.push([at, length, 1]); // (a copy from it assumes the first IOAS)
+        op('map', {
+          c: 0,
+          flags: r.weighted([
+            [6, 3],
+            [2, 1],
+            [1, 2],
+            [1, 7],
+          ]),
+          iova: at,
+          size: length,
+          vaddr: vaddr(),
+        });
+        break;
+      }
+      case 'compat_unmap': {
+        const hit = recent();
+        const whole = hit && r.chance(0.5);
+        const at = hit ? (whole ? hit[0] : BigInt.asUintN(64, hit[0] + BigInt(r.int(4)) * PAGE)) : iova();
+        const size = hit && whole ? hit[1] : r.chance(0.05) ? 0n : pages();
+        op('unmap', {
+          c: 0,
+          flags: r.weighted([
+            [12, 0],
+            [1, 2],
+            [1, 1],
+          ]),
+          iova: r.chance(0.1) ? 0 : at,
+          size: r.chance(0.1) ? 0 : size,
+        });
+        break;
+      }
+      case 'compat_set_iommu':
+        op('set_iommu', {
+          c: 0,
+          type: r.weighted([
+            [4, 1],
+            [4, 3],
+            [1, 2],
+          ]),
+        });
+        break;
+      case 'compat_info':
+        op('get_info', { c: 0, argsz: r.pick([16, 24, 40, 72, 256]), ...(r.chance(0.5) ? { dump: 1 } : {}) });
+        break;
+      case 'compat_ext':
+        op('check_ext', { c: 0, ext: r.pick([1, 3, 4, 9]) });
+        break;
     }
   }
+  if (opts.compat) w.op('compat_container', `${p}forget_container`, { c: 0 });
   w.op('close_device', `${p}close_cdev`, { d: 0 });
   w.op('close_iommufd', `${p}close`);
   w.op('param_set', `${p}unsafe_off`, { p: 'iommufd.allow_unsafe_interrupts', value: '0' });

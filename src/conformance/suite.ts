@@ -86,6 +86,12 @@ const GEN_IOMMUFD_INDEX = 300;
 export function genIommufdFileName(i: number): string {
   return `gen-iommufd-${String(i).padStart(2, '0')}.iovx`;
 }
+/** Generated iommufd sequences with VFIO type1 on the same /dev/iommu mixed in. */
+export const GEN_IOMMUFD_COMPAT_SCENARIOS = 2;
+const GEN_IOMMUFD_COMPAT_INDEX = 320;
+export function genIommufdCompatFileName(i: number): string {
+  return `gen-iommufd-compat-${String(i).padStart(2, '0')}.iovx`;
+}
 
 /** Machines with a second vfio-pci group also run a generated scenario that moves both groups around. */
 export const MULTI_GEN_FILE = 'gen-multi.iovx';
@@ -104,6 +110,13 @@ export function suiteFiles(): SuiteFile[] {
     files.push({
       path: `iommufd/${genIommufdFileName(i)}`,
       text: generateIommufdScenario(GEN_SEED, GEN_IOMMUFD_INDEX + i, GEN_IOMMUFD_STEPS),
+    });
+  for (let i = 0; i < GEN_IOMMUFD_COMPAT_SCENARIOS; i++)
+    files.push({
+      path: `iommufd/${genIommufdCompatFileName(i)}`,
+      text: generateIommufdScenario(GEN_SEED, GEN_IOMMUFD_COMPAT_INDEX + i, GEN_IOMMUFD_STEPS, {
+        compat: true,
+      }),
     });
   for (const m of MACHINES.filter((x) => x.secondGroup))
     files.push({
@@ -155,6 +168,10 @@ export function filesForMachine(m: ConformanceMachine): string[] {
       `${m.name}/${IOMMUFD_FILE}`,
       IOMMUFD_COMPAT_FILE,
       ...Array.from({ length: GEN_IOMMUFD_SCENARIOS }, (_, i) => `iommufd/${genIommufdFileName(i)}`),
+      ...Array.from(
+        { length: GEN_IOMMUFD_COMPAT_SCENARIOS },
+        (_, i) => `iommufd/${genIommufdCompatFileName(i)}`,
+      ),
     ];
   const own: string[] = [];
   if (m.pageBytes !== undefined) own.push(DIRTY_PAGE_FILE, MEMLOCK_PAGE_FILE);
