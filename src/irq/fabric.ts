@@ -1,6 +1,6 @@
 /**
  * The MSI fabric of one booted platform: its interrupt controllers (from the platform description),
- * the Linux irq table, the MSI hardware model of every PCI function that has MSI or MSI-X, and the path
+ * the Linux irq table, the hardware model of every PCI function (bridges only with MSI), and the path
  * of a device's MSI write: host-bridge interception, else the IOMMU (translation, bypass of an MSI
  * window, or a fault), then the controller that owns the physical address, which delivers or drops.
  *
@@ -67,7 +67,9 @@ export class MsiFabric {
     }
     for (const d of desc.devices) {
       const dev = core.device(d.bdf);
-      if (dev === undefined || (d.msi === undefined && d.msix === undefined)) continue;
+      // every function but a bridge without MSI gets a model: config space, BARs, its INTx pin
+      if (dev === undefined || (d.bridge !== undefined && d.msi === undefined && d.msix === undefined))
+        continue;
       const controller = this.controllerForBdf(d.bdf);
       if (controller !== undefined) this.ctrlOfBdf.set(d.bdf, controller);
       const bridge = this.bridgeOf(d.bdf);

@@ -12,6 +12,9 @@ import {
   encodeIrqSet,
 } from '../../../src/uapi/vfio-device.js';
 import { openNic, type OpenNic } from './probe-helpers.js';
+import { runScenarioFull } from '../../../src/scenario/runner.js';
+// installs the preset loader runScenario uses for a platform name
+import '../../../src/scenario/platforms.js';
 
 const INTX = 0;
 const set = (n: OpenNic, s: Omit<IrqSet, 'index' | 'start' | 'count'> & { count?: number }): number =>
@@ -118,4 +121,29 @@ test('the trigger eventfd used as the unmask eventfd too, while the device asser
   model.setIntx(false);
   assert.equal(n.fds.writeEventfd(trigger, 1n), 8);
   assert.equal(n.file.irqs.intxMasked, false);
+});
+
+test('a function without MSI (an EHCI controller) still has its config space and INTx through vfio-pci', () => {
+  const text = `name: nomsi
+platform: intel-xeon-hpe-rmrr
+kernel: '6.12'
+params:
+  allow_unsafe_interrupts: true
+steps:
+  - bind_driver: { device: '0000:00:1a.0', driver: vfio-pci }
+  - open_container: { name: open_container, expect: ok }
+  - open_group: { name: open_group, device: '0000:00:1a.0', expect: ok }
+  - set_container: { name: set_container, expect: ok }
+  - set_iommu: { name: set_iommu, type: 3, expect: ok }
+  - get_device_fd: { name: get_device_fd, device: '0000:00:1a.0', expect: ok }
+  - read_config: { name: ids, pos: 0, expect: 'value=0x1d2d8086' }
+  - eventfds: { count: 1 }
+  - set_irqs: { name: intx, index: INTX, flags: 0x24, expect: ok }
+  - set_irqs: { name: msi, index: MSI, flags: 0x24, expect: EINVAL }
+  - intx: { name: assert, device: '0000:00:1a.0', expect: 'delivered=1 masked=1' }
+`;
+  const r = runScenarioFull(text, { file: 'nomsi.yaml' });
+  assert.deepEqual(r.failures, []);
+  assert.equal(r.exitCode, 0);
+  assert.ok(r.lines.some((l) => l.startsWith('IRQINFO') || l.startsWith('CASE intx rc=0')));
 });
