@@ -46,6 +46,7 @@ export { registerStep, type StepSpec } from './scenario/registry.js';
 // Also installs the preset loader runScenario uses for a platform name.
 export { bootPreset, bootPlatform } from './scenario/platforms.js';
 export { attachMsiFabric, msiFabricOf, msiCookieFor, MsiFabric, type MsiTrace } from './irq/fabric.js';
+export type { IntxLine } from './irq/intx.js';
 export { summarizeMsiPath, formatMsiTrace, type MsiPathSummary } from './irq/explain.js';
 export {
   iommuGetMsiCookie,
