@@ -179,7 +179,7 @@ function interruptSafety(model: PlatformModel, g: IommuGroup): InterruptSafety {
     );
   const tail = safe
     ? 'VFIO accepts the group with default parameters'
-    : 'VFIO_SET_IOMMU fails with EPERM unless vfio_iommu_type1.allow_unsafe_interrupts=1';
+    : 'VFIO_SET_IOMMU fails with EPERM unless vfio_iommu_type1.allow_unsafe_interrupts=1 (the check is made for the group at attach, whatever interrupts its devices will use: a device used with INTx only is refused too)';
   const why = `${words.join('; ')}, so ${tail}`;
   return safe ? { safe, why } : { safe, why, ioctl: 'VFIO_SET_IOMMU', errno: 'EPERM' };
 }
