@@ -1014,6 +1014,30 @@ static void op_param_get(const char *name)
 	printf(" param=%s value=%s\n", p, val);
 }
 
+/* pci_attr d attr wait_ms(0): a line of /sys/bus/pci/devices/<bdf of slot d>/<attr> (power_state, ...) */
+static void op_pci_attr(const char *name)
+{
+	int d = slot("d");
+	const char *a = opt("attr");
+	int wait_ms = (int)unum("wait_ms", 0);
+	char path[200], val[64] = "";
+	done_fields("pci_attr");
+	if (!a || strchr(a, '/') || !bdf[d])
+		fatal("pci_attr: needs attr= (a file name) and a bdf for slot d");
+	if (wait_ms)
+		usleep((useconds_t)wait_ms * 1000);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf[d], a);
+	FILE *f = fopen(path, "r");
+	int e = f ? 0 : errno;
+	if (f) {
+		if (fgets(val, sizeof(val), f))
+			val[strcspn(val, "\n")] = 0;
+		fclose(f);
+	}
+	caserc(name, f ? 0 : -1, e);
+	printf(" op=PCI_ATTR attr=%s value=%s\n", a, val);
+}
+
 static void op_param_set(const char *name)
 {
 	const char *p = opt("p"), *v = opt("value");
@@ -1421,7 +1445,7 @@ static void run_line(char *line)
 		{ "option", op_iommu_option }, { "open_cdev", op_open_cdev }, { "bind_iommufd", op_bind_iommufd },
 		{ "attach_pt", op_attach_pt }, { "detach_pt", op_detach_pt }, { "hwpt_alloc", op_hwpt_alloc },
 		{ "hw_info", op_hw_info }, { "ioas_copy", op_ioas_copy }, { "vfio_ioas", op_vfio_ioas },
-		{ "compat_container", op_compat_container },
+		{ "compat_container", op_compat_container }, { "pci_attr", op_pci_attr },
 	};
 	if (!strcmp(op, "close_container"))
 		return op_close(name, containers, "c", op);

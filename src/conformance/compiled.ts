@@ -73,6 +73,7 @@ export const OPS = {
   hw_info: ['i', 'dev', 'data_len', 'flags', 'reserved', 'fill', 'size', 'tail'],
   vfio_ioas: ['i', 'vop', 'ioas', 'reserved', 'size', 'tail'],
   compat_container: ['c', 'i'],
+  pci_attr: ['d', 'attr', 'wait_ms'],
   ioas_copy: ['i', 'dst', 'src', 'flags', 'length', 'dst_iova', 'src_iova', 'size', 'tail'],
 } as const satisfies Record<string, readonly string[]>;
 
@@ -130,7 +131,18 @@ export type Statement = Directive | Operation;
 const NAME_RE = /^[A-Za-z0-9_.:+-]+$/;
 const NUM_RE = /^-?(0x[0-9a-fA-F]+|[0-9]+)$/;
 /** Fields whose value is not a number. */
-const TEXT_FIELDS = new Set(['vaddr', 'bitmap', 'data', 'p', 'value', 'argsz', 'fds', 'fd', 'ranges']);
+const TEXT_FIELDS = new Set([
+  'vaddr',
+  'bitmap',
+  'data',
+  'p',
+  'value',
+  'argsz',
+  'fds',
+  'fd',
+  'ranges',
+  'attr',
+]);
 
 function isOp(s: string): s is OpName {
   return Object.prototype.hasOwnProperty.call(OPS, s);

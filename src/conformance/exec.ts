@@ -814,6 +814,20 @@ export function runCompiled(
         out.push(`${caseLine(name, 0, 0)} count=${typeof v === 'bigint' ? v : 0}${empty ? ' empty=1' : ''}`);
         return;
       }
+      case 'pci_attr': {
+        // iovaexec's op_pci_attr: one line (at most 63 bytes) of a PCI device's sysfs attribute
+        const d = slot('d');
+        const attr = f.get('attr');
+        if (attr === undefined || attr.includes('/') || args.devices[d] === undefined)
+          throw new ExecError('pci_attr: needs attr= (a file name) and a bdf for slot d');
+        const wait = Number(u('wait_ms', 0n));
+        if (wait) target.settle?.(wait);
+        const t = target.readFile(`/sys/bus/pci/devices/${args.devices[d]}/${attr}`);
+        const [rc, e] = typeof t === 'number' ? [-1, -t] : [0, 0];
+        const v = typeof t === 'number' ? '' : (t.split('\n')[0] ?? '').slice(0, 63);
+        out.push(`${caseLine(name, rc, e)} op=PCI_ATTR attr=${attr} value=${v}`);
+        return;
+      }
       case 'param_get': {
         const p = f.get('p')!;
         const t = target.readFile(paramPath(p));

@@ -17,7 +17,7 @@ import { AddressSpace, PROT_READ, PROT_WRITE } from '../mm/address-space.js';
 import { RLIM_INFINITY } from '../kernel/task.js';
 import { cString } from '../uapi/vfio-type1.js';
 import { isType1ParamName, kstrtobool, readType1Param, writeType1Param } from '../vfio/params.js';
-import type { VfioDeviceFile } from '../vfio/pci/vfio-pci.js';
+import { type VfioDeviceFile, pciPowerStateName } from '../vfio/pci/vfio-pci.js';
 import { VfioSystem } from '../vfio/system.js';
 import { defaultType1Params, type Type1Params } from '../vfio/type1/type1.js';
 import type { OpName } from './compiled.js';
@@ -173,6 +173,8 @@ export function modelVfioTarget(m: PlatformModel): ConformanceTarget {
       if (path === '/proc/self/status') return `VmLck:\t${String(mm.lockedVmBytes / 1024).padStart(8)} kB\n`;
       if (path === IOMMUFD_UNSAFE && sys.hasIommufd)
         return sys.iommufdParams.allowUnsafeInterrupts ? 'Y\n' : 'N\n';
+      const ps = /^\/sys\/bus\/pci\/devices\/([0-9a-f:.]+)\/power_state$/.exec(path);
+      if (ps) return pciPowerStateName(m.iommu, ps[1]!)?.concat('\n') ?? -ERRNO.ENOENT;
       const c = /^\/sys\/bus\/pci\/devices\/([0-9a-f:.]+)\/config$/.exec(path);
       if (!c) return sysfs.readFile(path);
       const cfg = fabric?.pci(c[1]!)?.model.config;

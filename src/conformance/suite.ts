@@ -11,6 +11,7 @@ import { generateScenario } from './generator.js';
 import { iommufdScenario } from './iommufd.js';
 import { iommufdCompatScenario } from './iommufd-compat.js';
 import { intxScenario } from './intx.js';
+import { powerScenario } from './power.js';
 import { generateIntxScenario } from './generator-intx.js';
 import { generateIommufdScenario } from './generator-iommufd.js';
 import { groupTypeScenario } from './group-type.js';
@@ -50,6 +51,8 @@ export const DEVICE_FILE = 'device.iovx';
 export const HOT_RESET_FILE = 'hot-reset.iovx';
 /** VFIO_DEVICE_IOEVENTFD (src/conformance/device-ioctls.ts), on every machine. */
 export const IOEVENTFD_FILE = 'ioeventfd.iovx';
+/** The power state vfio-pci leaves the NIC in (src/conformance/power.ts), on every machine. */
+export const POWER_FILE = 'power.iovx';
 /** The NIC's legacy interrupt through vfio-pci (src/conformance/intx.ts), on every machine. */
 export const INTX_FILE = 'intx.iovx';
 /** Random INTx sequences (src/conformance/generator-intx.ts), on every machine. */
@@ -144,6 +147,7 @@ export function suiteFiles(): SuiteFile[] {
   files.push({ path: `common/${HOT_RESET_FILE}`, text: hotResetScenario() });
   files.push({ path: `common/${IOEVENTFD_FILE}`, text: ioeventfdScenario() });
   files.push({ path: `common/${INTX_FILE}`, text: intxScenario() });
+  files.push({ path: `common/${POWER_FILE}`, text: powerScenario() });
   for (let i = 0; i < GEN_INTX_SCENARIOS; i++)
     files.push({
       path: `common/${genIntxFileName(i)}`,
@@ -188,6 +192,7 @@ export function filesForMachine(m: ConformanceMachine): string[] {
     IOEVENTFD_FILE,
     MEMLOCK_FILE,
     PARAMS_FILE,
+    POWER_FILE,
     ...Array.from({ length: GEN_SCENARIOS }, (_, i) => genFileName(i)),
     ...Array.from({ length: GEN_MEMLOCK_SCENARIOS }, (_, i) => genMemlockFileName(i)),
     ...Array.from({ length: GEN_INTX_SCENARIOS }, (_, i) => genIntxFileName(i)),

@@ -5,7 +5,7 @@
  * eventfd as userspace does (write(2)), and reading a BAR through the device fd to see the write an
  * ioeventfd made. Every step goes through the device fd's uapi bytes.
  */
-import { errnoName } from '../base/errno.js';
+import { ERRNO, errnoName } from '../base/errno.js';
 import {
   VFIO_DEVICE_IOEVENTFD,
   VFIO_DEVICE_PCI_HOT_RESET,
@@ -14,6 +14,7 @@ import {
   vfioPciIndexToOffset,
 } from '../uapi/vfio-device.js';
 import { pciHotResetInfo } from '../vfio/typed.js';
+import { pciPowerStateName } from '../vfio/pci/vfio-pci.js';
 import type { RunContext } from './context.js';
 import { CASE_NAME_FIELD, type ScenarioStep, registerStep } from './registry.js';
 
@@ -256,5 +257,21 @@ registerStep({
       r.rc,
     );
     return r.rc < 0 ? r.rc : 0;
+  },
+});
+
+registerStep({
+  op: 'power_state',
+  summary:
+    '/sys/bus/pci/devices/BDF/power_state: CASE <name> rc errno op=POWER_STATE value (a function bound to vfio-pci sleeps in D3hot while no device file is open; ENODEV for a function without a model)',
+  fields: {
+    name,
+    device: { kind: 'string', required: true, help: 'bdf or vendor:device of the device' },
+  },
+  run(ctx, s) {
+    const v = pciPowerStateName(ctx.sys.core, ctx.device(s, 'device').bdf);
+    const rc = v === undefined ? -ERRNO.ENODEV : 0;
+    ctx.caseLine(ctx.text(s, 'name'), rc, ` op=POWER_STATE value=${v ?? '-'}`);
+    return rc;
   },
 });

@@ -111,6 +111,24 @@ export function openVfioDeviceOf(pci: PciMsiCore): VfioPciDevice | undefined {
   return OPEN.get(pci);
 }
 
+const POWER_NAMES = ['D0', 'D1', 'D2', 'D3hot'];
+
+/**
+ * /sys/bus/pci/devices/BDF/power_state (pci_power_name of the function's current state). A function
+ * bound to vfio-pci and not opened is runtime-suspended (vfio_pci_core_register_device and the close
+ * path call pm_runtime_put, unless vfio-pci's disable_idle_d3, not modelled), which puts a function with
+ * a PM capability in D3hot; an open device file holds it awake (pm_runtime_resume_and_get), in D0 or in
+ * the state the user wrote to PMCSR. undefined for a function without a model.
+ */
+export function pciPowerStateName(core: IommuCore, bdf: string): string | undefined {
+  const pci = msiFabricOf(core)?.pci(bdf);
+  if (pci === undefined) return undefined;
+  const m = pci.model;
+  const idle =
+    core.device(bdf)?.driver === VFIO_PCI_DRIVER && !OPEN.has(pci) && m.layout.caps.pm !== undefined;
+  return idle ? 'D3hot' : POWER_NAMES[m.powerState];
+}
+
 /** Opens the vfio-pci device file for a device bound to vfio-pci. */
 export function openVfioPciDevice(ctx: VfioPciContext): VfioDeviceFile {
   return new VfioPciDevice(ctx);
