@@ -996,21 +996,28 @@ static const char *param_path(const char *p, char *buf, size_t n)
 	return buf;
 }
 
+/* The first line of a file (without its newline) into val; 0 or the errno of the open. */
+static int read_first_line(const char *path, char *val, size_t n)
+{
+	val[0] = 0;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return errno;
+	if (fgets(val, (int)n, f))
+		val[strcspn(val, "\n")] = 0;
+	fclose(f);
+	return 0;
+}
+
 static void op_param_get(const char *name)
 {
 	const char *p = opt("p");
-	char path[160], val[64] = "";
+	char path[160], val[64];
 	done_fields("param_get");
 	if (!p)
 		fatal("param_get: missing p=");
-	FILE *f = fopen(param_path(p, path, sizeof(path)), "r");
-	int e = f ? 0 : errno;
-	if (f) {
-		if (fgets(val, sizeof(val), f))
-			val[strcspn(val, "\n")] = 0;
-		fclose(f);
-	}
-	caserc(name, f ? 0 : -1, e);
+	int e = read_first_line(param_path(p, path, sizeof(path)), val, sizeof(val));
+	caserc(name, e ? -1 : 0, e);
 	printf(" param=%s value=%s\n", p, val);
 }
 
@@ -1020,21 +1027,15 @@ static void op_pci_attr(const char *name)
 	int d = slot("d");
 	const char *a = opt("attr");
 	int wait_ms = (int)unum("wait_ms", 0);
-	char path[200], val[64] = "";
+	char path[200], val[64];
 	done_fields("pci_attr");
 	if (!a || strchr(a, '/') || !bdf[d])
 		fatal("pci_attr: needs attr= (a file name) and a bdf for slot d");
 	if (wait_ms)
 		usleep((useconds_t)wait_ms * 1000);
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf[d], a);
-	FILE *f = fopen(path, "r");
-	int e = f ? 0 : errno;
-	if (f) {
-		if (fgets(val, sizeof(val), f))
-			val[strcspn(val, "\n")] = 0;
-		fclose(f);
-	}
-	caserc(name, f ? 0 : -1, e);
+	int e = read_first_line(path, val, sizeof(val));
+	caserc(name, e ? -1 : 0, e);
 	printf(" op=PCI_ATTR attr=%s value=%s\n", a, val);
 }
 
