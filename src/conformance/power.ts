@@ -2,7 +2,9 @@
  * `common/power.iovx` (every machine): the power state vfio-pci leaves a function in, as
  * /sys/bus/pci/devices/BDF/power_state shows it: runtime-suspended to D3hot while no device file is
  * open, D0 from the open on, D3hot again shortly after the close (the suspend runs from a workqueue);
- * a D3hot the user writes to PMCSR through the open file shows too.
+ * a D3hot the user writes to PMCSR through the open file shows too. Then the low-power feature's
+ * bookkeeping: a second entry is EINVAL, the close ends low power (the state itself is not read while in
+ * it: when the suspend lands depends on the guest's timing).
  */
 import { attachNic, detachNic, scenarioWriter } from './attach.js';
 
@@ -22,6 +24,12 @@ export function powerScenario(): string {
   state('user_d3hot');
   w.op('region_write', `${p}pmcsr_d0`, { d: 0, index: 7, pos: PMCSR, len: 2, value: 0 });
   state('user_d0');
+  // the low-power feature: a second entry without an exit is refused (pm_runtime_engaged)
+  const SET = 1 << 17;
+  w.op('device_feature', `${p}low_power_entry`, { d: 0, flags: SET | 3 });
+  w.op('device_feature', `${p}low_power_entry_again`, { d: 0, flags: SET | 3 });
+  w.op('device_feature', `${p}low_power_exit`, { d: 0, flags: SET | 5 });
+  w.op('device_feature', `${p}low_power_entry_after_exit`, { d: 0, flags: SET | 3 });
   w.op('close_device', `${p}close_device`, { d: 0 });
   state('closed', 500);
   w.op('device_fd', `${p}device_fd_again`, { g: 0, d: 0 });

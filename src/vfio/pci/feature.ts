@@ -2,8 +2,10 @@
  * VFIO_DEVICE_FEATURE on a vfio-pci device fd (drivers/vfio/vfio_main.c vfio_ioctl_device_feature,
  * drivers/vfio/pci/vfio_pci_core.c vfio_pci_core_ioctl_feature, vfio_check_feature). The model's
  * devices are plain vfio-pci functions: no migration driver (mig_ops), no device DMA logging
- * (log_ops), no SR-IOV VF token; they do support the runtime low-power features, which take SET only.
- * Entering low power has no effect the model shows (the next access wakes the device).
+ * (log_ops), no SR-IOV VF token; they do support the runtime low-power features, which take SET only:
+ * entering twice without an exit is -EINVAL (pm_runtime_engaged), a negative wakeup eventfd too. What
+ * the low-power state does to the device (a runtime suspend that ends at the next access, which signals
+ * the wakeup eventfd) is not modelled.
  * Checked in conformance/golden (device-feature.iovx) on 6.1 and 6.12, x86_64 and arm64.
  */
 import { ERRNO } from '../../base/errno.js';
@@ -34,8 +36,23 @@ function checkFeature(flags: number, payload: number, supported: number, minsz: 
   return 1;
 }
 
-/** The device fd's VFIO_DEVICE_FEATURE: 0 or -errno. `isEventfd(fd)` answers eventfd_ctx_fdget. */
-export function deviceFeature(arg: Uint8Array, isEventfd: (fd: number) => number): number {
+/** vfio_pci_runtime_pm_entry: -EINVAL when already in low power. */
+function runtimePmEntry(dev: FeatureDevice): number {
+  if (dev.lowPower) return -ERRNO.EINVAL;
+  dev.lowPower = true;
+  return 0;
+}
+
+/** What the feature handlers need from the device: eventfd_ctx_fdget, and its low-power flag. */
+export interface FeatureDevice {
+  /** eventfd_ctx_fdget: 0 or -errno. */
+  isEventfd(fd: number): number;
+  /** vdev->pm_runtime_engaged */
+  lowPower: boolean;
+}
+
+/** The device fd's VFIO_DEVICE_FEATURE: 0 or -errno. */
+export function deviceFeature(arg: Uint8Array, dev: FeatureDevice): number {
   if (arg.length < FEATURE_MINSZ) return -ERRNO.EFAULT;
   const v = new DataView(arg.buffer, arg.byteOffset, arg.byteLength);
   const argsz = v.getUint32(0, true);
@@ -49,16 +66,25 @@ export function deviceFeature(arg: Uint8Array, isEventfd: (fd: number) => number
   if ((flags & VFIO_DEVICE_FEATURE_PROBE) === 0 && (flags & getSet) === getSet) return -ERRNO.EINVAL;
   const payload = argsz - FEATURE_MINSZ;
   switch (flags & VFIO_DEVICE_FEATURE_MASK) {
-    case VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY:
-    case VFIO_DEVICE_FEATURE_LOW_POWER_EXIT: {
+    case VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY: {
       const rc = checkFeature(flags, payload, VFIO_DEVICE_FEATURE_SET, 0);
-      return rc !== 1 ? rc : 0;
+      return rc !== 1 ? rc : runtimePmEntry(dev);
+    }
+    case VFIO_DEVICE_FEATURE_LOW_POWER_EXIT: {
+      // vfio_pci_core_pm_exit: leaves low power if engaged; 0 either way
+      const rc = checkFeature(flags, payload, VFIO_DEVICE_FEATURE_SET, 0);
+      if (rc !== 1) return rc;
+      dev.lowPower = false;
+      return 0;
     }
     case VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP: {
       const rc = checkFeature(flags, payload, VFIO_DEVICE_FEATURE_SET, WAKEUP_MINSZ);
       if (rc !== 1) return rc;
       if (arg.length < FEATURE_MINSZ + WAKEUP_MINSZ) return -ERRNO.EFAULT;
-      return isEventfd(v.getInt32(FEATURE_MINSZ, true));
+      const fd = v.getInt32(FEATURE_MINSZ, true);
+      if (fd < 0) return -ERRNO.EINVAL;
+      const e = dev.isEventfd(fd);
+      return e !== 0 ? e : runtimePmEntry(dev);
     }
     default:
       // migration (no mig_ops), DMA logging (no log_ops), the VF token (no SR-IOV), unknown features

@@ -146,6 +146,14 @@ export class VfioPciDevice implements VfioDeviceFile {
   private closed = false;
   /** The command register as pci_save_state kept it at open. */
   private savedCommand = 0;
+  /** The low-power features' view of the device (vdev->pm_runtime_engaged; the close clears it). */
+  private readonly featureDevice = {
+    lowPower: false,
+    isEventfd: (fd: number): number => {
+      const e = this.fds.eventfdCtxFdget(fd);
+      return typeof e === 'number' ? e : 0;
+    },
+  };
 
   constructor(private readonly ctx: VfioPciContext) {
     this.bdf = ctx.device.bdf;
@@ -223,10 +231,7 @@ export class VfioPciDevice implements VfioDeviceFile {
       case VFIO_DEVICE_IOEVENTFD:
         return this.ioeventfds.ioctl(arg);
       case VFIO_DEVICE_FEATURE:
-        return deviceFeature(arg, (fd) => {
-          const e = this.fds.eventfdCtxFdget(fd);
-          return typeof e === 'number' ? e : 0;
-        });
+        return deviceFeature(arg, this.featureDevice);
       default:
         return -ERRNO.ENOTTY;
     }
