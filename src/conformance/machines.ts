@@ -31,78 +31,86 @@ export interface ConformanceMachine {
   readonly builtinDrivers?: Readonly<Record<string, string>>;
 }
 
+const X86_INTEL_RANGES = [
+  [0x0n, 0xfedfffffn],
+  [0xfef00000n, 0x7fffffffffn],
+] as const;
+const ARM_SMMUV3_RANGES = [
+  [0x0n, 0x7ffffffn],
+  [0x8100000n, 0xffffffffffffn],
+] as const;
+
+const X86_INTEL: ConformanceMachine = {
+  name: 'x86-intel',
+  preset: 'qemu-q35-intel-iommu',
+  arch: 'x86_64',
+  kernels: ['6.1', '6.12'],
+  iovaRanges: X86_INTEL_RANGES,
+  secondGroup: true,
+  secondDevice: '0000:00:1f.2',
+};
+const X86_AMD: ConformanceMachine = {
+  name: 'x86-amd',
+  preset: 'qemu-q35-amd-iommu',
+  arch: 'x86_64',
+  kernels: ['6.1', '6.12'],
+  iovaRanges: [
+    [0x0n, 0xfedfffffn],
+    [0xfef00000n, 0xfcffffffffn],
+    [0x10000000000n, 0xffffffffffffffffn],
+  ],
+  secondGroup: false,
+};
+const ARM_GICV3: ConformanceMachine = {
+  name: 'arm64-smmuv3-gicv3',
+  preset: 'qemu-virt-smmuv3-gicv3',
+  arch: 'arm64',
+  kernels: ['6.1', '6.12'],
+  iovaRanges: ARM_SMMUV3_RANGES,
+  secondGroup: false,
+};
+const ARM_GICV2: ConformanceMachine = {
+  ...ARM_GICV3,
+  name: 'arm64-smmuv3-gicv2',
+  preset: 'qemu-virt-smmuv3-gicv2',
+};
+
+/**
+ * The same QEMU machine booted on the 6.12 built with iommufd (conformance/kernel/build-kernel.sh), which
+ * runs only the iommufd scenarios; that defconfig-based kernel has AHCI and the i801 SMBus driver built
+ * in on x86 (Debian's are modules the guest never loads).
+ */
+function withIommufd(base: ConformanceMachine, more: Partial<ConformanceMachine> = {}): ConformanceMachine {
+  const x86 = base.arch === 'x86_64';
+  return {
+    ...base,
+    name: `${base.name}-iommufd`,
+    kernels: ['6.12'],
+    secondGroup: false,
+    secondDevice: undefined,
+    suite: 'iommufd',
+    ...(x86 ? { builtinDrivers: { '0000:00:1f.2': 'ahci', '0000:00:1f.3': 'i801_smbus' } } : {}),
+    ...more,
+  };
+}
+
 export const MACHINES: readonly ConformanceMachine[] = [
-  {
-    name: 'x86-intel',
-    preset: 'qemu-q35-intel-iommu',
-    arch: 'x86_64',
-    kernels: ['6.1', '6.12'],
-    iovaRanges: [
-      [0x0n, 0xfedfffffn],
-      [0xfef00000n, 0x7fffffffffn],
-    ],
-    secondGroup: true,
-    secondDevice: '0000:00:1f.2',
-  },
+  X86_INTEL,
   {
     // x86-intel with the e1000e behind a PCIe root port (01:00.0) and a second e1000e as its function 1
     // (one group: no ACS between the functions; both handed to vfio-pci): a bus it can be reset with
+    ...X86_INTEL,
     name: 'x86-intel-rp',
     preset: 'qemu-q35-intel-iommu-rootport',
-    arch: 'x86_64',
-    kernels: ['6.1', '6.12'],
-    iovaRanges: [
-      [0x0n, 0xfedfffffn],
-      [0xfef00000n, 0x7fffffffffn],
-    ],
     secondGroup: false,
     secondDevice: '0000:01:00.1',
   },
-  {
-    // x86-intel booted on a 6.12 built with iommufd (the NIC through /dev/iommu and its VFIO cdev)
-    name: 'x86-intel-iommufd',
-    preset: 'qemu-q35-intel-iommu',
-    arch: 'x86_64',
-    kernels: ['6.12'],
-    iovaRanges: [
-      [0x0n, 0xfedfffffn],
-      [0xfef00000n, 0x7fffffffffn],
-    ],
-    secondGroup: false,
-    // handed to vfio-pci too (slot d1): its group also holds the SMBus controller, which keeps its driver
-    secondDevice: '0000:00:1f.2',
-    suite: 'iommufd',
-    // the defconfig-based kernel has AHCI and the i801 SMBus driver built in (Debian's are modules the
-    // guest never loads)
-    builtinDrivers: { '0000:00:1f.2': 'ahci', '0000:00:1f.3': 'i801_smbus' },
-  },
-  {
-    name: 'x86-amd',
-    preset: 'qemu-q35-amd-iommu',
-    arch: 'x86_64',
-    kernels: ['6.1', '6.12'],
-    iovaRanges: [
-      [0x0n, 0xfedfffffn],
-      [0xfef00000n, 0xfcffffffffn],
-      [0x10000000000n, 0xffffffffffffffffn],
-    ],
-    secondGroup: false,
-  },
-  {
-    // x86-amd on the same kernel built with iommufd (the HyperTransport hole as reserved IOVA)
-    name: 'x86-amd-iommufd',
-    preset: 'qemu-q35-amd-iommu',
-    arch: 'x86_64',
-    kernels: ['6.12'],
-    iovaRanges: [
-      [0x0n, 0xfedfffffn],
-      [0xfef00000n, 0xfcffffffffn],
-      [0x10000000000n, 0xffffffffffffffffn],
-    ],
-    secondGroup: false,
-    suite: 'iommufd',
-    builtinDrivers: { '0000:00:1f.2': 'ahci', '0000:00:1f.3': 'i801_smbus' },
-  },
+  // the NIC through /dev/iommu and its VFIO cdev; the AHCI 00:1f.2 is handed to vfio-pci too (slot d1):
+  // its group also holds the SMBus controller, which keeps its driver
+  withIommufd(X86_INTEL, { secondDevice: '0000:00:1f.2' }),
+  X86_AMD,
+  // the HyperTransport hole as reserved IOVA
+  withIommufd(X86_AMD),
   {
     name: 'x86-virtio-iommu',
     preset: 'qemu-q35-virtio-iommu',
@@ -114,53 +122,11 @@ export const MACHINES: readonly ConformanceMachine[] = [
     ],
     secondGroup: false,
   },
-  {
-    name: 'arm64-smmuv3-gicv3',
-    preset: 'qemu-virt-smmuv3-gicv3',
-    arch: 'arm64',
-    kernels: ['6.1', '6.12'],
-    iovaRanges: [
-      [0x0n, 0x7ffffffn],
-      [0x8100000n, 0xffffffffffffn],
-    ],
-    secondGroup: false,
-  },
-  {
-    name: 'arm64-smmuv3-gicv2',
-    preset: 'qemu-virt-smmuv3-gicv2',
-    arch: 'arm64',
-    kernels: ['6.1', '6.12'],
-    iovaRanges: [
-      [0x0n, 0x7ffffffn],
-      [0x8100000n, 0xffffffffffffn],
-    ],
-    secondGroup: false,
-  },
-  {
-    // the arm64 machines on a 6.12 built with iommufd (the software MSI window, GICv2m's refusal at bind)
-    name: 'arm64-smmuv3-gicv3-iommufd',
-    preset: 'qemu-virt-smmuv3-gicv3',
-    arch: 'arm64',
-    kernels: ['6.12'],
-    iovaRanges: [
-      [0x0n, 0x7ffffffn],
-      [0x8100000n, 0xffffffffffffn],
-    ],
-    secondGroup: false,
-    suite: 'iommufd',
-  },
-  {
-    name: 'arm64-smmuv3-gicv2-iommufd',
-    preset: 'qemu-virt-smmuv3-gicv2',
-    arch: 'arm64',
-    kernels: ['6.12'],
-    iovaRanges: [
-      [0x0n, 0x7ffffffn],
-      [0x8100000n, 0xffffffffffffn],
-    ],
-    secondGroup: false,
-    suite: 'iommufd',
-  },
+  ARM_GICV3,
+  ARM_GICV2,
+  // the software MSI window; GICv2m's refusal at bind
+  withIommufd(ARM_GICV3),
+  withIommufd(ARM_GICV2),
   {
     name: 'arm64-virtio-iommu',
     preset: 'qemu-virt-virtio-iommu',
@@ -174,16 +140,11 @@ export const MACHINES: readonly ConformanceMachine[] = [
   },
   {
     // Debian's 16 KiB-page arm64 flavour on the gicv3 machine (-cpu max: cortex-a57 lacks the 16K granule)
+    ...ARM_GICV3,
     name: 'arm64-smmuv3-gicv3-16k',
     preset: 'qemu-virt-smmuv3-gicv3-16k',
-    arch: 'arm64',
     kernels: ['6.12'],
     pageBytes: 16384,
-    iovaRanges: [
-      [0x0n, 0x7ffffffn],
-      [0x8100000n, 0xffffffffffffn],
-    ],
-    secondGroup: false,
   },
 ];
 

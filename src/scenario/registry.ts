@@ -63,7 +63,6 @@ export interface StepSpec {
 
 const REGISTRY = new Map<string, StepSpec>();
 
-/** Registers a step; registering the same op twice is a programming error. */
 /** The `name` field of every step that prints a CASE line. */
 export const CASE_NAME_FIELD = {
   kind: 'template',
@@ -71,9 +70,28 @@ export const CASE_NAME_FIELD = {
   help: 'case name printed after CASE',
 } as const;
 
+/** Registers a step; registering the same op twice is a programming error. */
 export function registerStep(spec: StepSpec): void {
   if (REGISTRY.has(spec.op)) throw new Error(`scenario step "${spec.op}" registered twice`);
   REGISTRY.set(spec.op, spec);
+}
+
+/** A step that opens a fixed device file and keeps its fd under a handle (`as`, default `handle`). */
+export function registerOpenStep(op: string, path: string, handle: string): void {
+  registerStep({
+    op,
+    summary: `open("${path}"): CASE <name> rc errno`,
+    fields: {
+      name: CASE_NAME_FIELD,
+      as: { kind: 'string', help: `handle to save the fd under (default "${handle}")` },
+    },
+    run(ctx, s) {
+      const fd = ctx.sys.open(path);
+      ctx.handles.set(ctx.str(s, 'as', handle)!, fd);
+      ctx.caseLine(ctx.text(s, 'name'), fd);
+      return fd < 0 ? fd : 0;
+    },
+  });
 }
 
 export function stepSpec(op: string): StepSpec | undefined {

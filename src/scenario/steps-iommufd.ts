@@ -28,7 +28,7 @@ import {
 } from '../uapi/iommufd.js';
 import { getU32, getU64, putU32, putU64 } from '../uapi/vfio-type1.js';
 import type { RunContext } from './context.js';
-import { CASE_NAME_FIELD, type ScenarioStep, registerStep } from './registry.js';
+import { CASE_NAME_FIELD, type ScenarioStep, registerOpenStep, registerStep } from './registry.js';
 
 const name = CASE_NAME_FIELD;
 const iommufdFd = { kind: 'string', help: 'handle of the /dev/iommu fd (default "iommufd")' } as const;
@@ -51,17 +51,7 @@ function saveVar(ctx: RunContext, s: ScenarioStep, dflt: string | undefined, v: 
   if (n !== undefined) ctx.vars.set(n, v);
 }
 
-registerStep({
-  op: 'open_iommufd',
-  summary: 'open("/dev/iommu"): CASE <name> rc errno',
-  fields: { name, as: { kind: 'string', help: 'handle to save the fd under (default "iommufd")' } },
-  run(ctx, s) {
-    const fd = ctx.sys.open('/dev/iommu');
-    ctx.handles.set(ctx.str(s, 'as', 'iommufd')!, fd);
-    ctx.caseLine(ctx.text(s, 'name'), fd);
-    return fd < 0 ? fd : 0;
-  },
-});
+registerOpenStep('open_iommufd', '/dev/iommu', 'iommufd');
 
 registerStep({
   op: 'ioas_alloc',

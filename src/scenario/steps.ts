@@ -42,7 +42,14 @@ import { DMA_MANAGED_DRIVERS } from '../vfio/container.js';
 import { isType1ParamName, readType1Param } from '../vfio/params.js';
 import { evalExpr, truthy } from './expr.js';
 import type { RunContext } from './context.js';
-import { CASE_NAME_FIELD, type ScenarioStep, type StepSpec, registerStep, stepSpec } from './registry.js';
+import {
+  CASE_NAME_FIELD,
+  type ScenarioStep,
+  type StepSpec,
+  registerOpenStep,
+  registerStep,
+  stepSpec,
+} from './registry.js';
 
 const hex = (v: bigint | number): string => '0x' + v.toString(16);
 
@@ -129,17 +136,7 @@ function def(spec: StepSpec): void {
 
 // ---------------------------------------------------------------- files
 
-def({
-  op: 'open_container',
-  summary: 'open("/dev/vfio/vfio"): CASE <name> rc errno',
-  fields: { name, as: { kind: 'string', help: 'handle to save the fd under (default "container")' } },
-  run(ctx, s) {
-    const fd = ctx.sys.open('/dev/vfio/vfio');
-    ctx.handles.set(ctx.str(s, 'as', 'container')!, fd);
-    ctx.caseLine(ctx.text(s, 'name'), fd);
-    return fd < 0 ? fd : 0;
-  },
-});
+registerOpenStep('open_container', '/dev/vfio/vfio', 'container');
 
 def({
   op: 'open_group',
